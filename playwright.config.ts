@@ -1,0 +1,19 @@
+import { defineConfig } from '@playwright/test';
+
+/** e2e: the real UI in Debian's Chromium through browser mode, against the real engine and harness. */
+export default defineConfig({
+  testDir: 'test/e2e',
+  outputDir: 'test-results/e2e',
+  timeout: 120_000,
+  workers: 1,
+  reporter: [['list']],
+  globalSetup: './test/e2e/global-setup.ts',
+  use: {
+    screenshot: 'on',
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: process.env.GATEHOUSE_CHROMIUM ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    },
+  },
+});

@@ -1,0 +1,18 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+
+export type Logger = pino.Logger;
+
+/** JSON logs under <dataDir>/logs; secrets are redacted by key before they reach the file. */
+export function createLogger(dataDir: string, level = process.env.GATEHOUSE_LOG_LEVEL ?? 'info'): Logger {
+  const dir = path.join(dataDir, 'logs');
+  fs.mkdirSync(dir, { recursive: true });
+  return pino(
+    {
+      level,
+      redact: { paths: ['*.password', '*.token', '*.secret', '*.passphrase', 'password', 'token', 'secret'], censor: '[redacted]' },
+    },
+    pino.destination({ dest: path.join(dir, 'gatehouse.log'), sync: false, mkdir: true }),
+  );
+}

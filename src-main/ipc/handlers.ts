@@ -1,0 +1,39 @@
+import os from 'node:os';
+import { ContractError } from '../../src-shared/contract';
+import type { Engine } from '../engine';
+import type { Handlers } from './pipeline';
+
+/** Host services only a shell can give (native dialogs); browser mode has none. */
+export interface ShellServices {
+  openFileDialog?(options: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string[]>;
+}
+
+/** Binds each contract command to an engine call. Thin on purpose: logic lives in the engine. */
+export function createHandlers(engine: Engine, shell: ShellServices = {}): Handlers {
+  return {
+    'system.info': () => ({
+      version: engine.version,
+      mode: engine.mode,
+      developmentMode: engine.developmentMode,
+      dataDir: engine.dataDir,
+      platform: `${os.platform()} ${os.arch()}`,
+      startupWarnings: engine.startupWarnings,
+    }),
+    'system.session': (_input, ctx) => ({ operator: engine.sessions.identify(ctx.connectionId) }),
+    'system.openFileDialog': async (input) => {
+      if (!shell.openFileDialog) {
+        throw new ContractError('UNAVAILABLE', 'Native file dialogs exist only in the desktop app; use the file picker or paste the path.');
+      }
+      return { paths: await shell.openFileDialog(input) };
+    },
+    'system.settings.get': () => ({ theme: engine.settings.get('theme', 'system' as const) }),
+    'system.settings.set': (input, ctx) => {
+      const before = engine.settings.get('theme', 'system');
+      engine.settings.set('theme', input.theme);
+      ctx.audit.target = 'settings.theme';
+      ctx.audit.before = { theme: before };
+      ctx.audit.after = { theme: input.theme };
+      return { theme: input.theme };
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import {
+  commands,
+  ContractError,
+  isCommandName,
+  roleRank,
+  type CommandName,
+  type CommandOutput,
+  type OperatorIdentity,
+  type ParsedInput,
+  type Result,
+} from '../../src-shared/contract';
+import type { CommandContext } from '../engine/core/context';
+import type { AuditOutcome, AuditRecorder } from '../engine/audit/recorder';
+import { redactSecrets } from '../engine/core/redact';
+
+export type Handler<K extends CommandName> = (
+  input: ParsedInput<K>,
+  ctx: CommandContext,
+) => Promise<CommandOutput<K>> | CommandOutput<K>;
+
+/** One handler per contract command: a missing one is a compile error. */
+export type Handlers = { [K in CommandName]: Handler<K> };
+
+export interface PipelineDeps {
+  handlers: Handlers;
+  /** Who is calling on this connection; null when nobody is signed in. */
+  identify(connectionId: string): OperatorIdentity | null;
+  audit: AuditRecorder;
+  /** Current cluster and whether it answers; mutations need it online unless the command is offline-capable. */
+  clusterState(): { clusterId: string | null; online: boolean; lastSyncAt: string | null };
+  consoleVersion: string;
+  /** Unexpected failures go to the log with their stack; the operator gets a short message. */
+  logError(command: string, error: unknown): void;
+}
+
+/** Commands that can run before anyone has signed in (sign-in itself, first-run setup, read-only app info). */
+const PUBLIC_PREFIXES = ['system.info', 'operators.signIn', 'operators.setupFirstAdmin', 'operators.status', 'operators.oidc'];
+const isPublic = (name: string) => PUBLIC_PREFIXES.some((p) => name === p || name.startsWith(`${p}.`));
+
+const ANONYMOUS: OperatorIdentity = { id: 'anonymous', displayName: 'not signed in', role: 'viewer', via: 'os-user' };
+
+export function zodToContractError(error: z.ZodError, what: 'input' | 'output'): ContractError {
+  const fields: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const path = issue.path.join('.') || '(root)';
+    fields[path] ??= issue.message;
+  }
+  const first = Object.entries(fields)[0];
+  const message =
+    what === 'input'
+      ? `Invalid ${first ? `"${first[0]}": ${first[1]}` : 'input'}. Correct the field and try again.`
+      : 'The console produced a malformed answer; this is a bug. The log has details.';
+  return new ContractError(what === 'input' ? 'VALIDATION' : 'INTERNAL', message, what === 'input' ? { fields } : undefined);
+}
+
+/**
+ * The one path every command takes: identify → authorize → validate → execute → audit.
+ * Mutating commands cannot skip the audit record because no handler is reachable any other way.
+ */
+export function createPipeline(deps: PipelineDeps) {
+  async function invoke(connectionId: string, name: unknown, rawInput: unknown): Promise<Result<unknown>> {
+    if (!isCommandName(name)) {
+      return { ok: false, error: { code: 'NOT_FOUND', message: `Unknown command ${JSON.stringify(String(name)).slice(0, 80)}.` } };
+    }
+    const def = commands[name];
+    const identified = deps.identify(connectionId);
+    const operator = identified ?? ANONYMOUS;
+    const cluster = deps.clusterState();
+    const ctx: CommandContext = { operator, clusterId: cluster.clusterId, connectionId, audit: {} };
+    let outcome: AuditOutcome = 'success';
+    let errorCode: string | null = null;
+    let parsedInput: unknown = rawInput;
+    try {
+      // identify
+      if (!identified && !isPublic(name)) {
+        outcome = 'denied';
+        throw new ContractError('UNAUTHENTICATED', 'Sign in to the console first.');
+      }
+      // authorize
+      if (roleRank[operator.role] < roleRank[def.role]) {
+        outcome = 'denied';
+        throw new ContractError(
+          'FORBIDDEN',
+          `"${name}" needs the ${def.role} role; you are signed in as ${operator.role}. Ask an admin to change your role.`,
+          { required: def.role, actual: operator.role },
+        );
+      }
+      // validate
+      const parsed = def.input.safeParse(rawInput);
+      if (!parsed.success) {
+        outcome = 'invalid';
+        throw zodToContractError(parsed.error, 'input');
+      }
+      parsedInput = parsed.data;
+      if (def.confirmField) {
+        const data = parsed.data as Record<string, unknown>;
+        if (typeof data.confirm !== 'string' || data.confirm !== data[def.confirmField]) {
+          outcome = 'invalid';
+          throw new ContractError(
+            'CONFIRMATION_REQUIRED',
+            `Type "${String(data[def.confirmField])}" exactly to confirm this destructive action.`,
+            { field: def.confirmField },
+          );
+        }
+      }
+      if (def.mutating && !def.offline && !cluster.online) {
+        outcome = 'denied';
+        throw new ContractError(
+          'OFFLINE',
+          `The cluster is unreachable, so the console is read-only${cluster.lastSyncAt ? ` (data from ${cluster.lastSyncAt})` : ''}. Reconnect and try again.`,
+        );
+      }
+      // execute
+      const handler = deps.handlers[name] as (input: unknown, ctx: CommandContext) => Promise<unknown>;
+      const value = await handler(parsedInput, ctx);
+      const out = def.output.safeParse(value);
+      if (!out.success) {
+        deps.logError(name, out.error);
+        outcome = 'failure';
+        throw zodToContractError(out.error, 'output');
+      }
+      return { ok: true, value: out.data };
+    } catch (error) {
+      if (outcome === 'success') outcome = 'failure';
+      const contractError =
+        error instanceof ContractError
+          ? error
+          : new ContractError('INTERNAL', `"${name}" failed unexpectedly. The console log has the details; try again or report it.`);
+      if (!(error instanceof ContractError)) deps.logError(name, error);
+      errorCode = contractError.code;
+      return { ok: false, error: contractError.toShape() };
+    } finally {
+      if (def.mutating) {
+        await deps.audit.record({
+          actor: operator.id,
+          actorRole: operator.role,
+          action: name,
+          target: ctx.audit.target ?? null,
+          params: redactSecrets(parsedInput),
+          before: redactSecrets(ctx.audit.before ?? null),
+          after: redactSecrets(ctx.audit.after ?? null),
+          outcome,
+          errorCode,
+          at: new Date().toISOString(),
+          cluster: cluster.clusterId,
+          consoleVersion: deps.consoleVersion,
+        });
+      }
+    }
+  }
+  return { invoke };
+}
+
+export type Pipeline = ReturnType<typeof createPipeline>;

@@ -1,0 +1,34 @@
+import type { z } from 'zod';
+
+export type Role = 'viewer' | 'operator' | 'admin';
+export const roleRank: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+
+/**
+ * A command of the contract. `mutating` commands pass the audit path;
+ * `destructive` ones also need admin and a typed confirmation of `confirmField`.
+ */
+export interface CommandDef<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  input: I;
+  output: O;
+  /** Minimum role allowed to run it. */
+  role: Role;
+  mutating: boolean;
+  /** Name of the input field the operator must retype in `confirm` (destructive commands only). */
+  confirmField?: string;
+  /** Short human summary, used in docs and the audit log. */
+  summary: string;
+  /** Commands that work without the cluster (local settings, offline review). */
+  offline?: boolean;
+}
+
+export function command<I extends z.ZodType, O extends z.ZodType>(def: CommandDef<I, O>): CommandDef<I, O> {
+  return def;
+}
+
+export interface EventDef<P extends z.ZodType = z.ZodType> {
+  payload: P;
+  summary: string;
+}
+export function event<P extends z.ZodType>(def: EventDef<P>): EventDef<P> {
+  return def;
+}

@@ -1,0 +1,31 @@
+import type { z } from 'zod';
+import { systemCommands, systemEvents } from './system';
+
+export * from './errors';
+export * from './define';
+export * from './system';
+
+/**
+ * Every command of the console. A capability adds its map here; the router's
+ * handler table is typed against it, so a command without a handler does not compile.
+ */
+export const commands = {
+  ...systemCommands,
+} as const;
+
+export const events = {
+  ...systemEvents,
+} as const;
+
+export type Commands = typeof commands;
+export type CommandName = keyof Commands;
+export type CommandInput<K extends CommandName> = z.input<Commands[K]['input']>;
+export type ParsedInput<K extends CommandName> = z.output<Commands[K]['input']>;
+export type CommandOutput<K extends CommandName> = z.output<Commands[K]['output']>;
+export type EventName = keyof typeof events;
+export type EventPayload<K extends EventName> = z.output<(typeof events)[K]['payload']>;
+
+export const isCommandName = (name: unknown): name is CommandName =>
+  typeof name === 'string' && Object.prototype.hasOwnProperty.call(commands, name);
+export const isEventName = (name: unknown): name is EventName =>
+  typeof name === 'string' && Object.prototype.hasOwnProperty.call(events, name);
