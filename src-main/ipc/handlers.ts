@@ -1,15 +1,25 @@
 import os from 'node:os';
 import { ContractError } from '../../src-shared/contract';
 import type { Engine } from '../engine';
-import type { Handlers } from './pipeline';
+import type { Handlers, HandlersFor } from './pipeline';
+import type { systemCommands } from '../../src-shared/contract/system';
 
 /** Host services only a shell can give (native dialogs); browser mode has none. */
 export interface ShellServices {
   openFileDialog?(options: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string[]>;
 }
 
-/** Binds each contract command to an engine call. Thin on purpose: logic lives in the engine. */
+/**
+ * Binds each contract command to an engine call. Each capability has its own
+ * `src-main/ipc/<capability>.ts` returning its slice; this joins them.
+ */
 export function createHandlers(engine: Engine, shell: ShellServices = {}): Handlers {
+  return {
+    ...systemHandlers(engine, shell),
+  };
+}
+
+function systemHandlers(engine: Engine, shell: ShellServices): HandlersFor<typeof systemCommands> {
   return {
     'system.info': () => ({
       version: engine.version,

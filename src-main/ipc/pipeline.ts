@@ -21,6 +21,8 @@ export type Handler<K extends CommandName> = (
 
 /** One handler per contract command: a missing one is a compile error. */
 export type Handlers = { [K in CommandName]: Handler<K> };
+/** The handlers of one capability's command map. */
+export type HandlersFor<M> = { [K in keyof M & CommandName]: Handler<K> };
 
 export interface PipelineDeps {
   handlers: Handlers;
