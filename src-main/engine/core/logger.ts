@@ -4,7 +4,7 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-/** JSON logs under <dataDir>/logs; secrets are redacted by key before they reach the file. */
+/** JSON logs under <dataDir>/logs, written synchronously so a crash loses nothing; secrets redacted by key. */
 export function createLogger(dataDir: string, level = process.env.GATEHOUSE_LOG_LEVEL ?? 'info'): Logger {
   const dir = path.join(dataDir, 'logs');
   fs.mkdirSync(dir, { recursive: true });
@@ -13,6 +13,6 @@ export function createLogger(dataDir: string, level = process.env.GATEHOUSE_LOG_
       level,
       redact: { paths: ['*.password', '*.token', '*.secret', '*.passphrase', 'password', 'token', 'secret'], censor: '[redacted]' },
     },
-    pino.destination({ dest: path.join(dir, 'gatehouse.log'), sync: false, mkdir: true }),
+    pino.destination({ dest: path.join(dir, 'gatehouse.log'), sync: true, mkdir: true }),
   );
 }
