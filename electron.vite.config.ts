@@ -5,19 +5,19 @@ import path from 'node:path';
 export default defineConfig({
   main: {
     plugins: [externalizeDepsPlugin()],
-    build: { outDir: 'out/main', rollupOptions: { input: { index: path.resolve(__dirname, 'src-main/electron/main.ts') } } },
+    build: { outDir: 'out/main', rollupOptions: { input: { index: path.resolve(import.meta.dirname, 'src-main/electron/main.ts') } } },
   },
   preload: {
     plugins: [externalizeDepsPlugin()],
     // a sandboxed preload must be CommonJS
     build: {
       outDir: 'out/preload',
-      rollupOptions: { input: { index: path.resolve(__dirname, 'src-main/electron/preload.ts') }, output: { format: 'cjs', entryFileNames: '[name].cjs' } },
+      rollupOptions: { input: { index: path.resolve(import.meta.dirname, 'src-main/electron/preload.ts') }, output: { format: 'cjs', entryFileNames: '[name].cjs' } },
     },
   },
   renderer: {
-    root: path.resolve(__dirname, 'src-renderer'),
+    root: path.resolve(import.meta.dirname, 'src-renderer'),
     plugins: [react()],
-    build: { outDir: 'out/renderer', rollupOptions: { input: { index: path.resolve(__dirname, 'src-renderer/index.html') } } },
+    build: { outDir: 'out/renderer', rollupOptions: { input: { index: path.resolve(import.meta.dirname, 'src-renderer/index.html') } } },
   },
 });
