@@ -12,6 +12,14 @@ export default defineConfig({
         },
       },
       {
+        // the real OS keychain: run through scripts/with-keyring.sh (private D-Bus + gnome-keyring)
+        test: {
+          name: 'keychain',
+          include: ['test/keychain/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],

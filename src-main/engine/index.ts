@@ -4,9 +4,18 @@ import { EventBus } from './core/events';
 import { ensureWritableDataDir, resolveDataDir } from './core/data-dir';
 import { createLogger, type Logger } from './core/logger';
 import { SettingsService, settingsMigrations } from './settings/service';
-import { LocalAuditRecorder, localAuditMigrations } from './audit/local-recorder';
+import { AuditService } from './audit/service';
+import { auditMigrations } from './audit/migrations';
 import type { AuditRecorder } from './audit/recorder';
-import { SessionRegistry } from './operators/sessions';
+import { osUserOperator, SessionRegistry } from './operators/sessions';
+import { OperatorsService, type IdentityMode } from './operators/service';
+import { operatorsMigrations } from './operators/migrations';
+import type { SecretStoreLike } from './audit/signing';
+import type { OidcOptions } from './operators/oidc';
+import { clustersMigrations, createClustersCapability, type ClustersEngineOptions } from './clusters';
+import { createLicenseService, licenseMigrations } from './license';
+import { SagaRunner } from './core/saga';
+import { createTenantsCapability, tenantsMigrations } from './tenants';
 
 export const CONSOLE_VERSION = '0.1.0';
 
@@ -15,10 +24,22 @@ export interface EngineOptions {
   mode: 'electron' | 'browser';
   /** Accept test license keys, show the development banner. */
   developmentMode?: boolean;
+  /** Kubeconfig discovery, connection checks and secret store knobs (tests, tools). */
+  clusters?: ClustersEngineOptions;
+  /**
+   * Who acts when nobody signed in on a connection. 'sign-in' (the default): nobody;
+   * operators sign in (first run: create the first admin). 'os-user': the OS user
+   * acts as admin: for tests and the sandbox only. Default from GATEHOUSE_IDENTITY.
+   * See docs/operators.md.
+   */
+  identity?: IdentityMode;
+  /** Audit/operators knobs for tests: another secret store, checkpoint spacing, retry delays, OIDC clock. */
+  audit?: { secrets?: SecretStoreLike; checkpointEvery?: number; retry?: { baseDelayMs?: number; maxDelayMs?: number } };
+  oidc?: OidcOptions;
 }
 
 /** Every cache schema step of every capability, in one list so the order is visible. */
-export const cacheMigrations: CacheMigration[] = [...settingsMigrations, ...localAuditMigrations];
+export const cacheMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations];
 
 /**
  * The composition root: builds every service with its adapters passed in
@@ -36,9 +57,41 @@ export function createEngine(options: EngineOptions) {
   }
   const bus = new EventBus();
   const settings = new SettingsService(db);
-  const localAudit = new LocalAuditRecorder(db);
-  const audit: AuditRecorder = localAudit;
-  const sessions = new SessionRegistry();
+  const identity: IdentityMode = options.identity ?? (process.env.GATEHOUSE_IDENTITY === 'os-user' ? 'os-user' : 'sign-in');
+  const sessions = new SessionRegistry(identity === 'os-user' ? osUserOperator() : null);
+  const clustersCapability = createClustersCapability({ db, settings, bus, log, dataDir }, options.clusters);
+  // One journal for every saga (tenant create/delete, license fan-out, restore…).
+  const saga = new SagaRunner(db, bus, () => clustersCapability.clusters.runtime()?.clusterId ?? null);
+  const secretsAdapter = {
+    get: async (key: string) => (await clustersCapability.secrets.store()).get(key),
+    set: async (key: string, value: string) => (await clustersCapability.secrets.store()).set(key, value),
+    delete: async (key: string) => (await clustersCapability.secrets.store()).delete(key),
+  };
+  const auditLog = new AuditService({
+    db,
+    secrets: options.audit?.secrets ?? secretsAdapter,
+    consoleVersion: CONSOLE_VERSION,
+    bus,
+    log,
+    checkpointEvery: options.audit?.checkpointEvery,
+    retry: options.audit?.retry,
+  });
+  // The shared log follows the selected cluster's database; entries wait in the outbox meanwhile.
+  auditLog.setControlDatabase(async () => (await clustersCapability.clusters.runtime()?.pgAdmin()) ?? null);
+  bus.subscribe('cluster.state', () => auditLog.kick());
+  // The pipeline's recorder: SQLite outbox first, then the shared log.
+  const audit: AuditRecorder = auditLog.outbox;
+  const operators = new OperatorsService({ db, secrets: options.audit?.secrets ?? secretsAdapter, sessions, identityMode: identity, oidc: options.oidc });
+  const tenants = createTenantsCapability({ db, bus, settings, saga, runtime: () => clustersCapability.clusters.runtime() });
+  const license = createLicenseService({
+    db,
+    bus,
+    developmentMode: options.developmentMode ?? false,
+    runtime: () => clustersCapability.clusters.runtime(),
+    secrets: clustersCapability.secrets,
+    consoleVersion: CONSOLE_VERSION,
+    // TODO(tenants): pass `usage: (slug) => tenants.userCount(slug)` once the tenants capability counts users
+  });
 
   return {
     version: CONSOLE_VERSION,
@@ -51,10 +104,22 @@ export function createEngine(options: EngineOptions) {
     bus,
     settings,
     audit,
-    localAudit,
+    auditLog,
+    operators,
+    identity,
     sessions,
-    clusterState: () => ({ clusterId: null as string | null, online: true, lastSyncAt: null as string | null }),
+    clusters: clustersCapability.clusters,
+    dashboard: clustersCapability.dashboard,
+    secrets: clustersCapability.secrets,
+    license,
+    saga,
+    tenants,
+    clusterState: () => clustersCapability.clusters.monitor.pipelineState(),
     async close() {
+      await tenants.close();
+      operators.close();
+      await auditLog.close();
+      clustersCapability.close();
       db.close();
     },
   };

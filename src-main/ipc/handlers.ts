@@ -3,6 +3,11 @@ import { ContractError } from '../../src-shared/contract';
 import type { Engine } from '../engine';
 import type { Handlers, HandlersFor } from './pipeline';
 import type { systemCommands } from '../../src-shared/contract/system';
+import { clustersHandlers, dashboardHandlers } from './clusters';
+import { licenseHandlers } from './license';
+import { operationsHandlers, tenantsHandlers } from './tenants';
+import { auditHandlers } from './audit';
+import { operatorsHandlers } from './operators';
 
 /** Host services only a shell can give (native dialogs); browser mode has none. */
 export interface ShellServices {
@@ -16,6 +21,13 @@ export interface ShellServices {
 export function createHandlers(engine: Engine, shell: ShellServices = {}): Handlers {
   return {
     ...systemHandlers(engine, shell),
+    ...clustersHandlers(engine),
+    ...dashboardHandlers(engine),
+    ...licenseHandlers(engine),
+    ...tenantsHandlers(engine),
+    ...operationsHandlers(engine),
+    ...auditHandlers(engine),
+    ...operatorsHandlers(engine),
   };
 }
 

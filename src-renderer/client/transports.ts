@@ -86,7 +86,16 @@ export function webSocketTransport(url: string): Transport & { onStatus(cb: (up:
 
 /** Picks Electron's preload bridge when present, else the WebSocket of browser mode. */
 export function connectClient(): GatehouseClient {
-  if (window.gatehouse) return createClient(window.gatehouse);
+  return connectClientWithStatus().client;
+}
+
+/**
+ * Same as connectClient, plus whether the engine is reachable: the WebSocket
+ * can drop (server stopped); Electron IPC is in-process and always up.
+ */
+export function connectClientWithStatus(): { client: GatehouseClient; onStatus(cb: (up: boolean) => void): void } {
+  if (window.gatehouse) return { client: createClient(window.gatehouse), onStatus: (cb) => cb(true) };
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return createClient(webSocketTransport(`${proto}//${location.host}/ws`));
+  const transport = webSocketTransport(`${proto}//${location.host}/ws`);
+  return { client: createClient(transport), onStatus: (cb) => transport.onStatus(cb) };
 }

@@ -1,5 +1,11 @@
 import type { z } from 'zod';
 import { systemCommands, systemEvents } from './system';
+import { clustersCommands, clustersEvents } from './clusters';
+import { dashboardCommands, dashboardEvents } from './dashboard';
+import { licenseCommands } from './license';
+import { operationCommands, tenantCommands } from './tenants';
+import { auditCommands, auditEvents } from './audit';
+import { operatorsCommands } from './operators';
 
 export * from './errors';
 export * from './define';
@@ -11,10 +17,20 @@ export * from './system';
  */
 export const commands = {
   ...systemCommands,
+  ...clustersCommands,
+  ...dashboardCommands,
+  ...licenseCommands,
+  ...tenantCommands,
+  ...operationCommands,
+  ...auditCommands,
+  ...operatorsCommands,
 } as const;
 
 export const events = {
   ...systemEvents,
+  ...clustersEvents,
+  ...dashboardEvents,
+  ...auditEvents,
 } as const;
 
 export type Commands = typeof commands;

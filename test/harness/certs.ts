@@ -32,6 +32,8 @@ const CLIENTS = {
   // kwok impersonates many kubelets (node status, pod status, leases). The Node
   // authorizer only lets a kubelet touch its own node, so kwok runs as admin.
   kwok: '/O=system:masters/CN=kwok-controller',
+  // Identity the apiserver uses when proxying to aggregated API servers.
+  'front-proxy-client': '/CN=front-proxy-client',
 } as const;
 export type ClientName = keyof typeof CLIENTS;
 

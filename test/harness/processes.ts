@@ -56,8 +56,10 @@ function cmdline(pid: number): string[] {
 export function isRunning(rec: Pick<ProcessRecord, 'pid' | 'command'>): boolean {
   const st = procStat(rec.pid);
   if (!st || st.state === 'Z' || st.state === 'X') return false;
-  const argv0 = cmdline(rec.pid)[0];
-  return argv0 !== undefined && basename(argv0) === basename(rec.command);
+  const argv = cmdline(rec.pid);
+  // Right after spawn the pid may still be the bash trampoline (see
+  // withoutInheritedFds) whose argv carries the real command.
+  return (argv[0] !== undefined && basename(argv[0]) === basename(rec.command)) || argv.includes(rec.command);
 }
 
 /** Live (non-zombie) members of a process group. */
@@ -118,7 +120,8 @@ export function startProcess(spec: ProcessSpec): ProcessRecord {
   const fd = openSync(spec.logFile, 'a');
   writeSync(fd, `\n===== ${new Date().toISOString()} starting ${spec.command} ${spec.args.join(' ')}\n`);
   try {
-    const child = spawn(spec.command, spec.args, {
+    const [cmd, args] = withoutInheritedFds(spec.command, spec.args);
+    const child = spawn(cmd, args, {
       cwd: spec.cwd,
       env: { ...minimalEnv(), ...spec.env },
       stdio: ['ignore', fd, fd],
@@ -134,6 +137,19 @@ export function startProcess(spec: ProcessSpec): ProcessRecord {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Node only marks its own fds close-on-exec; fds the *caller* leaked to us
+ * (CI runners and terminals multiplexers do this, e.g. a pipe on fd 251) would
+ * be inherited by every daemon and keep that pipe open, so whoever waits for
+ * EOF on it (`npm run cluster:up | tee`, a CI step) hangs until `down`. A bash
+ * trampoline closes every fd above 2, then execs the binary (same pid).
+ */
+function withoutInheritedFds(command: string, args: string[]): [string, string[]] {
+  if (!existsSync('/bin/bash')) return [command, args];
+  const script = 'for f in /proc/$$/fd/*; do f=${f##*/}; if [ "$f" -gt 2 ]; then eval "exec $f>&-"; fi; done 2>/dev/null; exec "$@"';
+  return ['/bin/bash', ['-c', script, 'harness-exec', command, ...args]];
 }
 
 /**

@@ -1,22 +1,36 @@
 import os from 'node:os';
 import type { OperatorIdentity } from '../../../src-shared/contract';
 
+/** What the console keeps about a signed-in connection besides who it is. */
+export interface SessionExtra {
+  /** OIDC sessions: where the tokens are in the secret store, and the profile that mapped the role. */
+  oidc?: { profile: string; tokenKey: string; expiresAt: string | null };
+}
+
 /**
- * Who is calling on each connection. Until an operator signs in with a local
- * account or OIDC, the desktop user of this workstation acts as admin.
+ * Who is calling on each connection (an Electron window, a browser-mode socket).
+ * `fallback` answers for connections nobody signed in on: null in sign-in mode;
+ * the OS user as admin only in os-user mode (tests, sandbox, `GATEHOUSE_IDENTITY=os-user`).
  */
 export class SessionRegistry {
-  private readonly byConnection = new Map<string, OperatorIdentity>();
-  constructor(private readonly fallback: OperatorIdentity | null = osUserOperator()) {}
+  private readonly byConnection = new Map<string, { operator: OperatorIdentity; extra: SessionExtra }>();
+  constructor(private readonly fallback: OperatorIdentity | null = null) {}
 
   identify(connectionId: string): OperatorIdentity | null {
-    return this.byConnection.get(connectionId) ?? this.fallback;
+    return this.byConnection.get(connectionId)?.operator ?? this.fallback;
   }
-  signIn(connectionId: string, operator: OperatorIdentity): void {
-    this.byConnection.set(connectionId, operator);
+  session(connectionId: string): { operator: OperatorIdentity; extra: SessionExtra } | null {
+    return this.byConnection.get(connectionId) ?? null;
+  }
+  signIn(connectionId: string, operator: OperatorIdentity, extra: SessionExtra = {}): void {
+    this.byConnection.set(connectionId, { operator, extra });
   }
   signOut(connectionId: string): void {
     this.byConnection.delete(connectionId);
+  }
+  /** Ends every session of an operator (account deleted, role changed). */
+  signOutEverywhere(operatorId: string): void {
+    for (const [id, s] of this.byConnection) if (s.operator.id === operatorId) this.byConnection.delete(id);
   }
 }
 

@@ -1,0 +1,209 @@
+import type { z } from 'zod';
+import type { AuditEntry, AuditFilter, AuditQueryInput } from '../../../src-shared/contract/audit';
+import type { Sqlite } from '../../adapters/sqlite';
+
+type Filter = z.output<typeof AuditFilter>;
+type Query = z.output<typeof AuditQueryInput>;
+
+/** The tenant an entry is about, so the review page can filter on it. */
+export function tenantOf(entry: Pick<AuditEntry, 'target' | 'params'>): string | null {
+  const m = /^tenants?[/:]([a-z0-9][a-z0-9-]*)/.exec(entry.target ?? '');
+  if (m) return m[1]!;
+  const p = entry.params as Record<string, unknown> | null;
+  if (p && typeof p === 'object') {
+    for (const k of ['tenant', 'slug', 'tenantSlug']) if (typeof p[k] === 'string') return p[k] as string;
+  }
+  return null;
+}
+
+function flatten(value: unknown, out: string[], depth = 0): void {
+  if (value === null || value === undefined || depth > 8) return;
+  if (typeof value === 'object') {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (!Array.isArray(value)) out.push(k);
+      flatten(v, out, depth + 1);
+    }
+  } else out.push(String(value));
+}
+
+/** What full-text search sees of an entry. */
+export function searchText(e: AuditEntry): string {
+  const out = [e.actor, e.role, e.action, e.target ?? '', e.outcome, e.error_code ?? '', e.cluster ?? ''];
+  flatten(e.params, out);
+  flatten(e.before, out);
+  flatten(e.after, out);
+  return out.join(' ');
+}
+
+const iso = (t: string) => new Date(t).toISOString();
+
+/**
+ * The local review copy: the shared log pulled into SQLite, and every imported
+ * bundle, each under its own `source`. Pages by row id (keyset), which follows
+ * seq within a source because rows are only ever added in seq order.
+ */
+export class LocalAuditCopy {
+  constructor(private readonly db: Sqlite) {}
+
+  /** Inserts entries that must follow the source's last seq, in one transaction. */
+  insert(source: string, entries: AuditEntry[]): void {
+    const row = this.db.prepare(
+      'INSERT INTO audit_entries (source, seq, at, actor, action, target, tenant, outcome, hash, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const fts = this.db.prepare('INSERT INTO audit_fts (rowid, body) VALUES (?, ?)');
+    this.db.transaction(() => {
+      for (const e of entries) {
+        const r = row.run(source, e.seq, iso(e.at), e.actor, e.action, e.target, tenantOf(e), e.outcome, e.hash, JSON.stringify(e));
+        fts.run(r.lastInsertRowid, searchText(e));
+      }
+    })();
+  }
+
+  maxSeq(source: string): number {
+    return (this.db.prepare('SELECT max(seq) FROM audit_entries WHERE source = ?').pluck().get(source) as number | null) ?? 0;
+  }
+
+  count(source?: string): number {
+    return source
+      ? (this.db.prepare('SELECT count(*) FROM audit_entries WHERE source = ?').pluck().get(source) as number)
+      : (this.db.prepare('SELECT count(*) FROM audit_entries').pluck().get() as number);
+  }
+
+  /** Drops a source (a bundle, or a shared-log copy that belongs to another log). */
+  clear(source: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM audit_fts WHERE rowid IN (SELECT id FROM audit_entries WHERE source = ?)').run(source);
+      this.db.prepare('DELETE FROM audit_entries WHERE source = ?').run(source);
+      this.db.prepare('DELETE FROM audit_local_checkpoints WHERE source = ?').run(source);
+    })();
+  }
+
+  get(source: string, seq: number): AuditEntry | null {
+    const s = this.db.prepare('SELECT entry FROM audit_entries WHERE source = ? AND seq = ?').pluck().get(source, seq) as string | undefined;
+    return s ? (JSON.parse(s) as AuditEntry) : null;
+  }
+
+  /** Entries of a source in seq order within [fromSeq, toSeq], in batches (verification, export). */
+  *iterate(source: string, range: { fromSeq?: number; toSeq?: number } = {}, batch = 5000): Generator<AuditEntry[]> {
+    const stmt = this.db.prepare('SELECT seq, entry FROM audit_entries WHERE source = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
+    let after = (range.fromSeq ?? 1) - 1;
+    const to = range.toSeq ?? Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const rows = stmt.all(source, after, to, batch) as { seq: number; entry: string }[];
+      if (!rows.length) return;
+      after = rows[rows.length - 1]!.seq;
+      yield rows.map((r) => JSON.parse(r.entry) as AuditEntry);
+    }
+  }
+
+  /** The contiguous seq range whose entries fall in a time range (entries between are included: the chain needs them). */
+  seqRange(source: string, from?: string, to?: string): { fromSeq: number; toSeq: number } | null {
+    const r = this.db
+      .prepare('SELECT min(seq) AS lo, max(seq) AS hi FROM audit_entries WHERE source = ? AND at >= ? AND at <= ?')
+      .get(source, from ? iso(from) : '', to ? iso(to) : '\u{10FFFF}') as { lo: number | null; hi: number | null };
+    return r.lo === null || r.hi === null ? null : { fromSeq: r.lo, toSeq: r.hi };
+  }
+
+  private where(f: Filter, params: Record<string, unknown>, alias = 'e'): string[] {
+    const w = [`${alias}.source = @source`];
+    params.source = f.source;
+    if (f.actor) {
+      w.push(`${alias}.actor = @actor`);
+      params.actor = f.actor;
+    }
+    if (f.action) {
+      // "tenants.*" matches every tenants command
+      w.push(f.action.endsWith('*') ? `${alias}.action GLOB @action` : `${alias}.action = @action`);
+      params.action = f.action;
+    }
+    if (f.target) {
+      w.push(`${alias}.target >= @target AND ${alias}.target < @targetEnd`);
+      params.target = f.target;
+      params.targetEnd = `${f.target}\u{10FFFF}`;
+    }
+    if (f.tenant) {
+      w.push(`${alias}.tenant = @tenant`);
+      params.tenant = f.tenant;
+    }
+    if (f.outcome) {
+      w.push(`${alias}.outcome = @outcome`);
+      params.outcome = f.outcome;
+    }
+    if (f.from || f.to) {
+      // Narrow to an id range first so the scan walks the primary key, then filter exactly on time.
+      const b = this.db
+        .prepare(`SELECT min(id) AS lo, max(id) AS hi FROM audit_entries WHERE source = ? AND at >= ? AND at <= ?`)
+        .get(f.source, f.from ? iso(f.from) : '', f.to ? iso(f.to) : '\u{10FFFF}') as { lo: number | null; hi: number | null };
+      w.push(`${alias}.id BETWEEN @lo AND @hi`);
+      params.lo = b.lo ?? 1;
+      params.hi = b.hi ?? 0;
+      if (f.from) {
+        w.push(`${alias}.at >= @from`);
+        params.from = iso(f.from);
+      }
+      if (f.to) {
+        w.push(`${alias}.at <= @to`);
+        params.to = iso(f.to);
+      }
+    }
+    return w;
+  }
+
+  query(q: Query): { entries: AuditEntry[]; nextCursor: number | null; total: number | null } {
+    const params: Record<string, unknown> = {};
+    const where = this.where(q, params);
+    const desc = q.order === 'newest';
+    if (q.cursor !== null && q.cursor !== undefined) {
+      where.push(desc ? 'e.id < @cursor' : 'e.id > @cursor');
+      params.cursor = q.cursor;
+    }
+    params.limit = q.limit;
+    let sql: string;
+    if (q.text) {
+      // Drive from the FTS index in rowid order so LIMIT stops early even for common words.
+      params.text = q.text;
+      sql = `SELECT e.id, e.entry FROM audit_fts f JOIN audit_entries e ON e.id = f.rowid
+             WHERE audit_fts MATCH @text AND ${where.join(' AND ')} ORDER BY f.rowid ${desc ? 'DESC' : 'ASC'} LIMIT @limit`;
+    } else {
+      sql = `SELECT e.id, e.entry FROM audit_entries e WHERE ${where.join(' AND ')} ORDER BY e.id ${desc ? 'DESC' : 'ASC'} LIMIT @limit`;
+    }
+    const rows = this.db.prepare(sql).all(params) as { id: number; entry: string }[];
+    let total: number | null = null;
+    if (q.withTotal) {
+      const countParams: Record<string, unknown> = {};
+      const cw = this.where(q, countParams);
+      if (q.text) {
+        countParams.text = q.text;
+        total = this.db
+          .prepare(`SELECT count(*) FROM audit_fts f JOIN audit_entries e ON e.id = f.rowid WHERE audit_fts MATCH @text AND ${cw.join(' AND ')}`)
+          .pluck()
+          .get(countParams) as number;
+      } else {
+        total = this.db.prepare(`SELECT count(*) FROM audit_entries e WHERE ${cw.join(' AND ')}`).pluck().get(countParams) as number;
+      }
+    }
+    return {
+      entries: rows.map((r) => JSON.parse(r.entry) as AuditEntry),
+      nextCursor: rows.length === q.limit ? rows[rows.length - 1]!.id : null,
+      total,
+    };
+  }
+
+  addCheckpoint(source: string, size: number, note: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO audit_local_checkpoints (source, size, note) VALUES (?, ?, ?)').run(source, size, note);
+  }
+
+  checkpoints(source: string, range?: { minSize: number; maxSize: number }): { size: number; note: string }[] {
+    return this.db
+      .prepare('SELECT size, note FROM audit_local_checkpoints WHERE source = ? AND size BETWEEN ? AND ? ORDER BY size')
+      .all(source, range?.minSize ?? 0, range?.maxSize ?? Number.MAX_SAFE_INTEGER) as { size: number; note: string }[];
+  }
+
+  getState<T>(key: string): T | null {
+    const s = this.db.prepare('SELECT value FROM audit_state WHERE key = ?').pluck().get(key) as string | undefined;
+    return s === undefined ? null : (JSON.parse(s) as T);
+  }
+  setState(key: string, value: unknown): void {
+    this.db.prepare('INSERT INTO audit_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+  }
+}

@@ -1,0 +1,24 @@
+import type { CacheMigration } from '../../adapters/sqlite';
+
+/** Operators cache schema (ids 650–699; the audit capability's range is 600–699). */
+export const operatorsMigrations: CacheMigration[] = [
+  {
+    id: 650,
+    name: 'operators local accounts and OIDC profiles',
+    sql: `
+      CREATE TABLE operators_accounts (
+        username TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        -- argon2id PHC string (64 MiB, t=3): never the password
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        last_failed_at TEXT,
+        locked_until TEXT,
+        last_sign_in_at TEXT
+      );
+      -- client secrets live in the secret store, not here
+      CREATE TABLE operators_oidc (profile TEXT PRIMARY KEY, config TEXT NOT NULL, updated_at TEXT NOT NULL);`,
+  },
+];

@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as client from 'openid-client';
+import { ContractError, type OperatorIdentity, type Role } from '../../../src-shared/contract';
+
+export interface OidcProfileConfig {
+  profile: string;
+  issuer: string;
+  clientId: string;
+  scopes: string[];
+  groupsClaim: string;
+  roleMapping: { admin: string[]; operator: string[]; viewer: string[] };
+}
+
+export interface OidcTokens {
+  idToken: string | null;
+  refreshToken: string | null;
+  accessToken: string;
+  expiresAt: string | null;
+}
+
+export interface OidcResult {
+  operator: OperatorIdentity;
+  tokens: OidcTokens;
+  profile: string;
+}
+
+export interface OidcOptions {
+  /** Seconds added to the local clock for token time checks (tests use it to make tokens look expired). */
+  clockSkewSeconds?: number;
+  /** Flows not completed in this time are abandoned and their loopback port closed. */
+  flowTimeoutMs?: number;
+}
+
+/** The highest role whose groups intersect the token's groups, or null. */
+export function roleFromGroups(groups: string[], mapping: OidcProfileConfig['roleMapping']): Role | null {
+  for (const role of ['admin', 'operator', 'viewer'] as const) {
+    if (mapping[role].some((g) => groups.includes(g))) return role;
+  }
+  return null;
+}
+
+const isLoopbackHost = (u: URL) => ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+
+interface Flow {
+  id: string;
+  connectionId: string;
+  cfg: OidcProfileConfig;
+  config: client.Configuration;
+  server: http.Server;
+  redirectUri: string;
+  verifier: string;
+  state: string;
+  nonce: string;
+  expiresAt: number;
+  done: Promise<OidcResult>;
+  settle: { resolve(r: OidcResult): void; reject(e: unknown): void };
+  timer: NodeJS.Timeout;
+}
+
+function refused(error: unknown, stage: string): ContractError {
+  if (error instanceof ContractError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ContractError('UNAUTHENTICATED', `OIDC sign-in was refused at ${stage}: ${reason}. Try again, or check the provider settings with an admin.`, { stage });
+}
+
+/**
+ * OIDC for a native app (RFC 8252): authorization code + PKCE, a one-shot
+ * loopback listener on 127.0.0.1 and a random port; the shell opens the
+ * returned URL in the system browser. ID tokens are validated by openid-client
+ * (issuer, audience, signature, nonce, expiry) and state is checked on return.
+ */
+export class OidcSignIn {
+  private readonly flows = new Map<string, Flow>();
+  constructor(private readonly options: OidcOptions = {}) {}
+
+  async discover(cfg: OidcProfileConfig, clientSecret: string | null): Promise<client.Configuration> {
+    const issuer = new URL(cfg.issuer);
+    const metadata: Partial<client.ClientMetadata> = { client_id: cfg.clientId };
+    if (this.options.clockSkewSeconds) metadata[client.clockSkew] = this.options.clockSkewSeconds;
+    try {
+      return await client.discovery(issuer, cfg.clientId, metadata, clientSecret ? client.ClientSecretPost(clientSecret) : client.None(), {
+        // Plain http is accepted only for a provider on this machine (development, tests).
+        execute: issuer.protocol === 'http:' && isLoopbackHost(issuer) ? [client.allowInsecureRequests] : [],
+        timeout: 15,
+      });
+    } catch (error) {
+      throw refused(error, `discovery of ${cfg.issuer}`);
+    }
+  }
+
+  async begin(connectionId: string, cfg: OidcProfileConfig, clientSecret: string | null) {
+    const config = await this.discover(cfg, clientSecret);
+    const server = http.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const redirectUri = `http://127.0.0.1:${port}/callback`;
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const authorizationUrl = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: cfg.scopes.join(' '),
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    let settle!: Flow['settle'];
+    const done = new Promise<OidcResult>((resolve, reject) => (settle = { resolve, reject }));
+    done.catch(() => undefined); // observed by complete(); never an unhandled rejection
+    const timeoutMs = this.options.flowTimeoutMs ?? 10 * 60_000;
+    const flow: Flow = {
+      id: randomUUID(),
+      connectionId,
+      cfg,
+      config,
+      server,
+      redirectUri,
+      verifier,
+      state,
+      nonce,
+      expiresAt: Date.now() + timeoutMs,
+      done,
+      settle,
+      timer: setTimeout(() => this.finish(flow, new ContractError('UNAUTHENTICATED', 'The sign-in in the browser was not finished in time. Start again.')), timeoutMs),
+    };
+    flow.timer.unref();
+    server.on('request', (req, res) => void this.callback(flow, req, res));
+    this.flows.set(flow.id, flow);
+    return { flowId: flow.id, authorizationUrl: authorizationUrl.href, redirectUri, expiresAt: new Date(flow.expiresAt).toISOString() };
+  }
+
+  private async callback(flow: Flow, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', flow.redirectUri);
+    if (url.pathname !== '/callback') {
+      res.writeHead(404).end();
+      return;
+    }
+    try {
+      const tokens = await client.authorizationCodeGrant(flow.config, url, {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+      });
+      const result = await this.toResult(flow.cfg, flow.config, tokens);
+      page(res, 200, 'Signed in to Gatehouse', `You are signed in as ${result.operator.displayName} (${result.operator.role}). You can close this tab.`);
+      this.finish(flow, result);
+    } catch (error) {
+      const e = refused(error, 'the callback');
+      page(res, 400, 'Sign-in refused', e.message);
+      this.finish(flow, e);
+    }
+  }
+
+  private async toResult(
+    cfg: OidcProfileConfig,
+    config: client.Configuration,
+    tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
+    previous?: OperatorIdentity,
+  ): Promise<OidcResult> {
+    const claims = tokens.claims();
+    if (!claims && !previous) throw new ContractError('UNAUTHENTICATED', 'The provider returned no ID token.');
+    let groups: unknown = claims?.[cfg.groupsClaim];
+    if (groups === undefined && claims) {
+      // Many providers put groups only in userinfo.
+      const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub).catch(() => null);
+      groups = info?.[cfg.groupsClaim];
+    }
+    const list = Array.isArray(groups) ? groups.map(String) : typeof groups === 'string' ? [groups] : [];
+    let role = claims ? roleFromGroups(list, cfg.roleMapping) : previous!.role;
+    if (!role) {
+      throw new ContractError('FORBIDDEN', `Your groups (${list.join(', ') || 'none'}) map to no Gatehouse role in profile "${cfg.profile}". Ask an admin to map one of them.`, {
+        groups: list,
+      });
+    }
+    if (!claims) role = previous!.role;
+    const sub = claims?.sub ?? previous!.id.replace(/^oidc:[^:]*:/, '');
+    const name = (claims?.name ?? claims?.preferred_username ?? claims?.email ?? previous?.displayName ?? sub) as string;
+    const expiresIn = tokens.expiresIn();
+    return {
+      profile: cfg.profile,
+      operator: { id: `oidc:${new URL(cfg.issuer).host}:${sub}`, displayName: String(name), role, via: 'oidc' },
+      tokens: {
+        idToken: tokens.id_token ?? null,
+        refreshToken: tokens.refresh_token ?? null,
+        accessToken: tokens.access_token,
+        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000).toISOString() : null,
+      },
+    };
+  }
+
+  private finish(flow: Flow, outcome: OidcResult | ContractError): void {
+    clearTimeout(flow.timer);
+    flow.server.close();
+    flow.server.closeAllConnections();
+    if (outcome instanceof ContractError) flow.settle.reject(outcome);
+    else flow.settle.resolve(outcome);
+    // keep the settled flow a little so complete() called late still gets the answer
+    setTimeout(() => this.flows.delete(flow.id), 60_000).unref();
+  }
+
+  /** Waits for the browser to come back; only the connection that began the flow may finish it. */
+  async complete(connectionId: string, flowId: string, timeoutMs: number): Promise<OidcResult> {
+    const flow = this.flows.get(flowId);
+    if (!flow || flow.connectionId !== connectionId) throw new ContractError('NOT_FOUND', 'No sign-in in progress with that id. Start again.');
+    let timer: NodeJS.Timeout | undefined;
+    const wait = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ContractError('UNAVAILABLE', 'Still waiting for the browser. Finish signing in there, then try again.')), timeoutMs);
+    });
+    try {
+      return await Promise.race([flow.done, wait]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async refresh(cfg: OidcProfileConfig, clientSecret: string | null, refreshToken: string, previous: OperatorIdentity): Promise<OidcResult> {
+    const config = await this.discover(cfg, clientSecret);
+    try {
+      const tokens = await client.refreshTokenGrant(config, refreshToken);
+      return await this.toResult(cfg, config, tokens, previous);
+    } catch (error) {
+      throw refused(error, 'refresh');
+    }
+  }
+
+  /** Revokes the refresh token where the provider supports it; returns the provider's sign-out URL if any. */
+  async signOut(cfg: OidcProfileConfig, clientSecret: string | null, tokens: OidcTokens): Promise<string | null> {
+    const config = await this.discover(cfg, clientSecret).catch(() => null);
+    if (!config) return null;
+    const meta = config.serverMetadata();
+    if (tokens.refreshToken && meta.revocation_endpoint) await client.tokenRevocation(config, tokens.refreshToken).catch(() => undefined);
+    return meta.end_session_endpoint && tokens.idToken ? client.buildEndSessionUrl(config, { id_token_hint: tokens.idToken }).href : null;
+  }
+
+  close(): void {
+    for (const flow of this.flows.values()) {
+      clearTimeout(flow.timer);
+      flow.server.close();
+    }
+    this.flows.clear();
+  }
+}
+
+function page(res: http.ServerResponse, status: number, title: string, text: string): void {
+  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'", 'cache-control': 'no-store' });
+  res.end(`<!doctype html><meta charset="utf-8"><title>${esc(title)}</title><h1>${esc(title)}</h1><p>${esc(text)}</p>`);
+}

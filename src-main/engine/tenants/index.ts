@@ -1,0 +1,29 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
+import type { ClusterRuntime } from '../core/cluster-runtime';
+import type { EventBus } from '../core/events';
+import { sagaMigrations, type SagaRunner } from '../core/saga';
+import type { SettingsService } from '../settings/service';
+import { tenantCacheMigrations } from './reconcile';
+import { TenantService } from './service';
+
+export { TenantService } from './service';
+export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
+
+/**
+ * Stable id of this console installation (not a secret): with an operation id it is
+ * the Lease holder, so a console restarted after a crash recognises its own Leases.
+ */
+export function consoleInstallationId(settings: SettingsService): string {
+  let id = settings.get<string | null>('console.installationId', null);
+  if (!id) {
+    id = `${os.hostname().replace(/[^a-zA-Z0-9.-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`;
+    settings.set('console.installationId', id);
+  }
+  return id;
+}
+
+export function createTenantsCapability(deps: { db: Sqlite; bus: EventBus; settings: SettingsService; saga: SagaRunner; runtime: () => ClusterRuntime | null }) {
+  return new TenantService(deps.runtime, { db: deps.db, bus: deps.bus, saga: deps.saga, consoleId: consoleInstallationId(deps.settings) });
+}

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { ContractError } from '../../../src-shared/contract';
+import type { EventBus } from '../core/events';
+import { errorText } from '../core/saga';
+import { retryKubeConflict } from './registry';
+import { TENANT_LABEL, acquireTenantLease, releaseTenantLease } from './lease';
+import {
+  INITIAL_ADMIN_USERNAME,
+  decodeSecretData,
+  generatePassword,
+  hashPassword,
+  tenantDbName,
+  tenantRoleName,
+  tenantSecret,
+  tenantSecretData,
+  tenantSecretName,
+} from './material';
+import type { TenantPorts } from './ports';
+import { applyPendingMigrations, currentSchemaVersion, latestVersion, pendingMigrations } from './schema';
+import { mapLimit } from './limit';
+
+const SUSPENDED_REPLICAS = 'gatehouse.io/replicas-before-suspend';
+
+/** Day-two operations on existing tenants: suspend/resume, schema, admin password, drift repairs. */
+export class TenantMaintenance {
+  constructor(
+    private readonly ports: () => Promise<TenantPorts>,
+    private readonly bus: EventBus | null,
+    private readonly consoleId: string,
+  ) {}
+
+  /** Short mutations hold the tenant Lease too, so they never interleave with a create or delete. */
+  private async locked<T>(slug: string, fn: (p: TenantPorts) => Promise<T>): Promise<T> {
+    const p = await this.ports();
+    const holder = `${this.consoleId}/${randomUUID()}`;
+    await acquireTenantLease(p.kube, slug, holder);
+    try {
+      return await fn(p);
+    } finally {
+      await releaseTenantLease(p.kube, slug, holder).catch(() => undefined);
+    }
+  }
+
+  /** Dedicated workloads (login-worker-<slug>, per-tenant agents) carry the tenant label; one LIST finds them. */
+  private async dedicatedWorkloads(p: TenantPorts, slug: string) {
+    return (await p.kube.listDeployments(`${TENANT_LABEL}=${slug}`)).filter((d) => d.metadata?.name);
+  }
+
+  /** Marks the tenant suspended and scales its dedicated workloads to zero, remembering their size on each Deployment. */
+  suspend(slug: string) {
+    return this.locked(slug, async (p) => {
+      await p.registry.update(slug, (e) => ({ ...e, status: 'suspended' }));
+      const scaled: { name: string; replicas: number }[] = [];
+      for (const d of await this.dedicatedWorkloads(p, slug)) {
+        const name = d.metadata!.name!;
+        await retryKubeConflict(async () => {
+          const fresh = (await p.kube.listDeployments(`${TENANT_LABEL}=${slug}`)).find((x) => x.metadata?.name === name);
+          if (!fresh || fresh.metadata?.annotations?.[SUSPENDED_REPLICAS] !== undefined) return;
+          const before = fresh.spec?.replicas ?? 1;
+          await p.kube.replaceDeployment(name, { ...fresh, metadata: { ...fresh.metadata, annotations: { ...(fresh.metadata?.annotations ?? {}), [SUSPENDED_REPLICAS]: String(before) } } });
+        });
+        await p.kube.scaleDeployment(name, 0);
+        scaled.push({ name, replicas: 0 });
+      }
+      return { slug, status: 'suspended', scaled };
+    });
+  }
+
+  resume(slug: string) {
+    return this.locked(slug, async (p) => {
+      const scaled: { name: string; replicas: number }[] = [];
+      for (const d of await this.dedicatedWorkloads(p, slug)) {
+        const name = d.metadata!.name!;
+        const remembered = d.metadata?.annotations?.[SUSPENDED_REPLICAS];
+        if (remembered === undefined) continue;
+        const replicas = Math.max(0, Number(remembered) || 1);
+        await p.kube.scaleDeployment(name, replicas);
+        await retryKubeConflict(async () => {
+          const fresh = (await p.kube.listDeployments(`${TENANT_LABEL}=${slug}`)).find((x) => x.metadata?.name === name);
+          if (!fresh) return;
+          const annotations = { ...(fresh.metadata?.annotations ?? {}) };
+          delete annotations[SUSPENDED_REPLICAS];
+          await p.kube.replaceDeployment(name, { ...fresh, metadata: { ...fresh.metadata, annotations } });
+        });
+        scaled.push({ name, replicas });
+      }
+      await p.registry.update(slug, (e) => ({ ...e, status: 'active' }));
+      return { slug, status: 'active', scaled };
+    });
+  }
+
+  async schemaStatus(slugs: string[]) {
+    const p = await this.ports();
+    const tenants = await mapLimit(slugs, 4, async (slug) => {
+      try {
+        const current = await p.pg.withDatabase(tenantDbName(slug), currentSchemaVersion, `reading the schema version of ${slug}`);
+        return { slug, current, pending: pendingMigrations(p.migrations, current).map((m) => m.name), error: null };
+      } catch (error) {
+        return { slug, current: null, pending: [], error: errorText(error) };
+      }
+    });
+    return { latest: latestVersion(p.migrations), tenants };
+  }
+
+  /** Applies pending migrations; one tenant failing never stops the others. */
+  async schemaApply(slugs: string[], concurrency: number) {
+    const p = await this.ports();
+    const operationId = randomUUID();
+    const latest = latestVersion(p.migrations);
+    let done = 0;
+    const progress = (slug: string, status: 'running' | 'done' | 'failed', message?: string) =>
+      this.bus?.publish('operation.progress', {
+        operationId, kind: 'tenant.schema', target: slug, step: 'migrate', status, done, total: slugs.length, at: new Date().toISOString(),
+        ...(message ? { message } : {}),
+      });
+    const results = await mapLimit(slugs, concurrency, async (slug) => {
+      progress(slug, 'running');
+      try {
+        const applied = await p.pg.withDatabase(tenantDbName(slug), (c) => applyPendingMigrations(c, tenantRoleName(slug), p.migrations), `migrating ${slug}`);
+        if (applied.length && (await p.registry.get(slug))) await p.registry.update(slug, (e) => ({ ...e, schema: latest }));
+        done++;
+        progress(slug, 'done', applied.length ? `applied ${applied.join(', ')}` : 'up to date');
+        return { slug, ok: true, applied, error: null };
+      } catch (error) {
+        done++;
+        progress(slug, 'failed', errorText(error));
+        return { slug, ok: false, applied: [] as string[], error: errorText(error) };
+      }
+    });
+    const summary = {
+      ok: results.filter((r) => r.ok && r.applied.length > 0).length,
+      failed: results.filter((r) => !r.ok).length,
+      upToDate: results.filter((r) => r.ok && r.applied.length === 0).length,
+    };
+    return { operationId, results, summary };
+  }
+
+  async revealAdminPassword(slug: string) {
+    const p = await this.ports();
+    const data = decodeSecretData(await p.kube.getSecret(tenantSecretName(slug)));
+    if (!data.INITIAL_ADMIN_PASSWORD) {
+      throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} holds no initial admin password. Reset it to generate a new one.`);
+    }
+    return { slug, username: data.INITIAL_ADMIN_USERNAME ?? INITIAL_ADMIN_USERNAME, password: data.INITIAL_ADMIN_PASSWORD };
+  }
+
+  /** New password: hash into the tenant database first, then the Secret, so a failure never leaves a Secret that does not log in. */
+  resetAdminPassword(slug: string) {
+    return this.locked(slug, async (p) => {
+      const password = generatePassword();
+      const hash = await hashPassword(password);
+      const updated = await p.pg.withDatabase(tenantDbName(slug), (c) =>
+        c.query('UPDATE users SET password_hash = $2, must_change_password = true, updated_at = now() WHERE username = $1', [INITIAL_ADMIN_USERNAME, hash]),
+        'resetting the admin password',
+      );
+      if (!updated.rowCount) throw new ContractError('NOT_FOUND', `Tenant "${slug}" has no "${INITIAL_ADMIN_USERNAME}" user to reset.`);
+      await retryKubeConflict(async () => {
+        const secret = await p.kube.getSecret(tenantSecretName(slug));
+        if (!secret) throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} is missing; repair the tenant first.`);
+        const data = { ...decodeSecretData(secret), INITIAL_ADMIN_PASSWORD: password, INITIAL_ADMIN_USERNAME };
+        await p.kube.replaceSecret(tenantSecretName(slug), tenantSecret(slug, p.kube.namespace, data, secret));
+      });
+      return { slug, username: INITIAL_ADMIN_USERNAME, password };
+    });
+  }
+
+  /** Repairs that only add or remove one thing; 'drop-orphan' is a full delete and goes through the delete saga. */
+  repair(slug: string, action: 'register' | 'recreate-secret' | 'remove-registry-entry') {
+    return this.locked(slug, async (p) => {
+      if (action === 'remove-registry-entry') {
+        await p.registry.remove(slug);
+        return `removed "${slug}" from the registry`;
+      }
+      if (action === 'register') {
+        if (!(await p.pg.databaseExists(tenantDbName(slug)))) throw new ContractError('NOT_FOUND', `Database ${tenantDbName(slug)} does not exist; nothing to register.`);
+        const schema = await p.pg.withDatabase(tenantDbName(slug), currentSchemaVersion);
+        // The original name and tier are lost with the entry: register as DEV under the slug, then edit.
+        await p.registry.put(slug, { name: slug, tier: 'DEV', status: 'active', created: new Date().toISOString(), schema, users: null }, { ifAbsent: true });
+        return `registered "${slug}" (tier DEV, name = slug: adjust them if needed)`;
+      }
+      // recreate-secret: fresh credentials, applied to the role and the admin user so the Secret works at once.
+      if (await p.kube.getSecret(tenantSecretName(slug))) throw new ContractError('CONFLICT', `Secret ${tenantSecretName(slug)} exists; rotate its values from the Secrets page instead.`);
+      const rolePassword = generatePassword(32);
+      const adminPassword = generatePassword();
+      await p.pg.setRolePassword(tenantRoleName(slug), rolePassword);
+      await p.pg.withDatabase(tenantDbName(slug), async (c) =>
+        c.query('UPDATE users SET password_hash = $2, must_change_password = true WHERE username = $1', [INITIAL_ADMIN_USERNAME, await hashPassword(adminPassword)]),
+      );
+      const data = tenantSecretData(slug, {}, { databaseUrl: p.pg.tenantUrl(tenantRoleName(slug), rolePassword, tenantDbName(slug)), adminPassword });
+      await p.kube.createSecret(tenantSecret(slug, p.kube.namespace, data));
+      return `recreated Secret ${tenantSecretName(slug)} with new credentials (database password and admin password rotated)`;
+    });
+  }
+}

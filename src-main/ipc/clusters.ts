@@ -1,0 +1,49 @@
+import type { clustersCommands } from '../../src-shared/contract/clusters';
+import type { dashboardCommands } from '../../src-shared/contract/dashboard';
+import type { Engine } from '../engine';
+import type { HandlersFor } from './pipeline';
+
+/** Kubeconfig contexts, selection, profiles, connection state and the secret store. */
+export function clustersHandlers(engine: Engine): HandlersFor<typeof clustersCommands> {
+  const { clusters, secrets } = engine;
+  return {
+    'clusters.list': () => clusters.list(),
+    'clusters.addKubeconfig': (input, ctx) => {
+      ctx.audit.target = `kubeconfig:${input.path}`;
+      return clusters.addKubeconfig(input.path);
+    },
+    'clusters.removeKubeconfig': (input, ctx) => {
+      ctx.audit.target = `kubeconfig:${input.path}`;
+      return clusters.removeKubeconfig(input.path);
+    },
+    'clusters.select': async (input, ctx) => {
+      ctx.audit.target = `cluster:${input.clusterId}`;
+      ctx.audit.before = { selected: clusters.selectedId() };
+      ctx.audit.after = { selected: input.clusterId };
+      return clusters.select(input.clusterId);
+    },
+    'clusters.test': (input) => clusters.test(input.clusterId),
+    'clusters.profile.get': (input) => clusters.profile(input.clusterId),
+    'clusters.profile.save': async (input, ctx) => {
+      ctx.audit.target = `cluster:${input.clusterId}`;
+      const { before, after } = await clusters.saveProfile(input);
+      ctx.audit.before = before;
+      ctx.audit.after = { ...after, passwordChanged: input.database?.password !== undefined };
+      return after;
+    },
+    'clusters.state': async (input) => (input.refresh ? clusters.monitor.refresh() : clusters.monitor.state()),
+    'secrets.status': () => secrets.status(),
+    'secrets.unlock': async (input, ctx) => {
+      ctx.audit.target = 'secret-store';
+      const status = await secrets.unlock(input.passphrase);
+      ctx.audit.after = { kind: status.kind, locked: status.locked };
+      return status;
+    },
+  };
+}
+
+export function dashboardHandlers(engine: Engine): HandlersFor<typeof dashboardCommands> {
+  return {
+    'dashboard.get': (input) => engine.dashboard.get(input.clusterId),
+  };
+}

@@ -1,0 +1,33 @@
+import type { ComponentType } from 'react';
+import { isCommandName } from '../src-shared/contract';
+
+/**
+ * The pages of the console. Shared registry: each capability adds one entry
+ * (keep the edit to your line). A page shows in the navigation only when every
+ * command it `requires` exists in the contract this build carries, so the
+ * sidebar lists only what works.
+ */
+export interface NavEntry {
+  /** First path segment: #/<id>/… */
+  id: string;
+  label: string;
+  /** Icon name from shell/Icon.tsx. */
+  icon: string;
+  /** Second key of the "g <key>" shortcut. */
+  key: string;
+  requires: string[];
+  /** Group heading in the sidebar. */
+  section: 'Overview' | 'Platform' | 'Governance' | 'Console';
+  load: () => Promise<{ default: ComponentType<{ segments: string[] }> }>;
+  /** Not listed in the sidebar (e.g. sign-in), still routable. */
+  hidden?: boolean;
+}
+
+export const navEntries: NavEntry[] = [
+  { id: 'dashboard', label: 'Dashboard', icon: 'gauge', key: 'd', section: 'Overview', requires: ['dashboard.get'], load: () => import('./pages/dashboard/DashboardPage') },
+  { id: 'tenants', label: 'Tenants', icon: 'building', key: 't', section: 'Platform', requires: ['tenants.list'], load: () => import('./pages/tenants/TenantsPage') },
+  { id: 'clusters', label: 'Clusters', icon: 'server', key: 'c', section: 'Console', requires: ['clusters.list'], load: () => import('./pages/clusters/ClustersPage') },
+];
+
+/** Entries whose commands this build's contract has. */
+export const availableNav = (): NavEntry[] => navEntries.filter((e) => e.requires.every((c) => isCommandName(c)));

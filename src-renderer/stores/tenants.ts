@@ -1,0 +1,62 @@
+import { create } from 'zustand';
+import type { Drift, OperationSummary, TenantSummary } from '../../src-shared/contract/tenants';
+import { isCommandName } from '../../src-shared/contract';
+import { client } from '../client';
+import { toastError } from './toasts';
+
+interface TenantsStore {
+  tenants: TenantSummary[];
+  drift: Drift[];
+  refreshedAt: string | null;
+  fromCache: boolean;
+  loaded: boolean;
+  loading: boolean;
+  error: string | null;
+  unfinished: OperationSummary[];
+  load(opts?: { refresh?: boolean }): Promise<void>;
+  reconcile(): Promise<void>;
+  loadUnfinished(): Promise<void>;
+}
+
+/** The tenant list of the selected cluster; the engine serves it from its cache and refreshes by WATCH. */
+export const useTenants = create<TenantsStore>((set) => ({
+  tenants: [],
+  drift: [],
+  refreshedAt: null,
+  fromCache: false,
+  loaded: false,
+  loading: false,
+  error: null,
+  unfinished: [],
+  async load(opts = {}) {
+    set({ loading: true });
+    try {
+      const list = await client.invoke('tenants.list', { refresh: opts.refresh ?? false, stats: true });
+      set({ tenants: list.tenants, drift: list.drift, refreshedAt: list.refreshedAt, fromCache: list.fromCache, loaded: true, error: null });
+    } catch (e) {
+      set({ error: (e as Error).message, loaded: true });
+    } finally {
+      set({ loading: false });
+    }
+  },
+  async reconcile() {
+    set({ loading: true });
+    try {
+      const list = await client.invoke('tenants.reconcile', {});
+      set({ tenants: list.tenants, drift: list.drift, refreshedAt: list.refreshedAt, fromCache: list.fromCache, error: null });
+    } catch (e) {
+      toastError('Could not rebuild the tenant list', e);
+    } finally {
+      set({ loading: false });
+    }
+  },
+  async loadUnfinished() {
+    if (!isCommandName('operations.unfinished')) return;
+    try {
+      const { operations } = await client.invoke('operations.unfinished', {});
+      set({ unfinished: operations });
+    } catch {
+      // the banner is a convenience; the list itself reports its own errors
+    }
+  },
+}));

@@ -1,0 +1,125 @@
+// Helpers for integration tests running against the local cluster harness
+// started by global-setup.ts. Import from test files only (uses vitest inject).
+//
+//   const h = harness();                       // paths, kubeconfigs, pg config
+//   const ns = await uniqueNamespace('secrets'); // fresh namespace, console RBAC bound
+//   const db = uniqueDbPrefix();                // e.g. t_k3x9q2_ (prefix for your DBs/schemas)
+//   await killApiServer(); await startApiServer();
+import { randomBytes } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { CONSOLE_ROLE, runDir } from '../harness/config';
+import { killComponent, startComponent, stopComponent } from '../harness/faults';
+import { adminConn } from '../harness/harness';
+import { type HarnessInfo, toInfo } from '../harness/info';
+import { kubeJson } from '../harness/kubeapi';
+import { readState } from '../harness/state';
+
+export type { HarnessInfo } from '../harness/info';
+
+/**
+ * Connection info of the running harness. Comes from the global setup via
+ * `inject('harness')`; falls back to harness.json in GATEHOUSE_HARNESS_DIR
+ * (or the default run folder) so helpers also work from scripts.
+ */
+export function harness(): HarnessInfo {
+  let provided: HarnessInfo | undefined;
+  try {
+    provided = inject('harness');
+  } catch {
+    provided = undefined; // not inside a vitest worker
+  }
+  if (provided) return provided;
+  const state = readState(runDir());
+  if (!state) {
+    throw new Error(
+      'No cluster harness: run the integration project (its globalSetup is test/integration/global-setup.ts) ' +
+        'or start one with `npm run cluster:up` and set GATEHOUSE_HARNESS_REUSE=1. See docs/testing.md.',
+    );
+  }
+  return toInfo(state);
+}
+
+/** @kubernetes/client-node KubeConfig for the admin (system:masters) or the least-privilege operator. */
+export function kubeConfig(who: 'admin' | 'operator' = 'operator'): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(harness().kubeconfigs[who]);
+  return kc;
+}
+
+/** A connected pg client as the harness admin role (caller must `end()` it). */
+export async function pgClient(database?: string): Promise<pg.Client> {
+  const { host, port, user, password, database: db } = harness().postgres;
+  const client = new pg.Client({ host, port, user, password, database: database ?? db });
+  await client.connect();
+  return client;
+}
+
+function suffix(): string {
+  return randomBytes(4).toString('hex');
+}
+
+function conn() {
+  const state = readState(harness().runDir);
+  if (!state) throw new Error('harness.json disappeared: the harness was stopped');
+  return adminConn(state);
+}
+
+interface Role {
+  rules: unknown[];
+}
+
+/**
+ * Creates `<prefix>-<random>` (admin credentials) and gives the operator
+ * ServiceAccount exactly the console Role's permissions in it: the rules are
+ * copied from iam-system/gatehouse-console, so tests exercise the real RBAC.
+ */
+export async function uniqueNamespace(prefix = 'test'): Promise<string> {
+  const h = harness();
+  const c = conn();
+  const name = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40)}-${suffix()}`;
+  await kubeJson(c, 'POST', '/api/v1/namespaces', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { 'gatehouse.test/harness': 'true' } },
+  });
+  const role = await kubeJson<Role>(c, 'GET', `/apis/rbac.authorization.k8s.io/v1/namespaces/${h.platformNamespace}/roles/${CONSOLE_ROLE}`);
+  await kubeJson(c, 'POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${name}/roles`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: CONSOLE_ROLE, namespace: name },
+    rules: role.rules,
+  });
+  await kubeJson(c, 'POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${name}/rolebindings`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: CONSOLE_ROLE, namespace: name },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: CONSOLE_ROLE },
+    subjects: [{ kind: 'ServiceAccount', name: h.operator.serviceAccount, namespace: h.operator.namespace }],
+  });
+  return name;
+}
+
+/** Deletes a namespace made by uniqueNamespace (optional: the cluster is thrown away anyway). */
+export async function deleteNamespace(name: string): Promise<void> {
+  await kubeJson(conn(), 'DELETE', `/api/v1/namespaces/${name}`);
+}
+
+/**
+ * A prefix for databases/roles/schemas owned by one test file, e.g.
+ * `t_1a2b3c4d_`. Lower-case and identifier-safe; unique per call.
+ */
+export function uniqueDbPrefix(): string {
+  return `t_${suffix()}_`;
+}
+
+// Fault hooks. stop* = SIGTERM (graceful), kill* = SIGKILL (crash). start*
+// restarts with the identical command line and ports and resolves once the
+// component serves again (/readyz, or a successful PostgreSQL query).
+export const stopApiServer = (): Promise<void> => stopComponent('kube-apiserver', harness().runDir);
+export const killApiServer = (): Promise<void> => killComponent('kube-apiserver', harness().runDir);
+export const startApiServer = (): Promise<void> => startComponent('kube-apiserver', harness().runDir);
+export const stopPostgres = (): Promise<void> => stopComponent('postgres', harness().runDir);
+export const killPostgres = (): Promise<void> => killComponent('postgres', harness().runDir);
+export const startPostgres = (): Promise<void> => startComponent('postgres', harness().runDir);

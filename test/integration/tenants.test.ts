@@ -1,0 +1,239 @@
+// Tenant lifecycle against the real API server (operator kubeconfig, least privilege)
+// and the real PostgreSQL of the harness.
+import fs from 'node:fs';
+import path from 'node:path';
+import { KubeConfig, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import pg from 'pg';
+import argon2 from 'argon2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OperationProgress } from '../../src-shared/contract';
+import { ContractError } from '../../src-shared/contract';
+import { PostgresAdmin } from '../../src-main/adapters/postgres';
+import { DEFAULT_MIGRATIONS_DIR } from '../../src-main/engine/tenants/schema';
+import { TenantService } from '../../src-main/engine/tenants/service';
+import { SagaRunner } from '../../src-main/engine/core/saga';
+import { buildTenantEngine, harnessOrReason, harnessPg, operatorNamespace, tempDataDir, uniqueSlug, type TenantTestEngine } from './tenants-env';
+
+const h = harnessOrReason();
+if ('reason' in h) console.warn(h.reason);
+const describeH = 'state' in h ? describe : describe.skip;
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<ContractError> {
+  const err = await p.then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ContractError);
+  expect((err as ContractError).code).toBe(code);
+  return err as ContractError;
+}
+
+describeH('tenants (real API server + PostgreSQL)', () => {
+  const state = 'state' in h ? h.state : (undefined as never);
+  let ns: { namespace: string; remove(): Promise<void> };
+  let eng: TenantTestEngine;
+  let core: CoreV1Api;
+  let apps: AppsV1Api;
+  const dataDir = tempDataDir();
+
+  beforeAll(async () => {
+    ns = await operatorNamespace(state, 'gh-tenants');
+    eng = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(state), dataDir, consoleId: 'console-a' });
+    const admin = new KubeConfig();
+    admin.loadFromFile(state.kubeconfigs.admin);
+    core = admin.makeApiClient(CoreV1Api);
+    apps = admin.makeApiClient(AppsV1Api);
+  });
+  afterAll(async () => {
+    await eng?.close();
+    await ns?.remove();
+  });
+
+  it('creates a tenant: database owned by its role, schema, admin user, Secret, registry entry, Lease released', async () => {
+    const slug = uniqueSlug('acme');
+    const events: OperationProgress[] = [];
+    const off = eng.bus.subscribe('operation.progress', (e) => events.push(e));
+    const out = await eng.service.create({ slug, name: 'Acme Corp', tier: 'PRO', adminEmail: 'ops@acme.test' });
+    off();
+    expect(out.steps.map((s) => `${s.name}:${s.status}`)).toEqual(
+      ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'release'].map((s) => `${s}:done`),
+    );
+    expect(events.filter((e) => e.status === 'done').map((e) => e.step)).toContain('secret');
+
+    const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
+    expect(secret.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': slug });
+    const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+    for (const key of ['DATABASE_URL', 'JWT_CURRENT_KID', 'JWT_CURRENT_SECRET', 'JWT_PREVIOUS_KID', 'JWT_PREVIOUS_SECRET', 'LOGIN_WORKER_TOKEN', 'PROXY_TOKEN', 'CP_TOKEN', 'BOOTSTRAP_TOKEN_HASH']) {
+      expect(data[key], key).toBeTruthy();
+    }
+    expect(data.JWT_CURRENT_KID).not.toBe(data.JWT_PREVIOUS_KID);
+    expect(data.INITIAL_ADMIN_PASSWORD).toBe(out.adminPassword);
+
+    // The backend's own credentials work and see the admin user with an argon2id hash of the returned password.
+    const client = new pg.Client({ connectionString: data.DATABASE_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ password_hash: string; is_admin: boolean }>('SELECT password_hash, is_admin FROM users');
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.password_hash).toMatch(/^\$argon2id\$v=19\$m=65536,(p=1,)?t=3[,$]/);
+      expect(await argon2.verify(rows[0]!.password_hash, out.adminPassword)).toBe(true);
+      const mig = await client.query('SELECT version FROM schema_migrations ORDER BY version');
+      expect(mig.rows.map((r) => r.version)).toEqual(eng.service.migrations.map((m) => m.version));
+      const owner = await client.query(`SELECT tableowner FROM pg_tables WHERE tablename = 'users'`);
+      expect(owner.rows[0].tableowner).toBe(`tenant_${slug}`);
+    } finally {
+      await client.end();
+    }
+    const shards = await core.listNamespacedConfigMap({ namespace: ns.namespace, labelSelector: 'gatehouse.io/registry=tenants' });
+    const entry = shards.items.map((c) => c.data?.[slug]).find(Boolean);
+    expect(JSON.parse(entry!)).toMatchObject({ name: 'Acme Corp', tier: 'PRO', status: 'active', schema: 3 });
+    expect(await eng.service.leftovers(slug)).toEqual(expect.not.arrayContaining([{ kind: 'lease', name: `gatehouse-tenant-${slug}` }]));
+    expect((await eng.service.maintenance.revealAdminPassword(slug)).password).toBe(out.adminPassword);
+    const detail = await eng.service.get(slug);
+    expect(detail.tenant.stats).toEqual({ users: 1, groups: 0, applications: 0 });
+    expect(detail.database).toMatchObject({ database: `tenant_${slug}`, user: `tenant_${slug}` });
+    expect(detail.schema?.pending).toEqual([]);
+  });
+
+  it('refuses a duplicate slug with CONFLICT and leaves the existing tenant alone', async () => {
+    const slug = uniqueSlug('dup');
+    await eng.service.create({ slug, name: 'First', tier: 'DEV' });
+    const err = await expectCode(eng.service.create({ slug, name: 'Second', tier: 'DEV' }), 'CONFLICT');
+    expect(err.message).toMatch(/already exists/);
+    expect((await eng.service.get(slug)).tenant.name).toBe('First');
+    expect((await eng.service.leftovers(slug)).map((l) => l.kind)).not.toContain('lease');
+  });
+
+  it('lets exactly one of two racing consoles create the same slug', async () => {
+    const other = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(state), dataDir: tempDataDir(), consoleId: 'console-b' });
+    try {
+      const slug = uniqueSlug('race');
+      const results = await Promise.allSettled([
+        eng.service.create({ slug, name: 'A', tier: 'DEV' }),
+        other.service.create({ slug, name: 'B', tier: 'DEV' }),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const loser = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect((loser.reason as ContractError).code).toBe('CONFLICT');
+      const kinds = (await eng.service.leftovers(slug)).map((l) => l.kind).sort();
+      expect(kinds).toEqual(['database', 'registry-entry', 'role', 'secret']);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('names the verb and resource of a 403 and rolls back what was done', async () => {
+    const limited = await operatorNamespace(state, 'gh-tenants-403', { deny: ['create secrets'] });
+    const e2 = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: limited.namespace, pg: harnessPg(state), dataDir: tempDataDir(), consoleId: 'console-c' });
+    try {
+      const slug = uniqueSlug('rbac');
+      const err = await expectCode(e2.service.create({ slug, name: 'No rights', tier: 'DEV' }), 'FORBIDDEN');
+      expect(err.message).toContain('step "secret"');
+      expect(err.message).toContain('`create secrets`');
+      expect(err.details).toMatchObject({ verb: 'create', resource: 'secrets', status: 'rolled-back' });
+      expect(await e2.service.leftovers(slug)).toEqual([]);
+    } finally {
+      await e2.close();
+      await limited.remove();
+    }
+  });
+
+  it('rebuilds the list with a constant number of calls and shows drift with repairs', async () => {
+    const a = uniqueSlug('drift');
+    await eng.service.create({ slug: a, name: 'Drifting', tier: 'DEV' });
+    const first = await eng.service.reconcile();
+    // a Secret disappears behind the console's back
+    await core.deleteNamespacedSecret({ name: `tenant-${a}`, namespace: ns.namespace });
+    // and someone created a tenant database by hand
+    const orphan = uniqueSlug('orphan');
+    const admin = new PostgresAdmin(harnessPg(state));
+    await admin.ensureLoginRole(`tenant_${orphan}`);
+    await admin.ensureDatabase(`tenant_${orphan}`, `tenant_${orphan}`);
+    const second = await eng.service.reconcile();
+    expect(second.apiCalls).toBe(first.apiCalls);
+    expect(second.apiCalls).toBeLessThanOrEqual(5);
+    expect(second.drift).toEqual(expect.arrayContaining([
+      expect.objectContaining({ slug: a, kind: 'registry-without-secret', repairs: ['recreate-secret', 'drop-orphan'] }),
+      expect.objectContaining({ slug: orphan, kind: 'database-without-registry', repairs: ['drop-orphan'] }),
+    ]));
+    expect((await eng.service.list({ refresh: false, stats: false })).fromCache).toBe(true);
+    await eng.service.maintenance.repair(a, 'recreate-secret');
+    const del = await eng.service.delete(orphan, false);
+    expect(del.leftovers).toEqual([]);
+    const third = await eng.service.reconcile();
+    expect(third.drift.filter((d) => d.slug === a || d.slug === orphan)).toEqual([]);
+    // the recreated Secret really works
+    const { password } = await eng.service.maintenance.revealAdminPassword(a);
+    expect(password.length).toBeGreaterThan(10);
+    await admin.close();
+  });
+
+  it('applies pending migrations to every tenant; one failure does not stop the others', async () => {
+    const good = uniqueSlug('mig');
+    const bad = uniqueSlug('mig');
+    await eng.service.create({ slug: good, name: 'Good', tier: 'DEV' });
+    await eng.service.create({ slug: bad, name: 'Bad', tier: 'DEV' });
+    // A newer console version ships migration 0004; the bad tenant already has a conflicting table.
+    const dir = fs.mkdtempSync(path.join(tempDataDir(), 'mig-'));
+    for (const f of fs.readdirSync(DEFAULT_MIGRATIONS_DIR)) fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, f), path.join(dir, f));
+    fs.writeFileSync(path.join(dir, '0004_audit_trail.sql'), 'CREATE TABLE tenant_audit (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());');
+    const admin = new PostgresAdmin(harnessPg(state));
+    await admin.withDatabase(`tenant_${bad}`, (c) => c.query(`SET ROLE tenant_${bad}; CREATE TABLE tenant_audit (x int)`));
+    await admin.close();
+    const newer = new TenantService(() => eng.runtime, { db: eng.db, bus: eng.bus, saga: new SagaRunner(eng.db, eng.bus), consoleId: 'console-a', migrationsDir: dir });
+    try {
+      const status = await newer.maintenance.schemaStatus([good, bad]);
+      expect(status.latest).toBe(4);
+      expect(status.tenants.map((t) => t.pending)).toEqual([['0004_audit_trail'], ['0004_audit_trail']]);
+      const events: OperationProgress[] = [];
+      const off = eng.bus.subscribe('operation.progress', (e) => e.kind === 'tenant.schema' && events.push(e));
+      const out = await newer.maintenance.schemaApply([bad, good], 2);
+      off();
+      expect(out.summary).toEqual({ ok: 1, failed: 1, upToDate: 0 });
+      expect(out.results.find((r) => r.slug === bad)?.error).toMatch(/0004_audit_trail/);
+      expect(out.results.find((r) => r.slug === good)?.applied).toEqual(['0004_audit_trail']);
+      expect(events.filter((e) => e.status !== 'running').map((e) => `${e.target}:${e.status}`).sort()).toEqual([`${bad}:failed`, `${good}:done`].sort());
+      const again = await newer.maintenance.schemaApply([good], 1);
+      expect(again.summary).toEqual({ ok: 0, failed: 0, upToDate: 1 });
+    } finally {
+      await newer.close();
+    }
+  });
+
+  it('suspends (scales dedicated workloads to zero) and resumes to the previous size', async () => {
+    const slug = uniqueSlug('sus');
+    await eng.service.create({ slug, name: 'Sleepy', tier: 'Enterprise' });
+    await apps.createNamespacedDeployment({
+      namespace: ns.namespace,
+      body: {
+        metadata: { name: `login-worker-${slug}`, labels: { 'gatehouse.io/tenant': slug } },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: `lw-${slug}` } },
+          template: { metadata: { labels: { app: `lw-${slug}` } }, spec: { containers: [{ name: 'w', image: 'ghcr.io/justiam/login-worker:1.8.2' }] } },
+        },
+      },
+    });
+    const s = await eng.service.maintenance.suspend(slug);
+    expect(s.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
+    expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(0);
+    expect((await eng.service.get(slug)).tenant.status).toBe('suspended');
+    const r = await eng.service.maintenance.resume(slug);
+    expect(r.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 2 }]);
+    expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(2);
+    expect((await eng.service.get(slug)).tenant.status).toBe('active');
+    // delete takes the dedicated workload with it and reports nothing left
+    const del = await eng.service.delete(slug, true);
+    expect(del.leftovers).toEqual([]);
+    await expectCode(eng.service.delete(slug, true), 'NOT_FOUND');
+  });
+
+  it('resets the admin password: the new one verifies and is what reveal shows', async () => {
+    const slug = uniqueSlug('pw');
+    const created = await eng.service.create({ slug, name: 'Pw', tier: 'DEV' });
+    const reset = await eng.service.maintenance.resetAdminPassword(slug);
+    expect(reset.password).not.toBe(created.adminPassword);
+    expect((await eng.service.maintenance.revealAdminPassword(slug)).password).toBe(reset.password);
+    const admin = new PostgresAdmin(harnessPg(state));
+    const hash = await admin.withDatabase(`tenant_${slug}`, async (c) => (await c.query(`SELECT password_hash FROM users WHERE username = 'admin'`)).rows[0].password_hash as string);
+    await admin.close();
+    expect(await argon2.verify(hash, reset.password)).toBe(true);
+  });
+});

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { chainEntry, GENESIS_HASH } from '../../../src-main/engine/audit/chain';
+import { LocalAuditCopy, tenantOf } from '../../../src-main/engine/audit/local-copy';
+import type { AuditEntry } from '../../../src-shared/contract/audit';
+import { record, tempCache } from './helpers';
+
+function fill(copy: LocalAuditCopy, n: number): AuditEntry[] {
+  const out: AuditEntry[] = [];
+  let prev = GENESIS_HASH;
+  for (let i = 1; i <= n; i++) {
+    const r = record({
+      actor: ['local:alice', 'local:bob', 'oidc:idp:carol'][i % 3]!,
+      action: i % 5 === 0 ? 'tenants.delete' : 'tenants.create',
+      target: `tenant/acme-${i % 4}`,
+      outcome: i % 7 === 0 ? 'failure' : 'success',
+      errorCode: i % 7 === 0 ? 'CONFLICT' : null,
+      params: { slug: `acme-${i % 4}`, note: i === 42 ? 'rotated the signing keys after the incident' : 'routine' },
+    });
+    const { entry } = chainEntry(r, i, prev);
+    prev = entry.hash;
+    out.push(entry);
+  }
+  copy.insert('cluster', out);
+  return out;
+}
+
+const q = (over: object) => ({ source: 'cluster', limit: 20, order: 'newest' as const, withTotal: true, ...over });
+
+describe('local review copy', () => {
+  const { db } = tempCache();
+  const copy = new LocalAuditCopy(db);
+  const all = fill(copy, 300);
+
+  it('filters by actor, action (exact or prefix*), outcome, tenant and target prefix', () => {
+    expect(copy.query(q({ actor: 'local:bob' })).total).toBe(all.filter((e) => e.actor === 'local:bob').length);
+    expect(copy.query(q({ action: 'tenants.delete' })).total).toBe(60);
+    expect(copy.query(q({ action: 'tenants.*' })).total).toBe(300);
+    expect(copy.query(q({ outcome: 'failure' })).total).toBe(42);
+    expect(copy.query(q({ tenant: 'acme-1' })).total).toBe(75);
+    expect(copy.query(q({ target: 'tenant/acme-2' })).total).toBe(75);
+    const both = copy.query(q({ actor: 'local:alice', outcome: 'failure' }));
+    expect(both.entries.every((e) => e.actor === 'local:alice' && e.outcome === 'failure')).toBe(true);
+  });
+
+  it('filters by time range', () => {
+    const r = copy.query(q({ from: all[99]!.at, to: all[149]!.at, order: 'oldest' }));
+    expect(r.total).toBe(51);
+    expect(r.entries[0]!.seq).toBe(100);
+  });
+
+  it('searches the full text of parameters and before/after', () => {
+    const r = copy.query(q({ text: 'incident' }));
+    expect(r.entries.map((e) => e.seq)).toEqual([42]);
+    expect(copy.query(q({ text: 'CONFLICT', actor: 'local:bob' })).entries.every((e) => e.error_code === 'CONFLICT' && e.actor === 'local:bob')).toBe(true);
+    expect(copy.query(q({ text: 'rotat*' })).total).toBe(1);
+  });
+
+  it('pages with a keyset cursor without gaps or repeats', () => {
+    const seen: number[] = [];
+    let cursor: number | null = null;
+    do {
+      const page = copy.query(q({ cursor, limit: 37, withTotal: false }));
+      seen.push(...page.entries.map((e) => e.seq));
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    expect(seen).toEqual(all.map((e) => e.seq).reverse());
+  });
+
+  it('derives the tenant from the target or the parameters', () => {
+    expect(tenantOf({ target: 'tenant/acme/secret', params: null })).toBe('acme');
+    expect(tenantOf({ target: null, params: { slug: 'zeta' } })).toBe('zeta');
+    expect(tenantOf({ target: 'settings.theme', params: {} })).toBeNull();
+  });
+});
