@@ -92,5 +92,12 @@ async function fanoutFigures() {
 }
 
 await verifyFigures();
-await fanoutFigures();
+try {
+  await fanoutFigures();
+} catch (error) {
+  // the shared harness can be restarted by another run mid-bench: keep the verification figures
+  const reason = error instanceof Error ? error.message.slice(0, 120) : String(error);
+  console.warn(`fan-out figures incomplete: ${reason}`);
+  rows.push({ metric: 'fan-out (incomplete)', value: NaN, unit: 'ms', note: reason });
+}
 report('license', rows);

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { commands, type OperatorIdentity } from '../../../src-shared/contract';
+import type { AuditRecord } from '../../../src-main/engine/audit/recorder';
+import type { Engine } from '../../../src-main/engine';
+import { licenseHandlers } from '../../../src-main/ipc/license';
+import { createPipeline, type Handlers } from '../../../src-main/ipc/pipeline';
+import { makeLicense } from '../../fixtures/license/helpers';
+import { makeService } from './fakes';
+
+const who = (role: OperatorIdentity['role']): OperatorIdentity => ({ id: `local:${role}`, displayName: role, role, via: 'local-account' });
+
+function setup(role: OperatorIdentity['role'] = 'admin') {
+  const { service, cluster } = makeService();
+  cluster.addTenants(2);
+  const table: Record<string, unknown> = Object.fromEntries(Object.keys(commands).map((n) => [n, () => ({})]));
+  Object.assign(table, licenseHandlers({ license: service } as unknown as Engine));
+  const records: AuditRecord[] = [];
+  const p = createPipeline({
+    handlers: table as unknown as Handlers,
+    identify: () => who(role),
+    audit: { record: async (r) => void records.push(r) },
+    clusterState: () => ({ clusterId: 'fake-cluster', online: true, lastSyncAt: null }),
+    consoleVersion: 'test',
+    logError: () => undefined,
+  });
+  return { p, records, cluster };
+}
+
+describe('license commands through the pipeline', () => {
+  it('activates, audits without the license text, and reports status', async () => {
+    const { p, records } = setup();
+    const { jws, claims } = await makeLicense();
+    const r = await p.invoke('c', 'license.activate', { license: jws });
+    expect(r).toMatchObject({ ok: true, value: { status: { state: 'valid', license: { lid: claims.lid, trust: 'test' } }, fanout: { status: 'done' } } });
+    expect(records[0]).toMatchObject({ action: 'license.activate', outcome: 'success', target: 'license', params: { license: '[redacted]' } });
+    expect(JSON.stringify(records[0])).not.toContain(jws.slice(0, 40));
+  });
+
+  it('returns LICENSE_INVALID with the reason code to the renderer', async () => {
+    const { p, records, cluster } = setup();
+    const r = await p.invoke('c', 'license.activate', { license: 'eyJhbGciOiJub25lIn0.e30.' });
+    expect(r).toMatchObject({ ok: false, error: { code: 'LICENSE_INVALID', details: { reason: 'ALG_NONE' } } });
+    expect(records[0]?.outcome).toBe('failure');
+    expect(cluster.record).toBeNull();
+  });
+
+  it('clear needs admin and the customer name typed exactly', async () => {
+    const admin = setup();
+    await admin.p.invoke('c', 'license.activate', { license: (await makeLicense({ customer: 'Acme Corp' })).jws });
+    expect(await admin.p.invoke('c', 'license.clear', { customer: 'Acme Corp', confirm: 'acme corp' })).toMatchObject({ ok: false, error: { code: 'CONFIRMATION_REQUIRED' } });
+    expect(await admin.p.invoke('c', 'license.clear', { customer: 'Acme Corp', confirm: 'Acme Corp' })).toMatchObject({ ok: true, value: { status: { state: 'none' } } });
+    const operator = setup('operator');
+    expect(await operator.p.invoke('c', 'license.clear', { customer: 'x', confirm: 'x' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await operator.p.invoke('c', 'license.activate', { license: 'x' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+  });
+
+  it('oversize input is LICENSE_INVALID/TOO_LARGE, not a validation error', async () => {
+    const { p } = setup();
+    const r = await p.invoke('c', 'license.activate', { license: 'A'.repeat(70 * 1024) });
+    expect(r).toMatchObject({ ok: false, error: { code: 'LICENSE_INVALID', details: { reason: 'TOO_LARGE' } } });
+  });
+});
