@@ -100,7 +100,7 @@ export function buildTenantEngine(opts: { kubeconfig: string; namespace: string;
 export const tempDataDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-tenants-'));
 
 /** A throwaway PostgreSQL this test may kill without disturbing anyone else's tests. */
-export async function privatePostgres(): Promise<{ config: PgConnectionConfig; stop(): Promise<void>; start(): Promise<void>; destroy(): Promise<void> }> {
+export async function privatePostgres(): Promise<{ config: PgConnectionConfig; current(): ProcessRecord | undefined; stop(): Promise<void>; start(): Promise<void>; destroy(): Promise<void> }> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-tenants-pg-'));
   fs.chmodSync(root, 0o755);
   const dataDir = path.join(root, 'data');
@@ -116,6 +116,7 @@ export async function privatePostgres(): Promise<{ config: PgConnectionConfig; s
   await start();
   return {
     config,
+    current: () => proc,
     start,
     stop: async () => {
       if (proc) await stopProcess(proc, { signal: 'SIGKILL', graceMs: 5_000 });
