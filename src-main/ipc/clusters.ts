@@ -7,7 +7,8 @@ import type { HandlersFor } from './pipeline';
 export function clustersHandlers(engine: Engine): HandlersFor<typeof clustersCommands> {
   const { clusters, secrets } = engine;
   return {
-    'clusters.list': () => clusters.list(),
+    // Re-reads the files: cheap, and right even where file watching is unreliable (network homes).
+    'clusters.list': () => clusters.reload(),
     'clusters.addKubeconfig': (input, ctx) => {
       ctx.audit.target = `kubeconfig:${input.path}`;
       return clusters.addKubeconfig(input.path);

@@ -41,7 +41,10 @@ export const suffix = () => randomBytes(3).toString('hex');
  * A ServiceAccount that may only read secrets in its own namespace, and a short-lived
  * token for it (TokenRequest), made with the admin kubeconfig.
  */
-export async function restrictedServiceAccount(admin: KubeConfig, namespace: string): Promise<{ token: string; cleanup: () => Promise<void> }> {
+export async function restrictedServiceAccount(
+  admin: KubeConfig,
+  namespace: string,
+): Promise<{ token: string; cleanup: () => Promise<void> }> {
   const core = admin.makeApiClient(CoreV1Api);
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
   await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'gatehouse.io/test': 'clusters' } } } });
@@ -53,7 +56,11 @@ export async function restrictedServiceAccount(admin: KubeConfig, namespace: str
   });
   await rbac.createNamespacedRoleBinding({
     namespace,
-    body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: [{ kind: 'ServiceAccount', name, namespace }] },
+    body: {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace }],
+    },
   });
   const tr = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 900 } } });
   return {
@@ -80,7 +87,25 @@ export function expiredClientCert(state: HarnessInfo, dir: string): { certFile: 
     path.join(work, 'ca.cnf'),
     '[ca]\ndefault_ca=d\n[d]\ndatabase=db/index.txt\nserial=db/serial\nnew_certs_dir=db\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\norganizationName=optional\n',
   );
-  run(['ca', '-batch', '-config', 'ca.cnf', '-cert', path.join(pki, 'ca.crt'), '-keyfile', path.join(pki, 'ca.key'), '-in', csr, '-out', certFile, '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-notext']);
+  run([
+    'ca',
+    '-batch',
+    '-config',
+    'ca.cnf',
+    '-cert',
+    path.join(pki, 'ca.crt'),
+    '-keyfile',
+    path.join(pki, 'ca.key'),
+    '-in',
+    csr,
+    '-out',
+    certFile,
+    '-startdate',
+    '20200101000000Z',
+    '-enddate',
+    '20200102000000Z',
+    '-notext',
+  ]);
   return { certFile, keyFile };
 }
 

@@ -10,6 +10,7 @@ import { createHandlers } from '../../src-main/ipc/handlers';
 import { createPipeline } from '../../src-main/ipc/pipeline';
 import { deleteNamespace, harness, kubeConfig, startApiServer, stopApiServer, uniqueNamespace, type HarnessInfo } from './harness-fixture';
 import type { EventPayload } from '../../src-shared/contract';
+import type { AuditRecord } from '../../src-main/engine/audit/recorder';
 import { expiredClientCert, Relay, restrictedServiceAccount, suffix, writeKubeconfig } from './clusters-helpers';
 
 let state: HarnessInfo;
@@ -114,7 +115,13 @@ describe('clusters against the harness', () => {
     const operatorId = engine.clusters.list().contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
     await engine.clusters.select(operatorId);
     const d = await engine.dashboard.get(undefined);
-    expect(d).toMatchObject({ clusterId: operatorId, namespace: 'iam-system', serverVersion: state.versions.kubernetes, offline: false, error: null });
+    expect(d).toMatchObject({
+      clusterId: operatorId,
+      namespace: 'iam-system',
+      serverVersion: state.versions.kubernetes,
+      offline: false,
+      error: null,
+    });
     expect(d.nodes).toEqual({ total: 3, ready: 3 });
     const names = d.deployments.map((x) => x.name);
     expect(names).toEqual(expect.arrayContaining(['backend', 'frontend', 'login-worker-shared', 'agent-pool-default']));
@@ -133,6 +140,7 @@ describe('clusters against the harness', () => {
     const off = engine.bus.subscribe('workloads.changed', (e) => seen.push(e));
     try {
       expect((await engine.clusters.select(operatorId)).state).toBe('online'); // online starts the watch
+      expect(await engine.dashboard.watchReady()).toBe(true);
       await apps.createNamespacedDeployment({
         namespace,
         body: {
@@ -140,14 +148,22 @@ describe('clusters against the harness', () => {
           spec: {
             replicas: 0,
             selector: { matchLabels: { app: 'watched' } },
-            template: { metadata: { labels: { app: 'watched' } }, spec: { containers: [{ name: 'c', image: 'registry.local/watched:7.1' }] } },
+            template: {
+              metadata: { labels: { app: 'watched' } },
+              spec: { containers: [{ name: 'c', image: 'registry.local/watched:7.1' }] },
+            },
           },
         },
       });
       const deadline = Date.now() + 30_000;
       while (!seen.some((e) => e.deployment.name === 'watched') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       const event = seen.find((e) => e.deployment.name === 'watched');
-      expect(event).toMatchObject({ clusterId: operatorId, namespace, change: 'added', deployment: { images: [{ tag: '7.1' }], condition: 'scaled-down' } });
+      expect(event).toMatchObject({
+        clusterId: operatorId,
+        namespace,
+        change: 'added',
+        deployment: { images: [{ tag: '7.1' }], condition: 'scaled-down' },
+      });
     } finally {
       off();
       engine.dashboard.stopWatch();
@@ -163,15 +179,20 @@ describe('offline mode', () => {
     cleanups.push(() => relay.close());
     // the operator's token, reached through the relay
     const operatorToken = (fs.readFileSync(state.kubeconfigs.operator, 'utf8').match(/token: (\S+)/) ?? [])[1]!;
-    const file = writeKubeconfig(path.join(dir, 'relayed.kubeconfig'), state, { name: 'relayed', token: operatorToken, server: `https://127.0.0.1:${relay.port}` });
+    const file = writeKubeconfig(path.join(dir, 'relayed.kubeconfig'), state, {
+      name: 'relayed',
+      token: operatorToken,
+      server: `https://127.0.0.1:${relay.port}`,
+    });
     const offlineEngine = newEngine([file]);
     cleanups.push(() => offlineEngine.close());
     const id = idOf(file, 'relayed');
     const handlers = createHandlers(offlineEngine);
+    const records: AuditRecord[] = [];
     const pipeline = createPipeline({
       handlers,
       identify: () => ({ id: 'it-admin', displayName: 'IT', role: 'admin', via: 'local-account' }),
-      audit: offlineEngine.audit,
+      audit: { record: async (r) => void records.push(r) },
       clusterState: () => offlineEngine.clusterState(),
       consoleVersion: 'test',
       logError: () => undefined,
@@ -197,12 +218,34 @@ describe('offline mode', () => {
     expect(offlineEngine.clusterState()).toMatchObject({ clusterId: id, online: false, lastSyncAt: online.lastSyncAt });
 
     const cached: { offline: boolean; lastSyncAt: string; deployments: unknown[]; error: string } = await invoke('dashboard.get', {});
-    expect(cached).toMatchObject({ offline: true, lastSyncAt: live.lastSyncAt, deployments: live.deployments });
+    // the WATCH may have refreshed the cached copy since: same deployments, same or newer time
+    expect(cached.offline).toBe(true);
+    expect(cached.lastSyncAt >= live.lastSyncAt).toBe(true);
+    expect(cached.deployments.map((d) => (d as { name: string }).name)).toEqual(live.deployments.map((d) => (d as { name: string }).name));
     expect(cached.error).toMatch(/refused the connection/);
 
     // local commands still work offline, and are audited
-    const profile: { expectedOffline: boolean } = await invoke('clusters.profile.save', { clusterId: id, database: null, expectedOffline: true });
+    const profile: { expectedOffline: boolean } = await invoke('clusters.profile.save', {
+      clusterId: id,
+      database: null,
+      expectedOffline: true,
+    });
     expect(profile.expectedOffline).toBe(true);
+    const withPassword: { hasPassword: boolean } = await invoke('clusters.profile.save', {
+      clusterId: id,
+      database: { host: '127.0.0.1', port: 5432, user: 'gatehouse_admin', database: 'postgres', ssl: false, password: 'Pg-Admin-Secret-1' },
+      expectedOffline: true,
+    });
+    expect(withPassword).toMatchObject({ hasPassword: true });
+    expect(JSON.stringify(withPassword)).not.toContain('Pg-Admin-Secret-1');
+    await invoke('secrets.unlock', { passphrase: 'integration passphrase' });
+    expect(records.map((r) => [r.action, r.target, r.outcome])).toEqual([
+      ['clusters.select', `cluster:${id}`, 'success'],
+      ['clusters.profile.save', `cluster:${id}`, 'success'],
+      ['clusters.profile.save', `cluster:${id}`, 'success'],
+      ['secrets.unlock', 'secret-store', 'success'],
+    ]);
+    expect(JSON.stringify(records)).not.toMatch(/Pg-Admin-Secret-1|integration passphrase/);
     expect(((await invoke('clusters.state', { refresh: true })) as { state: string }).state).toBe('expected-offline');
 
     await relay.open(); // same port: the server is back
@@ -230,7 +273,9 @@ describe('offline mode', () => {
       expect(down.error).toMatch(/refused the connection/);
       expect(second.clusterState()).toEqual({ clusterId: id, online: false, lastSyncAt });
       const cached = await second.dashboard.get(undefined);
-      expect(cached).toMatchObject({ offline: true, lastSyncAt: live.lastSyncAt, nodes: live.nodes, deployments: live.deployments });
+      expect(cached).toMatchObject({ offline: true, nodes: live.nodes });
+      expect(cached.lastSyncAt >= live.lastSyncAt).toBe(true);
+      expect(cached.deployments.map((d) => d.name)).toEqual(live.deployments.map((d) => d.name));
       await expect(second.clusters.test(id)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     } finally {
       await startApiServer();

@@ -42,7 +42,11 @@ export function summarizeDeployment(d: V1Deployment): WorkloadSummary {
     ready,
     updated: status.updatedReplicas ?? 0,
     available: status.availableReplicas ?? 0,
-    images: (d.spec?.template?.spec?.containers ?? []).map((c) => ({ container: c.name, image: c.image ?? '', tag: imageTag(c.image ?? '') })),
+    images: (d.spec?.template?.spec?.containers ?? []).map((c) => ({
+      container: c.name,
+      image: c.image ?? '',
+      tag: imageTag(c.image ?? ''),
+    })),
     condition,
     reason: explain?.reason ?? null,
     message: explain?.message ?? null,
@@ -58,7 +62,7 @@ const byName = (a: WorkloadSummary, b: WorkloadSummary) => a.name.localeCompare(
  * in SQLite so an unreachable cluster still shows its last known state.
  */
 export class DashboardService {
-  private informer: { clusterId: string; namespace: string; informer: Informer<V1Deployment> } | null = null;
+  private informer: { clusterId: string; namespace: string; informer: Informer<V1Deployment>; ready: Promise<boolean> } | null = null;
 
   constructor(
     private readonly db: Sqlite,
@@ -74,7 +78,9 @@ export class DashboardService {
 
   private save(d: Dashboard): void {
     this.db
-      .prepare('INSERT INTO cluster_dashboards (cluster_id, json, fetched_at) VALUES (?, ?, ?) ON CONFLICT(cluster_id) DO UPDATE SET json = excluded.json, fetched_at = excluded.fetched_at')
+      .prepare(
+        'INSERT INTO cluster_dashboards (cluster_id, json, fetched_at) VALUES (?, ?, ?) ON CONFLICT(cluster_id) DO UPDATE SET json = excluded.json, fetched_at = excluded.fetched_at',
+      )
       .run(d.clusterId, JSON.stringify({ ...d, offline: false, error: null }), d.lastSyncAt);
   }
 
@@ -99,7 +105,8 @@ export class DashboardService {
 
   private fallback(clusterId: string, error: ContractError): Dashboard {
     const cached = this.cached(clusterId);
-    if (!cached) throw new ContractError('UNAVAILABLE', `${error.message} No earlier copy of this cluster's dashboard is stored on this workstation.`);
+    if (!cached)
+      throw new ContractError('UNAVAILABLE', `${error.message} No earlier copy of this cluster's dashboard is stored on this workstation.`);
     return { ...cached, offline: true, error: error.message };
   }
 
@@ -131,7 +138,8 @@ export class DashboardService {
   /** Starts (or keeps) the deployments WATCH for the selected cluster; stops one for another cluster. */
   ensureWatch(): void {
     const runtime = this.clusters.runtime();
-    if (this.informer && (!runtime || this.informer.clusterId !== runtime.clusterId || this.informer.namespace !== runtime.namespace)) this.stopWatch();
+    if (this.informer && (!runtime || this.informer.clusterId !== runtime.clusterId || this.informer.namespace !== runtime.namespace))
+      this.stopWatch();
     if (!runtime || this.informer) return;
     const { clusterId, namespace, kube } = runtime;
     const informer = makeInformer<V1Deployment>(
@@ -139,7 +147,11 @@ export class DashboardService {
       `/apis/apps/v1/namespaces/${namespace}/deployments`,
       () => kube.apps.listNamespacedDeployment({ namespace }) as Promise<KubernetesListObject<V1Deployment>>,
     );
+    let synced = false;
     const publish = (change: 'added' | 'modified' | 'deleted') => (obj: V1Deployment) => {
+      // The initial LIST replays every deployment as "add": those are not changes, and
+      // with thousands of workers one cache write per item would be quadratic.
+      if (!synced || this.informer?.informer !== informer) return;
       const deployment = summarizeDeployment(obj);
       this.applyToCache(clusterId, namespace, change, deployment);
       this.bus.publish('workloads.changed', { clusterId, namespace, change, deployment, at: new Date().toISOString() });
@@ -153,11 +165,25 @@ export class DashboardService {
       if (this.informer?.informer === informer) this.informer = null;
       void informer.stop();
     });
-    this.informer = { clusterId, namespace, informer };
-    informer.start().catch((error: unknown) => {
-      this.log.warn({ clusterId, err: String(error).slice(0, 200) }, 'deployments watch could not start');
-      if (this.informer?.informer === informer) this.informer = null;
-    });
+    const ready = informer.start().then(
+      () => {
+        if (this.informer?.informer !== informer) return false; // stopped (or the console closed) meanwhile
+        synced = true;
+        this.replaceCachedDeployments(clusterId, namespace, informer.list().map(summarizeDeployment));
+        return true;
+      },
+      (error: unknown) => {
+        this.log.warn({ clusterId, err: String(error).slice(0, 200) }, 'deployments watch could not start');
+        if (this.informer?.informer === informer) this.informer = null;
+        return false;
+      },
+    );
+    this.informer = { clusterId, namespace, informer, ready };
+  }
+
+  /** Resolves true once the WATCH runs (its initial LIST is done), false when there is none. */
+  watchReady(): Promise<boolean> {
+    return this.informer?.ready ?? Promise.resolve(false);
   }
 
   stopWatch(): void {
@@ -170,6 +196,12 @@ export class DashboardService {
   onState(state: { clusterId: string | null; state: string }): void {
     if (state.state === 'online') this.ensureWatch();
     else this.stopWatch();
+  }
+
+  private replaceCachedDeployments(clusterId: string, namespace: string, deployments: WorkloadSummary[]): void {
+    const cached = this.cached(clusterId);
+    if (!cached || cached.namespace !== namespace) return;
+    this.save({ ...cached, deployments: deployments.sort(byName), lastSyncAt: new Date().toISOString() });
   }
 
   private applyToCache(clusterId: string, namespace: string, change: 'added' | 'modified' | 'deleted', d: WorkloadSummary): void {

@@ -11,7 +11,9 @@ import { ClustersService, type ClustersOptions } from './service';
 export { clustersMigrations } from './profiles';
 
 /** Knobs for tests and tools; the defaults read the environment like kubectl does. */
-export interface ClustersEngineOptions extends Partial<Pick<ClustersOptions, 'env' | 'home' | 'watch' | 'monitorIntervalMs' | 'requestTimeoutMs'>> {
+export interface ClustersEngineOptions extends Partial<
+  Pick<ClustersOptions, 'env' | 'home' | 'watch' | 'monitorIntervalMs' | 'requestTimeoutMs'>
+> {
   /** Start the periodic connection check (default true). */
   autoStart?: boolean;
   secretStore?: Partial<Pick<SecretStoreOptions, 'keychain' | 'prefer' | 'passphrase' | 'kdf'>>;
@@ -22,7 +24,10 @@ function preferFromEnv(value: string | undefined): SecretStoreOptions['prefer'] 
 }
 
 /** Builds the clusters capability: secret store, profiles, contexts, connection monitor, dashboard. */
-export function createClustersCapability(deps: { db: Sqlite; settings: SettingsService; bus: EventBus; log: Logger; dataDir: string }, options: ClustersEngineOptions = {}) {
+export function createClustersCapability(
+  deps: { db: Sqlite; settings: SettingsService; bus: EventBus; log: Logger; dataDir: string },
+  options: ClustersEngineOptions = {},
+) {
   const env = options.env ?? process.env;
   const secrets = new SecretStoreManager({
     dataDir: deps.dataDir,
@@ -48,7 +53,8 @@ export function createClustersCapability(deps: { db: Sqlite; settings: SettingsS
   deps.bus.subscribe('cluster.state', (state) => dashboard.onState(state));
   void secrets.status().then(
     (s) => {
-      if (s.kind === 'encrypted-file') deps.log.info({ reason: s.keychainUnavailableReason, locked: s.locked }, 'secret store: encrypted file');
+      if (s.kind === 'encrypted-file')
+        deps.log.info({ reason: s.keychainUnavailableReason, locked: s.locked }, 'secret store: encrypted file');
       if (secrets.warning) deps.log.warn({ warning: secrets.warning }, 'secret store');
     },
     () => undefined,

@@ -44,10 +44,11 @@ function networkCode(error: unknown): string | null {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && code in NETWORK_REASONS) return code;
     const errors = (e as { errors?: unknown[] }).errors;
-    if (Array.isArray(errors)) for (const inner of errors) {
-      const c = networkCode(inner);
-      if (c) return c;
-    }
+    if (Array.isArray(errors))
+      for (const inner of errors) {
+        const c = networkCode(inner);
+        if (c) return c;
+      }
     e = (e as { cause?: unknown }).cause;
   }
   return null;

@@ -1,4 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +70,17 @@ interface ParsedFile {
   /** Named entries by name, paths already made absolute against the file's folder. */
   clusters: Map<string, Raw>;
   users: Map<string, Raw>;
+  /** Certificate, key and token files this file names (absolute). */
+  referenced: string[];
+}
+
+/**
+ * Parsed files and built configs from the previous read, reused while the files
+ * are unchanged: YAML parsing dominates a reload, and the list is re-read often.
+ */
+export class KubeconfigCache {
+  files = new Map<string, { stamp: string; parsed: ParsedFile }>();
+  configs = new Map<string, KubeConfig>();
 }
 
 const PATH_KEYS = { cluster: ['certificate-authority'], user: ['client-certificate', 'client-key', 'token-file'] } as const;
@@ -85,15 +97,22 @@ function absolutize(entry: Raw, keys: readonly string[], dir: string, referenced
   return copy;
 }
 
-function readFile(ref: KubeconfigFileRef, referenced: Set<string>): ParsedFile {
-  const base: ParsedFile = { ref, doc: null, error: null, clusters: new Map(), users: new Map() };
+function readFile(ref: KubeconfigFileRef): ParsedFile {
+  const referenced = new Set<string>();
+  const base: ParsedFile = { ref, doc: null, error: null, clusters: new Map(), users: new Map(), referenced: [] };
   let text: string;
   try {
     text = fs.readFileSync(ref.path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
-      code === 'ENOENT' ? 'the file does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder, not a file' : String(code);
+      code === 'ENOENT'
+        ? 'the file does not exist'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a folder, not a file'
+            : String(code);
     return { ...base, error: `Cannot read ${ref.path}: ${reason}.` };
   }
   let doc: unknown;
@@ -121,7 +140,7 @@ function readFile(ref: KubeconfigFileRef, referenced: Set<string>): ParsedFile {
     const name = str(r?.name);
     if (r && name && !users.has(name)) users.set(name, absolutize(asRecord(r.user) ?? {}, PATH_KEYS.user, dir, referenced));
   }
-  return { ...base, doc: record, clusters, users };
+  return { ...base, doc: record, clusters, users, referenced: [...referenced] };
 }
 
 /** kubectl merges files with "first definition wins"; a context may name a cluster or user from another file. */
@@ -129,7 +148,14 @@ function lookup(files: ParsedFile[], own: ParsedFile, kind: 'clusters' | 'users'
   return own[kind].get(name) ?? files.find((f) => f[kind].has(name))?.[kind].get(name) ?? null;
 }
 
-function buildContext(files: ParsedFile[], file: ParsedFile, raw: Raw, index: number): LoadedContext {
+function buildContext(
+  files: ParsedFile[],
+  file: ParsedFile,
+  raw: Raw,
+  index: number,
+  cache: KubeconfigCache,
+  used: Set<string>,
+): LoadedContext {
   const contextName = str(raw.name) ?? `(unnamed context #${index + 1})`;
   const ctx = asRecord(raw.context) ?? {};
   const clusterName = str(ctx.cluster) ?? '';
@@ -165,52 +191,72 @@ function buildContext(files: ParsedFile[], file: ParsedFile, raw: Raw, index: nu
     kind: 'Config',
     clusters: [{ name: clusterName, cluster }],
     users: [{ name: userName || 'anonymous', user: user ?? {} }],
-    contexts: [{ name: contextName, context: { cluster: clusterName, user: userName || 'anonymous', ...(namespace ? { namespace } : {}) } }],
+    contexts: [
+      { name: contextName, context: { cluster: clusterName, user: userName || 'anonymous', ...(namespace ? { namespace } : {}) } },
+    ],
     'current-context': contextName,
   };
   try {
-    const config = new KubeConfig();
-    config.loadFromString(JSON.stringify(single));
-    const fingerprint = JSON.stringify(single) + fileStamps([str(cluster['certificate-authority']), str(user?.['client-certificate']), str(user?.['client-key']), tokenFile]);
+    const fingerprint =
+      JSON.stringify(single) +
+      fileStamps([str(cluster['certificate-authority']), str(user?.['client-certificate']), str(user?.['client-key']), tokenFile]);
+    let config = cache.configs.get(fingerprint);
+    if (!config) {
+      config = new KubeConfig();
+      config.loadFromString(JSON.stringify(single));
+      cache.configs.set(fingerprint, config);
+    }
+    used.add(fingerprint);
     return { ...result, config, fingerprint };
   } catch (error) {
     return fail(`The context cannot be loaded: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
-/** mtime+size of referenced files: a renewed certificate with the same path still changes the fingerprint. */
+/**
+ * Content hashes of files: a renewed certificate at the same path still changes the
+ * fingerprint, and an edit is seen even where mtimes are coarse. These files are small.
+ */
 function fileStamps(files: (string | null)[]): string {
   return files
     .filter((f): f is string => f !== null)
     .map((f) => {
       try {
-        const s = fs.statSync(f);
-        return `${f}:${s.mtimeMs}:${s.size}`;
+        return `${f}:${createHash('sha256').update(fs.readFileSync(f)).digest('base64')}`;
       } catch {
-        return `${f}:missing`;
+        return `${f}:unreadable`;
       }
     })
     .join('|');
 }
 
 /** Reads every file on its own, so a broken file or context never hides the others. */
-export function loadKubeconfigs(refs: KubeconfigFileRef[]): KubeconfigSnapshot {
-  const referenced = new Set<string>();
+export function loadKubeconfigs(refs: KubeconfigFileRef[], cache = new KubeconfigCache()): KubeconfigSnapshot {
   // A missing ~/.kube/config is normal (no kubectl set up); anything else missing is reported.
   const present = refs.filter((r) => r.origin !== 'default' || fs.existsSync(r.path));
-  const files = present.map((ref) => readFile(ref, referenced));
+  const files = present.map((ref) => {
+    const stamp = fileStamps([ref.path]);
+    const hit = cache.files.get(ref.path);
+    if (hit?.stamp === stamp && hit.parsed.ref.origin === ref.origin) return hit.parsed;
+    const parsed = readFile(ref);
+    cache.files.set(ref.path, { stamp, parsed });
+    return parsed;
+  });
+  for (const p of cache.files.keys()) if (!present.some((r) => r.path === p)) cache.files.delete(p);
+  const used = new Set<string>();
   const contexts: LoadedContext[] = [];
   const sources: KubeconfigSource[] = [];
   for (const file of files) {
     const raws = Array.isArray(file.doc?.contexts) ? (file.doc.contexts as unknown[]) : [];
     const names = new Set<string>();
     const mine = raws
-      .map((raw, i) => buildContext(files, file, asRecord(raw) ?? {}, i))
+      .map((raw, i) => buildContext(files, file, asRecord(raw) ?? {}, i, cache, used))
       .filter((c) => !names.has(c.id) && names.add(c.id)); // kubectl keeps the first of two same-named contexts
     contexts.push(...mine);
     const noContexts = !file.error && mine.length === 0 ? `${file.ref.path} defines no contexts.` : null;
     sources.push({ path: file.ref.path, origin: file.ref.origin, error: file.error ?? noContexts, contextCount: mine.length });
   }
-  const watchedFiles = [...new Set([...refs.map((r) => r.path), ...referenced])];
+  for (const key of cache.configs.keys()) if (!used.has(key)) cache.configs.delete(key);
+  const watchedFiles = [...new Set([...refs.map((r) => r.path), ...files.flatMap((f) => f.referenced)])];
   return { sources, contexts, watchedFiles };
 }

@@ -8,8 +8,6 @@ export interface MonitorDeps {
   lastSync(clusterId: string): string | null;
   recordSync(clusterId: string, at: string): void;
   publish(state: ClusterState): void;
-  /** Called after each check so watchers can start or stop with the connection. */
-  onChecked?(state: ClusterState): void;
   intervalMs?: number;
 }
 
@@ -80,7 +78,13 @@ export class ConnectionMonitor {
   private initial(): ClusterState {
     const selected = this.deps.selected();
     if (!selected) return { clusterId: null, state: 'unknown', lastSyncAt: null, checkedAt: null, error: null };
-    return { clusterId: selected.clusterId, state: 'unknown', lastSyncAt: this.deps.lastSync(selected.clusterId), checkedAt: null, error: selected.error };
+    return {
+      clusterId: selected.clusterId,
+      state: 'unknown',
+      lastSyncAt: this.deps.lastSync(selected.clusterId),
+      checkedAt: null,
+      error: selected.error,
+    };
   }
 
   private async runCheck(): Promise<ClusterState> {
@@ -108,7 +112,6 @@ export class ConnectionMonitor {
     // The operator may have selected another cluster while this one was being checked.
     if ((this.deps.selected()?.clusterId ?? null) !== clusterId) return this.state();
     this.set(next, true);
-    this.deps.onChecked?.(this.current);
     return this.current;
   }
 

@@ -58,7 +58,14 @@ export class ProfileStore {
   get(clusterId: string): ClusterProfile {
     const row = this.db.prepare('SELECT * FROM cluster_profiles WHERE cluster_id = ?').get(clusterId) as ProfileRow | undefined;
     if (!row) {
-      return { clusterId, namespace: DEFAULT_PLATFORM_NAMESPACE, database: null, hasPassword: false, expectedOffline: false, updatedAt: null };
+      return {
+        clusterId,
+        namespace: DEFAULT_PLATFORM_NAMESPACE,
+        database: null,
+        hasPassword: false,
+        expectedOffline: false,
+        updatedAt: null,
+      };
     }
     return {
       clusterId,
@@ -83,7 +90,13 @@ export class ProfileStore {
       hasPassword = false;
     }
     const database = input.database
-      ? { host: input.database.host, port: input.database.port, user: input.database.user, database: input.database.database, ssl: input.database.ssl }
+      ? {
+          host: input.database.host,
+          port: input.database.port,
+          user: input.database.user,
+          database: input.database.database,
+          ssl: input.database.ssl,
+        }
       : null;
     this.db
       .prepare(
@@ -119,13 +132,16 @@ export class ProfileStore {
   }
 
   lastSync(clusterId: string): string | null {
-    const row = this.db.prepare('SELECT last_sync_at FROM cluster_sync WHERE cluster_id = ?').get(clusterId) as { last_sync_at: string } | undefined;
+    const row = this.db.prepare('SELECT last_sync_at FROM cluster_sync WHERE cluster_id = ?').get(clusterId) as
+      { last_sync_at: string } | undefined;
     return row?.last_sync_at ?? null;
   }
 
   recordSync(clusterId: string, at: string): void {
     this.db
-      .prepare('INSERT INTO cluster_sync (cluster_id, last_sync_at) VALUES (?, ?) ON CONFLICT(cluster_id) DO UPDATE SET last_sync_at = excluded.last_sync_at')
+      .prepare(
+        'INSERT INTO cluster_sync (cluster_id, last_sync_at) VALUES (?, ?) ON CONFLICT(cluster_id) DO UPDATE SET last_sync_at = excluded.last_sync_at',
+      )
       .run(clusterId, at);
   }
 

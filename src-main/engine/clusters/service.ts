@@ -8,7 +8,14 @@ import type { EventBus } from '../core/events';
 import type { Logger } from '../core/logger';
 import type { SettingsService } from '../settings/service';
 import { describeNetworkFailure, withDeadline } from './kube-call';
-import { discoverKubeconfigFiles, expandHome, loadKubeconfigs, type KubeconfigSnapshot, type LoadedContext } from './kubeconfig';
+import {
+  discoverKubeconfigFiles,
+  expandHome,
+  KubeconfigCache,
+  loadKubeconfigs,
+  type KubeconfigSnapshot,
+  type LoadedContext,
+} from './kubeconfig';
 import { ConnectionMonitor } from './monitor';
 import { missingPermissions } from './permissions';
 import type { ProfileInput, ProfileStore } from './profiles';
@@ -39,6 +46,7 @@ export class ClustersService {
   private signature = '';
   private readonly watcher: FileSetWatcher | null;
   private readonly runtimes = new Map<string, { key: string; runtime: ClusterRuntime }>();
+  private readonly cache = new KubeconfigCache();
   readonly monitor: ConnectionMonitor;
   readonly timeoutMs: number;
   /** Told when the selected context must be reached differently (selection or credentials changed). */
@@ -87,11 +95,14 @@ export class ClustersService {
   }
 
   private read(): KubeconfigSnapshot {
-    return loadKubeconfigs(discoverKubeconfigFiles(this.o.env ?? process.env, this.o.store.addedKubeconfigs(), this.o.home));
+    return loadKubeconfigs(discoverKubeconfigFiles(this.o.env ?? process.env, this.o.store.addedKubeconfigs(), this.o.home), this.cache);
   }
 
   private listSignature(): string {
-    return JSON.stringify([this.snapshot.sources, this.snapshot.contexts.map((c) => [c.id, c.error, c.fingerprint, c.server, c.namespace])]);
+    return JSON.stringify([
+      this.snapshot.sources,
+      this.snapshot.contexts.map((c) => [c.id, c.error, c.fingerprint, c.server, c.namespace]),
+    ]);
   }
 
   /** Re-reads every kubeconfig; publishes clusters.changed when anything moved. */
@@ -143,7 +154,9 @@ export class ClustersService {
     try {
       stat = fs.statSync(file);
     } catch {
-      throw new ContractError('VALIDATION', `There is no file at ${file}. Check the path and try again.`, { fields: { path: 'no such file' } });
+      throw new ContractError('VALIDATION', `There is no file at ${file}. Check the path and try again.`, {
+        fields: { path: 'no such file' },
+      });
     }
     if (!stat.isFile()) throw new ContractError('VALIDATION', `${file} is not a file.`, { fields: { path: 'not a file' } });
     if (this.snapshot.sources.some((s) => s.path === file)) {

@@ -155,7 +155,10 @@ export class EncryptedFileStore implements SecretStore {
       text = fs.readFileSync(this.file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new ContractError('UNAVAILABLE', `Cannot read the secret file ${this.file} (${(error as NodeJS.ErrnoException).code}). Check its permissions.`);
+      throw new ContractError(
+        'UNAVAILABLE',
+        `Cannot read the secret file ${this.file} (${(error as NodeJS.ErrnoException).code}). Check its permissions.`,
+      );
     }
     let parsed: SecretFile;
     try {

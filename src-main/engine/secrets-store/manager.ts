@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { ContractError } from '../../../src-shared/contract';
 import type { SecretsStatus } from '../../../src-shared/contract/clusters';
 import type { Keychain } from '../../adapters/keychain';
 import { EncryptedFileStore } from './encrypted-file';
@@ -19,17 +20,29 @@ export interface SecretStoreOptions {
   kdf?: ConstructorParameters<typeof EncryptedFileStore>[1];
 }
 
+/** The OS keychain; a refusal after start (keychain locked, service gone) becomes a sentence to act on. */
 class KeychainStore implements SecretStore {
   readonly kind = 'keychain' as const;
   constructor(private readonly keychain: Keychain) {}
+  private async guard<T>(what: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      throw new ContractError(
+        'UNAVAILABLE',
+        `The OS keychain could not ${what} (${describe(error)}). Unlock your keychain (or log in to the desktop session) and try again.`,
+        { reason: 'keychain-unavailable' },
+      );
+    }
+  }
   get(key: string) {
-    return this.keychain.get(key);
+    return this.guard('read a secret', () => this.keychain.get(key));
   }
   set(key: string, value: string) {
-    return this.keychain.set(key, value);
+    return this.guard('store a secret', () => this.keychain.set(key, value));
   }
   async delete(key: string) {
-    await this.keychain.delete(key);
+    await this.guard('delete a secret', () => this.keychain.delete(key));
   }
 }
 

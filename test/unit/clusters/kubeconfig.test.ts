@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { contextId, discoverKubeconfigFiles, loadKubeconfigs } from '../../../src-main/engine/clusters/kubeconfig';
+import { contextId, discoverKubeconfigFiles, KubeconfigCache, loadKubeconfigs } from '../../../src-main/engine/clusters/kubeconfig';
 import { kubeconfigDoc } from './fixtures';
 
 let dir: string;
@@ -19,7 +19,11 @@ const write = (name: string, text: string) => {
 
 describe('kubeconfig discovery', () => {
   it('reads KUBECONFIG as a path list in order, without duplicates, and skips empty entries', () => {
-    const refs = discoverKubeconfigFiles({ KUBECONFIG: `/a/one${path.delimiter}${path.delimiter}/b/two${path.delimiter}/a/one` }, ['/c/added', '/b/two'], '/home/op');
+    const refs = discoverKubeconfigFiles(
+      { KUBECONFIG: `/a/one${path.delimiter}${path.delimiter}/b/two${path.delimiter}/a/one` },
+      ['/c/added', '/b/two'],
+      '/home/op',
+    );
     expect(refs).toEqual([
       { path: '/a/one', origin: 'env' },
       { path: '/b/two', origin: 'env' },
@@ -71,7 +75,14 @@ describe('loading kubeconfigs', () => {
   });
 
   it('shows a broken file as an error entry and still lists the good one beside it', () => {
-    const good = write('good.yaml', kubeconfigDoc({ clusters: [{ name: 'c', server: 'https://a' }], users: [{ name: 'u' }], contexts: [{ name: 'ok', cluster: 'c', user: 'u' }] }));
+    const good = write(
+      'good.yaml',
+      kubeconfigDoc({
+        clusters: [{ name: 'c', server: 'https://a' }],
+        users: [{ name: 'u' }],
+        contexts: [{ name: 'ok', cluster: 'c', user: 'u' }],
+      }),
+    );
     const broken = write('broken.yaml', 'clusters: [\n  - name: x\n  bad: : indentation\n');
     const notKube = write('pod.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n');
     const missing = path.join(dir, 'nope.yaml');
@@ -119,7 +130,10 @@ describe('loading kubeconfigs', () => {
 
   it('resolves a cluster or user defined in another file, as kubectl merging does', () => {
     const clusters = write('clusters.yaml', kubeconfigDoc({ clusters: [{ name: 'shared', server: 'https://shared:6443' }], contexts: [] }));
-    const users = write('users.yaml', kubeconfigDoc({ users: [{ name: 'me', token: 'x' }], contexts: [{ name: 'mine', cluster: 'shared', user: 'me' }] }));
+    const users = write(
+      'users.yaml',
+      kubeconfigDoc({ users: [{ name: 'me', token: 'x' }], contexts: [{ name: 'mine', cluster: 'shared', user: 'me' }] }),
+    );
     const snap = loadKubeconfigs([
       { path: clusters, origin: 'env' },
       { path: users, origin: 'env' },
@@ -136,7 +150,10 @@ describe('loading kubeconfigs', () => {
       'rel.yaml',
       kubeconfigDoc({
         clusters: [{ name: 'c', server: 'https://a', ca: 'pki/ca.crt' }],
-        users: [{ name: 'u', tokenFile: 'pki/token' }, { name: 'cert-user', cert: 'pki/op.crt', key: 'pki/op.key' }],
+        users: [
+          { name: 'u', tokenFile: 'pki/token' },
+          { name: 'cert-user', cert: 'pki/op.crt', key: 'pki/op.key' },
+        ],
         contexts: [
           { name: 'tok', cluster: 'c', user: 'u' },
           { name: 'cert', cluster: 'c', user: 'cert-user' },
@@ -144,7 +161,9 @@ describe('loading kubeconfigs', () => {
       }),
     );
     const snap = loadKubeconfigs([{ path: file, origin: 'env' }]);
-    expect(snap.watchedFiles.sort()).toEqual([file, ...['ca.crt', 'op.crt', 'op.key', 'token'].map((f) => path.join(dir, 'pki', f))].sort());
+    expect(snap.watchedFiles.sort()).toEqual(
+      [file, ...['ca.crt', 'op.crt', 'op.key', 'token'].map((f) => path.join(dir, 'pki', f))].sort(),
+    );
     const tok = snap.contexts.find((c) => c.contextName === 'tok')!;
     expect(tok.error).toBeNull();
     expect(tok.config?.getCurrentUser()?.token).toBe('file-token\n');
@@ -153,7 +172,41 @@ describe('loading kubeconfigs', () => {
   });
 
   it('reports a token-file that does not exist on the context', () => {
-    const file = write('t.yaml', kubeconfigDoc({ clusters: [{ name: 'c', server: 'https://a' }], users: [{ name: 'u', tokenFile: 'missing-token' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }] }));
-    expect(loadKubeconfigs([{ path: file, origin: 'env' }]).contexts[0]?.error).toMatch(/token file .*missing-token of user "u" does not exist/);
+    const file = write(
+      't.yaml',
+      kubeconfigDoc({
+        clusters: [{ name: 'c', server: 'https://a' }],
+        users: [{ name: 'u', tokenFile: 'missing-token' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      }),
+    );
+    expect(loadKubeconfigs([{ path: file, origin: 'env' }]).contexts[0]?.error).toMatch(
+      /token file .*missing-token of user "u" does not exist/,
+    );
+  });
+
+  it('reuses parsed files and built configs while nothing changed', () => {
+    const file = write(
+      'c.yaml',
+      kubeconfigDoc({
+        clusters: [{ name: 'c', server: 'https://a' }],
+        users: [{ name: 'u', token: 't' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      }),
+    );
+    const cache = new KubeconfigCache();
+    const first = loadKubeconfigs([{ path: file, origin: 'env' }], cache).contexts[0]!;
+    expect(loadKubeconfigs([{ path: file, origin: 'env' }], cache).contexts[0]!.config).toBe(first.config);
+    fs.writeFileSync(
+      file,
+      kubeconfigDoc({
+        clusters: [{ name: 'c', server: 'https://b' }],
+        users: [{ name: 'u', token: 't' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      }),
+    );
+    const edited = loadKubeconfigs([{ path: file, origin: 'env' }], cache).contexts[0]!;
+    expect(edited.server).toBe('https://b');
+    expect(edited.config).not.toBe(first.config);
   });
 });

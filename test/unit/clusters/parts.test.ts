@@ -115,13 +115,21 @@ describe('dashboard summaries', () => {
     expect(
       summarizeDeployment({
         ...base,
-        status: { readyReplicas: 2, updatedReplicas: 2, availableReplicas: 2, conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }] },
+        status: {
+          readyReplicas: 2,
+          updatedReplicas: 2,
+          availableReplicas: 2,
+          conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
+        },
       }),
     ).toMatchObject({ name: 'backend', desired: 2, ready: 2, condition: 'available', images: [{ container: 'app', tag: '3.1' }] });
     expect(
       summarizeDeployment({
         ...base,
-        status: { readyReplicas: 1, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'timed out' }] },
+        status: {
+          readyReplicas: 1,
+          conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'timed out' }],
+        },
       }),
     ).toMatchObject({ condition: 'degraded', reason: 'ProgressDeadlineExceeded', message: 'timed out' });
     expect(summarizeDeployment({ ...base, status: {} })).toMatchObject({ condition: 'progressing', ready: 0 });

@@ -51,7 +51,11 @@ function build(env: NodeJS.ProcessEnv, options: { poll?: number } = {}) {
 }
 
 const cfg = (server: string, contexts: string[]) =>
-  kubeconfigDoc({ clusters: [{ name: 'c', server }], users: [{ name: 'u', token: 't' }], contexts: contexts.map((name) => ({ name, cluster: 'c', user: 'u' })) });
+  kubeconfigDoc({
+    clusters: [{ name: 'c', server }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: contexts.map((name) => ({ name, cluster: 'c', user: 'u' })),
+  });
 
 async function until<T>(what: () => T | undefined | false, label: string, ms = 5000): Promise<T> {
   const end = Date.now() + ms;
@@ -101,7 +105,11 @@ describe('clusters service', () => {
     const file = path.join(dir, 'cert.yaml');
     fs.writeFileSync(
       file,
-      kubeconfigDoc({ clusters: [{ name: 'c', server: 'https://x' }], users: [{ name: 'u', cert: 'pki/op.crt', key: 'pki/op.key' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }] }),
+      kubeconfigDoc({
+        clusters: [{ name: 'c', server: 'https://x' }],
+        users: [{ name: 'u', cert: 'pki/op.crt', key: 'pki/op.key' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      }),
     );
     const { service, changes } = build({ KUBECONFIG: file });
     const before = service.runtimeFor(service.list().contexts[0]!.id);
@@ -178,7 +186,11 @@ describe('clusters service', () => {
     fs.writeFileSync(file, cfg('https://127.0.0.1:1', ['other']));
     await until(() => changes.length > 0, 'reload');
     expect(service.runtime()).toBeNull();
-    expect(service.monitor.state()).toMatchObject({ clusterId: id, state: 'unknown', error: expect.stringMatching(/no longer in any kubeconfig/) });
+    expect(service.monitor.state()).toMatchObject({
+      clusterId: id,
+      state: 'unknown',
+      error: expect.stringMatching(/no longer in any kubeconfig/),
+    });
     expect(service.monitor.pipelineState().online).toBe(false);
   });
 
@@ -190,11 +202,23 @@ describe('clusters service', () => {
     expect(service.profile(id)).toMatchObject({ namespace: 'iam-system', database: null, hasPassword: false, expectedOffline: false });
     const database = { host: 'db.internal', port: 5432, user: 'gatehouse_admin', database: 'postgres', ssl: true };
 
-    await expect(service.saveProfile({ clusterId: id, namespace: 'iam-prod', database: { ...database, password: 'Very$ecret' }, expectedOffline: false })).rejects.toThrow(/locked/);
+    await expect(
+      service.saveProfile({
+        clusterId: id,
+        namespace: 'iam-prod',
+        database: { ...database, password: 'Very$ecret' },
+        expectedOffline: false,
+      }),
+    ).rejects.toThrow(/locked/);
     expect(service.profile(id).updatedAt).toBeNull(); // nothing saved while the store is locked
 
     await secrets.unlock('workstation passphrase');
-    const { after } = await service.saveProfile({ clusterId: id, namespace: 'iam-prod', database: { ...database, password: 'Very$ecret' }, expectedOffline: false });
+    const { after } = await service.saveProfile({
+      clusterId: id,
+      namespace: 'iam-prod',
+      database: { ...database, password: 'Very$ecret' },
+      expectedOffline: false,
+    });
     expect(after).toMatchObject({ namespace: 'iam-prod', database, hasPassword: true });
     expect(JSON.stringify(after)).not.toContain('Very$ecret');
     const dump = JSON.stringify(db.prepare('SELECT * FROM cluster_profiles').all());

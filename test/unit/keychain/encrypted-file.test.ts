@@ -132,6 +132,16 @@ describe('secret store choice', () => {
     expect(fs.existsSync(path.join(dir, 'secrets.enc.json'))).toBe(false);
   });
 
+  it('turns a keychain refusal after start into an UNAVAILABLE error saying what to do', async () => {
+    const keychain = memory();
+    const manager = new SecretStoreManager({ dataDir: dir, keychain });
+    const store = await manager.store();
+    keychain.get = () => Promise.reject(new Error('Platform secure storage failure: collection is locked'));
+    const error = await rejection(store.get('k'));
+    expect(error.code).toBe('UNAVAILABLE');
+    expect(error.message).toMatch(/OS keychain could not read a secret \(.*collection is locked\)\. Unlock your keychain/);
+  });
+
   it('unlocks from GATEHOUSE_SECRET_PASSPHRASE, and reports a wrong one as a warning', async () => {
     const first = new SecretStoreManager({ dataDir: dir, keychain: null, passphrase: 'env passphrase' });
     expect(await first.status()).toMatchObject({ kind: 'encrypted-file', locked: false });
