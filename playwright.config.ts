@@ -1,8 +1,11 @@
 import { defineConfig } from '@playwright/test';
 
-/** e2e: the real UI in Debian's Chromium through browser mode, against the real engine and harness. */
+/**
+ * e2e: the real UI in Debian's Chromium through browser mode, against the real
+ * engine and harness; plus the Electron smoke test (skipped, with the reason
+ * printed, where the Electron binary is absent).
+ */
 export default defineConfig({
-  testDir: 'test/e2e',
   outputDir: 'test-results/e2e',
   timeout: 120_000,
   workers: 1,
@@ -16,4 +19,8 @@ export default defineConfig({
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
     },
   },
+  projects: [
+    { name: 'browser-mode', testDir: 'test/e2e' },
+    { name: 'electron', testDir: 'test/electron' },
+  ],
 });

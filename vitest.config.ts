@@ -9,6 +9,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'src-*/**/*.test.ts'],
           environment: 'node',
+          // engines built by tests act as the OS user (admin) unless a test asks for sign-in: docs/operators.md
+          env: { GATEHOUSE_IDENTITY: 'os-user' },
         },
       },
       {
@@ -24,6 +26,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
+          // engines built by tests act as the OS user (admin) unless a test asks for sign-in: docs/operators.md
+          env: { GATEHOUSE_IDENTITY: 'os-user' },
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,

@@ -47,6 +47,20 @@ export function App() {
     document.title = title ? `${title} · Gatehouse` : 'Gatehouse';
   }, [title]);
 
+  // signing in is a screen of its own: no navigation to pages that would refuse anyway
+  if (pageId === 'signin' && Page) {
+    return (
+      <div className="app app-bare" data-testid="app">
+        <main className="content">
+          <Suspense fallback={<div className="loading">Loading…</div>}>
+            <Page segments={segments.slice(1)} />
+          </Suspense>
+        </main>
+        <Toasts />
+      </div>
+    );
+  }
+
   return (
     <div className="app" data-testid="app">
       <Sidebar entries={entries} active={pageId} onHelp={openHelp} />

@@ -29,7 +29,8 @@ export interface EngineOptions {
   /**
    * Who acts when nobody signed in on a connection. 'sign-in' (the default): nobody;
    * operators sign in (first run: create the first admin). 'os-user': the OS user
-   * acts as admin: for tests and the sandbox only. Default from GATEHOUSE_IDENTITY.
+   * acts as admin: for tests, the sandbox and development mode. Default: GATEHOUSE_IDENTITY
+   * ('sign-in' | 'os-user') if set, else 'os-user' in development mode, else 'sign-in'.
    * See docs/operators.md.
    */
   identity?: IdentityMode;
@@ -57,7 +58,9 @@ export function createEngine(options: EngineOptions) {
   }
   const bus = new EventBus();
   const settings = new SettingsService(db);
-  const identity: IdentityMode = options.identity ?? (process.env.GATEHOUSE_IDENTITY === 'os-user' ? 'os-user' : 'sign-in');
+  const envIdentity = process.env.GATEHOUSE_IDENTITY;
+  const identity: IdentityMode =
+    options.identity ?? (envIdentity === 'os-user' || envIdentity === 'sign-in' ? envIdentity : options.developmentMode ? 'os-user' : 'sign-in');
   const sessions = new SessionRegistry(identity === 'os-user' ? osUserOperator() : null);
   const clustersCapability = createClustersCapability({ db, settings, bus, log, dataDir }, options.clusters);
   // One journal for every saga (tenant create/delete, license fan-out, restore…).
@@ -82,7 +85,7 @@ export function createEngine(options: EngineOptions) {
   // The pipeline's recorder: SQLite outbox first, then the shared log.
   const audit: AuditRecorder = auditLog.outbox;
   const operators = new OperatorsService({ db, secrets: options.audit?.secrets ?? secretsAdapter, sessions, identityMode: identity, oidc: options.oidc });
-  const tenants = createTenantsCapability({ db, bus, settings, saga, runtime: () => clustersCapability.clusters.runtime() });
+  const tenants = createTenantsCapability({ db, bus, settings, saga, log, runtime: () => clustersCapability.clusters.runtime() });
   const license = createLicenseService({
     db,
     bus,
@@ -90,7 +93,7 @@ export function createEngine(options: EngineOptions) {
     runtime: () => clustersCapability.clusters.runtime(),
     secrets: clustersCapability.secrets,
     consoleVersion: CONSOLE_VERSION,
-    // TODO(tenants): pass `usage: (slug) => tenants.userCount(slug)` once the tenants capability counts users
+    usage: (slug) => tenants.userCount(slug),
   });
 
   return {

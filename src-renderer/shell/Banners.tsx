@@ -27,8 +27,15 @@ export function Banners() {
         <div className="banner banner-error" role="status" data-testid="offline-banner">
           <Icon name="alert" />
           <span>
-            <strong>{current.contextName} is offline.</strong> Showing cached data from{' '}
-            <span title={exactTime(state.lastSyncAt)}>{ago(state.lastSyncAt)}</span>; the console is read-only until it answers.
+            <strong>{current.contextName} is offline.</strong>{' '}
+            {state.lastSyncAt ? (
+              <>
+                Showing cached data from <span title={exactTime(state.lastSyncAt)}>{ago(state.lastSyncAt)}</span>
+              </>
+            ) : (
+              'Nothing cached yet (never synced)'
+            )}
+            ; the console is read-only until it answers.
             {state.error && <span className="banner-detail"> {state.error}</span>}
           </span>
           <button className="btn btn-small" onClick={() => void refreshState()}>
@@ -40,8 +47,7 @@ export function Banners() {
         <div className="banner banner-info" role="status" data-testid="offline-banner">
           <Icon name="server" />
           <span>
-            <strong>{current.contextName} is marked expected offline</strong> (VPN-only). Showing cached data from {ago(state.lastSyncAt)}; read-only until it
-            answers.
+            <strong>{current.contextName} is marked expected offline</strong> (VPN-only). {state.lastSyncAt ? `Showing cached data from ${ago(state.lastSyncAt)}` : 'Nothing cached yet'}; read-only until it answers.
           </span>
           <button className="btn btn-small" onClick={() => void refreshState()}>
             Check now

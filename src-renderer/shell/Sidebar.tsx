@@ -2,6 +2,9 @@ import { useRef, type KeyboardEvent } from 'react';
 import type { NavEntry } from '../nav';
 import { navigate } from '../lib/router';
 import { useApp } from '../stores/app';
+import { toastError } from '../stores/toasts';
+import { client } from '../client';
+import { isCommandName } from '../../src-shared/contract';
 import { ClusterSwitcher } from './ClusterSwitcher';
 import { Icon } from './Icon';
 
@@ -9,8 +12,17 @@ const SECTIONS: NavEntry['section'][] = ['Overview', 'Platform', 'Governance', '
 
 /** Navigation: arrow keys move between entries, Enter opens; shortcut hints on the right. */
 export function Sidebar({ entries, active, onHelp }: { entries: NavEntry[]; active: string; onHelp(): void }) {
-  const theme = useApp((s) => s.theme);
   const toggleTheme = useApp((s) => s.toggleTheme);
+  const operator = useApp((s) => s.operator);
+  const signOut = async () => {
+    try {
+      await client.invoke('operators.signOut', {});
+    } catch (e) {
+      toastError('Could not sign out', e);
+    }
+    await useApp.getState().load();
+    navigate('/signin');
+  };
   const listRef = useRef<HTMLElement>(null);
   const visible = entries.filter((e) => !e.hidden);
 
@@ -63,9 +75,20 @@ export function Sidebar({ entries, active, onHelp }: { entries: NavEntry[]; acti
       </nav>
       <div className="sidebar-footer">
         <button className="ghost-btn" onClick={() => void toggleTheme()} data-testid="theme-toggle" title="Switch theme (Shift+T)">
-          <Icon name={theme === 'dark' ? 'sun' : 'moon'} />
-          <span>{theme === 'dark' ? 'Light theme' : 'Dark theme'}</span>
+          {/* label follows the theme actually shown (CSS), whatever set it */}
+          <span className="when-dark row">
+            <Icon name="sun" /> Light theme
+          </span>
+          <span className="when-light row">
+            <Icon name="moon" /> Dark theme
+          </span>
         </button>
+        {operator && operator.via !== 'os-user' && isCommandName('operators.signOut') && (
+          <button className="ghost-btn" onClick={() => void signOut()} data-testid="sign-out" title={`Signed in as ${operator.displayName} (${operator.role})`}>
+            <Icon name="user" />
+            <span>Sign out</span>
+          </button>
+        )}
         <button className="ghost-btn" onClick={onHelp} title="Keyboard shortcuts (?)" data-testid="shortcuts-button">
           <Icon name="keyboard" />
           <span>Shortcuts</span>

@@ -19,7 +19,8 @@ export function StatusBar() {
     return () => clearInterval(t);
   }, []);
 
-  const clusterState = current ? (state?.state ?? 'unknown') : 'none';
+  // with the engine gone, the last known cluster state is stale: say unknown
+  const clusterState = current ? (engineUp ? (state?.state ?? 'unknown') : 'unknown') : 'none';
   return (
     <footer className="statusbar" data-testid="statusbar">
       <span className="sb-item" title={current ? `${current.server}\n${current.sourceFile}` : ''}>

@@ -3,6 +3,7 @@ import type { Drift, OperationSummary, TenantSummary } from '../../src-shared/co
 import { isCommandName } from '../../src-shared/contract';
 import { client } from '../client';
 import { toastError } from './toasts';
+import { useCluster } from './cluster';
 
 interface TenantsStore {
   tenants: TenantSummary[];
@@ -29,6 +30,7 @@ export const useTenants = create<TenantsStore>((set) => ({
   error: null,
   unfinished: [],
   async load(opts = {}) {
+    wireTenantEvents();
     set({ loading: true });
     try {
       const list = await client.invoke('tenants.list', { refresh: opts.refresh ?? false, stats: true });
@@ -60,3 +62,19 @@ export const useTenants = create<TenantsStore>((set) => ({
     }
   },
 }));
+
+let wired = false;
+/** Live updates: the engine's WATCH publishes `tenants.changed` deltas; apply those of the selected cluster. */
+function wireTenantEvents() {
+  if (wired || !isCommandName('tenants.list')) return;
+  wired = true;
+  client.subscribe('tenants.changed', (e) => {
+    if (e.clusterId !== useCluster.getState().list?.selectedId) return;
+    useTenants.setState((s) => {
+      const bySlug = new Map(s.tenants.map((t) => [t.slug, t]));
+      for (const slug of e.removed) bySlug.delete(slug);
+      for (const t of e.upserted) bySlug.set(t.slug, t);
+      return { tenants: [...bySlug.values()].sort((a, b) => a.slug.localeCompare(b.slug)), drift: e.drift, refreshedAt: e.refreshedAt, fromCache: false };
+    });
+  });
+}

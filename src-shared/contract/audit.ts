@@ -74,7 +74,7 @@ export const AuditFilter = z
   .strict();
 
 export const AuditQueryInput = AuditFilter.extend({
-  /** Keyset cursor: the seq after which (in the chosen order) to continue. */
+  /** Keyset cursor: the `nextCursor` of the previous page (opaque; null or absent for the first page). */
   cursor: z.number().int().nullable().optional(),
   limit: z.number().int().min(1).max(1000).default(200),
   order: z.enum(['newest', 'oldest']).default('newest'),

@@ -3,7 +3,7 @@ import { systemCommands, systemEvents } from './system';
 import { clustersCommands, clustersEvents } from './clusters';
 import { dashboardCommands, dashboardEvents } from './dashboard';
 import { licenseCommands } from './license';
-import { operationCommands, tenantCommands } from './tenants';
+import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
 
@@ -31,6 +31,7 @@ export const events = {
   ...clustersEvents,
   ...dashboardEvents,
   ...auditEvents,
+  ...tenantEvents,
 } as const;
 
 export type Commands = typeof commands;

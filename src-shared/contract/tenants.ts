@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { command } from './define';
+import { command, event } from './define';
 
 /** Names the platform itself uses in hostnames, routes or Kubernetes; a tenant may not take them. */
 export const RESERVED_SLUGS = [
@@ -242,4 +242,22 @@ export const operationCommands = {
     input: z.object({ operationId: z.string().min(1).max(100) }).strict(),
     output: OperationSummary,
   }),
+};
+
+/**
+ * The cached tenant list changed without a reconcile (the WATCH on tenant Secrets,
+ * registry ConfigMaps and Leases saw something). A delta, so 5,000 tenants do not
+ * travel on every change: apply `upserted` and `removed`, replace `drift`.
+ */
+export const TenantsChanged = z.object({
+  clusterId: z.string(),
+  upserted: z.array(TenantSummary),
+  removed: z.array(z.string()),
+  drift: z.array(Drift),
+  refreshedAt: z.string(),
+});
+export type TenantsChanged = z.infer<typeof TenantsChanged>;
+
+export const tenantEvents = {
+  'tenants.changed': event({ summary: 'The tenant list of the selected cluster changed (seen by WATCH)', payload: TenantsChanged }),
 };

@@ -37,3 +37,60 @@ export async function shootBothThemes(page: Page, name: string) {
     document.documentElement.style.colorScheme = t;
   }, original);
 }
+
+/** The harness kubeconfig has one context; select it through the switcher if nothing is selected yet. */
+export async function ensureClusterSelected(page: Page) {
+  const name = page.getByTestId('sb-cluster');
+  await expect(name).not.toHaveText('', { timeout: 15_000 });
+  if ((await name.textContent()) === 'no cluster') {
+    await page.getByTestId('cluster-switcher').click();
+    await page.getByRole('option').first().click();
+  }
+  await expect(name).not.toHaveText('no cluster');
+}
+
+/** PostgreSQL of the running harness (from its harness.json). */
+export function harnessPostgres(): { host: string; port: number; user: string; password: string; database: string } {
+  const state = JSON.parse(fs.readFileSync(required('GATEHOUSE_E2E_HARNESS'), 'utf8')) as { postgres: { host: string; port: number; user: string; password: string; database: string } };
+  return state.postgres;
+}
+
+/** The tenant saga needs the database admin connection in the cluster profile; set it the way an operator does. */
+export async function configureDatabase(page: Page) {
+  const pg = harnessPostgres();
+  await page.evaluate(() => (location.hash = '/clusters'));
+  const form = page.getByTestId('profile-form');
+  await expect(form).toBeVisible();
+  const enabled = form.getByTestId('db-enabled');
+  if (!(await enabled.isChecked())) await enabled.check();
+  await form.getByLabel('Host').fill(pg.host);
+  await form.getByLabel('Port').fill(String(pg.port));
+  await form.getByLabel('User').fill(pg.user);
+  await form.getByLabel('Database', { exact: true }).fill(pg.database);
+  await form.getByLabel('Password').fill(pg.password);
+  const locked = form.getByTestId('secrets-locked');
+  if (await locked.isVisible().catch(() => false)) {
+    await form.getByTestId('secrets-passphrase').fill(SECRET_STORE_PASSPHRASE);
+    await form.getByTestId('secrets-unlock').click();
+    await expect(locked).toHaveCount(0);
+  }
+  await form.getByTestId('profile-save').click();
+  await expect(page.getByTestId('toast-success').filter({ hasText: 'Profile saved' })).toBeVisible();
+}
+
+/** Passphrase of the encrypted secret file (no OS keychain in the private HOME of the e2e servers). */
+export const SECRET_STORE_PASSPHRASE = 'e2e-secret-store-passphrase';
+
+/** After a restart the encrypted secret file is locked again: unlock it from the cluster profile. */
+export async function unlockSecretsIfLocked(page: Page) {
+  await page.evaluate(() => (location.hash = '/clusters'));
+  const form = page.getByTestId('profile-form');
+  await expect(form).toBeVisible();
+  await expect(form.getByTestId('password-stored')).toBeVisible();
+  const locked = form.getByTestId('secrets-locked');
+  if (await locked.isVisible().catch(() => false)) {
+    await form.getByTestId('secrets-passphrase').fill(SECRET_STORE_PASSPHRASE);
+    await form.getByTestId('secrets-unlock').click();
+    await expect(locked).toHaveCount(0);
+  }
+}

@@ -1,10 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runPaths } from '../harness/config';
 import type { HarnessState } from '../harness/state';
+import { startBrowserMode, stopBrowserMode } from './serve';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tsx = path.join(root, 'node_modules/.bin/tsx');
@@ -29,7 +30,8 @@ export default async function globalSetup() {
   const state = harnessUp();
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-'));
   const dataDir = path.join(home, 'data');
-  const { child, url } = await startBrowserMode(dataDir, home, state);
+  // the operator is the OS user (admin) here; signin.spec.ts starts its own server in sign-in mode
+  const { child, url } = await startBrowserMode({ dataDir, home, kubeconfig: state.kubeconfigs.operator, identity: 'os-user', logName: 'e2e-server.log' });
   const base = new URL(url);
   process.env.GATEHOUSE_E2E_OPEN_URL = url;
   process.env.GATEHOUSE_E2E_URL = base.origin;
@@ -37,9 +39,7 @@ export default async function globalSetup() {
   process.env.GATEHOUSE_E2E_HARNESS = runPaths(state.runDir).state;
 
   return async () => {
-    child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    if (child.exitCode === null) child.kill('SIGKILL');
+    await stopBrowserMode(child);
     fs.rmSync(home, { recursive: true, force: true });
   };
 }
@@ -51,42 +51,3 @@ function harnessUp(): HarnessState {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as HarnessState;
 }
 
-async function startBrowserMode(dataDir: string, home: string, state: HarnessState): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(tsx, ['src-main/serve/cli.ts', '--data-dir', dataDir, '--port', '0', '--dev'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      // a private HOME: no ~/.kube/config of the machine, no real keychain entries
-      HOME: home,
-      KUBECONFIG: state.kubeconfigs.operator,
-      GATEHOUSE_HOME: dataDir,
-      // the operator is the OS user (admin); sign-in flows have their own specs
-      GATEHOUSE_IDENTITY: 'os-user',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`browser mode did not print its URL within 60 s:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(output);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`browser mode exited (${code}) before printing its URL:\n${output}`));
-    });
-  });
-  // keep the server's own log visible when a test fails
-  const log = fs.createWriteStream(path.join(root, 'test-results', 'e2e-server.log'));
-  log.write(output);
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  return { child, url };
-}

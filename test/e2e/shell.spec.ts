@@ -1,16 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
-import { openApp, shootBothThemes } from './fixtures';
-
-/** The harness kubeconfig has one context; select it through the switcher if nothing is selected yet. */
-async function ensureClusterSelected(page: Page) {
-  const name = page.getByTestId('sb-cluster');
-  await expect(name).not.toHaveText('', { timeout: 15_000 });
-  if ((await name.textContent()) === 'no cluster') {
-    await page.getByTestId('cluster-switcher').click();
-    await page.getByRole('option').first().click();
-  }
-  await expect(name).not.toHaveText('no cluster');
-}
+import { expect, test } from '@playwright/test';
+import { ensureClusterSelected, openApp, shootBothThemes } from './fixtures';
 
 test.describe('console shell and dashboard', () => {
   test('opens through the token URL and shows the Dashboard with real cluster data', async ({ page }) => {
@@ -84,4 +73,20 @@ test.describe('console shell and dashboard', () => {
     await shootBothThemes(page, 'cluster-switcher');
     await page.keyboard.press('Escape');
   });
+});
+
+test('every page in the navigation renders, captured in both themes', async ({ page }) => {
+  await openApp(page);
+  await ensureClusterSelected(page);
+  const links = page.locator('nav[aria-label="Pages"] a.nav-link');
+  const ids = await links.evaluateAll((as) => as.map((a) => a.getAttribute('data-testid')!.slice(4)));
+  expect(ids.length).toBeGreaterThanOrEqual(3);
+  for (const id of ids) {
+    await page.getByTestId(`nav-${id}`).click();
+    await expect(page).toHaveURL(new RegExp(`#/${id}$`));
+    await expect(page.locator('.content > *').first()).toBeVisible();
+    await expect(page.getByText('This page failed to render')).toHaveCount(0);
+    await page.waitForTimeout(300); // let first data arrive before the capture
+    await shootBothThemes(page, `page-${id}`);
+  }
 });

@@ -100,6 +100,10 @@ export function apiserverSpec(l: Layout): ProcessSpec {
       `--proxy-client-cert-file=${p.clients['front-proxy-client'].cert}`,
       `--proxy-client-key-file=${p.clients['front-proxy-client'].key}`,
       '--allow-privileged=true',
+      // SIGTERM otherwise takes 60 s: the HTTP server waits for watch
+      // connections (kwok, controllers, tests' informers) until its shutdown
+      // timeout. With a grace period the watches are ended actively.
+      '--shutdown-watch-termination-grace-period=2s',
       '--profiling=false',
       '--v=1',
     ],

@@ -39,6 +39,10 @@ export async function startComponent(name: ComponentName, root?: string): Promis
   const state = load(root);
   const rec = record(state, name);
   let current = rec;
+  const etcd = state.processes.etcd;
+  if (name === 'kube-apiserver' && etcd && !isRunning(etcd)) {
+    throw new HarnessError(`cannot start kube-apiserver: etcd (pid ${etcd.pid}) is not running; it probably crashed, see ${etcd.logFile}`);
+  }
   if (!isRunning(rec)) {
     await assertPortsFree(rec.ports ?? [], name);
     if (name === 'postgres') removeStalePostmasterPid(state.postgres.dataDir);

@@ -99,9 +99,10 @@ export function postgresSpec(opts: { dataDir: string; port: number; logFile: str
       '-c', `port=${opts.port}`,
       // TCP only: no socket files in /var/run/postgresql to clash with a system server.
       '-c', 'unix_socket_directories=',
-      // Disposable test data: trade durability for speed.
+      // Disposable test data: skip fsync (only matters if the *OS* crashes).
+      // synchronous_commit stays on: fault tests SIGKILL the server and expect
+      // committed rows to survive, as they would on a real crash.
       '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
       '-c', 'full_page_writes=off',
       '-c', 'max_connections=200',
       '-c', 'shared_buffers=64MB',

@@ -148,7 +148,9 @@ export function startProcess(spec: ProcessSpec): ProcessRecord {
  */
 function withoutInheritedFds(command: string, args: string[]): [string, string[]] {
   if (!existsSync('/bin/bash')) return [command, args];
-  const script = 'for f in /proc/$$/fd/*; do f=${f##*/}; if [ "$f" -gt 2 ]; then eval "exec $f>&-"; fi; done 2>/dev/null; exec "$@"';
+  // No redirections on the loop: bash would park stderr on a spare fd, which the
+  // loop itself would close, leaving the daemon without stderr (= its log).
+  const script = 'for f in /proc/$$/fd/*; do f=${f##*/}; case $f in 0|1|2) ;; *) eval "exec $f>&-" ;; esac; done; exec "$@"';
   return ['/bin/bash', ['-c', script, 'harness-exec', command, ...args]];
 }
 

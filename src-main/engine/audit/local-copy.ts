@@ -59,6 +59,16 @@ export class LocalAuditCopy {
     })();
   }
 
+  /** Refreshes the planner's statistics (about 0.5 s per million rows): without them SQLite picks poor indexes for combined filters. */
+  analyze(): void {
+    this.db.exec('ANALYZE audit_entries');
+  }
+
+  hasStatistics(): boolean {
+    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").get() !== undefined &&
+      this.db.prepare("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'audit_entries'").get() !== undefined;
+  }
+
   maxSeq(source: string): number {
     return (this.db.prepare('SELECT max(seq) FROM audit_entries WHERE source = ?').pluck().get(source) as number | null) ?? 0;
   }
@@ -137,12 +147,13 @@ export class LocalAuditCopy {
       w.push(`${alias}.id BETWEEN @lo AND @hi`);
       params.lo = b.lo ?? 1;
       params.hi = b.hi ?? 0;
+      // unary + keeps the planner on the id range (no sort of a large time slice)
       if (f.from) {
-        w.push(`${alias}.at >= @from`);
+        w.push(`+${alias}.at >= @from`);
         params.from = iso(f.from);
       }
       if (f.to) {
-        w.push(`${alias}.at <= @to`);
+        w.push(`+${alias}.at <= @to`);
         params.to = iso(f.to);
       }
     }

@@ -43,6 +43,8 @@ export class AuditService {
 
   constructor(private readonly o: AuditServiceOptions) {
     this.local = new LocalAuditCopy(o.db);
+    // statistics for a copy that grew through flushes since the last start
+    if (!this.local.hasStatistics() && this.local.count() > 10_000) this.local.analyze();
     this.checkpointEvery = o.checkpointEvery ?? 100;
     this.outbox = new AuditOutbox(o.db, {
       deliver: null,
@@ -174,6 +176,7 @@ export class AuditService {
     }
     for (const cp of await log.checkpoints()) this.local.addCheckpoint(CLUSTER, cp.size, cp.note);
     await this.pinSigners(log);
+    if (pulled > 1000) this.local.analyze();
     this.local.setState('cluster.lastSyncAt', new Date().toISOString());
     this.changed();
     return { pulled, localCopyCount: this.local.count(CLUSTER), flushed };
@@ -274,6 +277,7 @@ export class AuditService {
       this.local.clear(source);
       throw error;
     }
+    this.local.analyze();
     if (trustSigner) this.trust(parseVkey(m.signer.vkey));
     const view = {
       id: opened.id,

@@ -108,6 +108,7 @@ export class SharedAuditLog {
   async open(): Promise<void> {
     await this.ensureDatabase();
     const setup = new pg.Client(clientConfig(this.admin, CONTROL_DATABASE));
+    setup.on('error', () => undefined); // a server dying mid-setup fails the awaited query instead
     await setup.connect();
     try {
       await setup.query('SELECT pg_advisory_lock($1)', [APPEND_LOCK_KEY]);
@@ -123,10 +124,8 @@ export class SharedAuditLog {
     } finally {
       await setup.end().catch(() => undefined);
     }
-    const pool = new pg.Pool({ ...clientConfig(this.admin, CONTROL_DATABASE), max: 3, idleTimeoutMillis: 10_000 });
-    pool.on('connect', (client) => {
-      client.query(`SET ROLE ${CONSOLE_ROLE}`).catch(() => undefined);
-    });
+    // Every pooled session starts as the restricted role (a startup parameter, so no query can run before it).
+    const pool = new pg.Pool({ ...clientConfig(this.admin, CONTROL_DATABASE), options: `-c role=${CONSOLE_ROLE}`, max: 3, idleTimeoutMillis: 10_000 });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
     this.pool = pool;
@@ -134,6 +133,7 @@ export class SharedAuditLog {
 
   private async ensureDatabase(): Promise<void> {
     const c = new pg.Client(clientConfig(this.admin, this.admin.database));
+    c.on('error', () => undefined);
     await c.connect();
     try {
       const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [CONTROL_DATABASE]);
@@ -157,6 +157,9 @@ export class SharedAuditLog {
     const client = await this.db.connect();
     try {
       await client.query('BEGIN');
+      // The outbox deletes a record once COMMIT returns: the commit must be durable by then,
+      // even on a server running with synchronous_commit=off (a crash would lose acknowledged entries).
+      await client.query('SET LOCAL synchronous_commit = on');
       await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
       const head = await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
       let seq = head.rows[0] ? Number(head.rows[0].seq) : 0;

@@ -59,9 +59,33 @@ interface Flow {
   timer: NodeJS.Timeout;
 }
 
+/** openid-client says "unexpected JWT claim value encountered"; its cause names the claim: say which. */
+function describeOidcError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  // openid-client wraps oauth4webapi's error, whose own cause names the claim
+  let claim: string | null = null;
+  const messages: string[] = [];
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const rec = e as { claim?: unknown; message?: unknown };
+    if (typeof rec.claim === 'string') claim ??= rec.claim;
+    if (typeof rec.message === 'string') messages.push(rec.message);
+  }
+  const detail = messages.join(' ');
+  const code = (error as { code?: string }).code;
+  if (claim === 'exp') return 'the ID token has expired (check the clock of this machine and of the provider)';
+  if (claim === 'nonce') return 'the ID token nonce does not match this sign-in (a replayed or foreign token)';
+  if (claim === 'iss') return 'the ID token was issued by another issuer';
+  if (claim === 'aud') return 'the ID token is meant for another client';
+  if (claim) return `the ID token claim "${claim}" is not valid (${error.message})`;
+  if (/"nonce"/.test(detail)) return 'the ID token nonce does not match this sign-in (a replayed or foreign token)';
+  if (/"state"/.test(detail)) return 'the state returned by the browser does not match this sign-in (a forged or stale response)';
+  if (/"issuer"/.test(detail)) return `the provider answers with a different issuer than configured (${error.message})`;
+  return code ? `${messages[messages.length - 1] ?? error.message} (${code})` : error.message;
+}
+
 function refused(error: unknown, stage: string): ContractError {
   if (error instanceof ContractError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = describeOidcError(error);
   return new ContractError('UNAUTHENTICATED', `OIDC sign-in was refused at ${stage}: ${reason}. Try again, or check the provider settings with an admin.`, { stage });
 }
 
@@ -166,12 +190,13 @@ export class OidcSignIn {
   ): Promise<OidcResult> {
     const claims = tokens.claims();
     if (!claims && !previous) throw new ContractError('UNAUTHENTICATED', 'The provider returned no ID token.');
-    let groups: unknown = claims?.[cfg.groupsClaim];
-    if (groups === undefined && claims) {
-      // Many providers put groups only in userinfo.
+    let profile: Record<string, unknown> = { ...(claims ?? {}) };
+    if (claims && profile[cfg.groupsClaim] === undefined) {
+      // Many providers put groups (and names) only in userinfo; the ID token's own claims win.
       const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub).catch(() => null);
-      groups = info?.[cfg.groupsClaim];
+      profile = { ...(info ?? {}), ...profile };
     }
+    const groups = profile[cfg.groupsClaim];
     const list = Array.isArray(groups) ? groups.map(String) : typeof groups === 'string' ? [groups] : [];
     let role = claims ? roleFromGroups(list, cfg.roleMapping) : previous!.role;
     if (!role) {
@@ -181,7 +206,7 @@ export class OidcSignIn {
     }
     if (!claims) role = previous!.role;
     const sub = claims?.sub ?? previous!.id.replace(/^oidc:[^:]*:/, '');
-    const name = (claims?.name ?? claims?.preferred_username ?? claims?.email ?? previous?.displayName ?? sub) as string;
+    const name = (profile.name ?? profile.preferred_username ?? profile.email ?? previous?.displayName ?? sub) as string;
     const expiresIn = tokens.expiresIn();
     return {
       profile: cfg.profile,

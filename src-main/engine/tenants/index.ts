@@ -7,8 +7,11 @@ import { sagaMigrations, type SagaRunner } from '../core/saga';
 import type { SettingsService } from '../settings/service';
 import { tenantCacheMigrations } from './reconcile';
 import { TenantService } from './service';
+import { TenantWatcher } from './watch';
+import type { Logger } from '../core/logger';
 
 export { TenantService } from './service';
+export { TenantWatcher } from './watch';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
 
 /**
@@ -24,6 +27,10 @@ export function consoleInstallationId(settings: SettingsService): string {
   return id;
 }
 
-export function createTenantsCapability(deps: { db: Sqlite; bus: EventBus; settings: SettingsService; saga: SagaRunner; runtime: () => ClusterRuntime | null }) {
-  return new TenantService(deps.runtime, { db: deps.db, bus: deps.bus, saga: deps.saga, consoleId: consoleInstallationId(deps.settings) });
+export function createTenantsCapability(deps: { db: Sqlite; bus: EventBus; settings: SettingsService; saga: SagaRunner; runtime: () => ClusterRuntime | null; log?: Logger }) {
+  const service = new TenantService(deps.runtime, { db: deps.db, bus: deps.bus, saga: deps.saga, consoleId: consoleInstallationId(deps.settings) });
+  // The list stays current by WATCH while the selected cluster is online (stopped on a switch or an outage, and by service.close()).
+  service.watcher = new TenantWatcher({ runtime: deps.runtime, ports: () => service.ports(), cache: service.cache, bus: deps.bus, log: deps.log });
+  deps.bus.subscribe('cluster.state', (state) => service.watcher?.onState(state));
+  return service;
 }

@@ -16,6 +16,7 @@ import { TenantRegistry } from './registry';
 import { currentSchemaVersion, latestVersion, loadTenantMigrations, pendingMigrations, tenantStats, type TenantMigration } from './schema';
 import { TenantMaintenance } from './maintenance';
 import { mapLimit } from './limit';
+import type { TenantWatcher } from './watch';
 
 export interface TenantServiceOptions {
   db: Sqlite;
@@ -37,6 +38,8 @@ export class TenantService {
   readonly maintenance: TenantMaintenance;
   private pgAdmin: { key: string; admin: PostgresAdmin } | null = null;
   private finalBackup: FinalBackupHook;
+  /** Keeps the cached list current by WATCH (createTenantsCapability installs it). */
+  watcher: TenantWatcher | null = null;
 
   constructor(
     private readonly runtime: () => ClusterRuntime | null,
@@ -156,6 +159,8 @@ export class TenantService {
       });
     }
     const refreshedAt = this.cache.save(this.clusterId(), tenants, drift, observed.apiCalls);
+    // A reconcile proves cluster and database answer: keep the list current from here on (no-op when watching).
+    void this.watcher?.ensure().catch(() => undefined);
     return { tenants, drift, refreshedAt, fromCache: false, apiCalls: observed.apiCalls };
   }
 
@@ -224,6 +229,7 @@ export class TenantService {
   }
 
   async close(): Promise<void> {
+    this.watcher?.stop();
     await this.pgAdmin?.admin.close();
     this.pgAdmin = null;
   }

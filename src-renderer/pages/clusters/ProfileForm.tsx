@@ -4,6 +4,7 @@ import { client } from '../../client';
 import { toastError, toastSuccess } from '../../stores/toasts';
 import { useCluster } from '../../stores/cluster';
 import { Icon } from '../../shell/Icon';
+import { SecretsUnlock } from './SecretsUnlock';
 
 interface Draft {
   namespace: string;
@@ -124,7 +125,7 @@ export function ProfileForm({ clusterId, contextName }: { clusterId: string; con
           </div>
         </div>
         <label className="check">
-          <input type="checkbox" checked={draft.withDatabase} onChange={(e) => set('withDatabase', e.target.checked)} />
+          <input type="checkbox" checked={draft.withDatabase} onChange={(e) => set('withDatabase', e.target.checked)} data-testid="db-enabled" />
           <Icon name="database" size={14} /> Database admin connection
         </label>
         {draft.withDatabase && (
@@ -158,6 +159,7 @@ export function ProfileForm({ clusterId, contextName }: { clusterId: string; con
                 </label>
               </div>
             </div>
+            <SecretsUnlock />
           </>
         )}
         <div className="row">

@@ -19,6 +19,7 @@ const CONDITION_BADGE: Record<WorkloadSummary['condition'], string> = {
 export default function DashboardPage() {
   const list = useCluster((s) => s.list);
   const clusterState = useCluster((s) => s.state);
+  const select = useCluster((s) => s.select);
   const current = selectedContext(list);
   const [data, setData] = useState<Dashboard | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -58,13 +59,21 @@ export default function DashboardPage() {
   );
 
   if (!current) {
+    const usable = (list?.contexts ?? []).filter((c) => c.status === 'ok').slice(0, 6);
     return (
       <div className="empty-state" data-testid="dashboard-empty">
         <h2>No cluster selected</h2>
         <p className="muted">Pick a kubeconfig context to see its platform.</p>
-        <button className="btn btn-primary" onClick={() => navigate('/clusters')}>
-          Open Clusters
-        </button>
+        <div className="row row-wrap" style={{ justifyContent: 'center' }}>
+          {usable.map((c) => (
+            <button key={c.id} className="btn btn-primary" onClick={() => void select(c.id)} title={c.server}>
+              {c.contextName}
+            </button>
+          ))}
+          <button className="btn" onClick={() => navigate('/clusters')}>
+            Open Clusters
+          </button>
+        </div>
       </div>
     );
   }
@@ -72,7 +81,7 @@ export default function DashboardPage() {
   const deployments = data?.deployments ?? [];
   const readyWorkloads = deployments.filter((w) => w.desired > 0 && w.ready >= w.desired).length;
   return (
-    <div data-testid="dashboard">
+    <div data-testid="dashboard" className={data?.offline ? 'stale' : ''}>
       <div className="page-header">
         <div>
           <h1>Dashboard</h1>
@@ -94,7 +103,7 @@ export default function DashboardPage() {
       {data?.offline && (
         <div className="callout callout-warn" style={{ marginBottom: 14 }} data-testid="dashboard-offline">
           The cluster did not answer; this is the copy cached {ago(data.lastSyncAt)} ({exactTime(data.lastSyncAt)}).
-          {data.error && <span className="muted"> {data.error}</span>}
+          {data.error && clusterState?.state !== 'offline' && <span className="muted"> {data.error}</span>}
         </div>
       )}
       {error && !data && (

@@ -1,0 +1,158 @@
+// Audit log figures: append throughput (outbox, and end to end into PostgreSQL),
+// verification rate, filtered query and full-text search latency on 1,000,000
+// entries in the local review copy, export and import time of a 1,000,000-entry bundle.
+//   GATEHOUSE_BENCH_AUDIT_N=200000 npx tsx bench/audit.ts   (smaller run)
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openCache } from '../src-main/adapters/sqlite';
+import { chainEntry, GENESIS_HASH } from '../src-main/engine/audit/chain';
+import { auditMigrations } from '../src-main/engine/audit/migrations';
+import { AuditService } from '../src-main/engine/audit/service';
+import { verifyEntries } from '../src-main/engine/audit/verify';
+import type { AuditRecord } from '../src-main/engine/audit/recorder';
+import type { AuditEntry } from '../src-shared/contract/audit';
+import { percentile, report, timeIt, type Row } from './lib';
+
+const N = Number(process.env.GATEHOUSE_BENCH_AUDIT_N ?? 1_000_000);
+const rows: Row[] = [];
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-audit-'));
+const memSecrets = () => {
+  const m = new Map<string, string>();
+  return { get: async (k: string) => m.get(k) ?? null, set: async (k: string, v: string) => void m.set(k, v), delete: async (k: string) => void m.delete(k) };
+};
+function service(name: string): AuditService {
+  const { db } = openCache(path.join(root, name, 'cache.sqlite'), auditMigrations);
+  return new AuditService({ db, secrets: memSecrets(), consoleVersion: 'bench' });
+}
+
+// deterministic pseudo-random so runs compare
+let seed = 42;
+const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)]!;
+const actors = Array.from({ length: 50 }, (_, i) => (i % 3 ? `local:op${i}` : `oidc:idp.example:user${i}`));
+const actions = ['tenants.create', 'tenants.delete', 'tenants.rotateSecrets', 'backups.take', 'backups.restore', 'license.activate', 'workers.upgrade', 'settings.set', 'operators.signIn', 'clusters.select'];
+const words = ['rotation', 'incident', 'migration', 'quarterly', 'renewal', 'upgrade', 'restore', 'emergency', 'scheduled', 'customer', 'billing', 'compliance', 'offboarding', 'pilot', 'staging'];
+const t0 = Date.UTC(2025, 0, 1);
+function syntheticRecord(i: number): AuditRecord {
+  const tenant = `tenant-${Math.floor(rnd() * 5000)}`;
+  const failed = rnd() < 0.03;
+  return {
+    actor: pick(actors),
+    actorRole: pick(['operator', 'admin'] as const),
+    action: pick(actions),
+    target: `tenant/${tenant}`,
+    params: { slug: tenant, reason: `${pick(words)} ${pick(words)} ticket ${i % 9973}`, password: '[redacted]' },
+    before: { plan: 'pro', users: Math.floor(rnd() * 10000) },
+    after: { plan: pick(['pro', 'enterprise', 'dev']), users: Math.floor(rnd() * 10000) },
+    outcome: failed ? 'failure' : 'success',
+    errorCode: failed ? pick(['CONFLICT', 'UNAVAILABLE', 'FORBIDDEN']) : null,
+    at: new Date(t0 + i * 30_000).toISOString(),
+    cluster: 'prod',
+    consoleVersion: 'bench',
+  };
+}
+
+// 1. load N chained entries into a local copy
+const source = service('source');
+let prev = GENESIS_HASH;
+let entries: AuditEntry[] = [];
+const loadMs = await timeIt(() => {
+  for (let i = 1; i <= N; i++) {
+    const { entry } = chainEntry(syntheticRecord(i), i, prev);
+    prev = entry.hash;
+    entries.push(entry);
+    if (entries.length === 10_000) {
+      source.local.insert('cluster', entries);
+      entries = [];
+    }
+  }
+  if (entries.length) source.local.insert('cluster', entries);
+});
+const analyzeMs = await timeIt(() => source.local.analyze()); // what sync does after a large pull
+rows.push({ metric: 'planner statistics (ANALYZE) after the load', value: analyzeMs / 1000, unit: 's' });
+rows.push({ metric: 'local copy load (chain + SQLite + FTS5)', value: N / (loadMs / 1000), unit: 'ent/s', note: `${N} entries in ${(loadMs / 1000).toFixed(1)} s` });
+
+// 2. verification rate
+let checked = 0;
+const verifyMs = await timeIt(async () => {
+  const r = await verifyEntries(source.local.iterate('cluster'), { seq: 1, prevHash: GENESIS_HASH }, [], []);
+  if (!r.ok) throw new Error(r.message);
+  checked = r.checked;
+});
+rows.push({ metric: 'verification rate (local copy)', value: checked / (verifyMs / 1000), unit: 'ent/s', note: `${checked} entries in ${(verifyMs / 1000).toFixed(1)} s` });
+
+// 3. filtered queries and full-text search (first page of 100, as the table asks)
+const base = { source: 'cluster', limit: 100, order: 'newest' as const, withTotal: false };
+const filtered: number[] = [];
+const fts: number[] = [];
+const withTotal: number[] = [];
+for (let i = 0; i < 200; i++) {
+  const kind = i % 4;
+  const q =
+    kind === 0 ? { actor: pick(actors), outcome: 'failure' as const }
+    : kind === 1 ? { tenant: `tenant-${Math.floor(rnd() * 5000)}` }
+    : kind === 2 ? { action: pick(actions), from: new Date(t0 + rnd() * N * 30_000).toISOString(), to: new Date(t0 + N * 30_000).toISOString() }
+    : { actor: pick(actors), action: pick(actions) };
+  filtered.push(await timeIt(() => source.query({ ...base, ...q })));
+  fts.push(await timeIt(() => source.query({ ...base, text: i % 2 ? pick(words) : `${pick(words)} ${pick(words)}`, ...(i % 3 === 0 ? { actor: pick(actors) } : {}) })));
+  if (i < 40) withTotal.push(await timeIt(() => source.query({ ...base, ...q, withTotal: true })));
+}
+for (const [name, xs] of [['filtered query (page of 100)', filtered], ['full-text search (page of 100)', fts], ['filtered query + total count', withTotal]] as const) {
+  xs.sort((a, b) => a - b);
+  rows.push({ metric: `${name} p50`, value: percentile(xs, 50), unit: 'ms', note: `${xs.length} queries over ${N}` });
+  rows.push({ metric: `${name} p95`, value: percentile(xs, 95), unit: 'ms' });
+}
+
+// 4. export and import of everything
+const bundleDir = path.join(root, 'bundle');
+const exportMs = await timeIt(() => source.export(bundleDir, {}));
+const bundleMb = fs.statSync(path.join(bundleDir, 'entries.jsonl')).size / 1e6;
+rows.push({ metric: 'export (all entries)', value: exportMs / 1000, unit: 's', note: `${N} entries, ${bundleMb.toFixed(0)} MB JSONL` });
+const reviewer = service('reviewer');
+const vkey = (await source.key()).verifier.vkey;
+const importMs = await timeIt(() => reviewer.import(bundleDir, vkey));
+rows.push({ metric: 'import (verify + store + index)', value: importMs / 1000, unit: 's', note: `${N} entries` });
+await source.close();
+await reviewer.close();
+
+// 5. append throughput: the pipeline's synchronous outbox write, and end to end into PostgreSQL
+const appender = service('appender');
+const M = 20_000;
+const outboxMs = await timeIt(async () => {
+  for (let i = 0; i < M; i++) await appender.outbox.record(syntheticRecord(i));
+});
+rows.push({ metric: 'append: outbox write (what a command waits for)', value: M / (outboxMs / 1000), unit: 'ent/s', note: `${M} records` });
+let pgNote = '';
+try {
+  const { throwawayPostgres } = await import('../test/integration/audit-support');
+  const pg = await throwawayPostgres();
+  try {
+    const e2e = service('e2e');
+    const e2eMs = await timeIt(async () => {
+      e2e.attachSharedLog(pg.config);
+      for (let i = 0; i < M; i++) await e2e.outbox.record(syntheticRecord(i));
+      while (e2e.outbox.pending().count > 0) await new Promise((r) => setTimeout(r, 20));
+    });
+    rows.push({ metric: 'append: into PostgreSQL (chained, serialized)', value: M / (e2eMs / 1000), unit: 'ent/s', note: `${M} records, batches of 500` });
+    const single: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      single.push(await timeIt(async () => {
+        await e2e.outbox.record(syntheticRecord(i));
+        await e2e.outbox.flush();
+      }));
+    }
+    single.sort((a, b) => a - b);
+    rows.push({ metric: 'append: one entry to PostgreSQL p50', value: percentile(single, 50), unit: 'ms', note: 'record + flush, one at a time' });
+    rows.push({ metric: 'append: one entry to PostgreSQL p95', value: percentile(single, 95), unit: 'ms' });
+    await e2e.close();
+  } finally {
+    await pg.cleanup();
+  }
+} catch (error) {
+  pgNote = `PostgreSQL figures skipped: ${(error as Error).message}`;
+}
+await appender.close();
+report('audit', rows);
+if (pgNote) console.log(pgNote);
+fs.rmSync(root, { recursive: true, force: true });

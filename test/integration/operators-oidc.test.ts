@@ -1,0 +1,189 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+// @ts-expect-error oidc-provider ships no type declarations (@types/oidc-provider is not a dependency)
+import ProviderUntyped from 'oidc-provider';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src-main/engine';
+import { OidcSignIn } from '../../src-main/engine/operators/oidc';
+import { createRouter, type Router } from '../../src-main/ipc/router';
+import { memorySecrets, tempDir } from '../unit/audit/helpers';
+
+const Provider = ProviderUntyped as new (issuer: string, configuration: Record<string, unknown>) => { callback(): http.RequestListener };
+const CHROMIUM = process.env.GATEHOUSE_CHROMIUM ?? '/usr/bin/chromium';
+const GROUPS: Record<string, string[]> = { alice: ['staff', 'ops'], bob: ['contractors'] };
+const PW = 'Correct-Horse-42';
+
+async function startProvider(issuerHost = '127.0.0.1'): Promise<{ issuer: string; url: string; close(): Promise<void> }> {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const issuer = `http://${issuerHost}:${port}`;
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: 'gatehouse',
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        // RFC 8252: any port on the loopback address is accepted for native clients
+        redirect_uris: ['http://127.0.0.1/callback'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+      },
+    ],
+    scopes: ['openid', 'offline_access', 'profile', 'groups'],
+    claims: { openid: ['sub'], profile: ['name', 'preferred_username'], groups: ['groups'] },
+    findAccount: async (_ctx: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id, name: id.toUpperCase(), preferred_username: id, groups: GROUPS[id] ?? [] }) }),
+    features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+    issueRefreshToken: async () => true,
+    cookies: { keys: ['oidc-test-cookie-key'] },
+  });
+  server.on('request', provider.callback());
+  return {
+    issuer,
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+/** The operator in the system browser: types into the provider's real login form, then consents. */
+async function signInInBrowser(browser: Browser, authorizationUrl: string, login: string): Promise<string> {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(authorizationUrl);
+    await page.locator('input[name="login"]').fill(login);
+    await page.locator('input[name="password"]').fill('any password');
+    await page.locator('button[type="submit"]').click();
+    await page.locator('button[type="submit"]', { hasText: 'Continue' }).click();
+    await page.waitForURL(/127\.0\.0\.1:\d+\/callback/);
+    return (await page.locator('body').innerText()).trim();
+  } finally {
+    await context.close();
+  }
+}
+
+let provider: Awaited<ReturnType<typeof startProvider>>;
+let browser: Browser | null = null;
+let engine: Engine;
+let router: Router;
+let secrets: ReturnType<typeof memorySecrets>;
+const dir = tempDir('gatehouse-oidc-');
+const skip = !fs.existsSync(CHROMIUM);
+if (skip) console.warn(`operators-oidc: skipped, no Chromium at ${CHROMIUM} (set GATEHOUSE_CHROMIUM)`);
+
+beforeAll(async () => {
+  if (skip) return;
+  provider = await startProvider();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  secrets = memorySecrets();
+  engine = createEngine({ mode: 'browser', dataDir: dir, identity: 'sign-in', audit: { secrets }, clusters: { autoStart: false, env: {}, home: dir } });
+  router = createRouter(engine);
+  expect((await router.invoke('admin', 'operators.setupFirstAdmin', { username: 'root', password: PW })).ok).toBe(true);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await engine?.close();
+  await provider?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const mapping = { admin: ['platform-admins'], operator: ['ops'], viewer: ['staff'] };
+const scopes = ['openid', 'profile', 'groups', 'offline_access'];
+
+describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', () => {
+  it('an admin configures the provider; a wrong issuer is refused and nothing is stored', async () => {
+    const wrong = await startProvider('localhost'); // answers as http://localhost:port when asked at 127.0.0.1
+    const bad = await router.invoke('admin', 'operators.oidc.configure', { issuer: wrong.url, clientId: 'gatehouse', scopes, roleMapping: mapping });
+    await wrong.close();
+    expect(bad).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    expect(!bad.ok && bad.error.message).toMatch(/issuer/);
+    expect(await router.invoke('admin', 'operators.oidc.get', {})).toMatchObject({ ok: true, value: { profiles: [] } });
+
+    const ok = await router.invoke('admin', 'operators.oidc.configure', { issuer: provider.issuer, clientId: 'gatehouse', scopes, roleMapping: mapping });
+    expect(ok).toMatchObject({ ok: true, value: { profile: 'default', hasClientSecret: false } });
+  });
+
+  it('signs in with code + PKCE through the loopback redirect; the role comes from the groups claim; refresh and sign-out work', async () => {
+    const begin = await router.invoke('w1', 'operators.oidc.begin', {});
+    expect(begin.ok).toBe(true);
+    const { flowId, authorizationUrl, redirectUri } = (begin as { value: { flowId: string; authorizationUrl: string; redirectUri: string } }).value;
+    expect(redirectUri).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
+    const url = new URL(authorizationUrl);
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(url.searchParams.get('state')).toBeTruthy();
+    expect(url.searchParams.get('nonce')).toBeTruthy();
+
+    const [page, done] = await Promise.all([
+      signInInBrowser(browser!, authorizationUrl, 'alice'),
+      router.invoke('w1', 'operators.oidc.complete', { flowId, timeoutMs: 60_000 }),
+    ]);
+    expect(page).toContain('signed in as ALICE (operator)');
+    expect(done).toMatchObject({ ok: true, value: { operator: { role: 'operator', via: 'oidc', displayName: 'ALICE' } } });
+    expect((await router.invoke('w1', 'operators.status', {})) as unknown).toMatchObject({ value: { operator: { role: 'operator' } } });
+    // tokens went to the secret store, not SQLite
+    const tokenKeys = [...secrets.map.keys()].filter((k) => k.startsWith('oidc-tokens:'));
+    expect(tokenKeys).toHaveLength(1);
+    const cache = engine.db.prepare("SELECT group_concat(record, '') FROM audit_outbox").pluck().get() as string;
+    expect(cache).not.toContain(JSON.parse(secrets.map.get(tokenKeys[0]!)!).accessToken);
+
+    // operator role: allowed to refresh, refused an admin command
+    expect(await router.invoke('w1', 'operators.oidc.refresh', {})).toMatchObject({ ok: true, value: { operator: { role: 'operator' } } });
+    expect(await router.invoke('w1', 'operators.create', { username: 'x1', role: 'admin', password: PW })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+
+    expect((await router.invoke('w1', 'operators.signOut', {})).ok).toBe(true);
+    expect([...secrets.map.keys()].filter((k) => k.startsWith('oidc-tokens:'))).toHaveLength(0);
+    expect(await router.invoke('w1', 'audit.query', {})).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+  });
+
+  async function tamperedFlow(conn: string, edit: (u: URL) => void, login = 'alice') {
+    const begin = (await router.invoke(conn, 'operators.oidc.begin', {})) as { value: { flowId: string; authorizationUrl: string } };
+    const url = new URL(begin.value.authorizationUrl);
+    edit(url);
+    const [, done] = await Promise.all([
+      signInInBrowser(browser!, url.href, login),
+      router.invoke(conn, 'operators.oidc.complete', { flowId: begin.value.flowId, timeoutMs: 60_000 }),
+    ]);
+    expect(engine.sessions.session(conn)).toBeNull();
+    return done;
+  }
+
+  it('refuses a response with a bad state', async () => {
+    const done = await tamperedFlow('w2', (u) => u.searchParams.set('state', 'forged-state'));
+    expect(done).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    expect(!done.ok && done.error.message).toMatch(/state/);
+  });
+
+  it('refuses an ID token with a bad nonce', async () => {
+    const done = await tamperedFlow('w3', (u) => u.searchParams.set('nonce', 'forged-nonce'));
+    expect(done).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    expect(!done.ok && done.error.message).toMatch(/nonce/);
+  });
+
+  it('refuses a user whose groups map to no role', async () => {
+    const done = await tamperedFlow('w4', () => undefined, 'bob');
+    expect(done).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(!done.ok && done.error.message).toMatch(/contractors/);
+  });
+
+  it('refuses an expired ID token', async () => {
+    // A console whose clock is two hours ahead sees the provider's 1-hour ID token as expired.
+    const late = new OidcSignIn({ clockSkewSeconds: 2 * 3600 });
+    const cfg = { profile: 'default', issuer: provider.issuer, clientId: 'gatehouse', scopes, groupsClaim: 'groups', roleMapping: mapping };
+    const begin = await late.begin('w5', cfg, null);
+    const [, result] = await Promise.all([
+      signInInBrowser(browser!, begin.authorizationUrl, 'alice'),
+      late.complete('w5', begin.flowId, 60_000).then(
+        () => null,
+        (e: Error) => e,
+      ),
+    ]);
+    late.close();
+    expect(result?.message).toMatch(/expired/);
+  });
+});
