@@ -67,6 +67,13 @@ test.describe('tenants', () => {
     await expect(page.getByTestId('revealed-password')).toBeVisible();
     await page.getByTestId('tab-danger').click();
     await shootBothThemes(page, 'tenant-danger');
+    // suspend and resume: the status follows the registry
+    await page.getByTestId('suspend-toggle').click();
+    await expect(page.getByTestId('toast-success').filter({ hasText: 'Tenant suspended' })).toBeVisible({ timeout: 60_000 });
+    await expect(page.getByTestId('tenant-detail').locator('h1')).toContainText('suspended');
+    await page.getByTestId('suspend-toggle').click();
+    await expect(page.getByTestId('toast-success').filter({ hasText: 'Tenant resumed' })).toBeVisible({ timeout: 60_000 });
+    await expect(page.getByTestId('tenant-detail').locator('h1')).toContainText('active');
 
     await page.getByTestId('delete-tenant').click();
     const confirm = page.getByTestId('confirm-dialog');
