@@ -39,7 +39,8 @@ export type ClientName = keyof typeof CLIENTS;
 
 function openssl(args: string[], cwd: string): void {
   const res = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
-  if (res.error) throw new HarnessError('`openssl` was not found on PATH; install it (apt-get install openssl) to generate the harness certificates.');
+  if (res.error)
+    throw new HarnessError('`openssl` was not found on PATH; install it (apt-get install openssl) to generate the harness certificates.');
   if (res.status !== 0) throw new HarnessError(`openssl ${args.join(' ')} failed:\n${res.stderr}`);
 }
 
@@ -52,7 +53,24 @@ function signLeaf(dir: string, name: string, subject: string, ext: string): void
   writeFileSync(join(dir, `${name}.ext`), ext);
   openssl(['req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`], dir);
   openssl(
-    ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '3650', '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.crt`],
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '3650',
+      '-sha256',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.crt`,
+    ],
     dir,
   );
 }
@@ -76,8 +94,24 @@ export function ensurePki(dir: string): Pki {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   ecKey(dir, 'ca.key');
   openssl(
-    ['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=gatehouse-harness-ca', '-days', '3650', '-sha256',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'ca.crt'],
+    [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      'ca.key',
+      '-subj',
+      '/CN=gatehouse-harness-ca',
+      '-days',
+      '3650',
+      '-sha256',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-out',
+      'ca.crt',
+    ],
     dir,
   );
   signLeaf(

@@ -32,9 +32,7 @@ export function cacheRoot(): string {
 
 /** Folder holding kubeconfigs, certs, data dirs, logs and harness.json. */
 export function runDir(): string {
-  return process.env.GATEHOUSE_HARNESS_DIR
-    ? resolve(process.env.GATEHOUSE_HARNESS_DIR)
-    : join(cacheRoot(), 'run');
+  return process.env.GATEHOUSE_HARNESS_DIR ? resolve(process.env.GATEHOUSE_HARNESS_DIR) : join(cacheRoot(), 'run');
 }
 
 export interface RunPaths {

@@ -70,7 +70,7 @@ function acquireLock(file: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(readFileSync(file, 'utf8'));
-      let alive = false;
+      let alive: boolean;
       try {
         process.kill(holder, 0);
         alive = holder !== process.pid;
@@ -111,7 +111,10 @@ export async function up(opts: UpOptions = {}): Promise<HarnessState> {
         return existing;
       }
       const dead = deadComponents(existing);
-      log(`[up] stale state in ${paths.state}: ${dead.length ? `not running: ${dead.join(', ')}` : 'apiserver not ready'}; cleaning up`);
+      const why = dead.length
+        ? `not running: ${dead.map((n) => `${n} (log: ${existing.processes[n]?.logFile ?? 'never started'})`).join(', ')}`
+        : 'kube-apiserver not ready';
+      log(`[up] stale harness (pid file ${paths.pidFile}): ${why}; stopping the survivors and starting fresh`);
       await stopAll(existing, log);
     }
     return await freshUp(opts, log);
@@ -132,7 +135,15 @@ async function freshUp(opts: UpOptions, log: Log): Promise<HarnessState> {
   const pki = ensurePki(paths.pki);
 
   const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwok, pgPort] = await freePorts(7);
-  const ports = { etcdClient: etcdClient!, etcdPeer: etcdPeer!, apiserver: apiserver!, controllerManager: controllerManager!, scheduler: scheduler!, kwok: kwok!, postgres: pgPort! };
+  const ports = {
+    etcdClient: etcdClient!,
+    etcdPeer: etcdPeer!,
+    apiserver: apiserver!,
+    controllerManager: controllerManager!,
+    scheduler: scheduler!,
+    kwok: kwok!,
+    postgres: pgPort!,
+  };
   const server = `https://127.0.0.1:${ports.apiserver}`;
   const kcDir = join(paths.root, 'kubeconfigs');
   mkdirSync(kcDir, { recursive: true });
@@ -164,7 +175,12 @@ async function freshUp(opts: UpOptions, log: Log): Promise<HarnessState> {
     startedAt: new Date().toISOString(),
     owner: { pid: process.pid, command: opts.owner ?? process.argv.slice(1).join(' ') },
     apiServer: { url: server, port: ports.apiserver, caFile: pki.caCert },
-    etcd: { clientUrl: `http://127.0.0.1:${ports.etcdClient}`, clientPort: ports.etcdClient, peerPort: ports.etcdPeer, dataDir: paths.etcdData },
+    etcd: {
+      clientUrl: `http://127.0.0.1:${ports.etcdClient}`,
+      clientPort: ports.etcdClient,
+      peerPort: ports.etcdPeer,
+      dataDir: paths.etcdData,
+    },
     kubeconfigs: { admin: paths.adminKubeconfig, operator: paths.operatorKubeconfig },
     operator: { namespace: PLATFORM_NAMESPACE, serviceAccount: OPERATOR_SERVICE_ACCOUNT, tokenExpiresAt: '' },
     platformNamespace: PLATFORM_NAMESPACE,
@@ -223,7 +239,13 @@ async function freshUp(opts: UpOptions, log: Log): Promise<HarnessState> {
     await applyAll(conn, platformManifests());
     const tok = await operatorToken(conn);
     state.operator.tokenExpiresAt = tok.expiresAt;
-    writeKubeconfig(paths.operatorKubeconfig, { server, caFile: pki.caCert, name: OPERATOR_SERVICE_ACCOUNT, namespace: PLATFORM_NAMESPACE, user: { token: tok.token } });
+    writeKubeconfig(paths.operatorKubeconfig, {
+      server,
+      caFile: pki.caCert,
+      name: OPERATOR_SERVICE_ACCOUNT,
+      namespace: PLATFORM_NAMESPACE,
+      user: { token: tok.token },
+    });
 
     await waitNodesReady(conn, FAKE_NODE_NAMES, kwokRec);
     log(`[up] ${FAKE_NODE_NAMES.length} kwok nodes Ready (${Date.now() - t0} ms)`);
@@ -244,6 +266,10 @@ async function freshUp(opts: UpOptions, log: Log): Promise<HarnessState> {
 
 /** Stops every recorded component (process groups, SIGTERM then SIGKILL) and clears the state. */
 export async function stopAll(state: HarnessState, log: Log = () => {}): Promise<void> {
+  for (const rec of Object.values(state.extraProcesses ?? {})) {
+    await stopProcess(rec, { graceMs: 10_000 });
+    log(`[down] stopped ${rec.name} (pid ${rec.pid})`);
+  }
   for (const name of STOP_ORDER) {
     const rec = state.processes[name];
     if (!rec) continue;
@@ -272,6 +298,7 @@ export async function down(log: Log = (m) => console.log(m)): Promise<void> {
 export function killAllSync(root?: string): void {
   const state = readState(root);
   if (!state) return;
+  for (const rec of Object.values(state.extraProcesses ?? {})) killGroupSync(rec);
   for (const name of STOP_ORDER) {
     const rec = state.processes[name];
     if (rec) killGroupSync(rec);
@@ -293,6 +320,11 @@ export async function status(log: Log = (m) => console.log(m)): Promise<boolean>
     const rec = state.processes[name];
     const st = !rec ? 'not started' : isRunning(rec) ? `running  pid ${rec.pid}` : `DEAD     pid ${rec.pid} (stale; see ${rec.logFile})`;
     log(`  ${name.padEnd(24)} ${st}${rec?.ports?.length ? `  ports ${rec.ports.join(',')}` : ''}`);
+  }
+  for (const rec of Object.values(state.extraProcesses ?? {})) {
+    log(
+      `  ${rec.name.padEnd(24)} ${isRunning(rec) ? 'running ' : 'stopped '} pid ${rec.pid}  ports ${(rec.ports ?? []).join(',')}  (private, started by a test)`,
+    );
   }
   log(`apiserver:   ${state.apiServer.url}`);
   log(`kubeconfigs: admin=${state.kubeconfigs.admin}`);

@@ -74,7 +74,13 @@ export function kubeRequest(
 }
 
 /** Like kubeRequest but throws KubeApiError on non-2xx and returns parsed JSON. */
-export async function kubeJson<T = unknown>(conn: KubeConn, method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+export async function kubeJson<T = unknown>(
+  conn: KubeConn,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType?: string,
+): Promise<T> {
   const res = await kubeRequest(conn, method, path, body, contentType);
   if (res.status < 200 || res.status >= 300) throw new KubeApiError(res.status, method, path, res.body);
   return res.json<T>();

@@ -14,7 +14,10 @@ function b64(file: string): string {
   return readFileSync(file).toString('base64');
 }
 
-export function writeKubeconfig(file: string, opts: { server: string; caFile: string; user: KubeconfigUser; name: string; namespace?: string }): void {
+export function writeKubeconfig(
+  file: string,
+  opts: { server: string; caFile: string; user: KubeconfigUser; name: string; namespace?: string },
+): void {
   const user: Record<string, string> = {};
   if (opts.user.certFile) user['client-certificate-data'] = b64(opts.user.certFile);
   if (opts.user.keyFile) user['client-key-data'] = b64(opts.user.keyFile);

@@ -9,7 +9,9 @@ import { type ProcessRecord, waitFor } from './processes';
 
 /** All YAML documents of resources/platform/*.yaml, in file-name order (00-namespace first). */
 export function platformManifests(dir = PLATFORM_MANIFESTS_DIR): KubeObject[] {
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
   return files.flatMap((f) =>
     parseAllDocuments(readFileSync(join(dir, f), 'utf8'))
       .map((d) => d.toJS() as KubeObject | null)
@@ -45,7 +47,12 @@ interface NodeList {
 }
 
 /** `kwok` (optional): fail fast with its log if it dies instead of timing out. */
-export async function waitNodesReady(conn: KubeConn, names: readonly string[] = FAKE_NODE_NAMES, kwok?: ProcessRecord, timeoutMs = 60_000): Promise<void> {
+export async function waitNodesReady(
+  conn: KubeConn,
+  names: readonly string[] = FAKE_NODE_NAMES,
+  kwok?: ProcessRecord,
+  timeoutMs = 60_000,
+): Promise<void> {
   await waitFor(
     `${names.length} kwok nodes Ready`,
     async () => {
@@ -67,7 +74,12 @@ interface DeploymentList {
 }
 
 /** Every Deployment in `namespace` rolled out with all replicas available. */
-export async function waitDeploymentsAvailable(conn: KubeConn, namespace = PLATFORM_NAMESPACE, kwok?: ProcessRecord, timeoutMs = 120_000): Promise<void> {
+export async function waitDeploymentsAvailable(
+  conn: KubeConn,
+  namespace = PLATFORM_NAMESPACE,
+  kwok?: ProcessRecord,
+  timeoutMs = 120_000,
+): Promise<void> {
   let pending: string[] = [];
   await waitFor(
     `Deployments in ${namespace} to become available`,
@@ -77,7 +89,11 @@ export async function waitDeploymentsAvailable(conn: KubeConn, namespace = PLATF
         .filter((d) => {
           const want = d.spec.replicas ?? 1;
           const s = d.status ?? {};
-          return (s.observedGeneration ?? 0) < (d.metadata.generation ?? 0) || (s.availableReplicas ?? 0) < want || (s.updatedReplicas ?? 0) < want;
+          return (
+            (s.observedGeneration ?? 0) < (d.metadata.generation ?? 0) ||
+            (s.availableReplicas ?? 0) < want ||
+            (s.updatedReplicas ?? 0) < want
+          );
         })
         .map((d) => d.metadata.name);
       return list.items.length > 0 && pending.length === 0;

@@ -80,7 +80,18 @@ export function initPostgres(dataDir: string): { password: string } {
   }
   const res = spawnSync(
     pgBin('initdb'),
-    ['-D', dataDir, '-U', PG_ADMIN_USER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C.UTF-8', '--no-instructions', '--no-sync'],
+    [
+      '-D',
+      dataDir,
+      '-U',
+      PG_ADMIN_USER,
+      `--pwfile=${pwfile}`,
+      '--auth=scram-sha-256',
+      '--encoding=UTF8',
+      '--locale=C.UTF-8',
+      '--no-instructions',
+      '--no-sync',
+    ],
     { encoding: 'utf8', uid: who?.uid, gid: who?.gid, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' } },
   );
   rmSync(pwfile, { force: true });
@@ -94,18 +105,26 @@ export function postgresSpec(opts: { dataDir: string; port: number; logFile: str
     name: 'postgres',
     command: pgBin('postgres'),
     args: [
-      '-D', opts.dataDir,
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', `port=${opts.port}`,
+      '-D',
+      opts.dataDir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      `port=${opts.port}`,
       // TCP only: no socket files in /var/run/postgresql to clash with a system server.
-      '-c', 'unix_socket_directories=',
+      '-c',
+      'unix_socket_directories=',
       // Disposable test data: skip fsync (only matters if the *OS* crashes).
       // synchronous_commit stays on: fault tests SIGKILL the server and expect
       // committed rows to survive, as they would on a real crash.
-      '-c', 'fsync=off',
-      '-c', 'full_page_writes=off',
-      '-c', 'max_connections=200',
-      '-c', 'shared_buffers=64MB',
+      '-c',
+      'fsync=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=200',
+      '-c',
+      'shared_buffers=64MB',
     ],
     logFile: opts.logFile,
     ports: [opts.port],
@@ -126,7 +145,14 @@ export function removeStalePostmasterPid(dataDir: string): void {
 }
 
 export async function pgConnect(info: PostgresInfo, database = info.database): Promise<pg.Client> {
-  const client = new pg.Client({ host: info.host, port: info.port, user: info.user, password: info.password, database, connectionTimeoutMillis: 3000 });
+  const client = new pg.Client({
+    host: info.host,
+    port: info.port,
+    user: info.user,
+    password: info.password,
+    database,
+    connectionTimeoutMillis: 3000,
+  });
   await client.connect();
   return client;
 }

@@ -198,7 +198,9 @@ export async function waitFor(
     }
     if (Date.now() > deadline) {
       const hint = opts.proc ? ` See ${opts.proc.logFile}.` : '';
-      throw new HarnessError(`timed out after ${opts.timeoutMs / 1000}s waiting for ${what}${lastErr ? ` (last error: ${String(lastErr)})` : ''}.${hint}`);
+      throw new HarnessError(
+        `timed out after ${opts.timeoutMs / 1000}s waiting for ${what}${lastErr ? ` (last error: ${String(lastErr)})` : ''}.${hint}`,
+      );
     }
     await sleep(opts.intervalMs ?? 200);
   }

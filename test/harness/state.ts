@@ -33,6 +33,11 @@ export interface HarnessState {
   postgres: PostgresInfo & { dataDir: string; configFile: string };
   logsDir: string;
   processes: Partial<Record<ComponentName, ProcessRecord>>;
+  /**
+   * Private instances started by tests (faults.ts startPrivate*): stopped
+   * first by `down` and listed in harness.pid so the watchdog kills them too.
+   */
+  extraProcesses?: Record<string, ProcessRecord>;
   ready?: { readyzMs: number; platformMs: number };
 }
 
@@ -49,7 +54,7 @@ export function writeState(state: HarnessState): void {
   writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
   renameSync(tmp, paths.state);
   // harness.pid: one "name pid" line per component, for humans and shell scripts.
-  const lines = Object.values(state.processes).map((p) => `${p.name} ${p.pid}`);
+  const lines = [...Object.values(state.extraProcesses ?? {}), ...Object.values(state.processes)].map((p) => `${p.name} ${p.pid}`);
   writeFileSync(paths.pidFile, lines.join('\n') + '\n');
 }
 

@@ -84,7 +84,7 @@ async function start(): Promise<Shared> {
     requireBinaries();
   } catch (err) {
     const msg = err instanceof HarnessError ? err.message : String(err);
-    throw new Error(`Integration tests need the local cluster harness.\n${msg}\nSee docs/testing.md.`);
+    throw new Error(`Integration tests need the local cluster harness.\n${msg}\nSee docs/testing.md.`, { cause: err });
   }
 
   const reuse = process.env.GATEHOUSE_HARNESS_REUSE === '1';

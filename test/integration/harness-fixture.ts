@@ -4,19 +4,29 @@
 //   const h = harness();                       // paths, kubeconfigs, pg config
 //   const ns = await uniqueNamespace('secrets'); // fresh namespace, console RBAC bound
 //   const db = uniqueDbPrefix();                // e.g. t_k3x9q2_ (prefix for your DBs/schemas)
-//   await killApiServer(); await startApiServer();
+//   await killApiServer(); await startApiServer();   // shared: every running file sees it
+//   const api = await privateApiServer();              // yours alone: api.kill(), api.start()
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { CONSOLE_ROLE, runDir } from '../harness/config';
-import { killComponent, startComponent, stopComponent } from '../harness/faults';
+import {
+  type PrivateApiServer,
+  type PrivatePostgres,
+  killComponent,
+  startComponent,
+  startPrivateApiServer,
+  startPrivatePostgres,
+  stopComponent,
+} from '../harness/faults';
 import { adminConn } from '../harness/harness';
 import { type HarnessInfo, toInfo } from '../harness/info';
 import { kubeJson } from '../harness/kubeapi';
 import { readState } from '../harness/state';
 
 export type { HarnessInfo } from '../harness/info';
+export type { PrivateApiServer, PrivatePostgres } from '../harness/faults';
 
 /**
  * Connection info of the running harness. Comes from the global setup via
@@ -78,7 +88,10 @@ interface Role {
 export async function uniqueNamespace(prefix = 'test'): Promise<string> {
   const h = harness();
   const c = conn();
-  const name = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40)}-${suffix()}`;
+  const name = `${prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 40)}-${suffix()}`;
   await kubeJson(c, 'POST', '/api/v1/namespaces', {
     apiVersion: 'v1',
     kind: 'Namespace',
@@ -123,3 +136,13 @@ export const startApiServer = (): Promise<void> => startComponent('kube-apiserve
 export const stopPostgres = (): Promise<void> => stopComponent('postgres', harness().runDir);
 export const killPostgres = (): Promise<void> => killComponent('postgres', harness().runDir);
 export const startPostgres = (): Promise<void> => startComponent('postgres', harness().runDir);
+
+// Private instances for fault tests (see test/harness/faults.ts): killing the
+// shared API server or PostgreSQL breaks whatever other test files are doing
+// at that moment (the integration project runs files in parallel). Prefer
+// these unless the test is about the shared instance itself; call dispose()
+// in afterAll (`down` cleans up forgotten ones).
+/** A second kube-apiserver on the shared etcd: same objects, same credentials, own port/kubeconfigs. */
+export const privateApiServer = (): Promise<PrivateApiServer> => startPrivateApiServer(harness().runDir);
+/** A separate PostgreSQL server: `info` has {host, port, user, password, database: 'postgres'}. */
+export const privatePostgres = (): Promise<PrivatePostgres> => startPrivatePostgres(harness().runDir);

@@ -1,18 +1,19 @@
 // Proves the harness gives tests a real, RBAC-enforcing cluster and database,
-// and that the fault hooks work. If these fail, every other integration test
+// and that fault injection (kill/stop + restart) works. If these fail, every other integration test
 // result is meaningless.
-import { AppsV1Api, ApiException, CoreV1Api, type KubeConfig, VersionApi } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+import { AppsV1Api, ApiException, CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
+  type PrivateApiServer,
+  type PrivatePostgres,
   harness,
-  killApiServer,
-  killPostgres,
   kubeConfig,
   pgClient,
+  privateApiServer,
+  privatePostgres,
   startApiServer,
   startPostgres,
-  stopApiServer,
-  stopPostgres,
   uniqueDbPrefix,
   uniqueNamespace,
 } from './harness-fixture';
@@ -58,7 +59,9 @@ describe('cluster harness', () => {
   it('runs the platform Deployments with Running pods', async () => {
     const kc = kubeConfig('admin');
     const namespace = harness().platformNamespace;
-    const list = await kc.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace, labelSelector: 'app.kubernetes.io/part-of=justiam' });
+    const list = await kc
+      .makeApiClient(AppsV1Api)
+      .listNamespacedDeployment({ namespace, labelSelector: 'app.kubernetes.io/part-of=justiam' });
     expect(list.items.map((d) => d.metadata?.name).sort()).toEqual(PLATFORM_DEPLOYMENTS);
     for (const d of list.items) {
       expect(d.status?.availableReplicas, d.metadata?.name).toBe(d.spec?.replicas);
@@ -103,47 +106,81 @@ describe('cluster harness', () => {
     }
   });
 
-  it('survives killing and restarting the API server', async () => {
-    const kc = kubeConfig('admin');
-    await killApiServer();
-    await expect(serverVersion(kc)).rejects.toThrow();
-    await startApiServer();
-    expect(await eventually(() => serverVersion(kc))).toBe(harness().versions.kubernetes);
-    // Data lives in etcd, so the platform is still there.
-    const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: harness().platformNamespace, name: 'backend' });
-    expect(d.metadata?.name).toBe('backend');
-  });
+  // Fault tests use private instances: the integration project runs files in
+  // parallel, and an outage of the shared API server/PostgreSQL would fail
+  // whatever the other files are doing. Same machinery as the shared hooks
+  // (respawn from the recorded command line and port).
+  describe('fault injection', () => {
+    let api: PrivateApiServer | undefined;
+    let db: PrivatePostgres | undefined;
+    afterAll(async () => {
+      await api?.dispose();
+      await db?.dispose();
+    });
 
-  it('survives a graceful stop and restart of the API server', async () => {
-    const kc = kubeConfig('operator');
-    await stopApiServer();
-    await expect(serverVersion(kc)).rejects.toThrow();
-    await startApiServer();
-    expect(await eventually(() => serverVersion(kc))).toBe(harness().versions.kubernetes);
-  });
+    it('shared hooks: start* on a running component is a no-op that waits for readiness', async () => {
+      await startApiServer();
+      await startPostgres();
+      expect(await serverVersion(kubeConfig('admin'))).toBe(harness().versions.kubernetes);
+    });
 
-  it('survives killing and restarting PostgreSQL', async () => {
-    const c = await pgClient();
-    await c.query('create table if not exists harness_probe (v int)');
-    await c.query('insert into harness_probe values (42)');
-    c.on('error', () => {}); // the connection is about to die
-    await killPostgres();
-    await expect(c.query('select 1')).rejects.toThrow();
-    await startPostgres();
-    const c2 = await pgClient();
-    try {
-      const { rows } = await c2.query<{ v: number }>('select v from harness_probe');
-      expect(rows.map((r) => r.v)).toContain(42);
-    } finally {
-      await c2.end();
-    }
-  });
+    it('kills and restarts an API server (identical args and port)', async () => {
+      api = await privateApiServer();
+      const kc = new KubeConfig();
+      kc.loadFromFile(api.kubeconfigs.operator);
+      expect(await serverVersion(kc)).toBe(harness().versions.kubernetes);
+      await api.kill();
+      await expect(serverVersion(kc)).rejects.toThrow();
+      await api.start();
+      expect(await eventually(() => serverVersion(kc))).toBe(harness().versions.kubernetes);
+      // Data lives in etcd: the platform is there, RBAC still applies.
+      const core = kc.makeApiClient(CoreV1Api);
+      await expect(core.listNamespacedSecret({ namespace: harness().platformNamespace })).resolves.toBeDefined();
+      expect(statusOf(await core.listNamespacedSecret({ namespace: 'kube-system' }).catch((e: unknown) => e))).toBe(403);
+    });
 
-  it('survives a graceful stop and restart of PostgreSQL', async () => {
-    await stopPostgres();
-    await expect(pgClient()).rejects.toThrow();
-    await startPostgres();
-    const c = await pgClient();
-    await c.end();
+    it('stops an API server gracefully and restarts it', async () => {
+      api ??= await privateApiServer();
+      const kc = new KubeConfig();
+      kc.loadFromFile(api.kubeconfigs.admin);
+      await api.stop();
+      await expect(serverVersion(kc)).rejects.toThrow();
+      await api.start();
+      const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: harness().platformNamespace, name: 'backend' });
+      expect(d.metadata?.name).toBe('backend');
+    });
+
+    it('kills PostgreSQL and restarts it without losing committed rows', async () => {
+      db = await privatePostgres();
+      const connect = async () => {
+        const c = new pg.Client(db!.info);
+        await c.connect();
+        return c;
+      };
+      const c = await connect();
+      c.on('error', () => {}); // the connection is about to die
+      await c.query('create table harness_probe (v int)');
+      await c.query('insert into harness_probe values (42)');
+      await db.kill();
+      await expect(c.query('select 1')).rejects.toThrow();
+      await db.start();
+      const c2 = await connect();
+      try {
+        const { rows } = await c2.query<{ v: number }>('select v from harness_probe');
+        expect(rows.map((r) => r.v)).toEqual([42]);
+      } finally {
+        await c2.end();
+      }
+    });
+
+    it('stops PostgreSQL gracefully and restarts it', async () => {
+      db ??= await privatePostgres();
+      await db.stop();
+      await expect(new pg.Client(db.info).connect()).rejects.toThrow();
+      await db.start();
+      const c = new pg.Client(db.info);
+      await c.connect();
+      await c.end();
+    });
   });
 });
