@@ -31,8 +31,8 @@ export default defineConfig({
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
-          fileParallelism: true,
-          maxWorkers: 2,
+          // Files run one after another: fault tests stop the shared API server, and 2 cores gain little from parallel files.
+          fileParallelism: false,
         },
       },
     ],

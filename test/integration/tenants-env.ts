@@ -23,7 +23,8 @@ import { CONSOLE_ROLE, PG_ADMIN_USER, PLATFORM_NAMESPACE } from '../harness/conf
 /** The running harness, or the reason tests must skip (printed by the caller). */
 export function harnessOrReason(): { state: HarnessState } | { reason: string } {
   const state = readState();
-  if (!state) return { reason: 'no harness is running (start it with `npm run cluster:up`); tenants integration tests skipped' };
+  // The integration project's global setup always provides a harness or fails the run; never pass by skipping.
+  if (!state) throw new Error('no harness is running: run the integration project (npx vitest run --project integration) or `npm run cluster:up`');
   return { state };
 }
 
