@@ -1,11 +1,21 @@
-import { useEffect, useState, type DragEvent } from 'react';
+import { useEffect, useState, type ChangeEvent, type DragEvent } from 'react';
 import type { LicenseStatus } from '../../../src-shared/contract/license';
 import { client, errorShape } from '../../client';
 import { ConfirmTyped } from '../../components/ConfirmTyped';
-import { exactTime, plural } from '../../lib/format';
+import { exactTime, plural, shortDate } from '../../lib/format';
 import { useInvoke } from '../../lib/use-invoke';
 import { toastError, toastSuccess } from '../../stores/toasts';
 import { AllocationsCard } from './AllocationsCard';
+import './license.css';
+
+const STATE_LABEL: Record<LicenseStatus['state'], string> = {
+  valid: 'valid',
+  expiring: 'expiring',
+  grace: 'in grace period',
+  expired: 'expired',
+  invalid: 'invalid',
+  none: 'no license',
+};
 
 const STATE_BADGE: Record<LicenseStatus['state'], string> = {
   valid: 'badge-ok',
@@ -25,6 +35,38 @@ function countdown(seconds: number | null): string {
   return seconds >= 0 ? `expires in ${text}` : `expired ${text} ago`;
 }
 
+/** "2026-11-23 12:09" in local time: history rows stay on one line; the title has the full time. */
+function shortDateTime(iso: string): string {
+  const d = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** Why a tenant's Secret differs from what it should carry, in words. */
+function laggingText(l: LicenseStatus['tenants']['lagging'][number]): string {
+  if (l.reason === 'license') return `${l.slug} (license not delivered)`;
+  return `${l.slug} (user cap ${l.actualCap === null ? 'missing' : l.actualCap}, should be ${l.expectedCap})`;
+}
+
+/** The big figure of the expiry tile: days left (hours on the last day). */
+function expiryFigure(seconds: number | null): string {
+  if (seconds === null) return '—';
+  if (seconds < 0) return 'expired';
+  return seconds >= 86400 ? plural(Math.floor(seconds / 86400), 'day') : `${Math.floor(seconds / 3600)} h`;
+}
+
+/** The cluster keeps the last 200 entries; the latest few are what an operator usually wants. */
+const HISTORY_SHOWN = 10;
+
+const HISTORY_LABEL: Record<string, string> = {
+  activate: 'Activated',
+  'renew-online': 'Renewed online',
+  'renew-import': 'Renewal imported',
+  clear: 'Cleared',
+  allocations: 'Caps changed',
+  revocations: 'Revocation list',
+};
+
 /** File bytes go to the engine as base64, so it can tell a non-UTF-8 file from a bad license. */
 async function fileToBase64(file: File): Promise<string> {
   const bytes = new Uint8Array(await file.arrayBuffer());
@@ -33,6 +75,13 @@ async function fileToBase64(file: File): Promise<string> {
   return btoa(binary);
 }
 
+/** A file input handler; the input is reset so choosing the same file again (after fixing it) fires again. */
+const pickFile = (handle: (file: File) => Promise<unknown>) => (e: ChangeEvent<HTMLInputElement>) => {
+  const file = e.target.files?.[0];
+  e.target.value = '';
+  if (file) void handle(file);
+};
+
 function download(name: string, content: string) {
   const url = URL.createObjectURL(new Blob([content], { type: 'application/jose' }));
   const a = Object.assign(document.createElement('a'), { href: url, download: name });
@@ -40,16 +89,30 @@ function download(name: string, content: string) {
   URL.revokeObjectURL(url);
 }
 
+/** What each action is called while it runs, when it succeeds and when it is refused. */
+const ACTIONS = {
+  activate: { doing: 'Activating', done: 'License activated', failed: 'License refused' },
+  renewOnline: { doing: 'Renewing', done: 'License renewed', failed: 'Online renewal failed' },
+  exportRequest: { doing: 'Exporting', done: 'Renewal request exported', failed: 'Renewal request not exported' },
+  importAnswer: { doing: 'Importing', done: 'Renewed license imported', failed: 'Renewal answer refused' },
+  revocations: { doing: 'Importing', done: 'Revocation list imported', failed: 'Revocation list refused' },
+  clear: { doing: 'Clearing', done: 'License cleared', failed: 'License not cleared' },
+  resume: { doing: 'Resuming', done: 'Fan-out finished', failed: 'Fan-out not resumed' },
+} as const;
+type Action = keyof typeof ACTIONS;
+
 /** License: status, limits, expiry countdown, allocations and usage, history, actions. */
 export default function LicensePage() {
   const status = useInvoke('license.status', {});
   const allocations = useInvoke('license.allocations.get', {});
   const history = useInvoke('license.history', {});
   const [pasted, setPasted] = useState('');
-  const [busy, setBusy] = useState<string | null>(null);
+  const [busy, setBusy] = useState<Action | null>(null);
   const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  const [problem, setProblem] = useState<{ title: string; message: string; reason: string } | null>(null);
   const [confirmClear, setConfirmClear] = useState(false);
+  const [dragging, setDragging] = useState(false);
+  const [allHistory, setAllHistory] = useState(false);
   const reloadAll = () => Promise.all([status.reload(), allocations.reload(), history.reload()]);
 
   useEffect(
@@ -60,26 +123,32 @@ export default function LicensePage() {
     [],
   );
 
-  const run = async (label: string, fn: () => Promise<{ fanout?: { written: number; failed: unknown[] } } | unknown>) => {
-    setBusy(label);
+  /** Runs one action; a refusal stays on the page (with its reason code) until the next attempt. */
+  const run = async (action: Action, fn: () => Promise<unknown>): Promise<boolean> => {
+    const label = ACTIONS[action];
+    setBusy(action);
     setProblem(null);
     setProgress(null);
     try {
-      const r = (await fn()) as { fanout?: { written: number; failed: unknown[] } };
-      toastSuccess(label, r?.fanout ? `${plural(r.fanout.written, 'tenant')} updated${r.fanout.failed.length ? `, ${r.fanout.failed.length} failed (Resume retries them)` : ''}` : undefined);
+      const r = (await fn()) as { fanout?: { written: number; failed: unknown[] } } | undefined;
+      toastSuccess(label.done, r?.fanout ? `${plural(r.fanout.written, 'tenant')} updated${r.fanout.failed.length ? `, ${r.fanout.failed.length} failed (Resume retries them)` : ''}` : undefined);
       await reloadAll();
+      return true;
     } catch (e) {
       const shape = errorShape(e);
-      setProblem(`${shape.message}${shape.details?.reason ? ` [${String(shape.details.reason)}]` : ''}`);
-      toastError(label, e);
+      setProblem({ title: label.failed, message: shape.message, reason: shape.details?.reason ? String(shape.details.reason) : shape.code });
+      // the Activate card shows the refusal in place; actions started elsewhere also get a toast
+      if (action === 'resume' || action === 'clear') toastError(label.failed, e);
+      return false;
     } finally {
       setBusy(null);
     }
   };
 
-  const activateFile = (file: File) => run('License activated', async () => client.invoke('license.activate', { license: await fileToBase64(file), encoding: 'base64' }));
+  const activateFile = (file: File) => run('activate', async () => client.invoke('license.activate', { license: await fileToBase64(file), encoding: 'base64' }));
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
+    setDragging(false);
     const file = e.dataTransfer.files[0];
     if (file) void activateFile(file);
   };
@@ -87,7 +156,19 @@ export default function LicensePage() {
   const lic = s?.license ?? null;
 
   return (
-    <div data-testid="license-page" onDragOver={(e) => e.preventDefault()} onDrop={onDrop}>
+    <div
+      data-testid="license-page"
+      className={dragging ? 'license-drop' : undefined}
+      onDragOver={(e) => {
+        e.preventDefault();
+        if (!dragging) setDragging(true);
+      }}
+      onDragLeave={(e) => {
+        // leaving for a child element is not leaving the page
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDragging(false);
+      }}
+      onDrop={onDrop}
+    >
       <div className="page-header">
         <div>
           <h1>License</h1>
@@ -95,49 +176,56 @@ export default function LicensePage() {
         </div>
       </div>
       {s?.trustsTestKeys && (
-        <div className="callout callout-warn" data-testid="license-dev-mode">
+        <div className="callout callout-warn page-callout" data-testid="license-dev-mode">
           Development mode: licenses signed with the <strong>test keys</strong> are accepted. A production console trusts only the pinned vendor keys.
         </div>
       )}
-      {status.error && <div className="callout callout-err">{status.error.message}</div>}
-      {problem && <div className="callout callout-err" data-testid="license-problem">{problem}</div>}
+      {status.error && <div className="callout callout-err page-callout">{status.error.message}</div>}
 
       {s && (
         <div className="card" data-testid="license-status">
           <div className="card-header">
             <h2>
-              Status <span className={`badge ${STATE_BADGE[s.state]}`} data-testid="license-state">{s.state}{s.expiringWithin ? ` (≤ ${s.expiringWithin} d)` : ''}</span>
+              Status <span className={`badge ${STATE_BADGE[s.state]}`} data-testid="license-state" data-state={s.state}>{STATE_LABEL[s.state]}{s.expiringWithin ? ` (≤ ${s.expiringWithin} d)` : ''}</span>
             </h2>
-            <span className="muted">{countdown(s.secondsToExpiry)}</span>
+            <span className="muted" data-testid="license-countdown">{s.license ? countdown(s.secondsToExpiry) : `free tier: ${s.freeTier.tenants} tenants, ${s.freeTier.usersPerTenant} users each`}</span>
           </div>
           <div className="card-body">
-            {s.invalid && <div className="callout callout-err">{s.invalid.message}</div>}
+            {s.invalid && <div className="callout callout-err page-callout" data-testid="license-invalid">{s.invalid.message} <code>{s.invalid.reason}</code></div>}
             <div className="stats">
-              <div className="stat"><div className="stat-label">Tier</div><div className="stat-value">{s.effective.tier}</div><div className="stat-sub">{s.effective.freeTier ? `free tier: ${s.freeTier.tenants} tenants, ${s.freeTier.usersPerTenant} users each` : s.effective.frozen ? 'frozen: nothing may grow' : ''}</div></div>
-              <div className="stat"><div className="stat-label">Tenants</div><div className="stat-value">{s.tenants.total ?? '—'} / {s.effective.limits.tenants}</div><div className="stat-sub">{s.tenants.overLimit ? 'over the licensed number' : ''}</div></div>
-              <div className="stat"><div className="stat-label">Users</div><div className="stat-value">{s.effective.limits.users}</div><div className="stat-sub">shared as per-tenant caps</div></div>
+              <div className="stat"><div className="stat-label">Tier</div><div className="stat-value" data-testid="license-tier">{s.effective.tier}</div><div className="stat-sub">{s.effective.freeTier ? 'free tier: no premium features' : s.effective.frozen ? 'frozen: nothing may grow' : `${plural(s.effective.features.length, 'feature')}`}</div></div>
+              <div className="stat"><div className="stat-label">Tenants</div><div className="stat-value" data-testid="license-tenants">{s.tenants.total ?? '—'} <small>of {s.effective.limits.tenants}</small></div><div className="stat-sub">{s.tenants.overLimit ? <span className="field-error">over the limit: no new tenants</span> : s.effective.freeTier ? 'the free tier allows' : 'the license allows'}</div></div>
+              {/* the free tier caps each tenant; a license shares one total out as per-tenant caps */}
+              <div className="stat"><div className="stat-label">Users</div><div className="stat-value" data-testid="license-users">{s.effective.freeTier ? s.freeTier.usersPerTenant : s.effective.limits.users.toLocaleString()} <small>{s.effective.freeTier ? 'per tenant' : 'in total'}</small></div><div className="stat-sub">{s.effective.freeTier ? 'the fixed free cap' : 'shared out as per-tenant caps'}</div></div>
+              <div className="stat"><div className="stat-label">Expiry</div><div className="stat-value" data-testid="license-expiry">{expiryFigure(s.secondsToExpiry)}</div><div className="stat-sub">{lic ? `until ${shortDate(lic.expiresAt)}, then ${lic.graceDays} d grace` : 'no license: does not expire'}</div></div>
             </div>
             {lic && (
-              <table className="kv-table">
+              <table className="kv-table license-kv">
                 <tbody>
-                  <tr><th>Customer</th><td>{lic.customer}</td></tr>
-                  <tr><th>License id</th><td><code>{lic.lid}</code> {lic.trust === 'test' && <span className="badge badge-warn">test key</span>}</td></tr>
-                  <tr><th>Valid</th><td>{exactTime(lic.notBefore)} – {exactTime(lic.expiresAt)} (grace until {exactTime(lic.graceEndsAt)})</td></tr>
-                  <tr><th>After grace</th><td>{lic.expiryStrategy.afterGrace}; stops: {lic.expiryStrategy.stops.join(', ') || '—'}; keeps: {lic.expiryStrategy.keeps.join(', ') || '—'}</td></tr>
-                  <tr><th>Features</th><td>{lic.features.join(', ') || '—'}</td></tr>
-                  <tr><th>Cluster binding</th><td>{lic.clusterUid ?? 'none'}</td></tr>
-                  <tr><th>Issuing key</th><td><code>{lic.issuerKid}</code></td></tr>
+                  <tr><td>Customer</td><td>{lic.customer}</td></tr>
+                  <tr><td>License id</td><td><code>{lic.lid}</code> {lic.trust === 'test' && <span className="badge badge-warn">test key</span>}</td></tr>
+                  <tr><td>Valid</td><td>{exactTime(lic.notBefore)} – {exactTime(lic.expiresAt)} (grace until {exactTime(lic.graceEndsAt)})</td></tr>
+                  <tr>
+                    <td>After grace</td>
+                    <td>
+                      {lic.expiryStrategy.afterGrace === 'freeze' ? 'Frozen at the licensed limits (nothing may grow)' : 'Back to the free tier'}
+                      <div className="cell-sub">Stops: {lic.expiryStrategy.stops.join(', ') || 'nothing'} · keeps working: {lic.expiryStrategy.keeps.join(', ') || 'nothing'}</div>
+                    </td>
+                  </tr>
+                  <tr><td>Features</td><td>{lic.features.join(', ') || '—'}</td></tr>
+                  <tr><td>Cluster binding</td><td>{lic.clusterUid ?? 'none'}</td></tr>
+                  <tr><td>Issuing key</td><td><code>{lic.issuerKid}</code></td></tr>
                 </tbody>
               </table>
             )}
             {s.tenants.lagging.length > 0 && (
               <div className="callout callout-warn" data-testid="license-lagging">
-                {plural(s.tenants.lagging.length, 'tenant')} behind: {s.tenants.lagging.slice(0, 10).map((l) => `${l.slug} (${l.reason})`).join(', ')}
+                {plural(s.tenants.lagging.length, 'tenant')} behind: {s.tenants.lagging.slice(0, 10).map(laggingText).join(', ')}
                 {s.tenants.lagging.length > 10 ? '…' : ''}{' '}
-                <button className="btn btn-small" disabled={!!busy} onClick={() => run('Fan-out resumed', () => client.invoke('license.fanout.resume', {}))}>Resume</button>
+                <button className="btn btn-small" disabled={!!busy} onClick={() => run('resume', () => client.invoke('license.fanout.resume', {}))} data-testid="license-resume">Bring up to date</button>
               </div>
             )}
-            {busy && progress && <div className="muted" data-testid="license-progress">{busy}: {progress.done} / {progress.total} tenants</div>}
+            {busy && progress && <div className="muted" data-testid="license-progress">{ACTIONS[busy].doing}: {progress.done} / {progress.total} tenants</div>}
           </div>
         </div>
       )}
@@ -145,18 +233,30 @@ export default function LicensePage() {
       <div className="card">
         <div className="card-header"><h2>Activate or renew</h2></div>
         <div className="card-body">
-          <p className="muted">Drop a license file anywhere on this page, choose one, or paste its text. Nothing is written unless it verifies.</p>
+          <p className="muted license-hint">Drop a license file anywhere on this page, choose one, or paste its text. Nothing is written unless it verifies.</p>
           <div className="field">
-            <textarea aria-label="license text" rows={4} value={pasted} onChange={(e) => setPasted(e.target.value)} placeholder="eyJhbGciOiJFZERTQSIs…" data-testid="license-paste" />
+            <textarea className="license-paste" aria-label="license text" spellCheck={false} rows={4} value={pasted} onChange={(e) => {
+                setPasted(e.target.value);
+                // a refusal is about the text that was sent, not what is being typed now
+                setProblem(null);
+              }} placeholder="eyJhbGciOiJFZERTQSIs…" data-testid="license-paste" />
           </div>
-          <div className="toolbar row-wrap">
-            <button className="btn btn-primary" disabled={!!busy || pasted.trim() === ''} onClick={() => run('License activated', () => client.invoke('license.activate', { license: pasted, encoding: 'text' }))} data-testid="license-activate">Activate pasted</button>
-            <label className="btn">Activate file…<input type="file" hidden onChange={(e) => e.target.files?.[0] && activateFile(e.target.files[0])} /></label>
-            {lic?.renewalUrl && <button className="btn" disabled={!!busy} onClick={() => run('License renewed', () => client.invoke('license.renew.online', {}))}>Renew online</button>}
-            <button className="btn" disabled={!!busy} onClick={() => run('Renewal request exported', async () => { const r = await client.invoke('license.renew.exportRequest', {}); download(r.fileName, r.content); return r; })}>Export renewal request</button>
-            <label className="btn">Import renewal answer…<input type="file" hidden onChange={async (e) => { const f = e.target.files?.[0]; if (f) await run('Renewed license imported', async () => client.invoke('license.renew.importAnswer', { license: await fileToBase64(f), encoding: 'base64' })); }} /></label>
-            <label className="btn">Import revocation list…<input type="file" hidden onChange={async (e) => { const f = e.target.files?.[0]; if (f) await run('Revocation list imported', async () => client.invoke('license.revocations.import', { content: await fileToBase64(f), encoding: 'base64' })); }} /></label>
-            {lic && <button className="btn btn-danger" disabled={!!busy} onClick={() => setConfirmClear(true)}>Clear license…</button>}
+          {problem && (
+            <div className="callout callout-err license-problem" role="alert" data-testid="license-problem">
+              <div>
+                <strong>{problem.title}.</strong> {problem.message} <span className="muted">(reason <code>{problem.reason}</code>)</span>
+              </div>
+              <button className="icon-btn" aria-label="Dismiss message" onClick={() => setProblem(null)}>✕</button>
+            </div>
+          )}
+          <div className="row row-wrap license-actions">
+            <button className="btn btn-primary" disabled={!!busy || pasted.trim() === ''} onClick={() => void run('activate', () => client.invoke('license.activate', { license: pasted.trim(), encoding: 'text' })).then((ok) => ok && setPasted(''))} data-testid="license-activate">{busy === 'activate' ? 'Verifying…' : 'Activate pasted'}</button>
+            <label className="btn">Activate file…<input type="file" hidden onChange={pickFile(activateFile)} data-testid="license-file" /></label>
+            {lic?.renewalUrl && <button className="btn" disabled={!!busy} onClick={() => run('renewOnline', () => client.invoke('license.renew.online', {}))}>Renew online</button>}
+            <button className="btn" disabled={!!busy} onClick={() => run('exportRequest', async () => { const r = await client.invoke('license.renew.exportRequest', {}); download(r.fileName, r.content); return r; })}>Export renewal request</button>
+            <label className="btn">Import renewal answer…<input type="file" hidden onChange={pickFile((f) => run('importAnswer', async () => client.invoke('license.renew.importAnswer', { license: await fileToBase64(f), encoding: 'base64' })))} /></label>
+            <label className="btn">Import revocation list…<input type="file" hidden onChange={pickFile((f) => run('revocations', async () => client.invoke('license.revocations.import', { content: await fileToBase64(f), encoding: 'base64' })))} /></label>
+            {lic && <><span className="spacer" /><button className="btn btn-danger" disabled={!!busy} onClick={() => setConfirmClear(true)} data-testid="license-clear">Clear license…</button></>}
           </div>
         </div>
       </div>
@@ -164,16 +264,34 @@ export default function LicensePage() {
       <AllocationsCard data={allocations.data} onSaved={() => void reloadAll()} />
 
       <div className="card" data-testid="license-history">
-        <div className="card-header"><h2>History</h2></div>
+        <div className="card-header">
+          <h2>History</h2>
+          {(history.data?.entries.length ?? 0) > HISTORY_SHOWN && (
+            <>
+              <span className="spacer" />
+              <button className="btn btn-small" onClick={() => setAllHistory(!allHistory)}>{allHistory ? `Latest ${HISTORY_SHOWN}` : `All ${history.data?.entries.length}`}</button>
+            </>
+          )}
+        </div>
         <div className="card-body">
-          <table className="table">
-            <thead><tr><th>When</th><th>Action</th><th>By</th><th>License</th><th>Note</th></tr></thead>
-            <tbody>
-              {(history.data?.entries ?? []).map((h, i) => (
-                <tr key={i}><td>{exactTime(h.at)}</td><td>{h.action}</td><td>{h.actor}</td><td>{h.lid ? `${h.customer ?? ''} · ${h.tier ?? ''} · until ${exactTime(h.exp)}` : '—'}</td><td>{h.note ?? ''}</td></tr>
-              ))}
-            </tbody>
-          </table>
+          {history.data && history.data.entries.length === 0 ? (
+            <div className="muted" data-testid="license-history-empty">No license has been activated on this cluster yet.</div>
+          ) : (
+            <table className="table">
+              <thead><tr><th>When</th><th>Action</th><th>By</th><th>License</th><th>Note</th></tr></thead>
+              <tbody>
+                {(history.data?.entries ?? []).slice(0, allHistory ? undefined : HISTORY_SHOWN).map((h, i) => (
+                  <tr key={i} data-testid="license-history-row" data-action={h.action}>
+                    <td title={exactTime(h.at)} className="nowrap">{shortDateTime(h.at)}</td>
+                    <td className="nowrap">{HISTORY_LABEL[h.action] ?? h.action}</td>
+                    <td>{h.actor}</td>
+                    <td>{h.lid ? <>{h.customer ?? ''} · {h.tier ?? ''} · until {shortDate(h.exp)}<div className="cell-sub"><code>{h.lid}</code></div></> : '—'}</td>
+                    <td>{h.note ?? ''}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
         </div>
       </div>
 
@@ -184,7 +302,7 @@ export default function LicensePage() {
           action="Clear and revert to free tier"
           busy={busy !== null}
           onClose={() => setConfirmClear(false)}
-          onConfirm={(typed) => void run('License cleared', () => client.invoke('license.clear', { customer: lic.customer, confirm: typed })).then(() => setConfirmClear(false))}
+          onConfirm={(typed) => void run('clear', () => client.invoke('license.clear', { customer: lic.customer, confirm: typed })).then(() => setConfirmClear(false))}
         >
           <p>Every tenant reverts to the free tier ({s?.freeTier.tenants} tenants, {s?.freeTier.usersPerTenant} users each).</p>
         </ConfirmTyped>
