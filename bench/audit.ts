@@ -19,7 +19,11 @@ const rows: Row[] = [];
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-audit-'));
 const memSecrets = () => {
   const m = new Map<string, string>();
-  return { get: async (k: string) => m.get(k) ?? null, set: async (k: string, v: string) => void m.set(k, v), delete: async (k: string) => void m.delete(k) };
+  return {
+    get: async (k: string) => m.get(k) ?? null,
+    set: async (k: string, v: string) => void m.set(k, v),
+    delete: async (k: string) => void m.delete(k),
+  };
 };
 function service(name: string): AuditService {
   const { db } = openCache(path.join(root, name, 'cache.sqlite'), auditMigrations);
@@ -28,11 +32,38 @@ function service(name: string): AuditService {
 
 // deterministic pseudo-random so runs compare
 let seed = 42;
-const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)]!;
 const actors = Array.from({ length: 50 }, (_, i) => (i % 3 ? `local:op${i}` : `oidc:idp.example:user${i}`));
-const actions = ['tenants.create', 'tenants.delete', 'tenants.rotateSecrets', 'backups.take', 'backups.restore', 'license.activate', 'workers.upgrade', 'settings.set', 'operators.signIn', 'clusters.select'];
-const words = ['rotation', 'incident', 'migration', 'quarterly', 'renewal', 'upgrade', 'restore', 'emergency', 'scheduled', 'customer', 'billing', 'compliance', 'offboarding', 'pilot', 'staging'];
+const actions = [
+  'tenants.create',
+  'tenants.delete',
+  'tenants.rotateSecrets',
+  'backups.take',
+  'backups.restore',
+  'license.activate',
+  'workers.upgrade',
+  'settings.set',
+  'operators.signIn',
+  'clusters.select',
+];
+const words = [
+  'rotation',
+  'incident',
+  'migration',
+  'quarterly',
+  'renewal',
+  'upgrade',
+  'restore',
+  'emergency',
+  'scheduled',
+  'customer',
+  'billing',
+  'compliance',
+  'offboarding',
+  'pilot',
+  'staging',
+];
 const t0 = Date.UTC(2025, 0, 1);
 function syntheticRecord(i: number): AuditRecord {
   const tenant = `tenant-${Math.floor(rnd() * 5000)}`;
@@ -71,7 +102,12 @@ const loadMs = await timeIt(() => {
 });
 const analyzeMs = await timeIt(() => source.local.analyze()); // what sync does after a large pull
 rows.push({ metric: 'planner statistics (ANALYZE) after the load', value: analyzeMs / 1000, unit: 's' });
-rows.push({ metric: 'local copy load (chain + SQLite + FTS5)', value: N / (loadMs / 1000), unit: 'ent/s', note: `${N} entries in ${(loadMs / 1000).toFixed(1)} s` });
+rows.push({
+  metric: 'local copy load (chain + SQLite + FTS5)',
+  value: N / (loadMs / 1000),
+  unit: 'ent/s',
+  note: `${N} entries in ${(loadMs / 1000).toFixed(1)} s`,
+});
 
 // 2. verification rate
 let checked = 0;
@@ -80,7 +116,12 @@ const verifyMs = await timeIt(async () => {
   if (!r.ok) throw new Error(r.message);
   checked = r.checked;
 });
-rows.push({ metric: 'verification rate (local copy)', value: checked / (verifyMs / 1000), unit: 'ent/s', note: `${checked} entries in ${(verifyMs / 1000).toFixed(1)} s` });
+rows.push({
+  metric: 'verification rate (local copy)',
+  value: checked / (verifyMs / 1000),
+  unit: 'ent/s',
+  note: `${checked} entries in ${(verifyMs / 1000).toFixed(1)} s`,
+});
 
 // 3. filtered queries and full-text search (first page of 100, as the table asks)
 const base = { source: 'cluster', limit: 100, order: 'newest' as const, withTotal: false };
@@ -90,15 +131,30 @@ const withTotal: number[] = [];
 for (let i = 0; i < 200; i++) {
   const kind = i % 4;
   const q =
-    kind === 0 ? { actor: pick(actors), outcome: 'failure' as const }
-    : kind === 1 ? { tenant: `tenant-${Math.floor(rnd() * 5000)}` }
-    : kind === 2 ? { action: pick(actions), from: new Date(t0 + rnd() * N * 30_000).toISOString(), to: new Date(t0 + N * 30_000).toISOString() }
-    : { actor: pick(actors), action: pick(actions) };
+    kind === 0
+      ? { actor: pick(actors), outcome: 'failure' as const }
+      : kind === 1
+        ? { tenant: `tenant-${Math.floor(rnd() * 5000)}` }
+        : kind === 2
+          ? { action: pick(actions), from: new Date(t0 + rnd() * N * 30_000).toISOString(), to: new Date(t0 + N * 30_000).toISOString() }
+          : { actor: pick(actors), action: pick(actions) };
   filtered.push(await timeIt(() => source.query({ ...base, ...q })));
-  fts.push(await timeIt(() => source.query({ ...base, text: i % 2 ? pick(words) : `${pick(words)} ${pick(words)}`, ...(i % 3 === 0 ? { actor: pick(actors) } : {}) })));
+  fts.push(
+    await timeIt(() =>
+      source.query({
+        ...base,
+        text: i % 2 ? pick(words) : `${pick(words)} ${pick(words)}`,
+        ...(i % 3 === 0 ? { actor: pick(actors) } : {}),
+      }),
+    ),
+  );
   if (i < 40) withTotal.push(await timeIt(() => source.query({ ...base, ...q, withTotal: true })));
 }
-for (const [name, xs] of [['filtered query (page of 100)', filtered], ['full-text search (page of 100)', fts], ['filtered query + total count', withTotal]] as const) {
+for (const [name, xs] of [
+  ['filtered query (page of 100)', filtered],
+  ['full-text search (page of 100)', fts],
+  ['filtered query + total count', withTotal],
+] as const) {
   xs.sort((a, b) => a - b);
   rows.push({ metric: `${name} p50`, value: percentile(xs, 50), unit: 'ms', note: `${xs.length} queries over ${N}` });
   rows.push({ metric: `${name} p95`, value: percentile(xs, 95), unit: 'ms' });
@@ -134,16 +190,28 @@ try {
       for (let i = 0; i < M; i++) await e2e.outbox.record(syntheticRecord(i));
       while (e2e.outbox.pending().count > 0) await new Promise((r) => setTimeout(r, 20));
     });
-    rows.push({ metric: 'append: into PostgreSQL (chained, serialized)', value: M / (e2eMs / 1000), unit: 'ent/s', note: `${M} records, batches of 500` });
+    rows.push({
+      metric: 'append: into PostgreSQL (chained, serialized)',
+      value: M / (e2eMs / 1000),
+      unit: 'ent/s',
+      note: `${M} records, batches of 500`,
+    });
     const single: number[] = [];
     for (let i = 0; i < 300; i++) {
-      single.push(await timeIt(async () => {
-        await e2e.outbox.record(syntheticRecord(i));
-        await e2e.outbox.flush();
-      }));
+      single.push(
+        await timeIt(async () => {
+          await e2e.outbox.record(syntheticRecord(i));
+          await e2e.outbox.flush();
+        }),
+      );
     }
     single.sort((a, b) => a - b);
-    rows.push({ metric: 'append: one entry to PostgreSQL p50', value: percentile(single, 50), unit: 'ms', note: 'record + flush, one at a time' });
+    rows.push({
+      metric: 'append: one entry to PostgreSQL p50',
+      value: percentile(single, 50),
+      unit: 'ms',
+      note: 'record + flush, one at a time',
+    });
     rows.push({ metric: 'append: one entry to PostgreSQL p95', value: percentile(single, 95), unit: 'ms' });
     await e2e.close();
   } finally {

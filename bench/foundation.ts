@@ -14,7 +14,7 @@ import { percentile, report, timeIt, type Row } from './lib';
 const N = 2000;
 const rows: Row[] = [];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-'));
-const engine = createEngine({ mode: 'browser', dataDir: dir });
+const engine = createEngine({ mode: 'browser', dataDir: dir, identity: 'os-user' });
 const router = createRouter(engine);
 
 // in-process

@@ -153,7 +153,12 @@ export const auditCommands = {
         to: z.iso.datetime({ offset: true }).optional(),
       })
       .strict(),
-    output: z.object({ path: z.string(), count: z.number().int(), firstSeq: z.number().int().nullable(), lastSeq: z.number().int().nullable() }),
+    output: z.object({
+      path: z.string(),
+      count: z.number().int(),
+      firstSeq: z.number().int().nullable(),
+      lastSeq: z.number().int().nullable(),
+    }),
   }),
   'audit.import': command({
     summary: 'Open an audit bundle for offline review after verifying it',

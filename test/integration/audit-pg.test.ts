@@ -13,7 +13,13 @@ const services: { svc: AuditService; close(): void }[] = [];
 
 function consoleOn(server: ThrowawayPostgres): AuditService {
   const { db, dir } = tempCache();
-  const svc = new AuditService({ db, secrets: memorySecrets(), consoleVersion: '0.1.0', checkpointEvery: 10, retry: { baseDelayMs: 50, maxDelayMs: 500 } });
+  const svc = new AuditService({
+    db,
+    secrets: memorySecrets(),
+    consoleVersion: '0.1.0',
+    checkpointEvery: 10,
+    retry: { baseDelayMs: 50, maxDelayMs: 500 },
+  });
   svc.attachSharedLog(server.config);
   services.push({
     svc,
@@ -65,7 +71,9 @@ describe('shared audit log in PostgreSQL', () => {
       await expect(c.query("UPDATE audit_log SET actor = 'x' WHERE seq = 1")).rejects.toThrow(/append-only/);
       await expect(c.query('DELETE FROM audit_log WHERE seq = 1')).rejects.toThrow(/append-only/);
       await expect(c.query('TRUNCATE audit_log')).rejects.toThrow(/append-only/);
-      const priv = await c.query("SELECT has_table_privilege('gatehouse_console', 'audit_log', 'UPDATE') AS u, has_table_privilege('gatehouse_console', 'audit_log', 'INSERT') AS i");
+      const priv = await c.query(
+        "SELECT has_table_privilege('gatehouse_console', 'audit_log', 'UPDATE') AS u, has_table_privilege('gatehouse_console', 'audit_log', 'INSERT') AS i",
+      );
       expect(priv.rows[0]).toEqual({ u: false, i: true });
     } finally {
       await c.end();
@@ -93,9 +101,11 @@ describe('shared audit log in PostgreSQL', () => {
     await until(() => a.outbox.pending().count === 0);
     const c = await superuser();
     try {
-      const rows = (await c.query<{ target: string }>("SELECT target FROM audit_log WHERE target LIKE 'tenant/stream-%' ORDER BY seq")).rows;
+      const rows = (await c.query<{ target: string }>("SELECT target FROM audit_log WHERE target LIKE 'tenant/stream-%' ORDER BY seq"))
+        .rows;
       const got = rows.map((r) => r.target);
-      if (got.length !== targets.length) console.log('missing:', targets.filter((t) => !got.includes(t)).join(','), 'outbox', a.outbox.pending());
+      if (got.length !== targets.length)
+        console.log('missing:', targets.filter((t) => !got.includes(t)).join(','), 'outbox', a.outbox.pending());
       expect(got).toEqual(targets); // none lost, none doubled, order kept
     } finally {
       await c.end();
@@ -146,7 +156,13 @@ describe('export from the shared log, import on a console that never saw the clu
     expect(out.count).toBe(n);
     const { db, dir: d2 } = tempCache();
     const offline = new AuditService({ db, secrets: memorySecrets(), consoleVersion: '0.1.0' }); // no shared log at all
-    services.push({ svc: offline, close: () => { db.close(); fs.rmSync(d2, { recursive: true, force: true }); } });
+    services.push({
+      svc: offline,
+      close: () => {
+        db.close();
+        fs.rmSync(d2, { recursive: true, force: true });
+      },
+    });
     const info = await offline.import(dir, (await a.key()).verifier.vkey);
     expect(await offline.verify(`bundle:${info.id}`)).toMatchObject({ ok: true, checked: n });
     const lines = fs.readFileSync(path.join(dir, 'entries.jsonl'), 'utf8').split('\n');
@@ -182,7 +198,10 @@ describe('tampering in PostgreSQL (as superuser, triggers bypassed) is detected 
   async function restore(original: Record<string, unknown>) {
     await c.query('DELETE FROM audit_log WHERE seq = $1', [original.seq]);
     const cols = Object.keys(original);
-    await c.query(`INSERT INTO audit_log (${cols.join(',')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(',')})`, Object.values(original));
+    await c.query(
+      `INSERT INTO audit_log (${cols.join(',')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(',')})`,
+      Object.values(original),
+    );
     expect((await svc.verify('cluster')).ok).toBe(true);
   }
 
@@ -215,9 +234,10 @@ describe('tampering in PostgreSQL (as superuser, triggers bypassed) is detected 
   it('an inserted entry', async () => {
     const max = Number((await c.query('SELECT max(seq) AS m FROM audit_log')).rows[0].m);
     const { entry, canonical } = chainEntry(record({ actor: 'local:mallory' }), max + 1, 'ff'.repeat(32));
-    await c.query("INSERT INTO audit_log (seq, prev_hash, hash, entry, at, actor, action, target, outcome, origin_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'forged')", [
-      max + 1, entry.prev_hash, entry.hash, canonical, entry.at, entry.actor, entry.action, entry.target, entry.outcome,
-    ]);
+    await c.query(
+      "INSERT INTO audit_log (seq, prev_hash, hash, entry, at, actor, action, target, outcome, origin_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'forged')",
+      [max + 1, entry.prev_hash, entry.hash, canonical, entry.at, entry.actor, entry.action, entry.target, entry.outcome],
+    );
     expect(await svc.verify('cluster')).toMatchObject({ ok: false, firstBadSeq: max + 1, problem: 'broken-link' });
     await c.query('DELETE FROM audit_log WHERE seq = $1', [max + 1]);
     expect((await svc.verify('cluster')).ok).toBe(true);

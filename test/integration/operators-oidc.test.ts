@@ -34,7 +34,10 @@ async function startProvider(issuerHost = '127.0.0.1'): Promise<{ issuer: string
     ],
     scopes: ['openid', 'offline_access', 'profile', 'groups'],
     claims: { openid: ['sub'], profile: ['name', 'preferred_username'], groups: ['groups'] },
-    findAccount: async (_ctx: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id, name: id.toUpperCase(), preferred_username: id, groups: GROUPS[id] ?? [] }) }),
+    findAccount: async (_ctx: unknown, id: string) => ({
+      accountId: id,
+      claims: async () => ({ sub: id, name: id.toUpperCase(), preferred_username: id, groups: GROUPS[id] ?? [] }),
+    }),
     features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
     issueRefreshToken: async () => true,
     cookies: { keys: ['oidc-test-cookie-key'] },
@@ -43,10 +46,11 @@ async function startProvider(issuerHost = '127.0.0.1'): Promise<{ issuer: string
   return {
     issuer,
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -81,7 +85,13 @@ beforeAll(async () => {
   provider = await startProvider();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
   secrets = memorySecrets();
-  engine = createEngine({ mode: 'browser', dataDir: dir, identity: 'sign-in', audit: { secrets }, clusters: { autoStart: false, env: {}, home: dir } });
+  engine = createEngine({
+    mode: 'browser',
+    dataDir: dir,
+    identity: 'sign-in',
+    audit: { secrets },
+    clusters: { autoStart: false, env: {}, home: dir },
+  });
   router = createRouter(engine);
   expect((await router.invoke('admin', 'operators.setupFirstAdmin', { username: 'root', password: PW })).ok).toBe(true);
 }, 120_000);
@@ -99,20 +109,32 @@ const scopes = ['openid', 'profile', 'groups', 'offline_access'];
 describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', () => {
   it('an admin configures the provider; a wrong issuer is refused and nothing is stored', async () => {
     const wrong = await startProvider('localhost'); // answers as http://localhost:port when asked at 127.0.0.1
-    const bad = await router.invoke('admin', 'operators.oidc.configure', { issuer: wrong.url, clientId: 'gatehouse', scopes, roleMapping: mapping });
+    const bad = await router.invoke('admin', 'operators.oidc.configure', {
+      issuer: wrong.url,
+      clientId: 'gatehouse',
+      scopes,
+      roleMapping: mapping,
+    });
     await wrong.close();
     expect(bad).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
     expect(!bad.ok && bad.error.message).toMatch(/issuer/);
     expect(await router.invoke('admin', 'operators.oidc.get', {})).toMatchObject({ ok: true, value: { profiles: [] } });
 
-    const ok = await router.invoke('admin', 'operators.oidc.configure', { issuer: provider.issuer, clientId: 'gatehouse', scopes, roleMapping: mapping });
+    const ok = await router.invoke('admin', 'operators.oidc.configure', {
+      issuer: provider.issuer,
+      clientId: 'gatehouse',
+      scopes,
+      roleMapping: mapping,
+    });
     expect(ok).toMatchObject({ ok: true, value: { profile: 'default', hasClientSecret: false } });
   });
 
   it('signs in with code + PKCE through the loopback redirect; the role comes from the groups claim; refresh and sign-out work', async () => {
     const begin = await router.invoke('w1', 'operators.oidc.begin', {});
     expect(begin.ok).toBe(true);
-    const { flowId, authorizationUrl, redirectUri } = (begin as { value: { flowId: string; authorizationUrl: string; redirectUri: string } }).value;
+    const { flowId, authorizationUrl, redirectUri } = (
+      begin as { value: { flowId: string; authorizationUrl: string; redirectUri: string } }
+    ).value;
     expect(redirectUri).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
     const url = new URL(authorizationUrl);
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
@@ -134,7 +156,10 @@ describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', (
 
     // operator role: allowed to refresh, refused an admin command
     expect(await router.invoke('w1', 'operators.oidc.refresh', {})).toMatchObject({ ok: true, value: { operator: { role: 'operator' } } });
-    expect(await router.invoke('w1', 'operators.create', { username: 'x1', role: 'admin', password: PW })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await router.invoke('w1', 'operators.create', { username: 'x1', role: 'admin', password: PW })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
 
     expect((await router.invoke('w1', 'operators.signOut', {})).ok).toBe(true);
     expect([...secrets.map.keys()].filter((k) => k.startsWith('oidc-tokens:'))).toHaveLength(0);

@@ -128,7 +128,8 @@ export async function verifyBundle(dir: string, trusted: Verifier[], extraTrust?
     throw refuse('manifest.json is not valid JSON (truncated or damaged)');
   }
   const parsed = BundleManifest.safeParse(raw);
-  if (!parsed.success) throw refuse(`manifest.json is malformed (${parsed.error.issues[0]?.path.join('.') || 'root'}: ${parsed.error.issues[0]?.message})`);
+  if (!parsed.success)
+    throw refuse(`manifest.json is malformed (${parsed.error.issues[0]?.path.join('.') || 'root'}: ${parsed.error.issues[0]?.message})`);
   const m = parsed.data;
   let signer: Verifier;
   try {
@@ -137,13 +138,18 @@ export async function verifyBundle(dir: string, trusted: Verifier[], extraTrust?
     throw refuse(`the signer key is invalid (${(e as Error).message})`);
   }
   const known = trusted.find((t) => t.name === signer.name);
-  if (known && known.vkey !== signer.vkey) throw refuse(`the signer "${signer.name}" is known here with a different key`, { signer: signer.vkey });
+  if (known && known.vkey !== signer.vkey)
+    throw refuse(`the signer "${signer.name}" is known here with a different key`, { signer: signer.vkey });
   if (!known && extraTrust?.trim() !== signer.vkey) {
-    throw refuse(`it is signed by a key this console does not know (${signer.vkey}); if you trust that key, import again and give it as the signer to trust`, {
-      signer: signer.vkey,
-    });
+    throw refuse(
+      `it is signed by a key this console does not know (${signer.vkey}); if you trust that key, import again and give it as the signer to trust`,
+      {
+        signer: signer.vkey,
+      },
+    );
   }
-  if (!verifyDetached(signer, signedPart(m), Buffer.from(m.signature, 'base64'))) throw refuse('the manifest signature does not verify (the manifest was altered)');
+  if (!verifyDetached(signer, signedPart(m), Buffer.from(m.signature, 'base64')))
+    throw refuse('the manifest signature does not verify (the manifest was altered)');
 
   const checkpointVerifiers: Verifier[] = [signer];
   for (const v of m.checkpoint_signers) {
@@ -186,13 +192,18 @@ export async function verifyBundle(dir: string, trusted: Verifier[], extraTrust?
     first ??= entry;
     last = entry;
   }
-  if (sha.digest('hex') !== m.entries_sha256) throw refuse(`${ENTRIES_FILE} does not match the digest in the manifest (truncated or altered)`);
+  if (sha.digest('hex') !== m.entries_sha256)
+    throw refuse(`${ENTRIES_FILE} does not match the digest in the manifest (truncated or altered)`);
   if (verifier.checked !== m.count) throw refuse(`the manifest says ${m.count} entries but the file has ${verifier.checked}`);
-  if ((first?.seq ?? null) !== m.first_seq || (last?.seq ?? null) !== m.last_seq) throw refuse('the manifest disagrees with the entries on the first or last seq');
-  if ((first?.hash ?? null) !== m.first_hash || (last?.hash ?? null) !== m.last_hash) throw refuse('the manifest disagrees with the entries on the first or last hash');
+  if ((first?.seq ?? null) !== m.first_seq || (last?.seq ?? null) !== m.last_seq)
+    throw refuse('the manifest disagrees with the entries on the first or last seq');
+  if ((first?.hash ?? null) !== m.first_hash || (last?.hash ?? null) !== m.last_hash)
+    throw refuse('the manifest disagrees with the entries on the first or last hash');
   for (const c of cps) {
     if (verifier.seen.get(c.checkpoint.size) !== c.headHashHex) {
-      throw refuse(`the checkpoint at size ${c.checkpoint.size} does not match entry ${c.checkpoint.size}`, { firstBadSeq: c.checkpoint.size });
+      throw refuse(`the checkpoint at size ${c.checkpoint.size} does not match entry ${c.checkpoint.size}`, {
+        firstBadSeq: c.checkpoint.size,
+      });
     }
   }
   const id = createHash('sha256').update(m.signature).digest('hex').slice(0, 16);

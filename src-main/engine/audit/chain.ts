@@ -93,7 +93,11 @@ export class ChainVerifier {
     const seq = this.expectedSeq;
     if (!Number.isInteger(entry.seq)) return this.fail(seq, 'malformed-entry', `entry after seq ${seq - 1} has no valid seq`);
     if (entry.seq > seq) {
-      return this.fail(seq, 'missing-entry', `entry ${seq} is missing (deleted or moved): entry ${entry.seq} comes right after entry ${seq - 1}`);
+      return this.fail(
+        seq,
+        'missing-entry',
+        `entry ${seq} is missing (deleted or moved): entry ${entry.seq} comes right after entry ${seq - 1}`,
+      );
     }
     if (entry.seq < seq) {
       return this.fail(entry.seq, 'unexpected-entry', `entry ${entry.seq} appears again or out of order after entry ${seq - 1}`);

@@ -65,8 +65,10 @@ export class LocalAuditCopy {
   }
 
   hasStatistics(): boolean {
-    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").get() !== undefined &&
-      this.db.prepare("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'audit_entries'").get() !== undefined;
+    return (
+      this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").get() !== undefined &&
+      this.db.prepare("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'audit_entries'").get() !== undefined
+    );
   }
 
   maxSeq(source: string): number {
@@ -89,7 +91,8 @@ export class LocalAuditCopy {
   }
 
   get(source: string, seq: number): AuditEntry | null {
-    const s = this.db.prepare('SELECT entry FROM audit_entries WHERE source = ? AND seq = ?').pluck().get(source, seq) as string | undefined;
+    const s = this.db.prepare('SELECT entry FROM audit_entries WHERE source = ? AND seq = ?').pluck().get(source, seq) as
+      string | undefined;
     return s ? (JSON.parse(s) as AuditEntry) : null;
   }
 
@@ -186,11 +189,16 @@ export class LocalAuditCopy {
       if (q.text) {
         countParams.text = q.text;
         total = this.db
-          .prepare(`SELECT count(*) FROM audit_fts f JOIN audit_entries e ON e.id = f.rowid WHERE audit_fts MATCH @text AND ${cw.join(' AND ')}`)
+          .prepare(
+            `SELECT count(*) FROM audit_fts f JOIN audit_entries e ON e.id = f.rowid WHERE audit_fts MATCH @text AND ${cw.join(' AND ')}`,
+          )
           .pluck()
           .get(countParams) as number;
       } else {
-        total = this.db.prepare(`SELECT count(*) FROM audit_entries e WHERE ${cw.join(' AND ')}`).pluck().get(countParams) as number;
+        total = this.db
+          .prepare(`SELECT count(*) FROM audit_entries e WHERE ${cw.join(' AND ')}`)
+          .pluck()
+          .get(countParams) as number;
       }
     }
     return {
@@ -215,6 +223,8 @@ export class LocalAuditCopy {
     return s === undefined ? null : (JSON.parse(s) as T);
   }
   setState(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO audit_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+    this.db
+      .prepare('INSERT INTO audit_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+      .run(key, JSON.stringify(value));
   }
 }

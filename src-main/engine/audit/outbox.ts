@@ -51,7 +51,10 @@ export class AuditOutbox implements AuditRecorder {
   }
 
   pending(): { count: number; oldestAt: string | null } {
-    const r = this.db.prepare('SELECT count(*) AS count, min(created_at) AS oldestAt FROM audit_outbox').get() as { count: number; oldestAt: string | null };
+    const r = this.db.prepare('SELECT count(*) AS count, min(created_at) AS oldestAt FROM audit_outbox').get() as {
+      count: number;
+      oldestAt: string | null;
+    };
     return r;
   }
 

@@ -91,8 +91,10 @@ export class AuditService {
   private async openShared(): Promise<SharedAuditLog> {
     const admin = this.provider ? await this.provider() : null;
     this.sharedConfig = admin;
-    if (!admin) throw new ContractError('UNAVAILABLE', 'No cluster database is configured for the audit log. Add it to the cluster profile.');
-    const same = (a: PgAdminConfig, b: PgAdminConfig) => a.host === b.host && a.port === b.port && a.user === b.user && a.password === b.password && a.database === b.database;
+    if (!admin)
+      throw new ContractError('UNAVAILABLE', 'No cluster database is configured for the audit log. Add it to the cluster profile.');
+    const same = (a: PgAdminConfig, b: PgAdminConfig) =>
+      a.host === b.host && a.port === b.port && a.user === b.user && a.password === b.password && a.database === b.database;
     if (this.shared && this.openedWith && same(this.openedWith, admin)) return this.shared;
     await this.shared?.close();
     this.shared = null;
@@ -144,17 +146,21 @@ export class AuditService {
 
   private trust(v: Verifier, own = false): void {
     this.o.db
-      .prepare('INSERT INTO audit_trusted_signers (name, vkey, since, own) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET own = max(own, excluded.own)')
+      .prepare(
+        'INSERT INTO audit_trusted_signers (name, vkey, since, own) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET own = max(own, excluded.own)',
+      )
       .run(v.name, v.vkey, new Date().toISOString(), own ? 1 : 0);
   }
 
   signers(): { name: string; vkey: string; own: boolean; since: string }[] {
-    return (this.o.db.prepare('SELECT name, vkey, own, since FROM audit_trusted_signers ORDER BY own DESC, since').all() as {
-      name: string;
-      vkey: string;
-      own: number;
-      since: string;
-    }[]).map((r) => ({ ...r, own: r.own === 1 }));
+    return (
+      this.o.db.prepare('SELECT name, vkey, own, since FROM audit_trusted_signers ORDER BY own DESC, since').all() as {
+        name: string;
+        vkey: string;
+        own: number;
+        since: string;
+      }[]
+    ).map((r) => ({ ...r, own: r.own === 1 }));
   }
 
   private trustedVerifiers(): Verifier[] {
@@ -164,7 +170,10 @@ export class AuditService {
   /** Flushes the outbox, then pulls new entries, checkpoints and signers from the shared log. */
   async sync(): Promise<{ pulled: number; localCopyCount: number; flushed: number }> {
     const log = await this.openShared().catch((e: unknown) => {
-      throw new ContractError('UNAVAILABLE', `The shared audit log cannot be reached (${(e as Error).message}). Entries stay in the outbox; try again later.`);
+      throw new ContractError(
+        'UNAVAILABLE',
+        `The shared audit log cannot be reached (${(e as Error).message}). Entries stay in the outbox; try again later.`,
+      );
     });
     const flushed = await this.outbox.flush().catch(() => 0);
     let pulled = 0;
@@ -187,7 +196,8 @@ export class AuditService {
     for (const s of await log.signers()) {
       // Trust on first sight; a known name with another key is never replaced silently.
       if (!pinned.has(s.name)) this.trust(parseVkey(s.vkey));
-      else if (pinned.get(s.name) !== s.vkey) this.o.log?.warn({ signer: s.name }, 'shared log lists a different key for a pinned signer; ignored');
+      else if (pinned.get(s.name) !== s.vkey)
+        this.o.log?.warn({ signer: s.name }, 'shared log lists a different key for a pinned signer; ignored');
     }
   }
 
@@ -196,7 +206,11 @@ export class AuditService {
       return this.local.query(q);
     } catch (error) {
       if (q.text && /fts5|syntax/i.test((error as Error).message)) {
-        throw new ContractError('VALIDATION', `The search "${q.text}" is not valid full-text syntax. Use words, "quoted phrases" or prefix*.`, { fields: { text: 'syntax' } });
+        throw new ContractError(
+          'VALIDATION',
+          `The search "${q.text}" is not valid full-text syntax. Use words, "quoted phrases" or prefix*.`,
+          { fields: { text: 'syntax' } },
+        );
       }
       throw error;
     }
@@ -222,7 +236,14 @@ export class AuditService {
     if (shared) {
       await this.pinSigners(shared);
       const checkpoints = await shared.checkpoints();
-      report = await verifyEntries(pgBatches(shared), { seq: 1, prevHash: GENESIS_HASH }, checkpoints, this.trustedVerifiers(), source, 'shared');
+      report = await verifyEntries(
+        pgBatches(shared),
+        { seq: 1, prevHash: GENESIS_HASH },
+        checkpoints,
+        this.trustedVerifiers(),
+        source,
+        'shared',
+      );
     } else {
       const info = source === CLUSTER ? null : this.bundleInfo(source);
       if (source !== CLUSTER && !info) throw new ContractError('NOT_FOUND', `No imported bundle ${source}.`);
@@ -291,7 +312,12 @@ export class AuditService {
       signer: m.signer.vkey,
       file: dir,
     };
-    const info = { view, checkpointSigners: [m.signer.vkey, ...m.checkpoint_signers], startPrevHash: m.start_prev_hash, firstSeq: m.first_seq };
+    const info = {
+      view,
+      checkpointSigners: [m.signer.vkey, ...m.checkpoint_signers],
+      startPrevHash: m.start_prev_hash,
+      firstSeq: m.first_seq,
+    };
     this.o.db.prepare('INSERT INTO audit_sources (source, info) VALUES (?, ?)').run(source, JSON.stringify(info));
     this.changed();
     return view;
@@ -312,8 +338,22 @@ export class AuditService {
   bundles() {
     return (this.o.db.prepare("SELECT info FROM audit_sources WHERE source LIKE 'bundle:%'").pluck().all() as string[]).map(
       (s) =>
-        (JSON.parse(s) as { view: { id: string; importedAt: string; origin: string; count: number; firstSeq: number | null; lastSeq: number | null; from: string | null; to: string | null; signer: string; file: string } })
-          .view,
+        (
+          JSON.parse(s) as {
+            view: {
+              id: string;
+              importedAt: string;
+              origin: string;
+              count: number;
+              firstSeq: number | null;
+              lastSeq: number | null;
+              from: string | null;
+              to: string | null;
+              signer: string;
+              file: string;
+            };
+          }
+        ).view,
     );
   }
 
@@ -321,7 +361,12 @@ export class AuditService {
     const pending = this.outbox.pending();
     const key = await this.key().catch(() => null);
     return {
-      sharedStore: !this.provider || (!this.sharedConfig && !this.shared) ? ('not-configured' as const) : this.shared && !this.outbox.lastError ? ('connected' as const) : ('unreachable' as const),
+      sharedStore:
+        !this.provider || (!this.sharedConfig && !this.shared)
+          ? ('not-configured' as const)
+          : this.shared && !this.outbox.lastError
+            ? ('connected' as const)
+            : ('unreachable' as const),
       pendingOutbox: pending.count,
       oldestPendingAt: pending.oldestAt,
       lastFlushError: this.outbox.lastError,
@@ -348,4 +393,3 @@ async function* pgBatches(log: SharedAuditLog): AsyncGenerator<AuditEntry[]> {
     yield entries;
   }
 }
-

@@ -125,7 +125,12 @@ export class SharedAuditLog {
       await setup.end().catch(() => undefined);
     }
     // Every pooled session starts as the restricted role (a startup parameter, so no query can run before it).
-    const pool = new pg.Pool({ ...clientConfig(this.admin, CONTROL_DATABASE), options: `-c role=${CONSOLE_ROLE}`, max: 3, idleTimeoutMillis: 10_000 });
+    const pool = new pg.Pool({
+      ...clientConfig(this.admin, CONTROL_DATABASE),
+      options: `-c role=${CONSOLE_ROLE}`,
+      max: 3,
+      idleTimeoutMillis: 10_000,
+    });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
     this.pool = pool;
@@ -164,7 +169,9 @@ export class SharedAuditLog {
       const head = await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
       let seq = head.rows[0] ? Number(head.rows[0].seq) : 0;
       let prev = head.rows[0]?.hash ?? GENESIS_HASH;
-      const done = await client.query<{ origin_ref: string }>('SELECT origin_ref FROM audit_log WHERE origin_ref = ANY($1)', [batch.map((b) => b.ref)]);
+      const done = await client.query<{ origin_ref: string }>('SELECT origin_ref FROM audit_log WHERE origin_ref = ANY($1)', [
+        batch.map((b) => b.ref),
+      ]);
       const already = new Set(done.rows.map((r) => r.origin_ref));
       const appended: AuditEntry[] = [];
       const cols: (string | number | null)[][] = [[], [], [], [], [], [], [], [], [], []];
@@ -207,7 +214,11 @@ export class SharedAuditLog {
   }
 
   async addCheckpoint(size: number, signer: string, note: string): Promise<void> {
-    await this.db.query('INSERT INTO audit_checkpoints (size, signer, note) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [size, signer, note]);
+    await this.db.query('INSERT INTO audit_checkpoints (size, signer, note) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+      size,
+      signer,
+      note,
+    ]);
   }
 
   async checkpoints(): Promise<{ size: number; note: string }[]> {

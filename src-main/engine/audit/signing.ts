@@ -42,7 +42,11 @@ export function parseVkey(vkey: string): Verifier {
   const raw = bytes.subarray(1);
   const keyId = keyIdOf(name, raw);
   if (keyId.toString('hex') !== hexId.toLowerCase()) throw new Error('the signer key id does not match its name and key');
-  const publicKey = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]), format: 'der', type: 'spki' });
+  const publicKey = createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]),
+    format: 'der',
+    type: 'spki',
+  });
   return { name, keyId, publicKey, vkey: vkey.trim() };
 }
 
@@ -122,7 +126,10 @@ export function openCheckpoint(note: string, trusted: Verifier[]): CheckpointRes
   if (!origin || !Number.isSafeInteger(size) || size < 0 || !root || Buffer.from(root, 'base64').length !== 32) {
     return { ok: false, reason: 'malformed', message: 'the checkpoint body is not "origin, size, root hash"' };
   }
-  const sigLines = note.slice(split + 2).split('\n').filter(Boolean);
+  const sigLines = note
+    .slice(split + 2)
+    .split('\n')
+    .filter(Boolean);
   let sawKnown = false;
   for (const line of sigLines) {
     const m = /^\u2014 (\S+) (\S+)$/.exec(line);
@@ -142,6 +149,10 @@ export function openCheckpoint(note: string, trusted: Verifier[]): CheckpointRes
     }
   }
   return sawKnown
-    ? { ok: false, reason: 'bad-signature', message: `the checkpoint at size ${size} has a signature that does not verify (forged or altered)` }
+    ? {
+        ok: false,
+        reason: 'bad-signature',
+        message: `the checkpoint at size ${size} has a signature that does not verify (forged or altered)`,
+      }
     : { ok: false, reason: 'unknown-signer', message: `the checkpoint at size ${size} is signed by no key this console trusts` };
 }

@@ -53,7 +53,12 @@ export async function verifyEntries(
       );
     }
     if (seen !== c.result.headHashHex) {
-      return fail(c.size, 'checkpoint-mismatch', `entry ${c.size} does not match the signed checkpoint at size ${c.size}: the log was rewritten up to there`, cpChecked);
+      return fail(
+        c.size,
+        'checkpoint-mismatch',
+        `entry ${c.size} does not match the signed checkpoint at size ${c.size}: the log was rewritten up to there`,
+        cpChecked,
+      );
     }
     cpChecked += 1;
   }

@@ -69,7 +69,9 @@ export class LocalAccounts {
   static checkPolicy(password: string, username: string): void {
     const problem = passwordProblem(password, username);
     if (problem) {
-      throw new ContractError('VALIDATION', `The password was refused: ${problem}. ${PASSWORD_POLICY_TEXT}`, { fields: { password: problem } });
+      throw new ContractError('VALIDATION', `The password was refused: ${problem}. ${PASSWORD_POLICY_TEXT}`, {
+        fields: { password: problem },
+      });
     }
   }
 
@@ -82,7 +84,8 @@ export class LocalAccounts {
       if (onlyIfNone && this.count() > 0) {
         throw new ContractError('CONFLICT', 'The first admin already exists. Sign in, or ask an admin for an account.');
       }
-      if (this.find(input.username)) throw new ContractError('CONFLICT', `The account "${input.username}" already exists. Choose another username.`);
+      if (this.find(input.username))
+        throw new ContractError('CONFLICT', `The account "${input.username}" already exists. Choose another username.`);
       this.db
         .prepare('INSERT INTO operators_accounts (username, display_name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(input.username, input.displayName || input.username, input.role, hash, created);
@@ -122,15 +125,21 @@ export class LocalAccounts {
         .prepare('UPDATE operators_accounts SET failed_attempts = ?, last_failed_at = ?, locked_until = ? WHERE username = ?')
         .run(failures, new Date(now).toISOString(), lockedUntil, username);
       if (lockedUntil) {
-        throw new ContractError('UNAUTHENTICATED', `Wrong password. The account is now locked until ${lockedUntil}; an admin can unlock it.`, {
-          reason: 'locked',
-          lockedUntil,
-        });
+        throw new ContractError(
+          'UNAUTHENTICATED',
+          `Wrong password. The account is now locked until ${lockedUntil}; an admin can unlock it.`,
+          {
+            reason: 'locked',
+            lockedUntil,
+          },
+        );
       }
       throw wrong;
     }
     this.db
-      .prepare('UPDATE operators_accounts SET failed_attempts = 0, last_failed_at = NULL, locked_until = NULL, last_sign_in_at = ? WHERE username = ?')
+      .prepare(
+        'UPDATE operators_accounts SET failed_attempts = 0, last_failed_at = NULL, locked_until = NULL, last_sign_in_at = ? WHERE username = ?',
+      )
       .run(new Date(now).toISOString(), username);
     return this.require(username);
   }
@@ -153,13 +162,16 @@ export class LocalAccounts {
 
   unlock(username: string): AccountRow {
     this.require(username);
-    this.db.prepare('UPDATE operators_accounts SET failed_attempts = 0, last_failed_at = NULL, locked_until = NULL WHERE username = ?').run(username);
+    this.db
+      .prepare('UPDATE operators_accounts SET failed_attempts = 0, last_failed_at = NULL, locked_until = NULL WHERE username = ?')
+      .run(username);
     return this.require(username);
   }
 
   delete(username: string): AccountRow {
     const row = this.require(username);
-    if (row.role === 'admin' && this.adminCount() <= 1) throw new ContractError('CONFLICT', 'This is the last admin account; it cannot be deleted.');
+    if (row.role === 'admin' && this.adminCount() <= 1)
+      throw new ContractError('CONFLICT', 'This is the last admin account; it cannot be deleted.');
     this.db.prepare('DELETE FROM operators_accounts WHERE username = ?').run(username);
     return row;
   }

@@ -86,7 +86,11 @@ function describeOidcError(error: unknown): string {
 function refused(error: unknown, stage: string): ContractError {
   if (error instanceof ContractError) return error;
   const reason = describeOidcError(error);
-  return new ContractError('UNAUTHENTICATED', `OIDC sign-in was refused at ${stage}: ${reason}. Try again, or check the provider settings with an admin.`, { stage });
+  return new ContractError(
+    'UNAUTHENTICATED',
+    `OIDC sign-in was refused at ${stage}: ${reason}. Try again, or check the provider settings with an admin.`,
+    { stage },
+  );
 }
 
 /**
@@ -151,7 +155,10 @@ export class OidcSignIn {
       expiresAt: Date.now() + timeoutMs,
       done,
       settle,
-      timer: setTimeout(() => this.finish(flow, new ContractError('UNAUTHENTICATED', 'The sign-in in the browser was not finished in time. Start again.')), timeoutMs),
+      timer: setTimeout(
+        () => this.finish(flow, new ContractError('UNAUTHENTICATED', 'The sign-in in the browser was not finished in time. Start again.')),
+        timeoutMs,
+      ),
     };
     flow.timer.unref();
     server.on('request', (req, res) => void this.callback(flow, req, res));
@@ -173,7 +180,12 @@ export class OidcSignIn {
         idTokenExpected: true,
       });
       const result = await this.toResult(flow.cfg, flow.config, tokens);
-      page(res, 200, 'Signed in to Gatehouse', `You are signed in as ${result.operator.displayName} (${result.operator.role}). You can close this tab.`);
+      page(
+        res,
+        200,
+        'Signed in to Gatehouse',
+        `You are signed in as ${result.operator.displayName} (${result.operator.role}). You can close this tab.`,
+      );
       this.finish(flow, result);
     } catch (error) {
       const e = refused(error, 'the callback');
@@ -200,9 +212,13 @@ export class OidcSignIn {
     const list = Array.isArray(groups) ? groups.map(String) : typeof groups === 'string' ? [groups] : [];
     let role = claims ? roleFromGroups(list, cfg.roleMapping) : previous!.role;
     if (!role) {
-      throw new ContractError('FORBIDDEN', `Your groups (${list.join(', ') || 'none'}) map to no Gatehouse role in profile "${cfg.profile}". Ask an admin to map one of them.`, {
-        groups: list,
-      });
+      throw new ContractError(
+        'FORBIDDEN',
+        `Your groups (${list.join(', ') || 'none'}) map to no Gatehouse role in profile "${cfg.profile}". Ask an admin to map one of them.`,
+        {
+          groups: list,
+        },
+      );
     }
     if (!claims) role = previous!.role;
     const sub = claims?.sub ?? previous!.id.replace(/^oidc:[^:]*:/, '');
@@ -233,10 +249,14 @@ export class OidcSignIn {
   /** Waits for the browser to come back; only the connection that began the flow may finish it. */
   async complete(connectionId: string, flowId: string, timeoutMs: number): Promise<OidcResult> {
     const flow = this.flows.get(flowId);
-    if (!flow || flow.connectionId !== connectionId) throw new ContractError('NOT_FOUND', 'No sign-in in progress with that id. Start again.');
+    if (!flow || flow.connectionId !== connectionId)
+      throw new ContractError('NOT_FOUND', 'No sign-in in progress with that id. Start again.');
     let timer: NodeJS.Timeout | undefined;
     const wait = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ContractError('UNAVAILABLE', 'Still waiting for the browser. Finish signing in there, then try again.')), timeoutMs);
+      timer = setTimeout(
+        () => reject(new ContractError('UNAVAILABLE', 'Still waiting for the browser. Finish signing in there, then try again.')),
+        timeoutMs,
+      );
     });
     try {
       return await Promise.race([flow.done, wait]);
@@ -245,7 +265,12 @@ export class OidcSignIn {
     }
   }
 
-  async refresh(cfg: OidcProfileConfig, clientSecret: string | null, refreshToken: string, previous: OperatorIdentity): Promise<OidcResult> {
+  async refresh(
+    cfg: OidcProfileConfig,
+    clientSecret: string | null,
+    refreshToken: string,
+    previous: OperatorIdentity,
+  ): Promise<OidcResult> {
     const config = await this.discover(cfg, clientSecret);
     try {
       const tokens = await client.refreshTokenGrant(config, refreshToken);
@@ -275,6 +300,10 @@ export class OidcSignIn {
 
 function page(res: http.ServerResponse, status: number, title: string, text: string): void {
   const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'", 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': "default-src 'none'",
+    'cache-control': 'no-store',
+  });
   res.end(`<!doctype html><meta charset="utf-8"><title>${esc(title)}</title><h1>${esc(title)}</h1><p>${esc(text)}</p>`);
 }

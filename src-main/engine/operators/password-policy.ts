@@ -3,7 +3,16 @@ export const PASSWORD_POLICY_TEXT =
   'At least 12 characters, with three of: lower-case, upper-case, digits, symbols (or 20+ characters of any kind); not your username, not a common password.';
 
 const COMMON = new Set([
-  'password1234', 'password12345', 'passw0rd1234', 'qwertyuiop12', '123456789012', 'iloveyou1234', 'administrator', 'adminadmin123', 'changeme1234', 'welcome12345',
+  'password1234',
+  'password12345',
+  'passw0rd1234',
+  'qwertyuiop12',
+  '123456789012',
+  'iloveyou1234',
+  'administrator',
+  'adminadmin123',
+  'changeme1234',
+  'welcome12345',
 ]);
 
 /** Returns why a password is refused, or null when it is acceptable. */

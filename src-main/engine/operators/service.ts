@@ -20,7 +20,12 @@ export interface OperatorsServiceOptions {
 const clientSecretKey = (profile: string) => `oidc-client-secret:${profile}`;
 const tokenKey = (profile: string, operatorId: string) => `oidc-tokens:${profile}:${operatorId}`;
 
-const localIdentity = (r: AccountRow): OperatorIdentity => ({ id: `local:${r.username}`, displayName: r.display_name, role: r.role, via: 'local-account' });
+const localIdentity = (r: AccountRow): OperatorIdentity => ({
+  id: `local:${r.username}`,
+  displayName: r.display_name,
+  role: r.role,
+  via: 'local-account',
+});
 
 /** Sign-in (local accounts, OIDC), first-run setup and roles. */
 export class OperatorsService {
@@ -72,13 +77,15 @@ export class OperatorsService {
       const cfg = this.oidcProfile(profile);
       const saved = await this.o.secrets.get(key);
       await this.o.secrets.delete?.(key);
-      if (cfg && saved) endSessionUrl = await this.oidc.signOut(cfg, await this.o.secrets.get(clientSecretKey(profile)), JSON.parse(saved) as OidcTokens);
+      if (cfg && saved)
+        endSessionUrl = await this.oidc.signOut(cfg, await this.o.secrets.get(clientSecretKey(profile)), JSON.parse(saved) as OidcTokens);
     }
     return { endSessionUrl };
   }
 
   async changePassword(operator: OperatorIdentity, current: string, next: string) {
-    if (operator.via !== 'local-account') throw new ContractError('CONFLICT', 'Only local accounts have a password here; change yours at your identity provider.');
+    if (operator.via !== 'local-account')
+      throw new ContractError('CONFLICT', 'Only local accounts have a password here; change yours at your identity provider.');
     await this.accounts.changePassword(operator.id.replace(/^local:/, ''), current, next);
     return {};
   }
@@ -109,7 +116,9 @@ export class OperatorsService {
   }
 
   oidcProfiles(): OidcProfileConfig[] {
-    return (this.o.db.prepare('SELECT config FROM operators_oidc ORDER BY profile').pluck().all() as string[]).map((s) => JSON.parse(s) as OidcProfileConfig);
+    return (this.o.db.prepare('SELECT config FROM operators_oidc ORDER BY profile').pluck().all() as string[]).map(
+      (s) => JSON.parse(s) as OidcProfileConfig,
+    );
   }
 
   oidcProfile(profile: string): OidcProfileConfig | null {
@@ -127,7 +136,9 @@ export class OperatorsService {
     await this.oidc.discover(cfg, clientSecret ?? null);
     if (clientSecret) await this.o.secrets.set(clientSecretKey(cfg.profile), clientSecret);
     this.o.db
-      .prepare('INSERT INTO operators_oidc (profile, config, updated_at) VALUES (?, ?, ?) ON CONFLICT (profile) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at')
+      .prepare(
+        'INSERT INTO operators_oidc (profile, config, updated_at) VALUES (?, ?, ?) ON CONFLICT (profile) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at',
+      )
       .run(cfg.profile, JSON.stringify(cfg), new Date().toISOString());
     return this.oidcView(cfg);
   }
@@ -140,7 +151,11 @@ export class OperatorsService {
 
   private requireProfile(profile: string | undefined, fallback: string | null): OidcProfileConfig {
     const cfg = this.oidcProfile(profile ?? fallback ?? 'default') ?? (profile ? null : this.oidcProfile('default'));
-    if (!cfg) throw new ContractError('NOT_FOUND', `OIDC is not configured for profile "${profile ?? fallback ?? 'default'}". An admin can set it up in Operators.`);
+    if (!cfg)
+      throw new ContractError(
+        'NOT_FOUND',
+        `OIDC is not configured for profile "${profile ?? fallback ?? 'default'}". An admin can set it up in Operators.`,
+      );
     return cfg;
   }
 
@@ -153,7 +168,9 @@ export class OperatorsService {
     const result = await this.oidc.complete(connectionId, flowId, timeoutMs);
     const key = tokenKey(result.profile, result.operator.id);
     await this.o.secrets.set(key, JSON.stringify(result.tokens));
-    this.o.sessions.signIn(connectionId, result.operator, { oidc: { profile: result.profile, tokenKey: key, expiresAt: result.tokens.expiresAt } });
+    this.o.sessions.signIn(connectionId, result.operator, {
+      oidc: { profile: result.profile, tokenKey: key, expiresAt: result.tokens.expiresAt },
+    });
     return { operator: result.operator, expiresAt: result.tokens.expiresAt };
   }
 
@@ -164,10 +181,20 @@ export class OperatorsService {
     const cfg = this.requireProfile(profile, null);
     const saved = await this.o.secrets.get(key);
     const tokens = saved ? (JSON.parse(saved) as OidcTokens) : null;
-    if (!tokens?.refreshToken) throw new ContractError('UNAUTHENTICATED', 'The session cannot be refreshed (no refresh token). Sign in again.');
+    if (!tokens?.refreshToken)
+      throw new ContractError('UNAUTHENTICATED', 'The session cannot be refreshed (no refresh token). Sign in again.');
     try {
-      const result = await this.oidc.refresh(cfg, await this.o.secrets.get(clientSecretKey(profile)), tokens.refreshToken, session.operator);
-      const next = { ...result.tokens, refreshToken: result.tokens.refreshToken ?? tokens.refreshToken, idToken: result.tokens.idToken ?? tokens.idToken };
+      const result = await this.oidc.refresh(
+        cfg,
+        await this.o.secrets.get(clientSecretKey(profile)),
+        tokens.refreshToken,
+        session.operator,
+      );
+      const next = {
+        ...result.tokens,
+        refreshToken: result.tokens.refreshToken ?? tokens.refreshToken,
+        idToken: result.tokens.idToken ?? tokens.idToken,
+      };
       await this.o.secrets.set(key, JSON.stringify(next));
       this.o.sessions.signIn(connectionId, result.operator, { oidc: { profile, tokenKey: key, expiresAt: next.expiresAt } });
       return { operator: result.operator, expiresAt: next.expiresAt };

@@ -43,8 +43,14 @@ function VerifyBadge({ report, busy }: { report: VerifyReport | null; busy: bool
   if (busy) return <span className="badge">verifying…</span>;
   if (!report) return <span className="badge badge-warn">not verified yet</span>;
   return (
-    <span className={`badge ${report.ok ? 'badge-ok' : 'badge-err'}`} title={`${report.message} (checked ${exactTime(report.checkedAt)})`} data-testid="audit-verify-state">
-      {report.ok ? `verified · ${report.checked.toLocaleString()} entries · ${ago(report.checkedAt)}` : `TAMPERED at entry ${report.firstBadSeq ?? '?'}: ${report.problem}`}
+    <span
+      className={`badge ${report.ok ? 'badge-ok' : 'badge-err'}`}
+      title={`${report.message} (checked ${exactTime(report.checkedAt)})`}
+      data-testid="audit-verify-state"
+    >
+      {report.ok
+        ? `verified · ${report.checked.toLocaleString()} entries · ${ago(report.checkedAt)}`
+        : `TAMPERED at entry ${report.firstBadSeq ?? '?'}: ${report.problem}`}
     </span>
   );
 }
@@ -105,7 +111,12 @@ export default function AuditPage() {
   useEffect(() => client.subscribe('audit.changed', () => void status.reload()), [status]);
 
   const scroller = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({ count: rows.length + (done ? 0 : 1), getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 20 });
+  const virtualizer = useVirtualizer({
+    count: rows.length + (done ? 0 : 1),
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW,
+    overscan: 20,
+  });
   const items = virtualizer.getVirtualItems();
   const last = items[items.length - 1];
   useEffect(() => {
@@ -137,7 +148,11 @@ export default function AuditPage() {
     const path = window.prompt('Folder to create for the bundle (on this machine):');
     if (!path) return;
     try {
-      const r = await client.invoke('audit.export', { path, from: queryInput(source, filters, null).from, to: queryInput(source, filters, null).to });
+      const r = await client.invoke('audit.export', {
+        path,
+        from: queryInput(source, filters, null).from,
+        to: queryInput(source, filters, null).to,
+      });
       toastSuccess('Bundle written', `${r.count.toLocaleString()} entries to ${r.path}`);
     } catch (e) {
       toastError('Export failed', e);
@@ -171,7 +186,7 @@ export default function AuditPage() {
   return (
     <div style={{ display: 'flex', flexDirection: 'column', height: '100%' }} data-testid="audit-page">
       <div className="page-header">
-        <h1>Audit log</h1>
+        <h1 style={{ whiteSpace: 'nowrap' }}>Audit log</h1>
         <VerifyBadge report={report} busy={verifying} />
         <span className="spacer" />
         {st && (
@@ -209,7 +224,13 @@ export default function AuditPage() {
             </option>
           ))}
         </select>
-        <input placeholder="Search text…" aria-label="Full-text search" value={draft.text} onChange={set('text')} style={{ minWidth: 200 }} />
+        <input
+          placeholder="Search text…"
+          aria-label="Full-text search"
+          value={draft.text}
+          onChange={set('text')}
+          style={{ minWidth: 200 }}
+        />
         <input placeholder="Actor" aria-label="Actor" value={draft.actor} onChange={set('actor')} />
         <input placeholder="Action (tenants.*)" aria-label="Action" value={draft.action} onChange={set('action')} />
         <input placeholder="Tenant" aria-label="Tenant" value={draft.tenant} onChange={set('tenant')} />
@@ -239,7 +260,14 @@ export default function AuditPage() {
       </form>
       {error && <p className="field-error">{error}</p>}
       <div style={{ display: 'flex', gap: 12, flex: 1, minHeight: 0 }}>
-        <div ref={scroller} className="card" style={{ flex: 1, overflow: 'auto', marginBottom: 0 }} role="grid" aria-rowcount={total ?? rows.length} data-testid="audit-table">
+        <div
+          ref={scroller}
+          className="card"
+          style={{ flex: 1, overflow: 'auto', marginBottom: 0 }}
+          role="grid"
+          aria-rowcount={total ?? rows.length}
+          data-testid="audit-table"
+        >
           <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
             {items.map((v) => {
               const e = rows[v.index];
@@ -256,7 +284,7 @@ export default function AuditPage() {
                     height: ROW,
                     transform: `translateY(${v.start}px)`,
                     display: 'grid',
-                    gridTemplateColumns: '70px 170px 190px 200px 1fr 80px',
+                    gridTemplateColumns: '56px 160px minmax(90px, 1fr) minmax(110px, 1fr) minmax(90px, 1.4fr) 64px',
                     gap: 8,
                     alignItems: 'center',
                     padding: '0 10px',
@@ -283,7 +311,11 @@ export default function AuditPage() {
               );
             })}
           </div>
-          {done && rows.length === 0 && <p className="muted" style={{ padding: 12 }}>No entries match.</p>}
+          {done && rows.length === 0 && (
+            <p className="muted" style={{ padding: 12 }}>
+              No entries match.
+            </p>
+          )}
         </div>
         {selected && <AuditDetail source={source} entry={selected} onClose={() => setSelected(null)} />}
       </div>

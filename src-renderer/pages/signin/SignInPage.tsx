@@ -78,15 +78,22 @@ export default function SignInPage() {
       {status.error && <p className="field-error">{status.error.message}</p>}
       {firstRun && (
         <p className="muted">
-          No operator account exists yet. Create the first administrator; it stays available as the break-glass account when an identity provider is
-          configured later.
+          No operator account exists yet. Create the first administrator; it stays available as the break-glass account when an identity
+          provider is configured later.
         </p>
       )}
       <form className="card" onSubmit={submit}>
         <div className="card-body" style={{ display: 'flex', flexDirection: 'column', gap: 12 }}>
           <div className="field">
             <label htmlFor="signin-username">Username</label>
-            <input id="signin-username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} required autoFocus />
+            <input
+              id="signin-username"
+              autoComplete="username"
+              value={username}
+              onChange={(e) => setUsername(e.target.value)}
+              required
+              autoFocus
+            />
           </div>
           <div className="field">
             <label htmlFor="signin-password">Password</label>
@@ -103,7 +110,14 @@ export default function SignInPage() {
           {firstRun && (
             <div className="field">
               <label htmlFor="signin-repeat">Repeat password</label>
-              <input id="signin-repeat" type="password" autoComplete="new-password" value={repeat} onChange={(e) => setRepeat(e.target.value)} required />
+              <input
+                id="signin-repeat"
+                type="password"
+                autoComplete="new-password"
+                value={repeat}
+                onChange={(e) => setRepeat(e.target.value)}
+                required
+              />
             </div>
           )}
           {problem && (

@@ -90,13 +90,48 @@ describe('audit bundles (export / offline import)', () => {
 
   describe('tampered or broken bundles are refused with the reason, nothing stored', () => {
     const cases: [string, (dir: string) => void, RegExp][] = [
-      ['an edited entry', (d) => editLines(d, (l) => { l[4] = l[4]!.replace('local:alice', 'local:mallory'); }), /entry 5 was changed/],
-      ['a deleted entry', (d) => editLines(d, (l) => { l.splice(6, 1); }), /entry 7 is missing/],
-      ['reordered entries', (d) => editLines(d, (l) => { [l[2], l[3]] = [l[3]!, l[2]!]; }), /entry 3 is missing/],
-      ['an inserted entry', (d) => editLines(d, (l) => { l.splice(3, 0, l[3]!); }), /entry 4 appears again|entry 5/],
+      [
+        'an edited entry',
+        (d) =>
+          editLines(d, (l) => {
+            l[4] = l[4]!.replace('local:alice', 'local:mallory');
+          }),
+        /entry 5 was changed/,
+      ],
+      [
+        'a deleted entry',
+        (d) =>
+          editLines(d, (l) => {
+            l.splice(6, 1);
+          }),
+        /entry 7 is missing/,
+      ],
+      [
+        'reordered entries',
+        (d) =>
+          editLines(d, (l) => {
+            [l[2], l[3]] = [l[3]!, l[2]!];
+          }),
+        /entry 3 is missing/,
+      ],
+      [
+        'an inserted entry',
+        (d) =>
+          editLines(d, (l) => {
+            l.splice(3, 0, l[3]!);
+          }),
+        /entry 4 appears again|entry 5/,
+      ],
       ['a truncated file', (d) => truncate(path.join(d, 'entries.jsonl'), 200), /not an audit entry|digest|manifest says/],
       ['a malformed manifest', (d) => truncate(path.join(d, 'manifest.json'), 50), /not valid JSON/],
-      ['a manifest that disagrees with its entries', (d) => editManifest(d, (m) => { m.count = 99; }), /signature does not verify/],
+      [
+        'a manifest that disagrees with its entries',
+        (d) =>
+          editManifest(d, (m) => {
+            m.count = 99;
+          }),
+        /signature does not verify/,
+      ],
     ];
     for (const [what, tamper, reason] of cases) {
       it(what, async () => {
@@ -118,7 +153,9 @@ describe('audit bundles (export / offline import)', () => {
       const source = await populated(20);
       const dir = path.join(tempDir(), 'b');
       await source.export(dir, {});
-      editLines(dir, (l) => { l[9] = l[9]!.replace('"pro"', '"free"'); });
+      editLines(dir, (l) => {
+        l[9] = l[9]!.replace('"pro"', '"free"');
+      });
       const reviewer = await console_();
       const e = await refusal(reviewer.import(dir, (await source.key()).verifier.vkey));
       expect(e.details).toMatchObject({ firstBadSeq: 10, problem: 'hash-mismatch' });
@@ -142,12 +179,16 @@ describe('audit bundles (export / offline import)', () => {
       const key = await source.key();
       const dir = path.join(tempDir(), 'b');
       await source.export(dir, {});
-      resign(dir, key, (m) => { m.count = 19; });
+      resign(dir, key, (m) => {
+        m.count = 19;
+      });
       const e = await refusal((await console_()).import(dir, key.verifier.vkey));
       expect(e.message).toMatch(/manifest says 19 entries but the file has 20/);
       const dir2 = path.join(tempDir(), 'b2');
       await source.export(dir2, {});
-      resign(dir2, key, (m) => { m.last_hash = 'ab'.repeat(32); });
+      resign(dir2, key, (m) => {
+        m.last_hash = 'ab'.repeat(32);
+      });
       expect((await refusal((await console_()).import(dir2, key.verifier.vkey))).message).toMatch(/last hash/);
     });
 
@@ -156,7 +197,9 @@ describe('audit bundles (export / offline import)', () => {
       const mallory = await InstallationKey.load(memorySecrets());
       const dir = path.join(tempDir(), 'b');
       await source.export(dir, {});
-      editManifest(dir, (m) => { m.checkpoints.push(signCheckpoint(mallory, m.origin, 20, 'cd'.repeat(32)).note); });
+      editManifest(dir, (m) => {
+        m.checkpoints.push(signCheckpoint(mallory, m.origin, 20, 'cd'.repeat(32)).note);
+      });
       const e = await refusal((await console_()).import(dir, (await source.key()).verifier.vkey));
       expect(e.message).toMatch(/signature does not verify|checkpoint/);
     });

@@ -51,7 +51,9 @@ describe('local review copy', () => {
   it('searches the full text of parameters and before/after', () => {
     const r = copy.query(q({ text: 'incident' }));
     expect(r.entries.map((e) => e.seq)).toEqual([42]);
-    expect(copy.query(q({ text: 'CONFLICT', actor: 'local:bob' })).entries.every((e) => e.error_code === 'CONFLICT' && e.actor === 'local:bob')).toBe(true);
+    expect(
+      copy.query(q({ text: 'CONFLICT', actor: 'local:bob' })).entries.every((e) => e.error_code === 'CONFLICT' && e.actor === 'local:bob'),
+    ).toBe(true);
     expect(copy.query(q({ text: 'rotat*' })).total).toBe(1);
   });
 

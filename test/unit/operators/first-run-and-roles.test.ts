@@ -29,12 +29,16 @@ describe('sign-in mode: first run, sign-in and roles enforced by the engine', ()
     expect(errorCode(await call('c1', 'system.settings.set', { theme: 'dark' }))).toBe('UNAUTHENTICATED');
     expect(errorCode(await call('c1', 'audit.query', {}))).toBe('UNAUTHENTICATED');
     // OIDC configuration needs an admin, even in first run (see docs/operators.md)
-    expect(errorCode(await call('c1', 'operators.oidc.configure', { issuer: 'http://127.0.0.1:1/', clientId: 'x', roleMapping: {} }))).toBe('FORBIDDEN');
+    expect(errorCode(await call('c1', 'operators.oidc.configure', { issuer: 'http://127.0.0.1:1/', clientId: 'x', roleMapping: {} }))).toBe(
+      'FORBIDDEN',
+    );
     expect(errorCode(await call('c1', 'operators.setupFirstAdmin', { username: 'root', password: 'weak' }))).toBe('VALIDATION');
     const setup = await call('c1', 'operators.setupFirstAdmin', { username: 'root', password: PW });
     expect(setup).toMatchObject({ ok: true, value: { operator: { id: 'local:root', role: 'admin', via: 'local-account' } } });
     expect(errorCode(await call('c2', 'operators.setupFirstAdmin', { username: 'evil', password: PW }))).toBe('CONFLICT');
-    expect((await call('c1', 'operators.status')).ok && (await call('c1', 'operators.status'))).toMatchObject({ value: { firstRun: false } });
+    expect((await call('c1', 'operators.status')).ok && (await call('c1', 'operators.status'))).toMatchObject({
+      value: { firstRun: false },
+    });
   });
 
   it('a viewer calling a mutating command directly is refused FORBIDDEN, and it is audited', async () => {
@@ -47,9 +51,15 @@ describe('sign-in mode: first run, sign-in and roles enforced by the engine', ()
     // viewers still read
     expect(errorCode(await call('c3', 'audit.query', {}))).toBe('OK');
     const journal = engine.db.prepare('SELECT record FROM audit_outbox ORDER BY id').pluck().all() as string[];
-    const records = journal.map((s) => JSON.parse(s) as { action: string; actor: string; outcome: string; errorCode: string | null; params: unknown });
-    expect(records).toContainEqual(expect.objectContaining({ action: 'operators.create', actor: 'local:vera', outcome: 'denied', errorCode: 'FORBIDDEN' }));
-    expect(records).toContainEqual(expect.objectContaining({ action: 'operators.signIn', outcome: 'failure', errorCode: 'UNAUTHENTICATED' }));
+    const records = journal.map(
+      (s) => JSON.parse(s) as { action: string; actor: string; outcome: string; errorCode: string | null; params: unknown },
+    );
+    expect(records).toContainEqual(
+      expect.objectContaining({ action: 'operators.create', actor: 'local:vera', outcome: 'denied', errorCode: 'FORBIDDEN' }),
+    );
+    expect(records).toContainEqual(
+      expect.objectContaining({ action: 'operators.signIn', outcome: 'failure', errorCode: 'UNAUTHENTICATED' }),
+    );
     // passwords never reach the audit journal
     expect(journal.join('\n')).not.toContain(PW);
   });
@@ -68,7 +78,13 @@ describe('sign-in mode: first run, sign-in and roles enforced by the engine', ()
 
   it('os-user mode (tests, sandbox) keeps the OS user as admin without sign-in', async () => {
     const d = tempDir('gatehouse-osuser-');
-    const e = createEngine({ mode: 'browser', dataDir: d, identity: 'os-user', audit: { secrets: memorySecrets() }, clusters: { autoStart: false, env: {}, home: d } });
+    const e = createEngine({
+      mode: 'browser',
+      dataDir: d,
+      identity: 'os-user',
+      audit: { secrets: memorySecrets() },
+      clusters: { autoStart: false, env: {}, home: d },
+    });
     const r = await createRouter(e).invoke('x', 'system.settings.set', { theme: 'dark' });
     expect(r.ok).toBe(true);
     await e.close();
