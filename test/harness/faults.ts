@@ -115,11 +115,13 @@ function privateInstance(
   spec: ProcessSpec,
   waitReady: (rec: ProcessRecord) => Promise<void>,
   cleanup: () => void = () => {},
+  beforeStart: () => void = () => {},
 ): PrivateInstance {
   let current: ProcessRecord | undefined;
   const start = async () => {
     if (current && isRunning(current)) return;
     await assertPortsFree(spec.ports ?? [], spec.name);
+    beforeStart();
     current = startProcess(spec);
     updateExtra(root, current, spec.name);
     await waitReady(current);
@@ -190,11 +192,10 @@ export async function startPrivatePostgres(root?: string): Promise<PrivatePostgr
   const inst = privateInstance(
     root,
     spec,
-    async (rec) => {
-      removeStalePostmasterPid(dataDir);
-      await waitPostgresReady(info, rec);
-    },
+    (rec) => waitPostgresReady(info, rec),
     () => rmSync(dirname(dataDir), { recursive: true, force: true }),
+    // Before the start, never after: the new postmaster's own lock file may be half written.
+    () => removeStalePostmasterPid(dataDir),
   );
   await inst.start();
   return { ...inst, info };
