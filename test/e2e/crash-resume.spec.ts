@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { expect, test } from '@playwright/test';
-import { configureDatabase, ensureClusterSelected, shootBothThemes, unlockSecretsIfLocked } from './fixtures';
+import { configureDatabase, ensureClusterSelected, shootBothThemes, submitNewTenant, unlockSecretsIfLocked } from './fixtures';
 import { startBrowserMode, stopBrowserMode } from './serve';
 
 /**
@@ -34,12 +34,7 @@ test('a create interrupted by a crash is offered for roll back after restart', a
     await page.goto(first.url);
     await ensureClusterSelected(page);
     await configureDatabase(page);
-    await page.evaluate(() => (location.hash = '/tenants'));
-    await page.getByTestId('new-tenant').click();
-    const dialog = page.getByTestId('new-tenant-dialog');
-    await dialog.getByTestId('nt-slug').fill(slug);
-    await dialog.getByTestId('nt-name').fill('Crash Test Ltd');
-    await dialog.getByTestId('create-tenant').click();
+    const dialog = await submitNewTenant(page, slug, 'Crash Test Ltd');
     // the engine is gone: the dialog reports it, the shell shows the lost connection
     await expect(dialog.getByTestId('create-failed')).toBeVisible({ timeout: 60_000 });
     await expect(page.getByText('Lost the connection to the console engine').first()).toBeVisible();

@@ -94,3 +94,14 @@ export async function unlockSecretsIfLocked(page: Page) {
     await expect(locked).toHaveCount(0);
   }
 }
+
+/** Opens the New tenant dialog on the Tenants page and submits slug + name; returns the dialog. */
+export async function submitNewTenant(page: Page, slug: string, name: string) {
+  await page.evaluate(() => (location.hash = '/tenants'));
+  await page.getByTestId('new-tenant').click();
+  const dialog = page.getByTestId('new-tenant-dialog');
+  await dialog.getByTestId('nt-slug').fill(slug);
+  await dialog.getByTestId('nt-name').fill(name);
+  await dialog.getByTestId('create-tenant').click();
+  return dialog;
+}

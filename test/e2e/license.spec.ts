@@ -6,7 +6,7 @@ import { base64url } from 'jose';
 import { kubeJson, kubeRequest, type KubeConn } from '../harness/kubeapi';
 import type { HarnessState } from '../harness/state';
 import { makeLicense, nowS } from '../fixtures/license/helpers';
-import { configureDatabase, ensureClusterSelected, openApp, shootBothThemes } from './fixtures';
+import { configureDatabase, ensureClusterSelected, openApp, shootBothThemes, submitNewTenant } from './fixtures';
 
 /**
  * The License page end to end: browser mode started with --dev (test/e2e/serve.ts), so licenses
@@ -39,12 +39,7 @@ function tamper(jws: string): string {
 }
 
 async function createTenant(page: Page, slug: string) {
-  await page.evaluate(() => (location.hash = '/tenants'));
-  await page.getByTestId('new-tenant').click();
-  const dialog = page.getByTestId('new-tenant-dialog');
-  await dialog.getByTestId('nt-slug').fill(slug);
-  await dialog.getByTestId('nt-name').fill('License E2E');
-  await dialog.getByTestId('create-tenant').click();
+  const dialog = await submitNewTenant(page, slug, 'License E2E');
   await expect(dialog.getByTestId('initial-password')).toBeVisible({ timeout: 120_000 });
   await dialog.getByTestId('new-tenant-close').click();
 }

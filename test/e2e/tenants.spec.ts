@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { kubeRequest, type KubeConn } from '../harness/kubeapi';
 import type { HarnessState } from '../harness/state';
-import { configureDatabase, ensureClusterSelected, openApp, shootBothThemes } from './fixtures';
+import { configureDatabase, ensureClusterSelected, openApp, shootBothThemes, submitNewTenant } from './fixtures';
 
 const harnessState = () => JSON.parse(fs.readFileSync(process.env.GATEHOUSE_E2E_HARNESS!, 'utf8')) as HarnessState;
 const adminConn = (state: HarnessState): KubeConn => {
@@ -97,12 +97,7 @@ test.describe('tenants', () => {
     await openApp(page);
     await ensureClusterSelected(page);
     await configureDatabase(page);
-    await page.evaluate(() => (location.hash = '/tenants'));
-    await page.getByTestId('new-tenant').click();
-    const dialog = page.getByTestId('new-tenant-dialog');
-    await dialog.getByTestId('nt-slug').fill(slug);
-    await dialog.getByTestId('nt-name').fill('Drift Test');
-    await dialog.getByTestId('create-tenant').click();
+    const dialog = await submitNewTenant(page, slug, 'Drift Test');
     await expect(dialog.getByTestId('initial-password')).toBeVisible({ timeout: 120_000 });
     await dialog.getByTestId('new-tenant-close').click();
 
