@@ -53,6 +53,12 @@ function cmdline(pid: number): string[] {
  * check catches stale pid files whose pid has been recycled by the kernel.
  * Zombies count as dead (kill(pid, 0) would still succeed on them).
  */
+/** The pid exists and is not a zombie. */
+function isAlive(pid: number): boolean {
+  const st = procStat(pid);
+  return !!st && st.state !== 'Z' && st.state !== 'X';
+}
+
 export function isRunning(rec: Pick<ProcessRecord, 'pid' | 'command'>): boolean {
   const st = procStat(rec.pid);
   if (!st || st.state === 'Z' || st.state === 'X') return false;
@@ -191,7 +197,9 @@ export async function waitFor(
     } catch (err) {
       lastErr = err;
     }
-    if (opts.proc && !isRunning(opts.proc)) {
+    // Our own child, just spawned: its pid cannot be recycled yet, so "alive" is enough. Matching the
+    // command line (isRunning) races with fork→exec, when /proc still shows the spawner's argv.
+    if (opts.proc && !isAlive(opts.proc.pid)) {
       throw new HarnessError(
         `${opts.proc.name} exited while waiting for ${what}. See ${opts.proc.logFile}; last lines:\n${tail(opts.proc.logFile)}`,
       );
