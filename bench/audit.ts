@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openCache } from '../src-main/adapters/sqlite';
+import { openLocalStore } from '../src-main/adapters/sqlite';
 import { chainEntry, GENESIS_HASH } from '../src-main/engine/audit/chain';
 import { auditMigrations } from '../src-main/engine/audit/migrations';
 import { AuditService } from '../src-main/engine/audit/service';
@@ -26,7 +26,7 @@ const memSecrets = () => {
   };
 };
 function service(name: string): AuditService {
-  const { db } = openCache(path.join(root, name, 'cache.sqlite'), auditMigrations);
+  const { db } = openLocalStore(path.join(root, name), auditMigrations);
   return new AuditService({ db, secrets: memSecrets(), consoleVersion: 'bench' });
 }
 

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
 import { chromium } from 'playwright-core';
-import { createEngine, cacheMigrations } from '../src-main/engine';
-import { openCache } from '../src-main/adapters/sqlite';
+import { createEngine, localMigrations } from '../src-main/engine';
+import { openLocalStore } from '../src-main/adapters/sqlite';
 import { createRouter } from '../src-main/ipc/router';
 import { startServer } from '../src-main/serve/server';
 import { percentile, report, timeIt, type Row } from './lib';
@@ -46,9 +46,9 @@ await server.close();
 await engine.close();
 
 // cache open with 5,000 cached tenants (a generic per-cluster table shaped like the tenant cache)
-const cacheFile = path.join(dir, 'big.sqlite');
+const cacheFile = path.join(dir, 'big');
 {
-  const { db } = openCache(cacheFile, cacheMigrations);
+  const { db } = openLocalStore(cacheFile, localMigrations);
   db.exec('CREATE TABLE IF NOT EXISTS bench_tenants (cluster_id TEXT, slug TEXT, doc TEXT, PRIMARY KEY (cluster_id, slug))');
   const ins = db.prepare('INSERT OR REPLACE INTO bench_tenants VALUES (?, ?, ?)');
   db.transaction(() => {
@@ -59,7 +59,7 @@ const cacheFile = path.join(dir, 'big.sqlite');
 const opens: number[] = [];
 for (let i = 0; i < 20; i++) {
   opens.push(await timeIt(() => {
-    const { db } = openCache(cacheFile, cacheMigrations);
+    const { db } = openLocalStore(cacheFile, localMigrations);
     db.prepare('SELECT doc FROM bench_tenants WHERE cluster_id = ?').all('prod');
     db.close();
   }));

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// `gatehouse serve [--data-dir D] [--host H --allow-remote] [--port P]`: browser mode.
+// `gatehouse serve [--data-dir D] [--host H --allow-remote] [--port P] [--reset-local-state]`: browser mode.
+// `gatehouse restore-local-state [--data-dir D]`: put back the automatic copy of the durable state.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const [sub, ...rest] = process.argv.slice(2);
-if (sub !== 'serve' && sub !== undefined) {
-  console.error('usage: gatehouse serve [--data-dir DIR] [--port N] [--host ADDR --allow-remote] [--dev]');
+const scripts = { serve: 'src-main/serve/cli.ts', 'restore-local-state': 'src-main/serve/restore-local-state.ts' };
+if (sub !== undefined && !(sub in scripts)) {
+  console.error('usage: gatehouse serve [--data-dir DIR] [--port N] [--host ADDR --allow-remote] [--dev] [--reset-local-state]\n       gatehouse restore-local-state [--data-dir DIR]');
   process.exit(2);
 }
-const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src-main/serve/cli.ts'), ...rest], { stdio: 'inherit', cwd: root });
+const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, scripts[sub ?? 'serve']), ...rest], { stdio: 'inherit', cwd: root });
 child.on('exit', (code) => process.exit(code ?? 0));

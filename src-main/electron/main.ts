@@ -14,7 +14,19 @@ if (!app.requestSingleInstanceLock()) {
 
 async function start() {
   await app.whenReady();
-  const engine = createEngine({ mode: 'electron', developmentMode: !app.isPackaged && process.env.GATEHOUSE_DEV === '1' });
+  let engine: ReturnType<typeof createEngine>;
+  try {
+    engine = createEngine({
+      mode: 'electron',
+      developmentMode: !app.isPackaged && process.env.GATEHOUSE_DEV === '1',
+      resetLocalState: process.argv.includes('--reset-local-state'),
+    });
+  } catch (error) {
+    // A corrupt durable-state file (LocalStateError) or an unwritable data dir: say so and stop.
+    dialog.showErrorBox('Gatehouse cannot start', error instanceof Error ? error.message : String(error));
+    app.exit(1);
+    return;
+  }
   const windows = new Set<WebContents>();
   const router = createRouter(engine, {
     async openFileDialog(options) {

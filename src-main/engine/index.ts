@@ -1,5 +1,5 @@
-import path from 'node:path';
-import { openCache, type CacheMigration, type Sqlite } from '../adapters/sqlite';
+import { openLocalStore, type CacheMigration, type Sqlite } from '../adapters/sqlite';
+import os from 'node:os';
 import { EventBus } from './core/events';
 import { ensureWritableDataDir, resolveDataDir } from './core/data-dir';
 import { createLogger, type Logger } from './core/logger';
@@ -37,10 +37,12 @@ export interface EngineOptions {
   /** Audit/operators knobs for tests: another secret store, checkpoint spacing, retry delays, OIDC clock. */
   audit?: { secrets?: SecretStoreLike; checkpointEvery?: number; retry?: { baseDelayMs?: number; maxDelayMs?: number } };
   oidc?: OidcOptions;
+  /** `--reset-local-state`: move the durable state aside and start empty (audited). */
+  resetLocalState?: boolean;
 }
 
-/** Every cache schema step of every capability, in one list so the order is visible. */
-export const cacheMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations];
+/** Every local schema step of every capability (durable state and cache), in one list so the order is visible. */
+export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations];
 
 /**
  * The composition root: builds every service with its adapters passed in
@@ -50,12 +52,10 @@ export function createEngine(options: EngineOptions) {
   const dataDir = resolveDataDir(options.dataDir);
   ensureWritableDataDir(dataDir);
   const log: Logger = createLogger(dataDir);
-  const { db, warning } = openCache(path.join(dataDir, 'cache.sqlite'), cacheMigrations);
-  const startupWarnings: string[] = [];
-  if (warning) {
-    startupWarnings.push(warning);
-    log.warn({ warning }, 'cache rebuilt');
-  }
+  // Throws LocalStateError (file, reason, recovery commands) when the durable state is unreadable.
+  const { db, warnings } = openLocalStore(dataDir, localMigrations, { resetState: options.resetLocalState });
+  const startupWarnings: string[] = [...warnings];
+  for (const warning of warnings) log.warn({ warning }, 'local state');
   const bus = new EventBus();
   const settings = new SettingsService(db);
   const envIdentity = process.env.GATEHOUSE_IDENTITY;
@@ -84,6 +84,14 @@ export function createEngine(options: EngineOptions) {
   bus.subscribe('cluster.state', () => auditLog.kick());
   // The pipeline's recorder: SQLite outbox first, then the shared log.
   const audit: AuditRecorder = auditLog.outbox;
+  if (options.resetLocalState) {
+    // The reset itself is on the record (a workstation-level action: no cluster).
+    void audit.record({
+      actor: `os:${os.userInfo().username}`, actorRole: 'admin', action: 'system.localState.reset', target: dataDir,
+      params: { flag: '--reset-local-state' }, before: null, after: null, outcome: 'success', errorCode: null,
+      at: new Date().toISOString(), cluster: null, consoleVersion: CONSOLE_VERSION,
+    });
+  }
   const operators = new OperatorsService({ db, secrets: options.audit?.secrets ?? secretsAdapter, sessions, identityMode: identity, oidc: options.oidc });
   const tenants = createTenantsCapability({ db, bus, settings, saga, log, runtime: () => clustersCapability.clusters.runtime() });
   const license = createLicenseService({

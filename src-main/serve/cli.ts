@@ -18,6 +18,7 @@ export async function main(argv = process.argv.slice(2)) {
       'allow-remote': { type: 'boolean', default: false },
       dev: { type: 'boolean', default: false },
       'static-dir': { type: 'string' },
+      'reset-local-state': { type: 'boolean', default: false },
     },
     allowPositionals: true,
   });
@@ -29,7 +30,12 @@ export async function main(argv = process.argv.slice(2)) {
     }
     console.warn(`gatehouse: WARNING: listening on ${host}. Anyone who can reach this address and learns the token can operate your clusters.`);
   }
-  const engine = createEngine({ mode: 'browser', dataDir: values['data-dir'], developmentMode: values.dev || process.env.GATEHOUSE_DEV === '1' });
+  const engine = createEngine({
+    mode: 'browser',
+    dataDir: values['data-dir'],
+    developmentMode: values.dev || process.env.GATEHOUSE_DEV === '1',
+    resetLocalState: values['reset-local-state'],
+  });
   for (const warning of engine.startupWarnings) console.warn(`gatehouse: ${warning}`);
   const router = createRouter(engine);
   const server = await startServer({

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { KubeConfig, RbacAuthorizationV1Api, CoreV1Api, type V1PolicyRule } from '@kubernetes/client-node';
 import { kubeClients } from '../../src-main/adapters/kube';
 import type { PgConnectionConfig } from '../../src-main/adapters/postgres';
-import { openCache, type Sqlite } from '../../src-main/adapters/sqlite';
+import { openLocalStore, type Sqlite } from '../../src-main/adapters/sqlite';
 import type { ClusterRuntime } from '../../src-main/engine/core/cluster-runtime';
 import { EventBus } from '../../src-main/engine/core/events';
 import { SagaRunner } from '../../src-main/engine/core/saga';
@@ -77,7 +77,7 @@ export interface TenantTestEngine {
 /** The tenants capability as createEngine builds it, over the operator kubeconfig. */
 export function buildTenantEngine(opts: { kubeconfig: string; namespace: string; pg: PgConnectionConfig; dataDir: string; consoleId: string }): TenantTestEngine {
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const { db } = openCache(path.join(opts.dataDir, 'cache.sqlite'), [{ id: 100, name: 'settings', sql: 'CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)' }, ...tenantsMigrations]);
+  const { db } = openLocalStore(opts.dataDir, [{ id: 100, name: 'settings', store: 'state' as const, sql: 'CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)' }, ...tenantsMigrations]);
   const kc = new KubeConfig();
   kc.loadFromFile(opts.kubeconfig);
   const runtime: ClusterRuntime = {

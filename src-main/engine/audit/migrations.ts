@@ -1,25 +1,19 @@
 import type { CacheMigration } from '../../adapters/sqlite';
 
-/** Audit cache schema (ids 600–649; 200 is the skeleton's journal, kept so old caches upgrade). */
+/** Audit local schema (ids 600–649): the outbox and trust anchors are durable state, the review copy is cache. */
 export const auditMigrations: CacheMigration[] = [
-  {
-    id: 200,
-    name: 'audit local journal',
-    sql: `CREATE TABLE IF NOT EXISTS audit_local (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, entry TEXT NOT NULL)`,
-  },
   {
     id: 600,
     name: 'audit outbox',
+    store: 'state',
     sql: `
       CREATE TABLE audit_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL, created_at TEXT NOT NULL);
-      CREATE TABLE audit_outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      -- records the skeleton journalled before the outbox existed still go to the shared log
-      INSERT INTO audit_outbox (record, created_at) SELECT entry, at FROM audit_local ORDER BY seq;
-      DROP TABLE audit_local;`,
+      CREATE TABLE audit_outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
   },
   {
     id: 601,
     name: 'audit review copy with full-text search',
+    store: 'cache',
     sql: `
       CREATE TABLE audit_entries (
         id INTEGER PRIMARY KEY,
@@ -44,7 +38,13 @@ export const auditMigrations: CacheMigration[] = [
       CREATE INDEX audit_entries_target ON audit_entries (source, target, id);
       CREATE VIRTUAL TABLE audit_fts USING fts5(body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
       CREATE TABLE audit_local_checkpoints (source TEXT NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL, PRIMARY KEY (source, size, note));
-      CREATE TABLE audit_sources (source TEXT PRIMARY KEY, info TEXT NOT NULL);
+      CREATE TABLE audit_sources (source TEXT PRIMARY KEY, info TEXT NOT NULL);`,
+  },
+  {
+    id: 602,
+    name: 'audit trust anchors and witness state',
+    store: 'state',
+    sql: `
       CREATE TABLE audit_trusted_signers (name TEXT PRIMARY KEY, vkey TEXT NOT NULL, since TEXT NOT NULL, own INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE audit_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
   },

@@ -10,6 +10,7 @@ export const clustersMigrations: CacheMigration[] = [
   {
     id: 300,
     name: 'clusters: added kubeconfigs, profiles, last sync',
+    store: 'state',
     sql: `
       CREATE TABLE cluster_kubeconfigs (path TEXT PRIMARY KEY, added_at TEXT NOT NULL);
       CREATE TABLE cluster_profiles (
@@ -26,6 +27,7 @@ export const clustersMigrations: CacheMigration[] = [
   {
     id: 301,
     name: 'clusters: dashboard cache',
+    store: 'cache',
     sql: `CREATE TABLE cluster_dashboards (cluster_id TEXT PRIMARY KEY, json TEXT NOT NULL, fetched_at TEXT NOT NULL)`,
   },
 ];

@@ -56,6 +56,7 @@ export const sagaMigrations: CacheMigration[] = [
   {
     id: 400,
     name: 'saga journal',
+    store: 'state',
     sql: `CREATE TABLE operations (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, cluster_id TEXT, actor TEXT,
         params TEXT NOT NULL, notes TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL,

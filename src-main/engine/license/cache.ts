@@ -9,8 +9,15 @@ export const licenseMigrations: CacheMigration[] = [
   {
     id: 500,
     name: 'license cache',
+    store: 'cache',
+    sql: `CREATE TABLE license_cache (cluster_id TEXT PRIMARY KEY, jws TEXT, allocations TEXT NOT NULL, history TEXT NOT NULL, synced_at TEXT NOT NULL);`,
+  },
+  {
+    // revocation high-water mark, fan-out journal and renewal nonces are durable
+    id: 501,
+    name: 'license durable state',
+    store: 'state',
     sql: `
-      CREATE TABLE license_cache (cluster_id TEXT PRIMARY KEY, jws TEXT, allocations TEXT NOT NULL, history TEXT NOT NULL, synced_at TEXT NOT NULL);
       CREATE TABLE license_revocations (id INTEGER PRIMARY KEY CHECK (id = 1), jws TEXT NOT NULL, seq INTEGER NOT NULL, imported_at TEXT NOT NULL);
       CREATE TABLE license_fanout_ops (
         id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL, kind TEXT NOT NULL, lid TEXT, status TEXT NOT NULL,

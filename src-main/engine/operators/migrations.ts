@@ -5,6 +5,7 @@ export const operatorsMigrations: CacheMigration[] = [
   {
     id: 650,
     name: 'operators local accounts and OIDC profiles',
+    store: 'state',
     sql: `
       CREATE TABLE operators_accounts (
         username TEXT PRIMARY KEY,

@@ -1,7 +1,7 @@
 import type { Sqlite, CacheMigration } from '../../adapters/sqlite';
 
 export const settingsMigrations: CacheMigration[] = [
-  { id: 100, name: 'settings', sql: `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)` },
+  { id: 100, name: 'settings', store: 'state', sql: `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)` },
 ];
 
 /** Local, per-workstation settings (theme, selected cluster…), stored as JSON values. */

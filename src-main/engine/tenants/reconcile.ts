@@ -9,6 +9,7 @@ export const tenantCacheMigrations: CacheMigration[] = [
   {
     id: 401,
     name: 'tenant list cache',
+    store: 'cache',
     sql: `CREATE TABLE tenant_cache (cluster_id TEXT NOT NULL, slug TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (cluster_id, slug));
       CREATE TABLE tenant_cache_meta (cluster_id TEXT PRIMARY KEY, refreshed_at TEXT NOT NULL, drift TEXT NOT NULL, api_calls INTEGER NOT NULL);`,
   },

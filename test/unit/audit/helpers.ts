@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openCache, type Sqlite } from '../../../src-main/adapters/sqlite';
+import { openLocalStore, type Sqlite } from '../../../src-main/adapters/sqlite';
 import { auditMigrations } from '../../../src-main/engine/audit/migrations';
 import { operatorsMigrations } from '../../../src-main/engine/operators/migrations';
 import type { AuditRecord } from '../../../src-main/engine/audit/recorder';
@@ -23,7 +23,7 @@ export function tempDir(prefix = 'gatehouse-audit-'): string {
 }
 
 export function tempCache(dir = tempDir()): { db: Sqlite; dir: string } {
-  const { db } = openCache(path.join(dir, 'cache.sqlite'), [...auditMigrations, ...operatorsMigrations]);
+  const { db } = openLocalStore(dir, [...auditMigrations, ...operatorsMigrations]);
   return { db, dir };
 }
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openCache, type Sqlite } from '../../../src-main/adapters/sqlite';
+import { openLocalStore, type Sqlite } from '../../../src-main/adapters/sqlite';
 import { EventBus } from '../../../src-main/engine/core/events';
 import { SettingsService, settingsMigrations } from '../../../src-main/engine/settings/service';
 import { clustersMigrations, ProfileStore } from '../../../src-main/engine/clusters/profiles';
@@ -19,7 +19,7 @@ let service: ClustersService | null = null;
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-clusters-'));
-  db = openCache(path.join(dir, 'cache.sqlite'), [...settingsMigrations, ...clustersMigrations]).db;
+  db = openLocalStore(dir, [...settingsMigrations, ...clustersMigrations]).db;
 });
 afterEach(() => {
   service?.close();

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openCache } from '../../../src-main/adapters/sqlite';
+import { LocalStateError, openLocalStore, restoreStateFromBackup } from '../../../src-main/adapters/sqlite';
 import { createEngine } from '../../../src-main/engine';
 import { ensureWritableDataDir, resolveDataDir } from '../../../src-main/engine/core/data-dir';
 
@@ -17,41 +17,109 @@ afterEach(() => {
 });
 
 const migrations = [
-  { id: 1, name: 'one', sql: 'CREATE TABLE a (x INTEGER)' },
-  { id: 2, name: 'two', sql: 'CREATE TABLE b (y TEXT)' },
+  { id: 1, name: 'one', store: 'state' as const, sql: 'CREATE TABLE a (x INTEGER)' },
+  { id: 2, name: 'two', store: 'cache' as const, sql: 'CREATE TABLE b (y TEXT)' },
 ];
 
-describe('local cache', () => {
-  it('opens in WAL mode and applies versioned migrations once', () => {
-    const file = path.join(tmp(), 'cache.sqlite');
-    const first = openCache(file, migrations);
-    expect(first.warning).toBeNull();
+describe('local state and cache', () => {
+  it('keeps durable state and cache in two files, one connection reaching both, migrations applied once', () => {
+    const dir = tmp();
+    const first = openLocalStore(dir, migrations);
+    expect(first.warnings).toEqual([]);
     expect(first.db.pragma('journal_mode', { simple: true })).toBe('wal');
     first.db.prepare('INSERT INTO a VALUES (1)').run();
+    first.db.prepare("INSERT INTO b VALUES ('cached')").run();
     first.db.close();
-    const again = openCache(file, [...migrations, { id: 3, name: 'three', sql: 'CREATE TABLE c (z INTEGER)' }]);
+    const again = openLocalStore(dir, [...migrations, { id: 3, name: 'three', store: 'state', sql: 'CREATE TABLE c (z INTEGER)' }]);
     expect(again.db.prepare('SELECT count(*) FROM a').pluck().get()).toBe(1);
-    expect(again.db.prepare('SELECT id FROM cache_migrations ORDER BY id').pluck().all()).toEqual([1, 2, 3]);
+    expect(again.db.prepare('SELECT id FROM main.local_migrations ORDER BY id').pluck().all()).toEqual([1, 3]);
+    expect(again.db.prepare("SELECT name FROM main.sqlite_master WHERE name = 'b'").pluck().get()).toBeUndefined();
+    expect(again.db.prepare("SELECT name FROM cache.sqlite_master WHERE name = 'b'").pluck().get()).toBe('b');
     again.db.close();
   });
 
-  it('moves a corrupt file aside with a warning and rebuilds instead of refusing to start', () => {
+  it('the data directory is owner-only and so are the files', () => {
+    const dir = path.join(tmp(), 'data');
+    const { db } = openLocalStore(dir, migrations);
+    db.close();
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    for (const f of ['state.sqlite', 'cache.sqlite', 'state.sqlite.backup']) expect(fs.statSync(path.join(dir, f)).mode & 0o777).toBe(0o600);
+  });
+
+  it('deleting the cache loses nothing durable: it is rebuilt empty', () => {
     const dir = tmp();
-    const file = path.join(dir, 'cache.sqlite');
-    fs.writeFileSync(file, Buffer.alloc(8192, 0x5a)); // not a database
-    const { db, warning } = openCache(file, migrations);
-    expect(warning).toMatch(/moved to .*corrupt/);
-    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'a'").pluck().get()).toBe('a');
+    const first = openLocalStore(dir, migrations);
+    first.db.prepare('INSERT INTO a VALUES (7)').run();
+    first.db.prepare("INSERT INTO b VALUES ('cached')").run();
+    first.db.close();
+    for (const f of ['cache.sqlite', 'cache.sqlite-wal', 'cache.sqlite-shm']) fs.rmSync(path.join(dir, f), { force: true });
+    const again = openLocalStore(dir, migrations);
+    expect(again.db.prepare('SELECT x FROM a').pluck().all()).toEqual([7]);
+    expect(again.db.prepare('SELECT count(*) FROM b').pluck().get()).toBe(0);
+    again.db.close();
+  });
+
+  it('moves a corrupt cache aside with a warning and rebuilds it', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'cache.sqlite'), Buffer.alloc(8192, 0x5a)); // not a database
+    fs.writeFileSync(path.join(dir, 'state.sqlite'), '');
+    const { db, warnings } = openLocalStore(dir, migrations);
+    expect(warnings.join('\n')).toMatch(/cache .*moved to .*corrupt/);
+    expect(db.prepare("SELECT name FROM cache.sqlite_master WHERE name = 'b'").pluck().get()).toBe('b');
     db.close();
     expect(fs.readdirSync(dir).some((f) => f.includes('.corrupt-'))).toBe(true);
+  });
+
+  it('a corrupt durable-state file stops the start, names the file and the recovery commands, and keeps the file', () => {
+    const dir = tmp();
+    const first = openLocalStore(dir, migrations);
+    first.db.prepare('INSERT INTO a VALUES (42)').run();
+    first.db.close();
+    openLocalStore(dir, migrations).db.close(); // a clean start refreshes the automatic copy
+    const garbage = Buffer.alloc(8192, 0x5a);
+    fs.writeFileSync(path.join(dir, 'state.sqlite'), garbage);
+    for (const f of ['state.sqlite-wal', 'state.sqlite-shm']) fs.rmSync(path.join(dir, f), { force: true });
+    let error: unknown;
+    try {
+      openLocalStore(dir, migrations);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(LocalStateError);
+    const message = (error as Error).message;
+    expect(message).toContain(path.join(dir, 'state.sqlite'));
+    expect(message).toContain(`gatehouse restore-local-state --data-dir ${dir}`);
+    expect(message).toContain('--reset-local-state');
+    expect(fs.readFileSync(path.join(dir, 'state.sqlite'))).toEqual(garbage); // never silently replaced
+    const restored = restoreStateFromBackup(dir);
+    expect(restored.keptAs).toMatch(/state\.sqlite\.unreadable-/);
+    const again = openLocalStore(dir, migrations);
+    expect(again.db.prepare('SELECT x FROM a').pluck().all()).toEqual([42]);
+    again.db.close();
+  });
+
+  it('--reset-local-state moves the durable file aside (kept) and says so', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'state.sqlite'), Buffer.alloc(8192, 0x5a));
+    const { db, warnings } = openLocalStore(dir, migrations, { resetState: true });
+    expect(warnings.join('\n')).toMatch(/--reset-local-state: the durable state was moved to .*state\.sqlite\.reset-/);
+    db.close();
+    expect(fs.readdirSync(dir).some((f) => f.startsWith('state.sqlite.reset-'))).toBe(true);
   });
 
   it('the engine starts on a corrupt cache and reports it at start', async () => {
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'cache.sqlite'), 'garbage'.repeat(1000));
+    fs.writeFileSync(path.join(dir, 'state.sqlite'), '');
     const engine = createEngine({ mode: 'browser', dataDir: dir });
     expect(engine.startupWarnings.join('\n')).toMatch(/could not be read/);
     await engine.close();
+  });
+
+  it('the engine refuses to start on a corrupt durable-state file', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'state.sqlite'), 'garbage'.repeat(1000));
+    expect(() => createEngine({ mode: 'browser', dataDir: dir })).toThrow(LocalStateError);
   });
 
   it('a data directory that cannot be written gets a clear error', () => {

@@ -8,7 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TenantsChanged } from '../../../src-shared/contract/tenants';
 import type { KubeClients } from '../../../src-main/adapters/kube';
-import { openCache, type Sqlite } from '../../../src-main/adapters/sqlite';
+import { openLocalStore, type Sqlite } from '../../../src-main/adapters/sqlite';
 import type { ClusterRuntime } from '../../../src-main/engine/core/cluster-runtime';
 import { EventBus } from '../../../src-main/engine/core/events';
 import type { TenantPorts } from '../../../src-main/engine/tenants/ports';
@@ -64,7 +64,7 @@ afterEach(() => {
 
 async function setup() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-twatch-'));
-  db = openCache(path.join(dir, 'cache.sqlite'), tenantCacheMigrations).db;
+  db = openLocalStore(dir, tenantCacheMigrations).db;
   const cluster = fakeCluster();
   const bus = new EventBus();
   const events: TenantsChanged[] = [];
