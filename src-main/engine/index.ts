@@ -76,12 +76,22 @@ export function createEngine(options: EngineOptions) {
     consoleVersion: CONSOLE_VERSION,
     bus,
     log,
+    dataDir,
     checkpointEvery: options.audit?.checkpointEvery,
     retry: options.audit?.retry,
+    // Each record is flushed into the log of the cluster it names, whichever is selected.
+    // Interim: records carry the pipeline's cluster id (a context id) until it carries the kube-system UID.
+    clusters: {
+      resolve: async (cluster) => {
+        try {
+          return clustersCapability.clusters.runtimeFor(cluster);
+        } catch {
+          return null;
+        }
+      },
+    },
   });
-  // The shared log follows the selected cluster's database; entries wait in the outbox meanwhile.
-  auditLog.setControlDatabase(async () => (await clustersCapability.clusters.runtime()?.pgAdmin()) ?? null);
-  bus.subscribe('cluster.state', () => auditLog.kick());
+  bus.subscribe('cluster.state', (state) => auditLog.kick(state.clusterId ?? undefined));
   // The pipeline's recorder: SQLite outbox first, then the shared log.
   const audit: AuditRecorder = auditLog.outbox;
   if (options.resetLocalState) {

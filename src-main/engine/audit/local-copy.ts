@@ -1,12 +1,13 @@
 import type { z } from 'zod';
 import type { AuditEntry, AuditFilter, AuditQueryInput } from '../../../src-shared/contract/audit';
 import type { Sqlite } from '../../adapters/sqlite';
+import { canonicalJson, entryFromStored, stripHash, type ChainFields } from './chain';
 
 type Filter = z.output<typeof AuditFilter>;
 type Query = z.output<typeof AuditQueryInput>;
 
 /** The tenant an entry is about, so the review page can filter on it. */
-export function tenantOf(entry: Pick<AuditEntry, 'target' | 'params'>): string | null {
+export function tenantOf(entry: Pick<ChainFields, 'target' | 'params'>): string | null {
   const m = /^tenants?[/:]([a-z0-9][a-z0-9-]*)/.exec(entry.target ?? '');
   if (m) return m[1]!;
   const p = entry.params as Record<string, unknown> | null;
@@ -27,7 +28,7 @@ function flatten(value: unknown, out: string[], depth = 0): void {
 }
 
 /** What full-text search sees of an entry. */
-export function searchText(e: AuditEntry): string {
+export function searchText(e: ChainFields): string {
   const out = [e.actor, e.role, e.action, e.target ?? '', e.outcome, e.error_code ?? '', e.cluster ?? ''];
   flatten(e.params, out);
   flatten(e.before, out);
@@ -37,26 +38,61 @@ export function searchText(e: AuditEntry): string {
 
 const iso = (t: string) => new Date(t).toISOString();
 
+/** One entry as stores keep it: the hashed canonical text and its hash (and the parsed fields when at hand). */
+export interface StoredEntry {
+  seq: number;
+  hash: string;
+  canonical: string;
+  fields?: ChainFields;
+}
+
+/** A raw row for verification: [seq, hash, canonical]. */
+export type StoredRow = [number, string, string];
+
 /**
- * The local review copy: the shared log pulled into SQLite, and every imported
- * bundle, each under its own `source`. Pages by row id (keyset), which follows
- * seq within a source because rows are only ever added in seq order.
+ * The local review copy: the shared log of each cluster pulled into SQLite, the
+ * workstation log, kept evidence and every imported bundle, each under its own
+ * `source`. Pages by row id (keyset), which follows seq within a source because
+ * rows are only ever added in seq order.
  */
 export class LocalAuditCopy {
-  constructor(private readonly db: Sqlite) {}
+  private readonly insertRow;
+  private readonly insertFts;
+  private readonly readRows;
+
+  constructor(private readonly db: Sqlite) {
+    this.insertRow = db.prepare(
+      'INSERT INTO audit_entries (source, seq, at, actor, action, target, tenant, outcome, hash, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.insertFts = db.prepare('INSERT INTO audit_fts (rowid, body) VALUES (?, ?)');
+    this.readRows = db
+      .prepare('SELECT seq, hash, canonical FROM audit_entries WHERE source = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?')
+      .raw();
+  }
 
   /** Inserts entries that must follow the source's last seq, in one transaction. */
   insert(source: string, entries: AuditEntry[]): void {
-    const row = this.db.prepare(
-      'INSERT INTO audit_entries (source, seq, at, actor, action, target, tenant, outcome, hash, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    this.insertStored(
+      source,
+      entries.map((e) => {
+        const fields = stripHash(e);
+        return { seq: e.seq, hash: e.hash, canonical: canonicalJson(fields), fields };
+      }),
     );
-    const fts = this.db.prepare('INSERT INTO audit_fts (rowid, body) VALUES (?, ?)');
+  }
+
+  /** Inserts stored entries (canonical text as hashed); call inside a transaction for big batches. */
+  insertStored(source: string, rows: StoredEntry[]): void {
     this.db.transaction(() => {
-      for (const e of entries) {
-        const r = row.run(source, e.seq, iso(e.at), e.actor, e.action, e.target, tenantOf(e), e.outcome, e.hash, JSON.stringify(e));
-        fts.run(r.lastInsertRowid, searchText(e));
-      }
+      for (const r of rows) this.insertOne(source, r);
     })();
+  }
+
+  /** One row, no transaction of its own (the importer wraps many). */
+  insertOne(source: string, r: StoredEntry): void {
+    const e = r.fields ?? (JSON.parse(r.canonical) as ChainFields);
+    const res = this.insertRow.run(source, r.seq, iso(e.at), e.actor, e.action, e.target, tenantOf(e), e.outcome, r.hash, r.canonical);
+    this.insertFts.run(res.lastInsertRowid, searchText(e));
   }
 
   /** Refreshes the planner's statistics (about 0.5 s per million rows): without them SQLite picks poor indexes for combined filters. */
@@ -81,7 +117,7 @@ export class LocalAuditCopy {
       : (this.db.prepare('SELECT count(*) FROM audit_entries').pluck().get() as number);
   }
 
-  /** Drops a source (a bundle, or a shared-log copy that belongs to another log). */
+  /** Drops a source's rows (a bundle, or a review copy rebuilt from its log). */
   clear(source: string): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM audit_fts WHERE rowid IN (SELECT id FROM audit_entries WHERE source = ?)').run(source);
@@ -91,22 +127,43 @@ export class LocalAuditCopy {
   }
 
   get(source: string, seq: number): AuditEntry | null {
-    const s = this.db.prepare('SELECT entry FROM audit_entries WHERE source = ? AND seq = ?').pluck().get(source, seq) as
-      string | undefined;
-    return s ? (JSON.parse(s) as AuditEntry) : null;
+    const r = this.db.prepare('SELECT hash, canonical FROM audit_entries WHERE source = ? AND seq = ?').raw().get(source, seq) as
+      | [string, string]
+      | undefined;
+    return r ? entryFromStored(r[0], r[1]) : null;
   }
 
-  /** Entries of a source in seq order within [fromSeq, toSeq], in batches (verification, export). */
-  *iterate(source: string, range: { fromSeq?: number; toSeq?: number } = {}, batch = 5000): Generator<AuditEntry[]> {
-    const stmt = this.db.prepare('SELECT seq, entry FROM audit_entries WHERE source = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
+  stored(source: string, seq: number): { hash: string; canonical: string } | null {
+    const r = this.db.prepare('SELECT hash, canonical FROM audit_entries WHERE source = ? AND seq = ?').get(source, seq) as
+      | { hash: string; canonical: string }
+      | undefined;
+    return r ?? null;
+  }
+
+  /** Raw rows of a source in seq order within [fromSeq, toSeq], in batches (verification, export, evidence). */
+  *iterateStored(source: string, range: { fromSeq?: number; toSeq?: number } = {}, batch = 5000): Generator<StoredRow[]> {
     let after = (range.fromSeq ?? 1) - 1;
     const to = range.toSeq ?? Number.MAX_SAFE_INTEGER;
     for (;;) {
-      const rows = stmt.all(source, after, to, batch) as { seq: number; entry: string }[];
+      const rows = this.readRows.all(source, after, to, batch) as StoredRow[];
       if (!rows.length) return;
-      after = rows[rows.length - 1]!.seq;
-      yield rows.map((r) => JSON.parse(r.entry) as AuditEntry);
+      after = rows[rows.length - 1]![0];
+      yield rows;
     }
+  }
+
+  /** Entries of a source in seq order within [fromSeq, toSeq], in batches. */
+  *iterate(source: string, range: { fromSeq?: number; toSeq?: number } = {}, batch = 5000): Generator<AuditEntry[]> {
+    for (const rows of this.iterateStored(source, range, batch)) yield rows.map((r) => entryFromStored(r[1], r[2]));
+  }
+
+  /** seq → hash for a seq range (comparing a copy with the shared log to find the first rewritten entry). */
+  hashes(source: string, fromSeq: number, toSeq: number): Map<number, string> {
+    const rows = this.db
+      .prepare('SELECT seq, hash FROM audit_entries WHERE source = ? AND seq BETWEEN ? AND ?')
+      .raw()
+      .all(source, fromSeq, toSeq) as [number, string][];
+    return new Map(rows);
   }
 
   /** The contiguous seq range whose entries fall in a time range (entries between are included: the chain needs them). */
@@ -176,12 +233,12 @@ export class LocalAuditCopy {
     if (q.text) {
       // Drive from the FTS index in rowid order so LIMIT stops early even for common words.
       params.text = q.text;
-      sql = `SELECT e.id, e.entry FROM audit_fts f JOIN audit_entries e ON e.id = f.rowid
+      sql = `SELECT e.id, e.hash, e.canonical FROM audit_fts f JOIN audit_entries e ON e.id = f.rowid
              WHERE audit_fts MATCH @text AND ${where.join(' AND ')} ORDER BY f.rowid ${desc ? 'DESC' : 'ASC'} LIMIT @limit`;
     } else {
-      sql = `SELECT e.id, e.entry FROM audit_entries e WHERE ${where.join(' AND ')} ORDER BY e.id ${desc ? 'DESC' : 'ASC'} LIMIT @limit`;
+      sql = `SELECT e.id, e.hash, e.canonical FROM audit_entries e WHERE ${where.join(' AND ')} ORDER BY e.id ${desc ? 'DESC' : 'ASC'} LIMIT @limit`;
     }
-    const rows = this.db.prepare(sql).all(params) as { id: number; entry: string }[];
+    const rows = this.db.prepare(sql).all(params) as { id: number; hash: string; canonical: string }[];
     let total: number | null = null;
     if (q.withTotal) {
       const countParams: Record<string, unknown> = {};
@@ -202,7 +259,7 @@ export class LocalAuditCopy {
       }
     }
     return {
-      entries: rows.map((r) => JSON.parse(r.entry) as AuditEntry),
+      entries: rows.map((r) => entryFromStored(r.hash, r.canonical)),
       nextCursor: rows.length === q.limit ? rows[rows.length - 1]!.id : null,
       total,
     };
@@ -216,15 +273,5 @@ export class LocalAuditCopy {
     return this.db
       .prepare('SELECT size, note FROM audit_local_checkpoints WHERE source = ? AND size BETWEEN ? AND ? ORDER BY size')
       .all(source, range?.minSize ?? 0, range?.maxSize ?? Number.MAX_SAFE_INTEGER) as { size: number; note: string }[];
-  }
-
-  getState<T>(key: string): T | null {
-    const s = this.db.prepare('SELECT value FROM audit_state WHERE key = ?').pluck().get(key) as string | undefined;
-    return s === undefined ? null : (JSON.parse(s) as T);
-  }
-  setState(key: string, value: unknown): void {
-    this.db
-      .prepare('INSERT INTO audit_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
-      .run(key, JSON.stringify(value));
   }
 }
