@@ -283,6 +283,10 @@ export class ClusterLogs {
     try {
       const logIdFinding = this.checkLogId(cluster, await c.log.currentLogId(), c.log);
       if (logIdFinding) return { pulled: 0, flushed, consistent: false, message: logIdFinding.message };
+      // Who signs in this log (shown as unenrolled until an admin enrolls them) and their endorsements.
+      const endorsements = await c.log.endorsements();
+      this.d.state.set(`endorsements.${c.log.logId}`, endorsements);
+      this.d.state.set(`signersSeen.${cluster}`, await c.log.signers());
       const w = this.d.witness.get(c.log.logId);
       const wf = await this.witnessFinding(cluster, c);
       if (wf) {
@@ -323,9 +327,6 @@ export class ClusterLogs {
       const headHash = verifier.headHash;
       const dbCheckpoints = await c.log.checkpoints();
       for (const cp of dbCheckpoints) this.d.local.addCheckpoint(src, cp.size, cp.note);
-      const endorsements = await c.log.endorsements();
-      this.d.state.set(`endorsements.${c.log.logId}`, endorsements);
-      this.d.state.set(`signersSeen.${cluster}`, await c.log.signers());
       const trusted = this.d.signers.trusted(endorsements).verifiers;
       let newest: { size: number; note: string } | null = null;
       for (const cp of dbCheckpoints) {

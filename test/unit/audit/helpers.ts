@@ -28,6 +28,8 @@ export function tempCache(dir = tempDir()): { db: Sqlite; dir: string } {
 }
 
 let counter = 0;
+/** Entries are an hour old at most: recent enough for the checkpoint-age policy, in a fixed order. */
+const BASE = Date.now() - 3600_000;
 export function record(over: Partial<AuditRecord> = {}): AuditRecord {
   counter += 1;
   return {
@@ -40,7 +42,7 @@ export function record(over: Partial<AuditRecord> = {}): AuditRecord {
     after: { slug: `t${counter}`, plan: 'pro' },
     outcome: 'success',
     errorCode: null,
-    at: new Date(Date.UTC(2026, 0, 1) + counter * 1000).toISOString(),
+    at: new Date(BASE + counter * 100).toISOString(),
     cluster: 'prod',
     consoleVersion: '0.1.0',
     ...over,
