@@ -81,14 +81,11 @@ export class AuditBundles {
     const source = `bundle:${bundleId(openManifest(dir, trusted, trustFingerprint).manifest)}`;
     const existing = this.info(source);
     if (existing) return existing.view;
-    this.d.local.clear(source); // rows of an earlier attempt that did not finish
-    let opened;
-    try {
-      opened = await verifyBundle(dir, trusted, trustFingerprint, (batch) => this.d.local.insertStored(source, batch));
-    } catch (error) {
-      this.d.local.clear(source);
-      throw error;
-    }
+    let opened!: Awaited<ReturnType<typeof verifyBundle>>;
+    // verified and stored in one pass; a refusal drops everything stored (bulkLoad clears the source)
+    await this.d.local.bulkLoad(source, async (store) => {
+      opened = await verifyBundle(dir, trusted, trustFingerprint, store);
+    });
     const m = opened.manifest;
     const view: BundleView = {
       id: opened.id,
@@ -109,18 +106,13 @@ export class AuditBundles {
       const info: StoredBundle = { view, startPrevHash: m.start_prev_hash, firstSeq: m.first_seq };
       this.d.db.prepare('INSERT INTO audit_sources (source, info) VALUES (?, ?)').run(source, JSON.stringify(info));
     })();
-    if (m.count > 10_000) this.d.local.analyze();
     this.d.changed();
     return view;
   }
 
   /** Rows of an import that never finished (the console stopped mid-way) are dropped at start. */
   dropUnfinishedImports(): void {
-    const sources = this.d.db
-      .prepare("SELECT DISTINCT source FROM audit_entries WHERE source >= 'bundle:' AND source < 'bundle;'")
-      .pluck()
-      .all() as string[];
-    for (const s of sources) if (!this.info(s)) this.d.local.clear(s);
+    for (const s of this.d.local.sources()) if (s.startsWith('bundle:') && !this.info(s)) this.d.local.clear(s);
   }
 
   info(source: string): StoredBundle | null {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as sha } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { AuditEntry } from '../../../src-shared/contract/audit';
 import type { AuditRecord } from './recorder';
@@ -87,7 +87,8 @@ export interface ChainFault {
 export class ChainVerifier {
   private expectedSeq: number;
   private prevHash: string;
-  private prevBytes: Buffer;
+  /** Bytes 0–31: the previous entry's hash; then the canonical text being hashed. */
+  private scratch = Buffer.allocUnsafe(64 * 1024);
   checked = 0;
   fault: ChainFault | null = null;
   /** hash of every seq listed in `watch` (checkpoint sizes), filled as they pass. */
@@ -99,7 +100,7 @@ export class ChainVerifier {
   ) {
     this.expectedSeq = start.seq;
     this.prevHash = start.prevHash;
-    this.prevBytes = Buffer.from(start.prevHash, 'hex');
+    this.scratch.write(start.prevHash, 0, 32, 'hex');
   }
 
   get headHash(): string {
@@ -118,14 +119,23 @@ export class ChainVerifier {
     if (this.fault) return false;
     const expected = this.expectedSeq;
     if (seq !== expected) return this.positionFault(seq);
-    const digest = createHash('sha256').update(this.prevBytes).update(canonical, 'utf8').digest();
+    // One-shot SHA-256 over [prev hash bytes | canonical UTF-8] in a reused buffer: no Hash object per entry.
+    if (canonical.length * 3 + 32 > this.scratch.length) this.grow(canonical.length * 3 + 32);
+    const n = this.scratch.write(canonical, 32, 'utf8');
+    const digest = sha('sha256', this.scratch.subarray(0, 32 + n), 'hex');
     const inner = embeddedPosition(canonical);
-    if (digest.toString('hex') !== hash || !inner || inner.seq !== seq || inner.prevHash !== this.prevHash) {
+    if (digest !== hash || !inner || inner.seq !== seq || inner.prevHash !== this.prevHash) {
       if (inner && inner.prevHash !== this.prevHash) return this.linkFault(expected);
       return this.fail(expected, 'hash-mismatch', `entry ${expected} was changed after it was written: its content does not match its hash`);
     }
-    this.accept(seq, hash, digest);
+    this.accept(seq, hash);
     return true;
+  }
+
+  private grow(size: number): void {
+    const next = Buffer.allocUnsafe(Math.max(size, this.scratch.length * 2));
+    this.scratch.copy(next, 0, 0, 32);
+    this.scratch = next;
   }
 
   private positionFault(seq: number): false {
@@ -149,10 +159,10 @@ export class ChainVerifier {
     );
   }
 
-  private accept(seq: number, hash: string, bytes = Buffer.from(hash, 'hex')): void {
+  private accept(seq: number, hash: string): void {
     if (this.watch.has(seq)) this.seen.set(seq, hash);
     this.prevHash = hash;
-    this.prevBytes = bytes;
+    this.scratch.write(hash, 0, 32, 'hex');
     this.expectedSeq = seq + 1;
     this.checked += 1;
   }

@@ -305,19 +305,22 @@ export class ClusterLogs {
       }
       const verifier = new ChainVerifier({ seq: from + 1, prevHash: from ? localHead : GENESIS_HASH });
       let pulled = 0;
-      for (;;) {
-        const { rows } = await c.log.readAfter(from, 5000);
-        if (!rows.length) break;
-        const good: StoredEntry[] = [];
-        for (const [seq, hash, canonical] of rows) {
-          if (!verifier.pushStored(seq, hash, canonical)) break;
-          good.push({ seq, hash, canonical });
+      const pull = async () => {
+        for (;;) {
+          const { rows } = await c.log.readAfter(from, 5000);
+          if (!rows.length) break;
+          const good: StoredEntry[] = [];
+          for (const [seq, hash, canonical] of rows) {
+            if (!verifier.pushStored(seq, hash, canonical)) break;
+            good.push({ seq, hash, canonical });
+          }
+          this.d.local.insertStored(src, good);
+          pulled += good.length;
+          from = rows[rows.length - 1]![0];
+          if (verifier.fault) break;
         }
-        this.d.local.insertStored(src, good);
-        pulled += good.length;
-        from = rows[rows.length - 1]![0];
-        if (verifier.fault) break;
-      }
+      };
+      await pull();
       if (verifier.fault) {
         const f: AuditFinding = { ...verifier.fault, kind: verifier.fault.problem, severity: 'alarm', range: null, where: c.log.where };
         this.raise(cluster, c.log.logId, f);
@@ -343,7 +346,7 @@ export class ClusterLogs {
       } else if (newest) {
         await this.publish(cluster, c, [newest.note]);
       }
-      if (pulled > 1000) this.d.local.analyze();
+      if (pulled > 1000) this.d.local.analyze(src);
       this.d.state.set(`lastSync.${cluster}`, new Date().toISOString());
       this.d.changed();
       return {

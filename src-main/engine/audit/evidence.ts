@@ -56,13 +56,8 @@ export class KeptSources {
   keep(from: string, meta: Omit<KeptSourceInfo, 'source' | 'kind' | 'keptAt' | 'startPrevHash' | 'firstSeq' | 'checkpoints'>): string | null {
     if (this.local.count(from) === 0) return null;
     const source = `archive:${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
-    this.db.transaction(() => {
-      this.db.prepare('UPDATE audit_entries SET source = ? WHERE source = ?').run(source, from);
-      this.db.prepare('UPDATE audit_local_checkpoints SET source = ? WHERE source = ?').run(source, from);
-      this.db
-        .prepare('INSERT INTO main.audit_kept (source, seq, hash, canonical) SELECT source, seq, hash, canonical FROM audit_entries WHERE source = ?')
-        .run(source);
-    })();
+    this.local.rename(from, source);
+    this.local.copyToKept(source, source);
     const first = this.local.get(source, this.firstSeq(source) ?? 1);
     this.register({
       ...meta,
@@ -77,7 +72,7 @@ export class KeptSources {
   }
 
   private firstSeq(source: string): number | null {
-    return (this.db.prepare('SELECT min(seq) FROM audit_entries WHERE source = ?').pluck().get(source) as number | null) ?? null;
+    return (this.db.prepare('SELECT min(seq) FROM audit_kept WHERE source = ?').pluck().get(source) as number | null) ?? null;
   }
 
   /** Refills the review copy of kept sources after the cache was deleted or rebuilt. */

@@ -26,29 +26,10 @@ export const auditMigrations: CacheMigration[] = [
     name: 'audit review copy with full-text search',
     store: 'cache',
     sql: `
-      CREATE TABLE audit_entries (
-        id INTEGER PRIMARY KEY,
-        source TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        at TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT,
-        tenant TEXT,
-        outcome TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        -- exactly the bytes that were hashed: verification reads them without re-canonicalising
-        canonical TEXT NOT NULL,
-        UNIQUE (source, seq)
-      );
-      CREATE INDEX audit_entries_source ON audit_entries (source, id);
-      CREATE INDEX audit_entries_at ON audit_entries (source, at);
-      CREATE INDEX audit_entries_actor ON audit_entries (source, actor, id);
-      CREATE INDEX audit_entries_action ON audit_entries (source, action, id);
-      CREATE INDEX audit_entries_outcome ON audit_entries (source, outcome, id);
-      CREATE INDEX audit_entries_tenant ON audit_entries (source, tenant, id);
-      CREATE INDEX audit_entries_target ON audit_entries (source, target, id);
-      CREATE VIRTUAL TABLE audit_fts USING fts5(body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+      -- each source (a cluster's log, the workstation log, kept evidence, a bundle) has its own tables,
+      -- audit_e_<tag> (entries by seq, with the canonical text exactly as hashed) and audit_f_<tag> (FTS5),
+      -- created when the source first gets entries (local-copy.ts)
+      CREATE TABLE audit_copy_sources (source TEXT PRIMARY KEY, tag TEXT NOT NULL UNIQUE, indexed INTEGER NOT NULL DEFAULT 1);
       CREATE TABLE audit_local_checkpoints (source TEXT NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL, PRIMARY KEY (source, size, note));
       CREATE TABLE audit_sources (source TEXT PRIMARY KEY, info TEXT NOT NULL);`,
   },

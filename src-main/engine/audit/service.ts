@@ -104,7 +104,6 @@ export class AuditService {
     // A deleted cache loses nothing: kept sources (workstation log, evidence) are refilled from durable state.
     this.bundlesStore.dropUnfinishedImports();
     this.kept.restoreReviewCopy();
-    if (!this.local.hasStatistics() && this.local.count() > 10_000) this.local.analyze();
     this.outbox = new AuditOutbox(o.db, {
       deliver: (cluster, batch) => this.logs.deliver(cluster, batch),
       workstation: (record) => this.workstation.append(record),
