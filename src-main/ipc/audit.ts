@@ -28,7 +28,8 @@ export function auditHandlers(engine: Engine, shell: ShellServices = {}): Handle
   const hasDialogs = () => Boolean(shell.saveFileDialog && shell.openFileDialog);
   const source = (s: string, ctx: CommandContext) => {
     const resolved = audit.resolveSource(s, clusterOf(ctx));
-    if (!resolved) throw new ContractError('VALIDATION', 'No cluster is selected. Choose a cluster, or pick the workstation log or a bundle.');
+    if (!resolved)
+      throw new ContractError('VALIDATION', 'No cluster is selected. Choose a cluster, or pick the workstation log or a bundle.');
     return resolved;
   };
 
@@ -40,15 +41,24 @@ export function auditHandlers(engine: Engine, shell: ShellServices = {}): Handle
       return dir;
     }
     if (!hasDialogs()) {
-      throw new ContractError('UNAVAILABLE', 'Native file dialogs exist only in the desktop app; pick a folder from the export roots instead.');
+      throw new ContractError(
+        'UNAVAILABLE',
+        'Native file dialogs exist only in the desktop app; pick a folder from the export roots instead.',
+      );
     }
     if (mode === 'new') {
-      const file = await shell.saveFileDialog!({ title: 'Export audit bundle: name a new folder', defaultName: `audit-${new Date().toISOString().slice(0, 10)}` });
+      const file = await shell.saveFileDialog!({
+        title: 'Export audit bundle: name a new folder',
+        defaultName: `audit-${new Date().toISOString().slice(0, 10)}`,
+      });
       if (!file) return null;
       if (audit.folders.outsideDataDir(file)) needAdmin(ctx, `Writing a bundle to ${path.dirname(file)} (outside the data directory)`);
       return file;
     }
-    const picked = await shell.openFileDialog!({ title: 'Open an audit bundle: choose its manifest.json', filters: [{ name: 'Audit bundle manifest', extensions: ['json'] }] });
+    const picked = await shell.openFileDialog!({
+      title: 'Open an audit bundle: choose its manifest.json',
+      filters: [{ name: 'Audit bundle manifest', extensions: ['json'] }],
+    });
     return picked[0] ? path.dirname(picked[0]) : null;
   }
 
@@ -83,7 +93,12 @@ export function auditHandlers(engine: Engine, shell: ShellServices = {}): Handle
     'audit.folders': () => ({ roots: audit.folders.list(), dialog: hasDialogs() }),
     'audit.folders.set': (input, ctx) => {
       ctx.audit.target = 'audit-export-roots';
-      ctx.audit.before = { roots: audit.folders.roots().filter((r) => r.origin === 'admin').map((r) => r.path) };
+      ctx.audit.before = {
+        roots: audit.folders
+          .roots()
+          .filter((r) => r.origin === 'admin')
+          .map((r) => r.path),
+      };
       audit.folders.setRoots(input.roots);
       const roots = audit.folders.list();
       ctx.audit.after = { roots: roots.filter((r) => r.origin === 'admin').map((r) => r.path) };

@@ -182,7 +182,13 @@ export const AuditStatus = z.object({
   lastVerification: VerifyReport.nullable(),
   /** What this console last witnessed of the cluster's log. */
   witness: z
-    .object({ logId: z.string(), seq: z.number().int(), head: z.string(), checkpointSize: z.number().int().nullable(), updatedAt: z.string() })
+    .object({
+      logId: z.string(),
+      seq: z.number().int(),
+      head: z.string(),
+      checkpointSize: z.number().int().nullable(),
+      updatedAt: z.string(),
+    })
     .nullable(),
   /** Where checkpoints were last published outside the database, and how that went. */
   publication: z.object({ where: z.string(), ok: z.boolean(), message: z.string(), at: z.string() }).nullable(),

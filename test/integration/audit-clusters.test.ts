@@ -45,7 +45,8 @@ describe('one outbox queue per cluster', () => {
       consoleVersion: '0.1.0',
       retry: { baseDelayMs: 50, maxDelayMs: 400 },
       clusters: {
-        resolve: async (uid) => (uid === 'uid-a' ? { pgAdmin: async () => a.config } : uid === 'uid-b' ? { pgAdmin: async () => b.config } : null),
+        resolve: async (uid) =>
+          uid === 'uid-a' ? { pgAdmin: async () => a.config } : uid === 'uid-b' ? { pgAdmin: async () => b.config } : null,
       },
     });
     try {

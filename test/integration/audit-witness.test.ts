@@ -90,7 +90,13 @@ async function rewriteAndRechain(c: pg.Client, seq: number): Promise<void> {
     fields.prev_hash = prev;
     const canonical = canonicalJson(fields);
     const hash = entryHash(prev, canonical);
-    await c.query('UPDATE audit_log SET entry = $1, prev_hash = $2, hash = $3, actor = $4 WHERE seq = $5', [canonical, prev, hash, fields.actor, r.seq]);
+    await c.query('UPDATE audit_log SET entry = $1, prev_hash = $2, hash = $3, actor = $4 WHERE seq = $5', [
+      canonical,
+      prev,
+      hash,
+      fields.actor,
+      r.seq,
+    ]);
     prev = hash;
   }
 }
@@ -182,7 +188,9 @@ describe('the four attacks of the database owner are detected and named', () => 
     await svc.sync(CLUSTER).catch(() => undefined);
     const signers = await svc.signers();
     expect(signers.enrolled.map((s) => s.name)).not.toContain(mallory.name);
-    expect(signers.unenrolled).toContainEqual(expect.objectContaining({ name: mallory.name, fingerprint: fingerprint(mallory.verifier.vkey) }));
+    expect(signers.unenrolled).toContainEqual(
+      expect.objectContaining({ name: mallory.name, fingerprint: fingerprint(mallory.verifier.vkey) }),
+    );
   });
 
   it('4. audit_meta.log_id changed: an alarm, the local copy kept and exportable, nothing appended to the other log', async () => {
@@ -246,7 +254,9 @@ describe('signers are enrolled, not discovered', () => {
     const database = freshDatabase();
     const other = consoleFor(database, { kube: false });
     for (let i = 0; i < 1200; i += 100) {
-      await Promise.all(Array.from({ length: 100 }, (_, j) => other.outbox.record(record({ cluster: CLUSTER, target: `tenant/o${i + j}` }))));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) => other.outbox.record(record({ cluster: CLUSTER, target: `tenant/o${i + j}` }))),
+      );
     }
     await until(() => other.outbox.pending().count === 0, 120_000);
     const me = consoleFor(database, { kube: false });

@@ -151,7 +151,12 @@ describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', (
     // tokens went to the secret store, not SQLite
     const tokenKeys = [...secrets.map.keys()].filter((k) => k.startsWith('oidc-tokens:'));
     expect(tokenKeys).toHaveLength(1);
-    const cache = engine.db.prepare("SELECT group_concat(record, '') FROM audit_outbox").pluck().get() as string;
+    // the audit journal: the outbox (cluster actions) and the workstation log (sign-in has no cluster)
+    const cache = [
+      engine.db.prepare("SELECT group_concat(record, '') FROM audit_outbox").pluck().get(),
+      engine.db.prepare("SELECT group_concat(canonical, '') FROM audit_kept").pluck().get(),
+    ].join('');
+    expect(cache).toContain('operators.oidc');
     expect(cache).not.toContain(JSON.parse(secrets.map.get(tokenKeys[0]!)!).accessToken);
 
     // operator role: allowed to refresh, refused an admin command

@@ -141,7 +141,11 @@ export interface OpenedBundle {
 export const bundleId = (m: Pick<BundleManifest, 'signature'>) => createHash('sha256').update(m.signature).digest('hex').slice(0, 16);
 
 /** Reads the manifest and decides whether its signer is trusted here; nothing about the entries yet. */
-export function openManifest(dir: string, trusted: Verifier[], trustFingerprint?: string): { manifest: BundleManifest; signer: Verifier; trustedBy: 'enrolled' | 'fingerprint' } {
+export function openManifest(
+  dir: string,
+  trusted: Verifier[],
+  trustFingerprint?: string,
+): { manifest: BundleManifest; signer: Verifier; trustedBy: 'enrolled' | 'fingerprint' } {
   const manifestFile = path.join(dir, MANIFEST_FILE);
   const entriesFile = path.join(dir, ENTRIES_FILE);
   if (!fs.existsSync(manifestFile) || !fs.existsSync(entriesFile)) {

@@ -138,7 +138,10 @@ export class AuditBundles {
       : { seq: kept!.firstSeq ?? 1, prevHash: kept!.startPrevHash ?? GENESIS_HASH };
     const notes = bundle ? this.d.local.checkpoints(source) : (this.d.kept.info(source)?.checkpoints ?? []);
     // Snapshots (bundles, evidence) are not expected to grow: only the workstation log ages.
-    const policy = source === WORKSTATION_SOURCE ? this.d.policy : { ...DEFAULT_POLICY, maxEntriesWithoutCheckpoint: Infinity, maxCheckpointAgeMs: Infinity };
+    const policy =
+      source === WORKSTATION_SOURCE
+        ? this.d.policy
+        : { ...DEFAULT_POLICY, maxEntriesWithoutCheckpoint: Infinity, maxCheckpointAgeMs: Infinity };
     const outcome = await verifyLog({
       source,
       readFrom: 'local',

@@ -126,7 +126,11 @@ export class ChainVerifier {
     const inner = embeddedPosition(canonical);
     if (digest !== hash || !inner || inner.seq !== seq || inner.prevHash !== this.prevHash) {
       if (inner && inner.prevHash !== this.prevHash) return this.linkFault(expected);
-      return this.fail(expected, 'hash-mismatch', `entry ${expected} was changed after it was written: its content does not match its hash`);
+      return this.fail(
+        expected,
+        'hash-mismatch',
+        `entry ${expected} was changed after it was written: its content does not match its hash`,
+      );
     }
     this.accept(seq, hash);
     return true;

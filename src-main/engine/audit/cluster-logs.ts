@@ -254,7 +254,11 @@ export class ClusterLogs {
     await c.log.addCheckpoint(size, key.name, cp.note);
     this.d.local.addCheckpoint(clusterSource(cluster), size, cp.note);
     this.lastSigned.set(c.log.logId, Date.now());
-    this.d.witness.advance({ logId: c.log.logId, cluster, origin: c.log.origin }, { seq: size, hash: head }, { checkpoint: { size, note: cp.note } });
+    this.d.witness.advance(
+      { logId: c.log.logId, cluster, origin: c.log.origin },
+      { seq: size, hash: head },
+      { checkpoint: { size, note: cp.note } },
+    );
     await this.publish(cluster, c, [cp.note]);
     return cp.note;
   }
@@ -265,7 +269,12 @@ export class ClusterLogs {
     const at = new Date().toISOString();
     try {
       await c.external.publish(c.log.logId, c.log.origin, notes);
-      this.d.state.set(`publication.${cluster}`, { where: c.external.where, ok: true, message: `published ${notes.length} checkpoint(s)`, at });
+      this.d.state.set(`publication.${cluster}`, {
+        where: c.external.where,
+        ok: true,
+        message: `published ${notes.length} checkpoint(s)`,
+        at,
+      });
     } catch (error) {
       this.d.state.set(`publication.${cluster}`, { where: c.external.where, ok: false, message: (error as Error).message, at });
       this.d.log?.warn({ cluster, err: error }, 'audit checkpoints could not be published outside the database');
@@ -276,7 +285,10 @@ export class ClusterLogs {
    * Proves the cluster's shared log extends what this console saw, pulls what is new into
    * the local copy (checking every link), records what it saw, and cosigns the head.
    */
-  async sync(cluster: string, flush: () => Promise<number>): Promise<{ pulled: number; flushed: number; consistent: boolean; message: string }> {
+  async sync(
+    cluster: string,
+    flush: () => Promise<number>,
+  ): Promise<{ pulled: number; flushed: number; consistent: boolean; message: string }> {
     const c = await this.connect(cluster);
     const flushed = await flush().catch(() => 0);
     const src = clusterSource(cluster);
@@ -334,11 +346,20 @@ export class ClusterLogs {
       let newest: { size: number; note: string } | null = null;
       for (const cp of dbCheckpoints) {
         const o = openCheckpoint(cp.note, trusted);
-        if (o.ok && cp.size <= headSeq && o.checkpoint.origin === c.log.origin && this.d.local.stored(src, cp.size)?.hash === o.headHashHex) {
+        if (
+          o.ok &&
+          cp.size <= headSeq &&
+          o.checkpoint.origin === c.log.origin &&
+          this.d.local.stored(src, cp.size)?.hash === o.headHashHex
+        ) {
           if (!newest || cp.size >= newest.size) newest = cp;
         }
       }
-      this.d.witness.advance({ logId: c.log.logId, cluster, origin: c.log.origin }, { seq: headSeq, hash: headHash }, { checkpoint: newest });
+      this.d.witness.advance(
+        { logId: c.log.logId, cluster, origin: c.log.origin },
+        { seq: headSeq, hash: headHash },
+        { checkpoint: newest },
+      );
       // A witness cosigns what it has proven consistent with what it saw before.
       if (w && headSeq > (newest?.size ?? 0)) {
         const note = await this.sign(cluster, c, headSeq, headHash);
@@ -440,7 +461,14 @@ export class ClusterLogs {
     ddlSeen: number,
   ): Promise<AuditFinding[]> {
     const out: AuditFinding[] = [];
-    const alarm = (message: string): AuditFinding => ({ kind: 'protection-changed', severity: 'alarm', message, seq: null, range: null, where: c.log.where });
+    const alarm = (message: string): AuditFinding => ({
+      kind: 'protection-changed',
+      severity: 'alarm',
+      message,
+      seq: null,
+      range: null,
+      where: c.log.where,
+    });
     if (p.missingTriggers.length) {
       out.push(alarm(`The append-only triggers of the ${c.log.where} are missing or disabled now: ${p.missingTriggers.join(', ')}.`));
     }
@@ -458,9 +486,12 @@ export class ClusterLogs {
         });
       return out;
     }
-    if (!p.ddlTrace.enabled) out.push(alarm(`The event triggers that record changes to the audit tables of the ${c.log.where} are disabled.`));
+    if (!p.ddlTrace.enabled)
+      out.push(alarm(`The event triggers that record changes to the audit tables of the ${c.log.where} are disabled.`));
     if (p.ddlTrace.events < ddlSeen) {
-      out.push(alarm(`${ddlSeen - p.ddlTrace.events} row(s) of the DDL trace of the ${c.log.where} were deleted since this console last looked.`));
+      out.push(
+        alarm(`${ddlSeen - p.ddlTrace.events} row(s) of the DDL trace of the ${c.log.where} were deleted since this console last looked.`),
+      );
     }
     const acknowledged = this.d.state.get<number>(`ddlAcknowledged.${c.log.logId}`) ?? 0;
     const events = await c.log.ddlEvents(acknowledged);
@@ -519,7 +550,13 @@ export class ClusterLogs {
           range: null,
           where: 'local copy',
         });
-        Object.assign(o.report, { state: 'tampered', ok: false, problem: 'entry-rewritten', firstBadSeq: w.seq, message: o.report.findings[0]!.message });
+        Object.assign(o.report, {
+          state: 'tampered',
+          ok: false,
+          problem: 'entry-rewritten',
+          firstBadSeq: w.seq,
+          message: o.report.findings[0]!.message,
+        });
       }
       this.d.state.set(`verify.${src}`, o.report);
       return o.report;

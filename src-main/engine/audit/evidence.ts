@@ -53,7 +53,10 @@ export class KeptSources {
    * copy (same row ids, so search keeps working) and are copied into durable state.
    * Returns the new source, or null when there was nothing to keep.
    */
-  keep(from: string, meta: Omit<KeptSourceInfo, 'source' | 'kind' | 'keptAt' | 'startPrevHash' | 'firstSeq' | 'checkpoints'>): string | null {
+  keep(
+    from: string,
+    meta: Omit<KeptSourceInfo, 'source' | 'kind' | 'keptAt' | 'startPrevHash' | 'firstSeq' | 'checkpoints'>,
+  ): string | null {
     if (this.local.count(from) === 0) return null;
     const source = `archive:${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
     this.local.rename(from, source);

@@ -55,17 +55,24 @@ export class ExportFolders {
     const clean: string[] = [];
     for (const p of paths) {
       if (!path.isAbsolute(p)) {
-        throw new ContractError('VALIDATION', `"${p}" is not an absolute path. Give the full path of a folder on the machine running the console.`, {
-          fields: { roots: 'absolute path' },
-        });
+        throw new ContractError(
+          'VALIDATION',
+          `"${p}" is not an absolute path. Give the full path of a folder on the machine running the console.`,
+          {
+            fields: { roots: 'absolute path' },
+          },
+        );
       }
       let real: string;
       try {
         real = fs.realpathSync(p);
       } catch {
-        throw new ContractError('VALIDATION', `There is no folder ${p}. Create it first, then add it.`, { fields: { roots: 'no such folder' } });
+        throw new ContractError('VALIDATION', `There is no folder ${p}. Create it first, then add it.`, {
+          fields: { roots: 'no such folder' },
+        });
       }
-      if (!fs.statSync(real).isDirectory()) throw new ContractError('VALIDATION', `${p} is not a folder.`, { fields: { roots: 'not a folder' } });
+      if (!fs.statSync(real).isDirectory())
+        throw new ContractError('VALIDATION', `${p} is not a folder.`, { fields: { roots: 'not a folder' } });
       if (!clean.includes(real)) clean.push(real);
     }
     this.state.set(ROOTS_KEY, clean);
@@ -74,23 +81,20 @@ export class ExportFolders {
 
   /** Roots with the bundle folders in each, newest first. */
   list(): (FolderRoot & { bundles: { name: string; modifiedAt: string }[] })[] {
-    return this.roots().map((r) => {
-      let bundles: { name: string; modifiedAt: string; t: number }[] = [];
+    const bundlesIn = (dir: string) => {
       try {
-        bundles = fs
-          .readdirSync(r.path, { withFileTypes: true })
-          .filter((d) => d.isDirectory() && fs.existsSync(path.join(r.path, d.name, MANIFEST_FILE)))
-          .map((d) => {
-            const t = fs.statSync(path.join(r.path, d.name, MANIFEST_FILE)).mtimeMs;
-            return { name: d.name, modifiedAt: new Date(t).toISOString(), t };
-          })
+        return fs
+          .readdirSync(dir, { withFileTypes: true })
+          .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, MANIFEST_FILE)))
+          .map((d) => ({ name: d.name, t: fs.statSync(path.join(dir, d.name, MANIFEST_FILE)).mtimeMs }))
           .sort((a, b) => b.t - a.t)
-          .slice(0, 200);
+          .slice(0, 200)
+          .map(({ name, t }) => ({ name, modifiedAt: new Date(t).toISOString() }));
       } catch {
-        bundles = []; // the builtin root before the first export, or an unreadable one
+        return []; // the builtin root before the first export, or an unreadable one
       }
-      return { ...r, bundles: bundles.map(({ name, modifiedAt }) => ({ name, modifiedAt })) };
-    });
+    };
+    return this.roots().map((r) => ({ ...r, bundles: bundlesIn(r.path) }));
   }
 
   /** The folder for (root, name): a new one to create (export) or an existing bundle (import). */

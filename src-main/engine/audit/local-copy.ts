@@ -117,7 +117,9 @@ export class LocalAuditCopy {
       this.db.exec(`CREATE TABLE cache.audit_e_${tag} (
         seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, tenant TEXT,
         outcome TEXT NOT NULL, hash TEXT NOT NULL, canonical TEXT NOT NULL)`);
-      this.db.exec(`CREATE VIRTUAL TABLE cache.audit_f_${tag} USING fts5(body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`);
+      this.db.exec(
+        `CREATE VIRTUAL TABLE cache.audit_f_${tag} USING fts5(body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`,
+      );
       if (indexed) this.createIndexes(tag);
       this.db.prepare('INSERT INTO audit_copy_sources (source, tag, indexed) VALUES (?, ?, ?)').run(source, tag, indexed ? 1 : 0);
     })();
@@ -247,7 +249,9 @@ export class LocalAuditCopy {
   copyToKept(source: string, keptAs: string): void {
     const t = this.lookup(source);
     if (!t) return;
-    this.db.prepare(`INSERT OR IGNORE INTO main.audit_kept (source, seq, hash, canonical) SELECT ?, seq, hash, canonical FROM ${t.entries}`).run(keptAs);
+    this.db
+      .prepare(`INSERT OR IGNORE INTO main.audit_kept (source, seq, hash, canonical) SELECT ?, seq, hash, canonical FROM ${t.entries}`)
+      .run(keptAs);
   }
 
   get(source: string, seq: number): AuditEntry | null {
@@ -258,7 +262,10 @@ export class LocalAuditCopy {
   stored(source: string, seq: number): { hash: string; canonical: string } | null {
     const t = this.lookup(source);
     if (!t) return null;
-    return (this.db.prepare(`SELECT hash, canonical FROM ${t.entries} WHERE seq = ?`).get(seq) as { hash: string; canonical: string } | undefined) ?? null;
+    return (
+      (this.db.prepare(`SELECT hash, canonical FROM ${t.entries} WHERE seq = ?`).get(seq) as
+        { hash: string; canonical: string } | undefined) ?? null
+    );
   }
 
   /** Raw rows of a source in seq order within [fromSeq, toSeq], in batches (verification, export, evidence). */
@@ -284,7 +291,9 @@ export class LocalAuditCopy {
   hashes(source: string, fromSeq: number, toSeq: number): Map<number, string> {
     const t = this.lookup(source);
     if (!t) return new Map();
-    return new Map(this.db.prepare(`SELECT seq, hash FROM ${t.entries} WHERE seq BETWEEN ? AND ?`).raw().all(fromSeq, toSeq) as [number, string][]);
+    return new Map(
+      this.db.prepare(`SELECT seq, hash FROM ${t.entries} WHERE seq BETWEEN ? AND ?`).raw().all(fromSeq, toSeq) as [number, string][],
+    );
   }
 
   /** The contiguous seq range whose entries fall in a time range (entries between are included: the chain needs them). */
@@ -359,7 +368,9 @@ export class LocalAuditCopy {
     const match = q.text ? `${t.fts} MATCH @text AND ` : '';
     // Driven from the FTS index in rowid order for text, so LIMIT stops early even for common words.
     const order = q.text ? `f.rowid ${desc ? 'DESC' : 'ASC'}` : `e.seq ${desc ? 'DESC' : 'ASC'}`;
-    const rows = this.db.prepare(`SELECT e.seq, e.hash, e.canonical FROM ${from} WHERE ${match}${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`).all(params) as {
+    const rows = this.db
+      .prepare(`SELECT e.seq, e.hash, e.canonical FROM ${from} WHERE ${match}${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`)
+      .all(params) as {
       seq: number;
       hash: string;
       canonical: string;
@@ -367,7 +378,10 @@ export class LocalAuditCopy {
     let total: number | null = null;
     if (q.withTotal) {
       const { cursor: _c, limit: _l, ...countParams } = params;
-      total = this.db.prepare(`SELECT count(*) FROM ${from} WHERE ${match}${filtersOnly.join(' AND ')}`).pluck().get(countParams) as number;
+      total = this.db
+        .prepare(`SELECT count(*) FROM ${from} WHERE ${match}${filtersOnly.join(' AND ')}`)
+        .pluck()
+        .get(countParams) as number;
     }
     return {
       entries: rows.map((r) => entryFromStored(r.hash, r.canonical)),

@@ -26,7 +26,8 @@ export class AuditReview {
   get(source: string, seq: number) {
     const stored = this.local.stored(source, seq);
     const entry = this.local.get(source, seq);
-    if (!stored || !entry) throw new ContractError('NOT_FOUND', `Entry ${seq} is not in the local copy of ${source}. Sync or pick another entry.`);
+    if (!stored || !entry)
+      throw new ContractError('NOT_FOUND', `Entry ${seq} is not in the local copy of ${source}. Sync or pick another entry.`);
     const prev = seq > 1 ? this.local.stored(source, seq - 1) : null;
     return {
       entry,

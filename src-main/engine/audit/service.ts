@@ -156,9 +156,16 @@ export class AuditService {
 
   async sync(cluster: string | null) {
     if (!cluster) throw new ContractError('VALIDATION', 'No cluster is selected: there is no shared log to sync. Choose a cluster first.');
-    const r = await this.logs.sync(cluster, () => this.outbox.flush(cluster)).catch((e: unknown) => {
-      throw e instanceof ContractError ? e : new ContractError('UNAVAILABLE', `The shared audit log cannot be reached (${(e as Error).message}). Entries stay in the outbox; try again later.`);
-    });
+    const r = await this.logs
+      .sync(cluster, () => this.outbox.flush(cluster))
+      .catch((e: unknown) => {
+        throw e instanceof ContractError
+          ? e
+          : new ContractError(
+              'UNAVAILABLE',
+              `The shared audit log cannot be reached (${(e as Error).message}). Entries stay in the outbox; try again later.`,
+            );
+      });
     return { ...r, localCopyCount: this.local.count(clusterSource(cluster)) };
   }
 
@@ -187,7 +194,10 @@ export class AuditService {
       const logId = this.witness.boundLog(cluster);
       ctx = {
         origin: `gatehouse/audit/${logId ?? 'unknown'}`,
-        checkpoints: [...this.local.checkpoints(source), ...(w?.checkpointNote ? [{ size: w.checkpointSize!, note: w.checkpointNote }] : [])],
+        checkpoints: [
+          ...this.local.checkpoints(source),
+          ...(w?.checkpointNote ? [{ size: w.checkpointSize!, note: w.checkpointNote }] : []),
+        ],
         witness: w ? { seq: w.seq, head: w.head } : null,
       };
     } else {
@@ -220,7 +230,15 @@ export class AuditService {
       .map((s) => ({ ...s, via: s.own ? 'own' : 'admin' }));
     for (const e of endorsed) {
       const v = parseVkey(e.vkey);
-      enrolled.push({ name: v.name, vkey: v.vkey, fingerprint: fingerprint(v.vkey), own: false, enrolledBy: `endorsed by ${e.endorser}`, enrolledAt: '', via: 'endorsed' });
+      enrolled.push({
+        name: v.name,
+        vkey: v.vkey,
+        fingerprint: fingerprint(v.vkey),
+        own: false,
+        enrolledBy: `endorsed by ${e.endorser}`,
+        enrolledAt: '',
+        via: 'endorsed',
+      });
     }
     const unenrolled: { name: string; vkey: string; fingerprint: string; seenIn: string }[] = [];
     for (const { cluster } of this.witness.clusters()) {
@@ -230,7 +248,9 @@ export class AuditService {
       }
     }
     return {
-      own: key ? { name: key.name, vkey: key.verifier.vkey, fingerprint: fingerprint(key.verifier.vkey) } : { name: '(secret store locked)', vkey: '', fingerprint: '' },
+      own: key
+        ? { name: key.name, vkey: key.verifier.vkey, fingerprint: fingerprint(key.verifier.vkey) }
+        : { name: '(secret store locked)', vkey: '', fingerprint: '' },
       enrolled,
       unenrolled,
     };
@@ -253,7 +273,8 @@ export class AuditService {
   async resolveAlarm(id: number, accept: boolean, note: string, by: string) {
     const alarm = this.alarms.get(id);
     if (!alarm) throw new ContractError('NOT_FOUND', `There is no audit alarm ${id}. The Audit page lists the open ones.`);
-    if (alarm.resolvedAt) throw new ContractError('CONFLICT', `Alarm ${id} was already resolved by ${alarm.resolvedBy} at ${alarm.resolvedAt}.`);
+    if (alarm.resolvedAt)
+      throw new ContractError('CONFLICT', `Alarm ${id} was already resolved by ${alarm.resolvedBy} at ${alarm.resolvedAt}.`);
     if (accept && alarm.cluster) await this.logs.accept(alarm.cluster, alarm);
     this.alarms.resolve(id, by, `${accept ? 'accepted' : 'dismissed'}: ${note}`);
     if (alarm.cluster) this.outbox.kick(alarm.cluster);
@@ -266,13 +287,25 @@ export class AuditService {
   sources() {
     const out: z.infer<typeof AuditStatus>['sources'] = [];
     for (const { cluster, logId } of this.witness.clusters()) {
-      out.push({ source: clusterSource(cluster), kind: 'cluster', label: `Cluster ${cluster} (log ${logId.slice(0, 8)})`, count: this.local.count(clusterSource(cluster)) });
+      out.push({
+        source: clusterSource(cluster),
+        kind: 'cluster',
+        label: `Cluster ${cluster} (log ${logId.slice(0, 8)})`,
+        count: this.local.count(clusterSource(cluster)),
+      });
     }
     out.push({ source: WORKSTATION_SOURCE, kind: 'workstation', label: 'This workstation', count: this.local.count(WORKSTATION_SOURCE) });
     for (const k of this.kept.list()) {
-      if (k.kind === 'archive') out.push({ source: k.source, kind: 'archive', label: `Kept copy ${k.source.slice(8)} (${k.reason.slice(0, 60)})`, count: this.local.count(k.source) });
+      if (k.kind === 'archive')
+        out.push({
+          source: k.source,
+          kind: 'archive',
+          label: `Kept copy ${k.source.slice(8)} (${k.reason.slice(0, 60)})`,
+          count: this.local.count(k.source),
+        });
     }
-    for (const b of this.bundles()) out.push({ source: `bundle:${b.id}`, kind: 'bundle', label: `Bundle ${b.id.slice(0, 8)}`, count: b.count });
+    for (const b of this.bundles())
+      out.push({ source: `bundle:${b.id}`, kind: 'bundle', label: `Bundle ${b.id.slice(0, 8)}`, count: b.count });
     return out;
   }
 
@@ -297,9 +330,14 @@ export class AuditService {
       witness: w ? { logId: w.logId, seq: w.seq, head: w.head, checkpointSize: w.checkpointSize, updatedAt: w.updatedAt } : null,
       publication: cluster ? this.state.get(`publication.${cluster}`) : null,
       alarms: this.alarms.recent(),
-      signer: key ? { name: key.name, vkey: key.verifier.vkey, fingerprint: fingerprint(key.verifier.vkey) } : { name: '(secret store locked)', vkey: '', fingerprint: '' },
+      signer: key
+        ? { name: key.name, vkey: key.verifier.vkey, fingerprint: fingerprint(key.verifier.vkey) }
+        : { name: '(secret store locked)', vkey: '', fingerprint: '' },
       enrolledSigners: this.signerRegistry.enrolled().length,
-      policy: { maxEntriesWithoutCheckpoint: this.policy.maxEntriesWithoutCheckpoint, maxCheckpointAgeHours: this.policy.maxCheckpointAgeMs / 3600_000 },
+      policy: {
+        maxEntriesWithoutCheckpoint: this.policy.maxEntriesWithoutCheckpoint,
+        maxCheckpointAgeHours: this.policy.maxCheckpointAgeMs / 3600_000,
+      },
       sources: this.sources(),
     };
   }

@@ -18,7 +18,14 @@ export interface PendingRecord {
 }
 
 /** Every table of the log; each is append-only (a trigger refuses UPDATE, DELETE and TRUNCATE, even to the owner). */
-export const LOG_TABLES = ['audit_meta', 'audit_log', 'audit_checkpoints', 'audit_signers', 'audit_endorsements', 'audit_ddl_events'] as const;
+export const LOG_TABLES = [
+  'audit_meta',
+  'audit_log',
+  'audit_checkpoints',
+  'audit_signers',
+  'audit_endorsements',
+  'audit_ddl_events',
+] as const;
 
 const REFUSE_BODY = `
 BEGIN
@@ -286,7 +293,8 @@ export class SharedAuditLog {
       let seq = head.rows[0] ? Number(head.rows[0].seq) : 0;
       let prev = head.rows[0]?.hash ?? GENESIS_HASH;
       const between: StoredEntry[] = [];
-      const extendsWitness = !witnessed || witnessed.seq === 0 || (seq >= witnessed.seq && (await this.extends(client, witnessed, seq, between)));
+      const extendsWitness =
+        !witnessed || witnessed.seq === 0 || (seq >= witnessed.seq && (await this.extends(client, witnessed, seq, between)));
       if (logId !== this.logId || !extendsWitness) {
         await client.query('ROLLBACK');
         return { appended: [], between: [], headSeq: seq, headHash: prev, conflict: !extendsWitness, logId };
@@ -328,7 +336,12 @@ export class SharedAuditLog {
    * The witnessed entry is still there with the witnessed hash, and (when few enough to
    * read inside the lock) every entry after it chains from it; those are returned in `out`.
    */
-  private async extends(client: pg.PoolClient, witnessed: { seq: number; head: string }, headSeq: number, out: StoredEntry[]): Promise<boolean> {
+  private async extends(
+    client: pg.PoolClient,
+    witnessed: { seq: number; head: string },
+    headSeq: number,
+    out: StoredEntry[],
+  ): Promise<boolean> {
     const at = await client.query<{ hash: string }>('SELECT hash FROM audit_log WHERE seq = $1', [witnessed.seq]);
     if (at.rows[0]?.hash !== witnessed.head) return false;
     if (headSeq - witnessed.seq > 5000) return true; // the next sync walks them; the lock is not held for a long read
@@ -448,7 +461,9 @@ export class SharedAuditLog {
       [LOG_TABLES],
     );
     const present = new Map(triggers.rows.map((r) => [r.tgname, r]));
-    const missingTriggers = triggerNames.filter((n) => present.get(n)?.tgenabled !== 'O').map((n) => `${n.replace(/_(append_only|no_truncate)$/, '')}: ${n}`);
+    const missingTriggers = triggerNames
+      .filter((n) => present.get(n)?.tgenabled !== 'O')
+      .map((n) => `${n.replace(/_(append_only|no_truncate)$/, '')}: ${n}`);
     const fn = await this.db.query<{ prosrc: string }>("SELECT prosrc FROM pg_proc WHERE proname = 'audit_refuse_change'");
     const functionIntact = fn.rows.length === 1 && fn.rows[0]!.prosrc.trim() === REFUSE_BODY.trim();
     const evt = await this.db.query<{ evtname: string; evtenabled: string }>(

@@ -197,8 +197,17 @@ export function mergeNotes(a: string, b: string): string | null {
   const sa = a.indexOf('\n\n');
   const sb = b.indexOf('\n\n');
   if (sa < 0 || sb < 0 || a.slice(0, sa) !== b.slice(0, sb)) return null;
-  const lines = new Set(a.slice(sa + 2).split('\n').filter(Boolean));
-  for (const l of b.slice(sb + 2).split('\n').filter(Boolean)) lines.add(l);
+  const lines = new Set(
+    a
+      .slice(sa + 2)
+      .split('\n')
+      .filter(Boolean),
+  );
+  for (const l of b
+    .slice(sb + 2)
+    .split('\n')
+    .filter(Boolean))
+    lines.add(l);
   return `${a.slice(0, sa + 1)}\n${[...lines].join('\n')}\n`;
 }
 

@@ -65,9 +65,13 @@ export class SignerRegistry {
     try {
       v = parseVkey(vkey);
     } catch (e) {
-      throw new ContractError('VALIDATION', `The signer key is not valid (${(e as Error).message}). Copy it again from the other console's Audit page.`, {
-        fields: { vkey: 'invalid' },
-      });
+      throw new ContractError(
+        'VALIDATION',
+        `The signer key is not valid (${(e as Error).message}). Copy it again from the other console's Audit page.`,
+        {
+          fields: { vkey: 'invalid' },
+        },
+      );
     }
     const fp = fingerprint(v.vkey);
     if (typedFingerprint.trim() !== fp) {
@@ -86,7 +90,9 @@ export class SignerRegistry {
     }
     if (!existing) {
       this.db
-        .prepare('INSERT INTO audit_signers (name, vkey, fingerprint, own, enrolled_by, enrolled_at, endorsement) VALUES (?, ?, ?, 0, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO audit_signers (name, vkey, fingerprint, own, enrolled_by, enrolled_at, endorsement) VALUES (?, ?, ?, 0, ?, ?, ?)',
+        )
         .run(v.name, v.vkey, fp, by, new Date().toISOString(), own ? signEndorsement(own, v.vkey) : null);
     }
     return this.enrolled().find((s) => s.name === v.name)!;
@@ -95,7 +101,8 @@ export class SignerRegistry {
   remove(name: string): EnrolledSigner {
     const row = this.enrolled().find((s) => s.name === name);
     if (!row) throw new ContractError('NOT_FOUND', `No enrolled signer "${name}". The list on the Audit page shows the enrolled ones.`);
-    if (row.own) throw new ContractError('VALIDATION', "This installation's own key cannot be removed: it signs this console's checkpoints.");
+    if (row.own)
+      throw new ContractError('VALIDATION', "This installation's own key cannot be removed: it signs this console's checkpoints.");
     this.db.prepare('DELETE FROM audit_signers WHERE name = ?').run(name);
     return row;
   }

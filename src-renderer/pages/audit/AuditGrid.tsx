@@ -43,7 +43,12 @@ export function AuditGrid({
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const wantFocus = useRef(false);
-  const virtualizer = useVirtualizer({ count: slots, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 15 });
+  const virtualizer = useVirtualizer({
+    count: slots,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 15,
+  });
   const items = virtualizer.getVirtualItems();
   const first = items[0]?.index ?? 0;
   const last = items[items.length - 1]?.index ?? 0;
@@ -143,7 +148,11 @@ export function AuditGrid({
                     <div role="gridcell" aria-colindex={5} className="audit-cell audit-col-target">
                       {e.target ?? '—'}
                     </div>
-                    <div role="gridcell" aria-colindex={6} className={`audit-cell audit-col-outcome${e.outcome === 'success' ? '' : ' audit-outcome-bad'}`}>
+                    <div
+                      role="gridcell"
+                      aria-colindex={6}
+                      className={`audit-cell audit-col-outcome${e.outcome === 'success' ? '' : ' audit-outcome-bad'}`}
+                    >
                       {e.outcome}
                     </div>
                   </>

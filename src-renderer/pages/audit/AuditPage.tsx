@@ -241,7 +241,13 @@ export default function AuditPage() {
             </option>
           ))}
         </select>
-        <input placeholder="Search text…" aria-label="Full-text search" value={draft.text} onChange={set('text')} style={{ minWidth: 200 }} />
+        <input
+          placeholder="Search text…"
+          aria-label="Full-text search"
+          value={draft.text}
+          onChange={set('text')}
+          style={{ minWidth: 200 }}
+        />
         <input placeholder="Actor" aria-label="Actor" value={draft.actor} onChange={set('actor')} />
         <input placeholder="Action (tenants.*)" aria-label="Action" value={draft.action} onChange={set('action')} />
         <input placeholder="Tenant" aria-label="Tenant" value={draft.tenant} onChange={set('tenant')} />

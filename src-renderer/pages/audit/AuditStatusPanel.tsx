@@ -14,7 +14,12 @@ const short = (hash: string | null | undefined) => (hash ? `${hash.slice(0, 12)}
 /** The verification state of the source on screen, always visible. */
 export function VerifyBadge({ report, busy }: { report: VerifyReport | null; busy: boolean }) {
   if (busy) return <span className="badge">verifying…</span>;
-  if (!report) return <span className="badge badge-warn" data-testid="audit-verify-state">not verified yet</span>;
+  if (!report)
+    return (
+      <span className="badge badge-warn" data-testid="audit-verify-state">
+        not verified yet
+      </span>
+    );
   const text =
     report.state === 'verified'
       ? `verified · ${report.checked.toLocaleString()} entries`
@@ -68,12 +73,14 @@ export function AuditStatusPanel({
             <div data-testid="audit-last-verified">
               {report.message}
               <div className="muted">
-                head {report.headSeq !== null ? `entry ${report.headSeq.toLocaleString()}` : '—'} · {short(report.headHash)} · {ago(report.checkedAt)} · read from{' '}
-                {report.readFrom === 'shared' ? 'the shared log' : 'the local copy'}
+                head {report.headSeq !== null ? `entry ${report.headSeq.toLocaleString()}` : '—'} · {short(report.headHash)} ·{' '}
+                {ago(report.checkedAt)} · read from {report.readFrom === 'shared' ? 'the shared log' : 'the local copy'}
               </div>
               <div className="muted">
                 newest trusted checkpoint:{' '}
-                {report.trustedCheckpoint ? `size ${report.trustedCheckpoint.size} by ${report.trustedCheckpoint.signers.join(', ')}` : 'none'}
+                {report.trustedCheckpoint
+                  ? `size ${report.trustedCheckpoint.size} by ${report.trustedCheckpoint.signers.join(', ')}`
+                  : 'none'}
               </div>
               {report.findings.length > 0 && (
                 <button className="btn btn-small" onClick={() => setShowFindings(!showFindings)} aria-expanded={showFindings}>
@@ -92,7 +99,8 @@ export function AuditStatusPanel({
               <div data-testid="audit-witness">
                 entry {status.witness.seq.toLocaleString()} · {short(status.witness.head)}
                 <div className="muted">
-                  log {status.witness.logId.slice(0, 8)} · checkpoint {status.witness.checkpointSize ?? 'none'} · {ago(status.witness.updatedAt)}
+                  log {status.witness.logId.slice(0, 8)} · checkpoint {status.witness.checkpointSize ?? 'none'} ·{' '}
+                  {ago(status.witness.updatedAt)}
                 </div>
               </div>
             ) : (
@@ -104,7 +112,8 @@ export function AuditStatusPanel({
             </div>
             {status.publication && (
               <div className={status.publication.ok ? 'muted' : 'field-error'} title={status.publication.message}>
-                checkpoints in {status.publication.where}: {status.publication.ok ? 'published' : `not published (${status.publication.message})`} {ago(status.publication.at)}
+                checkpoints in {status.publication.where}:{' '}
+                {status.publication.ok ? 'published' : `not published (${status.publication.message})`} {ago(status.publication.at)}
               </div>
             )}
           </div>
@@ -174,7 +183,8 @@ function ResolveAlarm({ alarm, onClose, onDone }: { alarm: AuditAlarm; onClose()
   const [note, setNote] = useState('');
   const [accept, setAccept] = useState(false);
   const [busy, setBusy] = useState(false);
-  const changesLog = alarm.kind === 'log-id-changed' || alarm.kind === 'log-truncated' || alarm.kind === 'entry-rewritten' || alarm.kind === 'broken-link';
+  const changesLog =
+    alarm.kind === 'log-id-changed' || alarm.kind === 'log-truncated' || alarm.kind === 'entry-rewritten' || alarm.kind === 'broken-link';
   const submit = async () => {
     setBusy(true);
     try {
@@ -211,8 +221,8 @@ function ResolveAlarm({ alarm, onClose, onDone }: { alarm: AuditAlarm; onClose()
       </div>
       {changesLog && (
         <label className="row">
-          <input type="checkbox" checked={accept} onChange={(e) => setAccept(e.target.checked)} /> Accept the shared log as it is now (records waiting for
-          this cluster are then appended to it)
+          <input type="checkbox" checked={accept} onChange={(e) => setAccept(e.target.checked)} /> Accept the shared log as it is now
+          (records waiting for this cluster are then appended to it)
         </label>
       )}
     </Modal>

@@ -39,12 +39,17 @@ export function ExportDialog({ source, range, onClose }: { source: string; range
   return (
     <Modal title="Export a signed bundle" onClose={onClose} testId="audit-export-dialog">
       <p className="muted">
-        {source} {range.from || range.to ? 'in the chosen time range' : '(everything)'}: entries, the checkpoints they were verified against (cosigned by
-        this console), and a manifest signed by this installation.
+        {source} {range.from || range.to ? 'in the chosen time range' : '(everything)'}: entries, the checkpoints they were verified against
+        (cosigned by this console), and a manifest signed by this installation.
       </p>
       {folders.data?.dialog && (
         <p>
-          <button className="btn btn-primary" disabled={busy} onClick={() => void run({ kind: 'dialog' })} data-testid="audit-export-native">
+          <button
+            className="btn btn-primary"
+            disabled={busy}
+            onClick={() => void run({ kind: 'dialog' })}
+            data-testid="audit-export-native"
+          >
             Choose where to save…
           </button>
         </p>
@@ -114,7 +119,12 @@ export function ImportDialog({ isAdmin, onClose, onImported }: { isAdmin: boolea
     <Modal title="Import a bundle" onClose={onClose} testId="audit-import-dialog">
       {folders.data?.dialog && (
         <p>
-          <button className="btn btn-primary" disabled={busy} onClick={() => void run({ kind: 'dialog' })} data-testid="audit-import-native">
+          <button
+            className="btn btn-primary"
+            disabled={busy}
+            onClick={() => void run({ kind: 'dialog' })}
+            data-testid="audit-import-native"
+          >
             Choose a bundle's manifest.json…
           </button>
         </p>
@@ -131,12 +141,19 @@ export function ImportDialog({ isAdmin, onClose, onImported }: { isAdmin: boolea
               >
                 Import
               </button>{' '}
-              {b.name} <span className="muted">in {b.root.path} · {ago(b.modifiedAt)}</span>
+              {b.name}{' '}
+              <span className="muted">
+                in {b.root.path} · {ago(b.modifiedAt)}
+              </span>
             </li>
           ))}
         </ul>
       ) : (
-        !folders.data?.dialog && <p className="muted">No bundle in the export folders. Copy the bundle folder into one of them: {folders.data?.roots.map((r) => r.path).join(', ')}</p>
+        !folders.data?.dialog && (
+          <p className="muted">
+            No bundle in the export folders. Copy the bundle folder into one of them: {folders.data?.roots.map((r) => r.path).join(', ')}
+          </p>
+        )
       )}
       {refused && (
         <div className="audit-refusal" role="alert" data-testid="audit-import-refused">
@@ -145,9 +162,20 @@ export function ImportDialog({ isAdmin, onClose, onImported }: { isAdmin: boolea
             (isAdmin ? (
               <div className="field">
                 <label htmlFor="trust-fp">Fingerprint you received from the exporter (compare it; do not copy it from here)</label>
-                <input id="trust-fp" value={typed} onChange={(e) => setTyped(e.target.value)} spellCheck={false} data-testid="audit-trust-fingerprint" />
+                <input
+                  id="trust-fp"
+                  value={typed}
+                  onChange={(e) => setTyped(e.target.value)}
+                  spellCheck={false}
+                  data-testid="audit-trust-fingerprint"
+                />
                 <span className="field-hint">{refused.location.kind === 'dialog' ? 'You will be asked for the bundle again.' : ''}</span>
-                <button className="btn" disabled={!typed.trim() || busy} onClick={() => void run(refused.location, typed.trim())} data-testid="audit-import-trusted">
+                <button
+                  className="btn"
+                  disabled={!typed.trim() || busy}
+                  onClick={() => void run(refused.location, typed.trim())}
+                  data-testid="audit-import-trusted"
+                >
                   Import with this fingerprint
                 </button>
               </div>

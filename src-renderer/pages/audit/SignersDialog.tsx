@@ -50,7 +50,8 @@ export function SignersDialog({ isAdmin, onClose, onChanged }: { isAdmin: boolea
         <>
           <h3>This installation</h3>
           <p>
-            <code>{s.own.name}</code> <span className="audit-fingerprint">{s.own.fingerprint}</span> <CopyButton value={s.own.vkey} label="Copy key" />
+            <code>{s.own.name}</code> <span className="audit-fingerprint">{s.own.fingerprint}</span>{' '}
+            <CopyButton value={s.own.vkey} label="Copy key" />
           </p>
           <p className="muted">Give the key to other consoles' admins and auditors, and tell them the fingerprint by another channel.</p>
           <h3>Enrolled</h3>
@@ -112,13 +113,31 @@ export function SignersDialog({ isAdmin, onClose, onChanged }: { isAdmin: boolea
               <h3>Enroll a key</h3>
               <div className="field">
                 <label htmlFor="enroll-vkey">Signer key</label>
-                <input id="enroll-vkey" value={vkey} onChange={(e) => setVkey(e.target.value)} spellCheck={false} data-testid="enroll-vkey" />
+                <input
+                  id="enroll-vkey"
+                  value={vkey}
+                  onChange={(e) => setVkey(e.target.value)}
+                  spellCheck={false}
+                  data-testid="enroll-vkey"
+                />
               </div>
               <div className="field">
                 <label htmlFor="enroll-fp">Fingerprint, as the key's owner read it to you</label>
-                <input id="enroll-fp" value={fp} onChange={(e) => setFp(e.target.value)} spellCheck={false} placeholder="SHA256:…" data-testid="enroll-fingerprint" />
+                <input
+                  id="enroll-fp"
+                  value={fp}
+                  onChange={(e) => setFp(e.target.value)}
+                  spellCheck={false}
+                  placeholder="SHA256:…"
+                  data-testid="enroll-fingerprint"
+                />
               </div>
-              <button className="btn btn-primary" disabled={busy || !vkey.trim() || !fp.trim()} onClick={() => void enroll()} data-testid="enroll-submit">
+              <button
+                className="btn btn-primary"
+                disabled={busy || !vkey.trim() || !fp.trim()}
+                onClick={() => void enroll()}
+                data-testid="enroll-submit"
+              >
                 Enroll
               </button>
             </>
@@ -127,7 +146,13 @@ export function SignersDialog({ isAdmin, onClose, onChanged }: { isAdmin: boolea
       )}
       {signers.error && <p className="field-error">{signers.error.message}</p>}
       {removing && (
-        <ConfirmTyped title="Remove signer" expected={removing} action="Remove" onClose={() => setRemoving(null)} onConfirm={() => void remove(removing)}>
+        <ConfirmTyped
+          title="Remove signer"
+          expected={removing}
+          action="Remove"
+          onClose={() => setRemoving(null)}
+          onConfirm={() => void remove(removing)}
+        >
           <p>Checkpoints signed only by {removing} will no longer count here.</p>
         </ConfirmTyped>
       )}

@@ -61,7 +61,12 @@ describe('audit bundles (export / offline import)', () => {
     expect(out).toMatchObject({ count: 45, firstSeq: 1, lastSeq: 45 });
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
     const key = await source.key();
-    expect(manifest).toMatchObject({ count: 45, first_seq: 1, last_seq: 45, signer: { vkey: key.verifier.vkey, fingerprint: fingerprint(key.verifier.vkey) } });
+    expect(manifest).toMatchObject({
+      count: 45,
+      first_seq: 1,
+      last_seq: 45,
+      signer: { vkey: key.verifier.vkey, fingerprint: fingerprint(key.verifier.vkey) },
+    });
     expect(manifest.checkpoints.length).toBe(5); // 10,20,30,40 + the exporter's own at 45
     // each line holds the canonical text exactly as hashed
     const line = JSON.parse(fs.readFileSync(path.join(dir, 'entries.jsonl'), 'utf8').split('\n')[0]!);

@@ -70,7 +70,9 @@ describe('verification policy and checkpoint sources', () => {
     const stranger = await InstallationKey.load(memorySecrets());
     const report = await run({
       rows: r,
-      checkpoints: [{ where: 'database', primary: true, notes: [{ size: 40, note: signCheckpoint(stranger, ORIGIN, 40, r[39]![1]).note }] }],
+      checkpoints: [
+        { where: 'database', primary: true, notes: [{ size: 40, note: signCheckpoint(stranger, ORIGIN, 40, r[39]![1]).note }] },
+      ],
     });
     expect(report).toMatchObject({ state: 'unverifiable', ok: false, problem: 'no-trusted-checkpoint', checked: 60 });
     expect(report.findings).toContainEqual(expect.objectContaining({ kind: 'checkpoint-unknown-signer', seq: 40, severity: 'warning' }));
@@ -80,7 +82,11 @@ describe('verification policy and checkpoint sources', () => {
     const key = await InstallationKey.load(memorySecrets());
     const r = rows(20, (i) => new Date(Date.UTC(2026, 0, 1) + i * 600_000).toISOString()); // one every 10 min
     const cp = signCheckpoint(key, ORIGIN, 5, r[4]![1]).note;
-    const base = { rows: r, trusted: [parseVkey(key.verifier.vkey)], checkpoints: [{ where: 'database', primary: true, notes: [{ size: 5, note: cp }] }] };
+    const base = {
+      rows: r,
+      trusted: [parseVkey(key.verifier.vkey)],
+      checkpoints: [{ where: 'database', primary: true, notes: [{ size: 5, note: cp }] }],
+    };
     const late = await run({ ...base, now: new Date(Date.UTC(2026, 0, 1) + 20 * 600_000) });
     expect(late).toMatchObject({ state: 'unverifiable', problem: 'stale-checkpoint', trustedCheckpoint: { size: 5 } });
     const fresh = await run({ ...base, policy: { maxEntriesWithoutCheckpoint: 50, maxCheckpointAgeMs: 24 * 3600_000 } });
@@ -109,19 +115,39 @@ describe('verification policy and checkpoint sources', () => {
     });
     expect(report.state).toBe('tampered');
     expect(report.findings).toContainEqual(
-      expect.objectContaining({ kind: 'checkpoint-disagrees', seq: 20, where: 'Kubernetes ConfigMap iam-system/gatehouse-audit-checkpoints' }),
+      expect.objectContaining({
+        kind: 'checkpoint-disagrees',
+        seq: 20,
+        where: 'Kubernetes ConfigMap iam-system/gatehouse-audit-checkpoints',
+      }),
     );
-    expect(report.findings).toContainEqual(expect.objectContaining({ kind: 'checkpoints-missing', range: { from: 20, to: 20 }, where: 'database' }));
+    expect(report.findings).toContainEqual(
+      expect.objectContaining({ kind: 'checkpoints-missing', range: { from: 20, to: 20 }, where: 'database' }),
+    );
     // and the witness, comparing with the copy it kept, names the rewritten entry
-    const f = await compareWithWitness({ seq: 30, head: original[29]![1] }, { seq: 30, hash: forged[29]![1] }, lookup(forged), lookup(original), 'shared log');
+    const f = await compareWithWitness(
+      { seq: 30, head: original[29]![1] },
+      { seq: 30, hash: forged[29]![1] },
+      lookup(forged),
+      lookup(original),
+      'shared log',
+    );
     expect(f).toMatchObject({ kind: 'entry-rewritten', seq: 12 });
   });
 
   it('the witness names a truncation with the missing range', async () => {
     const r = rows(30);
-    const f = await compareWithWitness({ seq: 30, head: r[29]![1] }, { seq: 24, hash: r[23]![1] }, lookup(r.slice(0, 24)), lookup(r), 'shared log');
+    const f = await compareWithWitness(
+      { seq: 30, head: r[29]![1] },
+      { seq: 24, hash: r[23]![1] },
+      lookup(r.slice(0, 24)),
+      lookup(r),
+      'shared log',
+    );
     expect(f).toMatchObject({ kind: 'log-truncated', seq: 25, range: { from: 25, to: 30 } });
     expect(f!.message).toMatch(/truncated after entry 24/);
-    expect(await compareWithWitness({ seq: 24, head: r[23]![1] }, { seq: 30, hash: r[29]![1] }, lookup(r), lookup(r), 'shared log')).toBeNull();
+    expect(
+      await compareWithWitness({ seq: 24, head: r[23]![1] }, { seq: 30, hash: r[29]![1] }, lookup(r), lookup(r), 'shared log'),
+    ).toBeNull();
   });
 });
