@@ -167,6 +167,16 @@ describe('desktop bridge: window lifecycle', () => {
     expect(router.listeners()).toBe(0);
   });
 
+  it('refuses messages from a window already destroyed', async () => {
+    const { router, openWindow } = setup();
+    const { contents, api } = openWindow();
+    contents.destroy(false);
+    await expect(api.invoke('system.info', {})).resolves.toEqual(REFUSED_SENDER);
+    api.subscribe(AUDIT, () => undefined);
+    expect(router.invocations).toHaveLength(0);
+    expect(router.subscribeCalls).toBe(0);
+  });
+
   it('on a reload, releases what the previous document held: each event reaches the new page once', () => {
     const { ipc, router, openWindow } = setup();
     const { contents, api } = openWindow();
