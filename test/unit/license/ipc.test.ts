@@ -6,6 +6,7 @@ import { licenseHandlers } from '../../../src-main/ipc/license';
 import { createPipeline, type Handlers } from '../../../src-main/ipc/pipeline';
 import { makeLicense } from '../../fixtures/license/helpers';
 import { makeService } from './fakes';
+import { clusterDeps } from '../helpers/pipeline-deps';
 
 const who = (role: OperatorIdentity['role']): OperatorIdentity => ({ id: `local:${role}`, displayName: role, role, via: 'local-account' });
 
@@ -13,13 +14,13 @@ function setup(role: OperatorIdentity['role'] = 'admin') {
   const { service, cluster } = makeService();
   cluster.addTenants(2);
   const table: Record<string, unknown> = Object.fromEntries(Object.keys(commands).map((n) => [n, () => ({})]));
-  Object.assign(table, licenseHandlers({ license: service } as unknown as Engine));
+  Object.assign(table, licenseHandlers({ license: () => service } as unknown as Engine));
   const records: AuditRecord[] = [];
   const p = createPipeline({
     handlers: table as unknown as Handlers,
     identify: () => who(role),
     audit: { record: async (r) => void records.push(r) },
-    clusterState: () => ({ clusterId: 'fake-cluster', online: true, lastSyncAt: null }),
+    ...clusterDeps({ contextId: 'fake-cluster' }),
     consoleVersion: 'test',
     logError: () => undefined,
   });
