@@ -375,7 +375,9 @@ export async function status(root = runDir(), log: Log = (m) => console.log(m)):
     return false;
   }
   const ok = await healthy(state);
-  log(`harness: ${ok ? 'running' : 'DEGRADED'}  (run dir ${state.runDir}, cluster ${state.clusterName ?? CLUSTER_NAME}, started ${state.startedAt})`);
+  log(
+    `harness: ${ok ? 'running' : 'DEGRADED'}  (run dir ${state.runDir}, cluster ${state.clusterName ?? CLUSTER_NAME}, started ${state.startedAt})`,
+  );
   log(`versions: kubernetes ${state.versions.kubernetes}, etcd ${state.versions.etcd}, kwok ${state.versions.kwok}`);
   const expected = expectedComponents(state);
   for (const name of STOP_ORDER) {

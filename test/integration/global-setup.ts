@@ -73,7 +73,15 @@ function pgOutside(root: string): string {
  */
 function startWatchdog(root: string, keepLogsOnly: boolean): void {
   const second = secondRunDir(root);
-  const args = [join(HARNESS_SRC, 'watchdog.sh'), String(process.pid), keepLogsOnly ? '1' : '0', root, pgOutside(root), second, pgOutside(second)];
+  const args = [
+    join(HARNESS_SRC, 'watchdog.sh'),
+    String(process.pid),
+    keepLogsOnly ? '1' : '0',
+    root,
+    pgOutside(root),
+    second,
+    pgOutside(second),
+  ];
   const child = spawn('/bin/sh', args, { detached: true, stdio: 'ignore' });
   child.unref();
 }

@@ -65,7 +65,7 @@ let second: Promise<HarnessInfo> | undefined;
  * controller-manager, scheduler or kwok: API objects are real, but nothing
  * rolls out (Deployments stay at 0 available) and no nodes exist.
  *
- * Started on first use in the run (≈ 5–10 s; call it in beforeAll), in
+ * Started on first use in the run (≈ 4–10 s; call it in beforeAll), in
  * <run folder>/cluster-b; later calls, in this file or any other, get the running
  * one in well under a second. The global setup stops it at the end of the run.
  */
@@ -150,7 +150,7 @@ export async function uniqueNamespace(prefix = 'test', h: HarnessInfo = harness(
   return name;
 }
 
-/** Deletes a namespace made by uniqueNamespace (optional: the cluster is thrown away anyway). */
+/** Deletes a namespace made by uniqueNamespace (optional: the cluster is thrown away anyway; on cluster B it stays Terminating, no namespace controller). */
 export async function deleteNamespace(name: string, h: HarnessInfo = harness()): Promise<void> {
   await kubeJson(conn(h), 'DELETE', `/api/v1/namespaces/${name}`);
 }

@@ -106,7 +106,12 @@ describe('two independent clusters', () => {
     expect(statusOf(await core.listNamespacedSecret({ namespace: 'kube-system' }).catch((e: unknown) => e))).toBe(403);
     expect(statusOf(await core.listNamespace().catch((e: unknown) => e))).toBe(403);
     const deployments = await kubeConfig('admin', b).makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: b.platformNamespace });
-    expect(deployments.items.map((d) => d.metadata?.name).sort()).toEqual(['agent-pool-default', 'backend', 'frontend', 'login-worker-shared']);
+    expect(deployments.items.map((d) => d.metadata?.name).sort()).toEqual([
+      'agent-pool-default',
+      'backend',
+      'frontend',
+      'login-worker-shared',
+    ]);
     // API objects only: no kwok, no controllers, so no nodes and nothing rolls out (documented in docs/testing.md).
     expect(b.components.sort()).toEqual(['etcd', 'kube-apiserver', 'postgres']);
     expect((await core.listNode()).items).toHaveLength(0);
@@ -125,7 +130,14 @@ describe('two independent clusters', () => {
       contexts: [{ name: 'a-on-b', cluster: 'b', user: 'a-operator' }],
       currentContext: 'a-on-b',
     });
-    expect(statusOf(await forged.makeApiClient(CoreV1Api).readNamespace({ name: 'kube-system' }).catch((e: unknown) => e))).toBe(401);
+    expect(
+      statusOf(
+        await forged
+          .makeApiClient(CoreV1Api)
+          .readNamespace({ name: 'kube-system' })
+          .catch((e: unknown) => e),
+      ),
+    ).toBe(401);
     // Same admin role name on both servers, different passwords.
     const wrong = new pg.Client({ ...b.postgres, password: a.postgres.password, connectionTimeoutMillis: 3000 });
     await expect(wrong.connect()).rejects.toThrow(/password authentication failed/);
@@ -138,7 +150,12 @@ describe('two independent clusters', () => {
     kcB.loadFromFile(b.kubeconfigs.operator);
     // client-node throws on a duplicate cluster, user or context name, as kubectl would silently keep the first.
     merged.mergeConfig(kcB);
-    expect(merged.getContexts().map((c) => c.name).sort()).toEqual([`gatehouse@${a.clusterName}`, `gatehouse@${b.clusterName}`]);
+    expect(
+      merged
+        .getContexts()
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual([`gatehouse@${a.clusterName}`, `gatehouse@${b.clusterName}`]);
     const uidVia = async (context: string) => {
       merged.setCurrentContext(context);
       return kubeSystemUid(merged);
