@@ -17,7 +17,7 @@ import { FAKE_NODE_NAMES, OPERATOR_SERVICE_ACCOUNT, PG_ADMIN_USER, PG_DATABASE, 
 import { HarnessError } from './errors';
 import { type KubeConn, kubeRequest } from './kubeapi';
 import { writeKubeconfig } from './kubeconfig';
-import { applyAll, fakeNode, operatorToken, platformManifests, waitDeploymentsAvailable, waitNodesReady } from './platform';
+import { applyAll, devHarnessMarker, fakeNode, operatorToken, platformManifests, waitDeploymentsAvailable, waitNodesReady } from './platform';
 import { assertPortsFree, freePorts } from './ports';
 import { ensureDatabase, initPostgres, postgresDataDir, postgresSpec, waitPostgresReady } from './postgres';
 import { type ProcessRecord, type ProcessSpec, isRunning, killGroupSync, startProcess, stopProcess, tail } from './processes';
@@ -235,7 +235,7 @@ async function freshUp(opts: UpOptions, log: Log): Promise<HarnessState> {
     await start(schedulerSpec(layout));
     const kwokRec = await start(kwokSpec(layout));
 
-    await applyAll(conn, FAKE_NODE_NAMES.map(fakeNode));
+    await applyAll(conn, [...FAKE_NODE_NAMES.map(fakeNode), devHarnessMarker()]);
     await applyAll(conn, platformManifests());
     const tok = await operatorToken(conn);
     state.operator.tokenExpiresAt = tok.expiresAt;
