@@ -263,10 +263,10 @@ export class LicenseService {
     opts: { actor: string; action: HistoryAction; allocations?: Record<string, number>; replacement?: { nonce?: string }; confirmReplace?: string },
   ) {
     const loaded = await this.load();
-    const now = this.time.now();
+    // a wrong clock (witness, or behind the active license's iat) stops here: the replacement rules need the truth
+    const { now, verified: current } = await this.judgeForChange(loaded);
     const verified = await verifyLicense(bytes, { roots: loaded.roots, clusterUid: loaded.clusterUid, revocations: loaded.revocations, now });
     this.time.observe(verified.claims.iat, `license ${verified.claims.lid}, issued by the vendor`);
-    const current = (await this.verifyStored(loaded, now)).verified;
     let note: string | undefined;
     if (opts.replacement) this.checkReplacement(current?.claims ?? null, verified.claims, opts.replacement.nonce);
     else note = this.checkActivation(current, verified, opts.confirmReplace);

@@ -168,6 +168,11 @@ describe('clock rollback (item 13)', () => {
     db.prepare('DELETE FROM license_time_witness').run();
     now -= 5 * DAY;
     expect(await service.status()).toMatchObject({ state: 'invalid', invalid: { reason: 'CLOCK_ROLLBACK' } });
+    // nor can it slip an older license in without the downgrade confirmation
+    const older = await makeLicense({ iat: now - DAY, nbf: now - DAY, exp: now + 30 * DAY });
+    db.prepare('DELETE FROM license_time_witness').run();
+    expect(await errorOf(service.activate({ content: older.jws, encoding: 'text' }, 'a'))).toMatchObject({ reason: 'CLOCK_ROLLBACK' });
+    expect(cluster.record?.jws).toBe(jws);
   });
 
   it("a server Date from the future cannot lock the console out; the renewal server's Date is a witness", async () => {
