@@ -25,10 +25,6 @@ export interface TrustedRoots {
   refusedTestRoots?: { kids: Set<string>; why: string };
 }
 
-/** Where the anchors come from, for messages and docs. */
-export const PINNED_ROOTS_PATH = 'resources/license/root-keys.json';
-export const TEST_ROOTS_PATH = 'resources/license/test-root-keys.json';
-
 export function parseJwks(doc: unknown, source: TrustSource): TrustedRoot[] {
   const keys = (typeof doc === 'string' ? JSON.parse(doc) : doc) as { keys?: JWK[] };
   if (!Array.isArray(keys?.keys)) throw new Error('JWKS without "keys"');
