@@ -13,7 +13,15 @@ export function licenseHandlers(engine: Engine): HandlersFor<typeof licenseComma
     'license.status': (_input, ctx) => license(ctx).status(),
     'license.activate': async (input, ctx) => {
       ctx.audit.target = 'license';
-      const { status, fanout, previous } = await license(ctx).activate({ content: input.license, encoding: input.encoding, ...(input.allocations ? { allocations: input.allocations } : {}) }, ctx.operator.id);
+      const { status, fanout, previous } = await license(ctx).activate(
+        {
+          content: input.license,
+          encoding: input.encoding,
+          ...(input.allocations ? { allocations: input.allocations } : {}),
+          ...(input.confirmReplace !== undefined ? { confirmReplace: input.confirmReplace } : {}),
+        },
+        ctx.operator.id,
+      );
       ctx.audit.before = summary(previous);
       ctx.audit.after = { ...(status.license ? { lid: status.license.lid, customer: status.license.customer, tier: status.license.tier, exp: status.license.expiresAt } : {}), fanout: { id: fanout.operationId, status: fanout.status, failed: fanout.failed.length } };
       return { status, fanout };

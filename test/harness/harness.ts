@@ -27,7 +27,7 @@ import {
 import { HarnessError } from './errors';
 import { type KubeConn, kubeRequest } from './kubeapi';
 import { writeKubeconfig } from './kubeconfig';
-import { applyAll, fakeNode, operatorToken, platformManifests, waitDeploymentsAvailable, waitNodesReady } from './platform';
+import { applyAll, devHarnessMarker, fakeNode, operatorToken, platformManifests, waitDeploymentsAvailable, waitNodesReady } from './platform';
 import { assertPortsFree, freePorts } from './ports';
 import { ensureDatabase, initPostgres, postgresDataDir, postgresSpec, waitPostgresReady } from './postgres';
 import { type ProcessRecord, type ProcessSpec, isRunning, killGroupSync, startProcess, stopProcess, tail } from './processes';
@@ -284,6 +284,7 @@ async function freshUp(paths: RunPaths, kind: Kind, opts: UpOptions, log: Log): 
 
     const kwokRec = kind.workloads ? await startWorkloads(layout, start) : undefined;
     if (kwokRec) await applyAll(conn, FAKE_NODE_NAMES.map(fakeNode));
+    await applyAll(conn, [devHarnessMarker()]);
     await applyAll(conn, platformManifests());
     const tok = await operatorToken(conn);
     state.operator.tokenExpiresAt = tok.expiresAt;

@@ -55,6 +55,19 @@ describe('license commands through the pipeline', () => {
     expect(await operator.p.invoke('c', 'license.activate', { license: 'x' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
   });
 
+  it("activating another customer's license over the active one answers CONFIRMATION_REQUIRED naming the id to type, and the typed id is audited", async () => {
+    const { p, records, cluster } = setup();
+    const ours = await makeLicense({ customer: 'Acme Corp' });
+    const theirs = await makeLicense({ customer: 'Evil Inc', iat: ours.claims.iat + 1 });
+    await p.invoke('c', 'license.activate', { license: ours.jws });
+    const refused = await p.invoke('c', 'license.activate', { license: theirs.jws });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'CONFIRMATION_REQUIRED', details: { field: 'confirmReplace', expected: theirs.claims.lid } } });
+    expect(cluster.record?.jws).toBe(ours.jws);
+    const confirmed = await p.invoke('c', 'license.activate', { license: theirs.jws, confirmReplace: theirs.claims.lid });
+    expect(confirmed).toMatchObject({ ok: true, value: { status: { license: { lid: theirs.claims.lid, customer: 'Evil Inc' } } } });
+    expect(records.at(-1)).toMatchObject({ action: 'license.activate', outcome: 'success', params: { confirmReplace: theirs.claims.lid }, before: { customer: 'Acme Corp' } });
+  });
+
   it('oversize input is LICENSE_INVALID/TOO_LARGE, not a validation error', async () => {
     const { p } = setup();
     const r = await p.invoke('c', 'license.activate', { license: 'A'.repeat(70 * 1024) });
