@@ -17,7 +17,7 @@ import {
   tenantSecretName,
 } from './material';
 import type { TenantPorts } from './ports';
-import { applyPendingMigrations, currentSchemaVersion, latestVersion, pendingMigrations } from './schema';
+import { applyPendingMigrations, currentSchemaVersion, describeModified, latestVersion, modifiedMigrations, pendingMigrations } from './schema';
 import { mapLimit } from './limit';
 
 const SUSPENDED_REPLICAS = 'gatehouse.io/replicas-before-suspend';
@@ -101,10 +101,18 @@ export class TenantMaintenance {
     const p = await this.ports(cluster);
     const tenants = await mapLimit(slugs, 4, async (slug) => {
       try {
-        const current = await p.pg.withDatabase(tenantDbName(slug), currentSchemaVersion, `reading the schema version of ${slug}`);
-        return { slug, current, pending: pendingMigrations(p.migrations, current).map((m) => m.name), error: null };
+        const { current, modified } = await p.pg.withDatabase(
+          tenantDbName(slug),
+          async (c) => ({ current: await currentSchemaVersion(c), modified: await modifiedMigrations(c, p.migrations) }),
+          `reading the schema version of ${slug}`,
+        );
+        return {
+          slug, current, pending: pendingMigrations(p.migrations, current).map((m) => m.name),
+          modified: modified.map((m) => m.name),
+          error: modified.length ? `Applied migrations differ from the shipped files: ${describeModified(modified)}. Further migrations are refused.` : null,
+        };
       } catch (error) {
-        return { slug, current: null, pending: [], error: errorText(error) };
+        return { slug, current: null, pending: [], modified: [], error: errorText(error) };
       }
     });
     return { latest: latestVersion(p.migrations), tenants };
