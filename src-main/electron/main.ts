@@ -51,7 +51,7 @@ async function start() {
     if (!windows.has(event.sender) || typeof name !== 'string') return;
     const sender = event.sender;
     try {
-      const off = router.subscribe(name, (payload) => {
+      const off = router.subscribe(`electron:${sender.id}`, name, (payload) => {
         if (!sender.isDestroyed()) sender.send(`gatehouse:event:${name}`, payload);
       });
       sender.once('destroyed', off);

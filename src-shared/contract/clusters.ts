@@ -216,6 +216,6 @@ export const clustersCommands = {
 };
 
 export const clustersEvents = {
-  'clusters.changed': event({ summary: 'Kubeconfig files or their contexts changed', payload: ClustersList }),
-  'cluster.state': event({ summary: 'The selected cluster went online, offline or changed', payload: ClusterStateSchema }),
+  'clusters.changed': event({ role: 'viewer', summary: 'Kubeconfig files or their contexts changed', payload: ClustersList }),
+  'cluster.state': event({ role: 'viewer', summary: 'The selected cluster went online, offline or changed', payload: ClusterStateSchema }),
 };
