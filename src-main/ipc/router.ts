@@ -1,6 +1,6 @@
 import type { Engine } from '../engine';
 import { createHandlers, type ShellServices } from './handlers';
-import { createPipeline, type Pipeline } from './pipeline';
+import { createPipeline, type Pipeline, type PipelineDeps } from './pipeline';
 import { events, isEventName, roleRank, type EventDef, type EventName, type OperatorIdentity } from '../../src-shared/contract';
 
 export interface Router extends Pipeline {
@@ -11,7 +11,7 @@ export interface Router extends Pipeline {
    * next event); payloads are validated on the way out. Unknown events throw.
    */
   subscribe(connectionId: string, event: string, listener: (payload: unknown) => void): () => void;
-  /** The transport's connection is gone for good (browser session ended): sign its operator out. */
+  /** The transport's connection is gone for good (browser session ended): sign its operator out, forget its cluster choice. */
   endConnection(connectionId: string): Promise<void>;
 }
 
@@ -19,13 +19,23 @@ export interface Router extends Pipeline {
 export const mayReceive = (operator: OperatorIdentity | null, def: Pick<EventDef, 'role'>): boolean =>
   operator !== null && roleRank[operator.role] >= roleRank[def.role];
 
+/** How the pipeline finds a session's cluster in the engine (also used by tests that build their own pipeline). */
+export function engineClusterDeps(engine: Engine): Pick<PipelineDeps, 'selectedContext' | 'clusterState' | 'resolveCluster' | 'knownClusterUid'> {
+  return {
+    selectedContext: (connectionId) => engine.selections.get(connectionId),
+    clusterState: (contextId) => engine.clusterState(contextId),
+    resolveCluster: (contextId) => engine.directory.forContext(contextId),
+    knownClusterUid: (contextId) => engine.directory.knownUid(contextId),
+  };
+}
+
 /** The router both transports share: the pipeline plus validated event streams. */
 export function createRouter(engine: Engine, shell: ShellServices = {}): Router {
   const pipeline = createPipeline({
     handlers: createHandlers(engine, shell),
     identify: (connectionId) => engine.sessions.identify(connectionId),
     audit: engine.audit,
-    clusterState: () => engine.clusterState(),
+    ...engineClusterDeps(engine),
     consoleVersion: engine.version,
     logError: (command, error) => engine.log.error({ command, err: error }, 'command failed'),
   });
@@ -42,6 +52,7 @@ export function createRouter(engine: Engine, shell: ShellServices = {}): Router 
       });
     },
     async endConnection(connectionId) {
+      engine.selections.forget(connectionId);
       if (engine.sessions.session(connectionId)) await engine.operators.signOut(connectionId);
     },
   };
