@@ -212,13 +212,21 @@ describeH('tenants (real API server + PostgreSQL)', () => {
       },
     });
     const s = await eng.service.maintenance.suspend(eng.runtime, slug);
-    expect(s.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
+    expect(s.result.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
+    expect(s.before).toEqual({ status: 'active' }); // read, not assumed
     expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(0);
     expect((await eng.service.get(eng.runtime, slug)).tenant.status).toBe('suspended');
     const r = await eng.service.maintenance.resume(eng.runtime, slug);
-    expect(r.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 2 }]);
+    expect(r.result.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 2 }]);
+    expect(r.before).toEqual({ status: 'suspended' });
     expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(2);
     expect((await eng.service.get(eng.runtime, slug)).tenant.status).toBe('active');
+    // a workload that was at 0 when suspended comes back at 0, not 1
+    const d = await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace });
+    await apps.replaceNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace, body: { ...d, spec: { ...d.spec!, replicas: 0 } } });
+    await eng.service.maintenance.suspend(eng.runtime, slug);
+    expect((await eng.service.maintenance.resume(eng.runtime, slug)).result.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
+    expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(0);
     // delete takes the dedicated workload with it and reports nothing left
     const del = await eng.service.delete(eng.runtime, slug, true);
     expect(del.leftovers).toEqual([]);
