@@ -283,5 +283,5 @@ export const TenantsChanged = z.object({
 export type TenantsChanged = z.infer<typeof TenantsChanged>;
 
 export const tenantEvents = {
-  'tenants.changed': event({ summary: 'The tenant list of the selected cluster changed (seen by WATCH)', payload: TenantsChanged }),
+  'tenants.changed': event({ role: 'viewer', summary: 'The tenant list of the selected cluster changed (seen by WATCH)', payload: TenantsChanged }),
 };
