@@ -272,4 +272,26 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     await admin.close();
     expect(await argon2.verify(hash, reset.password)).toBe(true);
   });
+
+  it('a reset whose Secret write fails after the database took the new hash never locks the admin out', async () => {
+    const slug = uniqueSlug('pwfail');
+    await eng.service.create(eng.runtime, { slug, name: 'Pw fail', tier: 'DEV' });
+    const maintenance = eng.service.maintenance;
+    maintenance.beforeConfirm = async () => {
+      throw new ContractError('UNAVAILABLE', 'the API server went away (simulated) between the database write and the Secret');
+    };
+    try {
+      await expectCode(maintenance.resetAdminPassword(eng.runtime, slug), 'UNAVAILABLE');
+    } finally {
+      maintenance.beforeConfirm = null;
+    }
+    // The database has the new hash; the Secret still says the old password is current but holds the new one as pending.
+    const shown = (await maintenance.revealAdminPassword(eng.runtime, slug)).password;
+    const admin = new PostgresAdmin(harnessPg(state));
+    const hash = await admin.withDatabase(`tenant_${slug.replace(/-/g, '_')}`, async (c) => (await c.query(`SELECT password_hash FROM users WHERE username = 'admin'`)).rows[0].password_hash as string);
+    await admin.close();
+    expect(await argon2.verify(hash, shown)).toBe(true); // what the console shows logs in
+    const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
+    expect(Object.keys(secret.data ?? {})).not.toContain('INITIAL_ADMIN_PASSWORD_PENDING'); // settled
+  });
 });

@@ -10,6 +10,7 @@ import {
   decodeSecretData,
   generatePassword,
   hashPassword,
+  verifyPassword,
   tenantDbName,
   tenantRoleName,
   tenantSecret,
@@ -21,6 +22,9 @@ import { applyPendingMigrations, currentSchemaVersion, describeModified, latestV
 import { mapLimit } from './limit';
 
 const SUSPENDED_REPLICAS = 'gatehouse.io/replicas-before-suspend';
+/** Secret key of an admin password being set (see resetAdminPassword). */
+const PENDING_ADMIN_PASSWORD = 'INITIAL_ADMIN_PASSWORD_PENDING';
+const withoutPending = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).filter(([k]) => k !== PENDING_ADMIN_PASSWORD));
 
 /** Day-two operations on existing tenants: suspend/resume, schema, admin password, drift repairs. */
 export class TenantMaintenance {
@@ -153,30 +157,60 @@ export class TenantMaintenance {
 
   async revealAdminPassword(cluster: ClusterRuntime, slug: string) {
     const p = await this.ports(cluster);
+    // A reset interrupted after the database took the new hash is finished first, so what is shown logs in.
+    await this.settlePendingAdminPassword(p, slug);
     const data = decodeSecretData(await p.kube.getSecret(tenantSecretName(slug)));
     if (!data.INITIAL_ADMIN_PASSWORD) {
-      throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} holds no initial admin password. Reset it to generate a new one.`);
+      throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} holds no initial admin password. Reset it (tenant page → Danger zone → Reset admin password) to generate a new one.`);
     }
     return { slug, username: data.INITIAL_ADMIN_USERNAME ?? INITIAL_ADMIN_USERNAME, password: data.INITIAL_ADMIN_PASSWORD };
   }
 
-  /** New password: hash into the tenant database first, then the Secret, so a failure never leaves a Secret that does not log in. */
+  /**
+   * New password, ordered so no failure can lock the admin out: (1) the Secret records it as
+   * pending next to the current one, (2) the tenant database takes its hash, (3) the Secret
+   * makes it current. A failure after (1) leaves the old password working; after (2), the
+   * pending value is the one that logs in and the next reveal or reset promotes it.
+   */
   resetAdminPassword(cluster: ClusterRuntime, slug: string) {
     return this.locked(cluster, slug, async (p) => {
+      await this.settlePendingAdminPassword(p, slug);
       const password = generatePassword();
+      await this.writeSecret(p, slug, (data) => ({ ...data, [PENDING_ADMIN_PASSWORD]: password }));
       const hash = await hashPassword(password);
       const updated = await p.pg.withDatabase(tenantDbName(slug), (c) =>
         c.query('UPDATE users SET password_hash = $2, must_change_password = true, updated_at = now() WHERE username = $1', [INITIAL_ADMIN_USERNAME, hash]),
         'resetting the admin password',
       );
-      if (!updated.rowCount) throw new ContractError('NOT_FOUND', `Tenant "${slug}" has no "${INITIAL_ADMIN_USERNAME}" user to reset.`);
-      await retryKubeConflict(async () => {
-        const secret = await p.kube.getSecret(tenantSecretName(slug));
-        if (!secret) throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} is missing; repair the tenant first.`);
-        const data = { ...decodeSecretData(secret), INITIAL_ADMIN_PASSWORD: password, INITIAL_ADMIN_USERNAME };
-        await p.kube.replaceSecret(tenantSecretName(slug), tenantSecret(slug, p.kube.namespace, data, secret));
-      });
+      if (!updated.rowCount) {
+        await this.writeSecret(p, slug, (data) => withoutPending(data)).catch(() => undefined);
+        throw new ContractError('NOT_FOUND', `Tenant "${slug}" has no "${INITIAL_ADMIN_USERNAME}" user to reset.`);
+      }
+      await this.beforeConfirm?.(slug);
+      await this.writeSecret(p, slug, (data) => ({ ...withoutPending(data), INITIAL_ADMIN_PASSWORD: password, INITIAL_ADMIN_USERNAME }));
       return { slug, username: INITIAL_ADMIN_USERNAME, password };
+    });
+  }
+
+  /** Test hook: runs between the database write and the Secret's confirmation of a reset. */
+  beforeConfirm: ((slug: string) => Promise<void>) | null = null;
+
+  /** Promotes a pending admin password the database already took, or drops one it never took. */
+  private async settlePendingAdminPassword(p: TenantPorts, slug: string): Promise<void> {
+    const secret = await p.kube.getSecret(tenantSecretName(slug));
+    const pending = decodeSecretData(secret)[PENDING_ADMIN_PASSWORD];
+    if (!secret || !pending) return;
+    const row = await p.pg.withDatabase(tenantDbName(slug), async (c) => (await c.query<{ h: string | null }>('SELECT password_hash AS h FROM users WHERE username = $1', [INITIAL_ADMIN_USERNAME])).rows[0], 'checking the admin password');
+    const taken = !!row?.h && (await verifyPassword(row.h, pending));
+    await this.writeSecret(p, slug, (data) => (taken ? { ...withoutPending(data), INITIAL_ADMIN_PASSWORD: pending, INITIAL_ADMIN_USERNAME } : withoutPending(data)));
+  }
+
+  private async writeSecret(p: TenantPorts, slug: string, change: (data: Record<string, string>) => Record<string, string>): Promise<void> {
+    await retryKubeConflict(async () => {
+      const secret = await p.kube.getSecret(tenantSecretName(slug));
+      if (!secret) throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} is missing; repair the tenant first (Tenants → drift → Recreate Secret).`);
+      // resourceVersion from the read: a concurrent writer makes this a 409 and a retry
+      await p.kube.replaceSecret(tenantSecretName(slug), tenantSecret(slug, p.kube.namespace, change(decodeSecretData(secret)), secret));
     });
   }
 
