@@ -92,6 +92,19 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     expect(detail.schema?.pending).toEqual([]);
   });
 
+  it('shows license users and backend version from one source in the list and the detail', async () => {
+    const slug = uniqueSlug('caps');
+    await eng.service.create(eng.runtime, { slug, name: 'Caps', tier: 'PRO' });
+    // what the license fan-out writes (docs/license.md): the cap the backend enforces
+    const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
+    await core.replaceNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace, body: { ...secret, data: { ...secret.data, LICENSE_USER_CAP: Buffer.from('2000').toString('base64') } } });
+    const row = (await eng.service.reconcile(eng.runtime)).tenants.find((t) => t.slug === slug)!;
+    const detail = (await eng.service.get(eng.runtime, slug)).tenant;
+    expect(row.licenseUsers).toBe(2000);
+    expect(detail.licenseUsers).toBe(2000);
+    expect(detail.backendVersion).toBe(row.backendVersion);
+  });
+
   it('refuses a duplicate slug with CONFLICT and leaves the existing tenant alone', async () => {
     const slug = uniqueSlug('dup');
     await eng.service.create(eng.runtime, { slug, name: 'First', tier: 'DEV' });

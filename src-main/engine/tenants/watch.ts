@@ -6,7 +6,7 @@ import type { EventBus } from '../core/events';
 import type { Logger } from '../core/logger';
 import { TENANT_LABEL } from './lease';
 import type { TenantPorts } from './ports';
-import { TENANT_DB_PREFIX, joinObserved, type Observed, type TenantCache } from './reconcile';
+import { TENANT_DB_PREFIX, joinObserved, licenseCapsOf, type Observed, type TenantCache } from './reconcile';
 import { REGISTRY_SELECTOR, decodeEntry, type RegistryEntry } from './registry';
 
 /** The part of @kubernetes/client-node's Watch the ListWatch uses; tests may pass another. */
@@ -241,6 +241,7 @@ export class TenantWatcher {
     const observed: Observed = {
       registry,
       secrets: new Set(run.streams.secrets.list().map(label).filter(Boolean)),
+      licenseCaps: licenseCapsOf(run.streams.secrets.list() as Array<KubernetesObject & { data?: Record<string, string> }>),
       leases: new Set(run.streams.leases.list().map(label).filter(Boolean)),
       databases,
       roles,
