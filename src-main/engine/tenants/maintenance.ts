@@ -161,7 +161,7 @@ export class TenantMaintenance {
     await this.settlePendingAdminPassword(p, slug);
     const data = decodeSecretData(await p.kube.getSecret(tenantSecretName(slug)));
     if (!data.INITIAL_ADMIN_PASSWORD) {
-      throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} holds no initial admin password. Reset it (tenant page → Danger zone → Reset admin password) to generate a new one.`);
+      throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} holds no initial admin password. Reset it (tenant page → Reset password, admins) to generate a new one.`);
     }
     return { slug, username: data.INITIAL_ADMIN_USERNAME ?? INITIAL_ADMIN_USERNAME, password: data.INITIAL_ADMIN_PASSWORD };
   }
@@ -224,12 +224,12 @@ export class TenantMaintenance {
       if (action === 'register') {
         if (!(await p.pg.databaseExists(tenantDbName(slug)))) throw new ContractError('NOT_FOUND', `Database ${tenantDbName(slug)} does not exist; nothing to register.`);
         const schema = await p.pg.withDatabase(tenantDbName(slug), currentSchemaVersion);
-        // The original name and tier are lost with the entry: register as DEV under the slug, then edit.
+        // The original name and tier were lost with the entry: register as DEV under the slug, and say so.
         await p.registry.put(slug, { name: slug, tier: 'DEV', status: 'active', created: new Date().toISOString(), schema, users: null }, { ifAbsent: true });
-        return `registered "${slug}" (tier DEV, name = slug: adjust them if needed)`;
+        return `registered "${slug}" as tier DEV with the slug as its display name (the original name and tier were lost with the registry entry)`;
       }
       // recreate-secret: fresh credentials, applied to the role and the admin user so the Secret works at once.
-      if (await p.kube.getSecret(tenantSecretName(slug))) throw new ContractError('CONFLICT', `Secret ${tenantSecretName(slug)} exists; rotate its values from the Secrets page instead.`);
+      if (await p.kube.getSecret(tenantSecretName(slug))) throw new ContractError('CONFLICT', `Secret ${tenantSecretName(slug)} exists, so there is nothing to recreate. Reconcile to refresh the drift list; to replace a damaged Secret, delete it (kubectl delete secret ${tenantSecretName(slug)} -n ${p.kube.namespace}) and run this repair again.`);
       const rolePassword = generatePassword(32);
       const adminPassword = generatePassword();
       await p.pg.setRolePassword(tenantRoleName(slug), rolePassword);

@@ -53,7 +53,7 @@ export function tenantSecretData(
     LOGIN_WORKER_TOKEN: token(),
     PROXY_TOKEN: token(),
     CP_TOKEN: token(),
-    // Only the hash is kept: the bootstrap token itself is issued from the Bootstrap token page.
+    // Only the hash is kept: the bootstrap token itself is never stored (issuing it is a separate, audited action).
     BOOTSTRAP_TOKEN_HASH: `sha256:${createHash('sha256').update(bootstrap).digest('hex')}`,
     INITIAL_ADMIN_USERNAME,
     INITIAL_ADMIN_PASSWORD: fresh.adminPassword,
