@@ -3,7 +3,7 @@ import { ContractError } from '../../../src-shared/contract';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import { errorText } from '../core/saga';
-import { retryKubeConflict } from './registry';
+import { retryOnConflict } from '../../adapters/kube';
 import { TENANT_LABEL, acquireTenantLease, releaseTenantLease } from './lease';
 import {
   INITIAL_ADMIN_USERNAME,
@@ -19,7 +19,7 @@ import {
 } from './material';
 import type { TenantPorts } from './ports';
 import { applyPendingMigrations, currentSchemaVersion, describeModified, latestVersion, modifiedMigrations, pendingMigrations } from './schema';
-import { mapLimit } from './limit';
+import { mapLimit } from '../core/limit';
 
 const SUSPENDED_REPLICAS = 'gatehouse.io/replicas-before-suspend';
 /** Secret key of an admin password being set (see resetAdminPassword). */
@@ -62,7 +62,7 @@ export class TenantMaintenance {
       const scaled: { name: string; replicas: number }[] = [];
       for (const d of await this.dedicatedWorkloads(p, slug)) {
         const name = d.metadata!.name!;
-        await retryKubeConflict(async () => {
+        await retryOnConflict(async () => {
           const fresh = (await p.kube.listDeployments(`${TENANT_LABEL}=${slug}`)).find((x) => x.metadata?.name === name);
           if (!fresh || fresh.metadata?.annotations?.[SUSPENDED_REPLICAS] !== undefined) return;
           const before = fresh.spec?.replicas ?? 1;
@@ -86,7 +86,7 @@ export class TenantMaintenance {
         const recorded = Number.parseInt(remembered, 10);
         const replicas = Number.isFinite(recorded) && recorded >= 0 ? recorded : 1;
         await p.kube.scaleDeployment(name, replicas);
-        await retryKubeConflict(async () => {
+        await retryOnConflict(async () => {
           const fresh = (await p.kube.listDeployments(`${TENANT_LABEL}=${slug}`)).find((x) => x.metadata?.name === name);
           if (!fresh) return;
           const annotations = { ...(fresh.metadata?.annotations ?? {}) };
@@ -206,7 +206,7 @@ export class TenantMaintenance {
   }
 
   private async writeSecret(p: TenantPorts, slug: string, change: (data: Record<string, string>) => Record<string, string>): Promise<void> {
-    await retryKubeConflict(async () => {
+    await retryOnConflict(async () => {
       const secret = await p.kube.getSecret(tenantSecretName(slug));
       if (!secret) throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} is missing; repair the tenant first (Tenants → drift → Recreate Secret).`);
       // resourceVersion from the read: a concurrent writer makes this a 409 and a retry

@@ -7,6 +7,8 @@ import { TENANT_LABEL } from './lease';
 /** Names derived from the slug; the slug is DNS-1123 so these are valid identifiers everywhere. */
 export const tenantSecretName = (slug: string): string => `tenant-${slug}`;
 export const tenantDbName = (slug: string): string => `tenant_${slug.replace(/-/g, '_')}`;
+/** The inverse of tenantDbName (and of tenantRoleName): `tenant_acme_corp` → `acme-corp`. */
+export const slugOfDbName = (name: string): string => name.slice('tenant_'.length).replace(/_/g, '-');
 export const tenantRoleName = tenantDbName;
 export const loginWorkerName = (slug: string): string => `login-worker-${slug}`;
 export const INITIAL_ADMIN_USERNAME = 'admin';

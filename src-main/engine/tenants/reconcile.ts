@@ -2,6 +2,7 @@ import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
 import type { Drift, TenantSummary } from '../../../src-shared/contract/tenants';
 import { MANAGED_BY_LABEL } from '../../adapters/kube';
 import { TENANT_LABEL } from './lease';
+import { slugOfDbName, tenantDbName } from './material';
 import type { TenantPorts } from './ports';
 import type { RegistryEntry } from './registry';
 
@@ -16,7 +17,6 @@ export const tenantCacheMigrations: CacheMigration[] = [
 ];
 
 export const TENANT_DB_PREFIX = 'tenant_';
-const slugOfDb = (name: string): string => name.slice(TENANT_DB_PREFIX.length).replace(/_/g, '-');
 const MANAGED = `app.kubernetes.io/managed-by=${MANAGED_BY_LABEL['app.kubernetes.io/managed-by']}`;
 
 export interface Observed {
@@ -51,8 +51,8 @@ export async function observe(ports: TenantPorts): Promise<Observed> {
     secrets: new Set(secrets.map(label).filter(Boolean)),
     licenseCaps: licenseCapsOf(secrets),
     leases: new Set(leases.map(label).filter(Boolean)),
-    databases: new Set(pgObjects.databases.map(slugOfDb)),
-    roles: new Set(pgObjects.roles.map(slugOfDb)),
+    databases: new Set(pgObjects.databases.map(slugOfDbName)),
+    roles: new Set(pgObjects.roles.map(slugOfDbName)),
     backendVersion: backends[0]?.metadata?.labels?.['app.kubernetes.io/version'] ?? null,
     apiCalls: ports.kube.calls.count - before + 1,
   };
@@ -99,7 +99,7 @@ export function joinObserved(o: Observed): { tenants: TenantSummary[]; drift: Dr
     });
     if (busy) continue;
     if (hasDatabase && !entry) {
-      drift.push({ slug, kind: 'database-without-registry', message: `Database tenant_${slug.replace(/-/g, '_')} exists but the registry does not list it, so the backend does not serve it.`, repairs: hasSecret ? ['register', 'drop-orphan'] : ['drop-orphan'] });
+      drift.push({ slug, kind: 'database-without-registry', message: `Database ${tenantDbName(slug)} exists but the registry does not list it, so the backend does not serve it.`, repairs: hasSecret ? ['register', 'drop-orphan'] : ['drop-orphan'] });
     }
     if (entry && !hasSecret && hasDatabase) {
       drift.push({ slug, kind: 'registry-without-secret', message: `The registry lists "${slug}" but Secret tenant-${slug} is missing, so the backend cannot start it.`, repairs: ['recreate-secret', 'drop-orphan'] });

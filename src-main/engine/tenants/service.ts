@@ -8,7 +8,7 @@ import { CREATE_TENANT, createTenantSaga, type CreateTenantCtx } from './create-
 import { DELETE_TENANT, deleteTenantSaga } from './delete-saga';
 import { tenantKube } from './kube-ports';
 import { LEASE_SECONDS, TENANT_LABEL, tenantLeaseName } from './lease';
-import { INITIAL_ADMIN_USERNAME, decodeSecretData, loginWorkerName, tenantDbName, tenantRoleName, tenantSecretName } from './material';
+import { INITIAL_ADMIN_USERNAME, decodeSecretData, slugOfDbName, loginWorkerName, tenantDbName, tenantRoleName, tenantSecretName } from './material';
 import { noDatabase, type FinalBackupHook, type TenantPorts } from './ports';
 import { TenantCache, joinObserved, licenseCapsOf, observe } from './reconcile';
 import { TenantRegistry } from './registry';
@@ -258,7 +258,7 @@ export class TenantService {
   async slugsWithDatabase(cluster: ClusterRuntime): Promise<string[]> {
     const p = await this.ports(cluster);
     const { databases } = await p.pg.listWithPrefix('tenant_');
-    return databases.map((d) => d.slice('tenant_'.length).replace(/_/g, '-')).sort();
+    return databases.map(slugOfDbName).sort();
   }
 
   /** Users of one tenant, for the license usage figures; null when its database is unreachable. */

@@ -5,6 +5,7 @@ import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import type { Logger } from '../core/logger';
 import { TENANT_LABEL } from './lease';
+import { slugOfDbName } from './material';
 import type { TenantPorts } from './ports';
 import { TENANT_DB_PREFIX, joinObserved, licenseCapsOf, type Observed, type TenantCache } from './reconcile';
 import { REGISTRY_SELECTOR, decodeEntry, type RegistryEntry } from './registry';
@@ -229,9 +230,8 @@ export class TenantWatcher {
       const pg = (await this.deps.ports()).pg;
       this.stats.sqlQueries++;
       const found = await pg.listWithPrefix(TENANT_DB_PREFIX);
-      const slugOf = (n: string) => n.slice(TENANT_DB_PREFIX.length).replace(/_/g, '-');
-      databases = new Set(found.databases.map(slugOf));
-      roles = new Set(found.roles.map(slugOf));
+      databases = new Set(found.databases.map(slugOfDbName));
+      roles = new Set(found.roles.map(slugOfDbName));
     } catch {
       // PostgreSQL unreachable: keep what the last rebuild knew about databases.
       databases = new Set([...prevRows.values()].filter((t) => t.hasDatabase).map((t) => t.slug));
