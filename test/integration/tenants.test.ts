@@ -53,7 +53,7 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const out = await eng.service.create(eng.runtime, { slug, name: 'Acme Corp', tier: 'PRO', adminEmail: 'ops@acme.test' });
     off();
     expect(out.steps.map((s) => `${s.name}:${s.status}`)).toEqual(
-      ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'release'].map((s) => `${s}:done`),
+      ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'license', 'release'].map((s) => `${s}:done`),
     );
     expect(events.filter((e) => e.status === 'done').map((e) => e.step)).toContain('secret');
 

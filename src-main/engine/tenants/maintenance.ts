@@ -17,7 +17,7 @@ import {
   tenantSecretData,
   tenantSecretName,
 } from './material';
-import type { TenantPorts } from './ports';
+import type { LicenseHook, TenantPorts } from './ports';
 import { applyPendingMigrations, currentSchemaVersion, describeModified, latestVersion, modifiedMigrations, pendingMigrations } from './schema';
 import { mapLimit } from '../core/limit';
 
@@ -32,6 +32,7 @@ export class TenantMaintenance {
     private readonly ports: (cluster: ClusterRuntime) => Promise<TenantPorts>,
     private readonly bus: EventBus | null,
     private readonly consoleId: string,
+    private readonly license: () => LicenseHook | null = () => null,
   ) {}
 
   /** Short mutations hold the tenant Lease too, so they never interleave with a create or delete. */
@@ -238,7 +239,9 @@ export class TenantMaintenance {
       );
       const data = tenantSecretData(slug, {}, { databaseUrl: p.pg.tenantUrl(tenantRoleName(slug), rolePassword, tenantDbName(slug)), adminPassword });
       await p.kube.createSecret(tenantSecret(slug, p.kube.namespace, data));
-      return `recreated Secret ${tenantSecretName(slug)} with new credentials (database password and admin password rotated)`;
+      // the license keys went with the old Secret: the fan-out writes them again
+      const problem = await this.license()?.(cluster, null);
+      return `recreated Secret ${tenantSecretName(slug)} with new credentials (database password and admin password rotated)${problem ? `; the license could not be reinstalled yet: ${problem}` : '; license reinstalled'}`;
     });
   }
 }

@@ -9,7 +9,7 @@ import { DELETE_TENANT, deleteTenantSaga } from './delete-saga';
 import { tenantKube } from './kube-ports';
 import { LEASE_SECONDS, TENANT_LABEL, tenantLeaseName } from './lease';
 import { INITIAL_ADMIN_USERNAME, decodeSecretData, slugOfDbName, loginWorkerName, tenantDbName, tenantRoleName, tenantSecretName } from './material';
-import { noDatabase, type FinalBackupHook, type TenantPorts } from './ports';
+import { noDatabase, type FinalBackupHook, type LicenseHook, type TenantPorts } from './ports';
 import { TenantCache, joinObserved, licenseCapsOf, observe } from './reconcile';
 import { TenantRegistry } from './registry';
 import { currentSchemaVersion, latestVersion, loadTenantMigrations, pendingMigrations, tenantStats, type TenantMigration } from './schema';
@@ -56,10 +56,17 @@ export class TenantService {
     this.cache = new TenantCache(opts.db);
     this.finalBackup = opts.finalBackup ?? (async () => undefined);
     const ports = (cluster: ClusterRuntime) => this.ports(cluster);
-    const sagaOptions = { consoleId: opts.consoleId, leaseSeconds: opts.leaseSeconds ?? LEASE_SECONDS, beforeStep: opts.beforeStep };
+    const sagaOptions = { consoleId: opts.consoleId, leaseSeconds: opts.leaseSeconds ?? LEASE_SECONDS, beforeStep: opts.beforeStep, license: () => this.licenseHook };
     opts.saga.register(createTenantSaga(ports, sagaOptions));
     opts.saga.register(deleteTenantSaga(ports, sagaOptions, () => this.finalBackup));
-    this.maintenance = new TenantMaintenance(ports, opts.bus, opts.consoleId);
+    this.maintenance = new TenantMaintenance(ports, opts.bus, opts.consoleId, () => this.licenseHook);
+  }
+
+  private licenseHook: LicenseHook | null = null;
+
+  /** The engine installs the license fan-out here (create, delete and the recreate-Secret repair call it). */
+  setLicenseHook(hook: LicenseHook): void {
+    this.licenseHook = hook;
   }
 
   /** The backup capability installs its final-backup step here. */
