@@ -17,6 +17,18 @@ export function clustersHandlers(engine: Engine): HandlersFor<typeof clustersCom
       ctx.audit.target = `kubeconfig:${input.path}`;
       return clusters.removeKubeconfig(input.path);
     },
+    'clusters.kubeconfig.approve': (input, ctx) => {
+      const { list, approval } = clusters.approveKubeconfig(input.approvalId, ctx.operator.id);
+      ctx.audit.target = `kubeconfig:${approval.sourceFile}#${approval.contextName}`;
+      ctx.audit.after = { kind: approval.kind, detail: approval.detail, server: approval.server, approved: true };
+      return list;
+    },
+    'clusters.kubeconfig.revoke': (input, ctx) => {
+      const { list, approval } = clusters.revokeKubeconfigApproval(input.approvalId);
+      ctx.audit.target = `kubeconfig:${approval.sourceFile}#${approval.contextName}`;
+      ctx.audit.before = { kind: approval.kind, detail: approval.detail, server: approval.server, approved: true };
+      return list;
+    },
     'clusters.select': async (input, ctx) => {
       ctx.audit.target = `cluster:${input.clusterId}`;
       ctx.audit.before = { selected: clusters.selectedId() };
@@ -36,7 +48,8 @@ export function clustersHandlers(engine: Engine): HandlersFor<typeof clustersCom
     'secrets.status': () => secrets.status(),
     'secrets.unlock': async (input, ctx) => {
       ctx.audit.target = 'secret-store';
-      const status = await secrets.unlock(input.passphrase);
+      // Creating the file chooses the passphrase every stored credential depends on: admins only.
+      const status = await secrets.unlock(input.passphrase, { mayCreate: ctx.operator.role === 'admin' });
       ctx.audit.after = { kind: status.kind, locked: status.locked };
       return status;
     },

@@ -187,7 +187,7 @@ describeH('tenant WATCH wired into the engine (createEngine, cluster.state)', ()
     const id = engine.clusters.list().contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
     const pg = harnessPg(state);
     await engine.clusters.select(id);
-    await engine.clusters.saveProfile({ clusterId: id, namespace: ns.namespace, database: { ...pg, ssl: false }, expectedOffline: false });
+    await engine.clusters.saveProfile({ clusterId: id, namespace: ns.namespace, database: { ...pg, sslMode: 'disable', allowInsecureTls: true }, expectedOffline: false });
     // The first rebuild (or the next "online" check) starts the watch.
     await engine.tenants.reconcile();
     const watcher = engine.tenants.watcher!;
@@ -201,7 +201,7 @@ describeH('tenant WATCH wired into the engine (createEngine, cluster.state)', ()
     expect((await engine.tenants.list({ refresh: false, stats: false })).tenants.map((t) => t.slug)).toContain(slug);
 
     // Another namespace in the profile is another tenant list: the old streams stop, new ones start.
-    await engine.clusters.saveProfile({ clusterId: id, namespace: other.namespace, database: { ...pg, ssl: false }, expectedOffline: false });
+    await engine.clusters.saveProfile({ clusterId: id, namespace: other.namespace, database: { ...pg, sslMode: 'disable', allowInsecureTls: true }, expectedOffline: false });
     await engine.clusters.monitor.refresh();
     await waitFor('the watch to follow the namespace', () => watcher.watching()?.namespace === other.namespace && watcher.watching()?.ready);
 

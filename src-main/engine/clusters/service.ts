@@ -15,6 +15,7 @@ import {
   loadKubeconfigs,
   type KubeconfigSnapshot,
   type LoadedContext,
+  type TrustRequest,
 } from './kubeconfig';
 import { ConnectionMonitor } from './monitor';
 import { missingPermissions } from './permissions';
@@ -36,6 +37,9 @@ export interface ClustersOptions {
 }
 
 const SELECTED_KEY = 'clusters.selected';
+
+const approvalGone = () =>
+  new ContractError('NOT_FOUND', 'That kubeconfig command or file is no longer what the file names (it changed or was removed). Review the list again.');
 
 /**
  * The kubeconfig contexts this workstation knows, the one it works on, and the
@@ -95,7 +99,11 @@ export class ClustersService {
   }
 
   private read(): KubeconfigSnapshot {
-    return loadKubeconfigs(discoverKubeconfigFiles(this.o.env ?? process.env, this.o.store.addedKubeconfigs(), this.o.home), this.cache);
+    return loadKubeconfigs(
+      discoverKubeconfigFiles(this.o.env ?? process.env, this.o.store.addedKubeconfigs(), this.o.home),
+      this.cache,
+      this.o.store,
+    );
   }
 
   private listSignature(): string {
@@ -145,7 +153,22 @@ export class ClustersService {
       current: c.current,
       selected: c.id === selectedId,
     }));
-    return { sources: this.snapshot.sources, contexts, selectedId };
+    return { sources: this.snapshot.sources, contexts, selectedId, approvals: this.snapshot.approvals };
+  }
+
+  /** An admin approves exactly what was shown: the id is its fingerprint, so a file changed since is refused. */
+  approveKubeconfig(approvalId: string, by: string): { list: ClustersList; approval: TrustRequest } {
+    this.reload();
+    const request = this.snapshot.approvals.find((a) => a.id === approvalId);
+    if (!request) throw approvalGone();
+    this.o.store.approve(request, by);
+    return { list: this.reload(), approval: request };
+  }
+
+  revokeKubeconfigApproval(approvalId: string): { list: ClustersList; approval: TrustRequest } {
+    const request = this.snapshot.approvals.find((a) => a.id === approvalId && a.approved);
+    if (!request || !this.o.store.revoke(request)) throw approvalGone();
+    return { list: this.reload(), approval: request };
   }
 
   addKubeconfig(input: string): ClustersList {
