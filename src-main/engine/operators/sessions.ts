@@ -29,7 +29,7 @@ export class SessionRegistry {
 
   constructor(
     private readonly fallback: OperatorIdentity | null = null,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => Date.now(),
   ) {}
 
   private live(connectionId: string): Session | null {
