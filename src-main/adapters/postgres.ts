@@ -73,6 +73,18 @@ export const quoteLiteral = (value: string): string => {
   return `'${value.replace(/'/g, "''")}'`;
 };
 
+/** TLS verification failures, each as the sentence the operator acts on. */
+const TLS_CODES: Record<string, string> = {
+  ERR_TLS_CERT_ALTNAME_INVALID: 'presented a certificate for another host name (verify-full checks the name you entered)',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'presented a self-signed certificate that the profile does not trust',
+  SELF_SIGNED_CERT_IN_CHAIN: "presented a certificate that does not chain to the profile's CA",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "presented a certificate that does not chain to the profile's CA",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "presented a certificate that does not chain to the profile's CA",
+  UNABLE_TO_GET_ISSUER_CERT: "presented a certificate that does not chain to the profile's CA",
+  CERT_HAS_EXPIRED: 'presented an expired certificate',
+  CERT_NOT_YET_VALID: 'presented a certificate that is not valid yet (check the clocks)',
+};
+
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '08006', '08001', '08003']);
 
 /** A database failure as a contract error that says what the operator can do; never the password. */
@@ -82,6 +94,17 @@ export function pgError(error: unknown, doing: string, where?: { host: string; p
   const code = e?.code ?? '';
   const server = where ? ` at ${where.host}:${where.port}` : '';
   const msg = (e?.message ?? String(error)).slice(0, 300);
+  const tlsProblem = TLS_CODES[code];
+  if (tlsProblem) {
+    return new ContractError(
+      'UNAVAILABLE',
+      `PostgreSQL${server} ${tlsProblem} while ${doing}. Put the CA that signed the database server's certificate in the cluster profile, or fix the server's certificate.`,
+      { tls: code },
+    );
+  }
+  if (/does not support SSL/i.test(msg)) {
+    return new ContractError('UNAVAILABLE', `PostgreSQL${server} does not accept TLS connections (while ${doing}). Enable ssl on the server, or choose another TLS mode in the cluster profile.`, { tls: 'no-ssl' });
+  }
   if (CONNECTION_CODES.has(code) || /Connection terminated|connect|timeout/i.test(msg)) {
     return new ContractError('UNAVAILABLE', `PostgreSQL${server} is unreachable while ${doing} (${code || msg}). Check that the server runs and the network allows it, then retry.`);
   }
