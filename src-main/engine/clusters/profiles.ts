@@ -33,7 +33,8 @@ export const clustersMigrations: CacheMigration[] = [
     sql: `CREATE TABLE cluster_dashboards (cluster_id TEXT PRIMARY KEY, json TEXT NOT NULL, fetched_at TEXT NOT NULL)`,
   },
   {
-    id: 302,
+    // 302 is the cluster directory's (directory.ts)
+    id: 310,
     name: 'clusters: admin approvals of what added kubeconfigs run or read',
     store: 'state',
     sql: `

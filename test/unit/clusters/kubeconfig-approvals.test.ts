@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openLocalStore, type Sqlite } from '../../../src-main/adapters/sqlite';
 import { EventBus } from '../../../src-main/engine/core/events';
-import { SettingsService, settingsMigrations } from '../../../src-main/engine/settings/service';
+import { settingsMigrations } from '../../../src-main/engine/settings/service';
 import { clustersMigrations, ProfileStore } from '../../../src-main/engine/clusters/profiles';
 import { ClustersService } from '../../../src-main/engine/clusters/service';
 import { SecretStoreManager } from '../../../src-main/engine/secrets-store/manager';
@@ -54,7 +54,7 @@ afterEach(async () => {
 
 function build(env: NodeJS.ProcessEnv) {
   const store = new ProfileStore(db, new SecretStoreManager({ dataDir: dir, keychain: null, prefer: 'encrypted-file' }));
-  const service = new ClustersService({ store, settings: new SettingsService(db), bus: new EventBus(), log: pino({ level: 'silent' }), env, home: dir, watch: false, requestTimeoutMs: 2000 });
+  const service = new ClustersService({ store, bus: new EventBus(), log: pino({ level: 'silent' }), env, home: dir, watch: false, requestTimeoutMs: 2000 });
   services.push(service);
   return service;
 }
@@ -115,7 +115,7 @@ describe('kubeconfigs added through the console', () => {
     expect(seen.at(-1)?.authorization).toBe('Bearer exec-token');
 
     // the approval is durable: another console on the same state still has it
-    expect(build({ KUBECONFIG: path.join(dir, 'none.yaml') }).list().contexts[0]).toMatchObject({ status: 'ok' });
+    expect(build({ KUBECONFIG: path.join(dir, 'none.yaml') }).list(null).contexts[0]).toMatchObject({ status: 'ok' });
 
     // another argument is another command: the approval ends, nothing runs
     fs.rmSync(marker());
@@ -135,7 +135,7 @@ describe('kubeconfigs added through the console', () => {
     const shown = service.addKubeconfig(file).approvals[0]!;
     kubeconfig(file, execUser('t2'));
     expect(() => service.approveKubeconfig(shown.id, 'local:root')).toThrow(/no longer what the file names/);
-    expect(service.list().contexts[0]).toMatchObject({ status: 'error' });
+    expect(service.list(null).contexts[0]).toMatchObject({ status: 'error' });
   });
 
   it('an added kubeconfig cannot send a local file as a bearer token to its server (token-file needs approval)', async () => {
@@ -195,7 +195,7 @@ describe('kubeconfigs added through the console', () => {
     const mine = path.join(dir, 'config');
     kubeconfig(mine, execUser('kubectl-like'));
     const service = build({ KUBECONFIG: mine });
-    const list = service.list();
+    const list = service.list(null);
     expect(list.approvals).toEqual([]);
     expect(list.contexts[0]).toMatchObject({ status: 'ok' });
     await reach(service, list.contexts[0]!.id);
