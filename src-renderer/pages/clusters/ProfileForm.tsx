@@ -260,10 +260,11 @@ export function ProfileForm({ clusterId, contextName }: { clusterId: string; con
                   {err('allowInsecureTls') && <span className="field-error">{err('allowInsecureTls')}</span>}
                 </div>
               )}
-              <SecretsUnlock />
             </>
           )}
         </fieldset>
+        {/* outside the admin-only fieldset: an operator may unlock an existing secret file */}
+        {draft.withDatabase && <SecretsUnlock />}
         <div className="row">
           <span className="muted">{profile?.updatedAt ? `Saved ${new Date(profile.updatedAt).toLocaleString()}` : 'Not saved yet (defaults shown)'}</span>
           <span className="spacer" />
