@@ -175,7 +175,7 @@ export class OperatorsService {
     if (!cfg)
       throw new ContractError(
         'NOT_FOUND',
-        `OIDC is not configured for profile "${profile ?? fallback ?? 'default'}". An admin can set it up in Operators.`,
+        `OIDC is not configured for profile "${profile ?? fallback ?? 'default'}". An admin can configure it with the operators.oidc.configure command (docs/operators.md).`,
       );
     return cfg;
   }
