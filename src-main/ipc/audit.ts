@@ -8,10 +8,19 @@ import type { ShellServices } from './handlers';
 import type { HandlersFor } from './pipeline';
 
 /**
- * The cluster a command works on, as the audit log names clusters (records carry the same
- * value in `cluster`). The pipeline resolves it once per command.
+ * The cluster this session works on, as the audit log names clusters (its kube-system UID,
+ * what records carry in `cluster`). Known without a network call once the context was
+ * reached; else resolved (read-only commands only: a mutating one would be bound to it).
  */
-const clusterOf = (ctx: CommandContext): string | null => ctx.clusterId;
+async function clusterOf(engine: Engine, ctx: CommandContext, resolve: boolean): Promise<string | null> {
+  if (!ctx.contextId) return null;
+  const known = engine.directory.knownUid(ctx.contextId);
+  if (known || !resolve) return known;
+  return ctx.cluster().then(
+    (c) => c.clusterId,
+    () => null,
+  );
+}
 
 const needAdmin = (ctx: CommandContext, what: string) => {
   if (roleRank[ctx.operator.role] < roleRank.admin) {
@@ -26,8 +35,8 @@ const needAdmin = (ctx: CommandContext, what: string) => {
 export function auditHandlers(engine: Engine, shell: ShellServices = {}): HandlersFor<typeof auditCommands> {
   const audit = engine.auditLog;
   const hasDialogs = () => Boolean(shell.saveFileDialog && shell.openFileDialog);
-  const source = (s: string, ctx: CommandContext) => {
-    const resolved = audit.resolveSource(s, clusterOf(ctx));
+  const source = async (s: string, ctx: CommandContext, resolve = true) => {
+    const resolved = audit.resolveSource(s, s === 'cluster' ? await clusterOf(engine, ctx, resolve) : null);
     if (!resolved)
       throw new ContractError('VALIDATION', 'No cluster is selected. Choose a cluster, or pick the workstation log or a bundle.');
     return resolved;
@@ -63,15 +72,15 @@ export function auditHandlers(engine: Engine, shell: ShellServices = {}): Handle
   }
 
   return {
-    'audit.status': (_input, ctx) => audit.status(clusterOf(ctx)),
-    'audit.query': (input, ctx) => {
-      const resolved = audit.resolveSource(input.source, clusterOf(ctx));
+    'audit.status': async (_input, ctx) => audit.status(await clusterOf(engine, ctx, true)),
+    'audit.query': async (input, ctx) => {
+      const resolved = audit.resolveSource(input.source, input.source === 'cluster' ? await clusterOf(engine, ctx, true) : null);
       return resolved ? audit.query({ ...input, source: resolved }) : { entries: [], nextCursor: null, total: input.withTotal ? 0 : null };
     },
-    'audit.get': (input, ctx) => audit.get(source(input.source, ctx), input.seq),
-    'audit.verify': (input, ctx) => audit.verify(source(input.source, ctx)),
+    'audit.get': async (input, ctx) => audit.get(await source(input.source, ctx), input.seq),
+    'audit.verify': async (input, ctx) => audit.verify(await source(input.source, ctx)),
     'audit.export': async (input, ctx) => {
-      const src = source(input.source, ctx);
+      const src = await source(input.source, ctx, false);
       const dir = await locate(input.destination, 'new', ctx);
       if (!dir) return { path: '', count: 0, firstSeq: null, lastSeq: null, written: false };
       ctx.audit.target = `audit-bundle:${dir}`;
@@ -104,7 +113,7 @@ export function auditHandlers(engine: Engine, shell: ShellServices = {}): Handle
       ctx.audit.after = { roots: roots.filter((r) => r.origin === 'admin').map((r) => r.path) };
       return { roots, dialog: hasDialogs() };
     },
-    'audit.sync': (_input, ctx) => audit.sync(clusterOf(ctx)),
+    'audit.sync': async (_input, ctx) => audit.sync(ctx.contextId ? (await ctx.cluster()).clusterId : null),
     'audit.signers': () => audit.signers(),
     'audit.signers.enroll': async (input, ctx) => {
       ctx.audit.target = `audit-signer:${input.vkey.split('+')[0]}`;

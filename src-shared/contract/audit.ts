@@ -398,7 +398,8 @@ export const auditCommands = {
 
 export const auditEvents = {
   'audit.changed': event({
+    role: 'viewer',
     summary: 'The local copy, the outbox, the witness or the alarms changed',
-    payload: z.object({ pendingOutbox: z.number().int(), localCopyCount: z.number().int(), openAlarms: z.number().int() }),
+    payload: z.object({ pendingOutbox: z.number().int(), localCopyCount: z.number().int() }),
   }),
 };

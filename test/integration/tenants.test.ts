@@ -50,10 +50,10 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const slug = uniqueSlug('acme');
     const events: OperationProgress[] = [];
     const off = eng.bus.subscribe('operation.progress', (e) => events.push(e));
-    const out = await eng.service.create({ slug, name: 'Acme Corp', tier: 'PRO', adminEmail: 'ops@acme.test' });
+    const out = await eng.service.create(eng.runtime, { slug, name: 'Acme Corp', tier: 'PRO', adminEmail: 'ops@acme.test' });
     off();
     expect(out.steps.map((s) => `${s.name}:${s.status}`)).toEqual(
-      ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'release'].map((s) => `${s}:done`),
+      ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'license', 'release'].map((s) => `${s}:done`),
     );
     expect(events.filter((e) => e.status === 'done').map((e) => e.step)).toContain('secret');
 
@@ -84,21 +84,34 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const shards = await core.listNamespacedConfigMap({ namespace: ns.namespace, labelSelector: 'gatehouse.io/registry=tenants' });
     const entry = shards.items.map((c) => c.data?.[slug]).find(Boolean);
     expect(JSON.parse(entry!)).toMatchObject({ name: 'Acme Corp', tier: 'PRO', status: 'active', schema: 3 });
-    expect(await eng.service.leftovers(slug)).toEqual(expect.not.arrayContaining([{ kind: 'lease', name: `gatehouse-tenant-${slug}` }]));
-    expect((await eng.service.maintenance.revealAdminPassword(slug)).password).toBe(out.adminPassword);
-    const detail = await eng.service.get(slug);
+    expect(await eng.service.leftovers(eng.runtime, slug)).toEqual(expect.not.arrayContaining([{ kind: 'lease', name: `gatehouse-tenant-${slug}` }]));
+    expect((await eng.service.maintenance.revealAdminPassword(eng.runtime, slug)).password).toBe(out.adminPassword);
+    const detail = await eng.service.get(eng.runtime, slug);
     expect(detail.tenant.stats).toEqual({ users: 1, groups: 0, applications: 0 });
     expect(detail.database).toMatchObject({ database: `tenant_${slug}`, user: `tenant_${slug}` });
     expect(detail.schema?.pending).toEqual([]);
   });
 
+  it('shows license users and backend version from one source in the list and the detail', async () => {
+    const slug = uniqueSlug('caps');
+    await eng.service.create(eng.runtime, { slug, name: 'Caps', tier: 'PRO' });
+    // what the license fan-out writes (docs/license.md): the cap the backend enforces
+    const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
+    await core.replaceNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace, body: { ...secret, data: { ...secret.data, LICENSE_USER_CAP: Buffer.from('2000').toString('base64') } } });
+    const row = (await eng.service.reconcile(eng.runtime)).tenants.find((t) => t.slug === slug)!;
+    const detail = (await eng.service.get(eng.runtime, slug)).tenant;
+    expect(row.licenseUsers).toBe(2000);
+    expect(detail.licenseUsers).toBe(2000);
+    expect(detail.backendVersion).toBe(row.backendVersion);
+  });
+
   it('refuses a duplicate slug with CONFLICT and leaves the existing tenant alone', async () => {
     const slug = uniqueSlug('dup');
-    await eng.service.create({ slug, name: 'First', tier: 'DEV' });
-    const err = await expectCode(eng.service.create({ slug, name: 'Second', tier: 'DEV' }), 'CONFLICT');
+    await eng.service.create(eng.runtime, { slug, name: 'First', tier: 'DEV' });
+    const err = await expectCode(eng.service.create(eng.runtime, { slug, name: 'Second', tier: 'DEV' }), 'CONFLICT');
     expect(err.message).toMatch(/already exists/);
-    expect((await eng.service.get(slug)).tenant.name).toBe('First');
-    expect((await eng.service.leftovers(slug)).map((l) => l.kind)).not.toContain('lease');
+    expect((await eng.service.get(eng.runtime, slug)).tenant.name).toBe('First');
+    expect((await eng.service.leftovers(eng.runtime, slug)).map((l) => l.kind)).not.toContain('lease');
   });
 
   it('lets exactly one of two racing consoles create the same slug', async () => {
@@ -106,13 +119,13 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     try {
       const slug = uniqueSlug('race');
       const results = await Promise.allSettled([
-        eng.service.create({ slug, name: 'A', tier: 'DEV' }),
-        other.service.create({ slug, name: 'B', tier: 'DEV' }),
+        eng.service.create(eng.runtime, { slug, name: 'A', tier: 'DEV' }),
+        other.service.create(other.runtime, { slug, name: 'B', tier: 'DEV' }),
       ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       const loser = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
       expect((loser.reason as ContractError).code).toBe('CONFLICT');
-      const kinds = (await eng.service.leftovers(slug)).map((l) => l.kind).sort();
+      const kinds = (await eng.service.leftovers(eng.runtime, slug)).map((l) => l.kind).sort();
       expect(kinds).toEqual(['database', 'registry-entry', 'role', 'secret']);
     } finally {
       await other.close();
@@ -124,11 +137,11 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const e2 = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: limited.namespace, pg: harnessPg(state), dataDir: tempDataDir(), consoleId: 'console-c' });
     try {
       const slug = uniqueSlug('rbac');
-      const err = await expectCode(e2.service.create({ slug, name: 'No rights', tier: 'DEV' }), 'FORBIDDEN');
+      const err = await expectCode(e2.service.create(e2.runtime, { slug, name: 'No rights', tier: 'DEV' }), 'FORBIDDEN');
       expect(err.message).toContain('step "secret"');
       expect(err.message).toContain('`create secrets`');
       expect(err.details).toMatchObject({ verb: 'create', resource: 'secrets', status: 'rolled-back' });
-      expect(await e2.service.leftovers(slug)).toEqual([]);
+      expect(await e2.service.leftovers(e2.runtime, slug)).toEqual([]);
     } finally {
       await e2.close();
       await limited.remove();
@@ -137,8 +150,8 @@ describeH('tenants (real API server + PostgreSQL)', () => {
 
   it('rebuilds the list with a constant number of calls and shows drift with repairs', async () => {
     const a = uniqueSlug('drift');
-    await eng.service.create({ slug: a, name: 'Drifting', tier: 'DEV' });
-    const first = await eng.service.reconcile();
+    await eng.service.create(eng.runtime, { slug: a, name: 'Drifting', tier: 'DEV' });
+    const first = await eng.service.reconcile(eng.runtime);
     // a Secret disappears behind the console's back
     await core.deleteNamespacedSecret({ name: `tenant-${a}`, namespace: ns.namespace });
     // and someone created a tenant database by hand
@@ -146,21 +159,21 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const admin = new PostgresAdmin(harnessPg(state));
     await admin.ensureLoginRole(`tenant_${orphan}`);
     await admin.ensureDatabase(`tenant_${orphan}`, `tenant_${orphan}`);
-    const second = await eng.service.reconcile();
+    const second = await eng.service.reconcile(eng.runtime);
     expect(second.apiCalls).toBe(first.apiCalls);
     expect(second.apiCalls).toBeLessThanOrEqual(5);
     expect(second.drift).toEqual(expect.arrayContaining([
       expect.objectContaining({ slug: a, kind: 'registry-without-secret', repairs: ['recreate-secret', 'drop-orphan'] }),
       expect.objectContaining({ slug: orphan, kind: 'database-without-registry', repairs: ['drop-orphan'] }),
     ]));
-    expect((await eng.service.list({ refresh: false, stats: false })).fromCache).toBe(true);
-    await eng.service.maintenance.repair(a, 'recreate-secret');
-    const del = await eng.service.delete(orphan, false);
+    expect((await eng.service.list(eng.runtime, { refresh: false, stats: false })).fromCache).toBe(true);
+    await eng.service.maintenance.repair(eng.runtime, a, 'recreate-secret');
+    const del = await eng.service.delete(eng.runtime, orphan, false);
     expect(del.leftovers).toEqual([]);
-    const third = await eng.service.reconcile();
+    const third = await eng.service.reconcile(eng.runtime);
     expect(third.drift.filter((d) => d.slug === a || d.slug === orphan)).toEqual([]);
     // the recreated Secret really works
-    const { password } = await eng.service.maintenance.revealAdminPassword(a);
+    const { password } = await eng.service.maintenance.revealAdminPassword(eng.runtime, a);
     expect(password.length).toBeGreaterThan(10);
     await admin.close();
   });
@@ -168,8 +181,8 @@ describeH('tenants (real API server + PostgreSQL)', () => {
   it('applies pending migrations to every tenant; one failure does not stop the others', async () => {
     const good = uniqueSlug('mig');
     const bad = uniqueSlug('mig');
-    await eng.service.create({ slug: good, name: 'Good', tier: 'DEV' });
-    await eng.service.create({ slug: bad, name: 'Bad', tier: 'DEV' });
+    await eng.service.create(eng.runtime, { slug: good, name: 'Good', tier: 'DEV' });
+    await eng.service.create(eng.runtime, { slug: bad, name: 'Bad', tier: 'DEV' });
     // A newer console version ships migration 0004; the bad tenant already has a conflicting table.
     const dir = fs.mkdtempSync(path.join(tempDataDir(), 'mig-'));
     for (const f of fs.readdirSync(DEFAULT_MIGRATIONS_DIR)) fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, f), path.join(dir, f));
@@ -177,29 +190,57 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const admin = new PostgresAdmin(harnessPg(state));
     await admin.withDatabase(`tenant_${bad}`, (c) => c.query(`SET ROLE tenant_${bad}; CREATE TABLE tenant_audit (x int)`));
     await admin.close();
-    const newer = new TenantService(() => eng.runtime, { db: eng.db, bus: eng.bus, saga: new SagaRunner(eng.db, eng.bus), consoleId: 'console-a', migrationsDir: dir });
+    const newer = new TenantService({ db: eng.db, bus: eng.bus, saga: new SagaRunner(eng.db, eng.bus, async () => eng.runtime), consoleId: 'console-a', migrationsDir: dir });
     try {
-      const status = await newer.maintenance.schemaStatus([good, bad]);
+      const status = await newer.maintenance.schemaStatus(eng.runtime, [good, bad]);
       expect(status.latest).toBe(4);
       expect(status.tenants.map((t) => t.pending)).toEqual([['0004_audit_trail'], ['0004_audit_trail']]);
       const events: OperationProgress[] = [];
       const off = eng.bus.subscribe('operation.progress', (e) => e.kind === 'tenant.schema' && events.push(e));
-      const out = await newer.maintenance.schemaApply([bad, good], 2);
+      const out = await newer.maintenance.schemaApply(eng.runtime, [bad, good], 2);
       off();
       expect(out.summary).toEqual({ ok: 1, failed: 1, upToDate: 0 });
       expect(out.results.find((r) => r.slug === bad)?.error).toMatch(/0004_audit_trail/);
       expect(out.results.find((r) => r.slug === good)?.applied).toEqual(['0004_audit_trail']);
       expect(events.filter((e) => e.status !== 'running').map((e) => `${e.target}:${e.status}`).sort()).toEqual([`${bad}:failed`, `${good}:done`].sort());
-      const again = await newer.maintenance.schemaApply([good], 1);
+      const again = await newer.maintenance.schemaApply(eng.runtime, [good], 1);
       expect(again.summary).toEqual({ ok: 0, failed: 0, upToDate: 1 });
     } finally {
       await newer.close();
     }
   });
 
+  it('reports an already-applied migration whose file was edited, and refuses to apply further migrations', async () => {
+    const slug = uniqueSlug('edited');
+    await eng.service.create(eng.runtime, { slug, name: 'Edited', tier: 'DEV' });
+    const dir = fs.mkdtempSync(path.join(tempDataDir(), 'mig-edit-'));
+    const files = fs.readdirSync(DEFAULT_MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
+    for (const f of files) fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, f), path.join(dir, f));
+    // someone "fixed" an applied migration in place, and a new one is pending
+    const second = files[1]!;
+    fs.appendFileSync(path.join(dir, second), '\n-- edited after release\n');
+    const next = String(files.length + 1).padStart(4, '0');
+    fs.writeFileSync(path.join(dir, `${next}_later.sql`), 'CREATE TABLE later_thing (id int);');
+    const edited = new TenantService({ db: eng.db, bus: eng.bus, saga: new SagaRunner(eng.db, eng.bus, async () => eng.runtime), consoleId: 'console-a', migrationsDir: dir });
+    try {
+      const status = await edited.maintenance.schemaStatus(eng.runtime, [slug]);
+      expect(status.tenants[0]).toMatchObject({ modified: [second.replace(/\.sql$/, '')], pending: [`${next}_later`] });
+      expect(status.tenants[0]?.error).toMatch(/differ from the shipped files/);
+      const out = await edited.maintenance.schemaApply(eng.runtime, [slug], 1);
+      expect(out.summary).toEqual({ ok: 0, failed: 1, upToDate: 0 });
+      expect(out.results[0]?.error).toMatch(new RegExp(`${second.replace(/\.sql$/, '')} was applied as .* but the file now reads`));
+      const admin = new PostgresAdmin(harnessPg(state));
+      const tables = await admin.withDatabase(`tenant_${slug.replace(/-/g, '_')}`, (c) => c.query("SELECT to_regclass('public.later_thing') AS t"));
+      await admin.close();
+      expect(tables.rows[0]?.t).toBeNull(); // nothing further was applied
+    } finally {
+      await edited.close();
+    }
+  });
+
   it('suspends (scales dedicated workloads to zero) and resumes to the previous size', async () => {
     const slug = uniqueSlug('sus');
-    await eng.service.create({ slug, name: 'Sleepy', tier: 'Enterprise' });
+    await eng.service.create(eng.runtime, { slug, name: 'Sleepy', tier: 'Enterprise' });
     await apps.createNamespacedDeployment({
       namespace: ns.namespace,
       body: {
@@ -211,29 +252,59 @@ describeH('tenants (real API server + PostgreSQL)', () => {
         },
       },
     });
-    const s = await eng.service.maintenance.suspend(slug);
-    expect(s.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
+    const s = await eng.service.maintenance.suspend(eng.runtime, slug);
+    expect(s.result.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
+    expect(s.before).toEqual({ status: 'active' }); // read, not assumed
     expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(0);
-    expect((await eng.service.get(slug)).tenant.status).toBe('suspended');
-    const r = await eng.service.maintenance.resume(slug);
-    expect(r.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 2 }]);
+    expect((await eng.service.get(eng.runtime, slug)).tenant.status).toBe('suspended');
+    const r = await eng.service.maintenance.resume(eng.runtime, slug);
+    expect(r.result.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 2 }]);
+    expect(r.before).toEqual({ status: 'suspended' });
     expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(2);
-    expect((await eng.service.get(slug)).tenant.status).toBe('active');
+    expect((await eng.service.get(eng.runtime, slug)).tenant.status).toBe('active');
+    // a workload that was at 0 when suspended comes back at 0, not 1
+    const d = await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace });
+    await apps.replaceNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace, body: { ...d, spec: { ...d.spec!, replicas: 0 } } });
+    await eng.service.maintenance.suspend(eng.runtime, slug);
+    expect((await eng.service.maintenance.resume(eng.runtime, slug)).result.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
+    expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(0);
     // delete takes the dedicated workload with it and reports nothing left
-    const del = await eng.service.delete(slug, true);
+    const del = await eng.service.delete(eng.runtime, slug, true);
     expect(del.leftovers).toEqual([]);
-    await expectCode(eng.service.delete(slug, true), 'NOT_FOUND');
+    await expectCode(eng.service.delete(eng.runtime, slug, true), 'NOT_FOUND');
   });
 
   it('resets the admin password: the new one verifies and is what reveal shows', async () => {
     const slug = uniqueSlug('pw');
-    const created = await eng.service.create({ slug, name: 'Pw', tier: 'DEV' });
-    const reset = await eng.service.maintenance.resetAdminPassword(slug);
+    const created = await eng.service.create(eng.runtime, { slug, name: 'Pw', tier: 'DEV' });
+    const reset = await eng.service.maintenance.resetAdminPassword(eng.runtime, slug);
     expect(reset.password).not.toBe(created.adminPassword);
-    expect((await eng.service.maintenance.revealAdminPassword(slug)).password).toBe(reset.password);
+    expect((await eng.service.maintenance.revealAdminPassword(eng.runtime, slug)).password).toBe(reset.password);
     const admin = new PostgresAdmin(harnessPg(state));
     const hash = await admin.withDatabase(`tenant_${slug}`, async (c) => (await c.query(`SELECT password_hash FROM users WHERE username = 'admin'`)).rows[0].password_hash as string);
     await admin.close();
     expect(await argon2.verify(hash, reset.password)).toBe(true);
+  });
+
+  it('a reset whose Secret write fails after the database took the new hash never locks the admin out', async () => {
+    const slug = uniqueSlug('pwfail');
+    await eng.service.create(eng.runtime, { slug, name: 'Pw fail', tier: 'DEV' });
+    const maintenance = eng.service.maintenance;
+    maintenance.beforeConfirm = async () => {
+      throw new ContractError('UNAVAILABLE', 'the API server went away (simulated) between the database write and the Secret');
+    };
+    try {
+      await expectCode(maintenance.resetAdminPassword(eng.runtime, slug), 'UNAVAILABLE');
+    } finally {
+      maintenance.beforeConfirm = null;
+    }
+    // The database has the new hash; the Secret still says the old password is current but holds the new one as pending.
+    const shown = (await maintenance.revealAdminPassword(eng.runtime, slug)).password;
+    const admin = new PostgresAdmin(harnessPg(state));
+    const hash = await admin.withDatabase(`tenant_${slug.replace(/-/g, '_')}`, async (c) => (await c.query(`SELECT password_hash FROM users WHERE username = 'admin'`)).rows[0].password_hash as string);
+    await admin.close();
+    expect(await argon2.verify(hash, shown)).toBe(true); // what the console shows logs in
+    const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
+    expect(Object.keys(secret.data ?? {})).not.toContain('INITIAL_ADMIN_PASSWORD_PENDING'); // settled
   });
 });

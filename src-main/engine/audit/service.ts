@@ -144,7 +144,6 @@ export class AuditService {
     this.o.bus?.publish('audit.changed', {
       pendingOutbox: this.outbox?.pending().count ?? 0,
       localCopyCount: this.local.count(),
-      openAlarms: this.alarms.open().length,
     });
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { pgSslOptions } from '../../adapters/postgres';
 import type { PgAdminConfig } from '../core/cluster-runtime';
 import { ChainVerifier, chainEntry, GENESIS_HASH } from './chain';
 import type { StoredEntry, StoredRow } from './local-copy';
@@ -147,7 +148,7 @@ function clientConfig(admin: PgAdminConfig, database: string): pg.ClientConfig {
     user: admin.user,
     password: admin.password,
     database,
-    ssl: admin.ssl ? { rejectUnauthorized: true } : false,
+    ssl: pgSslOptions(admin.ssl, admin.host),
     connectionTimeoutMillis: 5000,
     // A dead server must fail the flush quickly so the outbox can retry later.
     query_timeout: 30_000,

@@ -1,7 +1,7 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { ContractError } from '../../../src-shared/contract';
-import { MANAGED_BY_LABEL } from '../../adapters/kube';
-import { isKubeConflict, type TenantKube } from './kube-ports';
+import { MANAGED_BY_LABEL, retryOnConflict } from '../../adapters/kube';
+import type { TenantKube } from './kube-ports';
 
 /**
  * The tenant registry the platform's backend reads (format: docs/registry.md).
@@ -27,6 +27,8 @@ export interface RegistryEntry {
   schema: number;
   /** User cap allocated from the license; null = no allocation (free tier limits). */
   users: number | null;
+  /** The operation that created the entry: a rollback removes only its own entry. */
+  op?: string | null;
 }
 
 export function fnv1a(text: string): number {
@@ -43,7 +45,7 @@ export const shardName = (n: number): string => `gatehouse-registry-${n}`;
 
 /** Fixed key order, no whitespace: the bytes per tenant stay small and diffs stay readable. */
 export function encodeEntry(e: RegistryEntry): string {
-  return JSON.stringify({ name: e.name, tier: e.tier, status: e.status, created: e.created, schema: e.schema, users: e.users });
+  return JSON.stringify({ name: e.name, tier: e.tier, status: e.status, created: e.created, schema: e.schema, users: e.users, ...(e.op ? { op: e.op } : {}) });
 }
 
 export function decodeEntry(raw: string): RegistryEntry | null {
@@ -53,21 +55,10 @@ export function decodeEntry(raw: string): RegistryEntry | null {
     return {
       name: v.name, tier: v.tier, status: (v.status ?? 'active') as RegistryEntry['status'], created: v.created ?? '',
       schema: typeof v.schema === 'number' ? v.schema : 0, users: typeof v.users === 'number' ? v.users : null,
+      ...(typeof v.op === 'string' ? { op: v.op } : {}),
     };
   } catch {
     return null;
-  }
-}
-
-/** Read-modify-write retried on 409 with jitter; other errors pass through. */
-export async function retryKubeConflict<T>(attempt: () => Promise<T>, maxAttempts = 10): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!isKubeConflict(error) || i >= maxAttempts) throw error;
-      await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** i, 1000) * Math.random()));
-    }
   }
 }
 
@@ -121,10 +112,28 @@ export class TenantRegistry {
     await this.mutate(slug, () => null);
   }
 
+  /** Removes the entry only if operationId created it (decided on the same read the write is conditioned on). */
+  async removeIfMarked(slug: string, operationId: string): Promise<'removed' | 'absent' | 'not-ours'> {
+    let outcome: 'removed' | 'absent' | 'not-ours' = 'absent';
+    await this.mutate(slug, (current) => {
+      if (current === null) {
+        outcome = 'absent';
+        return null;
+      }
+      if (decodeEntry(current)?.op !== operationId) {
+        outcome = 'not-ours';
+        return current;
+      }
+      outcome = 'removed';
+      return null;
+    });
+    return outcome;
+  }
+
   /** Applies change to one key of its shard, creating the shard on first use. */
   private async mutate(slug: string, change: (current: string | null) => string | null): Promise<void> {
     const name = shardName(shardIndex(slug, this.shards));
-    await retryKubeConflict(async () => {
+    await retryOnConflict(async () => {
       const cm = await this.kube.getConfigMap(name);
       const current = cm?.data?.[slug] ?? null;
       const next = change(current);
