@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEngine, type Engine } from '../../src-main/engine';
 import { OidcSignIn } from '../../src-main/engine/operators/oidc';
 import { createRouter, type Router } from '../../src-main/ipc/router';
-import { memorySecrets, tempDir } from '../unit/audit/helpers';
+import { memorySecrets, tempDir, auditJournal } from '../unit/audit/helpers';
 
 const Provider = ProviderUntyped as new (issuer: string, configuration: Record<string, unknown>) => { callback(): http.RequestListener };
 const CHROMIUM = process.env.GATEHOUSE_CHROMIUM ?? '/usr/bin/chromium';
@@ -229,7 +229,7 @@ describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', (
     return done as { ok: true; value: { operator: { id: string; role: string }; expiresAt: string } };
   }
   const outbox = () =>
-    (engine.db.prepare('SELECT record FROM audit_outbox ORDER BY id').pluck().all() as string[]).map(
+    auditJournal(engine.db).map(
       (r) => JSON.parse(r) as { action: string; actor: string; outcome: string; before: unknown; after: unknown },
     );
 

@@ -271,7 +271,7 @@ export class AuditService {
   /** An admin closes an alarm; `accept` makes the shared log as it is now the one witnessed (the evidence stays). */
   async resolveAlarm(id: number, accept: boolean, note: string, by: string) {
     const alarm = this.alarms.get(id);
-    if (!alarm) throw new ContractError('NOT_FOUND', `There is no audit alarm ${id}. The Audit page lists the open ones.`);
+    if (!alarm) throw new ContractError('NOT_FOUND', `There is no audit alarm ${id}. The Audit log page lists the open ones.`);
     if (alarm.resolvedAt)
       throw new ContractError('CONFLICT', `Alarm ${id} was already resolved by ${alarm.resolvedBy} at ${alarm.resolvedAt}.`);
     if (accept && alarm.cluster) await this.logs.accept(alarm.cluster, alarm);

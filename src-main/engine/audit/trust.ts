@@ -67,7 +67,7 @@ export class SignerRegistry {
     } catch (e) {
       throw new ContractError(
         'VALIDATION',
-        `The signer key is not valid (${(e as Error).message}). Copy it again from the other console's Audit page.`,
+        `The signer key is not valid (${(e as Error).message}). Copy it again from the other console's Audit log page.`,
         {
           fields: { vkey: 'invalid' },
         },
@@ -100,7 +100,7 @@ export class SignerRegistry {
 
   remove(name: string): EnrolledSigner {
     const row = this.enrolled().find((s) => s.name === name);
-    if (!row) throw new ContractError('NOT_FOUND', `No enrolled signer "${name}". The list on the Audit page shows the enrolled ones.`);
+    if (!row) throw new ContractError('NOT_FOUND', `No enrolled signer "${name}". The list on the Audit log page shows the enrolled ones.`);
     if (row.own)
       throw new ContractError('VALIDATION', "This installation's own key cannot be removed: it signs this console's checkpoints.");
     this.db.prepare('DELETE FROM audit_signers WHERE name = ?').run(name);

@@ -48,3 +48,29 @@ export function record(over: Partial<AuditRecord> = {}): AuditRecord {
     ...over,
   };
 }
+
+/**
+ * Every audit record this workstation wrote, as JSON of AuditRecord, oldest first: the ones
+ * waiting in the outbox for their cluster's log and the workstation log (actions of no cluster).
+ */
+export function auditJournal(db: Sqlite): string[] {
+  const queued = (db.prepare('SELECT record FROM audit_outbox ORDER BY id').pluck().all() as string[]).map((s) => JSON.parse(s) as AuditRecord);
+  const local = (db.prepare("SELECT canonical FROM audit_kept WHERE source = 'workstation' ORDER BY seq").pluck().all() as string[]).map((s) => {
+    const e = JSON.parse(s) as Record<string, unknown>;
+    return {
+      actor: e.actor,
+      actorRole: e.role,
+      action: e.action,
+      target: e.target,
+      params: e.params,
+      before: e.before,
+      after: e.after,
+      outcome: e.outcome,
+      errorCode: e.error_code,
+      at: e.at,
+      cluster: e.cluster,
+      consoleVersion: e.console_version,
+    } as AuditRecord;
+  });
+  return [...local, ...queued].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)).map((r) => JSON.stringify(r));
+}
