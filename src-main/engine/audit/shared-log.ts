@@ -248,8 +248,10 @@ export class SharedAuditLog {
       max: 3,
       idleTimeoutMillis: 10_000,
     });
-    // An idle client losing its server must not crash the process; the next query reconnects.
+    // A client losing its server (idle in the pool, or checked out between two queries) must not
+    // crash the process; the awaited query fails instead and the flush is retried.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     this.pool = pool;
   }
 

@@ -50,8 +50,8 @@ export function record(over: Partial<AuditRecord> = {}): AuditRecord {
 }
 
 /**
- * Every audit record this workstation wrote, as JSON of AuditRecord, oldest first: the ones
- * waiting in the outbox for their cluster's log and the workstation log (actions of no cluster).
+ * Every audit record this workstation holds, as JSON of AuditRecord: the workstation log
+ * (actions of no cluster) in order, then the ones waiting in the outbox for their cluster's log.
  */
 export function auditJournal(db: Sqlite): string[] {
   const queued = (db.prepare('SELECT record FROM audit_outbox ORDER BY id').pluck().all() as string[]).map((s) => JSON.parse(s) as AuditRecord);
@@ -72,5 +72,6 @@ export function auditJournal(db: Sqlite): string[] {
       consoleVersion: e.console_version,
     } as AuditRecord;
   });
-  return [...local, ...queued].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)).map((r) => JSON.stringify(r));
+  // each in the order written (the two are separate logs: no common order between them)
+  return [...local, ...queued].map((r) => JSON.stringify(r));
 }
