@@ -53,13 +53,17 @@ export interface StoredEntry {
 /** A raw row for verification: [seq, hash, canonical]. */
 export type StoredRow = [number, string, string];
 
-/** Secondary indexes of a source's table; seq (the rowid) then at trail each, so a time-bounded filter is counted from the index alone. */
+/**
+ * Secondary indexes of a source's table. seq (the rowid) follows the filtered column, so a
+ * page is read in seq order; at, action and outcome trail, so a count with a time range or
+ * a second filter is answered from the index alone, without reading entries.
+ */
 const INDEXES: [string, string][] = [
   ['at', 'at'],
-  ['actor', 'actor, seq, at'],
-  ['action', 'action, seq, at'],
-  ['outcome', 'outcome, seq, at'],
-  ['tenant', 'tenant, seq, at'],
+  ['actor', 'actor, seq, at, action, outcome'],
+  ['action', 'action, seq, at, outcome'],
+  ['outcome', 'outcome, seq, at, action'],
+  ['tenant', 'tenant, seq, at, action, outcome'],
   ['target', 'target, seq, at'],
 ];
 
