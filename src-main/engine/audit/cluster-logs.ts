@@ -238,7 +238,10 @@ export class ClusterLogs {
 
   private async maybeCheckpoint(cluster: string, c: Connection, size: number, head: string): Promise<void> {
     if (size === 0) return;
-    const last = await c.log.lastCheckpointSize();
+    // this console's own last checkpoint: rows others inserted (a forged one at a huge size) must not silence it
+    const own = await this.d.key();
+    if (!own) return;
+    const last = await c.log.lastCheckpointSize(own.name);
     const since = size - last;
     const signedAt = this.lastSigned.get(c.log.logId) ?? 0;
     if (since >= this.d.checkpointEvery || (since > 0 && Date.now() - signedAt > this.d.checkpointMaxAgeMs)) {

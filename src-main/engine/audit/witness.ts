@@ -80,7 +80,11 @@ export class WitnessStore {
       .run(cluster, logId, new Date().toISOString());
   }
 
-  /** Moves the witnessed head forward (never backwards: a smaller seq is refused here, and reported by the caller). */
+  /**
+   * Moves the witnessed head forward, never backwards (a smaller head leaves the witnessed
+   * one as it is: proving the log still extends it is the caller's job), and records a newer
+   * trusted checkpoint.
+   */
   advance(
     w: { logId: string; cluster: string; origin: string },
     head: { seq: number; hash: string },
@@ -88,7 +92,7 @@ export class WitnessStore {
   ): void {
     const now = new Date().toISOString();
     const current = this.get(w.logId);
-    if (current && head.seq < current.seq) throw new Error(`witness for ${w.logId} cannot move back from ${current.seq} to ${head.seq}`);
+    if (current && head.seq < current.seq) head = { seq: current.seq, hash: current.head };
     const cp = extra.checkpoint && (!current?.checkpointSize || extra.checkpoint.size >= current.checkpointSize) ? extra.checkpoint : null;
     this.db
       .prepare(
