@@ -272,7 +272,7 @@ export async function verifyBundle(
       if (!pos || !/^[0-9a-f]{64}$/.test(hash)) {
         throw refuse(`line ${lineNo} of ${ENTRIES_FILE} is not an audit entry (truncated or damaged)`, { line: lineNo });
       }
-      if (!verifier.pushStored(pos.seq, hash, canonical)) {
+      if (!verifier.pushStored(pos.seq, hash, canonical, pos)) {
         const f = verifier.fault!;
         throw refuse(f.message, { firstBadSeq: f.seq, problem: f.problem });
       }

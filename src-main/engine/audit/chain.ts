@@ -115,7 +115,7 @@ export class ChainVerifier {
    * No canonicalisation and no JSON parse: SHA-256 over the stored bytes decides, and the seq
    * and prev_hash written inside the text are checked against the chain position.
    */
-  pushStored(seq: number, hash: string, canonical: string): boolean {
+  pushStored(seq: number, hash: string, canonical: string, inner = embeddedPosition(canonical)): boolean {
     if (this.fault) return false;
     const expected = this.expectedSeq;
     if (seq !== expected) return this.positionFault(seq);
@@ -123,7 +123,6 @@ export class ChainVerifier {
     if (canonical.length * 3 + 32 > this.scratch.length) this.grow(canonical.length * 3 + 32);
     const n = this.scratch.write(canonical, 32, 'utf8');
     const digest = sha('sha256', this.scratch.subarray(0, 32 + n), 'hex');
-    const inner = embeddedPosition(canonical);
     if (digest !== hash || !inner || inner.seq !== seq || inner.prevHash !== this.prevHash) {
       if (inner && inner.prevHash !== this.prevHash) return this.linkFault(expected);
       return this.fail(

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { z } from 'zod';
 import type { AuditEntry, AuditFilter, AuditQueryInput } from '../../../src-shared/contract/audit';
+import { ContractError } from '../../../src-shared/contract/errors';
 import type { Sqlite } from '../../adapters/sqlite';
 import { canonicalJson, entryFromStored, stripHash, type ChainFields } from './chain';
 
@@ -55,20 +56,23 @@ export type StoredRow = [number, string, string];
 
 /**
  * Secondary indexes of a source's table. seq (the rowid) follows the filtered column, so a
- * page is read in seq order; at, action and outcome trail, so a count with a time range or
- * a second filter is answered from the index alone, without reading entries.
+ * page is read in seq order; at (and, behind the broad actor and action filters, the usual
+ * second filters) trail, so a count with a time range or a second filter is answered from
+ * the index alone, without reading entries.
  */
 const INDEXES: [string, string][] = [
   ['at', 'at'],
   ['actor', 'actor, seq, at, action, outcome'],
   ['action', 'action, seq, at, outcome'],
-  ['outcome', 'outcome, seq, at, action'],
-  ['tenant', 'tenant, seq, at, action, outcome'],
+  ['outcome', 'outcome, seq, at'],
+  ['tenant', 'tenant, seq, at'],
   ['target', 'target, seq, at'],
 ];
 
 interface SourceTables {
   tag: string;
+  /** The full-text index is being built in the background (a bulk load): rows are inserted without it. */
+  ftsPending: boolean;
   entries: string;
   fts: string;
   insertRow: Statement<unknown[]>;
@@ -85,21 +89,30 @@ interface SourceTables {
  */
 export class LocalAuditCopy {
   private readonly tables = new Map<string, SourceTables>();
+  private readonly building = new Set<string>();
+  private closed = false;
 
-  constructor(private readonly db: Sqlite) {}
+  constructor(
+    private readonly db: Sqlite,
+    /** Told when a background full-text index is complete. */
+    private readonly onChange: () => void = () => undefined,
+  ) {}
 
   private lookup(source: string): SourceTables | null {
     const cached = this.tables.get(source);
     if (cached) return cached;
-    const tag = this.db.prepare('SELECT tag FROM audit_copy_sources WHERE source = ?').pluck().get(source) as string | undefined;
-    return tag ? this.open(source, tag) : null;
+    const row = this.db.prepare('SELECT tag, fts_through FROM audit_copy_sources WHERE source = ?').get(source) as
+      | { tag: string; fts_through: number | null }
+      | undefined;
+    return row ? this.open(source, row.tag, row.fts_through !== null) : null;
   }
 
-  private open(source: string, tag: string): SourceTables {
+  private open(source: string, tag: string, ftsPending = false): SourceTables {
     const entries = `audit_e_${tag}`;
     const fts = `audit_f_${tag}`;
     const t: SourceTables = {
       tag,
+      ftsPending,
       entries,
       fts,
       insertRow: this.db.prepare(
@@ -166,17 +179,21 @@ export class LocalAuditCopy {
   private insertInto(t: SourceTables, r: StoredEntry): void {
     const e = r.fields ?? (JSON.parse(r.canonical) as ChainFields);
     t.insertRow.run(r.seq, iso(e.at), e.actor, e.action, e.target, tenantOf(e), e.outcome, r.hash, r.canonical);
-    t.insertFts.run(r.seq, searchText(e));
+    if (!t.ftsPending) t.insertFts.run(r.seq, searchText(e));
   }
 
   /**
    * A bulk load into a new source (an import): rows go into a table without secondary
    * indexes, which are built once at the end (a sort, far cheaper than a million index
-   * updates), with a large page cache. Nothing is visible under `source` until it returns.
+   * updates), with a large page cache. The full-text index is built afterwards in the
+   * background (searching the source says how far it got); filters work at once. Nothing
+   * is visible under `source` until the caller registers it.
    */
   async bulkLoad(source: string, load: (store: (rows: StoredEntry[]) => void) => Promise<void>): Promise<void> {
     this.clear(source);
     const t = this.ensure(source, false);
+    this.db.prepare('UPDATE audit_copy_sources SET fts_through = 0 WHERE source = ?').run(source);
+    t.ftsPending = true;
     const previous = this.db.pragma('cache.cache_size', { simple: true }) as number;
     this.db.pragma('cache.cache_size = -262144');
     try {
@@ -196,6 +213,56 @@ export class LocalAuditCopy {
     } finally {
       this.db.pragma(`cache.cache_size = ${previous}`);
     }
+    void this.buildFullText(source);
+  }
+
+  /** How far a source's background full-text index got; null when complete. */
+  fullTextProgress(source: string): { through: number; of: number } | null {
+    const through = this.db.prepare('SELECT fts_through FROM audit_copy_sources WHERE source = ?').pluck().get(source) as number | null | undefined;
+    return through === null || through === undefined ? null : { through, of: this.maxSeq(source) };
+  }
+
+  /** Builds (or resumes) the full-text index of a bulk-loaded source, 10,000 entries per step, yielding between steps. */
+  async buildFullText(source: string): Promise<void> {
+    if (this.building.has(source)) return;
+    this.building.add(source);
+    try {
+      for (;;) {
+        await new Promise((r) => setImmediate(r));
+        if (this.closed || !this.db.open) return;
+        const t = this.lookup(source);
+        const progress = this.fullTextProgress(source);
+        if (!t || !progress) return;
+        const rows = this.db.prepare(`SELECT seq, canonical FROM ${t.entries} WHERE seq > ? ORDER BY seq LIMIT 10000`).raw().all(progress.through) as [
+          number,
+          string,
+        ][];
+        this.db.transaction(() => {
+          for (const [seq, canonical] of rows) t.insertFts.run(seq, searchText(JSON.parse(canonical) as ChainFields));
+          const done = rows.length < 10000;
+          this.db
+            .prepare('UPDATE audit_copy_sources SET fts_through = ? WHERE source = ?')
+            .run(done ? null : rows[rows.length - 1]![0], source);
+          if (done) t.ftsPending = false;
+        })();
+        if (!t.ftsPending) {
+          this.onChange();
+          return;
+        }
+      }
+    } finally {
+      this.building.delete(source);
+    }
+  }
+
+  /** Resumes the background full-text builds a restart interrupted. */
+  resumeFullText(): void {
+    const pending = this.db.prepare('SELECT source FROM audit_copy_sources WHERE fts_through IS NOT NULL').pluck().all() as string[];
+    for (const s of pending) void this.buildFullText(s);
+  }
+
+  close(): void {
+    this.closed = true;
   }
 
   /** Refreshes the planner's statistics: without them SQLite picks poor indexes for combined filters. */
@@ -358,6 +425,13 @@ export class LocalAuditCopy {
   query(q: Query): { entries: AuditEntry[]; nextCursor: number | null; total: number | null } {
     const t = this.lookup(q.source);
     if (!t) return { entries: [], nextCursor: null, total: q.withTotal ? 0 : null };
+    const building = q.text ? this.fullTextProgress(q.source) : null;
+    if (building) {
+      throw new ContractError(
+        'UNAVAILABLE',
+        `The full-text index of this source is still being built (${building.through.toLocaleString('en')} of ${building.of.toLocaleString('en')} entries). Filters without search text work now; search again in a moment.`,
+      );
+    }
     const params: Record<string, unknown> = {};
     const where = this.where(t, q, params);
     const desc = q.order === 'newest';

@@ -29,7 +29,9 @@ export const auditMigrations: CacheMigration[] = [
       -- each source (a cluster's log, the workstation log, kept evidence, a bundle) has its own tables,
       -- audit_e_<tag> (entries by seq, with the canonical text exactly as hashed) and audit_f_<tag> (FTS5),
       -- created when the source first gets entries (local-copy.ts)
-      CREATE TABLE audit_copy_sources (source TEXT PRIMARY KEY, tag TEXT NOT NULL UNIQUE, indexed INTEGER NOT NULL DEFAULT 1);
+      -- fts_through: null when the full-text index is complete; else the seq it is built through
+      -- (an imported bundle's index is built in the background after the import returned)
+      CREATE TABLE audit_copy_sources (source TEXT PRIMARY KEY, tag TEXT NOT NULL UNIQUE, indexed INTEGER NOT NULL DEFAULT 1, fts_through INTEGER);
       CREATE TABLE audit_local_checkpoints (source TEXT NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL, PRIMARY KEY (source, size, note));
       CREATE TABLE audit_sources (source TEXT PRIMARY KEY, info TEXT NOT NULL);`,
   },

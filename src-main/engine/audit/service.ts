@@ -62,7 +62,7 @@ export class AuditService {
   private clusters: AuditClusters | null;
 
   constructor(private readonly o: AuditServiceOptions) {
-    this.local = new LocalAuditCopy(o.db);
+    this.local = new LocalAuditCopy(o.db, () => this.changed());
     this.state = new AuditStateStore(o.db);
     this.witness = new WitnessStore(o.db);
     this.alarms = new AlarmStore(o.db);
@@ -104,6 +104,7 @@ export class AuditService {
     // A deleted cache loses nothing: kept sources (workstation log, evidence) are refilled from durable state.
     this.bundlesStore.dropUnfinishedImports();
     this.kept.restoreReviewCopy();
+    this.local.resumeFullText();
     this.outbox = new AuditOutbox(o.db, {
       deliver: (cluster, batch) => this.logs.deliver(cluster, batch),
       workstation: (record) => this.workstation.append(record),
@@ -348,6 +349,7 @@ export class AuditService {
 
   async close(): Promise<void> {
     this.outbox.close();
+    this.local.close();
     await this.logs.close();
   }
 }

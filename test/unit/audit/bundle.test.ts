@@ -44,6 +44,14 @@ async function populated(n: number): Promise<AuditService> {
   return svc;
 }
 
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function refusal(p: Promise<unknown>): Promise<ContractError> {
   const e = await p.then(
     () => null,
@@ -88,6 +96,19 @@ describe('audit bundles (export / offline import)', () => {
     expect(page.entries[0]!.seq).toBe(44);
     // importing the same bundle again is idempotent
     expect((await reviewer.import(dir, manifest.signer.fingerprint)).id).toBe(info.id);
+  });
+
+  it('an imported bundle is filterable at once; its full-text index is built right after, and search says so meanwhile', async () => {
+    const source = await populated(30);
+    const dir = path.join(tempDir(), 'bundle');
+    await source.export(SRC, dir, {});
+    const reviewer = await console_();
+    const info = await reviewer.import(dir, fingerprint((await source.key()).verifier.vkey));
+    const q = { source: `bundle:${info.id}`, limit: 50, order: 'newest' as const, withTotal: true };
+    expect(reviewer.query({ ...q, actor: 'local:alice' }).total).toBe(15);
+    expect(() => reviewer.query({ ...q, text: 'alice' })).toThrow(/still being built \(0 of 30 entries\)/);
+    await until(() => reviewer.local.fullTextProgress(`bundle:${info.id}`) === null);
+    expect(reviewer.query({ ...q, text: 'alice' }).total).toBe(15);
   });
 
   it('is verified offline against the fingerprint the auditor was given, and only that one', async () => {
