@@ -195,6 +195,8 @@ export const AuditStatus = z.object({
   alarms: z.array(AuditAlarm),
   signer: z.object({ name: z.string(), vkey: z.string(), fingerprint: z.string() }),
   enrolledSigners: z.number().int().nonnegative(),
+  /** Who is enrolled here (their checkpoints count), this installation first. */
+  enrolled: z.array(z.object({ name: z.string(), fingerprint: z.string(), own: z.boolean() })),
   policy: z.object({ maxEntriesWithoutCheckpoint: z.number().int(), maxCheckpointAgeHours: z.number() }),
   sources: z.array(AuditSourceInfo),
 });

@@ -102,8 +102,7 @@ export class LocalAuditCopy {
     const cached = this.tables.get(source);
     if (cached) return cached;
     const row = this.db.prepare('SELECT tag, fts_through FROM audit_copy_sources WHERE source = ?').get(source) as
-      | { tag: string; fts_through: number | null }
-      | undefined;
+      { tag: string; fts_through: number | null } | undefined;
     return row ? this.open(source, row.tag, row.fts_through !== null) : null;
   }
 
@@ -218,7 +217,8 @@ export class LocalAuditCopy {
 
   /** How far a source's background full-text index got; null when complete. */
   fullTextProgress(source: string): { through: number; of: number } | null {
-    const through = this.db.prepare('SELECT fts_through FROM audit_copy_sources WHERE source = ?').pluck().get(source) as number | null | undefined;
+    const through = this.db.prepare('SELECT fts_through FROM audit_copy_sources WHERE source = ?').pluck().get(source) as
+      number | null | undefined;
     return through === null || through === undefined ? null : { through, of: this.maxSeq(source) };
   }
 
@@ -233,10 +233,10 @@ export class LocalAuditCopy {
         const t = this.lookup(source);
         const progress = this.fullTextProgress(source);
         if (!t || !progress) return;
-        const rows = this.db.prepare(`SELECT seq, canonical FROM ${t.entries} WHERE seq > ? ORDER BY seq LIMIT 10000`).raw().all(progress.through) as [
-          number,
-          string,
-        ][];
+        const rows = this.db
+          .prepare(`SELECT seq, canonical FROM ${t.entries} WHERE seq > ? ORDER BY seq LIMIT 10000`)
+          .raw()
+          .all(progress.through) as [number, string][];
         this.db.transaction(() => {
           for (const [seq, canonical] of rows) t.insertFts.run(seq, searchText(JSON.parse(canonical) as ChainFields));
           const done = rows.length < 10000;

@@ -334,6 +334,7 @@ export class AuditService {
         ? { name: key.name, vkey: key.verifier.vkey, fingerprint: fingerprint(key.verifier.vkey) }
         : { name: '(secret store locked)', vkey: '', fingerprint: '' },
       enrolledSigners: this.signerRegistry.enrolled().length,
+      enrolled: this.signerRegistry.enrolled().map((e) => ({ name: e.name, fingerprint: e.fingerprint, own: e.own })),
       policy: {
         maxEntriesWithoutCheckpoint: this.policy.maxEntriesWithoutCheckpoint,
         maxCheckpointAgeHours: this.policy.maxCheckpointAgeMs / 3600_000,

@@ -126,8 +126,18 @@ export function AuditStatusPanel({
           <div className="muted audit-fingerprint" data-testid="audit-own-fingerprint">
             {status.signer.fingerprint}
           </div>
-          <div>
-            {status.enrolledSigners} enrolled{' '}
+          <div data-testid="audit-enrolled">
+            enrolled:{' '}
+            {status.enrolled
+              .filter((e) => !e.own)
+              .slice(0, 3)
+              .map((e) => (
+                <code key={e.name} title={e.fingerprint}>
+                  {e.name}{' '}
+                </code>
+              ))}
+            {status.enrolled.filter((e) => !e.own).length === 0 ? 'no other console' : ''}
+            {status.enrolled.filter((e) => !e.own).length > 3 ? ` and ${status.enrolled.filter((e) => !e.own).length - 3} more ` : ' '}
             <button className="btn btn-small" onClick={onManageSigners} data-testid="audit-manage-signers">
               Signers…
             </button>

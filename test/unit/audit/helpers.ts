@@ -54,24 +54,28 @@ export function record(over: Partial<AuditRecord> = {}): AuditRecord {
  * (actions of no cluster) in order, then the ones waiting in the outbox for their cluster's log.
  */
 export function auditJournal(db: Sqlite): string[] {
-  const queued = (db.prepare('SELECT record FROM audit_outbox ORDER BY id').pluck().all() as string[]).map((s) => JSON.parse(s) as AuditRecord);
-  const local = (db.prepare("SELECT canonical FROM audit_kept WHERE source = 'workstation' ORDER BY seq").pluck().all() as string[]).map((s) => {
-    const e = JSON.parse(s) as Record<string, unknown>;
-    return {
-      actor: e.actor,
-      actorRole: e.role,
-      action: e.action,
-      target: e.target,
-      params: e.params,
-      before: e.before,
-      after: e.after,
-      outcome: e.outcome,
-      errorCode: e.error_code,
-      at: e.at,
-      cluster: e.cluster,
-      consoleVersion: e.console_version,
-    } as AuditRecord;
-  });
+  const queued = (db.prepare('SELECT record FROM audit_outbox ORDER BY id').pluck().all() as string[]).map(
+    (s) => JSON.parse(s) as AuditRecord,
+  );
+  const local = (db.prepare("SELECT canonical FROM audit_kept WHERE source = 'workstation' ORDER BY seq").pluck().all() as string[]).map(
+    (s) => {
+      const e = JSON.parse(s) as Record<string, unknown>;
+      return {
+        actor: e.actor,
+        actorRole: e.role,
+        action: e.action,
+        target: e.target,
+        params: e.params,
+        before: e.before,
+        after: e.after,
+        outcome: e.outcome,
+        errorCode: e.error_code,
+        at: e.at,
+        cluster: e.cluster,
+        consoleVersion: e.console_version,
+      } as AuditRecord;
+    },
+  );
   // each in the order written (the two are separate logs: no common order between them)
   return [...local, ...queued].map((r) => JSON.stringify(r));
 }
