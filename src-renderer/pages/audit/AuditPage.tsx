@@ -52,6 +52,8 @@ function queryInput(source: string, f: Filters, cursor: number | null) {
 export default function AuditPage() {
   const isAdmin = useApp((s) => s.operator?.role === 'admin');
   const status = useInvoke('audit.status', {});
+  // stable (useInvoke's reload is memoised): the timers below must not restart on every render
+  const reloadStatus = status.reload;
   const [source, setSource] = useState<string | null>(null);
   const [draft, setDraft] = useState<Filters>(EMPTY);
   const [filters, setFilters] = useState<Filters>(EMPTY);
@@ -149,10 +151,10 @@ export default function AuditPage() {
         if (!quiet) toastError('Sync failed', e);
       } finally {
         setSyncing(false);
-        await status.reload();
+        await reloadStatus();
       }
     },
-    [status],
+    [reloadStatus],
   );
 
   // Opened: sync (when there is a cluster) and verify what is shown; while open: sync every 30 s.
@@ -178,7 +180,7 @@ export default function AuditPage() {
     if (fresh > 0 && focused === 0 && view.current.first === 0) reset();
   }, [fresh, focused, reset]);
 
-  const reload = status.reload;
+  const reload = reloadStatus;
   useEffect(() => {
     let pending: ReturnType<typeof setTimeout> | null = null;
     const off = client.subscribe('audit.changed', () => {
