@@ -73,6 +73,10 @@ interface SourceTables {
   tag: string;
   /** The full-text index is being built in the background (a bulk load): rows are inserted without it. */
   ftsPending: boolean;
+  /** Entry times never go backwards in seq order (the usual case: one clock, or clocks in step). */
+  atSorted: boolean;
+  /** Time of the last entry inserted (undefined: not read yet). */
+  lastAt: string | null | undefined;
   entries: string;
   fts: string;
   insertRow: Statement<unknown[]>;
@@ -101,17 +105,19 @@ export class LocalAuditCopy {
   private lookup(source: string): SourceTables | null {
     const cached = this.tables.get(source);
     if (cached) return cached;
-    const row = this.db.prepare('SELECT tag, fts_through FROM audit_copy_sources WHERE source = ?').get(source) as
-      { tag: string; fts_through: number | null } | undefined;
-    return row ? this.open(source, row.tag, row.fts_through !== null) : null;
+    const row = this.db.prepare('SELECT tag, fts_through, at_sorted FROM audit_copy_sources WHERE source = ?').get(source) as
+      { tag: string; fts_through: number | null; at_sorted: number } | undefined;
+    return row ? this.open(source, row.tag, row.fts_through !== null, row.at_sorted === 1) : null;
   }
 
-  private open(source: string, tag: string, ftsPending = false): SourceTables {
+  private open(source: string, tag: string, ftsPending = false, atSorted = true): SourceTables {
     const entries = `audit_e_${tag}`;
     const fts = `audit_f_${tag}`;
     const t: SourceTables = {
       tag,
       ftsPending,
+      atSorted,
+      lastAt: undefined,
       entries,
       fts,
       insertRow: this.db.prepare(
@@ -177,7 +183,18 @@ export class LocalAuditCopy {
 
   private insertInto(t: SourceTables, r: StoredEntry): void {
     const e = r.fields ?? (JSON.parse(r.canonical) as ChainFields);
-    t.insertRow.run(r.seq, iso(e.at), e.actor, e.action, e.target, tenantOf(e), e.outcome, r.hash, r.canonical);
+    const at = iso(e.at);
+    if (t.atSorted) {
+      if (t.lastAt === undefined) {
+        t.lastAt = (this.db.prepare(`SELECT at FROM ${t.entries} ORDER BY seq DESC LIMIT 1`).pluck().get() as string | undefined) ?? null;
+      }
+      if (t.lastAt !== null && at < t.lastAt) {
+        t.atSorted = false;
+        this.db.prepare('UPDATE audit_copy_sources SET at_sorted = 0 WHERE tag = ?').run(t.tag);
+      }
+      t.lastAt = at;
+    }
+    t.insertRow.run(r.seq, at, e.actor, e.action, e.target, tenantOf(e), e.outcome, r.hash, r.canonical);
     if (!t.ftsPending) t.insertFts.run(r.seq, searchText(e));
   }
 
@@ -371,42 +388,69 @@ export class LocalAuditCopy {
   seqRange(source: string, from?: string, to?: string): { fromSeq: number; toSeq: number } | null {
     const t = this.lookup(source);
     if (!t) return null;
-    const r = this.db
-      .prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${t.entries} WHERE at >= ? AND at <= ?`)
-      .get(from ? iso(from) : '', to ? iso(to) : '\u{10FFFF}') as { lo: number | null; hi: number | null };
-    return r.lo === null || r.hi === null ? null : { fromSeq: r.lo, toSeq: r.hi };
+    const r = this.timeBounds(t, from, to);
+    return r.lo === null || r.hi === null || r.lo > r.hi ? null : { fromSeq: r.lo, toSeq: r.hi };
+  }
+
+  /**
+   * The smallest and largest seq with a time in [from, to]. With times in seq order that is
+   * two seeks in the time index; otherwise every entry in the range is looked at.
+   */
+  private timeBounds(t: SourceTables, from?: string, to?: string): { lo: number | null; hi: number | null } {
+    const lo = from ? iso(from) : '';
+    const hi = to ? iso(to) : '\u{10FFFF}';
+    if (t.atSorted) {
+      const first = this.db
+        .prepare(`SELECT seq FROM ${t.entries} WHERE at >= ? AND at <= ? ORDER BY at, seq LIMIT 1`)
+        .pluck()
+        .get(lo, hi) as number | undefined;
+      const last = this.db
+        .prepare(`SELECT seq FROM ${t.entries} WHERE at >= ? AND at <= ? ORDER BY at DESC, seq DESC LIMIT 1`)
+        .pluck()
+        .get(lo, hi) as number | undefined;
+      return { lo: first ?? null, hi: last ?? null };
+    }
+    return this.db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${t.entries} WHERE at >= ? AND at <= ?`).get(lo, hi) as {
+      lo: number | null;
+      hi: number | null;
+    };
   }
 
   private where(t: SourceTables, f: Filter, params: Record<string, unknown>): string[] {
     const w: string[] = ['1'];
+    // One index drives each query, chosen by how few rows it usually leaves (tenant, target,
+    // actor, action, outcome); the other filters get a unary + so the planner checks them in
+    // that index (the broad ones carry action, outcome and at) instead of switching to it.
+    const driver = f.tenant ? 'tenant' : f.target ? 'target' : f.actor ? 'actor' : f.action ? 'action' : f.outcome ? 'outcome' : null;
+    const col = (name: string) => (driver === name ? `e.${name}` : `+e.${name}`);
     if (f.actor) {
-      w.push('e.actor = @actor');
+      w.push(`${col('actor')} = @actor`);
       params.actor = f.actor;
     }
     if (f.action) {
       // "tenants.*" matches every tenants command
-      w.push(f.action.endsWith('*') ? 'e.action GLOB @action' : 'e.action = @action');
+      w.push(f.action.endsWith('*') ? `${col('action')} GLOB @action` : `${col('action')} = @action`);
       params.action = f.action;
     }
     if (f.target) {
-      w.push('e.target >= @target AND e.target < @targetEnd');
+      w.push(`${col('target')} >= @target AND ${col('target')} < @targetEnd`);
       params.target = f.target;
       params.targetEnd = `${f.target}\u{10FFFF}`;
     }
     if (f.tenant) {
-      w.push('e.tenant = @tenant');
+      w.push(`${col('tenant')} = @tenant`);
       params.tenant = f.tenant;
     }
     if (f.outcome) {
-      w.push('e.outcome = @outcome');
+      w.push(`${col('outcome')} = @outcome`);
       params.outcome = f.outcome;
     }
     if (f.from || f.to) {
       // Narrow to a seq range first so the scan walks seq order, then filter exactly on time.
-      const b = this.db
-        .prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${t.entries} WHERE at >= ? AND at <= ?`)
-        .get(f.from ? iso(f.from) : '', f.to ? iso(f.to) : '\u{10FFFF}') as { lo: number | null; hi: number | null };
-      w.push('e.seq BETWEEN @lo AND @hi');
+      const b = this.timeBounds(t, f.from, f.to);
+      // With another filter its index drives the scan (seq and at trail in it, so the bounds are
+      // checked there); only a time range alone walks the seq (primary key) range.
+      w.push(w.length > 1 ? '+e.seq BETWEEN @lo AND @hi' : 'e.seq BETWEEN @lo AND @hi');
       params.lo = b.lo ?? 1;
       params.hi = b.hi ?? 0;
       // unary + keeps the planner on the seq range (no sort of a large time slice)

@@ -31,7 +31,9 @@ export const auditMigrations: CacheMigration[] = [
       -- created when the source first gets entries (local-copy.ts)
       -- fts_through: null when the full-text index is complete; else the seq it is built through
       -- (an imported bundle's index is built in the background after the import returned)
-      CREATE TABLE audit_copy_sources (source TEXT PRIMARY KEY, tag TEXT NOT NULL UNIQUE, indexed INTEGER NOT NULL DEFAULT 1, fts_through INTEGER);
+      CREATE TABLE audit_copy_sources (source TEXT PRIMARY KEY, tag TEXT NOT NULL UNIQUE, indexed INTEGER NOT NULL DEFAULT 1, fts_through INTEGER,
+        -- 1 while every entry's time is at or after the previous one's (then a time range is a seq range found by two index seeks)
+        at_sorted INTEGER NOT NULL DEFAULT 1);
       CREATE TABLE audit_local_checkpoints (source TEXT NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL, PRIMARY KEY (source, size, note));
       CREATE TABLE audit_sources (source TEXT PRIMARY KEY, info TEXT NOT NULL);`,
   },
