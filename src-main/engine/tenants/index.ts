@@ -31,7 +31,7 @@ export function createTenantsCapability(deps: {
   settings: SettingsService;
   saga: SagaRunner;
   log?: Logger;
-  options?: Partial<Pick<TenantServiceOptions, 'leaseSeconds' | 'beforeStep' | 'statsEveryMs' | 'statsConcurrency' | 'migrationsDir' | 'registryShards'>>;
+  options?: Partial<Pick<TenantServiceOptions, 'leaseSeconds' | 'beforeStep' | 'statsEveryMs' | 'statsConcurrency' | 'migrationsDir' | 'registryShards' | 'systemEntities'>>;
 }) {
   // Watches are per cluster: the engine starts each when that cluster comes online (TenantService.onClusterState).
   return new TenantService({ db: deps.db, bus: deps.bus, saga: deps.saga, consoleId: consoleInstallationId(deps.settings), log: deps.log, ...deps.options });
