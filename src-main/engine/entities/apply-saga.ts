@@ -10,7 +10,7 @@ import { acquireTenantLease, releaseTenantLease } from '../tenants/lease';
 import { mapLimit } from '../tenants/limit';
 import { tenantDbName, tenantRoleName } from '../tenants/material';
 import { emptySet, type EntitySet, type RoleEntity, type RsEntity, type ScopeEntity } from './model';
-import { syncTenant, type ProtectionSpec } from './tenant-sync';
+import { observeTenant, planTenant, syncTenant, type ProtectionSpec, type Queryable, type SyncInput } from './tenant-sync';
 
 export const ENTITY_SYNC = 'entities.sync';
 
@@ -91,6 +91,12 @@ export class SyncJournal {
   }
 }
 
+async function alreadyInSync(c: Queryable, slug: string, input: SyncInput): Promise<boolean> {
+  const obs = await observeTenant(c, input.tenantRole, input.desired, input.spec);
+  const plan = planTenant(slug, input.desired, obs);
+  return plan.status === 'in-sync' && !(obs.state && obs.state.revision > input.revision);
+}
+
 /** Test hook: GATEHOUSE_ENTITIES_CRASH_AFTER=<n> SIGKILLs the process after its n-th tenant commit, before the journal records it. */
 let committedInProcess = 0;
 function crashAfterCommit(): void {
@@ -140,17 +146,21 @@ export function entitySyncSaga(deps: { journal: SyncJournal; bus: EventBus | nul
             journal.set(opId, slug, 'running');
             progress(slug, 'running');
             try {
-              await acquireTenantLease(ctx.kube, slug, ctx.holder, deps.leaseSeconds);
-              let outcome;
-              try {
-                outcome = await ctx.pg.withDatabase(
-                  tenantDbName(slug),
-                  (c) => syncTenant(c, slug, { tenantRole: tenantRoleName(slug), desired: ctx.desired, revision: ctx.params.revision, definitionsHash: ctx.params.definitionsHash, operationId: opId, spec: deps.spec() }),
-                  `syncing system entities into tenant ${slug}`,
-                );
-              } finally {
-                await releaseTenantLease(ctx.kube, slug, ctx.holder).catch(() => undefined);
-              }
+              const input = { tenantRole: tenantRoleName(slug), desired: ctx.desired, revision: ctx.params.revision, definitionsHash: ctx.params.definitionsHash, operationId: opId, spec: deps.spec() };
+              const outcome = await ctx.pg.withDatabase(
+                tenantDbName(slug),
+                async (c) => {
+                  // A tenant already in sync costs one read and no Lease; anything to write is re-read and written under the Lease and the lock.
+                  if (await alreadyInSync(c, slug, input)) return { status: 'unchanged' as const, rows: 0, message: null };
+                  await acquireTenantLease(ctx.kube, slug, ctx.holder, deps.leaseSeconds);
+                  try {
+                    return await syncTenant(c, slug, input);
+                  } finally {
+                    await releaseTenantLease(ctx.kube, slug, ctx.holder).catch(() => undefined);
+                  }
+                },
+                `syncing system entities into tenant ${slug}`,
+              );
               if (outcome.status === 'applied') crashAfterCommit();
               done++;
               journal.set(opId, slug, outcome.status, outcome.rows, outcome.message);
