@@ -6,7 +6,7 @@
 // Usage: npx tsx bench/entities.ts [tenants=500] [concurrency=8]
 import type pg from 'pg';
 import { PostgresAdmin } from '../src-main/adapters/postgres';
-import { mapLimit } from '../src-main/engine/tenants/limit';
+import { mapLimit } from '../src-main/engine/core/limit';
 import { buildEntitiesEngine, createTenantDatabase } from '../test/integration/entities-env';
 import { harnessOrReason, operatorNamespace, privatePostgres, tempDataDir } from '../test/integration/tenants-env';
 import { report, timeIt, type Row } from './lib';

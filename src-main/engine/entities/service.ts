@@ -7,8 +7,8 @@ import type { Sqlite } from '../../adapters/sqlite';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import { errorText, type SagaRunner } from '../core/saga';
-import { mapLimit } from '../tenants/limit';
-import { tenantDbName, tenantRoleName } from '../tenants/material';
+import { mapLimit } from '../core/limit';
+import { slugOfDbName, tenantDbName, tenantRoleName } from '../tenants/material';
 import { loadTenantMigrations } from '../tenants/schema';
 import { CONTROL_DATABASE } from '../audit/shared-log';
 import { ENTITY_SYNC, entitySyncSaga, snapshotOf, SyncJournal, type SyncParams } from './apply-saga';
@@ -40,7 +40,7 @@ function checkId(id: string, what: string): void {
 /** Every tenant database on the server, as slugs (one query). */
 export async function allTenantSlugs(pg: PostgresAdmin): Promise<string[]> {
   const { databases } = await pg.listWithPrefix('tenant_');
-  return databases.map((d) => d.slice('tenant_'.length).replace(/_/g, '-')).sort();
+  return databases.map(slugOfDbName).sort();
 }
 
 /**
