@@ -386,3 +386,51 @@ describeH('entity sync (real tenant databases)', () => {
     }
   }, 180_000);
 });
+
+// What a production profile has: an admin with CREATEROLE and CREATEDB, not a superuser.
+describeH('entity sync with a non-superuser admin (CREATEROLE, CREATEDB)', () => {
+  const state = 'state' in h ? h.state : (undefined as never);
+  let server: Awaited<ReturnType<typeof privatePostgres>>;
+  let ns: { namespace: string; remove(): Promise<void> };
+  let eng: EntitiesTestEngine;
+  let admin: PostgresAdmin;
+  const slugs = ['lim-a', 'lim-b'];
+  let limited: typeof server.config;
+
+  beforeAll(async () => {
+    server = await privatePostgres();
+    const root = new PostgresAdmin(server.config);
+    await root.query(`CREATE ROLE gh_limited LOGIN CREATEROLE CREATEDB NOSUPERUSER PASSWORD 'limited-admin-password'`);
+    await root.close();
+    limited = { ...server.config, user: 'gh_limited', password: 'limited-admin-password' };
+    admin = new PostgresAdmin(limited);
+    expect((await admin.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = current_user'))[0]!.rolsuper).toBe(false);
+    for (const slug of slugs) await createTenantDatabase(admin, slug, PASSWORD);
+    ns = await operatorNamespace(state, 'gh-entities-lim');
+    eng = buildEntitiesEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: limited, dataDir: tempDataDir(), consoleId: 'entities-limited' });
+  }, 120_000);
+  afterAll(async () => {
+    await eng?.close();
+    await admin?.close();
+    await ns?.remove();
+    await server?.destroy();
+  });
+
+  it('defines, applies, protects and repairs exactly as with a superuser', async () => {
+    await eng.entities.createResourceServer(eng.runtime, { identifier: 'urn:billing', name: 'Billing', scopes: [{ value: 'pay' }] }, 'test:operator');
+    await eng.entities.createRole(eng.runtime, { name: 'Payer', permissions: [{ resourceServer: 'urn:billing', scope: 'pay' }] }, 'test:operator');
+    const { revision } = await eng.entities.list(eng.runtime);
+    expect((await eng.entities.apply(eng.runtime, { revision, concurrency: 2 })).summary).toMatchObject({ applied: 2, failed: 0 });
+    const c = await tenantClient(server.config, slugs[0]!, PASSWORD);
+    try {
+      expect(await c.query(`UPDATE roles SET description = 'x' WHERE name = 'Payer'`).then(() => null, (e: { code?: string }) => e.code)).toBe('42501');
+      await c.query(`ALTER TABLE role_permissions DISABLE TRIGGER gatehouse_protect_rows`);
+    } finally {
+      await c.end();
+    }
+    const drifted = await eng.entities.plan(eng.runtime, {});
+    expect(drifted.tenants.map((t) => t.status)).toEqual(['drift', 'in-sync']);
+    expect((await eng.entities.apply(eng.runtime, { revision, concurrency: 2, slugs: [slugs[0]!] })).summary).toMatchObject({ applied: 1 });
+    expect((await eng.entities.plan(eng.runtime, {})).tenants.map((t) => t.status)).toEqual(['in-sync', 'in-sync']);
+  });
+});
