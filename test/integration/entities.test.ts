@@ -9,6 +9,8 @@ import type { FleetPlan } from '../../src-shared/contract/entities';
 import { PostgresAdmin } from '../../src-main/adapters/postgres';
 import { entityHash, normaliseRole, normaliseRs, normaliseScope } from '../../src-main/engine/entities/model';
 import { SYNC_ROLE } from '../../src-main/engine/entities';
+import { tenantKube } from '../../src-main/engine/tenants/kube-ports';
+import { tenantLeaseName } from '../../src-main/engine/tenants/lease';
 import { adminClient, buildEntitiesEngine, createTenantDatabase, tenantClient, type EntitiesTestEngine } from './entities-env';
 import { harnessOrReason, operatorNamespace, privatePostgres, tempDataDir, uniqueSlug } from './tenants-env';
 
@@ -367,7 +369,9 @@ describeH('entity sync (real tenant databases)', () => {
     expect(op?.status).toBe('interrupted');
     const mid = eng.entities.result(op!.id);
     expect(mid.status).toBe('interrupted');
-    expect(mid.summary.applied).toBeGreaterThanOrEqual(6);
+    // 7 tenants committed; the journal may not have recorded the last few (killed between commit and journal)
+    expect(mid.summary.applied).toBeGreaterThan(0);
+    expect(mid.summary.applied).toBeLessThan(7);
     expect(mid.summary.pending).toBeGreaterThan(0);
     const midPlan = await plan();
     expect(midPlan.summary.pending).toBeGreaterThan(0);
@@ -379,6 +383,9 @@ describeH('entity sync (real tenant databases)', () => {
     expect(final.summary).toMatchObject({ failed: 0, pending: 0 });
     expect(final.summary.applied + final.summary.unchanged).toBe(20);
     expect(onlyStatus(await plan())).toEqual(['in-sync']);
+    // no Lease is left behind, not even one the killed run held for a tenant in flight
+    const kube = tenantKube(eng.runtime.kube, ns.namespace);
+    for (const slug of slugs) expect(await kube.getLease(tenantLeaseName(slug)), slug).toBeNull();
     for (const slug of slugs) {
       const rows = await systemRows(slug);
       expect(rows.rs.find((r) => r.id === ids.reports)!.name).toBe('Reports v2');

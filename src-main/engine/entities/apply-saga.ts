@@ -85,9 +85,9 @@ export class SyncJournal {
     return (this.db.prepare('SELECT slug, status, changes, message FROM entity_sync_items WHERE operation_id = ? ORDER BY slug').all(operationId) as TenantApplyResult[]);
   }
 
-  /** What a run (or a resume) still has to do: everything not in a final state. */
-  remaining(operationId: string): string[] {
-    return this.results(operationId).filter((r) => !FINAL.includes(r.status)).map((r) => r.slug);
+  /** What a run (or a resume) still has to do: everything not in a final state, with the state it was left in. */
+  remaining(operationId: string): { slug: string; status: ItemStatus }[] {
+    return this.results(operationId).filter((r) => !FINAL.includes(r.status)).map((r) => ({ slug: r.slug, status: r.status }));
   }
 }
 
@@ -97,7 +97,7 @@ async function alreadyInSync(c: Queryable, slug: string, input: SyncInput): Prom
   return plan.status === 'in-sync' && !(obs.state && obs.state.revision > input.revision);
 }
 
-/** Test hook: GATEHOUSE_ENTITIES_CRASH_AFTER=<n> SIGKILLs the process after its n-th tenant commit, before the journal records it. */
+/** Test hook: GATEHOUSE_ENTITIES_CRASH_AFTER=<n> SIGKILLs the process after its n-th tenant commit, before its Lease is released and the journal records it. */
 let committedInProcess = 0;
 function crashAfterCommit(): void {
   const n = Number(process.env.GATEHOUSE_ENTITIES_CRASH_AFTER ?? 0);
@@ -142,7 +142,9 @@ export function entitySyncSaga(deps: { journal: SyncJournal; bus: EventBus | nul
               ...(message ? { message } : {}),
             });
           const failed: { slug: string; error: unknown }[] = [];
-          await mapLimit(todo, ctx.params.concurrency, async (slug) => {
+          await mapLimit(todo, ctx.params.concurrency, async ({ slug, status: before }) => {
+            // In flight when a crash stopped the last run: that run's Lease (same holder) may still be there.
+            const releaseLeftover = () => (before === 'running' ? releaseTenantLease(ctx.kube, slug, ctx.holder).catch(() => undefined) : undefined);
             journal.set(opId, slug, 'running');
             progress(slug, 'running');
             try {
@@ -151,22 +153,27 @@ export function entitySyncSaga(deps: { journal: SyncJournal; bus: EventBus | nul
                 tenantDbName(slug),
                 async (c) => {
                   // A tenant already in sync costs one read and no Lease; anything to write is re-read and written under the Lease and the lock.
-                  if (await alreadyInSync(c, slug, input)) return { status: 'unchanged' as const, rows: 0, message: null };
+                  if (await alreadyInSync(c, slug, input)) {
+                    await releaseLeftover();
+                    return { status: 'unchanged' as const, rows: 0, message: null };
+                  }
                   await acquireTenantLease(ctx.kube, slug, ctx.holder, deps.leaseSeconds);
                   try {
-                    return await syncTenant(c, slug, input);
+                    const out = await syncTenant(c, slug, input);
+                    if (out.status === 'applied') crashAfterCommit();
+                    return out;
                   } finally {
                     await releaseTenantLease(ctx.kube, slug, ctx.holder).catch(() => undefined);
                   }
                 },
                 `syncing system entities into tenant ${slug}`,
               );
-              if (outcome.status === 'applied') crashAfterCommit();
               done++;
               journal.set(opId, slug, outcome.status, outcome.rows, outcome.message);
               progress(slug, outcome.status === 'skipped' ? 'skipped' : 'done', outcome.message ?? `${outcome.status} (${outcome.rows} row(s))`);
             } catch (error) {
               done++;
+              await releaseLeftover();
               if (isContractError(error) && error.details?.postgres === '3D000') {
                 journal.set(opId, slug, 'skipped', 0, 'the tenant database no longer exists');
                 progress(slug, 'skipped', 'the tenant database no longer exists');
