@@ -6,7 +6,7 @@ import { kubeClients, kubeError } from '../../adapters/kube';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import type { Logger } from '../core/logger';
-import type { SettingsService } from '../settings/service';
+import type { SettingsService } from '../settings';
 import { describeNetworkFailure, withDeadline } from './kube-call';
 import {
   discoverKubeconfigFiles,

@@ -4,7 +4,7 @@ import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import { sagaMigrations, type SagaRunner } from '../core/saga';
-import type { SettingsService } from '../settings/service';
+import type { SettingsService } from '../settings';
 import { tenantCacheMigrations } from './reconcile';
 import { TenantService } from './service';
 import { TenantWatcher } from './watch';
