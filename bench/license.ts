@@ -13,6 +13,7 @@ import { verifyLicense } from '../src-main/engine/license/verify';
 import { makeLicense, nowS, testRoots } from '../test/fixtures/license/helpers';
 import { readState } from '../test/harness/state';
 import { percentile, report, timeIt, type Row } from './lib';
+import { ClusterScope } from '../src-main/engine/clusters/scope';
 
 const rows: Row[] = [];
 const roots = testRoots();
@@ -73,7 +74,7 @@ async function fanoutFigures() {
       }
       const db = new Database(':memory:');
       for (const m of licenseMigrations) db.exec(m.sql);
-      const cluster = kubeLicenseCluster({ clusterId: `bench:${namespace}`, kube: kubeClients(load(state.kubeconfigs.operator)), namespace, pgAdmin: async () => null });
+      const cluster = kubeLicenseCluster(new ClusterScope(`bench:${namespace}`, { contextId: `bench:${namespace}`, contextName: 'harness', kube: kubeClients(load(state.kubeconfigs.operator)), namespace, pgAdmin: async () => null }));
       const service = new LicenseService({ db, bus: new EventBus(), roots, developmentMode: true, cluster: async () => cluster, secrets: new MemorySecretStore(), concurrency: 8 });
       const first = await makeLicense({ limits: { tenants: n, users: n * 100 } });
       const t1 = await timeIt(() => service.activate({ content: first.jws, encoding: 'text' }, 'bench'));

@@ -29,14 +29,14 @@ try {
     const t0 = performance.now();
     await mapLimit(slugs, concurrency, async (slug) => {
       const t = performance.now();
-      await eng.service.create({ slug, name: `Bench ${slug}`, tier: 'PRO' });
+      await eng.service.create(eng.runtime, { slug, name: `Bench ${slug}`, tier: 'PRO' });
       times.push(performance.now() - t);
     });
     const wall = performance.now() - t0;
     rows.push({ figure: `provision ×${count} @${concurrency}: median / p95 per tenant`, value: `${pct(times, 50).toFixed(0)} ms / ${pct(times, 95).toFixed(0)} ms` });
     rows.push({ figure: `provision ×${count} @${concurrency}: wall time`, value: `${(wall / 1000).toFixed(1)} s (${((count / wall) * 1000).toFixed(2)} tenants/s)` });
     json[`provision_c${concurrency}`] = { medianMs: pct(times, 50), p95Ms: pct(times, 95), wallMs: wall };
-    await mapLimit(slugs, 4, (slug) => eng.service.delete(slug, false));
+    await mapLimit(slugs, 4, (slug) => eng.service.delete(eng.runtime, slug, false));
   }
 
   // Registry at scale: entries written straight into the shards (16 writes), then reconciled.
@@ -58,7 +58,7 @@ try {
     }
     const biggest = Math.max(...(await core.listNamespacedConfigMap({ namespace: ns.namespace, labelSelector: `${REGISTRY_LABEL_KEY}=tenants` })).items.map((c) => Buffer.byteLength(JSON.stringify(c))));
     const t = performance.now();
-    const out = await eng.service.reconcile();
+    const out = await eng.service.reconcile(eng.runtime);
     const ms = performance.now() - t;
     rows.push({ figure: `reconcile ${n} tenants: time / API calls`, value: `${ms.toFixed(0)} ms / ${out.apiCalls} (4 LIST + 1 SQL)` });
     rows.push({ figure: `registry ${n} tenants: bytes per tenant / largest shard`, value: `${(entryBytes / n).toFixed(0)} B / ${(biggest / 1024).toFixed(0)} KiB of 1024 KiB` });

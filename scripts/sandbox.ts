@@ -77,7 +77,7 @@ async function configure(state: NonNullable<ReturnType<typeof readState>>, env: 
     say(`cluster "${ctx.contextName}" selected (least-privilege operator kubeconfig), namespace ${state.platformNamespace}, PostgreSQL ${pg.user}@${pg.host}:${pg.port}`);
 
     step(3, `Demo tenants: ${SANDBOX_TENANTS.map((t) => t.slug).join(', ')}`);
-    const results = await seedTenants(engine.tenants, {
+    const results = await seedTenants(engine.tenants, await engine.directory.forContext(ctx.id), {
       log: say,
       create: (input) => invoke(router, 'tenants.create', input),
     });

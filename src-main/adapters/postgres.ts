@@ -182,7 +182,51 @@ export class PostgresAdmin {
     return u.toString();
   }
 
+  // ---- ownership marks: what a saga created carries its operation id (COMMENT ON …)
+
+  /** Whether a database or role exists, the operation that marked it (null: unmarked) and, for a database, its owner. */
+  async ownershipMark(kind: 'database' | 'role', name: string): Promise<{ exists: boolean; operationId: string | null; owner: string | null }> {
+    const sql =
+      kind === 'database'
+        ? `SELECT shobj_description(oid, 'pg_database') AS mark, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1`
+        : `SELECT shobj_description(oid, 'pg_authid') AS mark, NULL::text AS owner FROM pg_roles WHERE rolname = $1`;
+    const [row] = await this.query<{ mark: string | null; owner: string | null }>(sql, [name], `reading the ownership mark of ${kind} ${name}`);
+    if (!row) return { exists: false, operationId: null, owner: null };
+    return { exists: true, operationId: parseOwnershipMark(row.mark), owner: row.owner };
+  }
+
+  async setOwnershipMark(kind: 'database' | 'role', name: string, operationId: string): Promise<void> {
+    const what = kind === 'database' ? 'DATABASE' : 'ROLE';
+    await this.query(`COMMENT ON ${what} ${quoteIdent(name)} IS ${quoteLiteral(ownershipMark(operationId))}`, [], `marking ${kind} ${name}`);
+  }
+
+  /** Creates a login role and marks it in one transaction, so no unmarked role of ours can exist. */
+  async createMarkedLoginRole(role: string, operationId: string): Promise<void> {
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw pgError(error, `creating role ${role}`, this.where);
+    });
+    try {
+      await client.query('BEGIN');
+      await client.query(`CREATE ROLE ${quoteIdent(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+      await client.query(`COMMENT ON ROLE ${quoteIdent(role)} IS ${quoteLiteral(ownershipMark(operationId))}`);
+      const me = (await client.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0];
+      // A non-superuser admin needs membership to create a database owned by the role and to SET ROLE to it.
+      if (!me?.rolsuper) await client.query(`GRANT ${quoteIdent(role)} TO CURRENT_USER`);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw pgError(error, `creating role ${role}`, this.where);
+    } finally {
+      client.release();
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool.end().catch(() => undefined);
   }
 }
+
+const MARK_PREFIX = 'gatehouse:operation=';
+export const ownershipMark = (operationId: string): string => `${MARK_PREFIX}${operationId}`;
+export const parseOwnershipMark = (comment: string | null): string | null =>
+  comment?.startsWith(MARK_PREFIX) ? comment.slice(MARK_PREFIX.length).split(/\s/)[0] || null : null;

@@ -1,9 +1,15 @@
-import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell, type WebContents } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, session, shell } from 'electron';
 import path from 'node:path';
 import { createEngine } from '../engine';
+import { APP_ENTRY_URL, APP_SCHEME, createAppProtocolHandler, devServerOrigin, ownPageChecker } from '../ipc/desktop-bridge/app-protocol';
+import { createDesktopBridge } from '../ipc/desktop-bridge/bridge';
 import { createRouter } from '../ipc/router';
 import { CONTENT_SECURITY_POLICY } from '../serve/csp';
 import { buildMenu } from './menu';
+
+// Our page comes from app://gatehouse (its own origin), not file:// (shared by every local file).
+// Privileged schemes must be registered before the app is ready. No corsEnabled: other origins cannot read app://.
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
 // Two consoles on one data directory would fight over the cache: the second one focuses the first.
 if (!app.requestSingleInstanceLock()) {
@@ -27,7 +33,6 @@ async function start() {
     app.exit(1);
     return;
   }
-  const windows = new Set<WebContents>();
   const router = createRouter(engine, {
     async openFileDialog(options) {
       const result = await dialog.showOpenDialog({ title: options.title, filters: options.filters, properties: ['openFile'] });
@@ -40,24 +45,19 @@ async function start() {
   });
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
 
-  // Only our own windows may call the router.
-  ipcMain.handle('gatehouse:invoke', (event, command: unknown, input: unknown) => {
-    if (!windows.has(event.sender) || !isOwnFrame(event.senderFrame?.url)) {
-      return { ok: false, error: { code: 'FORBIDDEN', message: 'IPC from an unknown sender was refused.' } };
-    }
-    return router.invoke(`electron:${event.sender.id}`, command, input);
-  });
-  ipcMain.on('gatehouse:subscribe', (event, name: unknown) => {
-    if (!windows.has(event.sender) || typeof name !== 'string') return;
-    const sender = event.sender;
-    try {
-      const off = router.subscribe(name, (payload) => {
-        if (!sender.isDestroyed()) sender.send(`gatehouse:event:${name}`, payload);
-      });
-      sender.once('destroyed', off);
-    } catch {
-      // unknown event names are ignored
-    }
+  protocol.handle(APP_SCHEME, createAppProtocolHandler(path.join(import.meta.dirname, '../renderer'), CONTENT_SECURITY_POLICY));
+  // electron-vite's dev server, only in an unpackaged app and only on loopback.
+  const rendererUrl = process.env.ELECTRON_RENDERER_URL;
+  const devOrigin = devServerOrigin(rendererUrl, app.isPackaged);
+  if (rendererUrl && !devOrigin)
+    engine.log.warn({ url: rendererUrl }, 'ELECTRON_RENDERER_URL ignored: not an unpackaged app on a loopback dev server');
+  const isOwnPage = ownPageChecker(devOrigin);
+  // Only our own windows showing our own page may call the router or navigate (src-main/ipc/desktop-bridge/bridge.ts).
+  const bridge = createDesktopBridge({
+    ipc: ipcMain,
+    router,
+    isOwnPage,
+    onRefused: (what, details) => engine.log.warn({ ...details, what }, 'refused IPC or navigation from outside the console page'),
   });
 
   const createWindow = () => {
@@ -75,18 +75,13 @@ async function start() {
         spellcheck: false,
       },
     });
-    windows.add(win.webContents);
-    win.webContents.on('destroyed', () => windows.delete(win.webContents));
+    bridge.attach(win.webContents);
     win.webContents.setWindowOpenHandler(({ url }) => {
       if (/^https?:\/\//.test(url)) void shell.openExternal(url);
       return { action: 'deny' };
     });
-    win.webContents.on('will-navigate', (event, url) => {
-      if (!isOwnFrame(url)) event.preventDefault();
-    });
     win.once('ready-to-show', () => win.show());
-    if (process.env.ELECTRON_RENDERER_URL) void win.loadURL(process.env.ELECTRON_RENDERER_URL);
-    else void win.loadFile(path.join(import.meta.dirname, '../renderer/index.html'));
+    void win.loadURL(devOrigin && rendererUrl ? rendererUrl : APP_ENTRY_URL);
     return win;
   };
 
@@ -104,10 +99,4 @@ async function start() {
     if (process.platform !== 'darwin') app.quit();
   });
   app.on('will-quit', () => void engine.close());
-}
-
-function isOwnFrame(url: string | undefined): boolean {
-  if (!url) return false;
-  if (process.env.ELECTRON_RENDERER_URL) return url.startsWith(process.env.ELECTRON_RENDERER_URL);
-  return url.startsWith('file://');
 }

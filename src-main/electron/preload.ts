@@ -1,15 +1,10 @@
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer } from 'electron';
+import { createPreloadApi } from '../ipc/desktop-bridge/preload-api';
 
 // The renderer gets exactly one typed invoke and one subscribe; no ipcRenderer, no Node.
+// The listener counting lives in the plain module (unit-tested in test/unit/desktop-bridge/).
+const api = createPreloadApi(ipcRenderer);
 contextBridge.exposeInMainWorld('gatehouse', {
-  invoke: (command: string, input: unknown) => ipcRenderer.invoke('gatehouse:invoke', command, input),
-  subscribe: (event: string, listener: (payload: unknown) => void) => {
-    const channel = `gatehouse:event:${event}`;
-    const wrapped = (_e: IpcRendererEvent, payload: unknown) => listener(payload);
-    ipcRenderer.on(channel, wrapped);
-    ipcRenderer.send('gatehouse:subscribe', event);
-    return () => {
-      ipcRenderer.removeListener(channel, wrapped);
-    };
-  },
+  invoke: (command: string, input: unknown) => api.invoke(command, input),
+  subscribe: (event: string, listener: (payload: unknown) => void) => api.subscribe(event, listener),
 });

@@ -15,6 +15,7 @@ import type { OidcOptions } from './operators/oidc';
 import { clustersMigrations, createClustersCapability, type ClustersEngineOptions } from './clusters';
 import { createLicenseService, licenseMigrations } from './license';
 import { SagaRunner } from './core/saga';
+import type { ClusterRuntime } from './core/cluster-runtime';
 import { createTenantsCapability, tenantsMigrations } from './tenants';
 
 export const CONSOLE_VERSION = '0.1.0';
@@ -34,6 +35,8 @@ export interface EngineOptions {
    * See docs/operators.md.
    */
   identity?: IdentityMode;
+  /** Tenant knobs for tests: Lease duration, a hook before each saga step, stats refresh. */
+  tenants?: NonNullable<Parameters<typeof createTenantsCapability>[0]['options']>;
   /** Audit/operators knobs for tests: another secret store, checkpoint spacing, retry delays, OIDC clock. */
   audit?: { secrets?: SecretStoreLike; checkpointEvery?: number; retry?: { baseDelayMs?: number; maxDelayMs?: number } };
   oidc?: OidcOptions;
@@ -63,8 +66,10 @@ export function createEngine(options: EngineOptions) {
     options.identity ?? (envIdentity === 'os-user' || envIdentity === 'sign-in' ? envIdentity : options.developmentMode ? 'os-user' : 'sign-in');
   const sessions = new SessionRegistry(identity === 'os-user' ? osUserOperator() : null);
   const clustersCapability = createClustersCapability({ db, settings, bus, log, dataDir }, options.clusters);
-  // One journal for every saga (tenant create/delete, license fan-out, restore…).
-  const saga = new SagaRunner(db, bus, () => clustersCapability.clusters.runtime()?.clusterId ?? null);
+  const { directory, selections } = clustersCapability;
+  // One journal for every saga (tenant create/delete, license fan-out, restore…); each
+  // operation is resumed or rolled back only on the cluster it recorded, by identity.
+  const saga = new SagaRunner(db, bus, (clusterUid) => directory.byUid(clusterUid));
   const secretsAdapter = {
     get: async (key: string) => (await clustersCapability.secrets.store()).get(key),
     set: async (key: string, value: string) => (await clustersCapability.secrets.store()).set(key, value),
@@ -79,8 +84,11 @@ export function createEngine(options: EngineOptions) {
     checkpointEvery: options.audit?.checkpointEvery,
     retry: options.audit?.retry,
   });
-  // The shared log follows the selected cluster's database; entries wait in the outbox meanwhile.
-  auditLog.setControlDatabase(async () => (await clustersCapability.clusters.runtime()?.pgAdmin()) ?? null);
+  // Interim until the per-cluster outbox lands: the workstation's last-chosen cluster's database.
+  auditLog.setControlDatabase(async () => {
+    const last = selections.lastChoice();
+    return last ? (await directory.forContext(last)).pgAdmin() : null;
+  });
   bus.subscribe('cluster.state', () => auditLog.kick());
   // The pipeline's recorder: SQLite outbox first, then the shared log.
   const audit: AuditRecorder = auditLog.outbox;
@@ -93,16 +101,26 @@ export function createEngine(options: EngineOptions) {
     });
   }
   const operators = new OperatorsService({ db, secrets: options.audit?.secrets ?? secretsAdapter, sessions, identityMode: identity, oidc: options.oidc });
-  const tenants = createTenantsCapability({ db, bus, settings, saga, log, runtime: () => clustersCapability.clusters.runtime() });
-  const license = createLicenseService({
-    db,
-    bus,
-    developmentMode: options.developmentMode ?? false,
-    runtime: () => clustersCapability.clusters.runtime(),
-    secrets: clustersCapability.secrets,
-    consoleVersion: CONSOLE_VERSION,
-    usage: (slug) => tenants.userCount(slug),
+  const tenants = createTenantsCapability({ db, bus, settings, saga, log, ...(options.tenants ? { options: options.tenants } : {}) });
+  // Each cluster's tenant list stays live (WATCH + background stats) while that cluster is online.
+  bus.subscribe('cluster.state', (state) => {
+    if (!state.clusterId || !directory.knownUid(state.clusterId)) return;
+    directory.forContext(state.clusterId).then(
+      (scope) => tenants.onClusterState(scope, state),
+      () => undefined,
+    );
   });
+  /** The license service bound to one cluster (the command's, resolved by the pipeline). */
+  const license = (cluster: () => Promise<ClusterRuntime>) =>
+    createLicenseService({
+      db,
+      bus,
+      developmentMode: options.developmentMode ?? false,
+      cluster,
+      secrets: clustersCapability.secrets,
+      consoleVersion: CONSOLE_VERSION,
+      usage: async (slug) => tenants.userCount(await cluster(), slug),
+    });
 
   return {
     version: CONSOLE_VERSION,
@@ -120,17 +138,21 @@ export function createEngine(options: EngineOptions) {
     identity,
     sessions,
     clusters: clustersCapability.clusters,
+    directory,
+    selections,
     dashboard: clustersCapability.dashboard,
     secrets: clustersCapability.secrets,
     license,
     saga,
     tenants,
-    clusterState: () => clustersCapability.clusters.monitor.pipelineState(),
+    /** Connection state of a context, as the pipeline's offline guard needs it. */
+    clusterState: (contextId: string | null) =>
+      contextId ? clustersCapability.clusters.monitorFor(contextId).pipelineState() : { online: true, lastSyncAt: null },
     async close() {
       await tenants.close();
       operators.close();
       await auditLog.close();
-      clustersCapability.close();
+      await clustersCapability.close();
       db.close();
     },
   };

@@ -1,3 +1,4 @@
+import { ContractError } from '../../src-shared/contract';
 import type { clustersCommands } from '../../src-shared/contract/clusters';
 import type { dashboardCommands } from '../../src-shared/contract/dashboard';
 import type { Engine } from '../engine';
@@ -5,26 +6,35 @@ import type { HandlersFor } from './pipeline';
 
 /** Kubeconfig contexts, selection, profiles, connection state and the secret store. */
 export function clustersHandlers(engine: Engine): HandlersFor<typeof clustersCommands> {
-  const { clusters, secrets } = engine;
+  const { clusters, secrets, selections } = engine;
+  /** An explicit context in the input, else the one this session selected. */
+  const contextOf = (explicit: string | undefined, ctx: { contextId: string | null }) => {
+    const id = explicit ?? ctx.contextId;
+    if (!id) throw new ContractError('VALIDATION', 'No cluster is selected. Choose one on the Clusters page first.');
+    return id;
+  };
   return {
     // Re-reads the files: cheap, and right even where file watching is unreliable (network homes).
-    'clusters.list': () => clusters.reload(),
+    'clusters.list': (_input, ctx) => clusters.reload(ctx.contextId),
     'clusters.addKubeconfig': (input, ctx) => {
       ctx.audit.target = `kubeconfig:${input.path}`;
-      return clusters.addKubeconfig(input.path);
+      return clusters.addKubeconfig(input.path, ctx.contextId);
     },
     'clusters.removeKubeconfig': (input, ctx) => {
       ctx.audit.target = `kubeconfig:${input.path}`;
-      return clusters.removeKubeconfig(input.path);
+      return clusters.removeKubeconfig(input.path, ctx.contextId);
     },
+    // A view choice of this session: other sessions and running work are not affected.
     'clusters.select': async (input, ctx) => {
       ctx.audit.target = `cluster:${input.clusterId}`;
-      ctx.audit.before = { selected: clusters.selectedId() };
+      ctx.audit.before = { selected: ctx.contextId };
+      clusters.selectable(input.clusterId);
+      selections.set(ctx.connectionId, input.clusterId);
       ctx.audit.after = { selected: input.clusterId };
-      return clusters.select(input.clusterId);
+      return clusters.monitorFor(input.clusterId).reset();
     },
-    'clusters.test': (input) => clusters.test(input.clusterId),
-    'clusters.profile.get': (input) => clusters.profile(input.clusterId),
+    'clusters.test': (input, ctx) => clusters.test(contextOf(input.clusterId, ctx)),
+    'clusters.profile.get': (input, ctx) => clusters.profile(contextOf(input.clusterId, ctx)),
     'clusters.profile.save': async (input, ctx) => {
       ctx.audit.target = `cluster:${input.clusterId}`;
       const { before, after } = await clusters.saveProfile(input);
@@ -32,7 +42,11 @@ export function clustersHandlers(engine: Engine): HandlersFor<typeof clustersCom
       ctx.audit.after = { ...after, passwordChanged: input.database?.password !== undefined };
       return after;
     },
-    'clusters.state': async (input) => (input.refresh ? clusters.monitor.refresh() : clusters.monitor.state()),
+    'clusters.state': async (input, ctx) => {
+      if (!ctx.contextId) return { clusterId: null, state: 'unknown' as const, lastSyncAt: null, checkedAt: null, error: null };
+      const monitor = clusters.monitorFor(ctx.contextId);
+      return input.refresh ? monitor.refresh() : monitor.state();
+    },
     'secrets.status': () => secrets.status(),
     'secrets.unlock': async (input, ctx) => {
       ctx.audit.target = 'secret-store';
@@ -45,6 +59,10 @@ export function clustersHandlers(engine: Engine): HandlersFor<typeof clustersCom
 
 export function dashboardHandlers(engine: Engine): HandlersFor<typeof dashboardCommands> {
   return {
-    'dashboard.get': (input) => engine.dashboard.get(input.clusterId),
+    'dashboard.get': (input, ctx) => {
+      const id = input.clusterId ?? ctx.contextId;
+      if (!id) throw new ContractError('VALIDATION', 'No cluster is selected. Choose one on the Clusters page first.');
+      return engine.dashboard.get(id);
+    },
   };
 }

@@ -63,7 +63,7 @@ export function operatorsHandlers(engine: Engine): HandlersFor<typeof operatorsC
       await ops.removeOidc(input.profile);
       return {};
     },
-    'operators.oidc.begin': (input, ctx) => ops.oidcBegin(ctx.connectionId, input.profile, ctx.clusterId),
+    'operators.oidc.begin': (input, ctx) => ops.oidcBegin(ctx.connectionId, input.profile, ctx.contextId),
     'operators.oidc.complete': async (input, ctx) => {
       ctx.audit.target = 'operator:oidc';
       const result = await ops.oidcComplete(ctx.connectionId, input.flowId, input.timeoutMs);

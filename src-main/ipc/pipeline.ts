@@ -10,6 +10,7 @@ import {
   type ParsedInput,
   type Result,
 } from '../../src-shared/contract';
+import type { ClusterRuntime } from '../engine/core/cluster-runtime';
 import type { CommandContext } from '../engine/core/context';
 import type { AuditOutcome, AuditRecorder } from '../engine/audit/recorder';
 import { redactSecrets } from '../engine/core/redact';
@@ -29,16 +30,32 @@ export interface PipelineDeps {
   /** Who is calling on this connection; null when nobody is signed in. */
   identify(connectionId: string): OperatorIdentity | null;
   audit: AuditRecorder;
-  /** Current cluster and whether it answers; mutations need it online unless the command is offline-capable. */
-  clusterState(): { clusterId: string | null; online: boolean; lastSyncAt: string | null };
+  /** The context this connection's session has selected (a view choice), or null. */
+  selectedContext(connectionId: string): string | null;
+  /** Whether a context's cluster answers; mutations need it online unless the command is offline-capable. */
+  clusterState(contextId: string | null): { online: boolean; lastSyncAt: string | null };
+  /** The cluster a context leads to (identity by kube-system UID). */
+  resolveCluster(contextId: string): Promise<ClusterRuntime>;
+  /** The last known cluster identity of a context, without a network call. */
+  knownClusterUid(contextId: string): string | null;
   consoleVersion: string;
   /** Unexpected failures go to the log with their stack; the operator gets a short message. */
   logError(command: string, error: unknown): void;
 }
 
-/** Commands that can run before anyone has signed in (sign-in itself, first-run setup, read-only app info). */
-const PUBLIC_PREFIXES = ['system.info', 'operators.signIn', 'operators.setupFirstAdmin', 'operators.status', 'operators.oidc'];
-const isPublic = (name: string) => PUBLIC_PREFIXES.some((p) => name === p || name.startsWith(`${p}.`));
+/**
+ * Commands that can run before anyone has signed in, by exact name: sign-in itself,
+ * first-run setup and read-only app info. Nothing else (OIDC configuration included).
+ */
+export const PUBLIC_COMMANDS: ReadonlySet<string> = new Set([
+  'system.info',
+  'operators.status',
+  'operators.setupFirstAdmin',
+  'operators.signIn',
+  'operators.oidc.begin',
+  'operators.oidc.complete',
+]);
+const isPublic = (name: string) => PUBLIC_COMMANDS.has(name);
 
 const ANONYMOUS: OperatorIdentity = { id: 'anonymous', displayName: 'not signed in', role: 'viewer', via: 'os-user' };
 
@@ -68,8 +85,26 @@ export function createPipeline(deps: PipelineDeps) {
     const def = commands[name];
     const identified = deps.identify(connectionId);
     const operator = identified ?? ANONYMOUS;
-    const cluster = deps.clusterState();
-    const ctx: CommandContext = { operator, clusterId: cluster.clusterId, connectionId, audit: {} };
+    // The cluster is fixed here, once: switching clusters mid-command changes nothing for it.
+    const contextId = deps.selectedContext(connectionId);
+    const cluster = deps.clusterState(contextId);
+    let resolved: Promise<ClusterRuntime> | null = null;
+    let resolvedUid: string | null = null;
+    const ctx: CommandContext = {
+      operator,
+      contextId,
+      connectionId,
+      audit: {},
+      cluster: () => {
+        resolved ??= (async () => {
+          if (!contextId) throw new ContractError('VALIDATION', 'No cluster is selected. Choose one on the Clusters page first.');
+          const rt = await deps.resolveCluster(contextId);
+          resolvedUid = rt.clusterId;
+          return rt;
+        })();
+        return resolved;
+      },
+    };
     let outcome: AuditOutcome = 'success';
     let errorCode: string | null = null;
     let parsedInput: unknown = rawInput;
@@ -106,7 +141,7 @@ export function createPipeline(deps: PipelineDeps) {
           );
         }
       }
-      if (def.mutating && !def.offline && !cluster.online) {
+      if (def.mutating && !def.offline && contextId !== null && !cluster.online) {
         outcome = 'denied';
         throw new ContractError(
           'OFFLINE',
@@ -145,7 +180,8 @@ export function createPipeline(deps: PipelineDeps) {
           outcome,
           errorCode,
           at: new Date().toISOString(),
-          cluster: cluster.clusterId,
+          // Bound to the cluster the command acted on; workstation actions (no cluster touched) go to the local log.
+          cluster: ctx.audit.cluster !== undefined ? ctx.audit.cluster : (resolvedUid ?? (resolved && contextId ? deps.knownClusterUid(contextId) : null)),
           consoleVersion: deps.consoleVersion,
         });
       }

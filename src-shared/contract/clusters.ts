@@ -28,7 +28,12 @@ export const ClusterContext = z.object({
   error: z.string().nullable(),
   /** The file's current-context. */
   current: z.boolean(),
+  /** Selected in this session (each session, each window, chooses its own). */
   selected: z.boolean(),
+  /** The cluster this context was last seen leading to: its kube-system namespace UID; null until first reached. */
+  clusterUid: z.string().nullable(),
+  /** Set when the context now leads to a different cluster than before: its work stays bound to the old one. */
+  identityChange: z.object({ previousUid: z.string(), uid: z.string(), at: z.string() }).nullable(),
 });
 export type ClusterContext = z.infer<typeof ClusterContext>;
 
@@ -92,6 +97,7 @@ export const ClusterProfile = z.object({
 export type ClusterProfile = z.infer<typeof ClusterProfile>;
 
 export const ClusterStateSchema = z.object({
+  /** The context this state is about. */
   clusterId: z.string().nullable(),
   state: z.enum(['online', 'offline', 'expected-offline', 'unknown']),
   /** Last time the cluster answered. */
@@ -146,7 +152,7 @@ export const clustersCommands = {
     output: ClustersList,
   }),
   'clusters.select': command({
-    summary: 'Choose the cluster context this workstation works on',
+    summary: 'Choose the cluster context this session works on (new sessions start on the last choice)',
     role: 'viewer',
     mutating: true,
     offline: true,
@@ -190,7 +196,7 @@ export const clustersCommands = {
     output: ClusterProfile,
   }),
   'clusters.state': command({
-    summary: 'Connection state of the selected cluster',
+    summary: 'Connection state of the cluster selected in this session',
     role: 'viewer',
     mutating: false,
     offline: true,
@@ -217,5 +223,5 @@ export const clustersCommands = {
 
 export const clustersEvents = {
   'clusters.changed': event({ summary: 'Kubeconfig files or their contexts changed', payload: ClustersList }),
-  'cluster.state': event({ summary: 'The selected cluster went online, offline or changed', payload: ClusterStateSchema }),
+  'cluster.state': event({ summary: 'A cluster context in use went online, offline or changed (sessions keep the one they selected)', payload: ClusterStateSchema }),
 };

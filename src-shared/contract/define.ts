@@ -17,7 +17,10 @@ export interface CommandDef<I extends z.ZodType = z.ZodType, O extends z.ZodType
   confirmField?: string;
   /** Short human summary, used in docs and the audit log. */
   summary: string;
-  /** Commands that work without the cluster (local settings, offline review). */
+  /**
+   * Commands the pipeline lets through while the session's selected cluster is unreachable:
+   * local settings, offline review, and work bound to another cluster (resume/rollback of an operation).
+   */
   offline?: boolean;
 }
 

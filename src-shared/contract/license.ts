@@ -116,7 +116,18 @@ export const licenseCommands = {
     summary: 'Verify a license offline, store it in the cluster and fan it out to every tenant',
     role: 'admin',
     mutating: true,
-    input: z.object({ license: LicenseText, encoding: Encoding, allocations: z.record(Slug, z.number().int().min(0)).optional() }).strict(),
+    input: z
+      .object({
+        license: LicenseText,
+        encoding: Encoding,
+        allocations: z.record(Slug, z.number().int().min(0)).optional(),
+        /**
+         * The offered license's id, typed by the admin, to activate it over a valid license although it
+         * is not newer or is another customer's (otherwise CONFIRMATION_REQUIRED names the id to type).
+         */
+        confirmReplace: z.string().max(128).optional(),
+      })
+      .strict(),
     output: ActivationResult,
   }),
   'license.clear': command({

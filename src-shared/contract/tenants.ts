@@ -73,6 +73,8 @@ export const TenantSummary = z.object({
   hasDatabase: z.boolean(),
   inRegistry: z.boolean(),
   stats: TenantStats.nullable(),
+  /** When stats were read from the tenant database (background refresh); null = never. */
+  statsAt: z.string().nullable(),
 });
 export type TenantSummary = z.infer<typeof TenantSummary>;
 
@@ -85,6 +87,8 @@ export const Drift = z.object({
 export type Drift = z.infer<typeof Drift>;
 
 export const TenantList = z.object({
+  /** The cluster the rows belong to (kube-system namespace UID). */
+  clusterId: z.string(),
   tenants: z.array(TenantSummary),
   drift: z.array(Drift),
   refreshedAt: z.string().nullable(),
@@ -100,13 +104,20 @@ export const OperationSummary = z.object({
   kind: z.string(),
   target: z.string(),
   status: z.enum(['running', 'done', 'failed', 'rolled-back', 'interrupted']),
+  /** The cluster the operation belongs to (its kube-system namespace UID); it only ever runs there. */
   clusterId: z.string().nullable(),
+  /** The context it was started through, for display. */
+  clusterName: z.string().nullable(),
+  /** Who started it. */
+  actor: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
   failedStep: z.string().nullable(),
   error: z.string().nullable(),
   steps: z.array(StepReport),
   canRollback: z.boolean(),
+  /** Things a step or compensation left alone and why (e.g. an object marked by another operation). */
+  notices: z.array(z.string()),
 });
 export type OperationSummary = z.infer<typeof OperationSummary>;
 
@@ -229,16 +240,20 @@ export const operationCommands = {
     output: z.object({ operations: z.array(OperationSummary) }),
   }),
   'operations.resume': command({
-    summary: 'Run an unfinished operation to its end',
+    summary: 'Run an unfinished operation to its end, on the cluster it belongs to',
     role: 'operator',
     mutating: true,
+    // Runs on the operation's own cluster (the engine proves it answers), not on the session's selected one.
+    offline: true,
     input: z.object({ operationId: z.string().min(1).max(100) }).strict(),
     output: OperationSummary,
   }),
   'operations.rollback': command({
-    summary: 'Undo the completed steps of an unfinished operation',
+    summary: 'Undo the completed steps of an unfinished operation, on the cluster it belongs to',
     role: 'operator',
     mutating: true,
+    // Runs on the operation's own cluster (the engine proves it answers), not on the session's selected one.
+    offline: true,
     input: z.object({ operationId: z.string().min(1).max(100) }).strict(),
     output: OperationSummary,
   }),

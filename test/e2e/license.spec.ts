@@ -90,6 +90,9 @@ test.describe('license', () => {
     const lid = `lic-e2e-${crypto.randomBytes(4).toString('hex')}`;
     // 90 days: "valid" (more than 30 days left) however long the test takes
     const { jws } = await makeLicense({ lid, customer, tier: 'PRO', limits: { tenants: 10, users: 500 }, features: ['sso', 'audit-export'], exp: nowS() + 90 * 86400 });
+    // issued an hour earlier, expiring sooner: activating it over the first one is a downgrade
+    const olderLid = `${lid}-older`;
+    const older = await makeLicense({ lid: olderLid, customer, tier: 'PRO', limits: { tenants: 10, users: 500 }, iat: nowS() - 3600, nbf: nowS() - 3600, exp: nowS() + 60 * 86400 });
 
     await openApp(page);
     await ensureClusterSelected(page);
@@ -191,6 +194,31 @@ test.describe('license', () => {
       await page.getByRole('button', { name: 'Reset' }).click();
       await expect(row.getByTestId(`alloc-cap-${slug}`)).toHaveValue('120');
       expect((await readSecret('gatehouse-license'))?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
+    });
+
+    await test.step("a downgrade asks for the older license's id to be typed; nothing changes until it is", async () => {
+      const before = await readSecret('gatehouse-license');
+      await page.getByTestId('license-paste').fill(older.jws);
+      await page.getByTestId('license-activate').click();
+      const confirm = page.getByTestId('confirm-dialog');
+      await expect(confirm).toBeVisible({ timeout: 30_000 });
+      await expect(confirm).toContainText('Downgrade the license');
+      await expect(confirm.getByTestId('replace-message')).toContainText('downgrade');
+      await expect(confirm.locator('label code')).toHaveText(olderLid);
+      await expect(page.getByTestId('license-problem')).toHaveCount(0);
+      expect((await readSecret('gatehouse-license'))?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
+      // the active license's id does not arm it
+      await confirm.getByTestId('confirm-input').fill(lid);
+      await expect(confirm.getByTestId('confirm-action')).toBeDisabled();
+      await confirm.getByTestId('confirm-input').fill(olderLid);
+      await shoot(page, 'license-downgrade-confirm');
+      await confirm.getByTestId('confirm-action').click();
+      await expect(confirm).toHaveCount(0, { timeout: 60_000 });
+      await expect(page.getByTestId('license-status')).toContainText(olderLid);
+      await expect(page.getByTestId('license-paste')).toHaveValue('');
+      await expect(page.locator('[data-testid="license-history-row"][data-action="activate"]').filter({ hasText: olderLid })).toContainText('confirmed downgrade');
+      const tenantSecret = await readSecret(`tenant-${slug}`);
+      expect(decode(tenantSecret?.data?.LICENSE_JWS)).toBe(older.jws);
     });
 
     await test.step('clear the license with the typed customer name: free tier', async () => {

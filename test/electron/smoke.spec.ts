@@ -55,6 +55,9 @@ test.describe('desktop shell (Electron)', () => {
     const win = await app.firstWindow();
     await expect(win.getByTestId('app')).toBeVisible({ timeout: 30_000 });
     await expect(win.getByTestId('statusbar')).toContainText('Desktop');
+    // our page comes from its own origin, app://gatehouse, not file://
+    expect(win.url()).toMatch(/^app:\/\/gatehouse\/index\.html(#.*)?$/);
+    expect(await win.evaluate(() => location.origin)).toBe('app://gatehouse');
     const isolation = await win.evaluate(() => ({
       bridge: typeof (window as unknown as { gatehouse?: { invoke?: unknown } }).gatehouse?.invoke,
       require: typeof (window as unknown as { require?: unknown }).require,
@@ -76,5 +79,6 @@ test.describe('desktop shell (Electron)', () => {
     });
     await win.waitForTimeout(500);
     expect(win.url()).not.toContain('example.com');
+    expect(win.url()).toMatch(/^app:\/\/gatehouse\//);
   });
 });

@@ -75,8 +75,12 @@ function signLeaf(dir: string, name: string, subject: string, ext: string): void
   );
 }
 
-/** Creates the PKI in `dir` unless it already exists (re-running `up` keeps kubeconfigs valid). */
-export function ensurePki(dir: string): Pki {
+/**
+ * Creates the PKI in `dir` unless it already exists (re-running `up` keeps kubeconfigs valid).
+ * Each harness has its own CA (`caName` tells them apart in TLS errors), so one
+ * cluster's credentials are refused by another.
+ */
+export function ensurePki(dir: string, caName = 'gatehouse-harness-ca'): Pki {
   const pki: Pki = {
     dir,
     caCert: join(dir, 'ca.crt'),
@@ -101,7 +105,7 @@ export function ensurePki(dir: string): Pki {
       '-key',
       'ca.key',
       '-subj',
-      '/CN=gatehouse-harness-ca',
+      `/CN=${caName}`,
       '-days',
       '3650',
       '-sha256',

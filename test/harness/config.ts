@@ -30,9 +30,27 @@ export function cacheRoot(): string {
     : join(homedir(), '.cache', 'gatehouse-harness');
 }
 
-/** Folder holding kubeconfigs, certs, data dirs, logs and harness.json. */
+/**
+ * Default run folder (kubeconfigs, certs, data dirs, logs, harness.json) when
+ * a caller names none: GATEHOUSE_HARNESS_DIR, else <cache>/run. The harness
+ * functions take an explicit folder; this default serves the CLI and scripts.
+ */
 export function runDir(): string {
   return process.env.GATEHOUSE_HARNESS_DIR ? resolve(process.env.GATEHOUSE_HARNESS_DIR) : join(cacheRoot(), 'run');
+}
+
+/** kubeconfig cluster name of the main harness; contexts are `<user>@<name>`. */
+export const CLUSTER_NAME = 'gatehouse-harness';
+/**
+ * The second, independent cluster (own etcd, kube-apiserver, PKI and
+ * PostgreSQL) lives in this sub-folder of the main run folder, so it is found
+ * from the main one alone and cleaned up with it.
+ */
+export const SECOND_CLUSTER_DIR = 'cluster-b';
+export const SECOND_CLUSTER_NAME = 'gatehouse-harness-b';
+
+export function secondRunDir(mainRoot: string): string {
+  return join(mainRoot, SECOND_CLUSTER_DIR);
 }
 
 export interface RunPaths {

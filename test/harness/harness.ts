@@ -13,11 +13,21 @@ import {
   waitApiserverReady,
   waitEtcdHealthy,
 } from './components';
-import { FAKE_NODE_NAMES, OPERATOR_SERVICE_ACCOUNT, PG_ADMIN_USER, PG_DATABASE, PLATFORM_NAMESPACE, runPaths } from './config';
+import {
+  CLUSTER_NAME,
+  FAKE_NODE_NAMES,
+  OPERATOR_SERVICE_ACCOUNT,
+  PG_ADMIN_USER,
+  PG_DATABASE,
+  PLATFORM_NAMESPACE,
+  type RunPaths,
+  runDir,
+  runPaths,
+} from './config';
 import { HarnessError } from './errors';
 import { type KubeConn, kubeRequest } from './kubeapi';
 import { writeKubeconfig } from './kubeconfig';
-import { applyAll, fakeNode, operatorToken, platformManifests, waitDeploymentsAvailable, waitNodesReady } from './platform';
+import { applyAll, devHarnessMarker, fakeNode, operatorToken, platformManifests, waitDeploymentsAvailable, waitNodesReady } from './platform';
 import { assertPortsFree, freePorts } from './ports';
 import { ensureDatabase, initPostgres, postgresDataDir, postgresSpec, waitPostgresReady } from './postgres';
 import { type ProcessRecord, type ProcessSpec, isRunning, killGroupSync, startProcess, stopProcess, tail } from './processes';
@@ -27,6 +37,14 @@ export type Log = (msg: string) => void;
 
 /** Stop order: dependants first, etcd last (postgres is independent). */
 export const STOP_ORDER: ComponentName[] = ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd', 'postgres'];
+/** What a harness started with `workloads: false` runs: API objects and a database, no pods. */
+export const API_ONLY_COMPONENTS: ComponentName[] = ['kube-apiserver', 'etcd', 'postgres'];
+
+/** The components `state` is meant to run (files of older harness versions: all). */
+export function expectedComponents(state: HarnessState): ComponentName[] {
+  const wanted = state.components ?? STOP_ORDER;
+  return STOP_ORDER.filter((n) => wanted.includes(n));
+}
 
 export function adminConn(state: HarnessState): KubeConn {
   const pki = join(state.runDir, 'pki');
@@ -40,14 +58,15 @@ export function postgresInfo(state: HarnessState): PostgresInfo {
 
 /** Components whose recorded process is gone (crashed, killed, or a stale pid file). */
 export function deadComponents(state: HarnessState): ComponentName[] {
-  return STOP_ORDER.filter((n) => {
+  return expectedComponents(state).filter((n) => {
     const rec = state.processes[n];
     return !rec || !isRunning(rec);
   });
 }
 
 async function healthy(state: HarnessState): Promise<boolean> {
-  if (deadComponents(state).length > 0) return false;
+  // No `ready`: the `up` that wrote this file died half way (platform not applied, kubeconfigs missing).
+  if (!state.ready || deadComponents(state).length > 0) return false;
   try {
     return (await kubeRequest(adminConn(state), 'GET', '/readyz', undefined, undefined, 3000)).status === 200;
   } catch {
@@ -88,6 +107,21 @@ function acquireLock(file: string): () => void {
 }
 
 export interface UpOptions {
+  /** Run folder; default runDir() (GATEHOUSE_HARNESS_DIR or <cache>/run). */
+  root?: string;
+  /**
+   * kubeconfig cluster name (contexts `admin@<name>`, `gatehouse@<name>`) and CA
+   * name; default CLUSTER_NAME. Give a second harness its own so kubeconfigs can be merged.
+   */
+  clusterName?: string;
+  /**
+   * true (default): controller-manager, scheduler, kwok and fake nodes; `up`
+   * waits until the platform Deployments are available. false: etcd,
+   * kube-apiserver and PostgreSQL only; every API object is real (namespaces,
+   * RBAC, ServiceAccount tokens, Secrets, Leases), but nothing reconciles:
+   * Deployments stay at 0 available, no pods, deleted namespaces stay Terminating.
+   */
+  workloads?: boolean;
   log?: Log;
   /** Informative: recorded in harness.json. */
   owner?: string;
@@ -101,38 +135,52 @@ export interface UpOptions {
  */
 export async function up(opts: UpOptions = {}): Promise<HarnessState> {
   const log = opts.log ?? ((m: string) => console.log(m));
-  const paths = runPaths();
+  const paths = runPaths(opts.root ?? runDir());
+  const clusterName = opts.clusterName ?? CLUSTER_NAME;
+  const components = opts.workloads === false ? STOP_ORDER.filter((n) => API_ONLY_COMPONENTS.includes(n)) : STOP_ORDER;
   const unlock = acquireLock(paths.lock);
   try {
-    const existing = readState();
+    const existing = readState(paths.root);
     if (existing) {
-      if (await healthy(existing)) {
+      // A harness of another kind in this folder (e.g. API-only where a full one is asked for) is replaced.
+      const sameKind = (existing.clusterName ?? CLUSTER_NAME) === clusterName && expectedComponents(existing).join() === components.join();
+      if (sameKind && (await healthy(existing))) {
         log(`[up] harness already running (apiserver ${existing.apiServer.url}); nothing to do`);
         return existing;
       }
       const dead = deadComponents(existing);
-      const why = dead.length
-        ? `not running: ${dead.map((n) => `${n} (log: ${existing.processes[n]?.logFile ?? 'never started'})`).join(', ')}`
-        : 'kube-apiserver not ready';
+      const why = !sameKind
+        ? `it runs ${expectedComponents(existing).join(', ')} as "${existing.clusterName ?? CLUSTER_NAME}", ${components.join(', ')} as "${clusterName}" was asked for`
+        : dead.length
+          ? `not running: ${dead.map((n) => `${n} (log: ${existing.processes[n]?.logFile ?? 'never started'})`).join(', ')}`
+          : !existing.ready
+            ? 'its start-up never finished'
+            : 'kube-apiserver not ready';
       log(`[up] stale harness (pid file ${paths.pidFile}): ${why}; stopping the survivors and starting fresh`);
       await stopAll(existing, log);
     }
-    return await freshUp(opts, log);
+    return await freshUp(paths, { clusterName, workloads: opts.workloads !== false, components }, opts, log);
   } finally {
     unlock();
   }
 }
 
-async function freshUp(opts: UpOptions, log: Log): Promise<HarnessState> {
-  const paths = runPaths();
+interface Kind {
+  clusterName: string;
+  workloads: boolean;
+  components: ComponentName[];
+}
+
+async function freshUp(paths: RunPaths, kind: Kind, opts: UpOptions, log: Log): Promise<HarnessState> {
   const t0 = Date.now();
+  const { clusterName } = kind;
   const binDir = await ensureBinaries({ log });
   const versions = pins();
 
   // Every `up` starts from empty data: tests must not depend on leftovers.
   for (const d of [paths.etcdData, paths.pki, join(paths.root, 'kubeconfigs')]) rmSync(d, { recursive: true, force: true });
   mkdirSync(paths.logs, { recursive: true });
-  const pki = ensurePki(paths.pki);
+  const pki = ensurePki(paths.pki, `${clusterName}-ca`);
 
   const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwok, pgPort] = await freePorts(7);
   const ports = {
@@ -152,14 +200,15 @@ async function freshUp(opts: UpOptions, log: Log): Promise<HarnessState> {
     'kube-scheduler': join(kcDir, 'kube-scheduler.kubeconfig'),
     kwok: join(kcDir, 'kwok.kubeconfig'),
   };
-  for (const [name, file] of Object.entries(componentKubeconfigs)) {
+  for (const [name, file] of kind.workloads ? Object.entries(componentKubeconfigs) : []) {
     const c = pki.clients[name as keyof typeof pki.clients];
-    writeKubeconfig(file, { server, caFile: pki.caCert, name, user: { certFile: c.cert, keyFile: c.key } });
+    writeKubeconfig(file, { server, caFile: pki.caCert, name, cluster: clusterName, user: { certFile: c.cert, keyFile: c.key } });
   }
   writeKubeconfig(paths.adminKubeconfig, {
     server,
     caFile: pki.caCert,
     name: 'admin',
+    cluster: clusterName,
     user: { certFile: pki.clients.admin.cert, keyFile: pki.clients.admin.key },
   });
 
@@ -170,6 +219,8 @@ async function freshUp(opts: UpOptions, log: Log): Promise<HarnessState> {
   const state: HarnessState = {
     schema: 1,
     runDir: paths.root,
+    clusterName,
+    components: kind.components,
     binDir,
     versions,
     startedAt: new Date().toISOString(),
@@ -231,11 +282,9 @@ async function freshUp(opts: UpOptions, log: Log): Promise<HarnessState> {
     const readyzMs = Date.now() - t0;
     log(`[up] kube-apiserver ready at ${server} (${readyzMs} ms)`);
 
-    await start(controllerManagerSpec(layout));
-    await start(schedulerSpec(layout));
-    const kwokRec = await start(kwokSpec(layout));
-
-    await applyAll(conn, FAKE_NODE_NAMES.map(fakeNode));
+    const kwokRec = kind.workloads ? await startWorkloads(layout, start) : undefined;
+    if (kwokRec) await applyAll(conn, FAKE_NODE_NAMES.map(fakeNode));
+    await applyAll(conn, [devHarnessMarker()]);
     await applyAll(conn, platformManifests());
     const tok = await operatorToken(conn);
     state.operator.tokenExpiresAt = tok.expiresAt;
@@ -244,14 +293,19 @@ async function freshUp(opts: UpOptions, log: Log): Promise<HarnessState> {
       caFile: pki.caCert,
       name: OPERATOR_SERVICE_ACCOUNT,
       namespace: PLATFORM_NAMESPACE,
+      cluster: clusterName,
       user: { token: tok.token },
     });
 
-    await waitNodesReady(conn, FAKE_NODE_NAMES, kwokRec);
-    log(`[up] ${FAKE_NODE_NAMES.length} kwok nodes Ready (${Date.now() - t0} ms)`);
-    await waitDeploymentsAvailable(conn, PLATFORM_NAMESPACE, kwokRec);
+    if (kwokRec) {
+      await waitNodesReady(conn, FAKE_NODE_NAMES, kwokRec);
+      log(`[up] ${FAKE_NODE_NAMES.length} kwok nodes Ready (${Date.now() - t0} ms)`);
+      await waitDeploymentsAvailable(conn, PLATFORM_NAMESPACE, kwokRec);
+      log(`[up] platform deployments available in ${PLATFORM_NAMESPACE} (${Date.now() - t0} ms)`);
+    } else {
+      log(`[up] platform objects applied in ${PLATFORM_NAMESPACE}; no controllers or nodes: nothing rolls out (${Date.now() - t0} ms)`);
+    }
     const platformMs = Date.now() - t0;
-    log(`[up] platform deployments available in ${PLATFORM_NAMESPACE} (${platformMs} ms)`);
     await pgReady;
     state.ready = { readyzMs, platformMs };
     writeState(state);
@@ -262,6 +316,13 @@ async function freshUp(opts: UpOptions, log: Log): Promise<HarnessState> {
     await stopAll(state, log).catch(() => {});
     throw err;
   }
+}
+
+/** controller-manager, scheduler and kwok; resolves with kwok's record (node readiness waits watch it). */
+async function startWorkloads(layout: Layout, start: (spec: ProcessSpec) => Promise<ProcessRecord>): Promise<ProcessRecord> {
+  await start(controllerManagerSpec(layout));
+  await start(schedulerSpec(layout));
+  return start(kwokSpec(layout));
 }
 
 /** Stops every recorded component (process groups, SIGTERM then SIGKILL) and clears the state. */
@@ -283,9 +344,10 @@ export async function stopAll(state: HarnessState, log: Log = () => {}): Promise
   }
 }
 
-export async function down(log: Log = (m) => console.log(m)): Promise<void> {
-  const paths = runPaths();
-  const state = readState();
+export async function down(opts: { root?: string; log?: Log } = {}): Promise<void> {
+  const log = opts.log ?? ((m: string) => console.log(m));
+  const paths = runPaths(opts.root ?? runDir());
+  const state = readState(paths.root);
   if (!state) {
     log(`[down] no harness state in ${paths.root}; nothing to stop`);
     return;
@@ -306,18 +368,25 @@ export function killAllSync(root?: string): void {
   clearState(state.runDir);
 }
 
-export async function status(log: Log = (m) => console.log(m)): Promise<boolean> {
-  const paths = runPaths();
-  const state = readState();
+export async function status(root = runDir(), log: Log = (m) => console.log(m)): Promise<boolean> {
+  const paths = runPaths(root);
+  const state = readState(root);
   if (!state) {
     log(`harness: not running (no ${paths.state})`);
     return false;
   }
   const ok = await healthy(state);
-  log(`harness: ${ok ? 'running' : 'DEGRADED'}  (run dir ${state.runDir}, started ${state.startedAt})`);
+  log(
+    `harness: ${ok ? 'running' : 'DEGRADED'}  (run dir ${state.runDir}, cluster ${state.clusterName ?? CLUSTER_NAME}, started ${state.startedAt})`,
+  );
   log(`versions: kubernetes ${state.versions.kubernetes}, etcd ${state.versions.etcd}, kwok ${state.versions.kwok}`);
+  const expected = expectedComponents(state);
   for (const name of STOP_ORDER) {
     const rec = state.processes[name];
+    if (!rec && !expected.includes(name)) {
+      log(`  ${name.padEnd(24)} not run here (API objects only: no nodes, nothing rolls out)`);
+      continue;
+    }
     const st = !rec ? 'not started' : isRunning(rec) ? `running  pid ${rec.pid}` : `DEAD     pid ${rec.pid} (stale; see ${rec.logFile})`;
     log(`  ${name.padEnd(24)} ${st}${rec?.ports?.length ? `  ports ${rec.ports.join(',')}` : ''}`);
   }

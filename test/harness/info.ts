@@ -1,9 +1,15 @@
 // The connection info tests receive: a JSON-serialisable subset of
 // harness.json, handed to test workers with vitest's provide/inject.
-import type { HarnessState, PostgresInfo } from './state';
+import { CLUSTER_NAME } from './config';
+import { expectedComponents } from './harness';
+import type { ComponentName, HarnessState, PostgresInfo } from './state';
 
 export interface HarnessInfo {
   runDir: string;
+  /** kubeconfig cluster name: `gatehouse-harness`, cluster B `gatehouse-harness-b`; contexts are `<user>@<clusterName>`. */
+  clusterName: string;
+  /** Processes it runs. Cluster B: etcd, kube-apiserver, postgres only (no nodes, nothing rolls out). */
+  components: ComponentName[];
   /** harness.json; fault hooks read and update it. */
   stateFile: string;
   apiServerUrl: string;
@@ -23,6 +29,8 @@ export function toInfo(state: HarnessState): HarnessInfo {
   const { host, port, user, password, database } = state.postgres;
   return {
     runDir: state.runDir,
+    clusterName: state.clusterName ?? CLUSTER_NAME,
+    components: expectedComponents(state),
     stateFile: `${state.runDir}/harness.json`,
     apiServerUrl: state.apiServer.url,
     caFile: state.apiServer.caFile,

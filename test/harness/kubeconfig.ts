@@ -3,6 +3,7 @@
 // embedded as *-data so a kubeconfig can be copied or mounted on its own.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
+import { CLUSTER_NAME } from './config';
 
 export interface KubeconfigUser {
   certFile?: string;
@@ -16,8 +17,22 @@ function b64(file: string): string {
 
 export function writeKubeconfig(
   file: string,
-  opts: { server: string; caFile: string; user: KubeconfigUser; name: string; namespace?: string },
+  opts: {
+    server: string;
+    caFile: string;
+    user: KubeconfigUser;
+    /** User entry name; the context is `<name>@<cluster>`. */
+    name: string;
+    namespace?: string;
+    /** Cluster entry name (default CLUSTER_NAME). Distinct per harness so merged kubeconfigs do not collide. */
+    cluster?: string;
+  },
 ): void {
+  const cluster = opts.cluster ?? CLUSTER_NAME;
+  // Merged kubeconfigs (KUBECONFIG=a:b) keep the first entry of each name, so a
+  // second harness's users must not be called `admin`/`gatehouse` too. The main
+  // harness keeps the short names existing kubeconfigs and tests know.
+  const userName = cluster === CLUSTER_NAME ? opts.name : `${opts.name}@${cluster}`;
   const user: Record<string, string> = {};
   if (opts.user.certFile) user['client-certificate-data'] = b64(opts.user.certFile);
   if (opts.user.keyFile) user['client-key-data'] = b64(opts.user.keyFile);
@@ -25,15 +40,15 @@ export function writeKubeconfig(
   const doc = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'gatehouse-harness', cluster: { server: opts.server, 'certificate-authority-data': b64(opts.caFile) } }],
-    users: [{ name: opts.name, user }],
+    clusters: [{ name: cluster, cluster: { server: opts.server, 'certificate-authority-data': b64(opts.caFile) } }],
+    users: [{ name: userName, user }],
     contexts: [
       {
-        name: `${opts.name}@gatehouse-harness`,
-        context: { cluster: 'gatehouse-harness', user: opts.name, ...(opts.namespace ? { namespace: opts.namespace } : {}) },
+        name: `${opts.name}@${cluster}`,
+        context: { cluster, user: userName, ...(opts.namespace ? { namespace: opts.namespace } : {}) },
       },
     ],
-    'current-context': `${opts.name}@gatehouse-harness`,
+    'current-context': `${opts.name}@${cluster}`,
   };
   writeFileSync(file, stringify(doc), { mode: 0o600 });
 }

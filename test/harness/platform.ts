@@ -37,6 +37,15 @@ export function fakeNode(name: string): KubeObject {
   };
 }
 
+/**
+ * Marks this cluster as the local development harness: a console started with --dev accepts
+ * test-signed licenses only on a cluster whose kube-system namespace carries this label and whose
+ * API server is on loopback (src-main/engine/license/kube-targets.ts DEV_HARNESS_LABEL, docs/license.md).
+ */
+export function devHarnessMarker(): KubeObject {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system', labels: { 'gatehouse.io/dev-harness': 'true' } } };
+}
+
 export async function applyAll(conn: KubeConn, objects: KubeObject[]): Promise<void> {
   const mapper = new ResourceMapper(conn);
   for (const obj of objects) await applyObject(conn, mapper, obj);

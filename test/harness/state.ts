@@ -20,6 +20,16 @@ export interface HarnessState {
   /** Bumped on incompatible changes to this file. */
   schema: 1;
   runDir: string;
+  /**
+   * kubeconfig cluster name (contexts are `<user>@<clusterName>`); absent in
+   * files written before there were two clusters: then CLUSTER_NAME.
+   */
+  clusterName?: string;
+  /**
+   * The components this harness runs (the second cluster runs no controllers
+   * or kwok); absent in older files: then all of them.
+   */
+  components?: ComponentName[];
   binDir: string;
   versions: Pins;
   startedAt: string;

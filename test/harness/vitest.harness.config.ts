@@ -7,8 +7,8 @@ export default defineConfig({
   root: fileURLToPath(new URL('../..', import.meta.url)),
   test: {
     name: 'integration',
-    // Only the harness self-test: other integration files belong to the lead's vitest.config.ts.
-    include: ['test/integration/harness.test.ts'],
+    // Only the harness self-tests (one cluster, two clusters): other integration files belong to vitest.config.ts.
+    include: ['test/integration/harness.test.ts', 'test/integration/harness-two-clusters.test.ts'],
     globalSetup: ['test/integration/global-setup.ts'],
     environment: 'node',
     pool: 'forks',

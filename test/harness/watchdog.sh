@@ -2,20 +2,44 @@
 # Last line of defence for "no process survives the test run": started by the
 # vitest global setup, it polls the vitest process and, if that dies without
 # running its teardown (SIGKILL, OOM killer, crashed runner), SIGKILLs every
-# process group listed in harness.pid. Exits quietly once the harness has been
-# stopped normally (harness.json removed).
-# usage: watchdog.sh <owner-pid> <harness.json> <harness.pid> [private run dir to empty, logs kept] [pg dir to delete]
-owner=$1 state=$2 pidfile=$3 private=$4 pgdir=$5
+# process group listed in harness.pid of each run folder it was given.
+#
+# usage: watchdog.sh <owner-pid> <keep-only-logs 0|1> <main run dir> <pg dir|-> [<run dir> <pg dir|->]...
+#   <pg dir>: PostgreSQL's folder when it lives outside the run folder (root), deleted; - for none.
+#   The first run folder is the main harness: once its harness.json has existed
+#   and is gone, teardown ran and the watchdog exits quietly. The others (the
+#   second cluster) may be started later by a test, or never.
+owner=$1 keep=$2
+shift 2
+main=$1/harness.json
+seen=0
 while kill -0 "$owner" 2>/dev/null; do
-  [ -f "$state" ] || exit 0
+  if [ -f "$main" ]; then
+    seen=1
+  elif [ "$seen" = 1 ]; then
+    exit 0
+  fi
   sleep 1
 done
-[ -f "$state" ] || exit 0
-while read -r name pid; do
-  # dash: no `--` before a negative pid (it would be parsed as a number)
-  [ -n "$pid" ] && kill -KILL "-$pid" 2>/dev/null && echo "watchdog: killed $name (pgid $pid)"
-done < "$pidfile"
-rm -f "$state" "$pidfile"
-[ -n "$private" ] && find "$private" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
-[ -n "$pgdir" ] && rm -rf "$pgdir"
+# Two passes: a test worker that was starting cluster B may outlive the runner
+# by a moment and record a process after the first pass.
+cleanup() {
+  while [ $# -ge 2 ]; do
+    dir=$1 pgdir=$2
+    shift 2
+    if [ -f "$dir/harness.pid" ]; then
+      while read -r name pid; do
+        # dash: no `--` before a negative pid (it would be parsed as a number)
+        [ -n "$pid" ] && kill -KILL "-$pid" 2>/dev/null && echo "watchdog: killed $name (pgid $pid)"
+      done < "$dir/harness.pid"
+    fi
+    rm -f "$dir/harness.json" "$dir/harness.pid"
+    # The second cluster's folder sits inside the main one; it is emptied on its own turn.
+    [ "$keep" = 1 ] && [ -d "$dir" ] && find "$dir" -mindepth 1 -maxdepth 1 ! -name logs ! -name cluster-b -exec rm -rf {} +
+    [ "$pgdir" != - ] && rm -rf "$pgdir"
+  done
+}
+cleanup "$@"
+sleep 3
+cleanup "$@"
 exit 0

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src-main/engine';
+import { engineClusterDeps } from '../../src-main/ipc/router';
 import { createHandlers } from '../../src-main/ipc/handlers';
 import { createPipeline } from '../../src-main/ipc/pipeline';
 import { deleteNamespace, harness, kubeConfig, startApiServer, stopApiServer, uniqueNamespace, type HarnessInfo } from './harness-fixture';
@@ -52,9 +53,15 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** What clusters.select does for a session: its choice, and a fresh check of that context. */
+const selectAs = (e: Engine, contextId: string) => {
+  e.selections.set('test-session', contextId);
+  return e.clusters.monitorFor(contextId).reset();
+};
+
 describe('clusters against the harness', () => {
   it('lists the harness contexts and reports a malformed kubeconfig beside them', () => {
-    const list = engine.clusters.list();
+    const list = engine.clusters.list(null);
     const operator = list.contexts.find((c) => c.sourceFile === state.kubeconfigs.operator);
     const adminCtx = list.contexts.find((c) => c.sourceFile === state.kubeconfigs.admin);
     expect(operator).toMatchObject({ status: 'ok', server: state.apiServerUrl, current: true });
@@ -66,7 +73,7 @@ describe('clusters against the harness', () => {
   });
 
   it('tests the least-privilege operator kubeconfig: version, and every permission granted', async () => {
-    const operatorId = engine.clusters.list().contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
+    const operatorId = engine.clusters.list(null).contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
     const result = await engine.clusters.test(operatorId);
     expect(result.serverVersion.gitVersion).toBe(state.versions.kubernetes);
     expect(result.namespace).toBe('iam-system');
@@ -112,9 +119,9 @@ describe('clusters against the harness', () => {
   });
 
   it('shows the platform deployments and the three nodes on the dashboard', async () => {
-    const operatorId = engine.clusters.list().contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
-    await engine.clusters.select(operatorId);
-    const d = await engine.dashboard.get(undefined);
+    const operatorId = engine.clusters.list(null).contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
+    await selectAs(engine, operatorId);
+    const d = await engine.dashboard.get(operatorId);
     expect(d).toMatchObject({
       clusterId: operatorId,
       namespace: 'iam-system',
@@ -134,13 +141,13 @@ describe('clusters against the harness', () => {
     const namespace = await uniqueNamespace('clusters-watch');
     cleanups.push(() => deleteNamespace(namespace).catch(() => undefined));
     const apps = admin.makeApiClient(AppsV1Api);
-    const operatorId = engine.clusters.list().contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
+    const operatorId = engine.clusters.list(null).contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
     await engine.clusters.saveProfile({ clusterId: operatorId, namespace, database: null, expectedOffline: false });
     const seen: EventPayload<'workloads.changed'>[] = [];
     const off = engine.bus.subscribe('workloads.changed', (e) => seen.push(e));
     try {
-      expect((await engine.clusters.select(operatorId)).state).toBe('online'); // online starts the watch
-      expect(await engine.dashboard.watchReady()).toBe(true);
+      expect((await selectAs(engine, operatorId)).state).toBe('online'); // online starts the watch
+      expect(await engine.dashboard.watchReady(operatorId)).toBe(true);
       await apps.createNamespacedDeployment({
         namespace,
         body: {
@@ -193,7 +200,7 @@ describe('offline mode', () => {
       handlers,
       identify: () => ({ id: 'it-admin', displayName: 'IT', role: 'admin', via: 'local-account' }),
       audit: { record: async (r) => void records.push(r) },
-      clusterState: () => offlineEngine.clusterState(),
+      ...engineClusterDeps(offlineEngine),
       consoleVersion: 'test',
       logError: () => undefined,
     });
@@ -207,7 +214,7 @@ describe('offline mode', () => {
     expect(selected.state).toBe('online');
     const live: { offline: boolean; lastSyncAt: string; deployments: unknown[] } = await invoke('dashboard.get', {});
     expect(live.offline).toBe(false);
-    const online = offlineEngine.clusterState();
+    const online = offlineEngine.clusterState(id);
     expect(online).toMatchObject({ clusterId: id, online: true });
 
     await relay.close(); // the API server is gone
@@ -215,7 +222,7 @@ describe('offline mode', () => {
     expect(down.state).toBe('offline');
     expect(down.error).toMatch(/refused the connection/);
     expect(down.lastSyncAt).toBe(online.lastSyncAt);
-    expect(offlineEngine.clusterState()).toMatchObject({ clusterId: id, online: false, lastSyncAt: online.lastSyncAt });
+    expect(offlineEngine.clusterState(id)).toMatchObject({ clusterId: id, online: false, lastSyncAt: online.lastSyncAt });
 
     const cached: { offline: boolean; lastSyncAt: string; deployments: unknown[]; error: string } = await invoke('dashboard.get', {});
     // the WATCH may have refreshed the cached copy since: same deployments, same or newer time
@@ -250,16 +257,16 @@ describe('offline mode', () => {
 
     await relay.open(); // same port: the server is back
     expect(((await invoke('clusters.state', { refresh: true })) as { state: string }).state).toBe('online');
-    expect(offlineEngine.clusterState().online).toBe(true);
+    expect(offlineEngine.clusterState(id).online).toBe(true);
   });
 
   it('reports a stopped API server as offline with last sync and the cached dashboard, and recovers', async () => {
     const dataDir = fs.mkdtempSync(path.join(dir, 'data-'));
     const first = newEngine([state.kubeconfigs.operator], dataDir);
-    const id = first.clusters.list().contexts[0]!.id;
-    expect((await first.clusters.select(id)).state).toBe('online');
-    const live = await first.dashboard.get(undefined);
-    const lastSyncAt = first.clusterState().lastSyncAt;
+    const id = first.clusters.list(null).contexts[0]!.id;
+    expect((await selectAs(first, id)).state).toBe('online');
+    const live = await first.dashboard.get(id);
+    const lastSyncAt = first.clusterState(id).lastSyncAt;
     expect(lastSyncAt).not.toBeNull();
     await first.close();
 
@@ -268,11 +275,11 @@ describe('offline mode', () => {
     const second = newEngine([state.kubeconfigs.operator], dataDir);
     cleanups.push(() => second.close());
     try {
-      const down = await second.clusters.monitor.refresh();
+      const down = await second.clusters.monitorFor(id).refresh();
       expect(down).toMatchObject({ clusterId: id, state: 'offline', lastSyncAt });
       expect(down.error).toMatch(/refused the connection/);
-      expect(second.clusterState()).toEqual({ clusterId: id, online: false, lastSyncAt });
-      const cached = await second.dashboard.get(undefined);
+      expect(second.clusterState(id)).toEqual({ clusterId: id, online: false, lastSyncAt });
+      const cached = await second.dashboard.get(id);
       expect(cached).toMatchObject({ offline: true, nodes: live.nodes });
       expect(cached.lastSyncAt >= live.lastSyncAt).toBe(true);
       expect(cached.deployments.map((d) => d.name)).toEqual(live.deployments.map((d) => d.name));
@@ -280,7 +287,7 @@ describe('offline mode', () => {
     } finally {
       await startApiServer();
     }
-    expect((await second.clusters.monitor.refresh()).state).toBe('online');
-    expect(second.clusterState().online).toBe(true);
+    expect((await second.clusters.monitorFor(id).refresh()).state).toBe('online');
+    expect(second.clusterState(id).online).toBe(true);
   });
 });

@@ -12,6 +12,11 @@
 //                              Private folders let several runs (worktrees,
 //                              engineers on one box) proceed side by side.
 //
+// A second, independent cluster (cluster B) is started only by the tests that
+// ask for it (`secondCluster()` in harness-fixture.ts), in <run folder>/cluster-b;
+// this setup stops it at the end of the run like the main one, and the watchdog
+// covers it too.
+//
 // Tests get connection info with `inject('harness')` (see harness-fixture.ts);
 // GATEHOUSE_HARNESS_DIR is also exported for subprocesses.
 import { spawn } from 'node:child_process';
@@ -19,10 +24,11 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { goVersion, requireBinaries } from '../harness/build';
-import { HARNESS_SRC, cacheRoot, runPaths } from '../harness/config';
+import { HARNESS_SRC, SECOND_CLUSTER_DIR, cacheRoot, runDir, secondRunDir } from '../harness/config';
 import { HarnessError } from '../harness/errors';
 import { deadComponents, down, killAllSync, up } from '../harness/harness';
 import { toInfo } from '../harness/info';
+import { postgresDataDir } from '../harness/postgres';
 import { type HarnessState, readState } from '../harness/state';
 
 function log(msg: string): void {
@@ -39,26 +45,52 @@ function pruneOldRuns(): void {
   const finished = readdirSync(root)
     .filter((d) => /^vitest-\d+$/.test(d))
     .map((d) => join(root, d))
-    .filter((d) => !existsSync(join(d, 'harness.json')))
+    .filter((d) => !existsSync(join(d, 'harness.json')) && !existsSync(join(secondRunDir(d), 'harness.json')))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   for (const dir of finished.slice(3)) rmSync(dir, { recursive: true, force: true });
 }
 
+/** Empties a finished run folder but for logs/ (its own and the second cluster's). */
 function keepOnlyLogs(dir: string): void {
-  for (const entry of readdirSync(dir)) if (entry !== 'logs') rmSync(join(dir, entry), { recursive: true, force: true });
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir)) {
+    if (entry === 'logs') continue;
+    if (entry === SECOND_CLUSTER_DIR) keepOnlyLogs(join(dir, entry));
+    else rmSync(join(dir, entry), { recursive: true, force: true });
+  }
 }
 
-/** Kills the harness if this vitest process dies without running teardown. */
-function startWatchdog(privateDir: string | undefined, pgDataDir: string): void {
-  const p = runPaths();
-  // The PostgreSQL data dir lives outside the run folder when we run as root.
-  const pgOutside = pgDataDir.startsWith(p.root) ? '' : dirname(pgDataDir);
-  const args = [join(HARNESS_SRC, 'watchdog.sh'), String(process.pid), p.state, p.pidFile, privateDir ?? '', pgOutside];
-  const child = spawn('/bin/sh', args, {
-    detached: true,
-    stdio: 'ignore',
-  });
+/** PostgreSQL's folder when it lives outside the run folder (we run as root), else '-'. */
+function pgOutside(root: string): string {
+  const dataDir = postgresDataDir(root);
+  return dataDir.startsWith(root) ? '-' : dirname(dataDir);
+}
+
+/**
+ * Kills both clusters if this vitest process dies without running teardown.
+ * Started before the main cluster, so a runner killed during start-up leaves
+ * nothing behind either; cluster B is covered whenever a test starts it.
+ */
+function startWatchdog(root: string, keepLogsOnly: boolean): void {
+  const second = secondRunDir(root);
+  const args = [
+    join(HARNESS_SRC, 'watchdog.sh'),
+    String(process.pid),
+    keepLogsOnly ? '1' : '0',
+    root,
+    pgOutside(root),
+    second,
+    pgOutside(second),
+  ];
+  const child = spawn('/bin/sh', args, { detached: true, stdio: 'ignore' });
   child.unref();
+}
+
+/** Stops cluster B (if a test started it), then the main cluster. */
+async function downBoth(root: string): Promise<void> {
+  const second = secondRunDir(root);
+  if (readState(second)) await down({ root: second, log: (m) => log(`[cluster B] ${m}`) });
+  await down({ root, log });
 }
 
 interface Shared {
@@ -92,40 +124,43 @@ async function start(): Promise<Shared> {
   if (!reuse && !process.env.GATEHOUSE_HARNESS_DIR) {
     pruneOldRuns();
     privateDir = join(cacheRoot(), 'runs', `vitest-${process.pid}`);
-    // Set before anything reads runDir(); workers inherit it too.
-    process.env.GATEHOUSE_HARNESS_DIR = privateDir;
   }
-  const existing = readState();
+  const root = privateDir ?? runDir();
+  // Workers and subprocesses (tenants-env, crash children) find the harness through it.
+  process.env.GATEHOUSE_HARNESS_DIR = root;
+  const existing = readState(root);
   if (existing && !reuse) {
     log(`replacing the harness running in ${existing.runDir} (set GATEHOUSE_HARNESS_REUSE=1 to keep using it)`);
-    await down(log);
+    await downBoth(root);
   }
-  const reused = reuse && !!existing && deadComponents(existing).length === 0;
-  const t = Date.now();
-  const state = await up({ log, owner: `vitest (pid ${process.pid})` });
-  log(reused ? `reusing harness at ${state.apiServer.url}` : `harness up in ${Date.now() - t} ms (${state.apiServer.url})`);
-  process.env.GATEHOUSE_HARNESS_DIR = state.runDir;
-
   const owned = !reuse;
   if (owned) {
-    startWatchdog(privateDir, state.postgres.dataDir);
+    startWatchdog(root, !!privateDir);
     // Ctrl-C / kill of the runner: vitest may exit without calling teardown.
+    const killBoth = () => {
+      killAllSync(secondRunDir(root));
+      killAllSync(root);
+    };
     const onSignal = (sig: NodeJS.Signals) => {
-      killAllSync();
+      killBoth();
       if (privateDir) keepOnlyLogs(privateDir);
       process.exit(sig === 'SIGINT' ? 130 : 143);
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    process.once('exit', () => killAllSync());
+    process.once('exit', killBoth);
   }
+  const reused = reuse && !!existing && deadComponents(existing).length === 0;
+  const t = Date.now();
+  const state = await up({ root, log, owner: `vitest (pid ${process.pid})` });
+  log(reused ? `reusing harness at ${state.apiServer.url}` : `harness up in ${Date.now() - t} ms (${state.apiServer.url})`);
 
   const stop = async () => {
     if (!owned) {
-      log('leaving the reused harness running (npm run cluster:down stops it)');
+      log('leaving the reused harness running, and cluster B if a test started it (npm run cluster:down stops both)');
       return;
     }
-    await down(log);
+    await downBoth(root);
     if (privateDir) {
       keepOnlyLogs(privateDir);
       log(`logs of this run: ${join(privateDir, 'logs')}`);

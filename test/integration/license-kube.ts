@@ -3,6 +3,7 @@
 import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { kubeClients } from '../../src-main/adapters/kube';
 import type { ClusterRuntime } from '../../src-main/engine/core/cluster-runtime';
+import { ClusterScope } from '../../src-main/engine/clusters/scope';
 import { deleteNamespace, harness, kubeConfig, uniqueNamespace } from './harness-fixture';
 
 /** True when a harness is reachable (global setup or `npm run cluster:up` + GATEHOUSE_HARNESS_REUSE=1). */
@@ -17,7 +18,7 @@ export async function licenseNamespace() {
   const namespace = await uniqueNamespace('license');
   const core = kubeConfig('admin').makeApiClient(CoreV1Api);
   const operatorConfig: KubeConfig = kubeConfig('operator');
-  const operator: ClusterRuntime = { clusterId: `harness:${namespace}`, kube: kubeClients(operatorConfig), namespace, pgAdmin: async () => null };
+  const operator: ClusterRuntime = new ClusterScope(`harness:${namespace}`, { contextId: `harness:${namespace}`, contextName: 'harness', kube: kubeClients(operatorConfig), namespace, pgAdmin: async () => null });
   return { namespace, adminCore: core, operator, cleanup: () => deleteNamespace(namespace).catch(() => undefined) };
 }
 

@@ -67,6 +67,17 @@ describe.skipIf(!available)('license on a real cluster', () => {
     await ns?.cleanup();
   });
 
+  it("recognises the harness as the development cluster and takes the API server's Date as a time witness", async () => {
+    const cluster = kubeLicenseCluster(ns.operator);
+    const facts = await cluster.store.facts();
+    // the harness labels kube-system (test/harness/platform.ts devHarnessMarker) and serves on loopback
+    expect(facts).toMatchObject({ uid: clusterUid, devHarness: true });
+    expect(typeof facts.serverTime).toBe('number');
+    const status = await service.status();
+    expect(status).toMatchObject({ developmentMode: true, trustsTestKeys: true });
+    expect(service.time.witness()?.source).toContain('Kubernetes API server');
+  });
+
   it('refuses every bad input before writing: no license Secret, every tenant untouched', async () => {
     const { cases, revocations } = await badInputs(clusterUid);
     const before = await snapshot(ns.adminCore, ns.namespace);

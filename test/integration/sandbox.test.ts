@@ -40,18 +40,18 @@ describeH('sandbox seeding (real API server + PostgreSQL)', () => {
     eng = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(state), dataDir: tempDataDir(), consoleId: 'console-sandbox' });
   });
   afterAll(async () => {
-    for (const t of tenants) await eng?.service.delete(t.slug, false).catch(() => undefined);
+    for (const t of tenants) await eng?.service.delete(eng.runtime, t.slug, false).catch(() => undefined);
     await eng?.close();
     await ns?.remove();
   });
 
   it('creates the tenants with users, groups, memberships, applications and roles', async () => {
     const lines: string[] = [];
-    const results = await seedTenants(eng.service, { tenants, log: (l) => lines.push(l) });
+    const results = await seedTenants(eng.service, eng.runtime, { tenants, log: (l) => lines.push(l) });
     expect(results.map((r) => [r.slug, r.outcome])).toEqual(tenants.map((t) => [t.slug, 'created']));
     expect(lines.some((l) => l.includes('creating tenant'))).toBe(true);
 
-    const list = await eng.service.list({ refresh: false, stats: false });
+    const list = await eng.service.list(eng.runtime, { refresh: false, stats: false });
     for (const t of tenants) {
       const rows = seedRows(t);
       const row = list.tenants.find((x) => x.slug === t.slug);
@@ -80,7 +80,7 @@ describeH('sandbox seeding (real API server + PostgreSQL)', () => {
     const before = await Promise.all(tenants.map((t) => counts(t.slug)));
     const ops = eng.saga.listUnfinished().length;
     let created = 0;
-    const results = await seedTenants(eng.service, {
+    const results = await seedTenants(eng.service, eng.runtime, {
       tenants,
       create: async () => {
         created++;
@@ -100,7 +100,7 @@ describeH('sandbox seeding (real API server + PostgreSQL)', () => {
     await c.query(`DELETE FROM users WHERE username IN (SELECT username FROM users WHERE NOT is_admin ORDER BY username LIMIT 5)`);
     await c.query(`DELETE FROM applications WHERE type = 'machine'`);
     await c.end();
-    const results = await seedTenants(eng.service, { tenants });
+    const results = await seedTenants(eng.service, eng.runtime, { tenants });
     expect(results.find((r) => r.slug === t.slug)).toMatchObject({ outcome: 'completed' });
     expect(results.find((r) => r.slug === tenants[1]!.slug)).toMatchObject({ outcome: 'skipped' });
     const after = await counts(t.slug);
@@ -115,7 +115,7 @@ describeH('sandbox seeding (real API server + PostgreSQL)', () => {
     await c.query(`DELETE FROM users WHERE username IN (SELECT username FROM users WHERE NOT is_admin ORDER BY username LIMIT 5)`);
     await c.end();
     const before = await counts(t.slug);
-    const results = await seedTenants(eng.service, { tenants: [{ ...t, name: 'Someone Else Ltd' }] });
+    const results = await seedTenants(eng.service, eng.runtime, { tenants: [{ ...t, name: 'Someone Else Ltd' }] });
     expect(results).toEqual([expect.objectContaining({ slug: t.slug, outcome: 'skipped', rowsAdded: 0 })]);
     expect(await counts(t.slug)).toEqual(before);
   });

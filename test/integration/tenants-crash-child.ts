@@ -8,7 +8,7 @@ const cfg = JSON.parse(process.env.TENANTS_CRASH_CHILD ?? '{}') as {
 };
 const eng = buildTenantEngine(cfg);
 try {
-  await eng.service.create({ slug: cfg.slug, name: `Crash ${cfg.slug}`, tier: 'DEV' });
+  await eng.service.create(eng.runtime, { slug: cfg.slug, name: `Crash ${cfg.slug}`, tier: 'DEV' });
   console.log('completed');
 } finally {
   await eng.close();

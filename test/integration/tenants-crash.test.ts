@@ -56,7 +56,7 @@ describeH('create saga survives SIGKILL at every step boundary', () => {
     const op = await eng.service.rollbackOperation(unfinished[0]!.id);
     // a kill after "release" ran leaves only the journal behind: roll back then undoes the whole tenant
     expect(op.status).toBe('rolled-back');
-    expect(await eng.service.leftovers(slug)).toEqual([]);
+    expect(await eng.service.leftovers(eng.runtime, slug)).toEqual([]);
     expect(eng.service.unfinished().filter((o) => o.target === slug)).toEqual([]);
   });
 
@@ -67,9 +67,9 @@ describeH('create saga survives SIGKILL at every step boundary', () => {
     expect(op).toBeDefined();
     const done = await eng.service.resumeOperation(op!.id);
     expect(done.status).toBe('done');
-    expect((await eng.service.leftovers(slug)).map((l) => l.kind).sort()).toEqual(['database', 'registry-entry', 'role', 'secret']);
+    expect((await eng.service.leftovers(eng.runtime, slug)).map((l) => l.kind).sort()).toEqual(['database', 'registry-entry', 'role', 'secret']);
     // The credentials in the Secret work even though the process that generated some of them died.
-    const { password } = await eng.service.maintenance.revealAdminPassword(slug);
+    const { password } = await eng.service.maintenance.revealAdminPassword(eng.runtime, slug);
     const secret = await eng.runtime.kube.core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
     const url = Buffer.from(secret.data!.DATABASE_URL!, 'base64').toString();
     const client = new pg.Client({ connectionString: url });
@@ -80,6 +80,6 @@ describeH('create saga survives SIGKILL at every step boundary', () => {
     } finally {
       await client.end();
     }
-    await eng.service.delete(slug, false);
+    await eng.service.delete(eng.runtime, slug, false);
   });
 });

@@ -9,11 +9,12 @@ import { KubeConfig, RbacAuthorizationV1Api, CoreV1Api, type V1PolicyRule } from
 import { kubeClients } from '../../src-main/adapters/kube';
 import type { PgConnectionConfig } from '../../src-main/adapters/postgres';
 import { openLocalStore, type Sqlite } from '../../src-main/adapters/sqlite';
-import type { ClusterRuntime } from '../../src-main/engine/core/cluster-runtime';
+import { ContractError } from '../../src-shared/contract';
+import { ClusterScope } from '../../src-main/engine/clusters/scope';
 import { EventBus } from '../../src-main/engine/core/events';
 import { SagaRunner } from '../../src-main/engine/core/saga';
 import { tenantsMigrations } from '../../src-main/engine/tenants';
-import { TenantService } from '../../src-main/engine/tenants/service';
+import { TenantService, type TenantServiceOptions } from '../../src-main/engine/tenants/service';
 import { readState, type HarnessState } from '../harness/state';
 import { freePorts } from '../harness/ports';
 import { initPostgres, postgresSpec, waitPostgresReady } from '../harness/postgres';
@@ -70,29 +71,42 @@ export interface TenantTestEngine {
   saga: SagaRunner;
   bus: EventBus;
   db: Sqlite;
-  runtime: ClusterRuntime;
+  runtime: ClusterScope;
   close(): Promise<void>;
 }
 
 /** The tenants capability as createEngine builds it, over the operator kubeconfig. */
-export function buildTenantEngine(opts: { kubeconfig: string; namespace: string; pg: PgConnectionConfig; dataDir: string; consoleId: string }): TenantTestEngine {
+export function buildTenantEngine(opts: {
+  kubeconfig: string;
+  namespace: string;
+  pg: PgConnectionConfig;
+  dataDir: string;
+  consoleId: string;
+  tenants?: Partial<TenantServiceOptions>;
+}): TenantTestEngine {
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const { db } = openLocalStore(opts.dataDir, [{ id: 100, name: 'settings', store: 'state' as const, sql: 'CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)' }, ...tenantsMigrations]);
   const kc = new KubeConfig();
   kc.loadFromFile(opts.kubeconfig);
-  const runtime: ClusterRuntime = {
-    clusterId: `test:${opts.namespace}`,
+  const runtime = new ClusterScope(`test:${opts.namespace}`, {
+    contextId: `test:${opts.namespace}`,
+    contextName: 'harness',
     kube: kubeClients(kc),
     namespace: opts.namespace,
     pgAdmin: async () => ({ ...opts.pg, ssl: false }),
-  };
+  });
   const bus = new EventBus();
-  const saga = new SagaRunner(db, bus, () => runtime.clusterId);
-  const service = new TenantService(() => runtime, { db, bus, saga, consoleId: opts.consoleId });
+  // Operations resume only on their own cluster: this engine knows exactly one.
+  const saga = new SagaRunner(db, bus, async (uid) => {
+    if (uid !== runtime.clusterId) throw new ContractError('UNAVAILABLE', `cluster ${uid} is not reachable from this test engine`);
+    return runtime;
+  });
+  const service = new TenantService({ db, bus, saga, consoleId: opts.consoleId, ...opts.tenants });
   return {
     service, saga, bus, db, runtime,
     async close() {
       await service.close();
+      await runtime.close();
       db.close();
     },
   };

@@ -36,7 +36,7 @@ describeH('tenant create when PostgreSQL goes away', () => {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
       }
     });
-    const err = await eng.service.create({ slug, name: 'Unlucky', tier: 'DEV' }).then(() => null, (e: unknown) => e);
+    const err = await eng.service.create(eng.runtime, { slug, name: 'Unlucky', tier: 'DEV' }).then(() => null, (e: unknown) => e);
     off();
     expect(err).toBeInstanceOf(ContractError);
     const e = err as ContractError;
@@ -53,6 +53,6 @@ describeH('tenant create when PostgreSQL goes away', () => {
     await pgServer.start();
     const rolled = await eng.service.rollbackOperation(op!.id);
     expect(rolled.status).toBe('rolled-back');
-    expect(await eng.service.leftovers(slug)).toEqual([]);
+    expect(await eng.service.leftovers(eng.runtime, slug)).toEqual([]);
   });
 });

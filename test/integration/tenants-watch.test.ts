@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantsChanged } from '../../src-shared/contract/tenants';
 import type { KubeClients } from '../../src-main/adapters/kube';
 import { createEngine, type Engine } from '../../src-main/engine';
-import type { ClusterRuntime } from '../../src-main/engine/core/cluster-runtime';
+import { ClusterScope } from '../../src-main/engine/clusters/scope';
 import { shardIndex, shardName } from '../../src-main/engine/tenants/registry';
 import { TenantWatcher } from '../../src-main/engine/tenants/watch';
 import { buildTenantEngine, harnessOrReason, harnessPg, operatorNamespace, tempDataDir, uniqueSlug, type TenantTestEngine } from './tenants-env';
@@ -58,15 +58,21 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
     const admin = new KubeConfig();
     admin.loadFromFile(state.kubeconfigs.admin);
     core = admin.makeApiClient(CoreV1Api);
-    await eng.service.create({ slug, name: 'Watch Corp', tier: 'DEV' });
-    await eng.service.reconcile();
-    const runtime: ClusterRuntime = { ...eng.runtime, kube: countingKube(eng.runtime.kube, calls) };
-    watcher = new TenantWatcher({ runtime: () => runtime, ports: () => eng.service.ports(), cache: eng.service.cache, bus: eng.bus, debounceMs: 100 });
+    await eng.service.create(eng.runtime, { slug, name: 'Watch Corp', tier: 'DEV' });
+    await eng.service.reconcile(eng.runtime);
+    const runtime = new ClusterScope(eng.runtime.clusterId, {
+      contextId: eng.runtime.contextId,
+      contextName: eng.runtime.contextName,
+      kube: countingKube(eng.runtime.kube, calls),
+      namespace: eng.runtime.namespace,
+      pgAdmin: () => eng.runtime.pgAdmin(),
+    });
+    watcher = new TenantWatcher({ cluster: runtime, ports: () => eng.service.ports(eng.runtime), cache: eng.service.cache, bus: eng.bus, debounceMs: 100 });
     eng.bus.subscribe('tenants.changed', (e) => events.push(e));
   });
   afterAll(async () => {
     watcher?.stop();
-    await eng?.service.delete(slug, false).catch(() => undefined);
+    await eng?.service.delete(eng.runtime, slug, false).catch(() => undefined);
     await eng?.close();
     await ns?.remove();
   });
@@ -111,7 +117,7 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
     expect(ev.upserted.find((t) => t.slug === slug)).toMatchObject({ name: 'Renamed Corp', status: 'suspended', hasDatabase: true });
     expect(cached(slug)).toMatchObject({ name: 'Renamed Corp', status: 'suspended' });
     // tenants.list answers from the cache, already current.
-    const listed = await eng.service.list({ refresh: false, stats: false });
+    const listed = await eng.service.list(eng.runtime, { refresh: false, stats: false });
     expect(listed.fromCache).toBe(true);
     expect(listed.tenants.find((t) => t.slug === slug)?.name).toBe('Renamed Corp');
   });
@@ -131,8 +137,8 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
     expect(watcher.stats.sqlQueries).toBe(watcher.stats.refreshes);
   });
 
-  it('stops on cluster switch / outage and publishes nothing more', async () => {
-    watcher.onState({ clusterId: 'another', state: 'offline' });
+  it('stops on an outage of its cluster and publishes nothing more', async () => {
+    watcher.onState({ state: 'offline' });
     expect(watcher.watching()).toBeNull();
     events.length = 0;
     await core.createNamespacedSecret({
@@ -140,7 +146,7 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
       body: { metadata: { name: `tenant-${orphan}x`, labels: { 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': `${orphan}x` } } },
     });
     // A canary: a second watcher (fresh LIST) sees the Secret, so the first one had its chance too.
-    const canary = new TenantWatcher({ runtime: () => eng.runtime, ports: () => eng.service.ports(), cache: eng.service.cache, bus: null, debounceMs: 50 });
+    const canary = new TenantWatcher({ cluster: eng.runtime, ports: () => eng.service.ports(eng.runtime), cache: eng.service.cache, bus: null, debounceMs: 50 });
     await canary.ensure();
     canary.stop();
     await new Promise((r) => setTimeout(r, 400));
@@ -183,26 +189,26 @@ describeH('tenant WATCH wired into the engine (createEngine, cluster.state)', ()
 
   const labelled = (s: string) => ({ metadata: { name: `tenant-${s}`, labels: { 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': s } } });
 
-  it('starts when the selected cluster is usable, follows a namespace switch, stops on close', async () => {
-    const id = engine.clusters.list().contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
+  it('starts when a cluster in use is online, follows a namespace switch, stops on close', async () => {
+    const id = engine.clusters.list(null).contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
     const pg = harnessPg(state);
-    await engine.clusters.select(id);
     await engine.clusters.saveProfile({ clusterId: id, namespace: ns.namespace, database: { ...pg, ssl: false }, expectedOffline: false });
-    // The first rebuild (or the next "online" check) starts the watch.
-    await engine.tenants.reconcile();
-    const watcher = engine.tenants.watcher!;
+    const cluster = await engine.directory.forContext(id);
+    // The first "online" check of the context starts the watch of its cluster.
+    await engine.clusters.monitorFor(id).refresh();
+    const watcher = engine.tenants.watcher(cluster);
     await waitFor('the watch to start', () => watcher.watching()?.ready);
-    expect(watcher.watching()).toMatchObject({ clusterId: id, namespace: ns.namespace });
+    expect(watcher.watching()).toMatchObject({ clusterId: cluster.clusterId, namespace: ns.namespace });
 
     const events: TenantsChanged[] = [];
     engine.bus.subscribe('tenants.changed', (e) => events.push(e));
     await core.createNamespacedSecret({ namespace: ns.namespace, body: labelled(slug) });
     await waitFor('tenants.changed from the engine', () => events.find((e) => e.upserted.some((t) => t.slug === slug)));
-    expect((await engine.tenants.list({ refresh: false, stats: false })).tenants.map((t) => t.slug)).toContain(slug);
+    expect((await engine.tenants.list(cluster, { refresh: false, stats: false })).tenants.map((t) => t.slug)).toContain(slug);
 
     // Another namespace in the profile is another tenant list: the old streams stop, new ones start.
     await engine.clusters.saveProfile({ clusterId: id, namespace: other.namespace, database: { ...pg, ssl: false }, expectedOffline: false });
-    await engine.clusters.monitor.refresh();
+    await engine.clusters.monitorFor(id).refresh();
     await waitFor('the watch to follow the namespace', () => watcher.watching()?.namespace === other.namespace && watcher.watching()?.ready);
 
     await engine.tenants.close();

@@ -50,7 +50,7 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const slug = uniqueSlug('acme');
     const events: OperationProgress[] = [];
     const off = eng.bus.subscribe('operation.progress', (e) => events.push(e));
-    const out = await eng.service.create({ slug, name: 'Acme Corp', tier: 'PRO', adminEmail: 'ops@acme.test' });
+    const out = await eng.service.create(eng.runtime, { slug, name: 'Acme Corp', tier: 'PRO', adminEmail: 'ops@acme.test' });
     off();
     expect(out.steps.map((s) => `${s.name}:${s.status}`)).toEqual(
       ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'release'].map((s) => `${s}:done`),
@@ -84,9 +84,9 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const shards = await core.listNamespacedConfigMap({ namespace: ns.namespace, labelSelector: 'gatehouse.io/registry=tenants' });
     const entry = shards.items.map((c) => c.data?.[slug]).find(Boolean);
     expect(JSON.parse(entry!)).toMatchObject({ name: 'Acme Corp', tier: 'PRO', status: 'active', schema: 3 });
-    expect(await eng.service.leftovers(slug)).toEqual(expect.not.arrayContaining([{ kind: 'lease', name: `gatehouse-tenant-${slug}` }]));
-    expect((await eng.service.maintenance.revealAdminPassword(slug)).password).toBe(out.adminPassword);
-    const detail = await eng.service.get(slug);
+    expect(await eng.service.leftovers(eng.runtime, slug)).toEqual(expect.not.arrayContaining([{ kind: 'lease', name: `gatehouse-tenant-${slug}` }]));
+    expect((await eng.service.maintenance.revealAdminPassword(eng.runtime, slug)).password).toBe(out.adminPassword);
+    const detail = await eng.service.get(eng.runtime, slug);
     expect(detail.tenant.stats).toEqual({ users: 1, groups: 0, applications: 0 });
     expect(detail.database).toMatchObject({ database: `tenant_${slug}`, user: `tenant_${slug}` });
     expect(detail.schema?.pending).toEqual([]);
@@ -94,11 +94,11 @@ describeH('tenants (real API server + PostgreSQL)', () => {
 
   it('refuses a duplicate slug with CONFLICT and leaves the existing tenant alone', async () => {
     const slug = uniqueSlug('dup');
-    await eng.service.create({ slug, name: 'First', tier: 'DEV' });
-    const err = await expectCode(eng.service.create({ slug, name: 'Second', tier: 'DEV' }), 'CONFLICT');
+    await eng.service.create(eng.runtime, { slug, name: 'First', tier: 'DEV' });
+    const err = await expectCode(eng.service.create(eng.runtime, { slug, name: 'Second', tier: 'DEV' }), 'CONFLICT');
     expect(err.message).toMatch(/already exists/);
-    expect((await eng.service.get(slug)).tenant.name).toBe('First');
-    expect((await eng.service.leftovers(slug)).map((l) => l.kind)).not.toContain('lease');
+    expect((await eng.service.get(eng.runtime, slug)).tenant.name).toBe('First');
+    expect((await eng.service.leftovers(eng.runtime, slug)).map((l) => l.kind)).not.toContain('lease');
   });
 
   it('lets exactly one of two racing consoles create the same slug', async () => {
@@ -106,13 +106,13 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     try {
       const slug = uniqueSlug('race');
       const results = await Promise.allSettled([
-        eng.service.create({ slug, name: 'A', tier: 'DEV' }),
-        other.service.create({ slug, name: 'B', tier: 'DEV' }),
+        eng.service.create(eng.runtime, { slug, name: 'A', tier: 'DEV' }),
+        other.service.create(other.runtime, { slug, name: 'B', tier: 'DEV' }),
       ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       const loser = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
       expect((loser.reason as ContractError).code).toBe('CONFLICT');
-      const kinds = (await eng.service.leftovers(slug)).map((l) => l.kind).sort();
+      const kinds = (await eng.service.leftovers(eng.runtime, slug)).map((l) => l.kind).sort();
       expect(kinds).toEqual(['database', 'registry-entry', 'role', 'secret']);
     } finally {
       await other.close();
@@ -124,11 +124,11 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const e2 = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: limited.namespace, pg: harnessPg(state), dataDir: tempDataDir(), consoleId: 'console-c' });
     try {
       const slug = uniqueSlug('rbac');
-      const err = await expectCode(e2.service.create({ slug, name: 'No rights', tier: 'DEV' }), 'FORBIDDEN');
+      const err = await expectCode(e2.service.create(e2.runtime, { slug, name: 'No rights', tier: 'DEV' }), 'FORBIDDEN');
       expect(err.message).toContain('step "secret"');
       expect(err.message).toContain('`create secrets`');
       expect(err.details).toMatchObject({ verb: 'create', resource: 'secrets', status: 'rolled-back' });
-      expect(await e2.service.leftovers(slug)).toEqual([]);
+      expect(await e2.service.leftovers(e2.runtime, slug)).toEqual([]);
     } finally {
       await e2.close();
       await limited.remove();
@@ -137,8 +137,8 @@ describeH('tenants (real API server + PostgreSQL)', () => {
 
   it('rebuilds the list with a constant number of calls and shows drift with repairs', async () => {
     const a = uniqueSlug('drift');
-    await eng.service.create({ slug: a, name: 'Drifting', tier: 'DEV' });
-    const first = await eng.service.reconcile();
+    await eng.service.create(eng.runtime, { slug: a, name: 'Drifting', tier: 'DEV' });
+    const first = await eng.service.reconcile(eng.runtime);
     // a Secret disappears behind the console's back
     await core.deleteNamespacedSecret({ name: `tenant-${a}`, namespace: ns.namespace });
     // and someone created a tenant database by hand
@@ -146,21 +146,21 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const admin = new PostgresAdmin(harnessPg(state));
     await admin.ensureLoginRole(`tenant_${orphan}`);
     await admin.ensureDatabase(`tenant_${orphan}`, `tenant_${orphan}`);
-    const second = await eng.service.reconcile();
+    const second = await eng.service.reconcile(eng.runtime);
     expect(second.apiCalls).toBe(first.apiCalls);
     expect(second.apiCalls).toBeLessThanOrEqual(5);
     expect(second.drift).toEqual(expect.arrayContaining([
       expect.objectContaining({ slug: a, kind: 'registry-without-secret', repairs: ['recreate-secret', 'drop-orphan'] }),
       expect.objectContaining({ slug: orphan, kind: 'database-without-registry', repairs: ['drop-orphan'] }),
     ]));
-    expect((await eng.service.list({ refresh: false, stats: false })).fromCache).toBe(true);
-    await eng.service.maintenance.repair(a, 'recreate-secret');
-    const del = await eng.service.delete(orphan, false);
+    expect((await eng.service.list(eng.runtime, { refresh: false, stats: false })).fromCache).toBe(true);
+    await eng.service.maintenance.repair(eng.runtime, a, 'recreate-secret');
+    const del = await eng.service.delete(eng.runtime, orphan, false);
     expect(del.leftovers).toEqual([]);
-    const third = await eng.service.reconcile();
+    const third = await eng.service.reconcile(eng.runtime);
     expect(third.drift.filter((d) => d.slug === a || d.slug === orphan)).toEqual([]);
     // the recreated Secret really works
-    const { password } = await eng.service.maintenance.revealAdminPassword(a);
+    const { password } = await eng.service.maintenance.revealAdminPassword(eng.runtime, a);
     expect(password.length).toBeGreaterThan(10);
     await admin.close();
   });
@@ -168,8 +168,8 @@ describeH('tenants (real API server + PostgreSQL)', () => {
   it('applies pending migrations to every tenant; one failure does not stop the others', async () => {
     const good = uniqueSlug('mig');
     const bad = uniqueSlug('mig');
-    await eng.service.create({ slug: good, name: 'Good', tier: 'DEV' });
-    await eng.service.create({ slug: bad, name: 'Bad', tier: 'DEV' });
+    await eng.service.create(eng.runtime, { slug: good, name: 'Good', tier: 'DEV' });
+    await eng.service.create(eng.runtime, { slug: bad, name: 'Bad', tier: 'DEV' });
     // A newer console version ships migration 0004; the bad tenant already has a conflicting table.
     const dir = fs.mkdtempSync(path.join(tempDataDir(), 'mig-'));
     for (const f of fs.readdirSync(DEFAULT_MIGRATIONS_DIR)) fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, f), path.join(dir, f));
@@ -177,20 +177,20 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const admin = new PostgresAdmin(harnessPg(state));
     await admin.withDatabase(`tenant_${bad}`, (c) => c.query(`SET ROLE tenant_${bad}; CREATE TABLE tenant_audit (x int)`));
     await admin.close();
-    const newer = new TenantService(() => eng.runtime, { db: eng.db, bus: eng.bus, saga: new SagaRunner(eng.db, eng.bus), consoleId: 'console-a', migrationsDir: dir });
+    const newer = new TenantService({ db: eng.db, bus: eng.bus, saga: new SagaRunner(eng.db, eng.bus, async () => eng.runtime), consoleId: 'console-a', migrationsDir: dir });
     try {
-      const status = await newer.maintenance.schemaStatus([good, bad]);
+      const status = await newer.maintenance.schemaStatus(eng.runtime, [good, bad]);
       expect(status.latest).toBe(4);
       expect(status.tenants.map((t) => t.pending)).toEqual([['0004_audit_trail'], ['0004_audit_trail']]);
       const events: OperationProgress[] = [];
       const off = eng.bus.subscribe('operation.progress', (e) => e.kind === 'tenant.schema' && events.push(e));
-      const out = await newer.maintenance.schemaApply([bad, good], 2);
+      const out = await newer.maintenance.schemaApply(eng.runtime, [bad, good], 2);
       off();
       expect(out.summary).toEqual({ ok: 1, failed: 1, upToDate: 0 });
       expect(out.results.find((r) => r.slug === bad)?.error).toMatch(/0004_audit_trail/);
       expect(out.results.find((r) => r.slug === good)?.applied).toEqual(['0004_audit_trail']);
       expect(events.filter((e) => e.status !== 'running').map((e) => `${e.target}:${e.status}`).sort()).toEqual([`${bad}:failed`, `${good}:done`].sort());
-      const again = await newer.maintenance.schemaApply([good], 1);
+      const again = await newer.maintenance.schemaApply(eng.runtime, [good], 1);
       expect(again.summary).toEqual({ ok: 0, failed: 0, upToDate: 1 });
     } finally {
       await newer.close();
@@ -199,7 +199,7 @@ describeH('tenants (real API server + PostgreSQL)', () => {
 
   it('suspends (scales dedicated workloads to zero) and resumes to the previous size', async () => {
     const slug = uniqueSlug('sus');
-    await eng.service.create({ slug, name: 'Sleepy', tier: 'Enterprise' });
+    await eng.service.create(eng.runtime, { slug, name: 'Sleepy', tier: 'Enterprise' });
     await apps.createNamespacedDeployment({
       namespace: ns.namespace,
       body: {
@@ -211,26 +211,26 @@ describeH('tenants (real API server + PostgreSQL)', () => {
         },
       },
     });
-    const s = await eng.service.maintenance.suspend(slug);
+    const s = await eng.service.maintenance.suspend(eng.runtime, slug);
     expect(s.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
     expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(0);
-    expect((await eng.service.get(slug)).tenant.status).toBe('suspended');
-    const r = await eng.service.maintenance.resume(slug);
+    expect((await eng.service.get(eng.runtime, slug)).tenant.status).toBe('suspended');
+    const r = await eng.service.maintenance.resume(eng.runtime, slug);
     expect(r.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 2 }]);
     expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(2);
-    expect((await eng.service.get(slug)).tenant.status).toBe('active');
+    expect((await eng.service.get(eng.runtime, slug)).tenant.status).toBe('active');
     // delete takes the dedicated workload with it and reports nothing left
-    const del = await eng.service.delete(slug, true);
+    const del = await eng.service.delete(eng.runtime, slug, true);
     expect(del.leftovers).toEqual([]);
-    await expectCode(eng.service.delete(slug, true), 'NOT_FOUND');
+    await expectCode(eng.service.delete(eng.runtime, slug, true), 'NOT_FOUND');
   });
 
   it('resets the admin password: the new one verifies and is what reveal shows', async () => {
     const slug = uniqueSlug('pw');
-    const created = await eng.service.create({ slug, name: 'Pw', tier: 'DEV' });
-    const reset = await eng.service.maintenance.resetAdminPassword(slug);
+    const created = await eng.service.create(eng.runtime, { slug, name: 'Pw', tier: 'DEV' });
+    const reset = await eng.service.maintenance.resetAdminPassword(eng.runtime, slug);
     expect(reset.password).not.toBe(created.adminPassword);
-    expect((await eng.service.maintenance.revealAdminPassword(slug)).password).toBe(reset.password);
+    expect((await eng.service.maintenance.revealAdminPassword(eng.runtime, slug)).password).toBe(reset.password);
     const admin = new PostgresAdmin(harnessPg(state));
     const hash = await admin.withDatabase(`tenant_${slug}`, async (c) => (await c.query(`SELECT password_hash FROM users WHERE username = 'admin'`)).rows[0].password_hash as string);
     await admin.close();

@@ -62,7 +62,8 @@ const byName = (a: WorkloadSummary, b: WorkloadSummary) => a.name.localeCompare(
  * in SQLite so an unreachable cluster still shows its last known state.
  */
 export class DashboardService {
-  private informer: { clusterId: string; namespace: string; informer: Informer<V1Deployment>; ready: Promise<boolean> } | null = null;
+  /** One deployments WATCH per context in use (each session may look at another cluster). */
+  private readonly informers = new Map<string, { clusterId: string; namespace: string; informer: Informer<V1Deployment>; ready: Promise<boolean> }>();
 
   constructor(
     private readonly db: Sqlite,
@@ -84,18 +85,16 @@ export class DashboardService {
       .run(d.clusterId, JSON.stringify({ ...d, offline: false, error: null }), d.lastSyncAt);
   }
 
-  async get(clusterIdInput: string | undefined): Promise<Dashboard> {
-    const clusterId = this.clusters.resolveId(clusterIdInput);
-    const state = this.clusters.monitor.state();
-    const knownDown = state.clusterId === clusterId && (state.state === 'offline' || state.state === 'expected-offline');
+  async get(clusterId: string): Promise<Dashboard> {
+    const monitor = this.clusters.monitorFor(clusterId);
+    const state = monitor.state();
+    const knownDown = state.state === 'offline' || state.state === 'expected-offline';
     if (knownDown) return this.fallback(clusterId, new ContractError('UNAVAILABLE', state.error ?? 'The cluster is unreachable.'));
     try {
       const live = await this.read(clusterId);
       this.save(live);
-      if (clusterId === this.clusters.selectedId()) {
-        this.clusters.monitor.markOnline(clusterId);
-        this.ensureWatch();
-      }
+      monitor.markOnline(clusterId);
+      this.ensureWatch(clusterId);
       return live;
     } catch (error) {
       if (error instanceof ContractError && error.code !== 'UNAVAILABLE') throw error; // RBAC or a bad context: say so
@@ -135,13 +134,19 @@ export class DashboardService {
     };
   }
 
-  /** Starts (or keeps) the deployments WATCH for the selected cluster; stops one for another cluster. */
-  ensureWatch(): void {
-    const runtime = this.clusters.runtime();
-    if (this.informer && (!runtime || this.informer.clusterId !== runtime.clusterId || this.informer.namespace !== runtime.namespace))
-      this.stopWatch();
-    if (!runtime || this.informer) return;
-    const { clusterId, namespace, kube } = runtime;
+  /** Starts (or keeps) the deployments WATCH of one context; a changed namespace restarts it. */
+  ensureWatch(clusterId: string): void {
+    let runtime;
+    try {
+      runtime = this.clusters.runtimeFor(clusterId);
+    } catch {
+      this.stopWatch(clusterId);
+      return;
+    }
+    const existing = this.informers.get(clusterId);
+    if (existing && existing.namespace !== runtime.namespace) this.stopWatch(clusterId);
+    if (this.informers.has(clusterId)) return;
+    const { namespace, kube } = runtime;
     const informer = makeInformer<V1Deployment>(
       kube.config,
       `/apis/apps/v1/namespaces/${namespace}/deployments`,
@@ -151,7 +156,7 @@ export class DashboardService {
     const publish = (change: 'added' | 'modified' | 'deleted') => (obj: V1Deployment) => {
       // The initial LIST replays every deployment as "add": those are not changes, and
       // with thousands of workers one cache write per item would be quadratic.
-      if (!synced || this.informer?.informer !== informer) return;
+      if (!synced || this.informers.get(clusterId)?.informer !== informer) return;
       const deployment = summarizeDeployment(obj);
       this.applyToCache(clusterId, namespace, change, deployment);
       this.bus.publish('workloads.changed', { clusterId, namespace, change, deployment, at: new Date().toISOString() });
@@ -162,40 +167,44 @@ export class DashboardService {
     informer.on('error', (error: unknown) => {
       // The monitor notices the outage; the watch is restarted at the next successful check.
       this.log.warn({ clusterId, status: kubeStatusCode(error), err: String(error).slice(0, 200) }, 'deployments watch stopped');
-      if (this.informer?.informer === informer) this.informer = null;
+      if (this.informers.get(clusterId)?.informer === informer) this.informers.delete(clusterId);
       void informer.stop();
     });
     const ready = informer.start().then(
       () => {
-        if (this.informer?.informer !== informer) return false; // stopped (or the console closed) meanwhile
+        if (this.informers.get(clusterId)?.informer !== informer) return false; // stopped (or the console closed) meanwhile
         synced = true;
         this.replaceCachedDeployments(clusterId, namespace, informer.list().map(summarizeDeployment));
         return true;
       },
       (error: unknown) => {
         this.log.warn({ clusterId, err: String(error).slice(0, 200) }, 'deployments watch could not start');
-        if (this.informer?.informer === informer) this.informer = null;
+        if (this.informers.get(clusterId)?.informer === informer) this.informers.delete(clusterId);
         return false;
       },
     );
-    this.informer = { clusterId, namespace, informer, ready };
+    this.informers.set(clusterId, { clusterId, namespace, informer, ready });
   }
 
-  /** Resolves true once the WATCH runs (its initial LIST is done), false when there is none. */
-  watchReady(): Promise<boolean> {
-    return this.informer?.ready ?? Promise.resolve(false);
+  /** Resolves true once the context's WATCH runs (its initial LIST is done), false when there is none. */
+  watchReady(clusterId: string): Promise<boolean> {
+    return this.informers.get(clusterId)?.ready ?? Promise.resolve(false);
   }
 
-  stopWatch(): void {
-    const current = this.informer;
-    this.informer = null;
-    if (current) void current.informer.stop().catch(() => undefined);
+  /** Stops one context's WATCH, or every one. */
+  stopWatch(clusterId?: string): void {
+    for (const [id, current] of this.informers) {
+      if (clusterId !== undefined && id !== clusterId) continue;
+      this.informers.delete(id);
+      void current.informer.stop().catch(() => undefined);
+    }
   }
 
-  /** Called after each connection check. */
+  /** Called after each connection check of a context. */
   onState(state: { clusterId: string | null; state: string }): void {
-    if (state.state === 'online') this.ensureWatch();
-    else this.stopWatch();
+    if (!state.clusterId) return;
+    if (state.state === 'online') this.ensureWatch(state.clusterId);
+    else this.stopWatch(state.clusterId);
   }
 
   private replaceCachedDeployments(clusterId: string, namespace: string, deployments: WorkloadSummary[]): void {

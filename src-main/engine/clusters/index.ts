@@ -6,9 +6,14 @@ import type { SettingsService } from '../settings';
 import { SecretStoreManager, type SecretStoreOptions } from '../secrets-store';
 import { DashboardService } from './dashboard';
 import { ProfileStore } from './profiles';
+import { ClusterDirectory, identityMigrations } from './directory';
 import { ClustersService, type ClustersOptions } from './service';
+import { ClusterSelections } from './selection';
+import { clustersMigrations as profileMigrations } from './profiles';
 
-export { clustersMigrations } from './profiles';
+export const clustersMigrations = [...profileMigrations, ...identityMigrations];
+export { ClusterDirectory } from './directory';
+export { ClusterSelections } from './selection';
 
 /** Knobs for tests and tools; the defaults read the environment like kubectl does. */
 export interface ClustersEngineOptions extends Partial<
@@ -39,7 +44,6 @@ export function createClustersCapability(
   const store = new ProfileStore(deps.db, secrets);
   const clusters = new ClustersService({
     store,
-    settings: deps.settings,
     bus: deps.bus,
     log: deps.log,
     env,
@@ -48,9 +52,23 @@ export function createClustersCapability(
     monitorIntervalMs: options.monitorIntervalMs,
     requestTimeoutMs: options.requestTimeoutMs,
   });
+  const directory = new ClusterDirectory(deps.db, clusters, options.requestTimeoutMs);
+  const selections = new ClusterSelections(deps.settings);
   const dashboard = new DashboardService(deps.db, clusters, deps.bus, deps.log);
-  clusters.onSelectionChanged = () => dashboard.stopWatch();
+  clusters.onContextChanged = (contextId) => dashboard.stopWatch(contextId);
+  clusters.onIdentity = (contextId, uid) => directory.observe(contextId, uid);
+  clusters.describeIdentity = (contextId) => directory.describeContext(contextId);
   deps.bus.subscribe('cluster.state', (state) => dashboard.onState(state));
+  // The workstation's last choice is watched from the start, like before; other contexts once a session selects them.
+  const last = selections.lastChoice();
+  if (last) {
+    try {
+      clusters.context(last);
+      clusters.monitorFor(last);
+    } catch {
+      // the context is gone from the kubeconfigs: nothing to monitor
+    }
+  }
   void secrets.status().then(
     (s) => {
       if (s.kind === 'encrypted-file')
@@ -62,11 +80,14 @@ export function createClustersCapability(
   if (options.autoStart !== false) clusters.start();
   return {
     clusters,
+    directory,
+    selections,
     dashboard,
     secrets,
-    close() {
+    async close() {
       dashboard.stopWatch();
       clusters.close();
+      await directory.close();
     },
   };
 }

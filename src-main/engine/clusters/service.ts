@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ContractError } from '../../../src-shared/contract';
-import type { ClusterContext, ClustersList, ClusterState, ConnectionTest } from '../../../src-shared/contract/clusters';
-import { kubeClients, kubeError } from '../../adapters/kube';
-import type { ClusterRuntime } from '../core/cluster-runtime';
+import type { ClusterContext, ClustersList, ConnectionTest } from '../../../src-shared/contract/clusters';
+import { kubeClients, kubeError, type KubeClients } from '../../adapters/kube';
+import type { PgAdminConfig } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import type { Logger } from '../core/logger';
-import type { SettingsService } from '../settings';
 import { describeNetworkFailure, withDeadline } from './kube-call';
 import {
   discoverKubeconfigFiles,
@@ -23,7 +22,6 @@ import { FileSetWatcher, type FileWatcherOptions } from './watcher';
 
 export interface ClustersOptions {
   store: ProfileStore;
-  settings: SettingsService;
   bus: EventBus;
   log: Logger;
   env?: NodeJS.ProcessEnv;
@@ -35,22 +33,34 @@ export interface ClustersOptions {
   requestTimeoutMs?: number;
 }
 
-const SELECTED_KEY = 'clusters.selected';
+/** How a context reaches its cluster: kube clients, platform namespace, database profile. */
+export interface ContextConnection {
+  contextId: string;
+  kube: KubeClients;
+  namespace: string;
+  pgAdmin(): Promise<PgAdminConfig | null>;
+}
 
 /**
- * The kubeconfig contexts this workstation knows, the one it works on, and the
- * ClusterRuntime the other capabilities use to reach it.
+ * The kubeconfig contexts this workstation knows and how each reaches its cluster.
+ * It holds no "selected cluster": each session selects its own (ClusterSelections),
+ * and every context in use has its own connection monitor.
  */
 export class ClustersService {
   private snapshot: KubeconfigSnapshot;
   private signature = '';
   private readonly watcher: FileSetWatcher | null;
-  private readonly runtimes = new Map<string, { key: string; runtime: ClusterRuntime }>();
+  private readonly connections = new Map<string, { key: string; connection: ContextConnection }>();
+  private readonly monitors = new Map<string, ConnectionMonitor>();
   private readonly cache = new KubeconfigCache();
-  readonly monitor: ConnectionMonitor;
+  private started = false;
   readonly timeoutMs: number;
-  /** Told when the selected context must be reached differently (selection or credentials changed). */
-  onSelectionChanged: (() => void) | null = null;
+  /** Told when a context must be reached differently (its kubeconfig entry or profile namespace changed). */
+  onContextChanged: ((contextId: string) => void) | null = null;
+  /** Told what a successful check read: the UID of the cluster behind the context. */
+  onIdentity: ((contextId: string, uid: string) => void) | null = null;
+  /** Extra fields for the list (last known cluster identity), supplied by the directory. */
+  describeIdentity: ((contextId: string) => Pick<ClusterContext, 'clusterUid' | 'identityChange'>) | null = null;
 
   constructor(private readonly o: ClustersOptions) {
     this.timeoutMs = o.requestTimeoutMs ?? 8000;
@@ -58,40 +68,53 @@ export class ClustersService {
     this.signature = this.listSignature();
     this.watcher = o.watch === false ? null : new FileSetWatcher(() => this.reload(), o.watch);
     this.watcher?.setFiles(this.snapshot.watchedFiles);
-    this.monitor = new ConnectionMonitor({
-      selected: () => {
-        const id = this.selectedId();
-        if (!id) return null;
-        const ctx = this.snapshot.contexts.find((c) => c.id === id);
-        const error = !ctx
-          ? 'The selected context is no longer in any kubeconfig file. Select another cluster.'
-          : ctx.error
-            ? `The selected context cannot be used: ${ctx.error}`
-            : null;
-        return { clusterId: id, expectedOffline: o.store.get(id).expectedOffline, error };
-      },
-      check: async (id) => {
-        const runtime = this.runtimeFor(id);
-        try {
-          await runtime.kube.version.getCode({}, withDeadline(this.timeoutMs));
-        } catch (error) {
-          throw this.failure(error, id, { verb: 'get', resource: 'version' });
-        }
-      },
-      lastSync: (id) => o.store.lastSync(id),
-      recordSync: (id, at) => o.store.recordSync(id, at),
-      publish: (state) => o.bus.publish('cluster.state', state),
-      intervalMs: o.monitorIntervalMs,
-    });
   }
 
+  /** The connection monitor of one context (created on first use; checks periodically once started). */
+  monitorFor(contextId: string): ConnectionMonitor {
+    let monitor = this.monitors.get(contextId);
+    if (!monitor) {
+      monitor = new ConnectionMonitor({
+        selected: () => {
+          const ctx = this.snapshot.contexts.find((c) => c.id === contextId);
+          const error = !ctx
+            ? 'This context is no longer in any kubeconfig file. Select another cluster.'
+            : ctx.error
+              ? `This context cannot be used: ${ctx.error}`
+              : null;
+          return { clusterId: contextId, expectedOffline: this.o.store.get(contextId).expectedOffline, error };
+        },
+        // One request proves the cluster answers and tells which cluster it is.
+        check: async (id) => {
+          const connection = this.runtimeFor(id);
+          let uid: string | undefined;
+          try {
+            uid = (await connection.kube.core.readNamespace({ name: 'kube-system' }, withDeadline(this.timeoutMs))).metadata?.uid;
+          } catch (error) {
+            throw this.failure(error, id, { verb: 'get', resource: 'namespaces', namespace: 'kube-system' });
+          }
+          if (uid) this.onIdentity?.(id, uid);
+        },
+        lastSync: (id) => this.o.store.lastSync(id),
+        recordSync: (id, at) => this.o.store.recordSync(id, at),
+        publish: (state) => this.o.bus.publish('cluster.state', state),
+        intervalMs: this.o.monitorIntervalMs,
+      });
+      this.monitors.set(contextId, monitor);
+      if (this.started) monitor.start();
+    }
+    return monitor;
+  }
+
+  /** Starts the periodic checks of every context in use (and of those used from now on). */
   start(): void {
-    this.monitor.start();
+    this.started = true;
+    for (const m of this.monitors.values()) m.start();
   }
 
   close(): void {
     this.watcher?.close();
-    this.monitor.stop();
+    for (const m of this.monitors.values()) m.stop();
   }
 
   private read(): KubeconfigSnapshot {
@@ -105,33 +128,30 @@ export class ClustersService {
     ]);
   }
 
-  /** Re-reads every kubeconfig; publishes clusters.changed when anything moved. */
-  reload(): ClustersList {
-    const selected = this.selectedId();
-    const before = this.snapshot.contexts.find((c) => c.id === selected)?.fingerprint ?? null;
+  /** Re-reads every kubeconfig; publishes clusters.changed (without any session's selection) when anything moved. */
+  reload(selectedId: string | null = null): ClustersList {
+    const before = new Map(this.snapshot.contexts.map((c) => [c.id, c.fingerprint]));
     this.snapshot = this.read();
     this.watcher?.setFiles(this.snapshot.watchedFiles);
     const signature = this.listSignature();
-    const list = this.list();
     if (signature !== this.signature) {
       this.signature = signature;
-      this.o.log.info({ sources: list.sources.length, contexts: list.contexts.length }, 'kubeconfigs changed');
-      this.o.bus.publish('clusters.changed', list);
-      const after = this.snapshot.contexts.find((c) => c.id === selected)?.fingerprint ?? null;
-      if (selected && before !== after) {
-        this.onSelectionChanged?.();
-        void this.monitor.reset();
+      const broadcast = this.list(null);
+      this.o.log.info({ sources: broadcast.sources.length, contexts: broadcast.contexts.length }, 'kubeconfigs changed');
+      this.o.bus.publish('clusters.changed', broadcast);
+      for (const [id, monitor] of this.monitors) {
+        const after = this.snapshot.contexts.find((c) => c.id === id)?.fingerprint ?? null;
+        if (before.get(id) !== after) {
+          this.onContextChanged?.(id);
+          void monitor.reset();
+        }
       }
     }
-    return list;
+    return this.list(selectedId);
   }
 
-  selectedId(): string | null {
-    return this.o.settings.get<string | null>(SELECTED_KEY, null);
-  }
-
-  list(): ClustersList {
-    const selectedId = this.selectedId();
+  /** The contexts, marked with the given session's selection. */
+  list(selectedId: string | null): ClustersList {
     const contexts: ClusterContext[] = this.snapshot.contexts.map((c) => ({
       id: c.id,
       contextName: c.contextName,
@@ -144,11 +164,12 @@ export class ClustersService {
       error: c.error,
       current: c.current,
       selected: c.id === selectedId,
+      ...(this.describeIdentity?.(c.id) ?? { clusterUid: null, identityChange: null }),
     }));
     return { sources: this.snapshot.sources, contexts, selectedId };
   }
 
-  addKubeconfig(input: string): ClustersList {
+  addKubeconfig(input: string, selectedId: string | null = null): ClustersList {
     const file = path.resolve(expandHome(input));
     let stat: fs.Stats;
     try {
@@ -163,10 +184,10 @@ export class ClustersService {
       throw new ContractError('CONFLICT', `${file} is already in the list.`);
     }
     this.o.store.addKubeconfig(file);
-    return this.reload();
+    return this.reload(selectedId);
   }
 
-  removeKubeconfig(input: string): ClustersList {
+  removeKubeconfig(input: string, selectedId: string | null = null): ClustersList {
     const file = path.resolve(expandHome(input));
     const source = this.snapshot.sources.find((s) => s.path === file);
     if (source && source.origin !== 'added') {
@@ -178,7 +199,7 @@ export class ClustersService {
       );
     }
     if (!this.o.store.removeKubeconfig(file)) throw new ContractError('NOT_FOUND', `${file} is not a kubeconfig added in the console.`);
-    return this.reload();
+    return this.reload(selectedId);
   }
 
   context(id: string): LoadedContext {
@@ -187,46 +208,24 @@ export class ClustersService {
     return ctx;
   }
 
-  /** Persists the choice for this workstation and checks the cluster right away. */
-  async select(id: string): Promise<ClusterState> {
+  /** Checks that a context can be selected; the session's choice itself lives in ClusterSelections. */
+  selectable(id: string): LoadedContext {
     const ctx = this.context(id);
     if (ctx.error) throw new ContractError('VALIDATION', `The context "${ctx.contextName}" cannot be used: ${ctx.error}`);
-    this.o.settings.set(SELECTED_KEY, id);
-    this.onSelectionChanged?.();
-    return this.monitor.reset();
+    return ctx;
   }
 
-  /** The selected cluster, or a given one, to act on; refuses with a clear message when none. */
-  resolveId(clusterId: string | undefined): string {
-    const id = clusterId ?? this.selectedId();
-    if (!id) throw new ContractError('VALIDATION', 'No cluster is selected. Choose one on the Clusters page first.');
-    return id;
-  }
-
-  /** For the other capabilities: the selected cluster, or null when none is selected or usable. */
-  runtime(): ClusterRuntime | null {
-    const id = this.selectedId();
-    if (!id) return null;
-    const ctx = this.snapshot.contexts.find((c) => c.id === id);
-    if (!ctx || ctx.error) return null;
-    return this.runtimeFor(id);
-  }
-
-  runtimeFor(id: string): ClusterRuntime {
+  /** How a context reaches its cluster (kube clients rebuilt when its kubeconfig entry changes). */
+  runtimeFor(id: string): ContextConnection {
     const ctx = this.context(id);
     if (ctx.error || !ctx.config) throw new ContractError('VALIDATION', `The context "${ctx.contextName}" cannot be used: ${ctx.error}`);
     const namespace = this.o.store.get(id).namespace;
     const key = `${ctx.fingerprint}|${namespace}`;
-    const cached = this.runtimes.get(id);
-    if (cached?.key === key) return cached.runtime;
-    const runtime: ClusterRuntime = {
-      clusterId: id,
-      kube: kubeClients(ctx.config),
-      namespace,
-      pgAdmin: () => this.o.store.pgAdmin(id),
-    };
-    this.runtimes.set(id, { key, runtime });
-    return runtime;
+    const cached = this.connections.get(id);
+    if (cached?.key === key) return cached.connection;
+    const connection: ContextConnection = { contextId: id, kube: kubeClients(ctx.config), namespace, pgAdmin: () => this.o.store.pgAdmin(id) };
+    this.connections.set(id, { key, connection });
+    return connection;
   }
 
   /** Turns a failed request into the operator's sentence: network trouble named, else kubeError. */
@@ -237,8 +236,7 @@ export class ClustersService {
   }
 
   /** Server version plus one SelfSubjectAccessReview per permission Gatehouse needs. */
-  async test(clusterId: string | undefined): Promise<ConnectionTest> {
-    const id = this.resolveId(clusterId);
+  async test(id: string): Promise<ConnectionTest> {
     const runtime = this.runtimeFor(id);
     let version;
     try {
@@ -252,7 +250,7 @@ export class ClustersService {
     } catch (error) {
       throw this.failure(error, id, { verb: 'create', resource: 'selfsubjectaccessreviews' });
     }
-    if (id === this.selectedId()) this.monitor.markOnline(id);
+    this.monitors.get(id)?.markOnline(id);
     return {
       clusterId: id,
       serverVersion: { gitVersion: version.gitVersion, platform: version.platform },
@@ -264,16 +262,17 @@ export class ClustersService {
     };
   }
 
-  profile(clusterId: string | undefined) {
-    return this.o.store.get(this.resolveId(clusterId));
+  profile(id: string) {
+    this.context(id);
+    return this.o.store.get(id);
   }
 
   async saveProfile(input: ProfileInput) {
     this.context(input.clusterId);
     const before = this.o.store.get(input.clusterId);
     const after = await this.o.store.save(input);
-    if (before.namespace !== after.namespace && input.clusterId === this.selectedId()) this.onSelectionChanged?.();
-    if (before.expectedOffline !== after.expectedOffline && input.clusterId === this.selectedId()) void this.monitor.refresh();
+    if (before.namespace !== after.namespace) this.onContextChanged?.(input.clusterId);
+    if (before.expectedOffline !== after.expectedOffline) void this.monitors.get(input.clusterId)?.refresh();
     return { before, after };
   }
 }

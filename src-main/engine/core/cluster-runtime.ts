@@ -1,4 +1,5 @@
 import type { KubeClients } from '../../adapters/kube';
+import type { PostgresAdmin } from '../../adapters/postgres';
 
 /** Connection details of the platform's PostgreSQL admin role (password fetched from the secret store). */
 export interface PgAdminConfig {
@@ -11,15 +12,23 @@ export interface PgAdminConfig {
 }
 
 /**
- * What a capability needs of the selected cluster. The clusters capability builds it
- * from the kubeconfig context and its profile; tenants, license and audit receive it.
+ * One cluster, as every capability receives it: resolved once per command by the
+ * pipeline (or, for a resume, rollback or outbox flush, from the identity the work
+ * recorded) and passed down. Nothing in the engine looks up "the selected cluster".
  */
 export interface ClusterRuntime {
-  /** Stable id of the kubeconfig context (file + context name). */
+  /** The cluster's identity: its kube-system namespace UID. Everything bound to a cluster records this. */
   clusterId: string;
+  /** The kubeconfig context this console reaches it through right now (display, profile). */
+  contextId: string;
+  contextName: string;
   kube: KubeClients;
   /** Platform namespace from the profile (default iam-system). */
   namespace: string;
   /** Null when the profile has no database connection yet. */
   pgAdmin(): Promise<PgAdminConfig | null>;
+  /** The admin pool of this cluster's PostgreSQL, owned by the cluster (one per cluster, reused). Null: no database configured. */
+  postgres(): Promise<PostgresAdmin | null>;
+  /** Runs fn when the cluster's services shut down (watches, timers of this cluster). */
+  onClose(fn: () => void | Promise<void>): void;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
 import { ContractError, type OperationProgress } from '../../../src-shared/contract';
 import type { OperationSummary } from '../../../src-shared/contract/tenants';
+import type { ClusterRuntime } from './cluster-runtime';
 import type { EventBus } from './events';
 import { redactSecrets } from './redact';
 
@@ -28,6 +29,8 @@ export interface OperationHandle {
   /** Non-secret facts a later resume needs (e.g. "the role existed before us"). */
   notes: Record<string, unknown>;
   note(key: string, value: unknown): void;
+  /** Tells the operator something was left alone (shown with the operation, never dropped). */
+  notice(text: string): void;
 }
 
 export interface SagaDefinition<P, C> {
@@ -35,8 +38,13 @@ export interface SagaDefinition<P, C> {
   /** Sagas whose steps destroy data (delete) can be resumed but not rolled back. */
   forwardOnly?: boolean;
   target(params: P): string;
-  /** Builds the in-memory context (clients, generated material) for a run, resume or rollback. */
-  context(params: P, op: OperationHandle): Promise<C> | C;
+  /**
+   * Builds the in-memory context for a run, resume or rollback. `cluster` is the cluster
+   * the operation was journaled against, whichever one the operator has selected now.
+   */
+  context(params: P, op: OperationHandle, cluster: ClusterRuntime): Promise<C> | C;
+  /** Called before every forward step: throws to stop (e.g. the Lease was lost); compensation then runs. */
+  guard?(ctx: C): void;
   steps: SagaStep<C>[];
   /** Frees what context() opened; called however the run ends. */
   dispose?(ctx: C): Promise<void>;
@@ -58,9 +66,9 @@ export const sagaMigrations: CacheMigration[] = [
     name: 'saga journal',
     store: 'state',
     sql: `CREATE TABLE operations (
-        id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, cluster_id TEXT, actor TEXT,
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, cluster_id TEXT NOT NULL, cluster_name TEXT NOT NULL, actor TEXT,
         params TEXT NOT NULL, notes TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL,
-        failed_step TEXT, error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        failed_step TEXT, error TEXT, notices TEXT NOT NULL DEFAULT '[]', created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
       CREATE INDEX operations_status ON operations(status);
       CREATE TABLE operation_steps (
         operation_id TEXT NOT NULL REFERENCES operations(id) ON DELETE CASCADE, idx INTEGER NOT NULL,
@@ -70,9 +78,12 @@ export const sagaMigrations: CacheMigration[] = [
 ];
 
 interface OperationRow {
-  id: string; kind: string; target: string; cluster_id: string | null; actor: string | null; params: string;
-  notes: string; status: OperationStatus; failed_step: string | null; error: string | null; created_at: string; updated_at: string;
+  id: string; kind: string; target: string; cluster_id: string; cluster_name: string; actor: string | null; params: string;
+  notes: string; notices: string; status: OperationStatus; failed_step: string | null; error: string | null; created_at: string; updated_at: string;
 }
+
+/** Finds the cluster an operation belongs to by its identity; UNAVAILABLE while it cannot be reached. */
+export type ClusterResolver = (clusterId: string) => Promise<ClusterRuntime>;
 interface StepRow { idx: number; name: string; status: StepStatus; error: string | null }
 
 /** Test hook: GATEHOUSE_SAGA_CRASH=<kind>:<step index>:<before|after> SIGKILLs the process at that boundary. */
@@ -91,15 +102,15 @@ export class SagaRunner {
   constructor(
     private readonly db: Sqlite,
     private readonly bus: EventBus | null,
-    private readonly clusterId: () => string | null = () => null,
+    private readonly resolveCluster: ClusterResolver,
   ) {}
 
   register<P, C>(def: SagaDefinition<P, C>): void {
     this.definitions.set(def.kind, def as SagaDefinition<unknown, unknown>);
   }
 
-  /** Journals a new operation and runs it to the end (or to a compensated failure). */
-  async start<P, C>(kind: string, params: P, opts: { actor?: string; id?: string } = {}): Promise<SagaOutcome<C>> {
+  /** Journals a new operation against `cluster` and runs it to the end (or to a compensated failure). */
+  async start<P, C>(kind: string, params: P, cluster: ClusterRuntime, opts: { actor?: string; id?: string } = {}): Promise<SagaOutcome<C>> {
     const def = this.definition(kind);
     if (JSON.stringify(redactSecrets(params)) !== JSON.stringify(params)) {
       throw new Error(`saga ${kind}: params contain secret-looking fields; pass secrets through the context, not the journal`);
@@ -109,21 +120,21 @@ export class SagaRunner {
     const target = def.target(params);
     this.db.transaction(() => {
       this.db
-        .prepare(`INSERT INTO operations (id, kind, target, cluster_id, actor, params, status, created_at, updated_at) VALUES (?,?,?,?,?,?, 'running', ?, ?)`)
-        .run(id, kind, target, this.clusterId(), opts.actor ?? null, JSON.stringify(params), now, now);
+        .prepare(`INSERT INTO operations (id, kind, target, cluster_id, cluster_name, actor, params, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?, 'running', ?, ?)`)
+        .run(id, kind, target, cluster.clusterId, cluster.contextName, opts.actor ?? null, JSON.stringify(params), now, now);
       const ins = this.db.prepare(`INSERT INTO operation_steps (operation_id, idx, name, status) VALUES (?,?,?, 'pending')`);
       def.steps.forEach((s, i) => ins.run(id, i, s.name));
     })();
-    return this.execute<C>(id, 'forward');
+    return this.execute<C>(id, 'forward', cluster);
   }
 
-  /** Continues an unfinished operation from its first step that is not done. */
+  /** Continues an unfinished operation from its first step that is not done, on its own cluster. */
   async resume<C = unknown>(id: string): Promise<SagaOutcome<C>> {
     const row = this.row(id);
     if (row.status === 'done' || row.status === 'rolled-back') {
       throw new ContractError('CONFLICT', `Operation ${id} already ended (${row.status}); nothing to resume.`);
     }
-    return this.execute<C>(id, 'forward');
+    return this.execute<C>(id, 'forward', await this.resolveCluster(row.cluster_id));
   }
 
   /** Undoes every step that ran (or may have half-run), newest first. */
@@ -136,9 +147,10 @@ export class SagaRunner {
     if (row.status === 'done' || row.status === 'rolled-back') {
       throw new ContractError('CONFLICT', `Operation ${id} already ended (${row.status}); nothing to roll back.`);
     }
-    return this.execute<C>(id, 'rollback');
+    return this.execute<C>(id, 'rollback', await this.resolveCluster(row.cluster_id));
   }
 
+  /** Unfinished operations of every cluster, oldest first. */
   listUnfinished(): OperationSummary[] {
     const rows = this.db
       .prepare(`SELECT * FROM operations WHERE status IN ('running','compensating','failed') ORDER BY created_at`)
@@ -172,10 +184,11 @@ export class SagaRunner {
     const status: OperationSummary['status'] =
       row.status === 'done' || row.status === 'rolled-back' || row.status === 'failed' ? row.status : live ? 'running' : 'interrupted';
     return {
-      id: row.id, kind: row.kind, target: row.target, status, clusterId: row.cluster_id,
+      id: row.id, kind: row.kind, target: row.target, status, clusterId: row.cluster_id, clusterName: row.cluster_name, actor: row.actor,
       createdAt: row.created_at, updatedAt: row.updated_at, failedStep: row.failed_step, error: row.error,
       steps: steps.map((s) => ({ name: s.name, status: s.status, error: s.error })),
       canRollback: !this.definitions.get(row.kind)?.forwardOnly && status !== 'done' && status !== 'rolled-back',
+      notices: JSON.parse(row.notices) as string[],
     };
   }
 
@@ -212,18 +225,28 @@ export class SagaRunner {
         const safe = redactSecrets(notes);
         this.db.prepare('UPDATE operations SET notes = ? WHERE id = ?').run(JSON.stringify(safe), row.id);
       },
+      notice: (text) => {
+        const current = JSON.parse((this.db.prepare('SELECT notices FROM operations WHERE id = ?').pluck().get(row.id) as string | undefined) ?? '[]') as string[];
+        if (current.includes(text)) return;
+        this.db.prepare('UPDATE operations SET notices = ? WHERE id = ?').run(JSON.stringify([...current, text]), row.id);
+      },
     };
   }
 
-  private async execute<C>(id: string, direction: 'forward' | 'rollback'): Promise<SagaOutcome<C>> {
+  private async execute<C>(id: string, direction: 'forward' | 'rollback', cluster: ClusterRuntime): Promise<SagaOutcome<C>> {
     if (this.active.has(id)) throw new ContractError('CONFLICT', `Operation ${id} is already running in this console.`);
     this.active.add(id);
     const row = this.row(id);
     const def = this.definition(row.kind) as SagaDefinition<unknown, C>;
+    // The last line of defence: an operation never runs against another cluster than its own.
+    if (cluster.clusterId !== row.cluster_id) {
+      this.active.delete(id);
+      throw new ContractError('INTERNAL', `Operation ${id} belongs to cluster ${row.cluster_id}, not ${cluster.clusterId}; refused.`);
+    }
     let ctx: C | null = null;
     try {
       try {
-        ctx = await def.context(JSON.parse(row.params) as unknown, this.handle(row));
+        ctx = await def.context(JSON.parse(row.params) as unknown, this.handle(row), cluster);
       } catch (error) {
         // Nothing ran: record why so the operator sees it in the unfinished list.
         this.setOperation(id, 'failed', { step: '(prepare)', error: errorText(error) });
@@ -247,6 +270,7 @@ export class SagaRunner {
       this.publish(row, step.name, 'running', idx, total);
       crashPoint(row.kind, idx, 'before');
       try {
+        def.guard?.(ctx);
         await step.run(ctx);
       } catch (error) {
         const message = errorText(error);

@@ -29,6 +29,20 @@ export const licenseMigrations: CacheMigration[] = [
       CREATE TABLE license_renewal_requests (nonce TEXT PRIMARY KEY, cluster_id TEXT NOT NULL, lid TEXT, created_at TEXT NOT NULL);
     `,
   },
+  {
+    // the latest trustworthy time seen (clock.ts): durable, or winding the clock back and deleting a cache would reset it
+    id: 502,
+    name: 'license time witness',
+    store: 'state',
+    sql: `CREATE TABLE license_time_witness (id INTEGER PRIMARY KEY CHECK (id = 1), seen_at INTEGER NOT NULL, source TEXT NOT NULL, recorded_at INTEGER NOT NULL);`,
+  },
+  {
+    // whether the cluster carried the development-harness marker at the last sync (offline status in --dev)
+    id: 503,
+    name: 'license cache: dev harness marker',
+    store: 'cache',
+    sql: `ALTER TABLE license_cache ADD COLUMN dev_harness INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
 
 export interface CachedLicense {
@@ -36,6 +50,8 @@ export interface CachedLicense {
   allocations: Record<string, number>;
   history: HistoryEntry[];
   syncedAt: string;
+  /** The cluster carried the development-harness marker when last read. */
+  devHarness: boolean;
 }
 
 export type ItemStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
@@ -56,20 +72,22 @@ export class LicenseCache {
   constructor(private readonly db: Sqlite) {}
 
   get(clusterId: string): CachedLicense | null {
-    const row = this.db.prepare('SELECT jws, allocations, history, synced_at FROM license_cache WHERE cluster_id = ?').get(clusterId) as
-      | { jws: string | null; allocations: string; history: string; synced_at: string }
+    const row = this.db.prepare('SELECT jws, allocations, history, synced_at, dev_harness FROM license_cache WHERE cluster_id = ?').get(clusterId) as
+      | { jws: string | null; allocations: string; history: string; synced_at: string; dev_harness: number }
       | undefined;
     if (!row) return null;
-    return { jws: row.jws, allocations: JSON.parse(row.allocations), history: JSON.parse(row.history), syncedAt: row.synced_at };
+    return { jws: row.jws, allocations: JSON.parse(row.allocations), history: JSON.parse(row.history), syncedAt: row.synced_at, devHarness: row.dev_harness === 1 };
   }
 
-  put(clusterId: string, value: Omit<CachedLicense, 'syncedAt'>): void {
+  /** `devHarness` undefined keeps what was recorded. */
+  put(clusterId: string, value: Omit<CachedLicense, 'syncedAt' | 'devHarness'> & { devHarness?: boolean }): void {
     this.db
       .prepare(
-        `INSERT INTO license_cache (cluster_id, jws, allocations, history, synced_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(cluster_id) DO UPDATE SET jws = excluded.jws, allocations = excluded.allocations, history = excluded.history, synced_at = excluded.synced_at`,
+        `INSERT INTO license_cache (cluster_id, jws, allocations, history, synced_at, dev_harness) VALUES (?, ?, ?, ?, ?, COALESCE(?, 0))
+         ON CONFLICT(cluster_id) DO UPDATE SET jws = excluded.jws, allocations = excluded.allocations, history = excluded.history, synced_at = excluded.synced_at,
+           dev_harness = COALESCE(?, license_cache.dev_harness)`,
       )
-      .run(clusterId, value.jws, JSON.stringify(value.allocations), JSON.stringify(value.history), new Date().toISOString());
+      .run(clusterId, value.jws, JSON.stringify(value.allocations), JSON.stringify(value.history), new Date().toISOString(), devFlag(value.devHarness), devFlag(value.devHarness));
   }
 
   revocations(): { jws: string; seq: number; importedAt: string } | null {
@@ -146,6 +164,8 @@ export class LicenseCache {
     return this.db.prepare('SELECT 1 FROM license_renewal_requests WHERE nonce = ?').get(nonce) !== undefined;
   }
 }
+
+const devFlag = (v: boolean | undefined) => (v === undefined ? null : v ? 1 : 0);
 
 function rowToOp(row: Record<string, unknown>): FanoutOp {
   return {

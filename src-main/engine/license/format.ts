@@ -14,6 +14,17 @@ export const MAX_LICENSE_BYTES = 64 * 1024;
 export const MAX_JSON_DEPTH = 16;
 /** Clock skew allowed on nbf/exp between the vendor's clock and this workstation. */
 export const CLOCK_TOLERANCE_SECONDS = 120;
+/**
+ * How far the clock may read earlier than the latest trustworthy time this console has seen
+ * before a license is no longer treated as valid (VM snapshot restores and NTP steps stay under it;
+ * winding the clock back to stretch a license does not).
+ */
+export const CLOCK_ROLLBACK_TOLERANCE_SECONDS = 3600;
+/**
+ * A revocation list may advance `seq` by at most this much over the list in force (or over 0 for
+ * the first one): one forged or buggy list with a huge seq must not lock out every later list.
+ */
+export const MAX_REVOCATION_SEQ_JUMP = 10_000;
 
 export const Tier = z.enum(['DEV', 'PRO', 'Enterprise']);
 export type Tier = z.infer<typeof Tier>;
@@ -70,7 +81,7 @@ export const RevocationClaims = z
   .object({
     iat: epochSeconds,
     /** Monotonic: an older list never replaces a newer one. */
-    seq: z.number().int().nonnegative(),
+    seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
     revoked_lids: z.array(z.string().max(128)).max(100_000),
     revoked_kids: z.array(z.string().max(128)).max(10_000).default([]),
   })
@@ -100,6 +111,9 @@ export const LicenseReason = z.enum([
   'CERT_MISSING',
   'UNKNOWN_KID',
   'CERT_INVALID',
+  'CERT_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'TEST_KEY_REFUSED',
   'SIGNATURE_INVALID',
   'CLAIMS_INVALID',
   'EXPIRED',
@@ -109,5 +123,8 @@ export const LicenseReason = z.enum([
   'OLDER_THAN_CURRENT',
   'OTHER_CUSTOMER',
   'NONCE_MISMATCH',
+  'CLOCK_ROLLBACK',
+  'SEQ_TOO_FAR',
+  'WOULD_UNREVOKE',
 ]);
 export type LicenseReason = z.infer<typeof LicenseReason>;

@@ -1,4 +1,3 @@
-import { ContractError } from '../../../src-shared/contract';
 import type { Sqlite } from '../../adapters/sqlite';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
@@ -20,7 +19,8 @@ export function createLicenseService(deps: {
   db: Sqlite;
   bus: EventBus;
   developmentMode: boolean;
-  runtime: () => ClusterRuntime | null;
+  /** The cluster this service instance works on (the command's; throws when none). */
+  cluster: () => Promise<ClusterRuntime>;
   secrets: SecretStoreSource;
   usage?: UsageProvider;
   consoleVersion: string;
@@ -30,11 +30,7 @@ export function createLicenseService(deps: {
     bus: deps.bus,
     roots: loadTrustedRoots({ developmentMode: deps.developmentMode }),
     developmentMode: deps.developmentMode,
-    cluster: async () => {
-      const runtime = deps.runtime();
-      if (!runtime) throw new ContractError('UNAVAILABLE', 'No cluster is selected. Pick a cluster (Clusters page) and try again.');
-      return kubeLicenseCluster(runtime);
-    },
+    cluster: async () => kubeLicenseCluster(await deps.cluster()),
     secrets: {
       get: async (name) => (await deps.secrets.store()).get(name),
       set: async (name, value) => (await deps.secrets.store()).set(name, value),

@@ -2,9 +2,15 @@ import { createHash } from 'node:crypto';
 import { PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
 import { kubeError, kubeStatusCode, MANAGED_BY_LABEL, retryOnConflict } from '../../adapters/kube';
 import type { ClusterRuntime } from '../core/cluster-runtime';
+import { parseHttpDate } from './clock';
 import { emptyRecord, type LicenseCluster, type LicenseRecord, type LicenseStore, type TenantLicenseState, type TenantTargets } from './ports';
 
 export const LICENSE_SECRET = 'gatehouse-license';
+/**
+ * Label the local cluster harness (test/harness) puts on its kube-system namespace. Together with
+ * a loopback API server it marks the only cluster where development mode accepts test keys.
+ */
+export const DEV_HARNESS_LABEL = 'gatehouse.io/dev-harness';
 export const TENANT_LABEL = 'gatehouse.io/tenant';
 export const tenantSecretName = (slug: string) => `tenant-${slug}`;
 /** Keys the platform backend reads from each tenant Secret (docs/license.md). */
@@ -53,16 +59,41 @@ function stateFromSecret(secret: V1Secret): TenantLicenseState | null {
   return { slug, licenseSha: jws ? sha256(jws) : null, userCap: cap !== undefined && cap !== '' ? Number(cap) : null, ...(rv ? { resourceVersion: rv } : {}) };
 }
 
+/** Is `server` (the kubeconfig's API server URL) on this machine? */
+export function isLoopbackServer(server: string | undefined): boolean {
+  if (!server) return false;
+  try {
+    const host = new URL(server).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
+function headerValue(headers: unknown, name: string): string | null {
+  if (!headers || typeof headers !== 'object') return null;
+  if (typeof (headers as { get?: unknown }).get === 'function') return ((headers as { get(n: string): string | null }).get(name)) ?? null;
+  const entry = Object.entries(headers as Record<string, unknown>).find(([k]) => k.toLowerCase() === name);
+  return typeof entry?.[1] === 'string' ? entry[1] : null;
+}
+
 export function kubeLicenseStore(runtime: ClusterRuntime): LicenseStore {
   const { core } = runtime.kube;
   const namespace = runtime.namespace;
   const doing = (verb: string) => ({ verb, resource: 'secrets', namespace, name: LICENSE_SECRET });
   return {
-    async clusterUid() {
+    async facts() {
       try {
-        return (await core.readNamespace({ name: 'kube-system' })).metadata?.uid ?? null;
+        const response = await core.readNamespaceWithHttpInfo({ name: 'kube-system' });
+        const ns = response.data;
+        const local = isLoopbackServer(runtime.kube.config.getCurrentCluster()?.server);
+        return {
+          uid: ns.metadata?.uid ?? null,
+          devHarness: local && ns.metadata?.labels?.[DEV_HARNESS_LABEL] === 'true',
+          serverTime: parseHttpDate(headerValue(response.headers, 'date')),
+        };
       } catch (error) {
-        if (kubeStatusCode(error) === 403 || kubeStatusCode(error) === 404) return null;
+        if (kubeStatusCode(error) === 403 || kubeStatusCode(error) === 404) return { uid: null, devHarness: false, serverTime: null };
         throw kubeError(error, { verb: 'get', resource: 'namespaces', name: 'kube-system' });
       }
     },

@@ -29,9 +29,22 @@ export interface LicenseRecord {
 
 export const emptyRecord = (): LicenseRecord => ({ jws: null, allocations: {}, history: [], revocations: null });
 
-export interface LicenseStore {
+/** What one read of the cluster's kube-system namespace tells the license service. */
+export interface ClusterFacts {
   /** UID of the kube-system namespace: the cluster identity licenses bind to; null when unreadable. */
-  clusterUid(): Promise<string | null>;
+  uid: string | null;
+  /**
+   * The cluster is the local development harness: kube-system carries the label
+   * DEV_HARNESS_LABEL=true and the API server is on a loopback address. Test-signed licenses
+   * are accepted (in development mode) only on such a cluster.
+   */
+  devHarness: boolean;
+  /** The API server's `Date` header (seconds), a time witness; null when absent. */
+  serverTime: number | null;
+}
+
+export interface LicenseStore {
+  facts(): Promise<ClusterFacts>;
   read(): Promise<LicenseRecord | null>;
   /** Read-modify-write with optimistic concurrency; creates the Secret when absent. */
   update(mutate: (current: LicenseRecord) => LicenseRecord): Promise<LicenseRecord>;

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, CompactSign, importJWK, type JWK } from 'jose';
 import { ContractError } from '../../../src-shared/contract';
+import { parseHttpDate } from './clock';
 import { ALG, MAX_LICENSE_BYTES, RENEWAL_REQUEST_TYP } from './format';
 import { generateEd25519 } from './issue';
 import type { SecretStore } from './ports';
@@ -30,11 +31,11 @@ export interface RenewalRequestPayload {
   console_version: string;
 }
 
-export async function signRenewalRequest(secrets: SecretStore, payload: Omit<RenewalRequestPayload, 'nonce' | 'iat'>) {
+export async function signRenewalRequest(secrets: SecretStore, payload: Omit<RenewalRequestPayload, 'nonce' | 'iat'>, now = Math.floor(Date.now() / 1000)) {
   const key = await installationKey(secrets);
   const publicJwk = { kty: key.kty, crv: key.crv, x: key.x };
   const nonce = randomBytes(18).toString('base64url');
-  const full: RenewalRequestPayload = { ...payload, nonce, iat: Math.floor(Date.now() / 1000) };
+  const full: RenewalRequestPayload = { ...payload, nonce, iat: now };
   const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(full)))
     .setProtectedHeader({ alg: ALG, typ: RENEWAL_REQUEST_TYP, kid: await calculateJwkThumbprint(publicJwk), jwk: publicJwk })
     .sign(await importJWK(key, ALG));
@@ -44,8 +45,14 @@ export async function signRenewalRequest(secrets: SecretStore, payload: Omit<Ren
 /**
  * Online renewal: POSTs the signed renewal request to the license's renewal_url and reads back a
  * license (compact JWS) of at most 64 KiB. The caller verifies it exactly like a pasted one.
+ * The server's `Date` header comes back too: a time witness (clock.ts).
  */
-export async function fetchRenewal(url: string, requestJws: string, fetchImpl: typeof fetch = fetch, timeoutMs = 15_000): Promise<Uint8Array> {
+export async function fetchRenewal(
+  url: string,
+  requestJws: string,
+  fetchImpl: typeof fetch = fetch,
+  timeoutMs = 15_000,
+): Promise<{ body: Uint8Array; serverTime: number | null }> {
   let response: Response;
   try {
     response = await fetchImpl(url, {
@@ -65,5 +72,5 @@ export async function fetchRenewal(url: string, requestJws: string, fetchImpl: t
   const declared = Number(response.headers.get('content-length') ?? '0');
   if (declared > MAX_LICENSE_BYTES) throw new ContractError('LICENSE_INVALID', 'The renewal server sent more than 64 KiB; refused.', { reason: 'TOO_LARGE' });
   const body = new Uint8Array(await response.arrayBuffer());
-  return body;
+  return { body, serverTime: parseHttpDate(response.headers.get('date')) };
 }

@@ -4,6 +4,7 @@
  *   keygen issuer --root ROOT.private.jwk.json --out DIR [--days 730]
  *   issue   (--test | --key ISSUER.private.jwk.json --cert ISSUER.cert.jws) --customer NAME [options] [--out FILE]
  *   revoke  (--test | --key KEY.private.jwk.json [--cert CERT]) --seq N [--lid L]... [--kid K]... [--out FILE]
+ *           (--seq is required: the list in force + 1; consoles refuse jumps over 10,000)
  *   inspect FILE
  *   verify  FILE [--dev] [--cluster-uid UID] [--revocations FILE]
  * Private keys are written with mode 0600 and never printed.
@@ -13,13 +14,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { base64url, type JWK } from 'jose';
-import { CERT_HEADER, Tier, type LicenseClaims } from './format';
+import { CERT_HEADER, MAX_REVOCATION_SEQ_JUMP, Tier, type LicenseClaims } from './format';
 import { defaultClaims, generateEd25519, issueCert, issueLicense, issueRevocations } from './issue';
-import { loadTrustedRoots, findAppRoot } from './trust';
+import { loadTrustedRoots } from './trust';
 import { verifyLicense, verifyRevocations } from './verify';
 import { isContractError } from '../../../src-shared/contract';
 
-const TEST_DIR = () => path.join(findAppRoot(), 'test', 'fixtures', 'license');
+// the vendor tool runs from the repository (tsx): the test keys are at this exact path beside it
+const TEST_DIR = () => fileURLToPath(new URL('../../../test/fixtures/license/', import.meta.url));
 
 const readJwk = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as JWK;
 const writeSecret = (file: string, value: unknown) => fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
@@ -127,12 +129,21 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       );
       if (values.tenants || values.users) claims.limits = { tenants: Number(values.tenants ?? claims.limits.tenants), users: Number(values.users ?? claims.limits.users) };
       if (values['after-grace']) claims.expiry_strategy.after_grace = values['after-grace'] === 'freeze' ? 'freeze' : 'free-tier';
+      // consoles stop trusting an issuing key when its certificate ends, grace included
+      const certExp = (decodePart(cert.split('.')[1]) as { exp?: number }).exp;
+      const graceEnd = claims.exp + claims.grace_days * 86400;
+      if (typeof certExp === 'number' && graceEnd > certExp) {
+        throw new Error(`the issuing key's certificate ends ${new Date(certExp * 1000).toISOString()}, before this license's grace does (${new Date(graceEnd * 1000).toISOString()}); certify a new issuing key or shorten the license`);
+      }
       output(await issueLicense(key, cert, claims), values.out);
       return 0;
     }
     case 'revoke': {
+      const seq = Number(values.seq);
+      if (!values.seq || !Number.isSafeInteger(seq) || seq < 0) throw new Error('revoke needs --seq N: the seq of the list in force plus one');
+      if (seq > MAX_REVOCATION_SEQ_JUMP) console.error(`note: consoles without a list accept a first list only up to #${MAX_REVOCATION_SEQ_JUMP}`);
       const { key, cert } = signerFromArgs(values);
-      const jws = await issueRevocations(key, { iat: now, seq: Number(values.seq ?? now), revoked_lids: values.lid ?? [], revoked_kids: values.kid ?? [] }, cert);
+      const jws = await issueRevocations(key, { iat: now, seq, revoked_lids: values.lid ?? [], revoked_kids: values.kid ?? [] }, cert);
       output(jws, values.out);
       return 0;
     }

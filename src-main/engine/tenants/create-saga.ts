@@ -1,8 +1,10 @@
 import { ContractError } from '../../../src-shared/contract';
 import type { SagaDefinition } from '../core/saga';
-import { acquireTenantLease, releaseTenantLease } from './lease';
+import type { ClusterRuntime } from '../core/cluster-runtime';
+import { LeaseKeeper, acquireTenantLease, releaseTenantLease } from './lease';
 import {
   INITIAL_ADMIN_USERNAME,
+  OPERATION_ANNOTATION,
   decodeSecretData,
   generatePassword,
   hashPassword,
@@ -13,7 +15,7 @@ import {
   tenantSecretName,
   verifyPassword,
 } from './material';
-import { holdLease, type TenantPorts, type TenantSagaCtx } from './ports';
+import { holdLease, hookSteps, type TenantPorts, type TenantSagaCtx, type TenantSagaOptions } from './ports';
 import { applyPendingMigrations, latestVersion } from './schema';
 import { isKubeConflict } from './kube-ports';
 
@@ -37,29 +39,39 @@ export interface CreateTenantCtx extends TenantSagaCtx {
 /**
  * Create-tenant saga: reserve → database → schema → admin-user → secret → registry → release.
  * Every step converges ("create if absent, else compare") so a resume simply re-runs it.
+ * Everything it creates carries its operation id (COMMENT ON ROLE/DATABASE, a Secret
+ * annotation, the registry entry's `op`), and a compensation removes only what carries
+ * its own mark: anything else is left alone and reported as a notice.
  * Secrets are never journaled: the tenant Secret is where they live, and the secret step
  * re-derives the role password and the admin password from it when it already exists.
  */
-export function createTenantSaga(ports: () => Promise<TenantPorts>, consoleId: string): SagaDefinition<CreateTenantParams, CreateTenantCtx> {
+export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<TenantPorts>, o: TenantSagaOptions): SagaDefinition<CreateTenantParams, CreateTenantCtx> {
   return {
     kind: CREATE_TENANT,
     target: (p) => p.slug,
-    async context(params, op) {
+    async context(params, op, cluster) {
       const resumed = typeof op.notes.created === 'string';
       if (!resumed) op.note('created', new Date().toISOString());
+      const p = await ports(cluster);
+      const holder = `${o.consoleId}/${op.id}`;
       return {
-        ports: await ports(), op, slug: params.slug, params, holder: `${consoleId}/${op.id}`,
-        leaseChecked: !resumed, created: op.notes.created as string, adminPassword: null,
+        ports: p, op, slug: params.slug, params, holder, leaseChecked: !resumed, leaseSeconds: o.leaseSeconds,
+        lease: new LeaseKeeper(p.kube, params.slug, holder, o.leaseSeconds),
+        created: op.notes.created as string, adminPassword: null,
       };
     },
-    async dispose() {},
-    steps: [
+    guard: (ctx) => ctx.lease.check(),
+    async dispose(ctx) {
+      ctx.lease.stop();
+    },
+    steps: hookSteps(CREATE_TENANT, o, [
       {
         name: 'reserve',
         async run(ctx) {
           const { kube, registry, pg } = ctx.ports;
-          await acquireTenantLease(kube, ctx.slug, ctx.holder);
+          await acquireTenantLease(kube, ctx.slug, ctx.holder, ctx.leaseSeconds);
           ctx.leaseChecked = true;
+          ctx.lease.start();
           // Under the Lease nobody else can be creating it: anything found now predates us.
           const db = tenantDbName(ctx.slug);
           const taken: string[] = [];
@@ -77,15 +89,39 @@ export function createTenantSaga(ports: () => Promise<TenantPorts>, consoleId: s
         name: 'database',
         async run(ctx) {
           await holdLease(ctx);
+          const { pg } = ctx.ports;
           const role = tenantRoleName(ctx.slug);
-          await ctx.ports.pg.ensureLoginRole(role);
-          await ctx.ports.pg.ensureDatabase(tenantDbName(ctx.slug), role);
+          const db = tenantDbName(ctx.slug);
+          const roleMark = await pg.ownershipMark('role', role);
+          if (!roleMark.exists) await pg.createMarkedLoginRole(role, ctx.op.id);
+          else if (roleMark.operationId !== ctx.op.id) throw notOurs(`role ${role}`, roleMark.operationId);
+          const dbMark = await pg.ownershipMark('database', db);
+          if (!dbMark.exists) {
+            // CREATE DATABASE cannot share a transaction with its COMMENT: a crash in between
+            // leaves it unmarked but owned by our marked role, which is how a resume knows it.
+            await pg.ensureDatabase(db, role);
+            await pg.setOwnershipMark('database', db, ctx.op.id);
+          } else if (dbMark.operationId !== ctx.op.id) {
+            if (dbMark.operationId === null && dbMark.owner === role) await pg.setOwnershipMark('database', db, ctx.op.id);
+            else throw notOurs(`database ${db}`, dbMark.operationId);
+          }
         },
-        // Safe to drop: the reserve step proved neither existed before this operation.
+        // Drops only what this operation marked (or the database its own role owns, unmarked after a crash).
         async compensate(ctx) {
-          await holdLease(ctx);
-          await ctx.ports.pg.dropDatabase(tenantDbName(ctx.slug));
-          await ctx.ports.pg.dropRole(tenantRoleName(ctx.slug));
+          const { pg } = ctx.ports;
+          const role = tenantRoleName(ctx.slug);
+          const db = tenantDbName(ctx.slug);
+          const roleMark = await pg.ownershipMark('role', role);
+          const dbMark = await pg.ownershipMark('database', db);
+          const roleOurs = roleMark.exists && roleMark.operationId === ctx.op.id;
+          if (dbMark.exists) {
+            if (dbMark.operationId === ctx.op.id || (dbMark.operationId === null && roleOurs && dbMark.owner === role)) await pg.dropDatabase(db);
+            else ctx.op.notice(leftAlone(`database ${db}`, dbMark.operationId));
+          }
+          if (roleMark.exists) {
+            if (roleOurs) await pg.dropRole(role);
+            else ctx.op.notice(leftAlone(`role ${role}`, roleMark.operationId));
+          }
         },
       },
       {
@@ -122,6 +158,10 @@ export function createTenantSaga(ports: () => Promise<TenantPorts>, consoleId: s
           const name = tenantSecretName(ctx.slug);
           const role = tenantRoleName(ctx.slug);
           const existing = await kube.getSecret(name);
+          // A Secret this operation did not create is never adopted (its credentials are someone else's).
+          if (existing && existing.metadata?.annotations?.[OPERATION_ANNOTATION] !== ctx.op.id) {
+            throw notOurs(`Secret ${name}`, existing.metadata?.annotations?.[OPERATION_ANNOTATION] ?? null);
+          }
           const current = decodeSecretData(existing);
           const rolePassword = current.DATABASE_URL ? decodeURIComponent(new URL(current.DATABASE_URL).password) : generatePassword(32);
           const data = tenantSecretData(ctx.slug, current, {
@@ -131,13 +171,13 @@ export function createTenantSaga(ports: () => Promise<TenantPorts>, consoleId: s
           // The Secret is written first: a crash after it leaves the credentials somewhere, and the next run adopts them.
           if (!existing) {
             try {
-              await kube.createSecret(tenantSecret(ctx.slug, kube.namespace, data));
+              await kube.createSecret(tenantSecret(ctx.slug, kube.namespace, data, null, ctx.op.id));
             } catch (error) {
               if (!isKubeConflict(error)) throw error;
               throw new ContractError('CONFLICT', `Secret ${name} appeared while creating it; retry (resume) the operation.`);
             }
           } else if (Object.keys(data).length !== Object.keys(current).length) {
-            await kube.replaceSecret(name, tenantSecret(ctx.slug, kube.namespace, data, existing));
+            await kube.replaceSecret(name, tenantSecret(ctx.slug, kube.namespace, data, existing, ctx.op.id));
           }
           await pg.setRolePassword(role, rolePassword);
           const adminPassword = data.INITIAL_ADMIN_PASSWORD!;
@@ -153,8 +193,16 @@ export function createTenantSaga(ports: () => Promise<TenantPorts>, consoleId: s
           ctx.adminPassword = adminPassword;
         },
         compensate: async (ctx) => {
-          await holdLease(ctx);
-          await ctx.ports.kube.deleteSecret(tenantSecretName(ctx.slug));
+          const name = tenantSecretName(ctx.slug);
+          const secret = await ctx.ports.kube.getSecret(name);
+          if (!secret) return;
+          const mark = secret.metadata?.annotations?.[OPERATION_ANNOTATION] ?? null;
+          if (mark !== ctx.op.id) {
+            ctx.op.notice(leftAlone(`Secret ${name}`, mark));
+            return;
+          }
+          // Preconditions: the exact object that was read, not one recreated by someone since.
+          await ctx.ports.kube.deleteSecret(name, { uid: secret.metadata?.uid, resourceVersion: secret.metadata?.resourceVersion });
         },
       },
       {
@@ -164,19 +212,29 @@ export function createTenantSaga(ports: () => Promise<TenantPorts>, consoleId: s
           const { params } = ctx;
           await ctx.ports.registry.put(
             ctx.slug,
-            { name: params.name, tier: params.tier, status: 'active', created: ctx.created, schema: latestVersion(ctx.ports.migrations), users: null },
+            { name: params.name, tier: params.tier, status: 'active', created: ctx.created, schema: latestVersion(ctx.ports.migrations), users: null, op: ctx.op.id },
             { ifAbsent: true },
           );
         },
         compensate: async (ctx) => {
-          await holdLease(ctx);
-          await ctx.ports.registry.remove(ctx.slug);
+          if ((await ctx.ports.registry.removeIfMarked(ctx.slug, ctx.op.id)) === 'not-ours') ctx.op.notice(leftAlone(`registry entry ${ctx.slug}`, null));
         },
       },
       {
         name: 'release',
         run: (ctx) => releaseTenantLease(ctx.ports.kube, ctx.slug, ctx.holder),
       },
-    ],
+    ]),
   };
 }
+
+function notOurs(what: string, markedBy: string | null): ContractError {
+  return new ContractError(
+    'CONFLICT',
+    `${what} exists but was not created by this operation (${markedBy ? `it carries the mark of operation ${markedBy}` : 'it carries no Gatehouse mark'}). It was left untouched; inspect it, then roll this operation back.`,
+    { markedBy },
+  );
+}
+
+const leftAlone = (what: string, markedBy: string | null): string =>
+  `Left ${what} in place: it is not this operation's (${markedBy ? `marked by operation ${markedBy}` : 'no Gatehouse mark'}). Inspect it before deleting it by hand.`;

@@ -1,7 +1,8 @@
+import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { SagaDefinition } from '../core/saga';
-import { TENANT_LABEL, acquireTenantLease, releaseTenantLease } from './lease';
+import { LeaseKeeper, TENANT_LABEL, acquireTenantLease, releaseTenantLease } from './lease';
 import { loginWorkerName, tenantDbName, tenantRoleName, tenantSecretName } from './material';
-import { holdLease, type FinalBackupHook, type TenantPorts, type TenantSagaCtx } from './ports';
+import { holdLease, hookSteps, type FinalBackupHook, type TenantPorts, type TenantSagaCtx, type TenantSagaOptions } from './ports';
 
 export const DELETE_TENANT = 'tenant.delete';
 
@@ -20,22 +21,36 @@ export interface DeleteTenantCtx extends TenantSagaCtx {
  * failure leaves the operation unfinished with its Lease held and resume continues it.
  * Every step tolerates "already gone".
  */
-export function deleteTenantSaga(ports: () => Promise<TenantPorts>, consoleId: string, finalBackup: () => FinalBackupHook): SagaDefinition<DeleteTenantParams, DeleteTenantCtx> {
+export function deleteTenantSaga(
+  ports: (cluster: ClusterRuntime) => Promise<TenantPorts>,
+  o: TenantSagaOptions,
+  finalBackup: () => FinalBackupHook,
+): SagaDefinition<DeleteTenantParams, DeleteTenantCtx> {
   return {
     kind: DELETE_TENANT,
     forwardOnly: true,
     target: (p) => p.slug,
-    async context(params, op) {
+    async context(params, op, cluster) {
       const resumed = op.notes.started === true;
       if (!resumed) op.note('started', true);
-      return { ports: await ports(), op, slug: params.slug, params, holder: `${consoleId}/${op.id}`, leaseChecked: !resumed };
+      const p = await ports(cluster);
+      const holder = `${o.consoleId}/${op.id}`;
+      return {
+        ports: p, op, slug: params.slug, params, holder, leaseChecked: !resumed, leaseSeconds: o.leaseSeconds,
+        lease: new LeaseKeeper(p.kube, params.slug, holder, o.leaseSeconds),
+      };
     },
-    steps: [
+    guard: (ctx) => ctx.lease.check(),
+    async dispose(ctx) {
+      ctx.lease.stop();
+    },
+    steps: hookSteps(DELETE_TENANT, o, [
       {
         name: 'reserve',
         async run(ctx) {
-          await acquireTenantLease(ctx.ports.kube, ctx.slug, ctx.holder);
+          await acquireTenantLease(ctx.ports.kube, ctx.slug, ctx.holder, ctx.leaseSeconds);
           ctx.leaseChecked = true;
+          ctx.lease.start();
         },
         compensate: (ctx) => releaseTenantLease(ctx.ports.kube, ctx.slug, ctx.holder),
       },
@@ -91,6 +106,6 @@ export function deleteTenantSaga(ports: () => Promise<TenantPorts>, consoleId: s
         name: 'release',
         run: (ctx) => releaseTenantLease(ctx.ports.kube, ctx.slug, ctx.holder),
       },
-    ],
+    ]),
   };
 }

@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
-import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import { sagaMigrations, type SagaRunner } from '../core/saga';
 import type { SettingsService } from '../settings';
 import { tenantCacheMigrations } from './reconcile';
-import { TenantService } from './service';
-import { TenantWatcher } from './watch';
+import { TenantService, type TenantServiceOptions } from './service';
 import type { Logger } from '../core/logger';
 
 export { TenantService } from './service';
@@ -27,10 +25,14 @@ export function consoleInstallationId(settings: SettingsService): string {
   return id;
 }
 
-export function createTenantsCapability(deps: { db: Sqlite; bus: EventBus; settings: SettingsService; saga: SagaRunner; runtime: () => ClusterRuntime | null; log?: Logger }) {
-  const service = new TenantService(deps.runtime, { db: deps.db, bus: deps.bus, saga: deps.saga, consoleId: consoleInstallationId(deps.settings) });
-  // The list stays current by WATCH while the selected cluster is online (stopped on a switch or an outage, and by service.close()).
-  service.watcher = new TenantWatcher({ runtime: deps.runtime, ports: () => service.ports(), cache: service.cache, bus: deps.bus, log: deps.log });
-  deps.bus.subscribe('cluster.state', (state) => service.watcher?.onState(state));
-  return service;
+export function createTenantsCapability(deps: {
+  db: Sqlite;
+  bus: EventBus;
+  settings: SettingsService;
+  saga: SagaRunner;
+  log?: Logger;
+  options?: Partial<Pick<TenantServiceOptions, 'leaseSeconds' | 'beforeStep' | 'statsEveryMs' | 'statsConcurrency' | 'migrationsDir' | 'registryShards'>>;
+}) {
+  // Watches are per cluster: the engine starts each when that cluster comes online (TenantService.onClusterState).
+  return new TenantService({ db: deps.db, bus: deps.bus, saga: deps.saga, consoleId: consoleInstallationId(deps.settings), log: deps.log, ...deps.options });
 }

@@ -18,7 +18,8 @@ export interface TenantKube {
   getSecret(name: string): Promise<V1Secret | null>;
   createSecret(body: V1Secret): Promise<V1Secret>;
   replaceSecret(name: string, body: V1Secret): Promise<V1Secret>;
-  deleteSecret(name: string): Promise<void>;
+  /** With preconditions the delete fails (409) if the object is not exactly the one that was read. */
+  deleteSecret(name: string, preconditions?: { uid?: string; resourceVersion?: string }): Promise<void>;
   listSecrets(labelSelector: string): Promise<V1Secret[]>;
   getConfigMap(name: string): Promise<V1ConfigMap | null>;
   createConfigMap(body: V1ConfigMap): Promise<V1ConfigMap>;
@@ -71,7 +72,8 @@ export function tenantKube(kube: KubeClients, namespace: string): TenantKube {
     getSecret: (name) => orNull(call('get', 'secrets', name, () => kube.core.readNamespacedSecret({ name, ...ns }))),
     createSecret: (body) => call('create', 'secrets', body.metadata?.name, () => kube.core.createNamespacedSecret({ ...ns, body })),
     replaceSecret: (name, body) => call('update', 'secrets', name, () => kube.core.replaceNamespacedSecret({ name, ...ns, body })),
-    deleteSecret: (name) => ignore404(call('delete', 'secrets', name, () => kube.core.deleteNamespacedSecret({ name, ...ns }))),
+    deleteSecret: (name, preconditions) =>
+      ignore404(call('delete', 'secrets', name, () => kube.core.deleteNamespacedSecret({ name, ...ns, ...(preconditions ? { body: { preconditions } } : {}) }))),
     listSecrets: async (labelSelector) => (await call('list', 'secrets', undefined, () => kube.core.listNamespacedSecret({ ...ns, labelSelector }))).items,
     getConfigMap: (name) => orNull(call('get', 'configmaps', name, () => kube.core.readNamespacedConfigMap({ name, ...ns }))),
     createConfigMap: (body) => call('create', 'configmaps', body.metadata?.name, () => kube.core.createNamespacedConfigMap({ ...ns, body })),

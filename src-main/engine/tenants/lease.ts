@@ -30,7 +30,7 @@ function busy(slug: string, lease: V1Lease): ContractError {
 }
 
 /** Takes or renews the tenant's Lease for holder; CONFLICT when someone else holds it. */
-export async function acquireTenantLease(kube: TenantKube, slug: string, holder: string): Promise<void> {
+export async function acquireTenantLease(kube: TenantKube, slug: string, holder: string, seconds = LEASE_SECONDS): Promise<void> {
   const name = tenantLeaseName(slug);
   const now = new V1MicroTime();
   const existing = await kube.getLease(name);
@@ -40,7 +40,7 @@ export async function acquireTenantLease(kube: TenantKube, slug: string, holder:
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name, namespace: kube.namespace, labels: { ...MANAGED_BY_LABEL, [TENANT_LABEL]: slug } },
-        spec: { holderIdentity: holder, leaseDurationSeconds: LEASE_SECONDS, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+        spec: { holderIdentity: holder, leaseDurationSeconds: seconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
       });
       return;
     } catch (error) {
@@ -60,7 +60,7 @@ export async function acquireTenantLease(kube: TenantKube, slug: string, holder:
       spec: {
         ...existing.spec,
         holderIdentity: holder,
-        leaseDurationSeconds: LEASE_SECONDS,
+        leaseDurationSeconds: seconds,
         renewTime: now,
         ...(mine ? {} : { acquireTime: now, leaseTransitions: (existing.spec?.leaseTransitions ?? 0) + 1 }),
       },
@@ -76,4 +76,82 @@ export async function releaseTenantLease(kube: TenantKube, slug: string, holder:
   const lease = await kube.getLease(tenantLeaseName(slug));
   if (!lease || lease.spec?.holderIdentity !== holder) return;
   await kube.deleteLease(tenantLeaseName(slug), lease.metadata?.resourceVersion);
+}
+
+/**
+ * Keeps an operation's Lease while its saga runs: renews it every third of its
+ * duration, and records the loss when anyone else holds it (stolen after an expiry,
+ * or deleted). The saga checks `check()` before each step and stops when lost;
+ * compensations then undo only what carries this operation's mark.
+ */
+export class LeaseKeeper {
+  lost: ContractError | null = null;
+  renewals = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private renewing: Promise<void> | null = null;
+
+  constructor(
+    private readonly kube: TenantKube,
+    private readonly slug: string,
+    private readonly holder: string,
+    private readonly seconds: number = LEASE_SECONDS,
+  ) {}
+
+  start(): void {
+    if (this.timer || this.lost) return;
+    this.timer = setInterval(() => void this.renew(), Math.max(200, (this.seconds * 1000) / 3));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Renews now (single flight). A lost Lease stops the keeper; network trouble is retried next tick. */
+  renew(): Promise<void> {
+    this.renewing ??= renewTenantLease(this.kube, this.slug, this.holder, this.seconds)
+      .then(
+        () => {
+          this.renewals++;
+        },
+        (error: unknown) => {
+          if (error instanceof ContractError && error.code === 'CONFLICT') {
+            this.lost = error;
+            this.stop();
+          }
+        },
+      )
+      .finally(() => {
+        this.renewing = null;
+      });
+    return this.renewing;
+  }
+
+  /** Throws when the Lease was lost: the saga must not take another step. */
+  check(): void {
+    if (this.lost) throw this.lost;
+  }
+}
+
+/** Renews a Lease this holder holds; CONFLICT when it is gone or someone else holds it now. */
+export async function renewTenantLease(kube: TenantKube, slug: string, holder: string, seconds = LEASE_SECONDS): Promise<void> {
+  const name = tenantLeaseName(slug);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const lease = await kube.getLease(name);
+    if (!lease || lease.spec?.holderIdentity !== holder) {
+      throw new ContractError(
+        'CONFLICT',
+        `This operation lost its lock on tenant "${slug}" (${lease ? `now held by ${lease.spec?.holderIdentity ?? 'unknown'}` : 'the Lease was deleted'}). It stopped before its next step; what it created was undone only where it carries this operation's mark.`,
+        { holder: lease?.spec?.holderIdentity ?? null },
+      );
+    }
+    try {
+      await kube.replaceLease(name, { ...lease, spec: { ...lease.spec, leaseDurationSeconds: seconds, renewTime: new V1MicroTime() } });
+      return;
+    } catch (error) {
+      if (!isKubeConflict(error)) throw error; // written in between: read again
+    }
+  }
+  throw new ContractError('CONFLICT', `The lock on tenant "${slug}" changed repeatedly while renewing it; the operation stops.`);
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ContractError } from '../../../src-shared/contract';
+import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import { errorText } from '../core/saga';
 import { retryKubeConflict } from './registry';
@@ -24,14 +25,14 @@ const SUSPENDED_REPLICAS = 'gatehouse.io/replicas-before-suspend';
 /** Day-two operations on existing tenants: suspend/resume, schema, admin password, drift repairs. */
 export class TenantMaintenance {
   constructor(
-    private readonly ports: () => Promise<TenantPorts>,
+    private readonly ports: (cluster: ClusterRuntime) => Promise<TenantPorts>,
     private readonly bus: EventBus | null,
     private readonly consoleId: string,
   ) {}
 
   /** Short mutations hold the tenant Lease too, so they never interleave with a create or delete. */
-  private async locked<T>(slug: string, fn: (p: TenantPorts) => Promise<T>): Promise<T> {
-    const p = await this.ports();
+  private async locked<T>(cluster: ClusterRuntime, slug: string, fn: (p: TenantPorts) => Promise<T>): Promise<T> {
+    const p = await this.ports(cluster);
     const holder = `${this.consoleId}/${randomUUID()}`;
     await acquireTenantLease(p.kube, slug, holder);
     try {
@@ -47,8 +48,8 @@ export class TenantMaintenance {
   }
 
   /** Marks the tenant suspended and scales its dedicated workloads to zero, remembering their size on each Deployment. */
-  suspend(slug: string) {
-    return this.locked(slug, async (p) => {
+  suspend(cluster: ClusterRuntime, slug: string) {
+    return this.locked(cluster, slug, async (p) => {
       await p.registry.update(slug, (e) => ({ ...e, status: 'suspended' }));
       const scaled: { name: string; replicas: number }[] = [];
       for (const d of await this.dedicatedWorkloads(p, slug)) {
@@ -66,8 +67,8 @@ export class TenantMaintenance {
     });
   }
 
-  resume(slug: string) {
-    return this.locked(slug, async (p) => {
+  resume(cluster: ClusterRuntime, slug: string) {
+    return this.locked(cluster, slug, async (p) => {
       const scaled: { name: string; replicas: number }[] = [];
       for (const d of await this.dedicatedWorkloads(p, slug)) {
         const name = d.metadata!.name!;
@@ -89,8 +90,8 @@ export class TenantMaintenance {
     });
   }
 
-  async schemaStatus(slugs: string[]) {
-    const p = await this.ports();
+  async schemaStatus(cluster: ClusterRuntime, slugs: string[]) {
+    const p = await this.ports(cluster);
     const tenants = await mapLimit(slugs, 4, async (slug) => {
       try {
         const current = await p.pg.withDatabase(tenantDbName(slug), currentSchemaVersion, `reading the schema version of ${slug}`);
@@ -103,8 +104,8 @@ export class TenantMaintenance {
   }
 
   /** Applies pending migrations; one tenant failing never stops the others. */
-  async schemaApply(slugs: string[], concurrency: number) {
-    const p = await this.ports();
+  async schemaApply(cluster: ClusterRuntime, slugs: string[], concurrency: number) {
+    const p = await this.ports(cluster);
     const operationId = randomUUID();
     const latest = latestVersion(p.migrations);
     let done = 0;
@@ -135,8 +136,8 @@ export class TenantMaintenance {
     return { operationId, results, summary };
   }
 
-  async revealAdminPassword(slug: string) {
-    const p = await this.ports();
+  async revealAdminPassword(cluster: ClusterRuntime, slug: string) {
+    const p = await this.ports(cluster);
     const data = decodeSecretData(await p.kube.getSecret(tenantSecretName(slug)));
     if (!data.INITIAL_ADMIN_PASSWORD) {
       throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} holds no initial admin password. Reset it to generate a new one.`);
@@ -145,8 +146,8 @@ export class TenantMaintenance {
   }
 
   /** New password: hash into the tenant database first, then the Secret, so a failure never leaves a Secret that does not log in. */
-  resetAdminPassword(slug: string) {
-    return this.locked(slug, async (p) => {
+  resetAdminPassword(cluster: ClusterRuntime, slug: string) {
+    return this.locked(cluster, slug, async (p) => {
       const password = generatePassword();
       const hash = await hashPassword(password);
       const updated = await p.pg.withDatabase(tenantDbName(slug), (c) =>
@@ -165,8 +166,8 @@ export class TenantMaintenance {
   }
 
   /** Repairs that only add or remove one thing; 'drop-orphan' is a full delete and goes through the delete saga. */
-  repair(slug: string, action: 'register' | 'recreate-secret' | 'remove-registry-entry') {
-    return this.locked(slug, async (p) => {
+  repair(cluster: ClusterRuntime, slug: string, action: 'register' | 'recreate-secret' | 'remove-registry-entry') {
+    return this.locked(cluster, slug, async (p) => {
       if (action === 'remove-registry-entry') {
         await p.registry.remove(slug);
         return `removed "${slug}" from the registry`;

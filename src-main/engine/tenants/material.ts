@@ -64,7 +64,10 @@ export function tenantSecretData(
 export const decodeSecretData = (s: V1Secret | null): Record<string, string> =>
   Object.fromEntries(Object.entries(s?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
 
-export function tenantSecret(slug: string, namespace: string, data: Record<string, string>, base?: V1Secret | null): V1Secret {
+/** Annotation naming the operation that created an object: compensations delete only their own. */
+export const OPERATION_ANNOTATION = 'gatehouse.io/operation-id';
+
+export function tenantSecret(slug: string, namespace: string, data: Record<string, string>, base?: V1Secret | null, operationId?: string): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -75,6 +78,7 @@ export function tenantSecret(slug: string, namespace: string, data: Record<strin
       name: tenantSecretName(slug),
       namespace,
       labels: { ...(base?.metadata?.labels ?? {}), ...MANAGED_BY_LABEL, [TENANT_LABEL]: slug },
+      ...(operationId ? { annotations: { ...(base?.metadata?.annotations ?? {}), [OPERATION_ANNOTATION]: operationId } } : {}),
     },
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
   };

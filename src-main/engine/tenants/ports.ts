@@ -1,8 +1,8 @@
 import { ContractError } from '../../../src-shared/contract';
 import type { PostgresAdmin } from '../../adapters/postgres';
-import type { OperationHandle } from '../core/saga';
+import type { OperationHandle, SagaStep } from '../core/saga';
 import type { TenantKube } from './kube-ports';
-import { acquireTenantLease } from './lease';
+import { acquireTenantLease, type LeaseKeeper } from './lease';
 import type { TenantRegistry } from './registry';
 import type { TenantMigration } from './schema';
 
@@ -26,10 +26,13 @@ export interface TenantSagaCtx {
   holder: string;
   /** Resumed operations re-check their Lease once before touching anything. */
   leaseChecked: boolean;
+  /** Renews the Lease while the saga runs; lost → the saga stops before its next step. */
+  lease: LeaseKeeper;
+  leaseSeconds: number;
 }
 
-export const noPorts = (): never => {
-  throw new ContractError('UNAVAILABLE', 'No cluster is selected, or its profile has no database connection. Select a cluster and set its PostgreSQL admin connection.');
+export const noDatabase = (contextName: string): never => {
+  throw new ContractError('UNAVAILABLE', `The profile of "${contextName}" has no database connection. Set its PostgreSQL admin connection (Clusters → Profile).`);
 };
 
 /**
@@ -38,7 +41,30 @@ export const noPorts = (): never => {
  * CONFLICT rather than touch a tenant someone else now works on.
  */
 export async function holdLease(ctx: TenantSagaCtx): Promise<void> {
-  if (ctx.leaseChecked) return;
-  await acquireTenantLease(ctx.ports.kube, ctx.slug, ctx.holder);
-  ctx.leaseChecked = true;
+  ctx.lease.check();
+  if (!ctx.leaseChecked) {
+    await acquireTenantLease(ctx.ports.kube, ctx.slug, ctx.holder, ctx.leaseSeconds);
+    ctx.leaseChecked = true;
+  }
+  ctx.lease.start();
+}
+
+/** Options of the tenant sagas (tests shorten the Lease; a test hook may slow a step down). */
+export interface TenantSagaOptions {
+  consoleId: string;
+  leaseSeconds: number;
+  beforeStep?: ((kind: string, step: string, slug: string) => Promise<void>) | undefined;
+}
+
+/** Runs the options' beforeStep hook (tests only) ahead of each step. */
+export function hookSteps<C extends TenantSagaCtx>(kind: string, o: TenantSagaOptions, steps: SagaStep<C>[]): SagaStep<C>[] {
+  const hook = o.beforeStep;
+  if (!hook) return steps;
+  return steps.map((step) => ({
+    ...step,
+    run: async (ctx: C) => {
+      await hook(kind, step.name, ctx.slug);
+      await step.run(ctx);
+    },
+  }));
 }

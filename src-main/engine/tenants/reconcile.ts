@@ -79,6 +79,7 @@ export function joinObserved(o: Observed): { tenants: TenantSummary[]; drift: Dr
       hasDatabase,
       inRegistry: entry !== null,
       stats: null,
+      statsAt: null,
     });
     if (busy) continue;
     if (hasDatabase && !entry) {

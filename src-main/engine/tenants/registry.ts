@@ -27,6 +27,8 @@ export interface RegistryEntry {
   schema: number;
   /** User cap allocated from the license; null = no allocation (free tier limits). */
   users: number | null;
+  /** The operation that created the entry: a rollback removes only its own entry. */
+  op?: string | null;
 }
 
 export function fnv1a(text: string): number {
@@ -43,7 +45,7 @@ export const shardName = (n: number): string => `gatehouse-registry-${n}`;
 
 /** Fixed key order, no whitespace: the bytes per tenant stay small and diffs stay readable. */
 export function encodeEntry(e: RegistryEntry): string {
-  return JSON.stringify({ name: e.name, tier: e.tier, status: e.status, created: e.created, schema: e.schema, users: e.users });
+  return JSON.stringify({ name: e.name, tier: e.tier, status: e.status, created: e.created, schema: e.schema, users: e.users, ...(e.op ? { op: e.op } : {}) });
 }
 
 export function decodeEntry(raw: string): RegistryEntry | null {
@@ -53,6 +55,7 @@ export function decodeEntry(raw: string): RegistryEntry | null {
     return {
       name: v.name, tier: v.tier, status: (v.status ?? 'active') as RegistryEntry['status'], created: v.created ?? '',
       schema: typeof v.schema === 'number' ? v.schema : 0, users: typeof v.users === 'number' ? v.users : null,
+      ...(typeof v.op === 'string' ? { op: v.op } : {}),
     };
   } catch {
     return null;
@@ -119,6 +122,24 @@ export class TenantRegistry {
 
   async remove(slug: string): Promise<void> {
     await this.mutate(slug, () => null);
+  }
+
+  /** Removes the entry only if operationId created it (decided on the same read the write is conditioned on). */
+  async removeIfMarked(slug: string, operationId: string): Promise<'removed' | 'absent' | 'not-ours'> {
+    let outcome: 'removed' | 'absent' | 'not-ours' = 'absent';
+    await this.mutate(slug, (current) => {
+      if (current === null) {
+        outcome = 'absent';
+        return null;
+      }
+      if (decodeEntry(current)?.op !== operationId) {
+        outcome = 'not-ours';
+        return current;
+      }
+      outcome = 'removed';
+      return null;
+    });
+    return outcome;
   }
 
   /** Applies change to one key of its shard, creating the shard on first use. */

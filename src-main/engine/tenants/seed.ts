@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { TenantTier } from '../../../src-shared/contract/tenants';
 import { hashPassword, tenantDbName } from './material';
+import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { TenantService } from './service';
 
 /**
@@ -190,12 +191,12 @@ export interface SeedOptions {
 }
 
 /** Creates and fills the demo tenants that are missing; a second run changes nothing. */
-export async function seedTenants(service: TenantService, opts: SeedOptions = {}): Promise<SeedResult[]> {
+export async function seedTenants(service: TenantService, cluster: ClusterRuntime, opts: SeedOptions = {}): Promise<SeedResult[]> {
   const wanted = opts.tenants ?? SANDBOX_TENANTS;
   const log = opts.log ?? (() => undefined);
-  const create = opts.create ?? ((input) => service.create(input));
+  const create = opts.create ?? ((input) => service.create(cluster, input));
   // One reconcile (constant calls) with stats tells what exists and how full it is.
-  const before = new Map((await service.reconcile(true)).tenants.map((t) => [t.slug, t]));
+  const before = new Map((await service.reconcile(cluster, true)).tenants.map((t) => [t.slug, t]));
   let passwordHash: string | null = null;
   const results: SeedResult[] = [];
   for (const t of wanted) {
@@ -220,13 +221,13 @@ export async function seedTenants(service: TenantService, opts: SeedOptions = {}
     // One argon2id hash (64 MiB, t=3) for all demo users: hashing each would take minutes on a laptop.
     passwordHash ??= await hashPassword(SANDBOX_USER_PASSWORD);
     const hash = passwordHash;
-    const ports = await service.ports();
+    const ports = await service.ports(cluster);
     const added = await ports.pg.withDatabase(tenantDbName(t.slug), (c) => populateTenant(c, rows, hash), `seeding demo data into ${t.slug}`);
     const outcome = existing ? 'completed' : 'created';
     results.push({ slug: t.slug, outcome, rowsAdded: added, detail: `${rows.users.length} users, ${rows.groups.length} groups, ${rows.apps.length} applications` });
     log(`${t.slug}: ${outcome}: ${rows.users.length} users, ${rows.groups.length} groups, ${rows.apps.length} applications, ${rows.roles.length} roles`);
   }
   // Refresh the cached list with stats so the Tenants page shows the counts at once.
-  if (results.some((r) => r.outcome === 'created' || r.outcome === 'completed')) await service.reconcile(true);
+  if (results.some((r) => r.outcome === 'created' || r.outcome === 'completed')) await service.reconcile(cluster, true);
   return results;
 }

@@ -1,6 +1,5 @@
 import { ContractError } from '../../../src-shared/contract';
 import { TIER_LIMITS, type Drift, type OperationSummary, type TenantSummary, type TenantTier } from '../../../src-shared/contract/tenants';
-import { PostgresAdmin } from '../../adapters/postgres';
 import type { Sqlite } from '../../adapters/sqlite';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
@@ -8,15 +7,16 @@ import { errorText, type SagaOutcome, type SagaRunner } from '../core/saga';
 import { CREATE_TENANT, createTenantSaga, type CreateTenantCtx } from './create-saga';
 import { DELETE_TENANT, deleteTenantSaga } from './delete-saga';
 import { tenantKube } from './kube-ports';
-import { TENANT_LABEL, tenantLeaseName } from './lease';
+import { LEASE_SECONDS, TENANT_LABEL, tenantLeaseName } from './lease';
 import { INITIAL_ADMIN_USERNAME, decodeSecretData, loginWorkerName, tenantDbName, tenantRoleName, tenantSecretName } from './material';
-import { noPorts, type FinalBackupHook, type TenantPorts } from './ports';
+import { noDatabase, type FinalBackupHook, type TenantPorts } from './ports';
 import { TenantCache, joinObserved, observe } from './reconcile';
 import { TenantRegistry } from './registry';
 import { currentSchemaVersion, latestVersion, loadTenantMigrations, pendingMigrations, tenantStats, type TenantMigration } from './schema';
+import { StatsRefresher, readStats } from './stats';
 import { TenantMaintenance } from './maintenance';
-import { mapLimit } from './limit';
-import type { TenantWatcher } from './watch';
+import { TenantWatcher } from './watch';
+import type { Logger } from '../core/logger';
 
 export interface TenantServiceOptions {
   db: Sqlite;
@@ -27,30 +27,38 @@ export interface TenantServiceOptions {
   migrationsDir?: string;
   registryShards?: number;
   finalBackup?: FinalBackupHook;
+  /** Lease duration of tenant operations (tests shorten it); renewed every third of it while a saga runs. */
+  leaseSeconds?: number;
+  /** Test hook: runs before each saga step (to make a step outlive the Lease). */
+  beforeStep?: (kind: string, step: string, slug: string) => Promise<void>;
+  /** Background stats refresh of each watched cluster: how often, how many tenant databases at once. */
+  statsEveryMs?: number;
+  statsConcurrency?: number;
+  log?: Logger;
 }
 
 export type Leftover = { kind: 'database' | 'role' | 'secret' | 'registry-entry' | 'lease' | 'deployment'; name: string };
 
-/** What operators can do with tenants. Sagas for create/delete; everything else converges in place. */
+/**
+ * What operators can do with tenants. Every method takes the cluster it acts on
+ * (resolved once by the pipeline); sagas for create/delete; everything else converges in place.
+ */
 export class TenantService {
   readonly migrations: TenantMigration[];
   readonly cache: TenantCache;
   readonly maintenance: TenantMaintenance;
-  private pgAdmin: { key: string; admin: PostgresAdmin } | null = null;
   private finalBackup: FinalBackupHook;
-  /** Keeps the cached list current by WATCH (createTenantsCapability installs it). */
-  watcher: TenantWatcher | null = null;
+  /** One watcher and one stats refresher per cluster, stopped with the cluster's scope. */
+  private readonly watchers = new Map<string, { watcher: TenantWatcher; stats: StatsRefresher }>();
 
-  constructor(
-    private readonly runtime: () => ClusterRuntime | null,
-    private readonly opts: TenantServiceOptions,
-  ) {
+  constructor(private readonly opts: TenantServiceOptions) {
     this.migrations = loadTenantMigrations(opts.migrationsDir);
     this.cache = new TenantCache(opts.db);
     this.finalBackup = opts.finalBackup ?? (async () => undefined);
-    const ports = () => this.ports();
-    opts.saga.register(createTenantSaga(ports, opts.consoleId));
-    opts.saga.register(deleteTenantSaga(ports, opts.consoleId, () => this.finalBackup));
+    const ports = (cluster: ClusterRuntime) => this.ports(cluster);
+    const sagaOptions = { consoleId: opts.consoleId, leaseSeconds: opts.leaseSeconds ?? LEASE_SECONDS, beforeStep: opts.beforeStep };
+    opts.saga.register(createTenantSaga(ports, sagaOptions));
+    opts.saga.register(deleteTenantSaga(ports, sagaOptions, () => this.finalBackup));
     this.maintenance = new TenantMaintenance(ports, opts.bus, opts.consoleId);
   }
 
@@ -59,29 +67,55 @@ export class TenantService {
     this.finalBackup = hook;
   }
 
-  async ports(): Promise<TenantPorts> {
-    const rt = this.runtime();
-    if (!rt) return noPorts();
-    const cfg = await rt.pgAdmin();
-    if (!cfg) return noPorts();
-    const key = JSON.stringify([rt.clusterId, cfg.host, cfg.port, cfg.user, cfg.database, cfg.password.length]);
-    if (this.pgAdmin?.key !== key) {
-      await this.pgAdmin?.admin.close();
-      this.pgAdmin = { key, admin: new PostgresAdmin(cfg) };
+  async ports(cluster: ClusterRuntime): Promise<TenantPorts> {
+    const pg = await cluster.postgres();
+    if (!pg) return noDatabase(cluster.contextName);
+    const kube = tenantKube(cluster.kube, cluster.namespace);
+    return { kube, registry: new TenantRegistry(kube, this.opts.registryShards), pg, migrations: this.migrations };
+  }
+
+  /** The cluster's watcher (created on first use and stopped when the cluster's scope closes). */
+  watcher(cluster: ClusterRuntime): TenantWatcher {
+    let entry = this.watchers.get(cluster.clusterId);
+    if (!entry) {
+      const watcher = new TenantWatcher({ cluster, ports: () => this.ports(cluster), cache: this.cache, bus: this.opts.bus, log: this.opts.log });
+      const stats = new StatsRefresher(cluster, {
+        ports: () => this.ports(cluster),
+        cache: this.cache,
+        bus: this.opts.bus,
+        everyMs: this.opts.statsEveryMs,
+        concurrency: this.opts.statsConcurrency,
+      });
+      entry = { watcher, stats };
+      this.watchers.set(cluster.clusterId, entry);
+      cluster.onClose(() => {
+        watcher.stop();
+        stats.stop();
+        this.watchers.delete(cluster.clusterId);
+      });
     }
-    const kube = tenantKube(rt.kube, rt.namespace);
-    return { kube, registry: new TenantRegistry(kube, this.opts.registryShards), pg: this.pgAdmin.admin, migrations: this.migrations };
+    return entry.watcher;
   }
 
-  private clusterId(): string {
-    return this.runtime()?.clusterId ?? noPorts();
+  statsOf(cluster: ClusterRuntime): StatsRefresher {
+    this.watcher(cluster);
+    return this.watchers.get(cluster.clusterId)!.stats;
   }
 
-  async create(input: { slug: string; name: string; tier: TenantTier; adminEmail?: string | undefined }, actor?: string) {
+  /** Connection state of a cluster changed: online keeps its list live (WATCH + background stats); else both stop. */
+  onClusterState(cluster: ClusterRuntime, state: { state: string }): void {
+    const watcher = this.watcher(cluster);
+    const stats = this.statsOf(cluster);
+    watcher.onState(state);
+    if (state.state === 'online') stats.start();
+    else stats.stop();
+  }
+
+  async create(cluster: ClusterRuntime, input: { slug: string; name: string; tier: TenantTier; adminEmail?: string | undefined }, actor?: string) {
     const params = { slug: input.slug, name: input.name, tier: input.tier, adminEmail: input.adminEmail ?? null };
-    const outcome = await this.opts.saga.start<typeof params, CreateTenantCtx>(CREATE_TENANT, params, actor ? { actor } : {});
+    const outcome = await this.opts.saga.start<typeof params, CreateTenantCtx>(CREATE_TENANT, params, cluster, actor ? { actor } : {});
     const ctx = this.finish(outcome, `Creating tenant "${input.slug}"`);
-    void this.refreshRow(input.slug).catch(() => undefined);
+    void this.refreshRow(cluster, input.slug).catch(() => undefined);
     return {
       operationId: outcome.operation.id,
       slug: input.slug,
@@ -91,13 +125,13 @@ export class TenantService {
     };
   }
 
-  async delete(slug: string, finalBackup: boolean, actor?: string) {
-    const found = await this.leftovers(slug);
+  async delete(cluster: ClusterRuntime, slug: string, finalBackup: boolean, actor?: string) {
+    const found = await this.leftovers(cluster, slug);
     if (found.length === 0) throw new ContractError('NOT_FOUND', `Tenant "${slug}" does not exist (no database, role, Secret, registry entry or workload).`);
-    const outcome = await this.opts.saga.start(DELETE_TENANT, { slug, finalBackup }, actor ? { actor } : {});
+    const outcome = await this.opts.saga.start(DELETE_TENANT, { slug, finalBackup }, cluster, actor ? { actor } : {});
     this.finish(outcome, `Deleting tenant "${slug}"`);
-    const leftovers = await this.leftovers(slug);
-    this.cache.remove(this.clusterId(), slug);
+    const leftovers = await this.leftovers(cluster, slug);
+    this.cache.remove(cluster.clusterId, slug);
     return { operationId: outcome.operation.id, slug, steps: outcome.operation.steps, leftovers };
   }
 
@@ -121,8 +155,8 @@ export class TenantService {
   }
 
   /** What still exists of a tenant, anywhere: the delete's closing check and the NOT_FOUND test. */
-  async leftovers(slug: string): Promise<Leftover[]> {
-    const p = await this.ports();
+  async leftovers(cluster: ClusterRuntime, slug: string): Promise<Leftover[]> {
+    const p = await this.ports(cluster);
     const [db, role, secret, entry, lease, deployments] = await Promise.all([
       p.pg.databaseExists(tenantDbName(slug)),
       p.pg.roleExists(tenantRoleName(slug)),
@@ -141,36 +175,48 @@ export class TenantService {
     return out;
   }
 
-  async list(opts: { refresh: boolean; stats: boolean }) {
-    const clusterId = this.clusterId();
-    const cached = this.cache.load(clusterId);
-    if (cached && !opts.refresh && !opts.stats) return { ...cached, fromCache: true };
-    return this.reconcile(opts.stats);
+  /**
+   * The Tenants page: served from the cache, which the cluster's WATCH keeps current
+   * (no reconcile, no tenant database opened). Only an explicit refresh reconciles, and
+   * only a first open with nothing cached waits for the watch's first LIST.
+   */
+  async list(cluster: ClusterRuntime, opts: { refresh: boolean; stats: boolean }) {
+    if (opts.refresh) return this.reconcile(cluster, false);
+    // An explicit stats request refreshes them in the background; the answer never waits for it.
+    if (opts.stats) void this.statsOf(cluster).runNow();
+    const cached = this.cache.load(cluster.clusterId);
+    if (cached) return { clusterId: cluster.clusterId, ...cached, fromCache: true };
+    await this.watcher(cluster).ensure().catch(() => undefined);
+    const filled = this.cache.load(cluster.clusterId);
+    if (filled) return { clusterId: cluster.clusterId, ...filled, fromCache: false };
+    // No watch possible (e.g. the database is not configured yet): one constant-cost reconcile.
+    return this.reconcile(cluster, false);
   }
 
   /** Rebuilds the list with a constant number of calls and caches it for this cluster. */
-  async reconcile(withStats = false): Promise<{ tenants: TenantSummary[]; drift: Drift[]; refreshedAt: string; fromCache: boolean; apiCalls: number }> {
-    const ports = await this.ports();
+  async reconcile(cluster: ClusterRuntime, withStats = false): Promise<{ clusterId: string; tenants: TenantSummary[]; drift: Drift[]; refreshedAt: string; fromCache: boolean; apiCalls: number }> {
+    const ports = await this.ports(cluster);
     const observed = await observe(ports);
     const { tenants, drift } = joinObserved(observed);
-    if (withStats) {
-      await mapLimit(tenants.filter((t) => t.hasDatabase), 4, async (t) => {
-        t.stats = await ports.pg.withDatabase(tenantDbName(t.slug), tenantStats, `reading stats of ${t.slug}`).catch(() => null);
-      });
+    const previous = new Map((this.cache.load(cluster.clusterId)?.tenants ?? []).map((t) => [t.slug, t]));
+    for (const t of tenants) {
+      t.stats = previous.get(t.slug)?.stats ?? null;
+      t.statsAt = previous.get(t.slug)?.statsAt ?? null;
     }
-    const refreshedAt = this.cache.save(this.clusterId(), tenants, drift, observed.apiCalls);
+    if (withStats) await readStats(ports, tenants, this.opts.statsConcurrency ?? 4);
+    const refreshedAt = this.cache.save(cluster.clusterId, tenants, drift, observed.apiCalls);
     // A reconcile proves cluster and database answer: keep the list current from here on (no-op when watching).
-    void this.watcher?.ensure().catch(() => undefined);
-    return { tenants, drift, refreshedAt, fromCache: false, apiCalls: observed.apiCalls };
+    void this.watcher(cluster).ensure().catch(() => undefined);
+    return { clusterId: cluster.clusterId, tenants, drift, refreshedAt, fromCache: false, apiCalls: observed.apiCalls };
   }
 
-  private async refreshRow(slug: string): Promise<void> {
-    const detail = await this.get(slug);
-    this.cache.upsert(this.clusterId(), detail.tenant);
+  private async refreshRow(cluster: ClusterRuntime, slug: string): Promise<void> {
+    const detail = await this.get(cluster, slug);
+    this.cache.upsert(cluster.clusterId, detail.tenant);
   }
 
-  async get(slug: string) {
-    const p = await this.ports();
+  async get(cluster: ClusterRuntime, slug: string) {
+    const p = await this.ports(cluster);
     const [entry, secret, hasDatabase] = await Promise.all([p.registry.get(slug), p.kube.getSecret(tenantSecretName(slug)), p.pg.databaseExists(tenantDbName(slug))]);
     if (!entry && !secret && !hasDatabase) throw new ContractError('NOT_FOUND', `Tenant "${slug}" does not exist on this cluster.`);
     let stats = null;
@@ -190,7 +236,7 @@ export class TenantService {
       tenant: {
         slug, name: entry?.name ?? slug, tier: entry?.tier ?? 'unknown', status: entry?.status ?? 'unregistered', created: entry?.created || null,
         schemaVersion: schema?.current ?? entry?.schema ?? null, licenseUsers: entry?.users ?? null, backendVersion: null,
-        hasSecret: secret !== null, hasDatabase, inRegistry: entry !== null, stats,
+        hasSecret: secret !== null, hasDatabase, inRegistry: entry !== null, stats, statsAt: stats ? new Date().toISOString() : null,
       },
       // The password stays in the Secret; the page shows it masked.
       database: parsed ? { host: parsed.hostname, port: Number(parsed.port || 5432), database: parsed.pathname.slice(1), user: decodeURIComponent(parsed.username) } : null,
@@ -200,18 +246,19 @@ export class TenantService {
   }
 
   /** Tenants to migrate: every tenant database on the server (one query). */
-  async slugsWithDatabase(): Promise<string[]> {
-    const p = await this.ports();
+  async slugsWithDatabase(cluster: ClusterRuntime): Promise<string[]> {
+    const p = await this.ports(cluster);
     const { databases } = await p.pg.listWithPrefix('tenant_');
     return databases.map((d) => d.slice('tenant_'.length).replace(/_/g, '-')).sort();
   }
 
   /** Users of one tenant, for the license usage figures; null when its database is unreachable. */
-  async userCount(slug: string): Promise<number | null> {
-    const p = await this.ports();
+  async userCount(cluster: ClusterRuntime, slug: string): Promise<number | null> {
+    const p = await this.ports(cluster);
     return p.pg.withDatabase(tenantDbName(slug), async (c) => (await tenantStats(c)).users).catch(() => null);
   }
 
+  /** Unfinished operations of every cluster (each runs only against its own). */
   unfinished(): OperationSummary[] {
     return this.opts.saga.listUnfinished();
   }
@@ -229,8 +276,10 @@ export class TenantService {
   }
 
   async close(): Promise<void> {
-    this.watcher?.stop();
-    await this.pgAdmin?.admin.close();
-    this.pgAdmin = null;
+    for (const { watcher, stats } of this.watchers.values()) {
+      watcher.stop();
+      stats.stop();
+    }
+    this.watchers.clear();
   }
 }

@@ -13,8 +13,9 @@ import { REGISTRY_SELECTOR, decodeEntry, type RegistryEntry } from './registry';
 export type WatchLike = Pick<Watch, 'watch'>;
 
 export interface TenantWatcherDeps {
-  runtime: () => ClusterRuntime | null;
-  /** The service's ports: the admin database connection for the one SQL query per refresh. */
+  /** The one cluster this watcher belongs to. */
+  cluster: ClusterRuntime;
+  /** The service's ports of that cluster: the admin database connection for the one SQL query per refresh. */
   ports: () => Promise<TenantPorts>;
   cache: TenantCache;
   bus: EventBus | null;
@@ -55,7 +56,7 @@ interface Running {
 }
 
 /**
- * Keeps the SQLite tenant list of the selected cluster current without polling.
+ * Keeps the SQLite tenant list of one cluster current without polling (one watcher per cluster).
  *
  * One LIST + WATCH per stream (tenant Secrets, registry ConfigMaps, tenant Leases) in the
  * platform namespace, resumed from the last resourceVersion and re-listed on 410 Gone by
@@ -70,8 +71,8 @@ export class TenantWatcher {
 
   constructor(private readonly deps: TenantWatcherDeps) {}
 
-  /** Wired to `cluster.state`: online starts (or keeps) the watch for the selected cluster; anything else stops it. */
-  onState(state: { clusterId: string | null; state: string }): void {
+  /** Wired to the cluster's connection state: online starts (or keeps) the watch; anything else stops it. */
+  onState(state: { state: string }): void {
     if (state.state === 'online') void this.ensure().catch(() => undefined);
     else this.stop();
   }
@@ -81,11 +82,11 @@ export class TenantWatcher {
     return this.run ? { clusterId: this.run.clusterId, namespace: this.run.namespace, ready: this.run.ready } : null;
   }
 
-  /** Starts watching the selected cluster unless it is watched already; a switch stops the old streams first. */
+  /** Starts watching unless it is watched already; a changed platform namespace restarts the streams. */
   async ensure(): Promise<void> {
-    const rt = this.deps.runtime();
-    if (this.run && (!rt || this.run.clusterId !== rt.clusterId || this.run.namespace !== rt.namespace)) this.stop();
-    if (!rt || this.run) return;
+    const rt = this.deps.cluster;
+    if (this.run && this.run.namespace !== rt.namespace) this.stop();
+    if (this.run) return;
     // Without a database connection the list cannot tell drift from health: leave it to reconcile.
     if (!(await rt.pgAdmin().catch(() => null))) return;
     if (this.run) return; // another ensure() won the race while we awaited
@@ -204,9 +205,8 @@ export class TenantWatcher {
   /** Rebuilds the cached list from the watched objects; publishes the delta when anything moved. */
   private async rebuild(run: Running, kubeCalls: number): Promise<void> {
     // The profile's namespace may have changed under us (no state event for that): never
-    // write one namespace's tenants over another's cache; follow the selection instead.
-    const rt = this.deps.runtime();
-    if (!rt || rt.clusterId !== run.clusterId || rt.namespace !== run.namespace) {
+    // write one namespace's tenants over another's cache; restart on the new one instead.
+    if (this.deps.cluster.namespace !== run.namespace) {
       if (this.run === run) {
         this.stop();
         void this.ensure().catch(() => undefined);
@@ -248,8 +248,11 @@ export class TenantWatcher {
       apiCalls: kubeCalls + 1,
     };
     const { tenants, drift } = joinObserved(observed);
-    // Stats come from tenant databases (tenants.list with stats); a watch event does not change them.
-    for (const t of tenants) t.stats = prevRows.get(t.slug)?.stats ?? null;
+    // Stats come from tenant databases (the background stats refresh); a watch event does not change them.
+    for (const t of tenants) {
+      t.stats = prevRows.get(t.slug)?.stats ?? null;
+      t.statsAt = prevRows.get(t.slug)?.statsAt ?? null;
+    }
     const upserted = tenants.filter((t) => JSON.stringify(prevRows.get(t.slug)) !== JSON.stringify(t));
     const slugs = new Set(tenants.map((t) => t.slug));
     const removed = [...prevRows.keys()].filter((s) => !slugs.has(s));

@@ -101,6 +101,34 @@ const ACTIONS = {
 } as const;
 type Action = keyof typeof ACTIONS;
 
+/** A license to activate, as sent to the engine. */
+type LicenseInput = { license: string; encoding: 'text' | 'base64' };
+
+/** The engine asked for the offered license's id before replacing a valid license (downgrade or other customer). */
+interface PendingReplace {
+  input: LicenseInput;
+  expected: string;
+  message: string;
+  reason: string;
+  current?: { lid: string; customer: string; issuedAt: string; expiresAt: string };
+  offered?: { lid: string; customer: string; issuedAt: string; expiresAt: string };
+}
+
+/** The CONFIRMATION_REQUIRED answer of license.activate, or null for any other refusal. */
+function replaceConfirmation(e: unknown, input: LicenseInput): PendingReplace | null {
+  const shape = errorShape(e);
+  const d = shape.details;
+  if (shape.code !== 'CONFIRMATION_REQUIRED' || d?.field !== 'confirmReplace' || typeof d.expected !== 'string') return null;
+  return {
+    input,
+    expected: d.expected,
+    message: shape.message,
+    reason: String(d.reason ?? ''),
+    ...(d.current ? { current: d.current as PendingReplace['current'] } : {}),
+    ...(d.offered ? { offered: d.offered as PendingReplace['offered'] } : {}),
+  };
+}
+
 /** License: status, limits, expiry countdown, allocations and usage, history, actions. */
 export default function LicensePage() {
   const status = useInvoke('license.status', {});
@@ -111,6 +139,7 @@ export default function LicensePage() {
   const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
   const [problem, setProblem] = useState<{ title: string; message: string; reason: string } | null>(null);
   const [confirmClear, setConfirmClear] = useState(false);
+  const [pendingReplace, setPendingReplace] = useState<PendingReplace | null>(null);
   const [dragging, setDragging] = useState(false);
   const [allHistory, setAllHistory] = useState(false);
   const reloadAll = () => Promise.all([status.reload(), allocations.reload(), history.reload()]);
@@ -123,8 +152,11 @@ export default function LicensePage() {
     [],
   );
 
-  /** Runs one action; a refusal stays on the page (with its reason code) until the next attempt. */
-  const run = async (action: Action, fn: () => Promise<unknown>): Promise<boolean> => {
+  /**
+   * Runs one action; a refusal stays on the page (with its reason code) until the next attempt.
+   * `intercept` may take over a refusal (the typed confirmation of a replacement): nothing is shown then.
+   */
+  const run = async (action: Action, fn: () => Promise<unknown>, intercept?: (e: unknown) => boolean): Promise<boolean> => {
     const label = ACTIONS[action];
     setBusy(action);
     setProblem(null);
@@ -135,6 +167,7 @@ export default function LicensePage() {
       await reloadAll();
       return true;
     } catch (e) {
+      if (intercept?.(e)) return false;
       const shape = errorShape(e);
       setProblem({ title: label.failed, message: shape.message, reason: shape.details?.reason ? String(shape.details.reason) : shape.code });
       // the Activate card shows the refusal in place; actions started elsewhere also get a toast
@@ -145,7 +178,18 @@ export default function LicensePage() {
     }
   };
 
-  const activateFile = (file: File) => run('activate', async () => client.invoke('license.activate', { license: await fileToBase64(file), encoding: 'base64' }));
+  /** Activates; when it would replace a newer license or another customer's, asks for the typed license id first. */
+  const activate = (input: LicenseInput, confirmReplace?: string) =>
+    run(
+      'activate',
+      () => client.invoke('license.activate', { ...input, ...(confirmReplace !== undefined ? { confirmReplace } : {}) }),
+      (e) => {
+        const pending = confirmReplace === undefined ? replaceConfirmation(e, input) : null;
+        if (pending) setPendingReplace(pending);
+        return pending !== null;
+      },
+    );
+  const activateFile = async (file: File) => activate({ license: await fileToBase64(file), encoding: 'base64' });
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
     setDragging(false);
@@ -178,6 +222,11 @@ export default function LicensePage() {
       {s?.trustsTestKeys && (
         <div className="callout callout-warn page-callout" data-testid="license-dev-mode">
           Development mode: licenses signed with the <strong>test keys</strong> are accepted. A production console trusts only the pinned vendor keys.
+        </div>
+      )}
+      {s?.developmentMode && !s.trustsTestKeys && (
+        <div className="callout callout-warn page-callout" data-testid="license-dev-mode-refused">
+          Development mode, but this cluster is not the local harness: licenses signed with the <strong>test keys</strong> are refused here, exactly as by a production console.
         </div>
       )}
       {status.error && <div className="callout callout-err page-callout">{status.error.message}</div>}
@@ -250,7 +299,7 @@ export default function LicensePage() {
             </div>
           )}
           <div className="row row-wrap license-actions">
-            <button className="btn btn-primary" disabled={!!busy || pasted.trim() === ''} onClick={() => void run('activate', () => client.invoke('license.activate', { license: pasted.trim(), encoding: 'text' })).then((ok) => ok && setPasted(''))} data-testid="license-activate">{busy === 'activate' ? 'Verifying…' : 'Activate pasted'}</button>
+            <button className="btn btn-primary" disabled={!!busy || pasted.trim() === ''} onClick={() => void activate({ license: pasted.trim(), encoding: 'text' }).then((ok) => ok && setPasted(''))} data-testid="license-activate">{busy === 'activate' ? 'Verifying…' : 'Activate pasted'}</button>
             <label className="btn">Activate file…<input type="file" hidden onChange={pickFile(activateFile)} data-testid="license-file" /></label>
             {lic?.renewalUrl && <button className="btn" disabled={!!busy} onClick={() => run('renewOnline', () => client.invoke('license.renew.online', {}))}>Renew online</button>}
             <button className="btn" disabled={!!busy} onClick={() => run('exportRequest', async () => { const r = await client.invoke('license.renew.exportRequest', {}); download(r.fileName, r.content); return r; })}>Export renewal request</button>
@@ -294,6 +343,36 @@ export default function LicensePage() {
           )}
         </div>
       </div>
+
+      {pendingReplace && (
+        <ConfirmTyped
+          title={pendingReplace.reason === 'OTHER_CUSTOMER' ? "Replace with another customer's license" : 'Downgrade the license'}
+          expected={pendingReplace.expected}
+          action={pendingReplace.reason === 'OTHER_CUSTOMER' ? 'Replace the license' : 'Downgrade'}
+          busy={busy !== null}
+          onClose={() => setPendingReplace(null)}
+          onConfirm={(typed) => {
+            const { input } = pendingReplace;
+            void activate(input, typed).then((ok) => {
+              setPendingReplace(null);
+              if (ok && input.encoding === 'text') setPasted('');
+            });
+          }}
+        >
+          <p data-testid="replace-message">{pendingReplace.message}</p>
+          {pendingReplace.current && pendingReplace.offered && (
+            <table className="kv-table">
+              <thead><tr><th /><th>Active</th><th>Offered</th></tr></thead>
+              <tbody>
+                <tr><td>Customer</td><td>{pendingReplace.current.customer}</td><td>{pendingReplace.offered.customer}</td></tr>
+                <tr><td>License id</td><td><code>{pendingReplace.current.lid}</code></td><td><code>{pendingReplace.offered.lid}</code></td></tr>
+                <tr><td>Issued</td><td>{exactTime(pendingReplace.current.issuedAt)}</td><td>{exactTime(pendingReplace.offered.issuedAt)}</td></tr>
+                <tr><td>Expires</td><td>{exactTime(pendingReplace.current.expiresAt)}</td><td>{exactTime(pendingReplace.offered.expiresAt)}</td></tr>
+              </tbody>
+            </table>
+          )}
+        </ConfirmTyped>
+      )}
 
       {confirmClear && lic && (
         <ConfirmTyped

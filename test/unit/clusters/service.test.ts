@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openLocalStore, type Sqlite } from '../../../src-main/adapters/sqlite';
 import { EventBus } from '../../../src-main/engine/core/events';
-import { SettingsService, settingsMigrations } from '../../../src-main/engine/settings/service';
+import { settingsMigrations } from '../../../src-main/engine/settings/service';
 import { clustersMigrations, ProfileStore } from '../../../src-main/engine/clusters/profiles';
 import { ClustersService } from '../../../src-main/engine/clusters/service';
 import { SecretStoreManager } from '../../../src-main/engine/secrets-store/manager';
@@ -38,7 +38,6 @@ function build(env: NodeJS.ProcessEnv, options: { poll?: number } = {}) {
   const store = new ProfileStore(db, secrets);
   service = new ClustersService({
     store,
-    settings: new SettingsService(db),
     bus,
     log: pino({ level: 'silent' }),
     env,
@@ -82,8 +81,8 @@ describe('clusters service', () => {
     const b = path.join(dir, 'b.yaml');
     fs.writeFileSync(a, cfg('https://one', ['prod', 'staging']));
     const { service, changes } = build({ KUBECONFIG: [a, b].join(path.delimiter) });
-    expect(service.list().contexts.map((c) => c.contextName)).toEqual(['prod', 'staging']);
-    expect(service.list().sources.find((s) => s.path === b)?.error).toMatch(/does not exist/);
+    expect(service.list(null).contexts.map((c) => c.contextName)).toEqual(['prod', 'staging']);
+    expect(service.list(null).sources.find((s) => s.path === b)?.error).toMatch(/does not exist/);
 
     fs.writeFileSync(a, cfg('https://one', ['prod']));
     const afterRemove = await until(() => changes.find((l) => l.contexts.length === 1), 'removed context');
@@ -112,10 +111,10 @@ describe('clusters service', () => {
       }),
     );
     const { service, changes } = build({ KUBECONFIG: file });
-    const before = service.runtimeFor(service.list().contexts[0]!.id);
+    const before = service.runtimeFor(service.list(null).contexts[0]!.id);
     fs.writeFileSync(path.join(pki, 'op.crt'), 'renewed certificate');
     await until(() => changes.length > 0, 'certificate change');
-    expect(service.runtimeFor(service.list().contexts[0]!.id)).not.toBe(before); // new clients for the new credentials
+    expect(service.runtimeFor(service.list(null).contexts[0]!.id)).not.toBe(before); // new clients for the new credentials
   });
 
   it('adds and removes kubeconfig files, persisted in the cache, and refuses env files', async () => {
@@ -131,7 +130,7 @@ describe('clusters service', () => {
     service.close();
 
     const again = build({ KUBECONFIG: env }).service; // a new console on the same cache
-    expect(again.list().sources.map((s) => [s.path, s.origin])).toEqual([
+    expect(again.list(null).sources.map((s) => [s.path, s.origin])).toEqual([
       [env, 'env'],
       [extra, 'added'],
     ]);
@@ -139,28 +138,25 @@ describe('clusters service', () => {
     expect(() => again.removeKubeconfig(extra)).toThrow(/not a kubeconfig added/);
   });
 
-  it('persists the selection, reports an unreachable server as offline with a plain message', async () => {
+  it('reports an unreachable server as offline with a plain message, per context', async () => {
     const port = await closedPort();
     const file = path.join(dir, 'k.yaml');
     fs.writeFileSync(file, cfg(`https://127.0.0.1:${port}`, ['down']));
     const { service, states } = build({ KUBECONFIG: file });
-    const id = service.list().contexts[0]!.id;
-    expect(service.monitor.pipelineState()).toEqual({ clusterId: null, online: true, lastSyncAt: null });
-
-    const state = await service.select(id);
+    const id = service.list(null).contexts[0]!.id;
+    const monitor = service.monitorFor(id);
+    const state = await monitor.reset();
     expect(state).toMatchObject({ clusterId: id, state: 'offline', lastSyncAt: null });
     expect(state.error).toMatch(/refused the connection.*ECONNREFUSED/);
     expect(states.at(-1)).toMatchObject({ clusterId: id, state: 'offline' });
-    expect(service.monitor.pipelineState()).toMatchObject({ clusterId: id, online: false });
+    expect(monitor.pipelineState()).toMatchObject({ clusterId: id, online: false });
     await expect(service.test(id)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/refused the connection/) });
 
     // expected offline (VPN-only): not an error state, still read-only
     await service.saveProfile({ clusterId: id, namespace: 'iam-system', database: null, expectedOffline: true });
-    expect(await service.monitor.refresh()).toMatchObject({ state: 'expected-offline' });
-    expect(service.monitor.pipelineState().online).toBe(false);
+    expect(await monitor.refresh()).toMatchObject({ state: 'expected-offline' });
+    expect(monitor.pipelineState().online).toBe(false);
 
-    service.close();
-    expect(build({ KUBECONFIG: file }).service.list().selectedId).toBe(id);
   });
 
   it('gives up on a server that accepts connections but never answers (VPN black hole)', async () => {
@@ -170,35 +166,36 @@ describe('clusters service', () => {
       const file = path.join(dir, 'k.yaml');
       fs.writeFileSync(file, cfg(`https://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, ['silent']));
       const { service } = build({ KUBECONFIG: file });
-      const state = await service.select(service.list().contexts[0]!.id);
+      const state = await service.monitorFor(service.list(null).contexts[0]!.id).reset();
       expect(state).toMatchObject({ state: 'offline', error: expect.stringMatching(/did not answer within 2 s/) });
     } finally {
       silent.close();
     }
   });
 
-  it('reports a selected context that disappeared, and gives no runtime for it', async () => {
+  it('reports a context in use that disappeared, and gives no connection for it', async () => {
     const file = path.join(dir, 'k.yaml');
     fs.writeFileSync(file, cfg('https://127.0.0.1:1', ['gone']));
     const { service, changes } = build({ KUBECONFIG: file });
-    const id = service.list().contexts[0]!.id;
-    await service.select(id);
+    const id = service.list(null).contexts[0]!.id;
+    const monitor = service.monitorFor(id);
+    await monitor.reset();
     fs.writeFileSync(file, cfg('https://127.0.0.1:1', ['other']));
     await until(() => changes.length > 0, 'reload');
-    expect(service.runtime()).toBeNull();
-    expect(service.monitor.state()).toMatchObject({
+    expect(() => service.runtimeFor(id)).toThrow(/No kubeconfig context/);
+    expect(monitor.state()).toMatchObject({
       clusterId: id,
       state: 'unknown',
       error: expect.stringMatching(/no longer in any kubeconfig/),
     });
-    expect(service.monitor.pipelineState().online).toBe(false);
+    expect(monitor.pipelineState().online).toBe(false);
   });
 
   it('keeps the profile in SQLite and the password only in the secret store', async () => {
     const file = path.join(dir, 'k.yaml');
     fs.writeFileSync(file, cfg('https://a', ['p']));
     const { service, secrets } = build({ KUBECONFIG: file });
-    const id = service.list().contexts[0]!.id;
+    const id = service.list(null).contexts[0]!.id;
     expect(service.profile(id)).toMatchObject({ namespace: 'iam-system', database: null, hasPassword: false, expectedOffline: false });
     const database = { host: 'db.internal', port: 5432, user: 'gatehouse_admin', database: 'postgres', ssl: true };
 

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { commands, type CommandName, type OperatorIdentity } from '../../../src-shared/contract';
+import { commands, isCommandName, type CommandName, type OperatorIdentity } from '../../../src-shared/contract';
 import type { AuditRecord } from '../../../src-main/engine/audit/recorder';
-import { createPipeline, type Handlers } from '../../../src-main/ipc/pipeline';
+import { createPipeline, PUBLIC_COMMANDS, type Handlers } from '../../../src-main/ipc/pipeline';
+import { clusterDeps } from '../helpers/pipeline-deps';
+import { sample } from '../helpers/sample-input';
+import type { CommandContext } from '../../../src-main/engine/core/context';
 
 const admin: OperatorIdentity = { id: 'local:alice', displayName: 'Alice', role: 'admin', via: 'local-account' };
 const viewer: OperatorIdentity = { id: 'local:victor', displayName: 'Victor', role: 'viewer', via: 'local-account' };
@@ -25,7 +28,7 @@ function pipeline(opts: { operator?: OperatorIdentity | null; online?: boolean; 
     handlers: opts.handlers ?? fakeHandlers('ok'),
     identify: () => (opts.operator === undefined ? admin : opts.operator),
     audit: { record: async (r) => void records.push(r) },
-    clusterState: () => ({ clusterId: 'prod', online: opts.online ?? true, lastSyncAt: '2026-11-23T10:00:00Z' }),
+    ...clusterDeps({ online: opts.online ?? true, lastSyncAt: '2026-11-23T10:00:00Z' }),
     consoleVersion: 'test',
     logError: (_c, e) => errors.push(e),
   });
@@ -101,7 +104,8 @@ describe('command pipeline', () => {
       expect(records.map((r) => r.action).sort()).toEqual([...mutating].sort());
       for (const r of records) {
         expect(r.actor).toBe(admin.id);
-        expect(r.cluster).toBe('prod');
+        // the fake handlers touch no cluster: each record is a workstation record
+        expect(r.cluster).toBeNull();
       }
     }
     const { p, records } = pipeline();
@@ -109,17 +113,81 @@ describe('command pipeline', () => {
     expect(records).toHaveLength(0);
   });
 
-  it('refuses mutations while the cluster is offline, saying so', async () => {
+  it('refuses every cluster-bound mutation with OFFLINE while the cluster is offline (valid inputs, handler never reached)', async () => {
     const clusterBound = (Object.keys(commands) as CommandName[]).filter((n) => commands[n].mutating && !commands[n].offline);
-    const { p } = pipeline({ online: false });
+    expect(clusterBound.length).toBeGreaterThan(10);
+    const reached: string[] = [];
+    const handlers = new Proxy({} as Handlers, { get: (_t, name) => () => void reached.push(String(name)) });
+    const { p } = pipeline({ online: false, handlers });
     for (const name of clusterBound) {
-      const r = await p.invoke('c', name, {});
-      // input validation may refuse first; either way nothing runs
-      expect(r.ok, name).toBe(false);
+      const def = commands[name];
+      const input: Record<string, unknown> = { ...(sample(def.input) as Record<string, unknown>), ...(name === 'tenants.create' ? { adminEmail: 'ops@acme.test' } : {}) };
+      if (def.confirmField) input.confirm = input[def.confirmField];
+      expect(def.input.safeParse(input).success, `${name}: the sampled input must be valid, or this test proves nothing`).toBe(true);
+      const r = await p.invoke('c', name, input);
+      expect(r.ok ? 'OK' : r.error.code, name).toBe('OFFLINE');
     }
+    expect(reached).toEqual([]);
     const settings = await p.invoke('c', 'system.settings.set', { theme: 'dark' });
     expect(settings.ok).toBe(false); // fake returns {} → output invalid, but it was allowed to run offline
     if (!settings.ok) expect(settings.error.code).not.toBe('OFFLINE');
+  });
+
+  it('binds each record to the cluster the command acted on; workstation actions stay unbound', async () => {
+    const records: AuditRecord[] = [];
+    const base = { identify: () => admin, audit: { record: async (r: AuditRecord) => void records.push(r) }, consoleVersion: 'test', logError: () => undefined };
+    const handlers = new Proxy({} as Handlers, {
+      get: (_t, name) => async (_input: unknown, ctx: CommandContext) => {
+        if (name === 'tenants.suspend') await ctx.cluster(); // acts on the selected cluster
+        if (name === 'operations.rollback') ctx.audit.cluster = 'uid-of-the-operation'; // acts on another one
+        return {};
+      },
+    });
+    const p = createPipeline({ ...base, handlers, ...clusterDeps({ contextId: 'staging', uid: 'uid-staging' }) });
+    await p.invoke('c', 'tenants.suspend', { slug: 'acme' });
+    await p.invoke('c', 'operations.rollback', { operationId: 'op-1' });
+    await p.invoke('c', 'system.settings.set', { theme: 'dark' });
+    expect(records.map((r) => [r.action, r.cluster])).toEqual([
+      ['tenants.suspend', 'uid-staging'],
+      ['operations.rollback', 'uid-of-the-operation'],
+      ['system.settings.set', null],
+    ]);
+  });
+
+  it('resolves the cluster from the session selection once, at the start of the command', async () => {
+    let selected = 'staging';
+    const resolved: string[] = [];
+    const deps = clusterDeps();
+    const handlers = new Proxy({} as Handlers, {
+      get: () => async (_input: unknown, ctx: CommandContext) => {
+        const first = await ctx.cluster();
+        selected = 'production'; // the operator switches while the command runs
+        const again = await ctx.cluster();
+        resolved.push(ctx.contextId ?? 'none');
+        expect(again).toBe(first);
+        return {};
+      },
+    });
+    const p = createPipeline({
+      handlers,
+      identify: () => admin,
+      audit: { record: async () => undefined },
+      ...deps,
+      selectedContext: () => selected,
+      consoleVersion: 'test',
+      logError: () => undefined,
+    });
+    await p.invoke('c', 'tenants.suspend', { slug: 'acme' });
+    expect(resolved).toEqual(['staging']);
+  });
+
+  it('lists public (pre-sign-in) commands by exact name: OIDC configuration is not reachable anonymously', async () => {
+    const { p } = pipeline({ operator: null });
+    for (const name of ['operators.oidc.get', 'operators.oidc.configure', 'operators.oidc.remove', 'operators.oidc.refresh', 'system.settings.set']) {
+      const r = await p.invoke('c', name, {});
+      expect(r.ok ? 'OK' : r.error.code, name).toBe('UNAUTHENTICATED');
+    }
+    for (const name of PUBLIC_COMMANDS) expect(isCommandName(name), name).toBe(true);
   });
 
   it('redacts secrets in audited parameters', async () => {

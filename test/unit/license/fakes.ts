@@ -12,13 +12,17 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 export class FakeCluster implements LicenseCluster {
   clusterId = 'fake-cluster';
   uid = 'uid-fake-cluster';
+  /** The development-harness marker (kube-system label + loopback API server). */
+  devHarness = true;
+  /** The API server's Date header (seconds); null: none. */
+  serverTime: number | null = null;
   record: LicenseRecord | null = null;
   tenants = new Map<string, { jws: string | null; cap: number | null }>();
   /** Slugs whose next write fails (once per listing). */
   failing = new Set<string>();
   writes = 0;
   store = {
-    clusterUid: async () => this.uid,
+    facts: async () => ({ uid: this.uid, devHarness: this.devHarness, serverTime: this.serverTime }),
     read: async () => (this.record ? structuredClone(this.record) : null),
     update: async (mutate: (r: LicenseRecord) => LicenseRecord) => {
       this.record = mutate(this.record ? structuredClone(this.record) : emptyRecord());

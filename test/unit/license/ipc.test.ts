@@ -6,6 +6,7 @@ import { licenseHandlers } from '../../../src-main/ipc/license';
 import { createPipeline, type Handlers } from '../../../src-main/ipc/pipeline';
 import { makeLicense } from '../../fixtures/license/helpers';
 import { makeService } from './fakes';
+import { clusterDeps } from '../helpers/pipeline-deps';
 
 const who = (role: OperatorIdentity['role']): OperatorIdentity => ({ id: `local:${role}`, displayName: role, role, via: 'local-account' });
 
@@ -13,13 +14,13 @@ function setup(role: OperatorIdentity['role'] = 'admin') {
   const { service, cluster } = makeService();
   cluster.addTenants(2);
   const table: Record<string, unknown> = Object.fromEntries(Object.keys(commands).map((n) => [n, () => ({})]));
-  Object.assign(table, licenseHandlers({ license: service } as unknown as Engine));
+  Object.assign(table, licenseHandlers({ license: () => service } as unknown as Engine));
   const records: AuditRecord[] = [];
   const p = createPipeline({
     handlers: table as unknown as Handlers,
     identify: () => who(role),
     audit: { record: async (r) => void records.push(r) },
-    clusterState: () => ({ clusterId: 'fake-cluster', online: true, lastSyncAt: null }),
+    ...clusterDeps({ contextId: 'fake-cluster' }),
     consoleVersion: 'test',
     logError: () => undefined,
   });
@@ -52,6 +53,19 @@ describe('license commands through the pipeline', () => {
     const operator = setup('operator');
     expect(await operator.p.invoke('c', 'license.clear', { customer: 'x', confirm: 'x' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect(await operator.p.invoke('c', 'license.activate', { license: 'x' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+  });
+
+  it("activating another customer's license over the active one answers CONFIRMATION_REQUIRED naming the id to type, and the typed id is audited", async () => {
+    const { p, records, cluster } = setup();
+    const ours = await makeLicense({ customer: 'Acme Corp' });
+    const theirs = await makeLicense({ customer: 'Evil Inc', iat: ours.claims.iat + 1 });
+    await p.invoke('c', 'license.activate', { license: ours.jws });
+    const refused = await p.invoke('c', 'license.activate', { license: theirs.jws });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'CONFIRMATION_REQUIRED', details: { field: 'confirmReplace', expected: theirs.claims.lid } } });
+    expect(cluster.record?.jws).toBe(ours.jws);
+    const confirmed = await p.invoke('c', 'license.activate', { license: theirs.jws, confirmReplace: theirs.claims.lid });
+    expect(confirmed).toMatchObject({ ok: true, value: { status: { license: { lid: theirs.claims.lid, customer: 'Evil Inc' } } } });
+    expect(records.at(-1)).toMatchObject({ action: 'license.activate', outcome: 'success', params: { confirmReplace: theirs.claims.lid }, before: { customer: 'Acme Corp' } });
   });
 
   it('oversize input is LICENSE_INVALID/TOO_LARGE, not a validation error', async () => {

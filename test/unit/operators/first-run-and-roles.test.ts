@@ -28,10 +28,11 @@ describe('sign-in mode: first run, sign-in and roles enforced by the engine', ()
     expect(status).toMatchObject({ ok: true, value: { firstRun: true, operator: null, identityMode: 'sign-in' } });
     expect(errorCode(await call('c1', 'system.settings.set', { theme: 'dark' }))).toBe('UNAUTHENTICATED');
     expect(errorCode(await call('c1', 'audit.query', {}))).toBe('UNAUTHENTICATED');
-    // OIDC configuration needs an admin, even in first run (see docs/operators.md)
+    // OIDC configuration needs a signed-in admin, even in first run (see docs/operators.md); reading it too
     expect(errorCode(await call('c1', 'operators.oidc.configure', { issuer: 'http://127.0.0.1:1/', clientId: 'x', roleMapping: {} }))).toBe(
-      'FORBIDDEN',
+      'UNAUTHENTICATED',
     );
+    expect(errorCode(await call('c1', 'operators.oidc.get', {}))).toBe('UNAUTHENTICATED');
     expect(errorCode(await call('c1', 'operators.setupFirstAdmin', { username: 'root', password: 'weak' }))).toBe('VALIDATION');
     const setup = await call('c1', 'operators.setupFirstAdmin', { username: 'root', password: PW });
     expect(setup).toMatchObject({ ok: true, value: { operator: { id: 'local:root', role: 'admin', via: 'local-account' } } });

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { TenantsChanged } from '../../../src-shared/contract/tenants';
 import type { KubeClients } from '../../../src-main/adapters/kube';
 import { openLocalStore, type Sqlite } from '../../../src-main/adapters/sqlite';
-import type { ClusterRuntime } from '../../../src-main/engine/core/cluster-runtime';
+import { ClusterScope } from '../../../src-main/engine/clusters/scope';
 import { EventBus } from '../../../src-main/engine/core/events';
 import type { TenantPorts } from '../../../src-main/engine/tenants/ports';
 import { TenantCache, tenantCacheMigrations } from '../../../src-main/engine/tenants/reconcile';
@@ -49,7 +49,7 @@ function fakeCluster() {
     coordination: { listNamespacedLease: async () => list([], '10') },
     apps: { listNamespacedDeployment: async () => list([], '10') },
   } as unknown as KubeClients;
-  const runtime: ClusterRuntime = { clusterId: 'c1', kube, namespace: 'ns', pgAdmin: async () => ({ host: 'h', port: 1, user: 'u', password: 'p', database: 'd', ssl: false }) };
+  const runtime = new ClusterScope('c1', { contextId: 'ctx-1', contextName: 'one', kube, namespace: 'ns', pgAdmin: async () => ({ host: 'h', port: 1, user: 'u', password: 'p', database: 'd', ssl: false }) });
   const ports = async () => ({ pg: { listWithPrefix: async () => ({ databases: ['tenant_a', 'tenant_b'], roles: ['tenant_a', 'tenant_b'] }) } }) as unknown as TenantPorts;
   const secretWatches = () => watches.filter((w) => w.path.endsWith('/secrets'));
   return { watch, runtime, ports, state, secretWatches };
@@ -70,7 +70,7 @@ async function setup() {
   const events: TenantsChanged[] = [];
   bus.subscribe('tenants.changed', (e) => events.push(e));
   const cache = new TenantCache(db);
-  const watcher = new TenantWatcher({ runtime: () => cluster.runtime, ports: cluster.ports, cache, bus, debounceMs: 5, makeWatch: () => cluster.watch });
+  const watcher = new TenantWatcher({ cluster: cluster.runtime, ports: cluster.ports, cache, bus, debounceMs: 5, makeWatch: () => cluster.watch });
   started.push(watcher);
   await watcher.ensure();
   return { cluster, watcher, events, cache };
@@ -123,7 +123,7 @@ describe('TenantWatcher', () => {
     cluster.secretWatches()[0]!.done(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
     expect(watcher.watching()).toBeNull();
     expect(watcher.stats.errors).toBe(1);
-    watcher.onState({ clusterId: 'c1', state: 'online' });
+    watcher.onState({ state: 'online' });
     await tick(watcher);
     expect(watcher.watching()).toMatchObject({ clusterId: 'c1', ready: true });
     expect(cluster.state.lists).toBe(2);

@@ -1,0 +1,34 @@
+import type { z } from 'zod';
+
+/** A plausible value for a schema, so most commands get past validation into their handler. */
+export function sample(schema: z.ZodType): unknown {
+  const def = (schema as unknown as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
+  switch (def.type) {
+    case 'object': {
+      const shape = def.shape as Record<string, z.ZodType>;
+      return Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, sample(v)]));
+    }
+    case 'string':
+      return 'sample-value';
+    case 'number':
+      return 1;
+    case 'boolean':
+      return false;
+    case 'enum':
+      return Object.values(def.entries as Record<string, string>)[0];
+    case 'literal':
+      return (def.values as unknown[])[0];
+    case 'optional':
+    case 'nullable':
+    case 'default':
+    case 'prefault':
+      return sample(def.innerType as z.ZodType);
+    case 'array':
+      return [];
+    case 'record':
+      return {};
+    default:
+      return undefined;
+  }
+}
+
