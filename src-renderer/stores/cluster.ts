@@ -1,6 +1,6 @@
 import { create } from 'zustand';
 import type { ClusterState, ClustersList } from '../../src-shared/contract/clusters';
-import { client } from '../client';
+import { client, onEngineBack } from '../client';
 import { toastError } from './toasts';
 
 interface ClusterStore {
@@ -53,6 +53,10 @@ export function wireClusterEvents() {
   wired = true;
   client.subscribe('clusters.changed', (list) => useCluster.setState({ list }));
   client.subscribe('cluster.state', (state) => useCluster.setState({ state }));
+  // events sent while the connection was down are lost: read the list and the state again
+  onEngineBack(() => {
+    if (useCluster.getState().list) void useCluster.getState().load();
+  });
 }
 
 export function selectedContext(list: ClustersList | null) {
