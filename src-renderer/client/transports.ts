@@ -26,13 +26,16 @@ export interface WebSocketTransportOptions {
 
 const READ_TIMEOUT_MS = 60_000;
 // sagas, fan-outs to every tenant and exports run long and report progress as events
-const MUTATION_TIMEOUT_MS = 15 * 60_000;
+const LONG_TIMEOUT_MS = 15 * 60_000;
+// reads that walk a whole audit log (a million entries) take as long as a saga
+const LONG_READS = new Set(['audit.verify', 'audit.sync']);
 // a command that waits on purpose (OIDC sign-in in the browser) gets its own wait plus this
 const WAIT_MARGIN_MS = 30_000;
 
 /** How long the renderer waits for a command's answer before telling the operator it did not come. */
 export function invokeTimeoutMs(command: string, input: unknown): number {
-  const base = isCommandName(command) && commands[command].mutating ? MUTATION_TIMEOUT_MS : READ_TIMEOUT_MS;
+  const long = LONG_READS.has(command) || (isCommandName(command) && commands[command].mutating);
+  const base = long ? LONG_TIMEOUT_MS : READ_TIMEOUT_MS;
   const wait = input && typeof input === 'object' && 'timeoutMs' in input && typeof input.timeoutMs === 'number' ? input.timeoutMs + WAIT_MARGIN_MS : 0;
   return Math.max(base, wait);
 }

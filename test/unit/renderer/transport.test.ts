@@ -121,9 +121,10 @@ describe('renderer WebSocket transport', () => {
 });
 
 describe('invoke timeouts from the contract', () => {
-  it('reads wait a minute, mutations (sagas, fan-outs, exports) fifteen, and a command that waits on purpose its own wait plus a margin', () => {
+  it('reads wait a minute, mutations (sagas, fan-outs, exports) and whole-log audit reads fifteen, and a command that waits on purpose its own wait plus a margin', () => {
     expect(invokeTimeoutMs('tenants.list', {})).toBe(60_000);
     expect(invokeTimeoutMs('tenants.create', { slug: 'a' })).toBe(15 * 60_000);
+    expect(invokeTimeoutMs('audit.verify', { source: 'cluster' })).toBe(15 * 60_000);
     expect(invokeTimeoutMs('operators.oidc.complete', { flowId: 'f', timeoutMs: 20 * 60_000 })).toBe(20 * 60_000 + 30_000);
   });
 });
