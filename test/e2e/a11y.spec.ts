@@ -1,7 +1,11 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { configureDatabase, ensureClusterSelected, openApp } from './fixtures';
+import { startBrowserMode, stopBrowserMode } from './serve';
 
 /**
  * Accessibility: dialogs trap focus and give it back, sortable headers work from
@@ -206,4 +210,29 @@ test('axe-core finds no serious or critical violation on any page, dialog or men
   await audit(page, 'signin', found);
 
   expect(found).toEqual({});
+});
+
+test('axe-core finds no serious or critical violation on the sign-in screens of sign-in mode, in both themes', async ({ page }) => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-a11y-signin-'));
+  const harness = JSON.parse(fs.readFileSync(process.env.GATEHOUSE_E2E_HARNESS!, 'utf8')) as { kubeconfigs: { operator: string } };
+  const { child, url } = await startBrowserMode({ dataDir: path.join(home, 'data'), home, kubeconfig: harness.kubeconfigs.operator, identity: 'sign-in', logName: 'e2e-server-a11y-signin.log' });
+  try {
+    const found: Record<string, string[]> = {};
+    await page.goto(url);
+    await expect(page).toHaveURL(/#\/signin$/);
+    const signin = page.getByTestId('signin-page');
+    await expect(signin.getByRole('heading', { name: 'Set up Gatehouse' })).toBeVisible();
+    await audit(page, 'signin first admin', found);
+    // a refused password shows its reasons
+    await signin.getByLabel('Username').fill('alice');
+    await signin.getByLabel('Password', { exact: true }).fill('short');
+    await signin.getByLabel('Repeat password').fill('short');
+    await signin.getByRole('button', { name: /create|set up|sign in/i }).click();
+    await expect(page.getByTestId('toast-error').or(signin.locator('.field-error, .callout-err')).first()).toBeVisible();
+    await audit(page, 'signin first admin (refused)', found);
+    expect(found).toEqual({});
+  } finally {
+    await stopBrowserMode(child);
+    fs.rmSync(home, { recursive: true, force: true });
+  }
 });
