@@ -24,17 +24,17 @@ export function tenantsHandlers(engine: Engine): HandlersFor<typeof tenantComman
     },
     'tenants.suspend': async (input, ctx) => {
       ctx.audit.target = `tenant:${input.slug}`;
-      ctx.audit.before = { status: 'active' };
-      const out = await t.maintenance.suspend(await ctx.cluster(), input.slug);
-      ctx.audit.after = out;
-      return out;
+      const { result, before } = await t.maintenance.suspend(await ctx.cluster(), input.slug);
+      ctx.audit.before = before;
+      ctx.audit.after = result;
+      return result;
     },
     'tenants.resume': async (input, ctx) => {
       ctx.audit.target = `tenant:${input.slug}`;
-      ctx.audit.before = { status: 'suspended' };
-      const out = await t.maintenance.resume(await ctx.cluster(), input.slug);
-      ctx.audit.after = out;
-      return out;
+      const { result, before } = await t.maintenance.resume(await ctx.cluster(), input.slug);
+      ctx.audit.before = before;
+      ctx.audit.after = result;
+      return result;
     },
     'tenants.reconcile': async (_input, ctx) => t.reconcile(await ctx.cluster(), false),
     'tenants.repair': async (input, ctx) => {

@@ -190,7 +190,11 @@ export function connectClient(): GatehouseClient {
  */
 export function connectClientWithStatus(): { client: GatehouseClient; onStatus(cb: (s: EngineStatus) => void): void } {
   if (window.gatehouse) return { client: createClient(window.gatehouse), onStatus: (cb) => cb({ up: true, back: false }) };
-  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const transport = webSocketTransport(`${proto}//${location.host}/ws`);
+  // relative to the page: browser mode serves the console below a per-instance base path
+  const ws = new URL('ws', location.href);
+  ws.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  ws.hash = '';
+  ws.search = '';
+  const transport = webSocketTransport(ws.href);
   return { client: createClient(transport), onStatus: (cb) => void transport.onStatus(cb) };
 }

@@ -53,6 +53,11 @@ export function ClusterSwitcher() {
         </span>
         <Icon name="chevron" />
       </button>
+      {current?.identityChange && (
+        <div className="callout callout-warn switcher-identity" role="status" data-testid="cluster-identity-changed">
+          “{current.contextName}” now leads to a different cluster (kube-system UID {current.identityChange.uid.slice(0, 8)}…, was {current.identityChange.previousUid.slice(0, 8)}…). Operations and audit entries of the old cluster stay bound to it.
+        </div>
+      )}
       {open && (
         <div className="switcher-pop" ref={popRef}>
           {(list?.contexts.length ?? 0) === 0 && <div className="switcher-empty">No kubeconfig contexts found.</div>}

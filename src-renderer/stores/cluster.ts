@@ -36,6 +36,8 @@ export const useCluster = create<ClusterStore>((set) => ({
     }
   },
   async select(clusterId) {
+    // The previous cluster's rows go before anything else happens.
+    onSelectionChanged.forEach((fn) => fn());
     try {
       const state = await client.invoke('clusters.select', { clusterId });
       set({ state });
@@ -46,13 +48,28 @@ export const useCluster = create<ClusterStore>((set) => ({
   },
 }));
 
+/** Stores that hold one cluster's rows clear them the moment this window switches. */
+const onSelectionChanged = new Set<() => void>();
+export function whenSelectionChanges(fn: () => void): void {
+  onSelectionChanged.add(fn);
+}
+
 let wired = false;
 /** Live updates: kubeconfig edits and online/offline transitions arrive as events. */
 export function wireClusterEvents() {
   if (wired) return;
   wired = true;
-  client.subscribe('clusters.changed', (list) => useCluster.setState({ list }));
-  client.subscribe('cluster.state', (state) => useCluster.setState({ state }));
+  // Broadcasts carry no session's selection: keep this window's own choice.
+  client.subscribe('clusters.changed', (list) =>
+    useCluster.setState((s) => {
+      const own = s.list?.selectedId ?? null;
+      return { list: { ...list, selectedId: own, contexts: list.contexts.map((c) => ({ ...c, selected: c.id === own })) } };
+    }),
+  );
+  // Every context in use by some session reports its state: show only this window's.
+  client.subscribe('cluster.state', (state) => {
+    if (state.clusterId === (useCluster.getState().list?.selectedId ?? null)) useCluster.setState({ state });
+  });
   // events sent while the connection was down are lost: read the list and the state again
   onEngineBack(() => {
     if (useCluster.getState().list) void useCluster.getState().load();

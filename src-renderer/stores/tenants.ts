@@ -3,9 +3,11 @@ import type { Drift, OperationSummary, TenantSummary } from '../../src-shared/co
 import { isCommandName } from '../../src-shared/contract';
 import { client, onEngineBack } from '../client';
 import { toastError } from './toasts';
-import { useCluster } from './cluster';
+import { whenSelectionChanges } from './cluster';
 
 interface TenantsStore {
+  /** The cluster (kube-system UID) the rows belong to; live updates of any other cluster are ignored. */
+  clusterUid: string | null;
   tenants: TenantSummary[];
   drift: Drift[];
   refreshedAt: string | null;
@@ -21,6 +23,7 @@ interface TenantsStore {
 
 /** The tenant list of the selected cluster; the engine serves it from its cache and refreshes by WATCH. */
 export const useTenants = create<TenantsStore>((set) => ({
+  clusterUid: null,
   tenants: [],
   drift: [],
   refreshedAt: null,
@@ -33,8 +36,9 @@ export const useTenants = create<TenantsStore>((set) => ({
     wireTenantEvents();
     set({ loading: true });
     try {
-      const list = await client.invoke('tenants.list', { refresh: opts.refresh ?? false, stats: true });
-      set({ tenants: list.tenants, drift: list.drift, refreshedAt: list.refreshedAt, fromCache: list.fromCache, loaded: true, error: null });
+      // Served from the engine's cache (kept live by WATCH); stats are refreshed in the background there.
+      const list = await client.invoke('tenants.list', { refresh: opts.refresh ?? false, stats: false });
+      set({ clusterUid: list.clusterId, tenants: list.tenants, drift: list.drift, refreshedAt: list.refreshedAt, fromCache: list.fromCache, loaded: true, error: null });
     } catch (e) {
       set({ error: (e as Error).message, loaded: true });
     } finally {
@@ -45,7 +49,7 @@ export const useTenants = create<TenantsStore>((set) => ({
     set({ loading: true });
     try {
       const list = await client.invoke('tenants.reconcile', {});
-      set({ tenants: list.tenants, drift: list.drift, refreshedAt: list.refreshedAt, fromCache: list.fromCache, error: null });
+      set({ clusterUid: list.clusterId, tenants: list.tenants, drift: list.drift, refreshedAt: list.refreshedAt, fromCache: list.fromCache, error: null });
     } catch (e) {
       toastError('Could not rebuild the tenant list', e);
     } finally {
@@ -68,8 +72,10 @@ let wired = false;
 function wireTenantEvents() {
   if (wired || !isCommandName('tenants.list')) return;
   wired = true;
+  // Another cluster's rows must never show, not even for a moment: clear on switch, reload after.
+  whenSelectionChanges(() => useTenants.setState({ clusterUid: null, tenants: [], drift: [], refreshedAt: null, fromCache: false, loaded: false, error: null }));
   client.subscribe('tenants.changed', (e) => {
-    if (e.clusterId !== useCluster.getState().list?.selectedId) return;
+    if (e.clusterId !== useTenants.getState().clusterUid) return;
     useTenants.setState((s) => {
       const bySlug = new Map(s.tenants.map((t) => [t.slug, t]));
       for (const slug of e.removed) bySlug.delete(slug);

@@ -222,6 +222,6 @@ export const clustersCommands = {
 };
 
 export const clustersEvents = {
-  'clusters.changed': event({ summary: 'Kubeconfig files or their contexts changed', payload: ClustersList }),
-  'cluster.state': event({ summary: 'A cluster context in use went online, offline or changed (sessions keep the one they selected)', payload: ClusterStateSchema }),
+  'clusters.changed': event({ role: 'viewer', summary: 'Kubeconfig files or their contexts changed', payload: ClustersList }),
+  'cluster.state': event({ role: 'viewer', summary: 'A cluster context in use went online, offline or changed (sessions keep the one they selected)', payload: ClusterStateSchema }),
 };

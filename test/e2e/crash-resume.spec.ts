@@ -49,6 +49,9 @@ test('a create interrupted by a crash is offered for roll back after restart', a
     const unfinished = page.getByTestId('unfinished-operations');
     await expect(unfinished).toContainText(slug, { timeout: 30_000 });
     await expect(unfinished.getByRole('button', { name: 'Resume' })).toBeVisible();
+    // each operation says which cluster it belongs to, who started it and when
+    await expect(unfinished.getByTestId('operation-cluster').first()).toContainText('on gatehouse@gatehouse-harness');
+    await expect(unfinished).toContainText(/started .* by /);
     await shootBothThemes(page, 'unfinished-operations');
     await unfinished.getByRole('row', { name: new RegExp(slug) }).getByRole('button', { name: 'Roll back' }).click();
     await expect(page.getByTestId('toast-success').filter({ hasText: 'rolled back' })).toBeVisible({ timeout: 60_000 });

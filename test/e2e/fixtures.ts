@@ -2,8 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect, type Page } from '@playwright/test';
 
-export const openUrl = () => required('GATEHOUSE_E2E_OPEN_URL');
+/** Where the console lives: origin + the instance's base path, ending with "/" (no token). */
 export const baseUrl = () => required('GATEHOUSE_E2E_URL');
+
+/** A fresh single-use sign-in link of the shared server (each link opens one browser context once). */
+export async function openUrl(): Promise<string> {
+  const r = await fetch(required('GATEHOUSE_E2E_LINKS'));
+  if (!r.ok) throw new Error(`no fresh sign-in link from the e2e link broker: ${r.status} ${await r.text()}`);
+  return r.text();
+}
 
 function required(name: string): string {
   const v = process.env[name];
@@ -13,7 +20,7 @@ function required(name: string): string {
 
 /** Opens the console the way an operator does: the printed URL with its token. */
 export async function openApp(page: Page, hash = '') {
-  await page.goto(openUrl());
+  await page.goto(await openUrl());
   await expect(page.getByTestId('app')).toBeVisible();
   if (hash) await page.evaluate((h) => (location.hash = h), hash);
 }

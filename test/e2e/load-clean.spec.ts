@@ -1,5 +1,5 @@
 import { expect, test, type ConsoleMessage } from '@playwright/test';
-import { ensureClusterSelected, openApp } from './fixtures';
+import { baseUrl, ensureClusterSelected, openApp } from './fixtures';
 
 /**
  * Loading the console leaves the browser console clean: no error (an invalid CSP
@@ -35,7 +35,7 @@ test('loading the console and every page logs no console error and no CSP violat
 
 test('the meta-tag CSP of the built page is the served header minus what a meta tag cannot carry', async ({ page }) => {
   await openApp(page);
-  const response = await page.request.get(new URL('/', page.url()).toString());
+  const response = await page.request.get(baseUrl());
   const header = response.headers()['content-security-policy'];
   expect(header).toBeTruthy();
   const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');

@@ -197,6 +197,34 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     }
   });
 
+  it('reports an already-applied migration whose file was edited, and refuses to apply further migrations', async () => {
+    const slug = uniqueSlug('edited');
+    await eng.service.create(eng.runtime, { slug, name: 'Edited', tier: 'DEV' });
+    const dir = fs.mkdtempSync(path.join(tempDataDir(), 'mig-edit-'));
+    const files = fs.readdirSync(DEFAULT_MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
+    for (const f of files) fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, f), path.join(dir, f));
+    // someone "fixed" an applied migration in place, and a new one is pending
+    const second = files[1]!;
+    fs.appendFileSync(path.join(dir, second), '\n-- edited after release\n');
+    const next = String(files.length + 1).padStart(4, '0');
+    fs.writeFileSync(path.join(dir, `${next}_later.sql`), 'CREATE TABLE later_thing (id int);');
+    const edited = new TenantService({ db: eng.db, bus: eng.bus, saga: new SagaRunner(eng.db, eng.bus, async () => eng.runtime), consoleId: 'console-a', migrationsDir: dir });
+    try {
+      const status = await edited.maintenance.schemaStatus(eng.runtime, [slug]);
+      expect(status.tenants[0]).toMatchObject({ modified: [second.replace(/\.sql$/, '')], pending: [`${next}_later`] });
+      expect(status.tenants[0]?.error).toMatch(/differ from the shipped files/);
+      const out = await edited.maintenance.schemaApply(eng.runtime, [slug], 1);
+      expect(out.summary).toEqual({ ok: 0, failed: 1, upToDate: 0 });
+      expect(out.results[0]?.error).toMatch(new RegExp(`${second.replace(/\.sql$/, '')} was applied as .* but the file now reads`));
+      const admin = new PostgresAdmin(harnessPg(state));
+      const tables = await admin.withDatabase(`tenant_${slug.replace(/-/g, '_')}`, (c) => c.query("SELECT to_regclass('public.later_thing') AS t"));
+      await admin.close();
+      expect(tables.rows[0]?.t).toBeNull(); // nothing further was applied
+    } finally {
+      await edited.close();
+    }
+  });
+
   it('suspends (scales dedicated workloads to zero) and resumes to the previous size', async () => {
     const slug = uniqueSlug('sus');
     await eng.service.create(eng.runtime, { slug, name: 'Sleepy', tier: 'Enterprise' });
@@ -212,13 +240,21 @@ describeH('tenants (real API server + PostgreSQL)', () => {
       },
     });
     const s = await eng.service.maintenance.suspend(eng.runtime, slug);
-    expect(s.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
+    expect(s.result.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
+    expect(s.before).toEqual({ status: 'active' }); // read, not assumed
     expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(0);
     expect((await eng.service.get(eng.runtime, slug)).tenant.status).toBe('suspended');
     const r = await eng.service.maintenance.resume(eng.runtime, slug);
-    expect(r.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 2 }]);
+    expect(r.result.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 2 }]);
+    expect(r.before).toEqual({ status: 'suspended' });
     expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(2);
     expect((await eng.service.get(eng.runtime, slug)).tenant.status).toBe('active');
+    // a workload that was at 0 when suspended comes back at 0, not 1
+    const d = await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace });
+    await apps.replaceNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace, body: { ...d, spec: { ...d.spec!, replicas: 0 } } });
+    await eng.service.maintenance.suspend(eng.runtime, slug);
+    expect((await eng.service.maintenance.resume(eng.runtime, slug)).result.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
+    expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(0);
     // delete takes the dedicated workload with it and reports nothing left
     const del = await eng.service.delete(eng.runtime, slug, true);
     expect(del.leftovers).toEqual([]);

@@ -17,7 +17,7 @@ import {
   tenantSecretName,
 } from './material';
 import type { TenantPorts } from './ports';
-import { applyPendingMigrations, currentSchemaVersion, latestVersion, pendingMigrations } from './schema';
+import { applyPendingMigrations, currentSchemaVersion, describeModified, latestVersion, modifiedMigrations, pendingMigrations } from './schema';
 import { mapLimit } from './limit';
 
 const SUSPENDED_REPLICAS = 'gatehouse.io/replicas-before-suspend';
@@ -47,10 +47,14 @@ export class TenantMaintenance {
     return (await p.kube.listDeployments(`${TENANT_LABEL}=${slug}`)).filter((d) => d.metadata?.name);
   }
 
-  /** Marks the tenant suspended and scales its dedicated workloads to zero, remembering their size on each Deployment. */
+  /**
+   * Marks the tenant suspended and scales its dedicated workloads to zero, remembering their size on each Deployment.
+   * `before` is the status read in the same registry write (for the audit record), never assumed.
+   */
   suspend(cluster: ClusterRuntime, slug: string) {
     return this.locked(cluster, slug, async (p) => {
-      await p.registry.update(slug, (e) => ({ ...e, status: 'suspended' }));
+      let before = '';
+      await p.registry.update(slug, (e) => ((before = e.status), { ...e, status: 'suspended' }));
       const scaled: { name: string; replicas: number }[] = [];
       for (const d of await this.dedicatedWorkloads(p, slug)) {
         const name = d.metadata!.name!;
@@ -63,7 +67,7 @@ export class TenantMaintenance {
         await p.kube.scaleDeployment(name, 0);
         scaled.push({ name, replicas: 0 });
       }
-      return { slug, status: 'suspended', scaled };
+      return { result: { slug, status: 'suspended', scaled }, before: { status: before } };
     });
   }
 
@@ -74,7 +78,9 @@ export class TenantMaintenance {
         const name = d.metadata!.name!;
         const remembered = d.metadata?.annotations?.[SUSPENDED_REPLICAS];
         if (remembered === undefined) continue;
-        const replicas = Math.max(0, Number(remembered) || 1);
+        // exactly what was recorded: a workload that was at 0 comes back at 0
+        const recorded = Number.parseInt(remembered, 10);
+        const replicas = Number.isFinite(recorded) && recorded >= 0 ? recorded : 1;
         await p.kube.scaleDeployment(name, replicas);
         await retryKubeConflict(async () => {
           const fresh = (await p.kube.listDeployments(`${TENANT_LABEL}=${slug}`)).find((x) => x.metadata?.name === name);
@@ -85,8 +91,9 @@ export class TenantMaintenance {
         });
         scaled.push({ name, replicas });
       }
-      await p.registry.update(slug, (e) => ({ ...e, status: 'active' }));
-      return { slug, status: 'active', scaled };
+      let before = '';
+      await p.registry.update(slug, (e) => ((before = e.status), { ...e, status: 'active' }));
+      return { result: { slug, status: 'active', scaled }, before: { status: before } };
     });
   }
 
@@ -94,10 +101,18 @@ export class TenantMaintenance {
     const p = await this.ports(cluster);
     const tenants = await mapLimit(slugs, 4, async (slug) => {
       try {
-        const current = await p.pg.withDatabase(tenantDbName(slug), currentSchemaVersion, `reading the schema version of ${slug}`);
-        return { slug, current, pending: pendingMigrations(p.migrations, current).map((m) => m.name), error: null };
+        const { current, modified } = await p.pg.withDatabase(
+          tenantDbName(slug),
+          async (c) => ({ current: await currentSchemaVersion(c), modified: await modifiedMigrations(c, p.migrations) }),
+          `reading the schema version of ${slug}`,
+        );
+        return {
+          slug, current, pending: pendingMigrations(p.migrations, current).map((m) => m.name),
+          modified: modified.map((m) => m.name),
+          error: modified.length ? `Applied migrations differ from the shipped files: ${describeModified(modified)}. Further migrations are refused.` : null,
+        };
       } catch (error) {
-        return { slug, current: null, pending: [], error: errorText(error) };
+        return { slug, current: null, pending: [], modified: [], error: errorText(error) };
       }
     });
     return { latest: latestVersion(p.migrations), tenants };

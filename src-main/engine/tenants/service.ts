@@ -144,9 +144,10 @@ export class TenantService {
     const op = outcome.operation;
     const cause = outcome.error instanceof ContractError ? outcome.error : null;
     const left =
-      op.status === 'rolled-back'
+      (op.status === 'rolled-back'
         ? 'Everything it had done was rolled back.'
-        : `It is listed under Unfinished operations (${op.id}): resume it${op.canRollback ? ' or roll it back' : ''} once the cause is fixed.`;
+        : `It is listed under Unfinished operations (${op.id}): resume it${op.canRollback ? ' or roll it back' : ''} once the cause is fixed.`) +
+      (op.notices.length ? ` ${op.notices.join(' ')}` : '');
     throw new ContractError(
       cause?.code ?? 'INTERNAL',
       `${doing} failed at step "${op.failedStep ?? '?'}": ${cause?.message ?? errorText(outcome.error)} ${left}`,

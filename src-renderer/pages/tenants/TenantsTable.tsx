@@ -3,7 +3,7 @@ import { createColumnHelper, createSortedRowModel, FlexRender, rowSortingFeature
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { TenantSummary } from '../../../src-shared/contract/tenants';
 import { navigate } from '../../lib/router';
-import { shortDate } from '../../lib/format';
+import { ago, shortDate } from '../../lib/format';
 import { StateDot } from '../../shell/StateDot';
 import { Icon } from '../../shell/Icon';
 
@@ -39,7 +39,12 @@ const columns = col.columns([
     ),
   }),
   col.accessor('tier', { header: 'Tier', cell: (c) => <span className="badge">{c.getValue()}</span> }),
-  col.accessor((t) => t.stats?.users ?? -1, { id: 'users', header: 'Users', cell: (c) => count(c.row.original.stats?.users) }),
+  col.accessor((t) => t.stats?.users ?? -1, {
+    id: 'users',
+    header: 'Users',
+    // stats are read in the background: say how old they are
+    cell: (c) => <span title={c.row.original.statsAt ? `counted ${ago(c.row.original.statsAt)}` : 'not counted yet'}>{count(c.row.original.stats?.users)}</span>,
+  }),
   col.accessor((t) => t.stats?.groups ?? -1, { id: 'groups', header: 'Groups', cell: (c) => count(c.row.original.stats?.groups) }),
   col.accessor((t) => t.stats?.applications ?? -1, { id: 'applications', header: 'Apps', cell: (c) => count(c.row.original.stats?.applications) }),
   col.accessor((t) => t.backendVersion ?? '', { id: 'backendVersion', header: 'Backend', cell: (c) => (c.getValue() ? <span className="tag">{c.getValue()}</span> : '—') }),

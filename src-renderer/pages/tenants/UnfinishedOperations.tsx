@@ -9,6 +9,7 @@ import { Icon } from '../../shell/Icon';
 /** Operations a crash or failure left half-done: the operator chooses resume or roll back. */
 export function UnfinishedOperations() {
   const unfinished = useTenants((s) => s.unfinished);
+  const here = useTenants((s) => s.clusterUid);
   const [busy, setBusy] = useState<string | null>(null);
   if (unfinished.length === 0) return null;
 
@@ -31,7 +32,7 @@ export function UnfinishedOperations() {
       <header className="card-header">
         <Icon name="alert" />
         <h2>Unfinished operations</h2>
-        <span className="muted">A previous run stopped part-way; nothing is hidden — choose what to do with each.</span>
+        <span className="muted">A previous run stopped part-way, on any cluster; each runs only on its own cluster.</span>
       </header>
       <div className="card-body flush">
         <table className="table">
@@ -39,12 +40,22 @@ export function UnfinishedOperations() {
             {unfinished.map((op) => (
               <tr key={op.id}>
                 <td>
-                  <strong>{op.kind}</strong> <code>{op.target}</code>
+                  <strong>{op.kind}</strong> <code>{op.target}</code>{' '}
+                  <span className={`badge ${op.clusterId === here ? '' : 'badge-warn'}`} title={`kube-system UID ${op.clusterId ?? '?'}`} data-testid="operation-cluster">
+                    on {op.clusterName ?? 'unknown cluster'}
+                    {op.clusterId !== here && ' (not the selected cluster)'}
+                  </span>
                   <div className="cell-sub">
-                    {op.status} {ago(op.updatedAt)}
+                    {op.status} · started {ago(op.createdAt)}
+                    {op.actor && ` by ${op.actor}`}
                     {op.failedStep && ` · stopped at "${stepLabel(op.failedStep)}"`}
                     {op.error && ` · ${op.error}`}
                   </div>
+                  {op.notices.map((n) => (
+                    <div key={n} className="cell-sub warn-icon">
+                      {n}
+                    </div>
+                  ))}
                 </td>
                 <td className="cell-sub">
                   {op.steps.filter((s) => s.status === 'done').length}/{op.steps.length} steps done

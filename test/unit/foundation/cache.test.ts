@@ -116,6 +116,29 @@ describe('local state and cache', () => {
     await engine.close();
   });
 
+  it('deleting the cache file loses no operator account, journal entry or outbox entry', async () => {
+    const dir = tmp();
+    const first = createEngine({ mode: 'browser', dataDir: dir, identity: 'sign-in', clusters: { autoStart: false, env: {}, home: dir } });
+    await first.operators.setupFirstAdmin('c', { username: 'root', password: 'Correct-Horse-42' });
+    first.db
+      .prepare(`INSERT INTO operations (id, kind, target, cluster_id, cluster_name, actor, params, status, created_at, updated_at) VALUES ('op-1','tenant.create','acme','uid-a','staging','local:root','{}','running','2026-12-01','2026-12-01')`)
+      .run();
+    await first.audit.record({
+      actor: 'local:root', actorRole: 'admin', action: 'tenants.create', target: 'tenant:acme', params: {}, before: null, after: null,
+      outcome: 'success', errorCode: null, at: new Date().toISOString(), cluster: 'uid-a', consoleVersion: 'test',
+    });
+    first.tenants.cache.save('uid-a', [], [], 5);
+    await first.close();
+    for (const f of ['cache.sqlite', 'cache.sqlite-wal', 'cache.sqlite-shm']) fs.rmSync(path.join(dir, f), { force: true });
+
+    const again = createEngine({ mode: 'browser', dataDir: dir, identity: 'sign-in', clusters: { autoStart: false, env: {}, home: dir } });
+    expect(again.operators.list().accounts.map((a) => a.username)).toEqual(['root']);
+    expect(again.saga.listUnfinished().map((o) => [o.id, o.clusterId])).toEqual([['op-1', 'uid-a']]);
+    expect(again.db.prepare('SELECT count(*) FROM audit_outbox').pluck().get()).toBe(1);
+    expect(again.tenants.cache.load('uid-a')).toBeNull(); // the cache really was rebuilt empty
+    await again.close();
+  });
+
   it('the engine refuses to start on a corrupt durable-state file', () => {
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'state.sqlite'), 'garbage'.repeat(1000));
