@@ -21,8 +21,9 @@ const THEMES: Theme[] = ['light', 'dark'];
  * being rebuilt as a real grid (issue 18, item 11) by its own engineer, who removes
  * this entry with the rebuild. Anything else serious or critical fails the test.
  */
-const KNOWN: { screen: RegExp; rule: string; target: string; why: string }[] = [
-  { screen: /^audit\b/, rule: 'aria-required-children', target: '.card', why: 'audit rows are div role=row without cells (issue 18 item 11, audit rebuild)' },
+const KNOWN: { screen: RegExp; rule: string; target: RegExp; why: string }[] = [
+  // the grid (empty log: no rows) and each entry (div role=row without cells)
+  { screen: /^audit\b/, rule: 'aria-required-children', target: /^(\.card|div\[role="row"\](:nth-child\(\d+\))?)$/, why: 'audit rows are div role=row without cells, the grid has no column headers (issue 18 item 11, audit rebuild)' },
 ];
 
 async function setTheme(page: Page, theme: Theme) {
@@ -44,7 +45,7 @@ async function audit(page: Page, screen: string, found: Record<string, string[]>
       if (v.impact !== 'serious' && v.impact !== 'critical') continue;
       for (const n of v.nodes) {
         const target = n.target.join(' ');
-        const known = KNOWN.find((k) => k.screen.test(screen) && k.rule === v.id && k.target === target);
+        const known = KNOWN.find((k) => k.screen.test(screen) && k.rule === v.id && k.target.test(target));
         if (known) {
           test.info().annotations.push({ type: 'known a11y finding', description: `${screen} [${theme}]: ${v.id} on ${target} (${known.why})` });
           continue;

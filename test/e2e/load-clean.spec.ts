@@ -8,7 +8,7 @@ import { baseUrl, ensureClusterSelected, openApp } from './fixtures';
 test('loading the console and every page logs no console error and no CSP violation', async ({ page }) => {
   const errors: string[] = [];
   page.on('console', (m: ConsoleMessage) => {
-    if (m.type() === 'error') errors.push(m.text());
+    if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`);
   });
   page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
   await page.addInitScript(() => {
