@@ -69,7 +69,7 @@ async function configure(state: NonNullable<ReturnType<typeof readState>>, env: 
     await invoke(router, 'clusters.profile.save', {
       clusterId: ctx.id,
       namespace: state.platformNamespace,
-      database: { host: pg.host, port: pg.port, user: pg.user, database: pg.database, ssl: false, password: pg.password },
+      database: { host: pg.host, port: pg.port, user: pg.user, database: pg.database, sslMode: 'disable', allowInsecureTls: true, password: pg.password }, // the harness PostgreSQL has no TLS
       expectedOffline: false,
     });
     const st = await invoke<{ state: string; error: string | null }>(router, 'clusters.state', { refresh: true });

@@ -75,6 +75,9 @@ export async function configureDatabase(page: Page) {
   await form.getByLabel('User').fill(pg.user);
   await form.getByLabel('Database', { exact: true }).fill(pg.database);
   await form.getByLabel('Password').fill(pg.password);
+  // the harness PostgreSQL has no TLS: say so explicitly, as an operator of such a server must
+  await form.getByTestId('pf-sslmode').selectOption('disable');
+  await form.getByTestId('pf-allow-insecure').check();
   const locked = form.getByTestId('secrets-locked');
   if (await locked.isVisible().catch(() => false)) {
     await form.getByTestId('secrets-passphrase').fill(SECRET_STORE_PASSPHRASE);
