@@ -5,10 +5,8 @@ import type { PostgresAdmin } from '../../adapters/postgres';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import { errorText, type OperationHandle, type SagaDefinition } from '../core/saga';
-import { tenantKube, type TenantKube } from '../tenants/kube-ports';
-import { acquireTenantLease, releaseTenantLease } from '../tenants/lease';
 import { mapLimit } from '../core/limit';
-import { tenantDbName, tenantRoleName } from '../tenants/material';
+import { acquireTenantLease, releaseTenantLease, tenantDbName, tenantKube, tenantRoleName, type TenantKube } from '../tenants';
 import { emptySet, type EntitySet, type RoleEntity, type RsEntity, type ScopeEntity } from './model';
 import { observeTenant, planTenant, syncTenant, type ProtectionSpec, type Queryable, type SyncInput } from './tenant-sync';
 

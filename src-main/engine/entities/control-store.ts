@@ -3,7 +3,6 @@ import type pg from 'pg';
 import { ContractError } from '../../../src-shared/contract';
 import type { Definitions, ResourceServer, Role } from '../../../src-shared/contract/entities';
 import type { PostgresAdmin } from '../../adapters/postgres';
-import { CONTROL_DATABASE } from '../audit/shared-log';
 import { emptySet, normaliseRole, normaliseRs, normaliseScope, setHash, type EntitySet } from './model';
 
 /**
@@ -13,6 +12,8 @@ import { emptySet, normaliseRole, normaliseRs, normaliseScope, setHash, type Ent
  * against; each definition also has its own version for optimistic concurrency between
  * operators editing the same one.
  */
+/** The same database as the shared audit log (audit/shared-log.ts): what all operators of a cluster share. */
+export const CONTROL_DATABASE = 'gatehouse_control';
 const MIGRATION_LOCK = 7_263_917_001;
 const MIGRATIONS: { version: number; sql: string }[] = [
   {

@@ -8,11 +8,10 @@ import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import { errorText, type SagaRunner } from '../core/saga';
 import { mapLimit } from '../core/limit';
-import { slugOfDbName, tenantDbName, tenantRoleName } from '../tenants/material';
-import { loadTenantMigrations } from '../tenants/schema';
-import { CONTROL_DATABASE } from '../audit/shared-log';
+import { loadTenantMigrations, slugOfDbName, tenantDbName, tenantRoleName } from '../tenants';
 import { ENTITY_SYNC, entitySyncSaga, snapshotOf, SyncJournal, type SyncParams } from './apply-saga';
 import * as store from './control-store';
+import { CONTROL_DATABASE } from './control-store';
 import { observeTenant, planTenant, protectionSpec, REQUIRED_SCHEMA, SYNC_ROLE, syncTenant, type ProtectionSpec } from './tenant-sync';
 
 export interface EntitiesServiceOptions {

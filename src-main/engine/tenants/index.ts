@@ -12,7 +12,10 @@ export { TenantService } from './service';
 export { TenantWatcher } from './watch';
 /** Object names other capabilities (license fan-out, backups, rotation) must agree on. */
 export { tenantSecretName, tenantDbName, tenantRoleName, slugOfDbName, OPERATION_ANNOTATION } from './material';
-export { TENANT_LABEL, tenantLeaseName } from './lease';
+export { TENANT_LABEL, tenantLeaseName, acquireTenantLease, releaseTenantLease } from './lease';
+/** The entity sync (docs/entities.md) holds the tenant Lease per tenant and reads the shipped tenant migrations. */
+export { tenantKube, type TenantKube } from './kube-ports';
+export { loadTenantMigrations } from './schema';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
 
 /**
