@@ -82,15 +82,17 @@ export function createEngine(options: EngineOptions) {
     consoleVersion: CONSOLE_VERSION,
     bus,
     log,
+    dataDir,
     checkpointEvery: options.audit?.checkpointEvery,
     retry: options.audit?.retry,
+    // Each record is flushed into the log of the cluster it names (its kube-system UID), whichever
+    // cluster a session looks at; a cluster that cannot be reached now holds only its own records.
+    clusters: { resolve: (clusterUid) => directory.byUid(clusterUid) },
   });
-  // Interim until the per-cluster outbox lands: the workstation's last-chosen cluster's database.
-  auditLog.setControlDatabase(async () => {
-    const last = selections.lastChoice();
-    return last ? (await directory.forContext(last)).pgAdmin() : null;
+  bus.subscribe('cluster.state', (state) => {
+    const uid = state.clusterId ? directory.knownUid(state.clusterId) : null;
+    if (uid && state.state === 'online') auditLog.kick(uid);
   });
-  bus.subscribe('cluster.state', () => auditLog.kick());
   // The pipeline's recorder: SQLite outbox first, then the shared log.
   const audit: AuditRecorder = auditLog.outbox;
   if (options.resetLocalState) {

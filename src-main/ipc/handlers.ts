@@ -13,6 +13,8 @@ import { entitiesHandlers } from './entities';
 /** Host services only a shell can give (native dialogs); browser mode has none. */
 export interface ShellServices {
   openFileDialog?(options: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string[]>;
+  /** Asks where to create something (a path that does not exist yet); null when cancelled. */
+  saveFileDialog?(options: { title: string; defaultName?: string }): Promise<string | null>;
 }
 
 /**
@@ -27,7 +29,7 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...licenseHandlers(engine),
     ...tenantsHandlers(engine),
     ...operationsHandlers(engine),
-    ...auditHandlers(engine),
+    ...auditHandlers(engine, shell),
     ...operatorsHandlers(engine),
     ...entitiesHandlers(engine),
   };
