@@ -16,7 +16,8 @@ import { clustersMigrations, createClustersCapability, type ClustersEngineOption
 import { createLicenseService, licenseMigrations } from './license';
 import { SagaRunner } from './core/saga';
 import type { ClusterRuntime } from './core/cluster-runtime';
-import { createTenantsCapability, tenantsMigrations } from './tenants';
+import { consoleInstallationId, createTenantsCapability, tenantsMigrations } from './tenants';
+import { RotationService, rotationMigrations } from './rotation';
 
 export const CONSOLE_VERSION = '0.1.0';
 
@@ -35,6 +36,8 @@ export interface EngineOptions {
    * See docs/operators.md.
    */
   identity?: IdentityMode;
+  /** Rotation knobs for tests: rollout timeout, shared-workload reload wait, the clock. */
+  rotation?: ConstructorParameters<typeof RotationService>[0]['options'];
   /** Tenant knobs for tests: Lease duration, a hook before each saga step, stats refresh. */
   tenants?: NonNullable<Parameters<typeof createTenantsCapability>[0]['options']>;
   /** Audit/operators knobs for tests: another secret store, checkpoint spacing, retry delays, OIDC clock. */
@@ -45,7 +48,7 @@ export interface EngineOptions {
 }
 
 /** Every local schema step of every capability (durable state and cache), in one list so the order is visible. */
-export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations];
+export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations, ...rotationMigrations];
 
 /**
  * The composition root: builds every service with its adapters passed in
@@ -102,6 +105,7 @@ export function createEngine(options: EngineOptions) {
   }
   const operators = new OperatorsService({ db, secrets: options.audit?.secrets ?? secretsAdapter, sessions, identityMode: identity, oidc: options.oidc });
   const tenants = createTenantsCapability({ db, bus, settings, saga, log, ...(options.tenants ? { options: options.tenants } : {}) });
+  const rotation = new RotationService({ db, bus, saga, consoleId: consoleInstallationId(settings), ...(options.rotation ? { options: options.rotation } : {}) });
   // Each cluster's tenant list stays live (WATCH + background stats) while that cluster is online.
   bus.subscribe('cluster.state', (state) => {
     if (!state.clusterId || !directory.knownUid(state.clusterId)) return;
@@ -145,6 +149,7 @@ export function createEngine(options: EngineOptions) {
     license,
     saga,
     tenants,
+    rotation,
     /** Connection state of a context, as the pipeline's offline guard needs it. */
     clusterState: (contextId: string | null) =>
       contextId ? clustersCapability.clusters.monitorFor(contextId).pipelineState() : { online: true, lastSyncAt: null },

@@ -6,6 +6,7 @@ import { licenseCommands } from './license';
 import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
+import { rotationCommands } from './secrets';
 
 export * from './errors';
 export * from './define';
@@ -24,6 +25,7 @@ export const commands = {
   ...operationCommands,
   ...auditCommands,
   ...operatorsCommands,
+  ...rotationCommands,
 } as const;
 
 export const events = {

@@ -1,0 +1,2 @@
+export { RotationService, type RotationServiceOptions } from './service';
+export { rotationMigrations } from './fleet';
