@@ -92,7 +92,7 @@ export type BootstrapStatus = z.infer<typeof BootstrapStatus>;
 
 /** Lifetimes of what the tenant's keys sign (names avoid the audit redactor's "token": these are not secrets). */
 export const TokenLifetimes = z.object({
-  accessSeconds: z.number().int().min(60).max(86_400 * 7),
+  accessSeconds: z.number().int().min(1).max(86_400 * 7),
   refreshSeconds: z.number().int().min(0).max(86_400 * 400),
   offlineIdleSeconds: z.number().int().min(0).max(86_400 * 400),
   jwksMaxAgeSeconds: z.number().int().min(0).max(86_400 * 2),
