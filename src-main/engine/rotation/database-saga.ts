@@ -3,7 +3,7 @@ import pg from 'pg';
 import { ContractError } from '../../../src-shared/contract';
 import { pgError, quoteIdent, quoteLiteral, type PostgresAdmin } from '../../adapters/postgres';
 import type { SagaDefinition, SagaStep } from '../core/saga';
-import { generatePassword, tenantDbName, tenantRoleName } from '../tenants/material';
+import { generatePassword, tenantDbName, tenantLoginRoleNames, tenantRoleName } from '../tenants/material';
 import { acquireTenantLease, releaseTenantLease } from '../tenants/lease';
 import { DB_KEYS, readTenantDoc, revision, updateTenantSecret, type DbMeta } from './document';
 import { baseContext, ensureLease, holdingStep, hooked, rollTo, rotationKind, type RotationCtx, type RotationOptions, type RotationParams } from './saga';
@@ -19,7 +19,7 @@ import { scramSha256Verifier } from './scram';
  * is the only way old and new can both be accepted. Passwords go to PostgreSQL as
  * SCRAM-SHA-256 verifiers, never in clear.
  */
-export const loginRoles = (slug: string): [string, string] => [`${tenantRoleName(slug)}__a`, `${tenantRoleName(slug)}__b`];
+export const loginRoles = tenantLoginRoleNames;
 
 /** The login the next rotation moves to: the other one of the pair (a legacy tenant starts with __a). */
 export function nextLogin(slug: string, currentUser: string): string {

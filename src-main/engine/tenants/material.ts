@@ -10,6 +10,11 @@ export const tenantSecretName = (slug: string): string => `tenant-${slug}`;
 export const tenantDbName = (slug: string): string => `tenant_${slug.replace(/-/g, '_')}`;
 export const tenantRoleName = tenantDbName;
 export const loginWorkerName = (slug: string): string => `login-worker-${slug}`;
+/**
+ * The pair of login roles the database password rotates between (docs/secrets.md): members of the
+ * tenant role. Slugs never contain "--", so no tenant's own role can be named like these.
+ */
+export const tenantLoginRoleNames = (slug: string): [string, string] => [`${tenantRoleName(slug)}__a`, `${tenantRoleName(slug)}__b`];
 export const INITIAL_ADMIN_USERNAME = 'admin';
 
 const token = (bytes = 32): string => randomBytes(bytes).toString('base64url');
