@@ -8,7 +8,7 @@ import { initialJwtKeys } from '../../src-main/engine/rotation/keyset';
 import { scramSha256Verifier } from '../../src-main/engine/rotation/scram';
 import { ContractError } from '../../src-shared/contract';
 import { buildTenantEngine, harnessOrReason, harnessPg, operatorNamespace, tempDataDir, uniqueSlug } from './tenants-env';
-import { apis, buildRotationEngine, createTenantSecret, createWorkload, readSecretData, waitAvailable, type RotationTestEngine } from './rotation-env';
+import { apis, buildRotationEngine, createTenantSecret, createWorkload, localBytes, readSecretData, waitAvailable, type RotationTestEngine } from './rotation-env';
 
 const h = harnessOrReason();
 const state = 'state' in h ? h.state : (undefined as never);
@@ -93,6 +93,7 @@ describe('tenant database password rotation', () => {
     const stored = (await admin.query<{ p: string }>('SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1', [`${t.role}__a`])).rows[0]!.p;
     expect(stored).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
     expect(stored).not.toContain(new URL(held.DATABASE_URL!).password);
+    expect(localBytes(dataDir)).not.toContain(new URL(held.DATABASE_URL!).password);
 
     // The old pod goes away: resume verifies (new sessions only) and expires the old password.
     await oldPod.end();

@@ -148,3 +148,13 @@ export async function verifyLikeBackend(data: Record<string, string>, token: str
     return false;
   }
 }
+
+/** Every byte of a data directory (SQLite files, WAL, logs): secrets must never be found there. */
+export function localBytes(dataDir: string): string {
+  let out = '';
+  for (const name of fs.readdirSync(dataDir, { recursive: true }) as string[]) {
+    const file = `${dataDir}/${name}`;
+    if (fs.statSync(file).isFile()) out += fs.readFileSync(file).toString('latin1');
+  }
+  return out;
+}

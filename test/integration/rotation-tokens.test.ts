@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initialJwtKeys } from '../../src-main/engine/rotation/keyset';
 import { ContractError } from '../../src-shared/contract';
 import { harnessOrReason, operatorNamespace, tempDataDir, uniqueSlug } from './tenants-env';
-import { TEST_LIFETIMES, apis, buildRotationEngine, createTenantSecret, createWorkload, readSecretData, signLikeBackend, verifyLikeBackend, waitAvailable, type RotationTestEngine } from './rotation-env';
+import { TEST_LIFETIMES, apis, buildRotationEngine, createTenantSecret, createWorkload, localBytes, readSecretData, signLikeBackend, verifyLikeBackend, waitAvailable, type RotationTestEngine } from './rotation-env';
 
 const h = harnessOrReason();
 const state = 'state' in h ? h.state : (undefined as never);
@@ -23,11 +23,12 @@ describe('service tokens, revoke, bootstrap token', () => {
   let onStep: (kind: string, step: string, slug: string) => Promise<void> = async () => undefined;
   let core: ReturnType<typeof apis>['core'];
   let apps: ReturnType<typeof apis>['apps'];
+  const dataDir = tempDataDir();
 
   beforeAll(async () => {
     ns = await operatorNamespace(state, 'gh-rot-tok');
     ({ core, apps } = apis(state.kubeconfigs.operator));
-    eng = buildRotationEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, dataDir: tempDataDir(), consoleId: 'rot-tok', options: { beforeStep: (k, s, slug) => onStep(k, s, slug) } });
+    eng = buildRotationEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, dataDir, consoleId: 'rot-tok', options: { beforeStep: (k, s, slug) => onStep(k, s, slug) } });
   });
   afterAll(async () => {
     await eng?.close();
@@ -72,6 +73,9 @@ describe('service tokens, revoke, bootstrap token', () => {
     expect(data[valueKey]).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // The other kinds were not touched.
     for (const other of ['LOGIN_WORKER_TOKEN', 'PROXY_TOKEN', 'CP_TOKEN'].filter((k) => k !== valueKey)) expect(data[other]).toMatch(/^old-/);
+    // Neither value reached the local journal.
+    expect(localBytes(dataDir)).not.toContain(data[valueKey]);
+    expect(localBytes(dataDir)).not.toContain(old);
   });
 
   it('emergency revoke of the current JWT key: tokens it signed stop verifying at once, a fresh key signs', async () => {
@@ -88,7 +92,9 @@ describe('service tokens, revoke, bootstrap token', () => {
     const after = await readSecretData(core, ns.namespace, slug);
     expect(await verifyLikeBackend(after, token)).toBe(false);
     expect(await verifyLikeBackend(after, await signLikeBackend(after, 'trent'))).toBe(true);
-    const keys = (JSON.parse(after.JWT_KEYS!) as { keys: { kid: string; state: string; revoked: boolean }[] }).keys;
+    const keys = (JSON.parse(after.JWT_KEYS!) as { keys: { kid: string; state: string; revoked: boolean; jwk: { d?: string } | null }[] }).keys;
+    // No private key material in the local journal.
+    for (const k of keys) if (k.jwk?.d) expect(localBytes(dataDir)).not.toContain(k.jwk.d);
     expect(keys.find((k) => k.kid === kid)).toMatchObject({ state: 'retired', revoked: true });
     expect(keys.filter((k) => k.state === 'current')).toHaveLength(1);
     // Revoking again: already retired.
@@ -134,6 +140,8 @@ describe('service tokens, revoke, bootstrap token', () => {
     expect((await eng.service.status(eng.runtime, slug)).bootstrap).toMatchObject({ present: false, revoked: expect.any(String) });
     // Nothing to revoke twice.
     expect((await eng.service.revokeBootstrap(eng.runtime, slug)).revokedId).toBeNull();
+    expect(localBytes(dataDir)).not.toContain(issued.token.slice(4));
+    expect(localBytes(dataDir)).not.toContain(second.token.slice(4));
   });
 
   it('token lifetimes in the Secret drive the window; setting them rolls the workloads', async () => {
