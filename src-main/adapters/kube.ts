@@ -89,7 +89,9 @@ export async function retryOnConflict<T>(attempt: () => Promise<T>, maxAttempts 
     try {
       return await attempt();
     } catch (error) {
-      if (kubeStatusCode(error) !== 409 || i >= maxAttempts) throw error;
+      // a raw 409, or one already turned into a contract error that kept the status
+      const conflict = kubeStatusCode(error) === 409 || (error as { kubeStatus?: number } | null)?.kubeStatus === 409;
+      if (!conflict || i >= maxAttempts) throw error;
       await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** i, 1000) * Math.random()));
     }
   }

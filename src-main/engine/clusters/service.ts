@@ -14,6 +14,7 @@ import {
   loadKubeconfigs,
   type KubeconfigSnapshot,
   type LoadedContext,
+  type TrustRequest,
 } from './kubeconfig';
 import { ConnectionMonitor } from './monitor';
 import { missingPermissions } from './permissions';
@@ -40,6 +41,9 @@ export interface ContextConnection {
   namespace: string;
   pgAdmin(): Promise<PgAdminConfig | null>;
 }
+
+const approvalGone = () =>
+  new ContractError('NOT_FOUND', 'That kubeconfig command or file is no longer what the file names (it changed or was removed). Review the list again.');
 
 /**
  * The kubeconfig contexts this workstation knows and how each reaches its cluster.
@@ -118,7 +122,11 @@ export class ClustersService {
   }
 
   private read(): KubeconfigSnapshot {
-    return loadKubeconfigs(discoverKubeconfigFiles(this.o.env ?? process.env, this.o.store.addedKubeconfigs(), this.o.home), this.cache);
+    return loadKubeconfigs(
+      discoverKubeconfigFiles(this.o.env ?? process.env, this.o.store.addedKubeconfigs(), this.o.home),
+      this.cache,
+      this.o.store,
+    );
   }
 
   private listSignature(): string {
@@ -166,7 +174,22 @@ export class ClustersService {
       selected: c.id === selectedId,
       ...(this.describeIdentity?.(c.id) ?? { clusterUid: null, identityChange: null }),
     }));
-    return { sources: this.snapshot.sources, contexts, selectedId };
+    return { sources: this.snapshot.sources, contexts, selectedId, approvals: this.snapshot.approvals };
+  }
+
+  /** An admin approves exactly what was shown: the id is its fingerprint, so a file changed since is refused. */
+  approveKubeconfig(approvalId: string, by: string, selectedId: string | null = null): { list: ClustersList; approval: TrustRequest } {
+    this.reload();
+    const request = this.snapshot.approvals.find((a) => a.id === approvalId);
+    if (!request) throw approvalGone();
+    this.o.store.approve(request, by);
+    return { list: this.reload(selectedId), approval: request };
+  }
+
+  revokeKubeconfigApproval(approvalId: string, selectedId: string | null = null): { list: ClustersList; approval: TrustRequest } {
+    const request = this.snapshot.approvals.find((a) => a.id === approvalId && a.approved);
+    if (!request || !this.o.store.revoke(request)) throw approvalGone();
+    return { list: this.reload(selectedId), approval: request };
   }
 
   addKubeconfig(input: string, selectedId: string | null = null): ClustersList {

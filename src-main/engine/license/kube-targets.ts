@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
 import { kubeError, kubeStatusCode, MANAGED_BY_LABEL, retryOnConflict } from '../../adapters/kube';
 import type { ClusterRuntime } from '../core/cluster-runtime';
+import { TENANT_LABEL, tenantSecretName } from '../tenants';
 import { parseHttpDate } from './clock';
 import { emptyRecord, type LicenseCluster, type LicenseRecord, type LicenseStore, type TenantLicenseState, type TenantTargets } from './ports';
 
@@ -11,8 +12,6 @@ export const LICENSE_SECRET = 'gatehouse-license';
  * a loopback API server it marks the only cluster where development mode accepts test keys.
  */
 export const DEV_HARNESS_LABEL = 'gatehouse.io/dev-harness';
-export const TENANT_LABEL = 'gatehouse.io/tenant';
-export const tenantSecretName = (slug: string) => `tenant-${slug}`;
 /** Keys the platform backend reads from each tenant Secret (docs/license.md). */
 export const TENANT_KEYS = { jws: 'LICENSE_JWS', cap: 'LICENSE_USER_CAP' } as const;
 const HISTORY_LIMIT = 200;
