@@ -5,7 +5,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quoteIdent, quoteLiteral } from '../../src-main/adapters/postgres';
 import { initialJwtKeys } from '../../src-main/engine/rotation/keyset';
-import { scramSha256Verifier } from '../../src-main/engine/rotation/scram';
 import { ContractError } from '../../src-shared/contract';
 import { buildTenantEngine, harnessOrReason, harnessPg, operatorNamespace, tempDataDir, uniqueSlug } from './tenants-env';
 import { apis, buildRotationEngine, createTenantSecret, createWorkload, localBytes, readSecretData, waitAvailable, type RotationTestEngine } from './rotation-env';
@@ -156,16 +155,5 @@ describe('tenant database password rotation', () => {
     } finally {
       await tenants.close();
     }
-  });
-
-  it('computes the verifier PostgreSQL itself would accept (login works with the password, fails with another)', async () => {
-    const role = `t_${uniqueSlug('v')}`;
-    await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD ${quoteLiteral(await scramSha256Verifier('correct horse battery'))}`);
-    const p = harnessPg(state);
-    const login = (password: string) => canLogin(`postgresql://${role}:${encodeURIComponent(password)}@${p.host}:${p.port}/postgres`);
-    expect(await login('correct horse battery')).toBe(true);
-    expect(await login('correct horse battery!')).toBe(false);
-    await admin.query(`DROP ROLE ${quoteIdent(role)}`);
-    await expect(scramSha256Verifier('pässword')).rejects.toThrow(/printable-ASCII/);
   });
 });

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { ContractError } from '../../../src-shared/contract';
-import { pgError, quoteIdent, quoteLiteral, type PostgresAdmin } from '../../adapters/postgres';
+import { pgError, quoteIdent, quoteLiteral, scramSha256Verifier, type PostgresAdmin } from '../../adapters/postgres';
 import type { SagaDefinition, SagaStep } from '../core/saga';
 import { generatePassword, tenantDbName, tenantLoginRoleNames, tenantRoleName } from '../tenants/material';
 import { acquireTenantLease, releaseTenantLease } from '../tenants/lease';
 import { DB_KEYS, readTenantDoc, revision, updateTenantSecret, type DbMeta } from './document';
 import { baseContext, ensureLease, holdingStep, hooked, rollTo, rotationKind, type RotationCtx, type RotationOptions, type RotationParams } from './saga';
-import { scramSha256Verifier } from './scram';
 
 /**
  * The tenant's database password rotates between two login roles, `<role>__a` and

@@ -3,9 +3,9 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ContractError } from '../../../src-shared/contract';
 import type { TokenLifetimes } from '../../../src-shared/contract/secrets';
+import { retryOnConflict } from '../../adapters/kube';
 import { decodeSecretData, tenantSecretName } from '../tenants/material';
 import type { TenantKube } from '../tenants/kube-ports';
-import { retryKubeConflict } from '../tenants/registry';
 import { TOKEN_KINDS, readJwtSet, readTokenSet, revisionOf, type CredentialSet, type TokenKind } from './keyset';
 
 /**
@@ -137,7 +137,7 @@ export async function updateTenantSecret(
   change: (doc: TenantSecretDoc) => Record<string, string | null> | null,
 ): Promise<TenantSecretDoc> {
   const name = tenantSecretName(slug);
-  return retryKubeConflict(async () => {
+  return retryOnConflict(async () => {
     const secret = await kube.getSecret(name);
     if (!secret) throw notFound(slug);
     const doc = readDoc(slug, secret);

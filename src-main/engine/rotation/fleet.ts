@@ -5,7 +5,7 @@ import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import { errorText, type SagaOutcome, type SagaRunner } from '../core/saga';
-import { mapLimit } from '../tenants/limit';
+import { mapLimit } from '../core/limit';
 import { rotationKind, type RotationParams } from './saga';
 
 /**

@@ -1,9 +1,8 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { ContractError } from '../../../src-shared/contract';
-import { kubeError, type KubeClients } from '../../adapters/kube';
+import { kubeError, retryOnConflict, type KubeClients } from '../../adapters/kube';
 import { tenantKube, type TenantKube } from '../tenants/kube-ports';
 import { TENANT_LABEL } from '../tenants/lease';
-import { retryKubeConflict } from '../tenants/registry';
 
 /** Pod-template annotation carrying the tenant Secret's revision: changing it rolls the Deployment. */
 export const REVISION_ANNOTATION = 'gatehouse.io/tenant-secret-revision';
@@ -76,7 +75,7 @@ export async function annotateWorkloads(kube: TenantKube, slug: string, revision
     const wanted = typeof revision === 'string' ? revision : revision(name);
     if (before[name] === wanted) continue;
     let fresh: V1Deployment | undefined = d;
-    await retryKubeConflict(async () => {
+    await retryOnConflict(async () => {
       if (!fresh) fresh = (await tenantWorkloads(kube, slug)).find((x) => x.metadata?.name === name);
       if (!fresh) return;
       const template = fresh.spec!.template;

@@ -14,13 +14,12 @@ import {
   type TenantSecretsStatus,
   type TokenLifetimes,
 } from '../../../src-shared/contract/secrets';
-import { MANAGED_BY_LABEL } from '../../adapters/kube';
+import { MANAGED_BY_LABEL, retryOnConflict } from '../../adapters/kube';
 import type { Sqlite } from '../../adapters/sqlite';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import { errorText, type SagaOutcome, type SagaRunner } from '../core/saga';
 import { LEASE_SECONDS, TENANT_LABEL, acquireTenantLease, releaseTenantLease } from '../tenants/lease';
-import { retryKubeConflict } from '../tenants/registry';
 import { BOOTSTRAP_KEYS, LIFETIMES_KEY, readDoc, readTenantDoc, revision, updateTenantSecret, type TenantSecretDoc } from './document';
 import { databaseRotationSaga } from './database-saga';
 import { FleetRotation } from './fleet';
@@ -122,7 +121,7 @@ export class RotationService {
   async setPolicy(cluster: ClusterRuntime, policy: MaxAgePolicy): Promise<{ before: MaxAgePolicy; after: MaxAgePolicy }> {
     const kube = this.kube(cluster);
     let before = DEFAULT_POLICY;
-    await retryKubeConflict(async () => {
+    await retryOnConflict(async () => {
       const cm = await kube.getConfigMap(POLICY_CONFIGMAP);
       before = cm ? await this.policy(cluster).catch(() => DEFAULT_POLICY) : DEFAULT_POLICY;
       const body: V1ConfigMap = {
