@@ -114,7 +114,7 @@ export class RotationService {
     } catch {
       // fall through
     }
-    throw new ContractError('VALIDATION', `ConfigMap ${POLICY_CONFIGMAP} holds a malformed policy. Set it again on the Secrets fleet page (or fix ${POLICY_KEY}).`);
+    throw new ContractError('VALIDATION', `ConfigMap ${POLICY_CONFIGMAP} holds a malformed policy. Set it again on the Secrets page (or fix ${POLICY_KEY}).`);
   }
 
   /** Shared by every console of the cluster: a ConfigMap in the platform namespace, written with its resourceVersion. */
