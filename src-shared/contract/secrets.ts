@@ -43,6 +43,8 @@ export const WorkloadRollout = z.object({
   available: z.number().int(),
   /** Whether its pod template carries the Secret's current revision and the rollout completed. */
   upToDate: z.boolean(),
+  /** The revision its pod template carries; null: never rolled by a rotation. */
+  revision: z.string().nullable(),
   complete: z.boolean(),
 });
 

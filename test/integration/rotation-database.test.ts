@@ -116,7 +116,7 @@ describe('tenant database password rotation', () => {
     expect(await canLogin(b.DATABASE_URL!)).toBe(true);
     expect(await canLogin(done.DATABASE_URL!)).toBe(false);
     const status = (await eng.service.status(eng.runtime, t.slug)).kinds.find((k) => k.kind === 'database')!;
-    expect(status).toMatchObject({ currentId: again.id, databaseUser: `${t.role}__b`, phase: 'stable', legacy: false });
+    expect(status).toMatchObject({ currentId: again.id, databaseUser: `${t.role}__b`, phase: 'stable' });
   });
 
   it('roll back of a held rotation restores the old DSN and drops the login it created', async () => {

@@ -60,7 +60,7 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
     expect(secret.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': slug });
     const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
-    for (const key of ['DATABASE_URL', 'JWT_KEYS', 'JWKS', 'LOGIN_WORKER_TOKEN', 'PROXY_TOKEN', 'CP_TOKEN', 'BOOTSTRAP_TOKEN_HASH']) {
+    for (const key of ['DATABASE_URL', 'JWT_KEYS', 'JWKS', 'LOGIN_WORKER_TOKEN', 'LOGIN_WORKER_TOKENS', 'PROXY_TOKEN', 'PROXY_TOKENS', 'CP_TOKEN', 'CP_TOKENS', 'BOOTSTRAP_TOKEN_HASH']) {
       expect(data[key], key).toBeTruthy();
     }
     // One current ES256 signing key, published (public part only) in the JWKS (docs/secrets.md).

@@ -201,7 +201,7 @@ export function generateJwtKey(alg: SigningAlgorithm, op: string | null, now = n
 }
 
 /** A fresh service token (32 random bytes, base64url) in state next. */
-export function generateToken(kind: TokenKind, op: string, now = new Date()): CredentialEntry {
+export function generateToken(kind: TokenKind, op: string | null, now = new Date()): CredentialEntry {
   const prefix = kind === 'login-worker' ? 'lw' : kind;
   return entry({ id: stampId(prefix, now), state: 'next', created: now.toISOString(), op, material: randomBytes(32).toString('base64url') });
 }
@@ -343,5 +343,17 @@ export function initialJwtKeys(now = new Date()): Record<string, string> {
   const key = { ...generateJwtKey('ES256', null, now), state: 'current' as const, activated: now.toISOString() };
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(writeSet({ kind: 'jwt', entries: [key] }))) if (v !== null) out[k] = v;
+  return out;
+}
+
+/** The set keys for service tokens generated at tenant creation: each value as the one current entry. */
+export function initialTokenSets(data: Record<string, string>, now = new Date()): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kind of TOKEN_KINDS) {
+    const { value, set } = TOKEN_KEYS[kind];
+    if (!data[value] || data[set]) continue;
+    const current = { ...generateToken(kind, null, now), state: 'current' as const, activated: now.toISOString(), material: data[value] };
+    out[set] = writeSet({ kind, entries: [current] })[set]!;
+  }
   return out;
 }

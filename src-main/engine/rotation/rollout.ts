@@ -32,6 +32,8 @@ export interface WorkloadState {
   updated: number;
   available: number;
   upToDate: boolean;
+  /** The revision the pod template carries (null: never rolled by a rotation). */
+  revision: string | null;
   complete: boolean;
   /** Why it is not complete (ProgressDeadlineExceeded, ReplicaFailure…). */
   problem: string | null;
@@ -55,7 +57,7 @@ export function workloadState(d: V1Deployment, revision: string | null): Workloa
   const failure = conditions.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
   const problem = deadline ? `progress deadline exceeded (${deadline.message ?? ''})` : failure ? `${failure.reason ?? 'ReplicaFailure'}: ${failure.message ?? ''}` : null;
   const annotated = d.spec?.template?.metadata?.annotations?.[REVISION_ANNOTATION] ?? null;
-  return { name: d.metadata?.name ?? '', desired, updated, available, upToDate: revision === null || annotated === revision, complete, problem };
+  return { name: d.metadata?.name ?? '', desired, updated, available, upToDate: revision === null || annotated === revision, revision: annotated, complete, problem };
 }
 
 /** The tenant's dedicated workloads: Deployments labelled gatehouse.io/tenant=<slug> (one LIST). */

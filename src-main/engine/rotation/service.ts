@@ -332,7 +332,7 @@ export class RotationService {
 
 const setOf = (doc: TenantSecretDoc, kind: 'jwt' | TokenKind): CredentialSet => (kind === 'jwt' ? doc.jwt : doc.tokens[kind]);
 
-const rolloutView = (w: WorkloadState) => ({ name: w.name, desired: w.desired, updated: w.updated, available: w.available, upToDate: w.upToDate, complete: w.complete });
+const rolloutView = (w: WorkloadState) => ({ name: w.name, desired: w.desired, updated: w.updated, available: w.available, upToDate: w.upToDate, revision: w.revision, complete: w.complete });
 
 function overdue(age: number | null, maxDays: number | null): boolean {
   return age !== null && maxDays !== null && age > maxDays * DAY;
@@ -358,7 +358,8 @@ export function kindStatuses(doc: TenantSecretDoc, policy: MaxAgePolicy, now: Da
     kind: 'database', currentId: db?.id ?? null, ageSeconds: dbAge, since: db?.created ?? null,
     phase: db?.next ? 'staged' : db?.previous ? 'promoted' : 'stable', entries: [], databaseUser: db?.user ?? null,
     operationId: db?.next?.op ?? db?.previous?.op ?? null, maxAgeDays: policy.database, overdue: overdue(dbAge, policy.database),
-    legacy: doc.data.DATABASE_CREDENTIAL === undefined,
+    // DATABASE_URL is the same in both layouts; without DATABASE_CREDENTIAL the age counts from the Secret's creation.
+    legacy: false,
   });
   return out;
 }

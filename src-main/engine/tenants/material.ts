@@ -3,7 +3,7 @@ import argon2 from 'argon2';
 import type { V1Secret } from '@kubernetes/client-node';
 import { MANAGED_BY_LABEL } from '../../adapters/kube';
 import { TENANT_LABEL } from './lease';
-import { initialJwtKeys } from '../rotation/keyset';
+import { initialJwtKeys, initialTokenSets } from '../rotation/keyset';
 
 /** Names derived from the slug; the slug is DNS-1123 so these are valid identifiers everywhere. */
 export const tenantSecretName = (slug: string): string => `tenant-${slug}`;
@@ -63,7 +63,9 @@ export function tenantSecretData(
     INITIAL_ADMIN_USERNAME,
     INITIAL_ADMIN_PASSWORD: fresh.adminPassword,
   };
-  return { ...data, ...existing };
+  const merged = { ...data, ...existing };
+  // Service tokens as one-entry sets too (docs/secrets.md), unless the Secret already has them.
+  return { ...merged, ...initialTokenSets(merged) };
 }
 
 export const decodeSecretData = (s: V1Secret | null): Record<string, string> =>

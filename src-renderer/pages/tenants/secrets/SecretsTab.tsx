@@ -70,8 +70,12 @@ function WindowCard({ s, slug, reload }: { s: Status; slug: string; reload(): Pr
             <span className="muted">No dedicated workload: only the shared backend reads this Secret (through its watch); nothing is rolled per tenant.</span>
           ) : (
             s.workloads.map((wl) => (
-              <span key={wl.name} className={`badge ${wl.complete && wl.upToDate ? 'badge-ok' : 'badge-warn'}`} title={wl.upToDate ? 'runs the Secret’s current revision' : 'not rolled to the current revision yet'}>
-                {wl.name} {wl.updated}/{wl.desired} updated, {wl.available} available{wl.upToDate ? '' : ' (behind)'}
+              <span
+                key={wl.name}
+                className={`badge ${wl.revision === null ? '' : wl.complete && wl.upToDate ? 'badge-ok' : 'badge-warn'}`}
+                title={wl.revision === null ? 'started with whatever the Secret held then; the next rotation rolls it' : wl.upToDate ? 'runs the Secret’s current revision' : 'not rolled to the current revision yet'}
+              >
+                {wl.name} {wl.updated}/{wl.desired} updated, {wl.available} available{wl.revision === null ? ' (not rolled by a rotation yet)' : wl.upToDate ? '' : ' (behind the Secret)'}
               </span>
             ))
           )}
@@ -176,7 +180,7 @@ function KindCard({ slug, k, s, reload }: { slug: string; k: KindStatus; s: Stat
     <section className="card kind-card" data-testid={`kind-${k.kind}`}>
       <header className="card-header">
         <h2>{KIND_LABELS[k.kind]}</h2>
-        {k.legacy && <span className="badge badge-info" title="Stored in the layout before key sets; the first rotation converts it.">legacy layout</span>}
+        {k.legacy && <span className="badge badge-info" title="Stored in the layout before key sets (still read by every backend); the first rotation converts it.">pre-key-set layout</span>}
         <span className={`badge ${k.phase === 'stable' ? '' : 'badge-warn'}`} data-testid={`phase-${k.kind}`}>{PHASE_LABELS[k.phase]}</span>
         {k.overdue && <span className="badge badge-err" data-testid={`overdue-${k.kind}`}>older than {k.maxAgeDays} days</span>}
         <span className="spacer" />
