@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { importJWK, jwtVerify, createLocalJWKSet, decodeProtectedHeader, type JWK } from 'jose';
-import { kubeClients } from '../../src-main/adapters/kube';
+import { kubeClients, type KubeClients } from '../../src-main/adapters/kube';
 import type { PgConnectionConfig } from '../../src-main/adapters/postgres';
 import { openLocalStore, type Sqlite } from '../../src-main/adapters/sqlite';
 import { ContractError } from '../../src-shared/contract';
@@ -32,6 +32,8 @@ export function buildRotationEngine(opts: {
   dataDir: string;
   consoleId: string;
   options?: Partial<Omit<RotationOptions, 'consoleId'>>;
+  /** Bench hook: wrap the Kubernetes clients (to count requests). */
+  wrapKube?: (kube: KubeClients) => KubeClients;
 }): RotationTestEngine {
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const { db } = openLocalStore(opts.dataDir, [...sagaMigrations, ...rotationMigrations]);
@@ -40,7 +42,7 @@ export function buildRotationEngine(opts: {
   const runtime = new ClusterScope(`test:${opts.namespace}`, {
     contextId: `test:${opts.namespace}`,
     contextName: 'harness',
-    kube: kubeClients(kc),
+    kube: opts.wrapKube ? opts.wrapKube(kubeClients(kc)) : kubeClients(kc),
     namespace: opts.namespace,
     pgAdmin: async () => (opts.pg ? { ...opts.pg, ssl: false } : null),
   });
