@@ -38,7 +38,14 @@ const counting = (kube: KubeClients): KubeClients => {
 const rows: Row[] = [];
 const ns = await operatorNamespace(state, 'gh-bench-rot');
 const { core, apps } = apis(state.kubeconfigs.operator);
-const eng = buildRotationEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, dataDir: tempDataDir(), consoleId: 'bench-rot', options: { sharedReloadMs: 0, pollMs: 100 }, wrapKube: counting });
+const eng = buildRotationEngine({
+  kubeconfig: state.kubeconfigs.operator,
+  namespace: ns.namespace,
+  dataDir: tempDataDir(),
+  consoleId: 'bench-rot',
+  options: { sharedReloadMs: 0, pollMs: 100 },
+  wrapKube: counting,
+});
 try {
   // One tenant, one full rotation, 5 times each way.
   for (const withWorkload of [true, false]) {
@@ -59,19 +66,44 @@ try {
     }
     times.sort((a, b) => a - b);
     const label = withWorkload ? 'with a 2-replica workload (2 rollouts)' : 'no dedicated workload';
-    rows.push({ metric: `jwt rotation, ${label}: median`, value: percentile(times, 50), unit: 'ms', note: 'ES256, JWKS cache wait excluded' });
+    rows.push({
+      metric: `jwt rotation, ${label}: median`,
+      value: percentile(times, 50),
+      unit: 'ms',
+      note: 'ES256, JWKS cache wait excluded',
+    });
     rows.push({ metric: `jwt rotation, ${label}: p95`, value: percentile(times, 95), unit: 'ms' });
-    rows.push({ metric: `jwt rotation, ${label}: API calls`, value: percentile(perTenantCalls.sort((a, b) => a - b), 50), unit: 'calls', note: 'median; rollout polls included' });
+    rows.push({
+      metric: `jwt rotation, ${label}: API calls`,
+      value: percentile(
+        perTenantCalls.sort((a, b) => a - b),
+        50,
+      ),
+      unit: 'calls',
+      note: 'median; rollout polls included',
+    });
   }
 
   for (const n of sizes) {
     const slugs = Array.from({ length: n }, (_, i) => `${uniqueSlug('bf')}${i}`);
-    await mapLimit(slugs, 8, (slug, i) => createTenantSecret(core, ns.namespace, slug, { TENANT_SLUG: slug, JWT_CURRENT_KID: `k-legacy-${i}`, JWT_CURRENT_SECRET: `s-${i}-${'x'.repeat(60)}`, TOKEN_POLICY: LIFETIMES }));
+    await mapLimit(slugs, 8, (slug, i) =>
+      createTenantSecret(core, ns.namespace, slug, {
+        TENANT_SLUG: slug,
+        JWT_CURRENT_KID: `k-legacy-${i}`,
+        JWT_CURRENT_SECRET: `s-${i}-${'x'.repeat(60)}`,
+        TOKEN_POLICY: LIFETIMES,
+      }),
+    );
     const before = calls.count;
     const t = performance.now();
     const summary = await eng.service.fleetRotate(eng.runtime, { kind: 'jwt', concurrency: 8, slugs }, 'bench');
     const wall = performance.now() - t;
-    rows.push({ metric: `fleet jwt rotation ×${n} @8: wall`, value: wall / 1000, unit: 's', note: `${summary.done} done, ${summary.failed} failed; ${((n / wall) * 1000).toFixed(1)} tenants/s; no dedicated workloads, shared reload wait 0` });
+    rows.push({
+      metric: `fleet jwt rotation ×${n} @8: wall`,
+      value: wall / 1000,
+      unit: 's',
+      note: `${summary.done} done, ${summary.failed} failed; ${((n / wall) * 1000).toFixed(1)} tenants/s; no dedicated workloads, shared reload wait 0`,
+    });
     rows.push({ metric: `fleet jwt rotation ×${n} @8: API calls per tenant`, value: (calls.count - before) / n, unit: 'calls' });
     // delete the fixtures so the next size starts from the same namespace size
     await mapLimit(slugs, 8, (slug) => core.deleteNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace }));

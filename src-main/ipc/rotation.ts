@@ -18,7 +18,13 @@ export function rotationHandlers(engine: Engine): HandlersFor<typeof rotationCom
       const kind = before.kinds.find((k) => k.kind === input.kind);
       ctx.audit.before = { kind: input.kind, currentId: kind?.currentId ?? null, phase: kind?.phase ?? null };
       const out = await r.rotate(cluster, input, ctx.operator.id);
-      ctx.audit.after = { kind: input.kind, newId: out.id, operationId: out.operationId, phases: out.steps.map((s) => `${s.name}:${s.status}`), retireAfter: out.retireAfter };
+      ctx.audit.after = {
+        kind: input.kind,
+        newId: out.id,
+        operationId: out.operationId,
+        phases: out.steps.map((s) => `${s.name}:${s.status}`),
+        retireAfter: out.retireAfter,
+      };
       return out;
     },
     'rotation.retire': async (input, ctx) => {
@@ -61,7 +67,14 @@ export function rotationHandlers(engine: Engine): HandlersFor<typeof rotationCom
     'rotation.fleet.rotate': async (input, ctx) => {
       ctx.audit.target = `tenants:*:${input.kind}`;
       const out = await r.fleetRotate(await ctx.cluster(), input, ctx.operator.id);
-      ctx.audit.after = { fleetId: out.fleetId, kind: out.kind, status: out.status, total: out.total, done: out.done, failed: out.items.filter((i) => i.status === 'failed').map((i) => i.slug) };
+      ctx.audit.after = {
+        fleetId: out.fleetId,
+        kind: out.kind,
+        status: out.status,
+        total: out.total,
+        done: out.done,
+        failed: out.items.filter((i) => i.status === 'failed').map((i) => i.slug),
+      };
       return out;
     },
     'rotation.fleet.resume': async (input, ctx) => {
@@ -70,7 +83,12 @@ export function rotationHandlers(engine: Engine): HandlersFor<typeof rotationCom
       ctx.audit.target = `tenants:*:${before.kind}`;
       ctx.audit.before = { fleetId: before.fleetId, status: before.status, done: before.done, failed: before.failed };
       const out = await r.fleetResume(cluster, input.fleetId, ctx.operator.id);
-      ctx.audit.after = { fleetId: out.fleetId, status: out.status, done: out.done, failed: out.items.filter((i) => i.status === 'failed').map((i) => i.slug) };
+      ctx.audit.after = {
+        fleetId: out.fleetId,
+        status: out.status,
+        done: out.done,
+        failed: out.items.filter((i) => i.status === 'failed').map((i) => i.slug),
+      };
       return out;
     },
     'rotation.fleet.list': async (_input, ctx) => ({ fleets: r.fleetList(await ctx.cluster()) }),

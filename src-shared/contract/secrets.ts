@@ -94,15 +94,36 @@ export type BootstrapStatus = z.infer<typeof BootstrapStatus>;
 
 /** Lifetimes of what the tenant's keys sign (names avoid the audit redactor's "token": these are not secrets). */
 export const TokenLifetimes = z.object({
-  accessSeconds: z.number().int().min(1).max(86_400 * 7),
-  refreshSeconds: z.number().int().min(0).max(86_400 * 400),
-  offlineIdleSeconds: z.number().int().min(0).max(86_400 * 400),
-  jwksMaxAgeSeconds: z.number().int().min(0).max(86_400 * 2),
+  accessSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(86_400 * 7),
+  refreshSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400 * 400),
+  offlineIdleSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400 * 400),
+  jwksMaxAgeSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400 * 2),
 });
 export type TokenLifetimes = z.infer<typeof TokenLifetimes>;
 
 export const MaxAgePolicy = z
-  .object(Object.fromEntries(PolicyKind.options.map((k) => [k, z.number().int().min(1).max(3650).nullable()])) as Record<PolicyKind, z.ZodNullable<z.ZodNumber>>)
+  .object(
+    Object.fromEntries(PolicyKind.options.map((k) => [k, z.number().int().min(1).max(3650).nullable()])) as Record<
+      PolicyKind,
+      z.ZodNullable<z.ZodNumber>
+    >,
+  )
   .strict();
 export type MaxAgePolicy = z.infer<typeof MaxAgePolicy>;
 
@@ -160,14 +181,32 @@ export type FleetSummary = z.infer<typeof FleetSummary>;
 
 export const FleetTenantRow = z.object({
   slug: z.string(),
-  kinds: z.array(z.object({ kind: PolicyKind, currentId: z.string().nullable(), ageSeconds: z.number().int().nullable(), phase: z.string(), overdue: z.boolean() })),
+  kinds: z.array(
+    z.object({
+      kind: PolicyKind,
+      currentId: z.string().nullable(),
+      ageSeconds: z.number().int().nullable(),
+      phase: z.string(),
+      overdue: z.boolean(),
+    }),
+  ),
   error: z.string().nullable(),
 });
-export const RotationAlert = z.object({ slug: z.string(), kind: PolicyKind, ageSeconds: z.number().int(), maxAgeDays: z.number().int(), message: z.string() });
+export const RotationAlert = z.object({
+  slug: z.string(),
+  kind: PolicyKind,
+  ageSeconds: z.number().int(),
+  maxAgeDays: z.number().int(),
+  message: z.string(),
+});
 export type RotationAlert = z.infer<typeof RotationAlert>;
 
 const slugKind = { slug: TenantSlug, kind: SetKind };
-const EntryId = z.string().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/, 'an entry id has letters, digits, ".", "_" and "-" only');
+const EntryId = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9._-]+$/, 'an entry id has letters, digits, ".", "_" and "-" only');
 
 export const rotationCommands = {
   'rotation.status': command({
@@ -226,7 +265,13 @@ export const rotationCommands = {
     role: 'viewer',
     mutating: false,
     input: z.object({}).strict(),
-    output: z.object({ clusterId: z.string(), policy: MaxAgePolicy, tenants: z.array(FleetTenantRow), alerts: z.array(RotationAlert), readAt: z.string() }),
+    output: z.object({
+      clusterId: z.string(),
+      policy: MaxAgePolicy,
+      tenants: z.array(FleetTenantRow),
+      alerts: z.array(RotationAlert),
+      readAt: z.string(),
+    }),
   }),
   'rotation.fleet.rotate': command({
     summary: 'Rotate one kind of credential for all tenants (or a list): resumable, bounded concurrency, per-tenant results',

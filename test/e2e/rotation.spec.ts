@@ -9,11 +9,18 @@ import { configureDatabase, ensureClusterSelected, openApp, shootBothThemes, sub
 const harnessState = () => JSON.parse(fs.readFileSync(process.env.GATEHOUSE_E2E_HARNESS!, 'utf8')) as HarnessState;
 const adminConn = (state: HarnessState): KubeConn => {
   const pki = path.join(state.runDir, 'pki');
-  return { server: state.apiServer.url, caFile: state.apiServer.caFile, certFile: path.join(pki, 'admin.crt'), keyFile: path.join(pki, 'admin.key') };
+  return {
+    server: state.apiServer.url,
+    caFile: state.apiServer.caFile,
+    certFile: path.join(pki, 'admin.crt'),
+    keyFile: path.join(pki, 'admin.key'),
+  };
 };
 
 test.describe('secret rotation', () => {
-  test('Tenant → Secrets: rotate the JWT key with live phases, emergency revoke; bootstrap token shown once; CP token; database password; fleet view', async ({ page }) => {
+  test('Tenant → Secrets: rotate the JWT key with live phases, emergency revoke; bootstrap token shown once; CP token; database password; fleet view', async ({
+    page,
+  }) => {
     test.setTimeout(300_000);
     const slug = `rot-${crypto.randomBytes(3).toString('hex')}`;
     await openApp(page);
@@ -29,16 +36,30 @@ test.describe('secret rotation', () => {
     const ns = state.platformNamespace;
     const labels = { 'app.kubernetes.io/name': `login-worker-${slug}` };
     await kubeJson(admin, 'POST', `/apis/apps/v1/namespaces/${ns}/deployments`, {
-      apiVersion: 'apps/v1', kind: 'Deployment',
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
       metadata: { name: `login-worker-${slug}`, labels: { ...labels, 'gatehouse.io/tenant': slug } },
       spec: {
-        replicas: 1, selector: { matchLabels: labels },
+        replicas: 1,
+        selector: { matchLabels: labels },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
         template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'ghcr.io/justiam/login-worker:1.8.2' }] } },
       },
     });
     // short lifetimes so the window is small (an admin sets them on the page in real life)
-    await kubeJson(admin, 'PATCH', `/api/v1/namespaces/${ns}/secrets/tenant-${slug}`, { data: { TOKEN_POLICY: Buffer.from(JSON.stringify({ accessSeconds: 60, refreshSeconds: 0, offlineIdleSeconds: 0, jwksMaxAgeSeconds: 1 })).toString('base64') } }, 'application/merge-patch+json');
+    await kubeJson(
+      admin,
+      'PATCH',
+      `/api/v1/namespaces/${ns}/secrets/tenant-${slug}`,
+      {
+        data: {
+          TOKEN_POLICY: Buffer.from(
+            JSON.stringify({ accessSeconds: 60, refreshSeconds: 0, offlineIdleSeconds: 0, jwksMaxAgeSeconds: 1 }),
+          ).toString('base64'),
+        },
+      },
+      'application/merge-patch+json',
+    );
 
     await page.evaluate((s) => (location.hash = `/tenants/${s}/secrets`), slug);
     const tab = page.getByTestId('secrets-tab');
@@ -54,7 +75,8 @@ test.describe('secret rotation', () => {
     await jwt.getByTestId('rotate-jwt').click();
     await expect(jwt.getByTestId('step-list')).toBeVisible();
     await expect(page.getByTestId('toast-success').filter({ hasText: 'JWT signing keys rotated' })).toBeVisible({ timeout: 120_000 });
-    for (const step of ['stage', 'roll-staged', 'caches', 'promote', 'roll-promoted', 'window']) await expect(jwt.getByTestId(`step-${step}`)).toHaveAttribute('data-status', 'done');
+    for (const step of ['stage', 'roll-staged', 'caches', 'promote', 'roll-promoted', 'window'])
+      await expect(jwt.getByTestId(`step-${step}`)).toHaveAttribute('data-status', 'done');
     const newKid = (await jwt.getByTestId('current-jwt').textContent())!.trim();
     expect(newKid).not.toBe(oldKid);
     // the previous key stays for the window: Retire is not offered yet

@@ -12,7 +12,18 @@ import { initialJwtKeys } from '../../src-main/engine/rotation/keyset';
 import { REVISION_ANNOTATION } from '../../src-main/engine/rotation/rollout';
 import { tenantKube } from '../../src-main/engine/tenants/kube-ports';
 import { harnessOrReason, operatorNamespace, tempDataDir, uniqueSlug } from './tenants-env';
-import { TEST_LIFETIMES, apis, buildRotationEngine, createTenantSecret, createWorkload, readSecretData, signLikeBackend, verifyLikeBackend, waitAvailable, type RotationTestEngine } from './rotation-env';
+import {
+  TEST_LIFETIMES,
+  apis,
+  buildRotationEngine,
+  createTenantSecret,
+  createWorkload,
+  readSecretData,
+  signLikeBackend,
+  verifyLikeBackend,
+  waitAvailable,
+  type RotationTestEngine,
+} from './rotation-env';
 
 const h = harnessOrReason();
 const state = 'state' in h ? h.state : (undefined as never);
@@ -20,7 +31,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // reserve 0, stage 1, roll-staged 2, caches 3, promote 4, roll-promoted 5, window 6, release 7
 const BOUNDARIES = ['1:after', '2:before', '4:after', '5:after', '6:after'];
 
-interface Key { kid: string; state: string; jwk: JWK | null; retireAfter: string | null }
+interface Key {
+  kid: string;
+  state: string;
+  jwk: JWK | null;
+  retireAfter: string | null;
+}
 
 describe('JWT rotation survives SIGKILL mid-way', () => {
   let ns: { namespace: string; remove(): Promise<void> };
@@ -42,7 +58,11 @@ describe('JWT rotation survives SIGKILL mid-way', () => {
 
   async function tenant() {
     const slug = uniqueSlug('rk');
-    await createTenantSecret(core, ns.namespace, slug, { TENANT_SLUG: slug, ...initialJwtKeys(), TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES) });
+    await createTenantSecret(core, ns.namespace, slug, {
+      TENANT_SLUG: slug,
+      ...initialJwtKeys(),
+      TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES),
+    });
     await createWorkload(apps, ns.namespace, `login-worker-${slug}`, slug);
     await waitAvailable(apps, ns.namespace, `login-worker-${slug}`);
     const data = await readSecretData(core, ns.namespace, slug);
@@ -51,7 +71,11 @@ describe('JWT rotation survives SIGKILL mid-way', () => {
 
   function killChild(slug: string, boundary: string): void {
     const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'rotation-crash-child.ts')], {
-      env: { ...process.env, GATEHOUSE_SAGA_CRASH: `rotation.jwt:${boundary}`, ROTATION_CRASH_CHILD: JSON.stringify({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, dataDir, consoleId, slug }) },
+      env: {
+        ...process.env,
+        GATEHOUSE_SAGA_CRASH: `rotation.jwt:${boundary}`,
+        ROTATION_CRASH_CHILD: JSON.stringify({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, dataDir, consoleId, slug }),
+      },
       encoding: 'utf8',
       timeout: 90_000,
     });
@@ -65,7 +89,12 @@ describe('JWT rotation survives SIGKILL mid-way', () => {
     expect(keys.filter((k) => k.state === 'next')).toHaveLength(0);
     for (const k of keys) expect(k.state === 'retired' ? k.jwk === null : k.jwk !== null, k.kid).toBe(true);
     const published = (JSON.parse(data.JWKS!) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort();
-    expect(published).toEqual(keys.filter((k) => k.state !== 'retired').map((k) => k.kid).sort());
+    expect(published).toEqual(
+      keys
+        .filter((k) => k.state !== 'retired')
+        .map((k) => k.kid)
+        .sort(),
+    );
     expect(await verifyLikeBackend(data, token)).toBe(true);
     // The pods run what the Secret says, rollout complete.
     const status = await eng.service.status(eng.runtime, slug);

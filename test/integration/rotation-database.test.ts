@@ -7,7 +7,16 @@ import { quoteIdent, quoteLiteral } from '../../src-main/adapters/postgres';
 import { initialJwtKeys } from '../../src-main/engine/rotation/keyset';
 import { ContractError } from '../../src-shared/contract';
 import { buildTenantEngine, harnessOrReason, harnessPg, operatorNamespace, tempDataDir, uniqueSlug } from './tenants-env';
-import { apis, buildRotationEngine, createTenantSecret, createWorkload, localBytes, readSecretData, waitAvailable, type RotationTestEngine } from './rotation-env';
+import {
+  apis,
+  buildRotationEngine,
+  createTenantSecret,
+  createWorkload,
+  localBytes,
+  readSecretData,
+  waitAvailable,
+  type RotationTestEngine,
+} from './rotation-env';
 
 const h = harnessOrReason();
 const state = 'state' in h ? h.state : (undefined as never);
@@ -23,7 +32,14 @@ describe('tenant database password rotation', () => {
   beforeAll(async () => {
     ns = await operatorNamespace(state, 'gh-rot-db');
     ({ core, apps } = apis(state.kubeconfigs.operator));
-    eng = buildRotationEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(state), dataDir, consoleId: 'rot-db', options: { drainTimeoutMs: 3_000 } });
+    eng = buildRotationEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: harnessPg(state),
+      dataDir,
+      consoleId: 'rot-db',
+      options: { drainTimeoutMs: 3_000 },
+    });
     admin = new pg.Client(harnessPg(state));
     await admin.connect();
   });
@@ -89,7 +105,8 @@ describe('tenant database password rotation', () => {
     // The workload was rolled to the new Secret before the check.
     expect((await eng.service.status(eng.runtime, t.slug)).workloads[0]).toMatchObject({ upToDate: true, complete: true });
     // Only a SCRAM verifier is stored for the new login.
-    const stored = (await admin.query<{ p: string }>('SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1', [`${t.role}__a`])).rows[0]!.p;
+    const stored = (await admin.query<{ p: string }>('SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1', [`${t.role}__a`]))
+      .rows[0]!.p;
     expect(stored).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
     expect(stored).not.toContain(new URL(held.DATABASE_URL!).password);
     expect(localBytes(dataDir)).not.toContain(new URL(held.DATABASE_URL!).password);
@@ -138,14 +155,22 @@ describe('tenant database password rotation', () => {
   });
 
   it('a tenant created by the console rotates its password, and deleting the tenant drops the rotation logins too', async () => {
-    const tenants = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(state), dataDir: tempDataDir(), consoleId: 'rot-db-tenants' });
+    const tenants = buildTenantEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: harnessPg(state),
+      dataDir: tempDataDir(),
+      consoleId: 'rot-db-tenants',
+    });
     try {
       const slug = uniqueSlug('rx');
       await tenants.service.create(tenants.runtime, { slug, name: 'Rotation', tier: 'DEV' });
       await eng.service.rotate(eng.runtime, { slug, kind: 'database' });
       await eng.service.rotate(eng.runtime, { slug, kind: 'database' });
       const logins = [`tenant_${slug}__a`, `tenant_${slug}__b`];
-      expect((await admin.query('SELECT rolname FROM pg_roles WHERE rolname = ANY($1) ORDER BY 1', [logins])).rows.map((r) => r.rolname)).toEqual(logins);
+      expect(
+        (await admin.query('SELECT rolname FROM pg_roles WHERE rolname = ANY($1) ORDER BY 1', [logins])).rows.map((r) => r.rolname),
+      ).toEqual(logins);
       // The backend's DSN works and sees the tenant's data.
       const c = await connect((await readSecretData(core, ns.namespace, slug)).DATABASE_URL!);
       expect((await c.query('SELECT username FROM users')).rows.map((r) => r.username)).toEqual(['admin']);

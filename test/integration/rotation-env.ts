@@ -53,11 +53,25 @@ export function buildRotationEngine(opts: {
   });
   const clock = { offsetMs: 0 };
   const service = new RotationService({
-    db, bus, saga, consoleId: opts.consoleId,
-    options: { rolloutTimeoutMs: 60_000, sharedReloadMs: 0, pollMs: 200, now: () => new Date(Date.now() + clock.offsetMs), ...opts.options },
+    db,
+    bus,
+    saga,
+    consoleId: opts.consoleId,
+    options: {
+      rolloutTimeoutMs: 60_000,
+      sharedReloadMs: 0,
+      pollMs: 200,
+      now: () => new Date(Date.now() + clock.offsetMs),
+      ...opts.options,
+    },
   });
   return {
-    service, saga, bus, db, runtime, clock,
+    service,
+    saga,
+    bus,
+    db,
+    runtime,
+    clock,
     async close() {
       await runtime.close();
       db.close();
@@ -91,7 +105,13 @@ export async function readSecretData(core: CoreV1Api, namespace: string, slug: s
 }
 
 /** A dedicated workload of the tenant (label gatehouse.io/tenant), kwok runs its pods. */
-export async function createWorkload(apps: AppsV1Api, namespace: string, name: string, slug: string, o: { replicas?: number; nodeSelector?: Record<string, string> } = {}): Promise<void> {
+export async function createWorkload(
+  apps: AppsV1Api,
+  namespace: string,
+  name: string,
+  slug: string,
+  o: { replicas?: number; nodeSelector?: Record<string, string> } = {},
+): Promise<void> {
   const labels = { 'app.kubernetes.io/name': name };
   const body: V1Deployment = {
     metadata: { name, labels: { 'gatehouse.io/tenant': slug, ...labels } },
@@ -102,7 +122,10 @@ export async function createWorkload(apps: AppsV1Api, namespace: string, name: s
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: {
         metadata: { labels },
-        spec: { containers: [{ name: 'app', image: 'ghcr.io/justiam/login-worker:1.8.2' }], ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}) },
+        spec: {
+          containers: [{ name: 'app', image: 'ghcr.io/justiam/login-worker:1.8.2' }],
+          ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}),
+        },
       },
     },
   };
@@ -115,20 +138,34 @@ export async function waitAvailable(apps: AppsV1Api, namespace: string, name: st
     const d = await apps.readNamespacedDeployment({ name, namespace });
     const want = d.spec?.replicas ?? 1;
     const s = d.status ?? {};
-    if ((s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && (s.updatedReplicas ?? 0) >= want && (s.availableReplicas ?? 0) >= want && (s.replicas ?? 0) <= want) return d;
+    if (
+      (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+      (s.updatedReplicas ?? 0) >= want &&
+      (s.availableReplicas ?? 0) >= want &&
+      (s.replicas ?? 0) <= want
+    )
+      return d;
     if (Date.now() - started > timeoutMs) throw new Error(`deployment ${name} not available after ${timeoutMs} ms: ${JSON.stringify(s)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
-interface StoredKey { kid: string; alg: string; state: string; jwk: JWK | null }
+interface StoredKey {
+  kid: string;
+  alg: string;
+  state: string;
+  jwk: JWK | null;
+}
 const keysOf = (data: Record<string, string>): StoredKey[] => (JSON.parse(data.JWT_KEYS ?? '{"keys":[]}') as { keys: StoredKey[] }).keys;
 
 /** Signs like the backend does: with the current key of the Secret's key set. */
 export async function signLikeBackend(data: Record<string, string>, sub: string): Promise<string> {
   const { SignJWT } = await import('jose');
   const current = keysOf(data).find((k) => k.state === 'current')!;
-  return new SignJWT({ sub }).setProtectedHeader({ alg: current.alg, kid: current.kid }).setIssuedAt().sign(await importJWK(current.jwk!, current.alg));
+  return new SignJWT({ sub })
+    .setProtectedHeader({ alg: current.alg, kid: current.kid })
+    .setIssuedAt()
+    .sign(await importJWK(current.jwk!, current.alg));
 }
 
 /**

@@ -4,7 +4,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationProgress } from '../../src-shared/contract';
 import { harnessOrReason, operatorNamespace, tempDataDir, uniqueSlug } from './tenants-env';
-import { TEST_LIFETIMES, apis, buildRotationEngine, createTenantSecret, createWorkload, readSecretData, waitAvailable, type RotationTestEngine } from './rotation-env';
+import {
+  TEST_LIFETIMES,
+  apis,
+  buildRotationEngine,
+  createTenantSecret,
+  createWorkload,
+  readSecretData,
+  waitAvailable,
+  type RotationTestEngine,
+} from './rotation-env';
 
 const h = harnessOrReason();
 const state = 'state' in h ? h.state : (undefined as never);
@@ -18,7 +27,13 @@ describe('fleet rotation', () => {
   beforeAll(async () => {
     ns = await operatorNamespace(state, 'gh-rot-fleet');
     ({ core, apps } = apis(state.kubeconfigs.operator));
-    eng = buildRotationEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, dataDir: tempDataDir(), consoleId: 'rot-fleet', options: { rolloutTimeoutMs: 5_000 } });
+    eng = buildRotationEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      dataDir: tempDataDir(),
+      consoleId: 'rot-fleet',
+      options: { rolloutTimeoutMs: 5_000 },
+    });
   });
   afterAll(async () => {
     await eng?.close();
@@ -30,13 +45,19 @@ describe('fleet rotation', () => {
     const broken = slugs[17]!;
     for (const [i, slug] of slugs.entries()) {
       await createTenantSecret(core, ns.namespace, slug, {
-        TENANT_SLUG: slug, JWT_CURRENT_KID: `k-legacy-${i}`, JWT_CURRENT_SECRET: `legacy-secret-${i}-${'x'.repeat(40)}`, LOGIN_WORKER_TOKEN: `lw-${i}`, TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES),
+        TENANT_SLUG: slug,
+        JWT_CURRENT_KID: `k-legacy-${i}`,
+        JWT_CURRENT_SECRET: `legacy-secret-${i}-${'x'.repeat(40)}`,
+        LOGIN_WORKER_TOKEN: `lw-${i}`,
+        TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES),
       });
     }
     // A few tenants have a dedicated workload that really rolls; the broken one's pods can never be scheduled.
     const withWorkload = [slugs[3]!, slugs[25]!, slugs[40]!];
     for (const slug of withWorkload) await createWorkload(apps, ns.namespace, `login-worker-${slug}`, slug);
-    await createWorkload(apps, ns.namespace, `login-worker-${broken}`, broken, { nodeSelector: { 'gatehouse.test/no-such-node': 'anywhere' } });
+    await createWorkload(apps, ns.namespace, `login-worker-${broken}`, broken, {
+      nodeSelector: { 'gatehouse.test/no-such-node': 'anywhere' },
+    });
     for (const slug of withWorkload) await waitAvailable(apps, ns.namespace, `login-worker-${slug}`);
 
     const events: OperationProgress[] = [];
@@ -45,24 +66,44 @@ describe('fleet rotation', () => {
     });
     const summary = await eng.service.fleetRotate(eng.runtime, { kind: 'jwt', concurrency: 8 }, 'local:alice');
     unsubscribe();
-    expect(summary).toMatchObject({ kind: 'jwt', status: 'partial', total: 50, done: 49, failed: 1, skipped: 0, concurrency: 8, actor: 'local:alice' });
+    expect(summary).toMatchObject({
+      kind: 'jwt',
+      status: 'partial',
+      total: 50,
+      done: 49,
+      failed: 1,
+      skipped: 0,
+      concurrency: 8,
+      actor: 'local:alice',
+    });
     const failed = summary.items.filter((i) => i.status === 'failed');
     expect(failed.map((i) => i.slug)).toEqual([broken]);
     expect(failed[0]!.error).toMatch(/failed at step "roll-staged".*Pods not ready: login-worker-\S+ \(Pending, Unschedulable/);
     // Live progress: every tenant reported running then its end, and done counts up to the total.
-    expect(events.filter((e) => e.status === 'done' && e.target !== '*').map((e) => e.target).sort()).toEqual(slugs.filter((s) => s !== broken));
+    expect(
+      events
+        .filter((e) => e.status === 'done' && e.target !== '*')
+        .map((e) => e.target)
+        .sort(),
+    ).toEqual(slugs.filter((s) => s !== broken));
     expect(events.filter((e) => e.status === 'failed' && e.target === broken)).toHaveLength(1);
     expect(events.at(-1)).toMatchObject({ target: '*', status: 'failed', done: 50, total: 50 });
     // The 49 carry a new current key; the broken one is at its safe phase (staged, the old key signs).
     for (const slug of slugs) {
-      const keys = (JSON.parse((await readSecretData(core, ns.namespace, slug)).JWT_KEYS!) as { keys: { state: string }[] }).keys.map((k) => k.state);
+      const keys = (JSON.parse((await readSecretData(core, ns.namespace, slug)).JWT_KEYS!) as { keys: { state: string }[] }).keys.map(
+        (k) => k.state,
+      );
       expect(keys, slug).toEqual(slug === broken ? ['current', 'next'] : ['previous', 'current']);
     }
     expect(eng.service.fleetList(eng.runtime).map((f) => f.fleetId)).toEqual([summary.fleetId]);
 
     // Fixed (the workload now schedules): resume retries only the broken tenant, resuming its own held operation.
     const d = await apps.readNamespacedDeployment({ name: `login-worker-${broken}`, namespace: ns.namespace });
-    await apps.replaceNamespacedDeployment({ name: `login-worker-${broken}`, namespace: ns.namespace, body: { ...d, spec: { ...d.spec!, template: { ...d.spec!.template, spec: { ...d.spec!.template.spec!, nodeSelector: {} } } } } });
+    await apps.replaceNamespacedDeployment({
+      name: `login-worker-${broken}`,
+      namespace: ns.namespace,
+      body: { ...d, spec: { ...d.spec!, template: { ...d.spec!.template, spec: { ...d.spec!.template.spec!, nodeSelector: {} } } } },
+    });
     const progress: OperationProgress[] = [];
     const stop = eng.bus.subscribe('operation.progress', (e) => {
       if (e.kind === 'rotation.fleet' && e.target !== '*') progress.push(e);
@@ -72,7 +113,9 @@ describe('fleet rotation', () => {
     expect(resumed).toMatchObject({ status: 'done', total: 50, done: 50, failed: 0 });
     expect([...new Set(progress.map((e) => e.target))]).toEqual([broken]);
     expect(resumed.items.find((i) => i.slug === broken)!.operationId).toBe(failed[0]!.operationId);
-    expect((JSON.parse((await readSecretData(core, ns.namespace, broken)).JWT_KEYS!) as { keys: { state: string }[] }).keys.map((k) => k.state)).toEqual(['previous', 'current']);
+    expect(
+      (JSON.parse((await readSecretData(core, ns.namespace, broken)).JWT_KEYS!) as { keys: { state: string }[] }).keys.map((k) => k.state),
+    ).toEqual(['previous', 'current']);
     expect(eng.saga.listUnfinished().filter((o) => slugs.includes(o.target))).toEqual([]);
 
     // Key age per tenant in one LIST; a max-age policy raises alerts once keys are older.

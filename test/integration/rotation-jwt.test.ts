@@ -44,7 +44,10 @@ describe('JWT key rotation, rollout-aware, on cluster A', () => {
     ns = await operatorNamespace(state, 'gh-rot-jwt');
     ({ core, apps } = apis(state.kubeconfigs.operator));
     eng = buildRotationEngine({
-      kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, dataDir: tempDataDir(), consoleId: 'rot-console',
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      dataDir: tempDataDir(),
+      consoleId: 'rot-console',
       options: { beforeStep: (kind, step, slug) => onStep(kind, step, slug), rolloutTimeoutMs: 60_000 },
     });
   });
@@ -59,15 +62,28 @@ describe('JWT key rotation, rollout-aware, on cluster A', () => {
     const want = d.spec?.replicas ?? 1;
     return {
       annotation: d.spec?.template?.metadata?.annotations?.[REVISION_ANNOTATION] ?? null,
-      updated: s.updatedReplicas ?? 0, available: s.availableReplicas ?? 0, replicas: s.replicas ?? 0,
-      complete: (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && (s.updatedReplicas ?? 0) >= want && (s.availableReplicas ?? 0) >= want && (s.replicas ?? 0) <= want,
+      updated: s.updatedReplicas ?? 0,
+      available: s.availableReplicas ?? 0,
+      replicas: s.replicas ?? 0,
+      complete:
+        (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+        (s.updatedReplicas ?? 0) >= want &&
+        (s.availableReplicas ?? 0) >= want &&
+        (s.replicas ?? 0) <= want,
     };
   };
 
   it('ES256 tenant with a 2-replica workload: old token valid at every phase, each phase waits for the rollout, retire refused before the window, token rejected after', async () => {
     const slug = uniqueSlug('rj');
     const worker = `login-worker-${slug}`;
-    await createTenantSecret(core, ns.namespace, slug, { TENANT_SLUG: slug, ...initialJwtKeys(), LOGIN_WORKER_TOKEN: 'lw', PROXY_TOKEN: 'px', CP_TOKEN: 'cp', TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES) });
+    await createTenantSecret(core, ns.namespace, slug, {
+      TENANT_SLUG: slug,
+      ...initialJwtKeys(),
+      LOGIN_WORKER_TOKEN: 'lw',
+      PROXY_TOKEN: 'px',
+      CP_TOKEN: 'cp',
+      TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES),
+    });
     await createWorkload(apps, ns.namespace, worker, slug, { replicas: 2 });
     await waitAvailable(apps, ns.namespace, worker);
     const before = await readSecretData(core, ns.namespace, slug);
@@ -79,14 +95,26 @@ describe('JWT key rotation, rollout-aware, on cluster A', () => {
       const data = await readSecretData(core, ns.namespace, slug);
       const fresh = await signLikeBackend(data, 'bob');
       seen.push({
-        step, oldVerifies: await verifyLikeBackend(data, oldToken), newVerifies: await verifyLikeBackend(data, fresh),
-        signer: (JSON.parse(data.JWT_KEYS!) as { keys: { kid: string; state: string }[] }).keys.find((k) => k.state === 'current')!.kid, workload: await workloadNow(worker),
+        step,
+        oldVerifies: await verifyLikeBackend(data, oldToken),
+        newVerifies: await verifyLikeBackend(data, fresh),
+        signer: (JSON.parse(data.JWT_KEYS!) as { keys: { kid: string; state: string }[] }).keys.find((k) => k.state === 'current')!.kid,
+        workload: await workloadNow(worker),
       });
     };
     const out = await eng.service.rotate(eng.runtime, { slug, kind: 'jwt' });
     onStep = async () => undefined;
     expect(out.status).toBe('done');
-    expect(out.steps.map((s) => s.name)).toEqual(['reserve', 'stage', 'roll-staged', 'caches', 'promote', 'roll-promoted', 'window', 'release']);
+    expect(out.steps.map((s) => s.name)).toEqual([
+      'reserve',
+      'stage',
+      'roll-staged',
+      'caches',
+      'promote',
+      'roll-promoted',
+      'window',
+      'release',
+    ]);
     const oldKid = (JSON.parse(before.JWT_KEYS!) as { keys: { kid: string }[] }).keys[0]!.kid;
 
     // Old tokens verify and fresh tokens verify at every phase.
@@ -102,13 +130,18 @@ describe('JWT key rotation, rollout-aware, on cluster A', () => {
 
     const after = await readSecretData(core, ns.namespace, slug);
     const keys = (JSON.parse(after.JWT_KEYS!) as { keys: { kid: string; state: string; retireAfter: string | null }[] }).keys;
-    expect(keys.map((k) => [k.kid, k.state])).toEqual([[oldKid, 'previous'], [out.id, 'current']]);
+    expect(keys.map((k) => [k.kid, k.state])).toEqual([
+      [oldKid, 'previous'],
+      [out.id, 'current'],
+    ]);
     const window = 60 + 1 + 60;
     const retireAfter = new Date(out.retireAfter!).getTime();
     expect(retireAfter - Date.now()).toBeGreaterThan((window - 30) * 1000);
     expect(retireAfter - Date.now()).toBeLessThanOrEqual(window * 1000);
     // The pods carry the revision of the final key set.
-    expect((await eng.service.status(eng.runtime, slug)).workloads).toEqual([{ name: worker, desired: 2, updated: 2, available: 2, upToDate: true, complete: true }]);
+    expect((await eng.service.status(eng.runtime, slug)).workloads).toEqual([
+      { name: worker, desired: 2, updated: 2, available: 2, upToDate: true, complete: true },
+    ]);
     expect(await verifyLikeBackend(after, oldToken)).toBe(true);
 
     // Retire before the window ends: refused, naming when it ends; nothing changed.
@@ -132,10 +165,22 @@ describe('JWT key rotation, rollout-aware, on cluster A', () => {
 
   it('legacy HS256 tenant (JWT_CURRENT_*/JWT_PREVIOUS_*): converted to a key set, an old backend reading only the legacy pair keeps verifying', async () => {
     const slug = uniqueSlug('rl');
-    const legacy = { JWT_CURRENT_KID: 'k-20250101-0000aaaa', JWT_CURRENT_SECRET: 'c'.repeat(64), JWT_PREVIOUS_KID: 'k-20250101-0000bbbb', JWT_PREVIOUS_SECRET: 'p'.repeat(64) };
-    await createTenantSecret(core, ns.namespace, slug, { TENANT_SLUG: slug, ...legacy, LOGIN_WORKER_TOKEN: 'lw', TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES) });
+    const legacy = {
+      JWT_CURRENT_KID: 'k-20250101-0000aaaa',
+      JWT_CURRENT_SECRET: 'c'.repeat(64),
+      JWT_PREVIOUS_KID: 'k-20250101-0000bbbb',
+      JWT_PREVIOUS_SECRET: 'p'.repeat(64),
+    };
+    await createTenantSecret(core, ns.namespace, slug, {
+      TENANT_SLUG: slug,
+      ...legacy,
+      LOGIN_WORKER_TOKEN: 'lw',
+      TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES),
+    });
     const { SignJWT, jwtVerify } = await import('jose');
-    const oldToken = await new SignJWT({ sub: 'legacy' }).setProtectedHeader({ alg: 'HS256', kid: legacy.JWT_CURRENT_KID }).sign(new TextEncoder().encode(legacy.JWT_CURRENT_SECRET));
+    const oldToken = await new SignJWT({ sub: 'legacy' })
+      .setProtectedHeader({ alg: 'HS256', kid: legacy.JWT_CURRENT_KID })
+      .sign(new TextEncoder().encode(legacy.JWT_CURRENT_SECRET));
     const status = await eng.service.status(eng.runtime, slug);
     expect(status.kinds.find((k) => k.kind === 'jwt')).toMatchObject({ legacy: true, currentId: legacy.JWT_CURRENT_KID, phase: 'stable' });
 
@@ -160,7 +205,11 @@ describe('JWT key rotation, rollout-aware, on cluster A', () => {
 
   it('a second rotation while one is unfinished is refused, naming the operation', async () => {
     const slug = uniqueSlug('rc');
-    await createTenantSecret(core, ns.namespace, slug, { TENANT_SLUG: slug, ...initialJwtKeys(), TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES) });
+    await createTenantSecret(core, ns.namespace, slug, {
+      TENANT_SLUG: slug,
+      ...initialJwtKeys(),
+      TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES),
+    });
     let second: unknown = null;
     onStep = async (_k, step, s) => {
       if (s !== slug || step !== 'roll-staged' || second) return;
@@ -208,7 +257,11 @@ describe('JWT key rotation, rollout-aware, on cluster A', () => {
     async function stuckTenant(): Promise<{ slug: string; worker: string; before: Record<string, string>; template: string | null }> {
       const slug = uniqueSlug('rs');
       const worker = `login-worker-${slug}`;
-      await createTenantSecret(core, ns.namespace, slug, { TENANT_SLUG: slug, ...initialJwtKeys(), TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES) });
+      await createTenantSecret(core, ns.namespace, slug, {
+        TENANT_SLUG: slug,
+        ...initialJwtKeys(),
+        TOKEN_POLICY: JSON.stringify(TEST_LIFETIMES),
+      });
       await setNodeLabel(true);
       await createWorkload(apps, ns.namespace, worker, slug, { replicas: 1, nodeSelector: { [pin]: 'yes' } });
       await waitAvailable(apps, ns.namespace, worker);
@@ -219,7 +272,13 @@ describe('JWT key rotation, rollout-aware, on cluster A', () => {
     it('stops at a safe phase naming the pods that are not ready; roll back restores the key set and the old ReplicaSet', async () => {
       const { slug, worker, before } = await stuckTenant();
       const oldToken = await signLikeBackend(before, 'dave');
-      const stuckEng = buildRotationEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, dataDir: tempDataDir(), consoleId: 'rot-stuck', options: { rolloutTimeoutMs: 6_000 } });
+      const stuckEng = buildRotationEngine({
+        kubeconfig: state.kubeconfigs.operator,
+        namespace: ns.namespace,
+        dataDir: tempDataDir(),
+        consoleId: 'rot-stuck',
+        options: { rolloutTimeoutMs: 6_000 },
+      });
       try {
         const error = await stuckEng.service.rotate(stuckEng.runtime, { slug, kind: 'jwt' }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(ContractError);
@@ -257,7 +316,13 @@ describe('JWT key rotation, rollout-aware, on cluster A', () => {
     it('resume after the cause is fixed completes the rotation', async () => {
       const { slug, worker } = await stuckTenant();
       const dataDir = tempDataDir();
-      const stuckEng = buildRotationEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, dataDir, consoleId: 'rot-stuck2', options: { rolloutTimeoutMs: 6_000 } });
+      const stuckEng = buildRotationEngine({
+        kubeconfig: state.kubeconfigs.operator,
+        namespace: ns.namespace,
+        dataDir,
+        consoleId: 'rot-stuck2',
+        options: { rolloutTimeoutMs: 6_000 },
+      });
       let opId: string;
       try {
         await expect(stuckEng.service.rotate(stuckEng.runtime, { slug, kind: 'jwt' })).rejects.toThrow(/safe phase/);
@@ -267,7 +332,12 @@ describe('JWT key rotation, rollout-aware, on cluster A', () => {
       }
       // The operator fixes the cause; the same console (journal) resumes with its usual patience.
       await setNodeLabel(true);
-      const again = buildRotationEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, dataDir, consoleId: 'rot-stuck2' });
+      const again = buildRotationEngine({
+        kubeconfig: state.kubeconfigs.operator,
+        namespace: ns.namespace,
+        dataDir,
+        consoleId: 'rot-stuck2',
+      });
       try {
         const resumed = await again.saga.resume(opId);
         expect(resumed.error).toBeNull();

@@ -14,19 +14,33 @@ import { TOKEN_KINDS, readJwtSet, readTokenSet, revisionOf, type CredentialSet, 
  * Values stay in this object (engine memory) and in the Secret; nothing here is logged.
  */
 
-export const DB_KEYS = { url: 'DATABASE_URL', next: 'DATABASE_URL_NEXT', previous: 'DATABASE_URL_PREVIOUS', meta: 'DATABASE_CREDENTIAL' } as const;
+export const DB_KEYS = {
+  url: 'DATABASE_URL',
+  next: 'DATABASE_URL_NEXT',
+  previous: 'DATABASE_URL_PREVIOUS',
+  meta: 'DATABASE_CREDENTIAL',
+} as const;
 export const BOOTSTRAP_KEYS = { hash: 'BOOTSTRAP_TOKEN_HASH', meta: 'BOOTSTRAP_TOKEN_META' } as const;
 export const LIFETIMES_KEY = 'TOKEN_POLICY';
 
-export const DEFAULT_LIFETIMES: TokenLifetimes = { accessSeconds: 3600, refreshSeconds: 30 * 86_400, offlineIdleSeconds: 30 * 86_400, jwksMaxAgeSeconds: 300 };
+export const DEFAULT_LIFETIMES: TokenLifetimes = {
+  accessSeconds: 3600,
+  refreshSeconds: 30 * 86_400,
+  offlineIdleSeconds: 30 * 86_400,
+  jwksMaxAgeSeconds: 300,
+};
 
 const DbLogin = z.object({ id: z.string().max(100), user: z.string().max(63), created: z.string().max(40) });
 const DbMeta = z.object({
   id: z.string().max(100),
   user: z.string().max(63),
   created: z.string().max(40),
-  next: DbLogin.extend({ op: z.string().max(100) }).nullable().default(null),
-  previous: DbLogin.extend({ op: z.string().max(100) }).nullable().default(null),
+  next: DbLogin.extend({ op: z.string().max(100) })
+    .nullable()
+    .default(null),
+  previous: DbLogin.extend({ op: z.string().max(100) })
+    .nullable()
+    .default(null),
 });
 export type DbMeta = z.infer<typeof DbMeta>;
 
@@ -65,7 +79,10 @@ function parseStored<T>(schema: z.ZodType<T>, text: string | undefined, key: str
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    throw new ContractError('VALIDATION', `${key} in Secret tenant-${slug} is malformed. Fix or restore the Secret (docs/secrets.md describes the format); the console does not guess.`);
+    throw new ContractError(
+      'VALIDATION',
+      `${key} in Secret tenant-${slug} is malformed. Fix or restore the Secret (docs/secrets.md describes the format); the console does not guess.`,
+    );
   }
   return parsed.data;
 }
@@ -82,24 +99,46 @@ export function dsnUser(url: string | undefined): string | null {
 
 export function readDoc(slug: string, secret: V1Secret): TenantSecretDoc {
   const data = decodeSecretData(secret);
-  const created = secret.metadata?.creationTimestamp ? new Date(secret.metadata.creationTimestamp).toISOString() : new Date(0).toISOString();
+  const created = secret.metadata?.creationTimestamp
+    ? new Date(secret.metadata.creationTimestamp).toISOString()
+    : new Date(0).toISOString();
   const tokens = Object.fromEntries(TOKEN_KINDS.map((k) => [k, readTokenSet(k, data, slug, created)])) as Record<TokenKind, CredentialSet>;
   const storedDb = parseStored(DbMeta, data[DB_KEYS.meta], DB_KEYS.meta, slug);
   const url = data[DB_KEYS.url];
   // Legacy layout: no metadata, the DSN's login and the Secret's age stand for it.
-  const database = storedDb ?? (url ? { id: `legacy-${fingerprint(url)}`, user: dsnUser(url) ?? '', created, next: null, previous: null } : null);
+  const database =
+    storedDb ?? (url ? { id: `legacy-${fingerprint(url)}`, user: dsnUser(url) ?? '', created, next: null, previous: null } : null);
   const storedBootstrap = parseStored(BootstrapMeta, data[BOOTSTRAP_KEYS.meta], BOOTSTRAP_KEYS.meta, slug);
   const hash = data[BOOTSTRAP_KEYS.hash] ?? null;
   const bootstrap = storedBootstrap
     ? { ...storedBootstrap, legacy: false, hash }
     : hash
-      ? { id: `legacy-${hash.replace(/^sha256:/, '').slice(0, 8)}`, created, expires: null, createdBy: null, revoked: null, revokedId: null, legacy: true, hash }
+      ? {
+          id: `legacy-${hash.replace(/^sha256:/, '').slice(0, 8)}`,
+          created,
+          expires: null,
+          createdBy: null,
+          revoked: null,
+          revokedId: null,
+          legacy: true,
+          hash,
+        }
       : null;
   const storedLifetimes = data[LIFETIMES_KEY];
   let lifetimes = DEFAULT_LIFETIMES;
   let lifetimesSource: 'secret' | 'defaults' = 'defaults';
   if (storedLifetimes !== undefined) {
-    const parsed = parseStored(z.object({ accessSeconds: z.number().int().min(0), refreshSeconds: z.number().int().min(0), offlineIdleSeconds: z.number().int().min(0), jwksMaxAgeSeconds: z.number().int().min(0) }), storedLifetimes, LIFETIMES_KEY, slug);
+    const parsed = parseStored(
+      z.object({
+        accessSeconds: z.number().int().min(0),
+        refreshSeconds: z.number().int().min(0),
+        offlineIdleSeconds: z.number().int().min(0),
+        jwksMaxAgeSeconds: z.number().int().min(0),
+      }),
+      storedLifetimes,
+      LIFETIMES_KEY,
+      slug,
+    );
     if (parsed) {
       lifetimes = parsed;
       lifetimesSource = 'secret';
@@ -118,12 +157,18 @@ export function revision(doc: TenantSecretDoc): string {
     ...TOKEN_KINDS.map((k) => ({ kind: k, entries: doc.tokens[k].entries })),
     { kind: 'database', entries: doc.database ? [{ id: doc.database.id, state: 'current' }] : [] },
     { kind: 'bootstrap', entries: doc.bootstrap?.hash ? [{ id: doc.bootstrap.id ?? 'legacy', state: 'current' }] : [] },
-    { kind: 'lifetimes', entries: doc.lifetimesSource === 'secret' ? [{ id: fingerprint(JSON.stringify(doc.lifetimes)), state: 'current' }] : [] },
+    {
+      kind: 'lifetimes',
+      entries: doc.lifetimesSource === 'secret' ? [{ id: fingerprint(JSON.stringify(doc.lifetimes)), state: 'current' }] : [],
+    },
   ]);
 }
 
 export const notFound = (slug: string): ContractError =>
-  new ContractError('NOT_FOUND', `Tenant "${slug}" has no Secret ${tenantSecretName(slug)} on this cluster (deleted, or never created). Reconcile the tenant list.`);
+  new ContractError(
+    'NOT_FOUND',
+    `Tenant "${slug}" has no Secret ${tenantSecretName(slug)} on this cluster (deleted, or never created). Reconcile the tenant list.`,
+  );
 
 /**
  * Read-modify-write of the tenant Secret with its resourceVersion: `change` gets the

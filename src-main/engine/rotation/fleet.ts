@@ -32,10 +32,23 @@ export const rotationMigrations: CacheMigration[] = [
 export const FLEET_KIND = 'rotation.fleet';
 
 interface FleetRow {
-  id: string; cluster_id: string; cluster_name: string; kind: CredentialKind; algorithm: SigningAlgorithm | null; concurrency: number;
-  actor: string | null; status: 'running' | 'done' | 'partial'; created_at: string; updated_at: string;
+  id: string;
+  cluster_id: string;
+  cluster_name: string;
+  kind: CredentialKind;
+  algorithm: SigningAlgorithm | null;
+  concurrency: number;
+  actor: string | null;
+  status: 'running' | 'done' | 'partial';
+  created_at: string;
+  updated_at: string;
 }
-interface ItemRow { slug: string; status: 'pending' | 'running' | 'done' | 'failed' | 'skipped'; operation_id: string | null; error: string | null }
+interface ItemRow {
+  slug: string;
+  status: 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+  operation_id: string | null;
+  error: string | null;
+}
 
 export class FleetRotation {
   private readonly active = new Set<string>();
@@ -47,12 +60,18 @@ export class FleetRotation {
   ) {}
 
   /** Journals a fleet run over `slugs` and runs it. */
-  async start(cluster: ClusterRuntime, input: { kind: CredentialKind; concurrency: number; algorithm: SigningAlgorithm | null; slugs: string[] }, actor: string | null): Promise<FleetSummary> {
+  async start(
+    cluster: ClusterRuntime,
+    input: { kind: CredentialKind; concurrency: number; algorithm: SigningAlgorithm | null; slugs: string[] },
+    actor: string | null,
+  ): Promise<FleetSummary> {
     const id = randomUUID();
     const now = new Date().toISOString();
     this.db.transaction(() => {
       this.db
-        .prepare(`INSERT INTO rotation_fleets (id, cluster_id, cluster_name, kind, algorithm, concurrency, actor, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,'running',?,?)`)
+        .prepare(
+          `INSERT INTO rotation_fleets (id, cluster_id, cluster_name, kind, algorithm, concurrency, actor, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,'running',?,?)`,
+        )
         .run(id, cluster.clusterId, cluster.contextName, input.kind, input.algorithm, input.concurrency, actor, now, now);
       const ins = this.db.prepare(`INSERT INTO rotation_fleet_items (fleet_id, slug, status, updated_at) VALUES (?, ?, 'pending', ?)`);
       for (const slug of [...new Set(input.slugs)].sort()) ins.run(id, slug, now);
@@ -64,7 +83,10 @@ export class FleetRotation {
   async resume(id: string, cluster: ClusterRuntime, actor: string | null): Promise<FleetSummary> {
     const row = this.row(id);
     if (row.cluster_id !== cluster.clusterId) {
-      throw new ContractError('VALIDATION', `Fleet rotation ${id} belongs to cluster ${row.cluster_name} (${row.cluster_id}); select that cluster to resume it.`);
+      throw new ContractError(
+        'VALIDATION',
+        `Fleet rotation ${id} belongs to cluster ${row.cluster_name} (${row.cluster_id}); select that cluster to resume it.`,
+      );
     }
     return this.run(id, cluster, actor);
   }
@@ -74,7 +96,9 @@ export class FleetRotation {
   }
 
   list(clusterId: string, limit = 20): FleetSummary[] {
-    const rows = this.db.prepare('SELECT * FROM rotation_fleets WHERE cluster_id = ? ORDER BY created_at DESC LIMIT ?').all(clusterId, limit) as FleetRow[];
+    const rows = this.db
+      .prepare('SELECT * FROM rotation_fleets WHERE cluster_id = ? ORDER BY created_at DESC LIMIT ?')
+      .all(clusterId, limit) as FleetRow[];
     return rows.map((r) => this.summary(r));
   }
 
@@ -89,12 +113,16 @@ export class FleetRotation {
   }
 
   private items(id: string): ItemRow[] {
-    return this.db.prepare('SELECT slug, status, operation_id, error FROM rotation_fleet_items WHERE fleet_id = ? ORDER BY slug').all(id) as ItemRow[];
+    return this.db
+      .prepare('SELECT slug, status, operation_id, error FROM rotation_fleet_items WHERE fleet_id = ? ORDER BY slug')
+      .all(id) as ItemRow[];
   }
 
   private setItem(id: string, slug: string, status: ItemRow['status'], operationId: string | null, error: string | null): void {
     this.db
-      .prepare('UPDATE rotation_fleet_items SET status = ?, operation_id = COALESCE(?, operation_id), error = ?, updated_at = ? WHERE fleet_id = ? AND slug = ?')
+      .prepare(
+        'UPDATE rotation_fleet_items SET status = ?, operation_id = COALESCE(?, operation_id), error = ?, updated_at = ? WHERE fleet_id = ? AND slug = ?',
+      )
       .run(status, operationId, error, new Date().toISOString(), id, slug);
   }
 
@@ -103,14 +131,42 @@ export class FleetRotation {
     const count = (s: ItemRow['status']) => items.filter((i) => i.status === s).length;
     const status: FleetSummary['status'] = row.status === 'running' && !this.active.has(row.id) ? 'interrupted' : row.status;
     return {
-      fleetId: row.id, clusterId: row.cluster_id, kind: row.kind, status, createdAt: row.created_at, updatedAt: row.updated_at, actor: row.actor,
-      concurrency: row.concurrency, total: items.length, done: count('done'), failed: count('failed'), skipped: count('skipped'),
+      fleetId: row.id,
+      clusterId: row.cluster_id,
+      kind: row.kind,
+      status,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      actor: row.actor,
+      concurrency: row.concurrency,
+      total: items.length,
+      done: count('done'),
+      failed: count('failed'),
+      skipped: count('skipped'),
       items: items.map((i) => ({ slug: i.slug, status: i.status, operationId: i.operation_id, error: i.error })),
     };
   }
 
-  private progress(id: string, kind: string, target: string, status: 'running' | 'done' | 'failed' | 'skipped', done: number, total: number, message?: string): void {
-    this.bus?.publish('operation.progress', { operationId: id, kind: FLEET_KIND, target, step: kind, status, done, total, at: new Date().toISOString(), ...(message ? { message } : {}) });
+  private progress(
+    id: string,
+    kind: string,
+    target: string,
+    status: 'running' | 'done' | 'failed' | 'skipped',
+    done: number,
+    total: number,
+    message?: string,
+  ): void {
+    this.bus?.publish('operation.progress', {
+      operationId: id,
+      kind: FLEET_KIND,
+      target,
+      step: kind,
+      status,
+      done,
+      total,
+      at: new Date().toISOString(),
+      ...(message ? { message } : {}),
+    });
   }
 
   private async run(id: string, cluster: ClusterRuntime, actor: string | null): Promise<FleetSummary> {
@@ -133,8 +189,18 @@ export class FleetRotation {
         this.progress(id, row.kind, item.slug, outcome.status, done, total, outcome.error ?? undefined);
       });
       const failed = this.items(id).some((i) => i.status === 'failed');
-      this.db.prepare('UPDATE rotation_fleets SET status = ?, updated_at = ? WHERE id = ?').run(failed ? 'partial' : 'done', new Date().toISOString(), id);
-      this.progress(id, row.kind, '*', failed ? 'failed' : 'done', total, total, failed ? 'some tenants failed: resume to retry them' : 'every tenant rotated');
+      this.db
+        .prepare('UPDATE rotation_fleets SET status = ?, updated_at = ? WHERE id = ?')
+        .run(failed ? 'partial' : 'done', new Date().toISOString(), id);
+      this.progress(
+        id,
+        row.kind,
+        '*',
+        failed ? 'failed' : 'done',
+        total,
+        total,
+        failed ? 'some tenants failed: resume to retry them' : 'every tenant rotated',
+      );
     } finally {
       this.active.delete(id);
     }
@@ -142,7 +208,12 @@ export class FleetRotation {
   }
 
   /** One tenant: resumes its unfinished rotation if it has one, else starts a new one. */
-  private async rotateOne(row: FleetRow, item: ItemRow, cluster: ClusterRuntime, actor: string | null): Promise<{ status: 'done' | 'failed' | 'skipped'; operationId: string | null; error: string | null }> {
+  private async rotateOne(
+    row: FleetRow,
+    item: ItemRow,
+    cluster: ClusterRuntime,
+    actor: string | null,
+  ): Promise<{ status: 'done' | 'failed' | 'skipped'; operationId: string | null; error: string | null }> {
     let outcome: SagaOutcome<unknown>;
     try {
       const previous = item.operation_id ? safeGet(this.saga, item.operation_id) : null;

@@ -56,7 +56,12 @@ export const TOKEN_KEYS: Record<TokenKind, { value: string; set: string }> = {
 };
 export const JWT_KEYS = 'JWT_KEYS';
 export const JWKS_KEY = 'JWKS';
-export const LEGACY_JWT = { currentKid: 'JWT_CURRENT_KID', currentSecret: 'JWT_CURRENT_SECRET', previousKid: 'JWT_PREVIOUS_KID', previousSecret: 'JWT_PREVIOUS_SECRET' } as const;
+export const LEGACY_JWT = {
+  currentKid: 'JWT_CURRENT_KID',
+  currentSecret: 'JWT_CURRENT_SECRET',
+  previousKid: 'JWT_PREVIOUS_KID',
+  previousSecret: 'JWT_PREVIOUS_SECRET',
+} as const;
 
 // ---- stored JSON (validated on read: a malformed set stops the rotation of that tenant, never guessed)
 
@@ -106,7 +111,16 @@ const stringFromOct = (jwk: JsonWebKey): string => Buffer.from(String(jwk.k ?? '
 const fingerprint = (value: string): string => createHash('sha256').update(value).digest('hex').slice(0, 8);
 
 const entry = (partial: Partial<CredentialEntry> & Pick<CredentialEntry, 'id' | 'state' | 'created' | 'material'>): CredentialEntry => ({
-  alg: null, activated: null, demoted: null, demotedBy: null, retireAfter: null, retired: null, revoked: false, op: null, legacy: false, ...partial,
+  alg: null,
+  activated: null,
+  demoted: null,
+  demotedBy: null,
+  retireAfter: null,
+  retired: null,
+  revoked: false,
+  op: null,
+  legacy: false,
+  ...partial,
 });
 
 /** The JWT key set of a tenant Secret (decoded data); the legacy JWT_CURRENT_… / JWT_PREVIOUS_… pair when JWT_KEYS is absent. */
@@ -115,15 +129,38 @@ export function readJwtSet(data: Record<string, string>, slug: string, secretCre
   if (raw !== undefined) {
     const parsed = StoredJwtSet.safeParse(parseJson(raw, JWT_KEYS, slug));
     if (!parsed.success) throw malformed(JWT_KEYS, slug, parsed.error.issues[0]?.message ?? 'invalid');
-    return { kind: 'jwt', entries: parsed.data.keys.map(({ kid, jwk, ...rest }) => ({ ...rest, id: kid, material: (jwk as JsonWebKey | null) ?? null })) };
+    return {
+      kind: 'jwt',
+      entries: parsed.data.keys.map(({ kid, jwk, ...rest }) => ({ ...rest, id: kid, material: (jwk as JsonWebKey | null) ?? null })),
+    };
   }
   const entries: CredentialEntry[] = [];
   if (data[LEGACY_JWT.currentKid] && data[LEGACY_JWT.currentSecret]) {
-    entries.push(entry({ id: data[LEGACY_JWT.currentKid]!, state: 'current', alg: 'HS256', created: secretCreated, activated: secretCreated, legacy: true, material: octFromString(data[LEGACY_JWT.currentSecret]!) }));
+    entries.push(
+      entry({
+        id: data[LEGACY_JWT.currentKid]!,
+        state: 'current',
+        alg: 'HS256',
+        created: secretCreated,
+        activated: secretCreated,
+        legacy: true,
+        material: octFromString(data[LEGACY_JWT.currentSecret]!),
+      }),
+    );
   }
   if (data[LEGACY_JWT.previousKid] && data[LEGACY_JWT.previousSecret] && data[LEGACY_JWT.previousKid] !== data[LEGACY_JWT.currentKid]) {
     // The legacy pair was written at once: the previous key stopped signing (if it ever did) when the Secret was created.
-    entries.push(entry({ id: data[LEGACY_JWT.previousKid]!, state: 'previous', alg: 'HS256', created: secretCreated, demoted: secretCreated, legacy: true, material: octFromString(data[LEGACY_JWT.previousSecret]!) }));
+    entries.push(
+      entry({
+        id: data[LEGACY_JWT.previousKid]!,
+        state: 'previous',
+        alg: 'HS256',
+        created: secretCreated,
+        demoted: secretCreated,
+        legacy: true,
+        material: octFromString(data[LEGACY_JWT.previousSecret]!),
+      }),
+    );
   }
   return { kind: 'jwt', entries };
 }
@@ -138,7 +175,21 @@ export function readTokenSet(kind: TokenKind, data: Record<string, string>, slug
     return { kind, entries: parsed.data.tokens.map(({ value, ...rest }) => ({ ...rest, alg: null, material: value })) };
   }
   const value = data[keys.value];
-  return { kind, entries: value ? [entry({ id: `legacy-${fingerprint(value)}`, state: 'current', created: secretCreated, activated: secretCreated, legacy: true, material: value })] : [] };
+  return {
+    kind,
+    entries: value
+      ? [
+          entry({
+            id: `legacy-${fingerprint(value)}`,
+            state: 'current',
+            created: secretCreated,
+            activated: secretCreated,
+            legacy: true,
+            material: value,
+          }),
+        ]
+      : [],
+  };
 }
 
 /**
@@ -150,8 +201,19 @@ export function readTokenSet(kind: TokenKind, data: Record<string, string>, slug
 export function writeSet(set: CredentialSet): Record<string, string | null> {
   if (set.kind === 'jwt') {
     const keys = set.entries.map((e) => ({
-      kid: e.id, alg: e.alg, state: e.state, created: e.created, activated: e.activated, demoted: e.demoted, demotedBy: e.demotedBy,
-      retireAfter: e.retireAfter, retired: e.retired, revoked: e.revoked, op: e.op, legacy: e.legacy, jwk: e.state === 'retired' ? null : e.material,
+      kid: e.id,
+      alg: e.alg,
+      state: e.state,
+      created: e.created,
+      activated: e.activated,
+      demoted: e.demoted,
+      demotedBy: e.demotedBy,
+      retireAfter: e.retireAfter,
+      retired: e.retired,
+      revoked: e.revoked,
+      op: e.op,
+      legacy: e.legacy,
+      jwk: e.state === 'retired' ? null : e.material,
     }));
     const current = set.entries.find((e) => e.state === 'current');
     const previous = set.entries.filter((e) => e.state === 'previous').sort((a, b) => (b.demoted ?? '').localeCompare(a.demoted ?? ''))[0];
@@ -169,11 +231,24 @@ export function writeSet(set: CredentialSet): Record<string, string | null> {
   }
   const keys = TOKEN_KEYS[set.kind as TokenKind];
   const tokens = set.entries.map((e) => ({
-    id: e.id, state: e.state, created: e.created, activated: e.activated, demoted: e.demoted, demotedBy: e.demotedBy,
-    retireAfter: e.retireAfter, retired: e.retired, revoked: e.revoked, op: e.op, legacy: e.legacy, value: e.state === 'retired' ? null : e.material,
+    id: e.id,
+    state: e.state,
+    created: e.created,
+    activated: e.activated,
+    demoted: e.demoted,
+    demotedBy: e.demotedBy,
+    retireAfter: e.retireAfter,
+    retired: e.retired,
+    revoked: e.revoked,
+    op: e.op,
+    legacy: e.legacy,
+    value: e.state === 'retired' ? null : e.material,
   }));
   const current = set.entries.find((e) => e.state === 'current');
-  return { [keys.set]: JSON.stringify({ format: 1, tokens }), [keys.value]: typeof current?.material === 'string' ? current.material : null };
+  return {
+    [keys.set]: JSON.stringify({ format: 1, tokens }),
+    [keys.value]: typeof current?.material === 'string' ? current.material : null,
+  };
 }
 
 /** Public JWKs of the accepted asymmetric keys: what relying parties fetch (HS256 keys are never published). */
@@ -189,7 +264,8 @@ export function publishedJwks(set: CredentialSet): { keys: JsonWebKey[] } {
 
 // ---- generating
 
-const stampId = (prefix: string, now: Date): string => `${prefix}-${now.toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
+const stampId = (prefix: string, now: Date): string =>
+  `${prefix}-${now.toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
 
 /** A fresh signing key (private JWK) in state next, marked with the operation that adds it. */
 export function generateJwtKey(alg: SigningAlgorithm, op: string | null, now = new Date()): CredentialEntry {
@@ -203,7 +279,13 @@ export function generateJwtKey(alg: SigningAlgorithm, op: string | null, now = n
 /** A fresh service token (32 random bytes, base64url) in state next. */
 export function generateToken(kind: TokenKind, op: string | null, now = new Date()): CredentialEntry {
   const prefix = kind === 'login-worker' ? 'lw' : kind;
-  return entry({ id: stampId(prefix, now), state: 'next', created: now.toISOString(), op, material: randomBytes(32).toString('base64url') });
+  return entry({
+    id: stampId(prefix, now),
+    state: 'next',
+    created: now.toISOString(),
+    op,
+    material: randomBytes(32).toString('base64url'),
+  });
 }
 
 // ---- transitions (each idempotent for the operation that applies it)
@@ -231,7 +313,11 @@ export function stageNext(set: CredentialSet, fresh: CredentialEntry): Credentia
 /** next (ours) → current; the old current → previous, demoted by this operation. */
 export function promote(set: CredentialSet, op: string, now = new Date()): CredentialSet {
   const mine = stagedBy(set, op);
-  if (!mine) throw new ContractError('CONFLICT', `The ${set.kind} entry this rotation staged is gone from the Secret (someone changed it). Roll the operation back and start again.`);
+  if (!mine)
+    throw new ContractError(
+      'CONFLICT',
+      `The ${set.kind} entry this rotation staged is gone from the Secret (someone changed it). Roll the operation back and start again.`,
+    );
   if (mine.state !== 'next') return set;
   return {
     ...set,
@@ -246,12 +332,17 @@ export function promote(set: CredentialSet, op: string, now = new Date()): Crede
 /** Sets the end of the overlap window on what this operation demoted (once). */
 export function openWindow(set: CredentialSet, op: string, windowSeconds: number, now = new Date()): CredentialSet {
   const until = new Date(now.getTime() + windowSeconds * 1000).toISOString();
-  return { ...set, entries: set.entries.map((e) => (e.demotedBy === op && e.state === 'previous' && !e.retireAfter ? { ...e, retireAfter: until } : e)) };
+  return {
+    ...set,
+    entries: set.entries.map((e) => (e.demotedBy === op && e.state === 'previous' && !e.retireAfter ? { ...e, retireAfter: until } : e)),
+  };
 }
 
 /** previous → retired, material dropped; the newest retired entries are kept as history. */
 export function retire(set: CredentialSet, ids: string[], now = new Date(), revoked = false): CredentialSet {
-  const entries = set.entries.map((e) => (ids.includes(e.id) && e.state !== 'retired' ? { ...e, state: 'retired' as const, retired: nowIso(now), revoked, material: null } : e));
+  const entries = set.entries.map((e) =>
+    ids.includes(e.id) && e.state !== 'retired' ? { ...e, state: 'retired' as const, retired: nowIso(now), revoked, material: null } : e,
+  );
   const retiredEntries = entries.filter((e) => e.state === 'retired').sort((a, b) => (b.retired ?? '').localeCompare(a.retired ?? ''));
   const dropped = new Set(retiredEntries.slice(RETIRED_KEPT));
   return { ...set, entries: entries.filter((e) => !dropped.has(e)) };
@@ -287,7 +378,12 @@ export function unstage(set: CredentialSet, op: string, windowSeconds: number, n
   if (mine.state === 'next' && !mine.activated) return { ...set, entries: set.entries.filter((e) => e !== mine) };
   if (mine.state === 'next' || mine.state === 'current') {
     const until = new Date(now.getTime() + windowSeconds * 1000).toISOString();
-    return { ...set, entries: set.entries.map((e) => (e === mine ? { ...e, state: 'previous', demoted: nowIso(now), demotedBy: op, retireAfter: until } : e)) };
+    return {
+      ...set,
+      entries: set.entries.map((e) =>
+        e === mine ? { ...e, state: 'previous', demoted: nowIso(now), demotedBy: op, retireAfter: until } : e,
+      ),
+    };
   }
   return set;
 }
@@ -321,8 +417,17 @@ export function phaseOf(set: CredentialSet): 'staged' | 'promoted' | 'stable' {
 /** The metadata of an entry, for the page and the audit (never the material). */
 export function describe(e: CredentialEntry) {
   return {
-    id: e.id, state: e.state, alg: e.alg, created: e.created, activated: e.activated, demoted: e.demoted, retireAfter: e.retireAfter,
-    retired: e.retired, revoked: e.revoked, legacy: e.legacy, operationId: e.op,
+    id: e.id,
+    state: e.state,
+    alg: e.alg,
+    created: e.created,
+    activated: e.activated,
+    demoted: e.demoted,
+    retireAfter: e.retireAfter,
+    retired: e.retired,
+    revoked: e.revoked,
+    legacy: e.legacy,
+    operationId: e.op,
   };
 }
 
@@ -332,7 +437,14 @@ export function describe(e: CredentialEntry) {
  */
 export function revisionOf(parts: Array<{ kind: string; entries: Array<{ id: string; state: string }> }>): string {
   const canon = parts
-    .map((p) => `${p.kind}:${p.entries.filter((e) => e.state !== 'retired').map((e) => `${e.id}=${e.state}`).sort().join(',')}`)
+    .map(
+      (p) =>
+        `${p.kind}:${p.entries
+          .filter((e) => e.state !== 'retired')
+          .map((e) => `${e.id}=${e.state}`)
+          .sort()
+          .join(',')}`,
+    )
     .sort()
     .join(';');
   return createHash('sha256').update(canon).digest('hex').slice(0, 16);

@@ -55,9 +55,22 @@ export function workloadState(d: V1Deployment, revision: string | null): Workloa
   const conditions = s.conditions ?? [];
   const deadline = conditions.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
   const failure = conditions.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
-  const problem = deadline ? `progress deadline exceeded (${deadline.message ?? ''})` : failure ? `${failure.reason ?? 'ReplicaFailure'}: ${failure.message ?? ''}` : null;
+  const problem = deadline
+    ? `progress deadline exceeded (${deadline.message ?? ''})`
+    : failure
+      ? `${failure.reason ?? 'ReplicaFailure'}: ${failure.message ?? ''}`
+      : null;
   const annotated = d.spec?.template?.metadata?.annotations?.[REVISION_ANNOTATION] ?? null;
-  return { name: d.metadata?.name ?? '', desired, updated, available, upToDate: revision === null || annotated === revision, revision: annotated, complete, problem };
+  return {
+    name: d.metadata?.name ?? '',
+    desired,
+    updated,
+    available,
+    upToDate: revision === null || annotated === revision,
+    revision: annotated,
+    complete,
+    problem,
+  };
 }
 
 /** The tenant's dedicated workloads: Deployments labelled gatehouse.io/tenant=<slug> (one LIST). */
@@ -68,7 +81,11 @@ export const tenantWorkloads = (kube: TenantKube, slug: string): Promise<V1Deplo
  * Returns the value each template carried before, so a rollback can restore it exactly:
  * the Deployment then returns to its previous ReplicaSet instead of starting a third one.
  */
-export async function annotateWorkloads(kube: TenantKube, slug: string, revision: string | ((name: string) => string | null)): Promise<Record<string, string | null>> {
+export async function annotateWorkloads(
+  kube: TenantKube,
+  slug: string,
+  revision: string | ((name: string) => string | null),
+): Promise<Record<string, string | null>> {
   const before: Record<string, string | null> = {};
   for (const d of await tenantWorkloads(kube, slug)) {
     const name = d.metadata?.name;
@@ -84,7 +101,10 @@ export async function annotateWorkloads(kube: TenantKube, slug: string, revision
       const annotations = { ...(template.metadata?.annotations ?? {}) };
       if (wanted === null) delete annotations[REVISION_ANNOTATION];
       else annotations[REVISION_ANNOTATION] = wanted;
-      const body: V1Deployment = { ...fresh, spec: { ...fresh.spec!, template: { ...template, metadata: { ...(template.metadata ?? {}), annotations } } } };
+      const body: V1Deployment = {
+        ...fresh,
+        spec: { ...fresh.spec!, template: { ...template, metadata: { ...(template.metadata ?? {}), annotations } } },
+      };
       fresh = undefined; // a 409 re-reads
       await kube.replaceDeployment(name, body);
     });
@@ -126,7 +146,9 @@ export class RolloutStuck extends ContractError {
 /** Pods of a Deployment that are not Ready, each with its phase and the reason (Unschedulable, ImagePullBackOff…). */
 export async function unreadyPods(kube: RotationKube, d: V1Deployment): Promise<string[]> {
   const labels = d.spec?.selector?.matchLabels ?? {};
-  const selector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+  const selector = Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   if (!selector) return [];
   const pods = await kube.listPods(selector);
   const out: string[] = [];
@@ -136,7 +158,11 @@ export async function unreadyPods(kube: RotationKube, d: V1Deployment): Promise<
     if (ready) continue;
     const scheduled = (p.status?.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
     const waiting = (p.status?.containerStatuses ?? []).map((c) => c.state?.waiting).find((w) => w);
-    const why = scheduled ? `${scheduled.reason ?? 'Unschedulable'}: ${scheduled.message ?? ''}` : waiting ? `${waiting.reason ?? 'Waiting'}: ${waiting.message ?? ''}` : 'not ready';
+    const why = scheduled
+      ? `${scheduled.reason ?? 'Unschedulable'}: ${scheduled.message ?? ''}`
+      : waiting
+        ? `${waiting.reason ?? 'Waiting'}: ${waiting.message ?? ''}`
+        : 'not ready';
     out.push(`${p.metadata?.name ?? '?'} (${p.status?.phase ?? 'Unknown'}, ${why.trim()})`);
   }
   return out;

@@ -88,13 +88,30 @@ export async function ensureLease(ctx: RotationCtx<unknown>): Promise<void> {
   ctx.lease.start();
 }
 
-export function baseContext<P extends { slug: string }>(o: RotationOptions, params: P, op: OperationHandle, cluster: ClusterRuntime): RotationCtx<P> {
+export function baseContext<P extends { slug: string }>(
+  o: RotationOptions,
+  params: P,
+  op: OperationHandle,
+  cluster: ClusterRuntime,
+): RotationCtx<P> {
   const slug = params.slug;
   const resumed = typeof op.notes.started === 'string';
   if (!resumed) op.note('started', o.now().toISOString());
   const kube = rotationKube(cluster.kube, cluster.namespace);
   const holder = `${o.consoleId}/${op.id}`;
-  return { params, slug, op, cluster, kube, holder, lease: new LeaseKeeper(kube, slug, holder, o.leaseSeconds), leaseChecked: !resumed, o, hold: null, rollout: [] };
+  return {
+    params,
+    slug,
+    op,
+    cluster,
+    kube,
+    holder,
+    lease: new LeaseKeeper(kube, slug, holder, o.leaseSeconds),
+    leaseChecked: !resumed,
+    o,
+    hold: null,
+    rollout: [],
+  };
 }
 
 /**
@@ -279,7 +296,13 @@ export function setRotationSaga(kind: 'jwt' | TokenKind, o: RotationOptions): Sa
         name: 'retire-previous',
         async run(ctx) {
           await ensureLease(ctx);
-          await write(ctx, (set) => retire(set, set.entries.filter((e) => e.demotedBy === ctx.op.id && e.state === 'previous').map((e) => e.id), ctx.o.now()));
+          await write(ctx, (set) =>
+            retire(
+              set,
+              set.entries.filter((e) => e.demotedBy === ctx.op.id && e.state === 'previous').map((e) => e.id),
+              ctx.o.now(),
+            ),
+          );
         },
       },
       holdingStep(
@@ -327,7 +350,8 @@ export function retireSaga(o: RotationOptions): SagaDefinition<RetireParams, Rot
           await updateTenantSecret(ctx.kube, ctx.slug, (doc) => {
             const set = setOf(doc, p.kind);
             const target = set.entries.find((e) => e.id === p.id);
-            if (!target) throw new ContractError('NOT_FOUND', `No ${p.kind} entry "${p.id}" in Secret tenant-${ctx.slug}; refresh the page.`);
+            if (!target)
+              throw new ContractError('NOT_FOUND', `No ${p.kind} entry "${p.id}" in Secret tenant-${ctx.slug}; refresh the page.`);
             if (target.state === 'retired') return null; // done before a crash
             if (!p.emergency) {
               refuseBeforeWindow(p.kind, target, ctx.o.now());
@@ -358,10 +382,16 @@ export function retireSaga(o: RotationOptions): SagaDefinition<RetireParams, Rot
 /** Retiring is refused before the overlap window ends (an emergency revoke is the admin's way). */
 export function refuseBeforeWindow(kind: string, e: { id: string; state: string; retireAfter: string | null }, now: Date): void {
   if (e.state !== 'previous') {
-    throw new ContractError('VALIDATION', `${e.id} is ${e.state}: only a previous ${kind} entry can be retired. To stop accepting it now, an admin can revoke it (emergency).`);
+    throw new ContractError(
+      'VALIDATION',
+      `${e.id} is ${e.state}: only a previous ${kind} entry can be retired. To stop accepting it now, an admin can revoke it (emergency).`,
+    );
   }
   if (!e.retireAfter) {
-    throw new ContractError('VALIDATION', `The overlap window of ${e.id} has not started: its rotation has not finished rolling out. Finish (resume) that rotation first.`);
+    throw new ContractError(
+      'VALIDATION',
+      `The overlap window of ${e.id} has not started: its rotation has not finished rolling out. Finish (resume) that rotation first.`,
+    );
   }
   if (now.getTime() < new Date(e.retireAfter).getTime()) {
     throw new ContractError(

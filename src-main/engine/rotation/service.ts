@@ -24,8 +24,26 @@ import { BOOTSTRAP_KEYS, LIFETIMES_KEY, readDoc, readTenantDoc, revision, update
 import { databaseRotationSaga } from './database-saga';
 import { FleetRotation } from './fleet';
 import { TOKEN_KINDS, currentEntry, describe, phaseOf, type CredentialSet, type TokenKind } from './keyset';
-import { RolloutStuck, annotateWorkloads, rotationKube, tenantWorkloads, waitForRollout, workloadState, type RotationKube, type WorkloadState } from './rollout';
-import { RETIRE_KIND, refuseBeforeWindow, retireSaga, rotationKind, setRotationSaga, type RetireParams, type RotationOptions, type RotationParams } from './saga';
+import {
+  RolloutStuck,
+  annotateWorkloads,
+  rotationKube,
+  tenantWorkloads,
+  waitForRollout,
+  workloadState,
+  type RotationKube,
+  type WorkloadState,
+} from './rollout';
+import {
+  RETIRE_KIND,
+  refuseBeforeWindow,
+  retireSaga,
+  rotationKind,
+  setRotationSaga,
+  type RetireParams,
+  type RotationOptions,
+  type RotationParams,
+} from './saga';
 import { overlapWindow } from './window';
 
 export const POLICY_CONFIGMAP = 'gatehouse-rotation-policy';
@@ -44,7 +62,8 @@ export interface RotationServiceOptions {
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-const seconds = (from: string | null, now: Date): number | null => (from ? Math.max(0, Math.floor((now.getTime() - new Date(from).getTime()) / 1000)) : null);
+const seconds = (from: string | null, now: Date): number | null =>
+  from ? Math.max(0, Math.floor((now.getTime() - new Date(from).getTime()) / 1000)) : null;
 
 /**
  * Rotation of tenant credentials (docs/secrets.md): JWT signing keys and service tokens
@@ -73,7 +92,11 @@ export class RotationService {
     opts.saga.register(
       databaseRotationSaga(this.o, async (ctx) => {
         const pg = await ctx.cluster.postgres();
-        if (!pg) throw new ContractError('UNAVAILABLE', `The profile of "${ctx.cluster.contextName}" has no database connection. Set its PostgreSQL admin connection (Clusters → Profile) to rotate database passwords.`);
+        if (!pg)
+          throw new ContractError(
+            'UNAVAILABLE',
+            `The profile of "${ctx.cluster.contextName}" has no database connection. Set its PostgreSQL admin connection (Clusters → Profile) to rotate database passwords.`,
+          );
         return pg;
       }),
     );
@@ -114,7 +137,10 @@ export class RotationService {
     } catch {
       // fall through
     }
-    throw new ContractError('VALIDATION', `ConfigMap ${POLICY_CONFIGMAP} holds a malformed policy. Set it again on the Secrets page (or fix ${POLICY_KEY}).`);
+    throw new ContractError(
+      'VALIDATION',
+      `ConfigMap ${POLICY_CONFIGMAP} holds a malformed policy. Set it again on the Secrets page (or fix ${POLICY_KEY}).`,
+    );
   }
 
   /** Shared by every console of the cluster: a ConfigMap in the platform namespace, written with its resourceVersion. */
@@ -128,7 +154,12 @@ export class RotationService {
         apiVersion: 'v1',
         kind: 'ConfigMap',
         ...(cm ?? {}),
-        metadata: { ...(cm?.metadata ?? {}), name: POLICY_CONFIGMAP, namespace: kube.namespace, labels: { ...(cm?.metadata?.labels ?? {}), ...MANAGED_BY_LABEL } },
+        metadata: {
+          ...(cm?.metadata ?? {}),
+          name: POLICY_CONFIGMAP,
+          namespace: kube.namespace,
+          labels: { ...(cm?.metadata?.labels ?? {}), ...MANAGED_BY_LABEL },
+        },
         data: { ...(cm?.data ?? {}), [POLICY_KEY]: JSON.stringify(policy) },
       };
       if (cm) await kube.replaceConfigMap(POLICY_CONFIGMAP, body);
@@ -140,9 +171,16 @@ export class RotationService {
   /** Key age of every tenant with one LIST of tenant Secrets (and one GET of the policy). */
   async fleetStatus(cluster: ClusterRuntime) {
     const kube = this.kube(cluster);
-    const [secrets, policy] = await Promise.all([kube.listSecrets(`${Object.keys(MANAGED_BY_LABEL)[0]}=${Object.values(MANAGED_BY_LABEL)[0]},${TENANT_LABEL}`), this.policy(cluster)]);
+    const [secrets, policy] = await Promise.all([
+      kube.listSecrets(`${Object.keys(MANAGED_BY_LABEL)[0]}=${Object.values(MANAGED_BY_LABEL)[0]},${TENANT_LABEL}`),
+      this.policy(cluster),
+    ]);
     const now = this.o.now();
-    const tenants: { slug: string; kinds: { kind: PolicyKind; currentId: string | null; ageSeconds: number | null; phase: string; overdue: boolean }[]; error: string | null }[] = [];
+    const tenants: {
+      slug: string;
+      kinds: { kind: PolicyKind; currentId: string | null; ageSeconds: number | null; phase: string; overdue: boolean }[];
+      error: string | null;
+    }[] = [];
     const alerts: RotationAlert[] = [];
     for (const s of secrets) {
       const slug = s.metadata?.labels?.[TENANT_LABEL];
@@ -150,16 +188,34 @@ export class RotationService {
       try {
         const doc = readDoc(slug, s);
         const kinds = [
-          ...kindStatuses(doc, policy, now).map((k) => ({ kind: k.kind as PolicyKind, currentId: k.currentId, ageSeconds: k.ageSeconds, phase: k.phase, overdue: k.overdue })),
+          ...kindStatuses(doc, policy, now).map((k) => ({
+            kind: k.kind as PolicyKind,
+            currentId: k.currentId,
+            ageSeconds: k.ageSeconds,
+            phase: k.phase,
+            overdue: k.overdue,
+          })),
           (() => {
             const b = bootstrapStatus(doc, policy, now);
-            return { kind: 'bootstrap' as const, currentId: b.present ? b.id : null, ageSeconds: b.present ? b.ageSeconds : null, phase: b.present ? (b.expired ? 'expired' : 'active') : 'none', overdue: b.overdue };
+            return {
+              kind: 'bootstrap' as const,
+              currentId: b.present ? b.id : null,
+              ageSeconds: b.present ? b.ageSeconds : null,
+              phase: b.present ? (b.expired ? 'expired' : 'active') : 'none',
+              overdue: b.overdue,
+            };
           })(),
         ];
         for (const k of kinds) {
           const max = policy[k.kind];
           if (k.overdue && max !== null && k.ageSeconds !== null) {
-            alerts.push({ slug, kind: k.kind, ageSeconds: k.ageSeconds, maxAgeDays: max, message: `${slug}: ${k.kind} is ${Math.floor(k.ageSeconds / DAY)} days old (policy: ${max} days). Rotate it.` });
+            alerts.push({
+              slug,
+              kind: k.kind,
+              ageSeconds: k.ageSeconds,
+              maxAgeDays: max,
+              message: `${slug}: ${k.kind} is ${Math.floor(k.ageSeconds / DAY)} days old (policy: ${max} days). Rotate it.`,
+            });
           }
         }
         tenants.push({ slug, kinds, error: null });
@@ -173,13 +229,22 @@ export class RotationService {
 
   /** Slugs of every tenant Secret (the fleet's default scope), one LIST. */
   async tenantSlugs(cluster: ClusterRuntime): Promise<string[]> {
-    const secrets = await this.kube(cluster).listSecrets(`${Object.keys(MANAGED_BY_LABEL)[0]}=${Object.values(MANAGED_BY_LABEL)[0]},${TENANT_LABEL}`);
-    return secrets.map((s) => s.metadata?.labels?.[TENANT_LABEL] ?? '').filter(Boolean).sort();
+    const secrets = await this.kube(cluster).listSecrets(
+      `${Object.keys(MANAGED_BY_LABEL)[0]}=${Object.values(MANAGED_BY_LABEL)[0]},${TENANT_LABEL}`,
+    );
+    return secrets
+      .map((s) => s.metadata?.labels?.[TENANT_LABEL] ?? '')
+      .filter(Boolean)
+      .sort();
   }
 
   // ---- rotating
 
-  async rotate(cluster: ClusterRuntime, input: { slug: string; kind: CredentialKind; algorithm?: SigningAlgorithm | undefined }, actor?: string): Promise<RotationResult> {
+  async rotate(
+    cluster: ClusterRuntime,
+    input: { slug: string; kind: CredentialKind; algorithm?: SigningAlgorithm | undefined },
+    actor?: string,
+  ): Promise<RotationResult> {
     if (input.algorithm && input.kind !== 'jwt') throw new ContractError('VALIDATION', 'An algorithm applies to JWT signing keys only.');
     // Refused before anything is journaled: the tenant must exist.
     await readTenantDoc(this.kube(cluster), input.slug);
@@ -189,19 +254,29 @@ export class RotationService {
   }
 
   /** Retires a previous entry once its window ended (refused before, naming when it ends). */
-  async retire(cluster: ClusterRuntime, input: { slug: string; kind: 'jwt' | TokenKind; id: string }, actor?: string): Promise<RotationResult> {
+  async retire(
+    cluster: ClusterRuntime,
+    input: { slug: string; kind: 'jwt' | TokenKind; id: string },
+    actor?: string,
+  ): Promise<RotationResult> {
     const doc = await readTenantDoc(this.kube(cluster), input.slug);
     const target = setOf(doc, input.kind).entries.find((e) => e.id === input.id);
-    if (!target) throw new ContractError('NOT_FOUND', `No ${input.kind} entry "${input.id}" in Secret tenant-${input.slug}; refresh the page.`);
+    if (!target)
+      throw new ContractError('NOT_FOUND', `No ${input.kind} entry "${input.id}" in Secret tenant-${input.slug}; refresh the page.`);
     refuseBeforeWindow(input.kind, target, this.o.now());
     return this.runRetire(cluster, { ...input, emergency: false }, actor);
   }
 
   /** Emergency revoke (admin, typed confirmation): retired now, whatever its window; the current entry is replaced in the same write. */
-  async revoke(cluster: ClusterRuntime, input: { slug: string; kind: 'jwt' | TokenKind; id: string }, actor?: string): Promise<RotationResult & { before: string }> {
+  async revoke(
+    cluster: ClusterRuntime,
+    input: { slug: string; kind: 'jwt' | TokenKind; id: string },
+    actor?: string,
+  ): Promise<RotationResult & { before: string }> {
     const doc = await readTenantDoc(this.kube(cluster), input.slug);
     const target = setOf(doc, input.kind).entries.find((e) => e.id === input.id);
-    if (!target) throw new ContractError('NOT_FOUND', `No ${input.kind} entry "${input.id}" in Secret tenant-${input.slug}; refresh the page.`);
+    if (!target)
+      throw new ContractError('NOT_FOUND', `No ${input.kind} entry "${input.id}" in Secret tenant-${input.slug}; refresh the page.`);
     if (target.state === 'retired') throw new ContractError('CONFLICT', `${input.id} is already retired.`);
     const out = await this.runRetire(cluster, { ...input, emergency: true }, actor);
     return { ...out, before: target.state };
@@ -228,7 +303,11 @@ export class RotationService {
     }
     const notes = (outcome.ctx as { op?: { notes: Record<string, unknown> } } | null)?.op?.notes ?? {};
     return {
-      slug, kind, operationId: op.id, status: op.status, steps: op.steps,
+      slug,
+      kind,
+      operationId: op.id,
+      status: op.status,
+      steps: op.steps,
       id: typeof notes.entryId === 'string' ? notes.entryId : null,
       retireAfter: typeof notes.retireAfter === 'string' ? notes.retireAfter : null,
       notices: op.notices,
@@ -254,7 +333,12 @@ export class RotationService {
     const names = Object.keys(await annotateWorkloads(kube, doc.slug, rev));
     if (names.length === 0) return [];
     try {
-      return await waitForRollout(kube, doc.slug, rev, { timeoutMs: this.o.rolloutTimeoutMs, pollMs: this.o.pollMs, names, sleep: this.o.sleep });
+      return await waitForRollout(kube, doc.slug, rev, {
+        timeoutMs: this.o.rolloutTimeoutMs,
+        pollMs: this.o.pollMs,
+        names,
+        sleep: this.o.sleep,
+      });
     } catch (error) {
       if (error instanceof RolloutStuck) return error.workloads;
       throw error;
@@ -285,7 +369,14 @@ export class RotationService {
         replaced = d.bootstrap?.hash ? d.bootstrap.id : null;
         return {
           [BOOTSTRAP_KEYS.hash]: `sha256:${sha256(token)}`,
-          [BOOTSTRAP_KEYS.meta]: JSON.stringify({ id, created: now.toISOString(), expires, createdBy: actor, revoked: null, revokedId: null }),
+          [BOOTSTRAP_KEYS.meta]: JSON.stringify({
+            id,
+            created: now.toISOString(),
+            expires,
+            createdBy: actor,
+            revoked: null,
+            revokedId: null,
+          }),
         };
       });
       const rollout = await this.rollReport(kube, doc);
@@ -302,7 +393,14 @@ export class RotationService {
         const now = this.o.now().toISOString();
         return {
           [BOOTSTRAP_KEYS.hash]: null,
-          [BOOTSTRAP_KEYS.meta]: JSON.stringify({ id: null, created: null, expires: null, createdBy: null, revoked: now, revokedId: d.bootstrap.id }),
+          [BOOTSTRAP_KEYS.meta]: JSON.stringify({
+            id: null,
+            created: null,
+            expires: null,
+            createdBy: null,
+            revoked: now,
+            revokedId: d.bootstrap.id,
+          }),
         };
       });
       const rollout = revokedId ? await this.rollReport(kube, doc) : [];
@@ -312,11 +410,19 @@ export class RotationService {
 
   // ---- fleet
 
-  async fleetRotate(cluster: ClusterRuntime, input: { kind: CredentialKind; concurrency: number; slugs?: string[] | undefined; algorithm?: SigningAlgorithm | undefined }, actor: string | null): Promise<FleetSummary> {
+  async fleetRotate(
+    cluster: ClusterRuntime,
+    input: { kind: CredentialKind; concurrency: number; slugs?: string[] | undefined; algorithm?: SigningAlgorithm | undefined },
+    actor: string | null,
+  ): Promise<FleetSummary> {
     if (input.algorithm && input.kind !== 'jwt') throw new ContractError('VALIDATION', 'An algorithm applies to JWT signing keys only.');
     const slugs = input.slugs?.length ? input.slugs : await this.tenantSlugs(cluster);
     if (slugs.length === 0) throw new ContractError('NOT_FOUND', 'This cluster has no tenant to rotate.');
-    return this.fleet.start(cluster, { kind: input.kind, concurrency: input.concurrency, algorithm: input.algorithm ?? null, slugs }, actor);
+    return this.fleet.start(
+      cluster,
+      { kind: input.kind, concurrency: input.concurrency, algorithm: input.algorithm ?? null, slugs },
+      actor,
+    );
   }
 
   fleetResume(cluster: ClusterRuntime, fleetId: string, actor: string | null): Promise<FleetSummary> {
@@ -332,7 +438,15 @@ export class RotationService {
 
 const setOf = (doc: TenantSecretDoc, kind: 'jwt' | TokenKind): CredentialSet => (kind === 'jwt' ? doc.jwt : doc.tokens[kind]);
 
-const rolloutView = (w: WorkloadState) => ({ name: w.name, desired: w.desired, updated: w.updated, available: w.available, upToDate: w.upToDate, revision: w.revision, complete: w.complete });
+const rolloutView = (w: WorkloadState) => ({
+  name: w.name,
+  desired: w.desired,
+  updated: w.updated,
+  available: w.available,
+  upToDate: w.upToDate,
+  revision: w.revision,
+  complete: w.complete,
+});
 
 function overdue(age: number | null, maxDays: number | null): boolean {
   return age !== null && maxDays !== null && age > maxDays * DAY;
@@ -345,19 +459,41 @@ export function kindStatuses(doc: TenantSecretDoc, policy: MaxAgePolicy, now: Da
     const current = currentEntry(set);
     const since = current ? (current.activated ?? current.created) : null;
     const age = seconds(since, now);
-    const inFlight = set.entries.find((e) => e.state === 'next')?.op ?? set.entries.find((e) => e.state === 'previous' && e.demotedBy && !e.retireAfter)?.demotedBy ?? null;
-    const legacy = kind === 'jwt' ? doc.data.JWT_KEYS === undefined : doc.data[`${kind === 'login-worker' ? 'LOGIN_WORKER' : kind.toUpperCase()}_TOKENS`] === undefined;
+    const inFlight =
+      set.entries.find((e) => e.state === 'next')?.op ??
+      set.entries.find((e) => e.state === 'previous' && e.demotedBy && !e.retireAfter)?.demotedBy ??
+      null;
+    const legacy =
+      kind === 'jwt'
+        ? doc.data.JWT_KEYS === undefined
+        : doc.data[`${kind === 'login-worker' ? 'LOGIN_WORKER' : kind.toUpperCase()}_TOKENS`] === undefined;
     out.push({
-      kind, currentId: current?.id ?? null, ageSeconds: age, since, phase: phaseOf(set), entries: set.entries.map(describe), databaseUser: null,
-      operationId: inFlight, maxAgeDays: policy[kind], overdue: overdue(age, policy[kind]), legacy,
+      kind,
+      currentId: current?.id ?? null,
+      ageSeconds: age,
+      since,
+      phase: phaseOf(set),
+      entries: set.entries.map(describe),
+      databaseUser: null,
+      operationId: inFlight,
+      maxAgeDays: policy[kind],
+      overdue: overdue(age, policy[kind]),
+      legacy,
     });
   }
   const db = doc.database;
   const dbAge = seconds(db?.created ?? null, now);
   out.push({
-    kind: 'database', currentId: db?.id ?? null, ageSeconds: dbAge, since: db?.created ?? null,
-    phase: db?.next ? 'staged' : db?.previous ? 'promoted' : 'stable', entries: [], databaseUser: db?.user ?? null,
-    operationId: db?.next?.op ?? db?.previous?.op ?? null, maxAgeDays: policy.database, overdue: overdue(dbAge, policy.database),
+    kind: 'database',
+    currentId: db?.id ?? null,
+    ageSeconds: dbAge,
+    since: db?.created ?? null,
+    phase: db?.next ? 'staged' : db?.previous ? 'promoted' : 'stable',
+    entries: [],
+    databaseUser: db?.user ?? null,
+    operationId: db?.next?.op ?? db?.previous?.op ?? null,
+    maxAgeDays: policy.database,
+    overdue: overdue(dbAge, policy.database),
     // DATABASE_URL is the same in both layouts; without DATABASE_CREDENTIAL the age counts from the Secret's creation.
     legacy: false,
   });
@@ -370,9 +506,16 @@ export function bootstrapStatus(doc: TenantSecretDoc, policy: MaxAgePolicy, now:
   const age = present ? seconds(b?.created ?? null, now) : null;
   const expired = Boolean(present && b?.expires && new Date(b.expires).getTime() <= now.getTime());
   return {
-    present, id: present ? (b?.id ?? null) : null, created: present ? (b?.created ?? null) : null, expires: present ? (b?.expires ?? null) : null, expired,
-    revoked: b?.revoked ?? null, createdBy: b?.createdBy ?? null, legacy: Boolean(b?.legacy), ageSeconds: age, maxAgeDays: policy.bootstrap,
+    present,
+    id: present ? (b?.id ?? null) : null,
+    created: present ? (b?.created ?? null) : null,
+    expires: present ? (b?.expires ?? null) : null,
+    expired,
+    revoked: b?.revoked ?? null,
+    createdBy: b?.createdBy ?? null,
+    legacy: Boolean(b?.legacy),
+    ageSeconds: age,
+    maxAgeDays: policy.bootstrap,
     overdue: present && overdue(age, policy.bootstrap),
   };
 }
-

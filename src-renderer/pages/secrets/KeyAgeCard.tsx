@@ -16,10 +16,24 @@ export function KeyAgeCard({ clusterKey }: { clusterKey: string }) {
     <div className="stat" data-testid="key-age-card">
       <div className="stat-label">Credential age</div>
       <div className="stat-value" style={{ fontSize: 18 }}>
-        {s ? (s.alerts.length ? <span style={{ color: 'var(--err)' }}>{plural(s.alerts.length, 'over policy')}</span> : 'within policy') : q.error ? '—' : '…'}
+        {s ? (
+          s.alerts.length ? (
+            <span style={{ color: 'var(--err)' }}>{plural(s.alerts.length, 'over policy')}</span>
+          ) : (
+            'within policy'
+          )
+        ) : q.error ? (
+          '—'
+        ) : (
+          '…'
+        )}
       </div>
       <div className="stat-sub">
-        {q.error ? q.error.message : s ? `oldest ${KIND_LABELS.jwt?.toLowerCase()}: ${duration(oldest.find((o) => o.kind === 'jwt')?.age ?? 0)} · ` : ''}
+        {q.error
+          ? q.error.message
+          : s
+            ? `oldest ${KIND_LABELS.jwt?.toLowerCase()}: ${duration(oldest.find((o) => o.kind === 'jwt')?.age ?? 0)} · `
+            : ''}
         <a href="#/secrets">Secrets</a>
       </div>
     </div>

@@ -26,7 +26,13 @@ export default function SecretsPage() {
   const reload = async () => {
     await Promise.all([q.reload(), runs.reload()]);
   };
-  if (!current) return <div className="empty-state"><h2>No cluster selected</h2><p className="muted">Pick a cluster on the Clusters page first.</p></div>;
+  if (!current)
+    return (
+      <div className="empty-state">
+        <h2>No cluster selected</h2>
+        <p className="muted">Pick a cluster on the Clusters page first.</p>
+      </div>
+    );
   return (
     <div className="rotation" data-testid="secrets-page">
       <div className="page-header">
@@ -35,7 +41,11 @@ export default function SecretsPage() {
           <div className="sub">Credential age and rotation across the tenants of {current.contextName}</div>
         </div>
         <span className="spacer" />
-        {q.data && <span className="muted" title={exactTime(q.data.readAt)}>Read {ago(q.data.readAt)}</span>}
+        {q.data && (
+          <span className="muted" title={exactTime(q.data.readAt)}>
+            Read {ago(q.data.readAt)}
+          </span>
+        )}
         <button className="btn" onClick={() => void reload()} disabled={q.loading}>
           <Icon name="refresh" /> Refresh
         </button>
@@ -52,7 +62,11 @@ export default function SecretsPage() {
 
 function Alerts({ s }: { s: FleetStatus }) {
   if (s.alerts.length === 0) {
-    return <div className="callout callout-ok" data-testid="rotation-alerts">Every credential is within its max-age policy.</div>;
+    return (
+      <div className="callout callout-ok" data-testid="rotation-alerts">
+        Every credential is within its max-age policy.
+      </div>
+    );
   }
   return (
     <div className="callout callout-warn" data-testid="rotation-alerts">
@@ -60,7 +74,8 @@ function Alerts({ s }: { s: FleetStatus }) {
       <ul className="missing-list">
         {s.alerts.slice(0, 12).map((a) => (
           <li key={`${a.slug}-${a.kind}`}>
-            <a href={`#/tenants/${a.slug}/${a.kind === 'bootstrap' ? 'bootstrap' : a.kind === 'cp' ? 'cp-token' : 'secrets'}`}>{a.slug}</a>: {KIND_LABELS[a.kind]} is {duration(a.ageSeconds)} old (policy {a.maxAgeDays} days)
+            <a href={`#/tenants/${a.slug}/${a.kind === 'bootstrap' ? 'bootstrap' : a.kind === 'cp' ? 'cp-token' : 'secrets'}`}>{a.slug}</a>:{' '}
+            {KIND_LABELS[a.kind]} is {duration(a.ageSeconds)} old (policy {a.maxAgeDays} days)
           </li>
         ))}
         {s.alerts.length > 12 && <li className="muted">… and {s.alerts.length - 12} more (see the table below)</li>}
@@ -87,7 +102,10 @@ function FleetRotate({ s, onDone }: { s: FleetStatus; onDone(): Promise<void> })
       if (p.kind !== 'rotation.fleet') return;
       setProgress((prev) => {
         const base = prev ?? { done: 0, total: p.total ?? 0, failed: [] };
-        const failed = p.status === 'failed' && p.target !== '*' ? [...base.failed.filter((f) => f.slug !== p.target), { slug: p.target, message: p.message ?? 'failed' }] : base.failed;
+        const failed =
+          p.status === 'failed' && p.target !== '*'
+            ? [...base.failed.filter((f) => f.slug !== p.target), { slug: p.target, message: p.message ?? 'failed' }]
+            : base.failed;
         return { done: p.done ?? base.done, total: p.total ?? base.total, failed };
       });
     });
@@ -120,29 +138,57 @@ function FleetRotate({ s, onDone }: { s: FleetStatus; onDone(): Promise<void> })
       </header>
       <div className="card-body">
         <div className="row row-wrap">
-          <select value={kind} onChange={(e) => setKind(e.target.value as CredentialKind)} aria-label="Credential kind" data-testid="fleet-kind">
+          <select
+            value={kind}
+            onChange={(e) => setKind(e.target.value as CredentialKind)}
+            aria-label="Credential kind"
+            data-testid="fleet-kind"
+          >
             {ROTATABLE.map((k) => (
-              <option key={k} value={k}>{KIND_LABELS[k]}</option>
+              <option key={k} value={k}>
+                {KIND_LABELS[k]}
+              </option>
             ))}
           </select>
           <label htmlFor="fleet-conc">at most</label>
-          <input id="fleet-conc" type="number" min={1} max={16} value={concurrency} onChange={(e) => setConcurrency(Number(e.target.value))} style={{ width: 70 }} />
+          <input
+            id="fleet-conc"
+            type="number"
+            min={1}
+            max={16}
+            value={concurrency}
+            onChange={(e) => setConcurrency(Number(e.target.value))}
+            style={{ width: 70 }}
+          />
           <span>at once</span>
-          <button className="btn btn-primary" disabled={!canOperate || running || tenants === 0} onClick={() => setAsking(true)} data-testid="fleet-start">
+          <button
+            className="btn btn-primary"
+            disabled={!canOperate || running || tenants === 0}
+            onClick={() => setAsking(true)}
+            data-testid="fleet-start"
+          >
             {running ? 'Rotating…' : `Rotate for ${plural(tenants, 'tenant')}`}
           </button>
         </div>
         {(running || progress) && (
           <div className="fleet-progress" data-testid="fleet-progress">
-            <div className="bar"><div className="bar-track"><div className="bar-fill" style={{ width: `${pct}%` }} /></div><span className="bar-text">{progress ? `${progress.done} / ${progress.total}` : 'starting…'}</span></div>
+            <div className="bar">
+              <div className="bar-track">
+                <div className="bar-fill" style={{ width: `${pct}%` }} />
+              </div>
+              <span className="bar-text">{progress ? `${progress.done} / ${progress.total}` : 'starting…'}</span>
+            </div>
             {progress?.failed.map((f) => (
-              <div key={f.slug} className="callout callout-err"><a href={`#/tenants/${f.slug}/secrets`}>{f.slug}</a>: {f.message}</div>
+              <div key={f.slug} className="callout callout-err">
+                <a href={`#/tenants/${f.slug}/secrets`}>{f.slug}</a>: {f.message}
+              </div>
             ))}
           </div>
         )}
         {result && (
           <div className={`callout ${result.status === 'done' ? 'callout-ok' : 'callout-warn'}`} data-testid="fleet-result">
-            {result.done} of {result.total} rotated{result.failed ? `, ${result.failed} failed (resume below once fixed)` : ''}{result.skipped ? `, ${result.skipped} skipped` : ''}.
+            {result.done} of {result.total} rotated{result.failed ? `, ${result.failed} failed (resume below once fixed)` : ''}
+            {result.skipped ? `, ${result.skipped} skipped` : ''}.
           </div>
         )}
         {error && <div className="callout callout-err">{error}</div>}
@@ -154,13 +200,18 @@ function FleetRotate({ s, onDone }: { s: FleetStatus; onDone(): Promise<void> })
           testId="fleet-confirm"
           footer={
             <>
-              <button className="btn" onClick={() => setAsking(false)}>Cancel</button>
-              <button className="btn btn-primary" onClick={() => void run()} data-testid="fleet-confirm-start">Start</button>
+              <button className="btn" onClick={() => setAsking(false)}>
+                Cancel
+              </button>
+              <button className="btn btn-primary" onClick={() => void run()} data-testid="fleet-confirm-start">
+                Start
+              </button>
             </>
           }
         >
           <p>
-            {plural(tenants, 'tenant')}, {concurrency} at a time. Each tenant&apos;s workloads roll twice; nobody is logged out. A tenant whose rollout gets stuck stops at a safe phase and is listed with the reason.
+            {plural(tenants, 'tenant')}, {concurrency} at a time. Each tenant&apos;s workloads roll twice; nobody is logged out. A tenant
+            whose rollout gets stuck stops at a safe phase and is listed with the reason.
           </p>
         </Modal>
       )}
@@ -185,18 +236,44 @@ function Runs({ fleets, onDone }: { fleets: FleetSummary[]; onDone(): Promise<vo
   };
   return (
     <section className="card" data-testid="fleet-runs">
-      <header className="card-header"><h2>Recent fleet rotations</h2></header>
+      <header className="card-header">
+        <h2>Recent fleet rotations</h2>
+      </header>
       <div className="card-body flush">
         <table className="table">
-          <thead><tr><th>Started</th><th>Kind</th><th>Status</th><th className="num">Done</th><th className="num">Failed</th><th>By</th><th /></tr></thead>
+          <thead>
+            <tr>
+              <th>Started</th>
+              <th>Kind</th>
+              <th>Status</th>
+              <th className="num">Done</th>
+              <th className="num">Failed</th>
+              <th>By</th>
+              <th />
+            </tr>
+          </thead>
           <tbody>
             {fleets.map((f) => (
               <tr key={f.fleetId} data-testid={`fleet-run-${f.fleetId}`}>
                 <td title={exactTime(f.createdAt)}>{ago(f.createdAt)}</td>
                 <td>{KIND_LABELS[f.kind]}</td>
-                <td><span className={`badge ${f.status === 'done' ? 'badge-ok' : f.status === 'running' ? 'badge-info' : 'badge-warn'}`}>{f.status}</span></td>
-                <td className="num">{f.done} / {f.total}</td>
-                <td className="num" title={f.items.filter((i) => i.status === 'failed').map((i) => `${i.slug}: ${i.error ?? ''}`).join('\n')}>{f.failed}</td>
+                <td>
+                  <span className={`badge ${f.status === 'done' ? 'badge-ok' : f.status === 'running' ? 'badge-info' : 'badge-warn'}`}>
+                    {f.status}
+                  </span>
+                </td>
+                <td className="num">
+                  {f.done} / {f.total}
+                </td>
+                <td
+                  className="num"
+                  title={f.items
+                    .filter((i) => i.status === 'failed')
+                    .map((i) => `${i.slug}: ${i.error ?? ''}`)
+                    .join('\n')}
+                >
+                  {f.failed}
+                </td>
                 <td>{f.actor ?? '—'}</td>
                 <td className="actions">
                   {(f.status === 'partial' || f.status === 'interrupted') && (
@@ -244,12 +321,27 @@ function Policy({ policy, onDone }: { policy: MaxAgePolicy; onDone(): Promise<vo
           {POLICY_KINDS.map((k) => (
             <div className="field" key={k}>
               <label htmlFor={`pol-${k}`}>{KIND_LABELS[k]}</label>
-              <input id={`pol-${k}`} type="number" min={1} max={3650} disabled={!admin} value={v[k] ?? ''} placeholder="no limit" onChange={(e) => setV({ ...v, [k]: e.target.value === '' ? null : Number(e.target.value) })} />
+              <input
+                id={`pol-${k}`}
+                type="number"
+                min={1}
+                max={3650}
+                disabled={!admin}
+                value={v[k] ?? ''}
+                placeholder="no limit"
+                onChange={(e) => setV({ ...v, [k]: e.target.value === '' ? null : Number(e.target.value) })}
+              />
             </div>
           ))}
         </div>
         {admin && (
-          <button className="btn" disabled={busy || readOnly} onClick={() => void save()} data-testid="policy-save" style={{ marginTop: 10 }}>
+          <button
+            className="btn"
+            disabled={busy || readOnly}
+            onClick={() => void save()}
+            data-testid="policy-save"
+            style={{ marginTop: 10 }}
+          >
             {busy ? 'Saving…' : 'Save policy'}
           </button>
         )}
@@ -266,29 +358,43 @@ function AgeTable({ s }: { s: FleetStatus }) {
       <header className="card-header">
         <h2>Key age per tenant</h2>
         <span className="spacer" />
-        <input className="search" placeholder="Filter by slug" value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="Filter tenants" />
+        <input
+          className="search"
+          placeholder="Filter by slug"
+          value={filter}
+          onChange={(e) => setFilter(e.target.value)}
+          aria-label="Filter tenants"
+        />
       </header>
       <div className="card-body flush">
         <table className="table fleet-table">
           <thead>
             <tr>
               <th>Tenant</th>
-              {POLICY_KINDS.map((k) => <th key={k}>{KIND_LABELS[k]}</th>)}
+              {POLICY_KINDS.map((k) => (
+                <th key={k}>{KIND_LABELS[k]}</th>
+              ))}
             </tr>
           </thead>
           <tbody>
             {rows.slice(0, SHOWN_ROWS).map((t) => (
               <tr key={t.slug} data-testid={`age-row-${t.slug}`}>
-                <td><a href={`#/tenants/${t.slug}/secrets`}>{t.slug}</a></td>
+                <td>
+                  <a href={`#/tenants/${t.slug}/secrets`}>{t.slug}</a>
+                </td>
                 {t.error ? (
-                  <td colSpan={POLICY_KINDS.length} className="muted">{t.error}</td>
+                  <td colSpan={POLICY_KINDS.length} className="muted">
+                    {t.error}
+                  </td>
                 ) : (
                   POLICY_KINDS.map((k) => {
                     const c = t.kinds.find((x) => x.kind === k);
                     return (
                       <td key={k} className={c?.overdue ? 'over' : ''} title={c?.currentId ?? ''}>
                         {c?.ageSeconds !== null && c?.ageSeconds !== undefined ? duration(c.ageSeconds) : '—'}
-                        {c && c.phase !== 'stable' && c.phase !== 'active' && c.phase !== 'none' ? <span className="muted"> ({c.phase})</span> : null}
+                        {c && c.phase !== 'stable' && c.phase !== 'active' && c.phase !== 'none' ? (
+                          <span className="muted"> ({c.phase})</span>
+                        ) : null}
                       </td>
                     );
                   })
@@ -296,10 +402,18 @@ function AgeTable({ s }: { s: FleetStatus }) {
               </tr>
             ))}
             {rows.length > SHOWN_ROWS && (
-              <tr><td colSpan={POLICY_KINDS.length + 1} className="muted">Showing {SHOWN_ROWS} of {rows.length}; filter to narrow down.</td></tr>
+              <tr>
+                <td colSpan={POLICY_KINDS.length + 1} className="muted">
+                  Showing {SHOWN_ROWS} of {rows.length}; filter to narrow down.
+                </td>
+              </tr>
             )}
             {rows.length === 0 && (
-              <tr><td colSpan={POLICY_KINDS.length + 1} className="muted">No tenant{filter ? ' matches' : ' on this cluster'}.</td></tr>
+              <tr>
+                <td colSpan={POLICY_KINDS.length + 1} className="muted">
+                  No tenant{filter ? ' matches' : ' on this cluster'}.
+                </td>
+              </tr>
             )}
           </tbody>
         </table>

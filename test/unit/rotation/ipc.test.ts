@@ -19,13 +19,38 @@ function fakeRotation() {
       status: async () => ({ kinds }),
       rotate: async (_c: unknown, input: { slug: string; kind: string }) => {
         calls.push(`rotate ${input.slug} ${input.kind}`);
-        return { slug: input.slug, kind: input.kind, operationId: 'op-1', status: 'done', steps: [{ name: 'stage', status: 'done', error: null }, { name: 'promote', status: 'done', error: null }], id: 'k-new', retireAfter: '2026-12-01T00:00:00.000Z', notices: [] };
+        return {
+          slug: input.slug,
+          kind: input.kind,
+          operationId: 'op-1',
+          status: 'done',
+          steps: [
+            { name: 'stage', status: 'done', error: null },
+            { name: 'promote', status: 'done', error: null },
+          ],
+          id: 'k-new',
+          retireAfter: '2026-12-01T00:00:00.000Z',
+          notices: [],
+        };
       },
       revoke: async (_c: unknown, input: { slug: string; kind: string; id: string }) => {
         calls.push(`revoke ${input.id}`);
-        return { before: 'current', slug: input.slug, kind: input.kind, operationId: 'op-2', status: 'done', steps: [], id: null, retireAfter: null, notices: [] };
+        return {
+          before: 'current',
+          slug: input.slug,
+          kind: input.kind,
+          operationId: 'op-2',
+          status: 'done',
+          steps: [],
+          id: null,
+          retireAfter: null,
+          notices: [],
+        };
       },
-      issueBootstrap: async (_c: unknown, slug: string) => ({ result: { slug, id: 'bt-1', token: TOKEN, expires: '2027-01-01T00:00:00.000Z', rollout: [] }, replaced: 'legacy-aaaa' }),
+      issueBootstrap: async (_c: unknown, slug: string) => ({
+        result: { slug, id: 'bt-1', token: TOKEN, expires: '2027-01-01T00:00:00.000Z', rollout: [] },
+        replaced: 'legacy-aaaa',
+      }),
     },
   };
 }
@@ -53,9 +78,18 @@ describe('rotation commands through the pipeline', () => {
     expect(r.ok).toBe(true);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({
-      action: 'rotation.rotate', target: 'tenant:acme:jwt', outcome: 'success', cluster: 'uid-prod',
+      action: 'rotation.rotate',
+      target: 'tenant:acme:jwt',
+      outcome: 'success',
+      cluster: 'uid-prod',
       before: { kind: 'jwt', currentId: 'k-old', phase: 'stable' },
-      after: { kind: 'jwt', newId: 'k-new', operationId: 'op-1', phases: ['stage:done', 'promote:done'], retireAfter: '2026-12-01T00:00:00.000Z' },
+      after: {
+        kind: 'jwt',
+        newId: 'k-new',
+        operationId: 'op-1',
+        phases: ['stage:done', 'promote:done'],
+        retireAfter: '2026-12-01T00:00:00.000Z',
+      },
     });
   });
 
@@ -64,7 +98,11 @@ describe('rotation commands through the pipeline', () => {
     const r = await p.invoke('c', 'rotation.bootstrap.issue', { slug: 'acme', expiresInDays: 7 });
     expect(r.ok && (r.value as { token: string }).token).toBe(TOKEN);
     expect(JSON.stringify(records)).not.toContain(TOKEN);
-    expect(records[0]).toMatchObject({ action: 'rotation.bootstrap.issue', before: { replacedId: 'legacy-aaaa' }, after: { id: 'bt-1', expires: '2027-01-01T00:00:00.000Z' } });
+    expect(records[0]).toMatchObject({
+      action: 'rotation.bootstrap.issue',
+      before: { replacedId: 'legacy-aaaa' },
+      after: { id: 'bt-1', expires: '2027-01-01T00:00:00.000Z' },
+    });
   });
 
   it('emergency revoke needs admin and the kid typed again; refused attempts are audited and change nothing', async () => {
@@ -80,6 +118,9 @@ describe('rotation commands through the pipeline', () => {
     expect(ok.ok).toBe(true);
     expect(admin.calls).toEqual(['revoke k-old']);
     expect(admin.records.map((r) => r.outcome)).toEqual(['invalid', 'success']);
-    expect(admin.records[1]).toMatchObject({ before: { id: 'k-old', state: 'current' }, after: { id: 'k-old', state: 'retired', emergency: true } });
+    expect(admin.records[1]).toMatchObject({
+      before: { id: 'k-old', state: 'current' },
+      after: { id: 'k-old', state: 'retired', emergency: true },
+    });
   });
 });

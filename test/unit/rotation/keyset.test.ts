@@ -22,11 +22,17 @@ import { overlapWindow } from '../../../src-main/engine/rotation/window';
 import { ContractError } from '../../../src-shared/contract';
 
 const T0 = new Date('2026-11-23T10:00:00.000Z');
-const legacy = { JWT_CURRENT_KID: 'k-20261101-aaaa1111', JWT_CURRENT_SECRET: 'legacy-current-secret-value', JWT_PREVIOUS_KID: 'k-20261101-bbbb2222', JWT_PREVIOUS_SECRET: 'legacy-previous-secret-value' };
+const legacy = {
+  JWT_CURRENT_KID: 'k-20261101-aaaa1111',
+  JWT_CURRENT_SECRET: 'legacy-current-secret-value',
+  JWT_PREVIOUS_KID: 'k-20261101-bbbb2222',
+  JWT_PREVIOUS_SECRET: 'legacy-previous-secret-value',
+};
 const apply = (data: Record<string, string>, changes: Record<string, string | null>) => {
   const out = { ...data };
-  for (const [k, v] of Object.entries(changes)) if (v === null) delete out[k];
-  else out[k] = v;
+  for (const [k, v] of Object.entries(changes))
+    if (v === null) delete out[k];
+    else out[k] = v;
   return out;
 };
 const secretOf = (data: Record<string, string>): V1Secret => ({
@@ -44,7 +50,9 @@ describe('JWT key set', () => {
     const written = writeSet(set);
     for (const [k, v] of Object.entries(legacy)) expect(written[k]).toBe(v);
     // A token an old backend signed with the raw string verifies with the imported oct JWK (same bytes).
-    const old = await new SignJWT({ sub: 'u1' }).setProtectedHeader({ alg: 'HS256', kid: legacy.JWT_CURRENT_KID }).sign(new TextEncoder().encode(legacy.JWT_CURRENT_SECRET));
+    const old = await new SignJWT({ sub: 'u1' })
+      .setProtectedHeader({ alg: 'HS256', kid: legacy.JWT_CURRENT_KID })
+      .sign(new TextEncoder().encode(legacy.JWT_CURRENT_SECRET));
     const key = await importJWK(set.entries[0]!.material as JWK, 'HS256');
     await expect(jwtVerify(old, key)).resolves.toBeTruthy();
     // HS256 keys are never published.
@@ -62,13 +70,19 @@ describe('JWT key set', () => {
     expect(JSON.stringify(publishedJwks(set))).not.toContain('"d"');
     set = promote(set, 'op-1', new Date(T0.getTime() + 1000));
     expect(set.entries.find((e) => e.id === fresh.id)?.state).toBe('current');
-    expect(set.entries.find((e) => e.id === legacy.JWT_CURRENT_KID)).toMatchObject({ state: 'previous', demotedBy: 'op-1', retireAfter: null });
+    expect(set.entries.find((e) => e.id === legacy.JWT_CURRENT_KID)).toMatchObject({
+      state: 'previous',
+      demotedBy: 'op-1',
+      retireAfter: null,
+    });
     // current is ES256 now: no legacy current pair; previous stays mirrored (newest previous).
     const written = writeSet(set);
     expect(written.JWT_CURRENT_KID).toBeNull();
     expect(written.JWT_PREVIOUS_KID).toBe(legacy.JWT_CURRENT_KID);
     set = openWindow(set, 'op-1', 3600, new Date(T0.getTime() + 2000));
-    expect(set.entries.find((e) => e.id === legacy.JWT_CURRENT_KID)?.retireAfter).toBe(new Date(T0.getTime() + 2000 + 3_600_000).toISOString());
+    expect(set.entries.find((e) => e.id === legacy.JWT_CURRENT_KID)?.retireAfter).toBe(
+      new Date(T0.getTime() + 2000 + 3_600_000).toISOString(),
+    );
     set = retire(set, [legacy.JWT_CURRENT_KID], new Date(T0.getTime() + 3_700_000));
     const retired = set.entries.find((e) => e.id === legacy.JWT_CURRENT_KID)!;
     expect(retired).toMatchObject({ state: 'retired', material: null, revoked: false });
@@ -89,7 +103,10 @@ describe('JWT key set', () => {
     const back = unpromote(set, 'op-1')!;
     expect(back.entries.find((e) => e.id === legacy.JWT_CURRENT_KID)?.state).toBe('current');
     const undone = unstage(back, 'op-1', 600, T0);
-    expect(undone.entries.find((e) => e.id === fresh.id)).toMatchObject({ state: 'previous', retireAfter: new Date(T0.getTime() + 600_000).toISOString() });
+    expect(undone.entries.find((e) => e.id === fresh.id)).toMatchObject({
+      state: 'previous',
+      retireAfter: new Date(T0.getTime() + 600_000).toISOString(),
+    });
     // Never activated: removed outright.
     const staged = stageNext(readJwtSet(legacy, 'acme', T0.toISOString()), generateJwtKey('ES256', 'op-3', T0));
     expect(unstage(staged, 'op-3', 600, T0).entries.map((e) => e.id)).toEqual([legacy.JWT_CURRENT_KID, legacy.JWT_PREVIOUS_KID]);
@@ -115,7 +132,9 @@ describe('JWT key set', () => {
     for (const alg of ['ES256', 'EdDSA'] as const) {
       const key = generateJwtKey(alg, 'op', T0);
       const set: CredentialSet = { kind: 'jwt', entries: [{ ...key, state: 'current' }] };
-      const token = await new SignJWT({ sub: 'u' }).setProtectedHeader({ alg, kid: key.id }).sign(await importJWK(key.material as JWK, alg));
+      const token = await new SignJWT({ sub: 'u' })
+        .setProtectedHeader({ alg, kid: key.id })
+        .sign(await importJWK(key.material as JWK, alg));
       const jwks = createLocalJWKSet(publishedJwks(set) as { keys: JWK[] });
       await expect(jwtVerify(token, jwks)).resolves.toBeTruthy();
     }
@@ -150,13 +169,22 @@ describe('revision and window', () => {
   });
 
   it('derives the overlap window from the longest lifetime, the JWKS max-age and a margin', () => {
-    expect(overlapWindow({ accessSeconds: 3600, refreshSeconds: 0, offlineIdleSeconds: 0, jwksMaxAgeSeconds: 300 })).toEqual({ seconds: 3600 + 300 + 390, longestLifetimeSeconds: 3600, jwksMaxAgeSeconds: 300, marginSeconds: 390 });
+    expect(overlapWindow({ accessSeconds: 3600, refreshSeconds: 0, offlineIdleSeconds: 0, jwksMaxAgeSeconds: 300 })).toEqual({
+      seconds: 3600 + 300 + 390,
+      longestLifetimeSeconds: 3600,
+      jwksMaxAgeSeconds: 300,
+      marginSeconds: 390,
+    });
     // 12 h client JWKS cache (zitadel #7961) and 30-day refresh tokens: margin capped at a day.
-    expect(overlapWindow({ accessSeconds: 900, refreshSeconds: 30 * 86_400, offlineIdleSeconds: 7 * 86_400, jwksMaxAgeSeconds: 43_200 }).seconds).toBe(30 * 86_400 + 43_200 + 86_400);
+    expect(
+      overlapWindow({ accessSeconds: 900, refreshSeconds: 30 * 86_400, offlineIdleSeconds: 7 * 86_400, jwksMaxAgeSeconds: 43_200 }).seconds,
+    ).toBe(30 * 86_400 + 43_200 + 86_400);
     expect(overlapWindow({ accessSeconds: 60, refreshSeconds: 0, offlineIdleSeconds: 0, jwksMaxAgeSeconds: 0 }).marginSeconds).toBe(60);
   });
 
   it('refuses a malformed key set instead of guessing', () => {
-    expect(() => readDoc('acme', secretOf({ JWT_KEYS: '{"format":1,"keys":[{"kid":"x"}]}' }))).toThrow(/JWT_KEYS in Secret tenant-acme is malformed/);
+    expect(() => readDoc('acme', secretOf({ JWT_KEYS: '{"format":1,"keys":[{"kid":"x"}]}' }))).toThrow(
+      /JWT_KEYS in Secret tenant-acme is malformed/,
+    );
   });
 });

@@ -56,42 +56,98 @@ export default function BootstrapTab({ slug }: { slug: string }) {
       <section className="card">
         <header className="card-header">
           <h2>Terraform bootstrap token</h2>
-          {b?.present && <span className={`badge ${b.expired ? 'badge-err' : b.overdue ? 'badge-warn' : 'badge-ok'}`} data-testid="bootstrap-state">{b.expired ? 'expired' : 'active'}</span>}
-          {b && !b.present && <span className="badge" data-testid="bootstrap-state">none</span>}
+          {b?.present && (
+            <span className={`badge ${b.expired ? 'badge-err' : b.overdue ? 'badge-warn' : 'badge-ok'}`} data-testid="bootstrap-state">
+              {b.expired ? 'expired' : 'active'}
+            </span>
+          )}
+          {b && !b.present && (
+            <span className="badge" data-testid="bootstrap-state">
+              none
+            </span>
+          )}
         </header>
         <div className="card-body">
           <p className="muted kind-explain">
-            Terraform uses it once to configure the tenant. The console shows it when it is issued and never again: only its SHA-256 is kept, in Secret tenant-{slug}. Issuing a new one replaces the old one.
+            Terraform uses it once to configure the tenant. The console shows it when it is issued and never again: only its SHA-256 is
+            kept, in Secret tenant-{slug}. Issuing a new one replaces the old one.
           </p>
           {b && (
             <table className="kv-table">
               <tbody>
-                <tr><td>Token</td><td className="mono" data-testid="bootstrap-id">{b.present ? b.id : '—'}</td></tr>
-                {b.present && <tr><td>Issued</td><td title={exactTime(b.created)}>{b.legacy ? 'at tenant creation (never shown to anyone)' : `${exactTime(b.created)}${b.createdBy ? ` by ${b.createdBy}` : ''}`} · age {duration(b.ageSeconds)}</td></tr>}
-                {b.present && <tr><td>Expires</td><td data-testid="bootstrap-expires">{b.expires ? exactTime(b.expires) : 'never (issue a new one to set an expiry)'}</td></tr>}
-                {b.revoked && !b.present && <tr><td>Revoked</td><td>{exactTime(b.revoked)}</td></tr>}
+                <tr>
+                  <td>Token</td>
+                  <td className="mono" data-testid="bootstrap-id">
+                    {b.present ? b.id : '—'}
+                  </td>
+                </tr>
+                {b.present && (
+                  <tr>
+                    <td>Issued</td>
+                    <td title={exactTime(b.created)}>
+                      {b.legacy
+                        ? 'at tenant creation (never shown to anyone)'
+                        : `${exactTime(b.created)}${b.createdBy ? ` by ${b.createdBy}` : ''}`}{' '}
+                      · age {duration(b.ageSeconds)}
+                    </td>
+                  </tr>
+                )}
+                {b.present && (
+                  <tr>
+                    <td>Expires</td>
+                    <td data-testid="bootstrap-expires">{b.expires ? exactTime(b.expires) : 'never (issue a new one to set an expiry)'}</td>
+                  </tr>
+                )}
+                {b.revoked && !b.present && (
+                  <tr>
+                    <td>Revoked</td>
+                    <td>{exactTime(b.revoked)}</td>
+                  </tr>
+                )}
               </tbody>
             </table>
           )}
           {issued && (
             <div className="callout callout-warn issued-token" data-testid="issued-token">
-              <div><strong>Copy the token now.</strong> It is not stored anywhere and will not be shown again.</div>
+              <div>
+                <strong>Copy the token now.</strong> It is not stored anywhere and will not be shown again.
+              </div>
               <div className="secret-box">
                 <code data-testid="issued-token-value">{issued.token}</code>
                 <CopyButton value={issued.token} />
-                <button className="btn btn-small" onClick={() => setIssued(null)}>I stored it</button>
+                <button className="btn btn-small" onClick={() => setIssued(null)}>
+                  I stored it
+                </button>
               </div>
               <div className="muted">Expires {exactTime(issued.expires)}.</div>
             </div>
           )}
           <div className="row">
             <label htmlFor="bt-days">Expires in</label>
-            <input id="bt-days" type="number" min={1} max={365} value={days} onChange={(e) => setDays(Number(e.target.value))} style={{ width: 80 }} />
+            <input
+              id="bt-days"
+              type="number"
+              min={1}
+              max={365}
+              value={days}
+              onChange={(e) => setDays(Number(e.target.value))}
+              style={{ width: 80 }}
+            />
             <span>days</span>
-            <button className="btn btn-primary" disabled={busy || !admin || readOnly} onClick={() => void issue()} data-testid="issue-bootstrap">
+            <button
+              className="btn btn-primary"
+              disabled={busy || !admin || readOnly}
+              onClick={() => void issue()}
+              data-testid="issue-bootstrap"
+            >
               {b?.present ? 'Issue a new token' : 'Issue token'}
             </button>
-            <button className="btn btn-danger" disabled={busy || !admin || readOnly || !b?.present} onClick={() => setRevoking(true)} data-testid="revoke-bootstrap">
+            <button
+              className="btn btn-danger"
+              disabled={busy || !admin || readOnly || !b?.present}
+              onClick={() => setRevoking(true)}
+              data-testid="revoke-bootstrap"
+            >
               Revoke
             </button>
             {!admin && <span className="muted">Needs the admin role (you are {role ?? 'not signed in'}).</span>}
@@ -99,7 +155,14 @@ export default function BootstrapTab({ slug }: { slug: string }) {
         </div>
       </section>
       {revoking && (
-        <ConfirmTyped title="Revoke the bootstrap token" expected={slug} action="Revoke" busy={busy} onClose={() => setRevoking(false)} onConfirm={(typed) => void revoke(typed)}>
+        <ConfirmTyped
+          title="Revoke the bootstrap token"
+          expected={slug}
+          action="Revoke"
+          busy={busy}
+          onClose={() => setRevoking(false)}
+          onConfirm={(typed) => void revoke(typed)}
+        >
           <p>Terraform runs using this token will be refused from the next rollout on. The revoke is written to the audit log.</p>
         </ConfirmTyped>
       )}
