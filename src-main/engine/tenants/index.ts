@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
 import type { EventBus } from '../core/events';
 import { sagaMigrations, type SagaRunner } from '../core/saga';
-import type { SettingsService } from '../settings/service';
+import type { SettingsService } from '../settings';
 import { tenantCacheMigrations } from './reconcile';
 import { TenantService, type TenantServiceOptions } from './service';
 import type { Logger } from '../core/logger';
