@@ -17,7 +17,8 @@ import { createLicenseService, licenseMigrations } from './license';
 import { SagaRunner } from './core/saga';
 import type { ClusterRuntime } from './core/cluster-runtime';
 import { consoleInstallationId, createTenantsCapability, tenantsMigrations } from './tenants';
-import { RotationService, rotationMigrations } from './rotation';
+import { RotationService } from './rotation/service';
+import { rotationMigrations } from './rotation/fleet';
 
 export const CONSOLE_VERSION = '0.1.0';
 

@@ -11,7 +11,8 @@ import { ContractError } from '../../src-shared/contract';
 import { ClusterScope } from '../../src-main/engine/clusters/scope';
 import { EventBus } from '../../src-main/engine/core/events';
 import { SagaRunner, sagaMigrations } from '../../src-main/engine/core/saga';
-import { RotationService, rotationMigrations } from '../../src-main/engine/rotation';
+import { RotationService } from '../../src-main/engine/rotation/service';
+import { rotationMigrations } from '../../src-main/engine/rotation/fleet';
 import type { RotationOptions } from '../../src-main/engine/rotation/saga';
 
 export interface RotationTestEngine {

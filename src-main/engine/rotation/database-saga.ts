@@ -3,9 +3,8 @@ import pg from 'pg';
 import { ContractError } from '../../../src-shared/contract';
 import { pgError, quoteIdent, quoteLiteral, scramSha256Verifier, type PostgresAdmin } from '../../adapters/postgres';
 import type { SagaDefinition, SagaStep } from '../core/saga';
-import { generatePassword, tenantDbName, tenantLoginRoleNames, tenantRoleName } from '../tenants/material';
-import { acquireTenantLease, releaseTenantLease } from '../tenants/lease';
 import { DB_KEYS, readTenantDoc, revision, updateTenantSecret, type DbMeta } from './document';
+import { acquireTenantLease, generatePassword, releaseTenantLease, tenantDbName, tenantLoginRoleNames, tenantRoleName } from '../tenants';
 import {
   baseContext,
   ensureLease,
@@ -28,7 +27,7 @@ import {
  * is the only way old and new can both be accepted. Passwords go to PostgreSQL as
  * SCRAM-SHA-256 verifiers, never in clear.
  */
-export const loginRoles = tenantLoginRoleNames;
+export const loginRoles = (slug: string): [string, string] => tenantLoginRoleNames(slug);
 
 /** The login the next rotation moves to: the other one of the pair (a legacy tenant starts with __a). */
 export function nextLogin(slug: string, currentUser: string): string {

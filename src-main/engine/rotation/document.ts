@@ -4,9 +4,8 @@ import { z } from 'zod';
 import { ContractError } from '../../../src-shared/contract';
 import type { TokenLifetimes } from '../../../src-shared/contract/secrets';
 import { retryOnConflict } from '../../adapters/kube';
-import { decodeSecretData, tenantSecretName } from '../tenants/material';
-import type { TenantKube } from '../tenants/kube-ports';
 import { TOKEN_KINDS, readJwtSet, readTokenSet, revisionOf, type CredentialSet, type TokenKind } from './keyset';
+import { decodeSecretData, tenantSecretName, type TenantKube } from '../tenants';
 
 /**
  * The tenant Secret as the rotation capability reads it: every credential set, the

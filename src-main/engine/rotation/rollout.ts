@@ -1,8 +1,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { ContractError } from '../../../src-shared/contract';
 import { kubeError, retryOnConflict, type KubeClients } from '../../adapters/kube';
-import { tenantKube, type TenantKube } from '../tenants/kube-ports';
-import { TENANT_LABEL } from '../tenants/lease';
+import { TENANT_LABEL, tenantKube, type TenantKube } from '../tenants';
 
 /** Pod-template annotation carrying the tenant Secret's revision: changing it rolls the Deployment. */
 export const REVISION_ANNOTATION = 'gatehouse.io/tenant-secret-revision';

@@ -2,7 +2,6 @@ import { ContractError } from '../../../src-shared/contract';
 import type { CredentialKind, SigningAlgorithm } from '../../../src-shared/contract/secrets';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { OperationHandle, SagaDefinition, SagaStep } from '../core/saga';
-import { LeaseKeeper, acquireTenantLease, releaseTenantLease } from '../tenants/lease';
 import { readTenantDoc, revision, updateTenantSecret, type TenantSecretDoc } from './document';
 import {
   currentEntry,
@@ -22,6 +21,7 @@ import {
 } from './keyset';
 import { annotateWorkloads, rotationKube, waitForRollout, type RotationKube, type WorkloadState } from './rollout';
 import { overlapWindow } from './window';
+import { LeaseKeeper, acquireTenantLease, releaseTenantLease } from '../tenants';
 
 export interface RotationOptions {
   consoleId: string;

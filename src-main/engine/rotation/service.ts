@@ -19,7 +19,6 @@ import type { Sqlite } from '../../adapters/sqlite';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import { errorText, type SagaOutcome, type SagaRunner } from '../core/saga';
-import { LEASE_SECONDS, TENANT_LABEL, acquireTenantLease, releaseTenantLease } from '../tenants/lease';
 import { BOOTSTRAP_KEYS, LIFETIMES_KEY, readDoc, readTenantDoc, revision, updateTenantSecret, type TenantSecretDoc } from './document';
 import { databaseRotationSaga } from './database-saga';
 import { FleetRotation } from './fleet';
@@ -45,6 +44,7 @@ import {
   type RotationParams,
 } from './saga';
 import { overlapWindow } from './window';
+import { LEASE_SECONDS, TENANT_LABEL, acquireTenantLease, releaseTenantLease } from '../tenants';
 
 export const POLICY_CONFIGMAP = 'gatehouse-rotation-policy';
 const POLICY_KEY = 'policy.json';

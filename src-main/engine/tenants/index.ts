@@ -13,6 +13,10 @@ export { TenantWatcher } from './watch';
 /** Object names other capabilities (license fan-out, backups, rotation) must agree on. */
 export { tenantSecretName, tenantDbName, tenantRoleName, slugOfDbName, OPERATION_ANNOTATION } from './material';
 export { TENANT_LABEL, tenantLeaseName } from './lease';
+/** What the rotation capability builds on: the Secret's decoding, generated passwords, the tenant Lease, the tenants' Kubernetes port. */
+export { decodeSecretData, generatePassword, tenantLoginRoleNames } from './material';
+export { LEASE_SECONDS, LeaseKeeper, acquireTenantLease, releaseTenantLease } from './lease';
+export { tenantKube, type TenantKube } from './kube-ports';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
 
 /**

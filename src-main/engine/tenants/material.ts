@@ -3,7 +3,7 @@ import argon2 from 'argon2';
 import type { V1Secret } from '@kubernetes/client-node';
 import { MANAGED_BY_LABEL } from '../../adapters/kube';
 import { TENANT_LABEL } from './lease';
-import { initialJwtKeys, initialTokenSets } from '../rotation/keyset';
+import { initialJwtKeys, initialTokenSets } from '../rotation';
 
 /** Names derived from the slug; the slug is DNS-1123 so these are valid identifiers everywhere. */
 export const tenantSecretName = (slug: string): string => `tenant-${slug}`;
