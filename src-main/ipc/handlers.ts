@@ -9,6 +9,7 @@ import { operationsHandlers, tenantsHandlers } from './tenants';
 import { auditHandlers } from './audit';
 import { operatorsHandlers } from './operators';
 import { rotationHandlers } from './rotation';
+import { entitiesHandlers } from './entities';
 
 /** Host services only a shell can give (native dialogs); browser mode has none. */
 export interface ShellServices {
@@ -30,6 +31,7 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...auditHandlers(engine),
     ...operatorsHandlers(engine),
     ...rotationHandlers(engine),
+    ...entitiesHandlers(engine),
   };
 }
 

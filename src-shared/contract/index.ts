@@ -7,6 +7,7 @@ import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
 import { rotationCommands } from './secrets';
+import { entitiesCommands } from './entities';
 
 export * from './errors';
 export * from './define';
@@ -26,6 +27,7 @@ export const commands = {
   ...auditCommands,
   ...operatorsCommands,
   ...rotationCommands,
+  ...entitiesCommands,
 } as const;
 
 export const events = {

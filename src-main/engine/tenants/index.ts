@@ -12,11 +12,12 @@ export { TenantService } from './service';
 export { TenantWatcher } from './watch';
 /** Object names other capabilities (license fan-out, backups, rotation) must agree on. */
 export { tenantSecretName, tenantDbName, tenantRoleName, slugOfDbName, OPERATION_ANNOTATION } from './material';
-export { TENANT_LABEL, tenantLeaseName } from './lease';
-/** What the rotation capability builds on: the Secret's decoding, generated passwords, the tenant Lease, the tenants' Kubernetes port. */
-export { decodeSecretData, generatePassword, tenantLoginRoleNames } from './material';
-export { LEASE_SECONDS, LeaseKeeper, acquireTenantLease, releaseTenantLease } from './lease';
+export { TENANT_LABEL, tenantLeaseName, LEASE_SECONDS, LeaseKeeper, acquireTenantLease, releaseTenantLease } from './lease';
+/** The entity sync (docs/entities.md) holds the tenant Lease per tenant and reads the shipped tenant migrations. */
 export { tenantKube, type TenantKube } from './kube-ports';
+export { loadTenantMigrations } from './schema';
+/** What the rotation capability builds on (docs/secrets.md): the Secret's decoding, generated passwords, the rotation logins. */
+export { decodeSecretData, generatePassword, tenantLoginRoleNames } from './material';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
 
 /**
@@ -38,7 +39,7 @@ export function createTenantsCapability(deps: {
   settings: SettingsService;
   saga: SagaRunner;
   log?: Logger;
-  options?: Partial<Pick<TenantServiceOptions, 'leaseSeconds' | 'beforeStep' | 'statsEveryMs' | 'statsConcurrency' | 'migrationsDir' | 'registryShards'>>;
+  options?: Partial<Pick<TenantServiceOptions, 'leaseSeconds' | 'beforeStep' | 'statsEveryMs' | 'statsConcurrency' | 'migrationsDir' | 'registryShards' | 'systemEntities'>>;
 }) {
   // Watches are per cluster: the engine starts each when that cluster comes online (TenantService.onClusterState).
   return new TenantService({ db: deps.db, bus: deps.bus, saga: deps.saga, consoleId: consoleInstallationId(deps.settings), log: deps.log, ...deps.options });
