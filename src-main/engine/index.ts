@@ -17,6 +17,8 @@ import { createLicenseService, licenseMigrations } from './license';
 import { SagaRunner } from './core/saga';
 import type { ClusterRuntime } from './core/cluster-runtime';
 import { consoleInstallationId, createTenantsCapability, tenantsMigrations } from './tenants';
+import { RotationService } from './rotation/service';
+import { rotationMigrations } from './rotation/fleet';
 import { EntitiesService, entitiesMigrations } from './entities';
 
 export const CONSOLE_VERSION = '0.1.0';
@@ -36,6 +38,8 @@ export interface EngineOptions {
    * See docs/operators.md.
    */
   identity?: IdentityMode;
+  /** Rotation knobs for tests: rollout timeout, shared-workload reload wait, the clock. */
+  rotation?: ConstructorParameters<typeof RotationService>[0]['options'];
   /** Tenant knobs for tests: Lease duration, a hook before each saga step, stats refresh. */
   tenants?: NonNullable<Parameters<typeof createTenantsCapability>[0]['options']>;
   /** Audit/operators knobs for tests: another secret store, checkpoint spacing, retry delays, OIDC clock. */
@@ -46,7 +50,7 @@ export interface EngineOptions {
 }
 
 /** Every local schema step of every capability (durable state and cache), in one list so the order is visible. */
-export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations, ...entitiesMigrations];
+export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations, ...entitiesMigrations, ...rotationMigrations];
 
 /**
  * The composition root: builds every service with its adapters passed in
@@ -110,6 +114,7 @@ export function createEngine(options: EngineOptions) {
     db, bus, settings, saga, log,
     options: { ...options.tenants, systemEntities: (pg, slug, operationId) => entities.syncNewTenant(pg, slug, operationId) },
   });
+  const rotation = new RotationService({ db, bus, saga, consoleId: consoleInstallationId(settings), ...(options.rotation ? { options: options.rotation } : {}) });
   // Each cluster's tenant list stays live (WATCH + background stats) while that cluster is online.
   bus.subscribe('cluster.state', (state) => {
     if (!state.clusterId || !directory.knownUid(state.clusterId)) return;
@@ -162,6 +167,7 @@ export function createEngine(options: EngineOptions) {
     license,
     saga,
     tenants,
+    rotation,
     entities,
     /** Connection state of a context, as the pipeline's offline guard needs it. */
     clusterState: (contextId: string | null) =>

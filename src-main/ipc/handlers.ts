@@ -8,6 +8,7 @@ import { licenseHandlers } from './license';
 import { operationsHandlers, tenantsHandlers } from './tenants';
 import { auditHandlers } from './audit';
 import { operatorsHandlers } from './operators';
+import { rotationHandlers } from './rotation';
 import { entitiesHandlers } from './entities';
 
 /** Host services only a shell can give (native dialogs); browser mode has none. */
@@ -31,6 +32,7 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...operationsHandlers(engine),
     ...auditHandlers(engine, shell),
     ...operatorsHandlers(engine),
+    ...rotationHandlers(engine),
     ...entitiesHandlers(engine),
   };
 }

@@ -17,6 +17,21 @@ const STEP_LABELS: Record<string, string> = {
   'final-backup': 'Final backup',
   workloads: 'Dedicated workloads',
   migrate: 'Apply migrations',
+  // rotation (docs/secrets.md)
+  stage: 'Add the new entry as next (accepted, unused)',
+  'roll-staged': 'Roll the workloads, wait for the rollout',
+  caches: 'Wait for JWKS caches to see the new key',
+  promote: 'Promote next to current',
+  'roll-promoted': 'Roll the workloads again',
+  window: 'Open the overlap window',
+  'retire-previous': 'Retire the previous token',
+  'roll-retired': 'Roll the workloads a last time',
+  login: 'Prepare the new login role (SCRAM verifier)',
+  switch: 'Switch the Secret to the new login',
+  roll: 'Roll the workloads, wait for the rollout',
+  verify: 'No session of the old login left',
+  'expire-old': 'Remove the old password',
+  retire: 'Retire the entry',
 };
 export const stepLabel = (name: string) => STEP_LABELS[name] ?? name;
 

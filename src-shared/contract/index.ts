@@ -6,6 +6,7 @@ import { licenseCommands } from './license';
 import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
+import { rotationCommands } from './secrets';
 import { entitiesCommands } from './entities';
 
 export * from './errors';
@@ -25,6 +26,7 @@ export const commands = {
   ...operationCommands,
   ...auditCommands,
   ...operatorsCommands,
+  ...rotationCommands,
   ...entitiesCommands,
 } as const;
 

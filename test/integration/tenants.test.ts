@@ -60,10 +60,13 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
     expect(secret.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': slug });
     const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
-    for (const key of ['DATABASE_URL', 'JWT_CURRENT_KID', 'JWT_CURRENT_SECRET', 'JWT_PREVIOUS_KID', 'JWT_PREVIOUS_SECRET', 'LOGIN_WORKER_TOKEN', 'PROXY_TOKEN', 'CP_TOKEN', 'BOOTSTRAP_TOKEN_HASH']) {
+    for (const key of ['DATABASE_URL', 'JWT_KEYS', 'JWKS', 'LOGIN_WORKER_TOKEN', 'LOGIN_WORKER_TOKENS', 'PROXY_TOKEN', 'PROXY_TOKENS', 'CP_TOKEN', 'CP_TOKENS', 'BOOTSTRAP_TOKEN_HASH']) {
       expect(data[key], key).toBeTruthy();
     }
-    expect(data.JWT_CURRENT_KID).not.toBe(data.JWT_PREVIOUS_KID);
+    // One current ES256 signing key, published (public part only) in the JWKS (docs/secrets.md).
+    const keys = JSON.parse(data.JWT_KEYS!) as { keys: { kid: string; alg: string; state: string }[] };
+    expect(keys.keys.map((k) => [k.alg, k.state])).toEqual([['ES256', 'current']]);
+    expect((JSON.parse(data.JWKS!) as { keys: { kid: string; d?: string }[] }).keys.map((k) => [k.kid, k.d])).toEqual([[keys.keys[0]!.kid, undefined]]);
     expect(data.INITIAL_ADMIN_PASSWORD).toBe(out.adminPassword);
 
     // The backend's own credentials work and see the admin user with an argon2id hash of the returned password.

@@ -12,10 +12,12 @@ export { TenantService } from './service';
 export { TenantWatcher } from './watch';
 /** Object names other capabilities (license fan-out, backups, rotation) must agree on. */
 export { tenantSecretName, tenantDbName, tenantRoleName, slugOfDbName, OPERATION_ANNOTATION } from './material';
-export { TENANT_LABEL, tenantLeaseName, acquireTenantLease, releaseTenantLease } from './lease';
+export { TENANT_LABEL, tenantLeaseName, LEASE_SECONDS, LeaseKeeper, acquireTenantLease, releaseTenantLease } from './lease';
 /** The entity sync (docs/entities.md) holds the tenant Lease per tenant and reads the shipped tenant migrations. */
 export { tenantKube, type TenantKube } from './kube-ports';
 export { loadTenantMigrations } from './schema';
+/** What the rotation capability builds on (docs/secrets.md): the Secret's decoding, generated passwords, the rotation logins. */
+export { decodeSecretData, generatePassword, tenantLoginRoleNames } from './material';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
 
 /**
