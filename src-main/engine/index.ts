@@ -16,7 +16,8 @@ import { clustersMigrations, createClustersCapability, type ClustersEngineOption
 import { createLicenseService, licenseMigrations } from './license';
 import { SagaRunner } from './core/saga';
 import type { ClusterRuntime } from './core/cluster-runtime';
-import { createTenantsCapability, tenantsMigrations } from './tenants';
+import { consoleInstallationId, createTenantsCapability, tenantsMigrations } from './tenants';
+import { backupsMigrations, createBackupsCapability } from './backups';
 
 export const CONSOLE_VERSION = '0.1.0';
 
@@ -35,6 +36,8 @@ export interface EngineOptions {
    * See docs/operators.md.
    */
   identity?: IdentityMode;
+  /** Backup knobs for tests: table streams per backup, the console scheduler's period (0: off). */
+  backups?: { jobs?: number; schedulerEveryMs?: number };
   /** Tenant knobs for tests: Lease duration, a hook before each saga step, stats refresh. */
   tenants?: NonNullable<Parameters<typeof createTenantsCapability>[0]['options']>;
   /** Audit/operators knobs for tests: another secret store, checkpoint spacing, retry delays, OIDC clock. */
@@ -45,7 +48,7 @@ export interface EngineOptions {
 }
 
 /** Every local schema step of every capability (durable state and cache), in one list so the order is visible. */
-export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations];
+export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations, ...backupsMigrations];
 
 /**
  * The composition root: builds every service with its adapters passed in
@@ -102,11 +105,20 @@ export function createEngine(options: EngineOptions) {
   }
   const operators = new OperatorsService({ db, secrets: options.audit?.secrets ?? secretsAdapter, sessions, identityMode: identity, oidc: options.oidc });
   const tenants = createTenantsCapability({ db, bus, settings, saga, log, ...(options.tenants ? { options: options.tenants } : {}) });
-  // Each cluster's tenant list stays live (WATCH + background stats) while that cluster is online.
+  const backups = createBackupsCapability({
+    db, bus, saga, tenants, secrets: () => clustersCapability.secrets.store(), consoleId: consoleInstallationId(settings), consoleVersion: CONSOLE_VERSION,
+    dataDir, audit, log, ...(options.backups?.jobs ? { jobs: options.backups.jobs } : {}),
+    ...(options.backups?.schedulerEveryMs !== undefined ? { schedulerEveryMs: options.backups.schedulerEveryMs } : {}),
+    ...(options.tenants?.leaseSeconds ? { leaseSeconds: options.tenants.leaseSeconds } : {}),
+  });
+  // Each cluster's tenant list stays live (WATCH + background stats) while that cluster is online; due backups run there too.
   bus.subscribe('cluster.state', (state) => {
     if (!state.clusterId || !directory.knownUid(state.clusterId)) return;
     directory.forContext(state.clusterId).then(
-      (scope) => tenants.onClusterState(scope, state),
+      (scope) => {
+        tenants.onClusterState(scope, state);
+        if (state.state === 'online') backups.scheduler.start(scope);
+      },
       () => undefined,
     );
   });
@@ -145,10 +157,12 @@ export function createEngine(options: EngineOptions) {
     license,
     saga,
     tenants,
+    backups,
     /** Connection state of a context, as the pipeline's offline guard needs it. */
     clusterState: (contextId: string | null) =>
       contextId ? clustersCapability.clusters.monitorFor(contextId).pipelineState() : { online: true, lastSyncAt: null },
     async close() {
+      await backups.close();
       await tenants.close();
       operators.close();
       await auditLog.close();

@@ -6,6 +6,7 @@ import { licenseCommands } from './license';
 import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
+import { backupsCommands, backupsEvents } from './backups';
 
 export * from './errors';
 export * from './define';
@@ -24,6 +25,7 @@ export const commands = {
   ...operationCommands,
   ...auditCommands,
   ...operatorsCommands,
+  ...backupsCommands,
 } as const;
 
 export const events = {
@@ -32,6 +34,7 @@ export const events = {
   ...dashboardEvents,
   ...auditEvents,
   ...tenantEvents,
+  ...backupsEvents,
 } as const;
 
 export type Commands = typeof commands;

@@ -13,6 +13,7 @@ export interface DeleteTenantParams {
 
 export interface DeleteTenantCtx extends TenantSagaCtx {
   params: DeleteTenantParams;
+  cluster: ClusterRuntime;
 }
 
 /**
@@ -37,7 +38,7 @@ export function deleteTenantSaga(
       const holder = `${o.consoleId}/${op.id}`;
       return {
         ports: p, op, slug: params.slug, params, holder, leaseChecked: !resumed, leaseSeconds: o.leaseSeconds,
-        lease: new LeaseKeeper(p.kube, params.slug, holder, o.leaseSeconds),
+        lease: new LeaseKeeper(p.kube, params.slug, holder, o.leaseSeconds), cluster,
       };
     },
     guard: (ctx) => ctx.lease.check(),
@@ -67,7 +68,7 @@ export function deleteTenantSaga(
         async run(ctx) {
           if (!ctx.params.finalBackup) return;
           await holdLease(ctx);
-          if (await ctx.ports.pg.databaseExists(tenantDbName(ctx.slug))) await finalBackup()({ slug: ctx.slug, database: tenantDbName(ctx.slug) });
+          if (await ctx.ports.pg.databaseExists(tenantDbName(ctx.slug))) await finalBackup()({ slug: ctx.slug, database: tenantDbName(ctx.slug), cluster: ctx.cluster, operationId: ctx.op.id });
         },
       },
       {

@@ -1,5 +1,6 @@
 import { ContractError } from '../../../src-shared/contract';
 import type { PostgresAdmin } from '../../adapters/postgres';
+import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { OperationHandle, SagaStep } from '../core/saga';
 import type { TenantKube } from './kube-ports';
 import { acquireTenantLease, type LeaseKeeper } from './lease';
@@ -14,8 +15,13 @@ export interface TenantPorts {
   migrations: TenantMigration[];
 }
 
-/** Filled by the backup capability; until then a no-op. Must throw to stop a delete if the backup failed. */
-export type FinalBackupHook = (tenant: { slug: string; database: string }) => Promise<void>;
+/**
+ * Filled by the backup capability (engine/backups). Must throw to stop a delete if the backup
+ * failed; `ready` throws before the delete starts when no final backup can be taken there.
+ */
+export type FinalBackupHook = ((tenant: { slug: string; database: string; cluster: ClusterRuntime; operationId: string }) => Promise<void>) & {
+  ready?: (cluster: ClusterRuntime, slug: string) => Promise<void>;
+};
 
 /** State shared by the steps of one tenant saga run, resume or rollback. */
 export interface TenantSagaCtx {
