@@ -6,7 +6,10 @@ import { TenantName, TenantSlug } from './tenants';
 export const BackupReason = z.enum(['manual', 'schedule', 'before-delete', 'before-restore']);
 export type BackupReason = z.infer<typeof BackupReason>;
 
-export const BackupId = z.string().regex(/^\d{8}T\d{6}Z-[0-9a-f]{8}$/, 'not a backup id (e.g. 20261201T214500Z-1a2b3c4d)');
+export const BackupId = z
+  .string()
+  .regex(/^\d{8}T\d{6}Z-[0-9a-f]{8}$/, 'not a backup id (e.g. 20261201T214500Z-1a2b3c4d)')
+  .meta({ examples: ['20261201T214500Z-1a2b3c4d'] });
 
 export const VerificationState = z.enum(['never', 'passed', 'failed']);
 
@@ -51,7 +54,7 @@ const S3Target = z
   })
   .strict();
 const DirectoryTarget = z.object({ kind: z.literal('directory'), path: z.string().min(1).max(1000).refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'an absolute path') }).strict();
-export const BackupTarget = z.discriminatedUnion('kind', [DirectoryTarget, S3Target]);
+export const BackupTarget = z.discriminatedUnion('kind', [DirectoryTarget, S3Target]).meta({ examples: [{ kind: 'directory', path: '/var/backups/gatehouse' }] });
 export type BackupTarget = z.infer<typeof BackupTarget>;
 
 export const KeyState = z.enum(['none', 'needs-escrow', 'ready', 'missing-here']);
@@ -84,7 +87,12 @@ export const Retention = z
 export type Retention = z.infer<typeof Retention>;
 
 /** Five-field cron (minute hour day-of-month month day-of-week), the syntax of a Kubernetes CronJob. */
-export const CronExpression = z.string().min(9).max(100).regex(/^[0-9*,/\- ]+$/, 'cron syntax: five fields of digits, "*", ",", "-", "/"');
+export const CronExpression = z
+  .string()
+  .min(9)
+  .max(100)
+  .regex(/^[0-9*,/\- ]+$/, 'cron syntax: five fields of digits, "*", ",", "-", "/"')
+  .meta({ examples: ['30 2 * * *'] });
 
 export const BackupSchedule = z
   .object({
@@ -127,7 +135,12 @@ export const OverviewRow = z.object({
 });
 
 const ConfirmBackup = z.object({ backupId: BackupId, confirm: z.string() }).strict();
-const LocalPath = z.string().min(1).max(1000).refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'an absolute path');
+const LocalPath = z
+  .string()
+  .min(1)
+  .max(1000)
+  .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'an absolute path')
+  .meta({ examples: ['/home/ops/acme.gatehouse-backup.tar'] });
 
 export const backupsCommands = {
   'backups.status': command({
@@ -176,7 +189,7 @@ export const backupsCommands = {
     summary: 'Import a backup key file (this cluster’s on another console, or another site’s for a transfer)',
     role: 'admin',
     mutating: true,
-    input: z.object({ content: z.string().min(20).max(10_000) }).strict(),
+    input: z.object({ content: z.string().min(20).max(10_000).meta({ examples: ['# gatehouse-auth-key: …\nAGE-SECRET-KEY-1…'] }) }).strict(),
     output: BackupsStatus,
   }),
   'backups.list': command({

@@ -46,11 +46,19 @@ export class CopyOut extends Readable {
   }
 
   handleCopyData(msg: { chunk: Buffer }): void {
-    if (!this.push(msg.chunk)) this.connection?.stream.pause();
+    // The chunk is a view into pg-protocol's read buffer, which is reused for the next
+    // socket read: it must be copied before anything downstream holds on to it.
+    if (!this.push(Buffer.from(msg.chunk))) this.connection?.stream.pause();
   }
 
   override _read(): void {
     this.connection?.stream.resume();
+  }
+
+  override _destroy(error: Error | null, cb: (err?: Error | null) => void): void {
+    // A consumer that gave up must not leave the socket paused: the connection could never end.
+    this.connection?.stream.resume();
+    cb(error);
   }
 
   handleCommandComplete(msg: { text?: string }): void {
@@ -107,6 +115,11 @@ export class CopyIn extends Writable {
 
   handleCopyInResponse(): void {
     this.ready = true;
+    if (this.destroyed && !this.finished && !this.failure) {
+      // Aborted before the server was ready: tell it now, or it would wait for data forever.
+      this.connection?.sendCopyFail('aborted by the client');
+      return;
+    }
     const w = this.waiting;
     this.waiting = null;
     w?.();

@@ -129,6 +129,8 @@ export async function* readTar(source: Readable): AsyncGenerator<{ name: string;
     let done!: () => void;
     let fail!: (e: Error) => void;
     const finished = new Promise<void>((res, rej) => ((done = res), (fail = rej)));
+    // Awaited below; a consumer that gives up early must not turn it into an unhandled rejection.
+    finished.catch(() => undefined);
     void (async () => {
       let left = entry.size;
       try {
@@ -136,7 +138,8 @@ export async function* readTar(source: Readable): AsyncGenerator<{ name: string;
           const part = await r.some(Math.min(left, 1 << 20));
           if (!part) throw bad(`${entry.name} is cut short (truncated download?)`);
           left -= part.length;
-          if (!out.write(part)) await new Promise((res) => out.once('drain', res));
+          if (out.destroyed) throw bad('the import stopped');
+          if (!out.write(part)) await new Promise((res) => (out.once('drain', res), out.once('close', res)));
         }
         out.end();
         if (padded > entry.size && !(await r.read(padded - entry.size))) throw bad('it ends in the middle (truncated download?)');
@@ -146,7 +149,12 @@ export async function* readTar(source: Readable): AsyncGenerator<{ name: string;
         fail(error as Error);
       }
     })();
-    yield { name: entry.name, size: entry.size, stream: out };
+    try {
+      yield { name: entry.name, size: entry.size, stream: out };
+    } finally {
+      // The consumer stopped early (an error): the reader loop must not wait for it forever.
+      if (!out.readableEnded) out.destroy();
+    }
     await finished;
   }
 }

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import type { CommandOutput } from '../../../src-shared/contract';
 import { client } from '../../client';
 import { useInvoke } from '../../lib/use-invoke';
@@ -11,15 +11,18 @@ import { StateDot } from '../../shell/StateDot';
 import { CopyButton } from '../../components/CopyButton';
 import { DangerZone } from './DangerZone';
 
+const BackupsSection = lazy(() => import('./backups/BackupsSection'));
+
 type Detail = CommandOutput<'tenants.get'>;
 const TABS = [
   ['overview', 'Overview'],
   ['admin', 'Admin password'],
   ['database', 'Database'],
+  ['backups', 'Backups'],
   ['danger', 'Danger zone'],
 ] as const;
 
-/** One tenant: tabs Overview, Admin password, Database, Danger zone (#/tenants/<slug>/<tab>). */
+/** One tenant: tabs Overview, Admin password, Database, Backups, Danger zone (#/tenants/<slug>/<tab>). */
 export default function TenantDetail({ slug, tab }: { slug: string; tab: string }) {
   const q = useInvoke('tenants.get', { slug }, slug);
   const t = q.data?.tenant;
@@ -55,6 +58,11 @@ export default function TenantDetail({ slug, tab }: { slug: string; tab: string 
       {q.data && tab === 'overview' && <Overview d={q.data} />}
       {q.data && tab === 'admin' && <AdminPassword slug={slug} />}
       {q.data && tab === 'database' && <Database d={q.data} reload={q.reload} />}
+      {q.data && tab === 'backups' && (
+        <Suspense fallback={<div className="loading">Loading…</div>}>
+          <BackupsSection slug={slug} />
+        </Suspense>
+      )}
       {q.data && tab === 'danger' && <DangerZone tenant={q.data.tenant} reload={q.reload} />}
     </div>
   );

@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as ref from 'age-encryption';
 import { AgeError, bech32Decode, decryptBuffer, encryptBuffer, generateIdentity, identityToRecipient, parseIdentityFile } from '../../../src-main/engine/backups/age';
@@ -40,10 +44,10 @@ describe('age v1 format over node:crypto', () => {
     const sealed = await encryptBuffer(data, [identityToRecipient(identity)]);
     await expect(decryptBuffer(sealed, [generateIdentity()])).rejects.toThrow(/another key/);
     const header = Buffer.from(sealed);
-    header[30] ^= 1;
+    header[30]! ^= 1;
     await expect(decryptBuffer(header, [identity])).rejects.toThrow(AgeError);
     const flipped = Buffer.from(sealed);
-    flipped[flipped.length - 1000] ^= 1;
+    flipped[flipped.length - 1000]! ^= 1;
     await expect(decryptBuffer(flipped, [identity])).rejects.toThrow(/authentication failed/);
     // cut exactly at a chunk boundary: the remaining chunks all decrypt, only the missing "last" flag gives it away
     const headerLength = sealed.indexOf('\n', sealed.indexOf('---')) + 1 + 16;
@@ -60,5 +64,24 @@ describe('age v1 format over node:crypto', () => {
     expect(() => parseIdentityFile('AGE-SECRET-KEY-1QQQQ')).toThrow(AgeError);
     const r = identityToRecipient(identity);
     expect(() => bech32Decode(r.slice(0, -1) + (r.endsWith('q') ? 'p' : 'q'))).toThrow(/checksum/);
+  });
+});
+
+// The real `age` CLI (filippo.io/age, built from the Go module proxy by .ci/run): what an operator would run in a disaster.
+const ageBin = [process.env.GATEHOUSE_AGE_BIN, path.join(os.homedir(), '.cache/gatehouse-age/bin/age')].find((p) => p && fs.existsSync(p));
+if (!ageBin) console.warn('age CLI not found (set GATEHOUSE_AGE_BIN or run .ci/run): the CLI interoperability test is skipped');
+describe.skipIf(!ageBin)('the age CLI opens our files and we open its files', () => {
+  it('age -d decrypts what we encrypt; we decrypt what age -r encrypts', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-age-'));
+    const identity = generateIdentity();
+    fs.writeFileSync(path.join(dir, 'key.txt'), `# public key: ${identityToRecipient(identity)}\n${identity}\n`, { mode: 0o600 });
+    const data = crypto.randomBytes(200_000);
+    fs.writeFileSync(path.join(dir, 'x.age'), await encryptBuffer(data, [identityToRecipient(identity)]));
+    const out = execFileSync(ageBin!, ['-d', '-i', path.join(dir, 'key.txt'), path.join(dir, 'x.age')]);
+    expect(Buffer.from(out)).toEqual(data);
+    fs.writeFileSync(path.join(dir, 'plain'), data);
+    execFileSync(ageBin!, ['-r', identityToRecipient(identity), '-o', path.join(dir, 'y.age'), path.join(dir, 'plain')]);
+    expect(await decryptBuffer(fs.readFileSync(path.join(dir, 'y.age')), [identity])).toEqual(data);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
