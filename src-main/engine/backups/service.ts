@@ -44,6 +44,12 @@ export interface BackupServiceOptions {
   /** Test hooks: run before each table is dumped / loaded (to kill PostgreSQL in the middle). */
   beforeDumpTable?: (slug: string, index: number) => Promise<void>;
   beforeLoadTable?: (database: string, index: number) => Promise<void>;
+  /**
+   * The CronJob (job.ts): it writes backups with the cluster's public recipient and
+   * authentication key from its Secret, and holds no identity, so it cannot verify; an
+   * open console runs the restore drills of what it took.
+   */
+  jobKey?: { recipient: string; authKey: Buffer };
 }
 
 export interface TakeOptions {
@@ -137,6 +143,7 @@ export class BackupService {
 
   /** Throws, before anything changes, when a backup cannot be taken on this cluster. */
   async ensureReady(cluster: ClusterRuntime): Promise<void> {
+    if (this.opts.jobKey) return void findPgTools();
     const s = await this.status(cluster);
     if (!s.configured) throw new ContractError('VALIDATION', `Backups are not configured on this cluster. ${s.reason ?? ''}`.trim(), { reason: 'backups-not-configured' });
   }
@@ -242,7 +249,7 @@ export class BackupService {
   /** One tenant's backup, indexed in the catalog; with verify, also restored into a scratch database. */
   async takeOne(cluster: ClusterRuntime, slug: string, o: TakeOptions, onProgress?: (done: number, total: number, what: string) => void): Promise<BackupSummary> {
     await this.ensureReady(cluster);
-    const key = (await this.keys.get(cluster.clusterId))!;
+    const key = this.opts.jobKey ?? (await this.keys.get(cluster.clusterId))!;
     const admin = (await cluster.pgAdmin())!;
     const storage = await this.storage(cluster);
     const index = await this.index(cluster);
@@ -264,7 +271,7 @@ export class BackupService {
     let summary = summaryOf(manifest);
     await index.add(summary);
     this.changed(cluster, slug);
-    if (o.verify) summary = await this.verify(cluster, manifest.id, o.actor);
+    if (o.verify && !this.opts.jobKey) summary = await this.verify(cluster, manifest.id, o.actor);
     return summary;
   }
 
@@ -648,13 +655,14 @@ export class BackupService {
    * CronJob's entry point). A slot is claimed in gatehouse_control first, so two consoles
    * (or a console and the CronJob) never run the same one twice.
    */
-  async runDue(cluster: ClusterRuntime, now = new Date(), actor = 'gatehouse:scheduler'): Promise<{ scope: string; slot: string; ok: number; failed: number }[]> {
+  async runDue(cluster: ClusterRuntime, now = new Date(), actor = 'gatehouse:scheduler', onlyScope?: string): Promise<{ scope: string; slot: string; ok: number; failed: number }[]> {
     const index = await this.index(cluster);
     const schedules = (await index.schedules()).filter((s) => s.enabled);
     const out: { scope: string; slot: string; ok: number; failed: number }[] = [];
     if (schedules.length === 0) return out;
     const own = new Set(schedules.filter((s) => s.scope !== '*').map((s) => s.scope));
     for (const s of schedules) {
+      if (onlyScope !== undefined && s.scope !== onlyScope) continue;
       const since = new Date(s.lastRunAt ?? s.updatedAt);
       const slot = dueSlot(parseCron(s.cron), since, now);
       if (!slot) continue;
@@ -673,6 +681,35 @@ export class BackupService {
         outcome: run.summary.failed ? 'failure' : 'success', errorCode: null, at: new Date().toISOString(), cluster: cluster.clusterId, consoleVersion: this.opts.consoleVersion,
       }).catch(() => undefined);
       out.push({ scope: s.scope, slot: slot.toISOString(), ok: run.summary.ok, failed: run.summary.failed });
+    }
+    return out;
+  }
+
+  /**
+   * Restore drills: the newest scheduled backup of each tenant of a schedule that asks for
+   * verification, if it was never verified (the CronJob cannot decrypt, so it leaves them
+   * to an open console). At most `limit` per call, so a tick stays short.
+   */
+  async drill(cluster: ClusterRuntime, limit = 2, actor = 'gatehouse:drill'): Promise<BackupSummary[]> {
+    if (this.opts.jobKey) return [];
+    const index = await this.index(cluster);
+    const schedules = (await index.schedules()).filter((s) => s.enabled);
+    if (!schedules.some((s) => s.verify)) return [];
+    const all = await index.all();
+    // A tenant's own schedule replaces the all-tenants one, for the drill too.
+    const covered = (tenant: string) => (schedules.find((s) => s.scope === tenant) ?? schedules.find((s) => s.scope === '*'))?.verify === true;
+    const newest = new Map<string, BackupSummary>();
+    for (const b of all) if (b.reason === 'schedule' && covered(b.tenant) && !newest.has(b.tenant)) newest.set(b.tenant, b);
+    const due = [...newest.values()].filter((b) => b.verification.state === 'never').slice(0, limit);
+    const out: BackupSummary[] = [];
+    for (const b of due) {
+      const v = await this.verify(cluster, b.id, actor);
+      out.push(v);
+      await this.opts.audit?.record({
+        actor, actorRole: 'operator', action: 'backups.drill', target: `backup:${b.id}`, params: { tenant: b.tenant }, before: { verification: 'never' },
+        after: { verification: v.verification.state, message: v.verification.message }, outcome: v.verification.state === 'passed' ? 'success' : 'failure',
+        errorCode: null, at: new Date().toISOString(), cluster: cluster.clusterId, consoleVersion: this.opts.consoleVersion,
+      }).catch(() => undefined);
     }
     return out;
   }
