@@ -129,8 +129,12 @@ export function backupsHandlers(engine: Engine): HandlersFor<typeof backupsComma
       let job: Awaited<ReturnType<typeof readCronJob>>;
       if (s.targets.get(cluster.clusterId).target.kind === 'directory') {
         // A workstation directory is out of the cluster's reach: only an open console runs this schedule.
-        await deleteCronJob(cluster, input.scope);
-        job = { name: cronJobName(input.scope), exists: false, schedule: null, note: 'No CronJob: the backup target is a directory on this workstation, so only an open console runs this schedule. Use an S3-compatible bucket to run it in the cluster.' };
+        const note = 'No CronJob: the backup target is a directory on this workstation, so only an open console runs this schedule. Use an S3-compatible bucket to run it in the cluster.';
+        const removed = await deleteCronJob(cluster, input.scope).then(
+          () => null,
+          (e: unknown) => (e instanceof ContractError && e.code === 'FORBIDDEN' ? ' (An older CronJob of this schedule could not be checked: the console may not manage cronjobs, see docs/permissions.md.)' : Promise.reject(e)),
+        );
+        job = { name: cronJobName(input.scope), exists: false, schedule: null, note: `${note}${removed ?? ''}` };
       } else {
         // The CronJob's configuration first, so a job never starts without it.
         await writeJobSecret(cluster, jobSecret(cluster.namespace, await s.jobConfig(cluster)));

@@ -144,14 +144,15 @@ function unb64(s: string): Buffer {
   return buf;
 }
 
-function sealChunk(key: Buffer, counter: bigint, last: boolean, plain: Buffer): Buffer {
+/** One sealed chunk as two buffers (ciphertext, tag): pushed as they are, without a copy. */
+function sealChunk(key: Buffer, counter: bigint, last: boolean, plain: Buffer): [Buffer, Buffer] {
   const nonce = Buffer.alloc(12);
   nonce.writeBigUInt64BE(counter, 3);
   nonce[11] = last ? 1 : 0;
   const c = crypto.createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
   const head = c.update(plain);
   c.final();
-  return Buffer.concat([head, c.getAuthTag()]);
+  return [head, c.getAuthTag()];
 }
 
 function openChunk(key: Buffer, counter: bigint, last: boolean, sealed: Buffer): Buffer {
@@ -219,7 +220,7 @@ export function encryptStream(recipients: string[]): Transform {
       pending.push(chunk);
       pendingLength += chunk.length;
       // A full chunk is sealed only once more data follows: the last one carries the "last" flag.
-      while (pendingLength > CHUNK) this.push(sealChunk(key, counter++, false, take(CHUNK)));
+      while (pendingLength > CHUNK) for (const part of sealChunk(key, counter++, false, take(CHUNK))) this.push(part);
       done();
     },
     flush(done: TransformCallback) {
@@ -227,7 +228,7 @@ export function encryptStream(recipients: string[]): Transform {
         this.push(Buffer.from(`${header} ${b64(mac)}\n`, 'latin1'));
         this.push(nonce);
       }
-      this.push(sealChunk(key, counter, true, take(pendingLength)));
+      for (const part of sealChunk(key, counter, true, take(pendingLength))) this.push(part);
       done();
     },
   });

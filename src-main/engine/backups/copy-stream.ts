@@ -23,10 +23,15 @@ const rowsOf = (text: string | undefined): number | null => {
   return m ? Number(m[1]) : null;
 };
 
+/** COPY sends one protocol message per row: rows are gathered into blocks this big before they enter the stream. */
+const BLOCK = 256 * 1024;
+
 /** Streams the output of `COPY … TO STDOUT`. `rows` is set once the stream ended. */
 export class CopyOut extends Readable {
   rows: number | null = null;
   private connection: PgConnection | null = null;
+  private block = Buffer.allocUnsafe(BLOCK);
+  private used = 0;
   callback?: (err: Error | null) => void;
   private called = false;
 
@@ -47,8 +52,23 @@ export class CopyOut extends Readable {
 
   handleCopyData(msg: { chunk: Buffer }): void {
     // The chunk is a view into pg-protocol's read buffer, which is reused for the next
-    // socket read: it must be copied before anything downstream holds on to it.
-    if (!this.push(Buffer.from(msg.chunk))) this.connection?.stream.pause();
+    // socket read: it is copied (into the current block) before anything holds on to it.
+    const c = msg.chunk;
+    if (this.used + c.length > BLOCK) this.flushBlock();
+    if (c.length > BLOCK) {
+      if (!this.push(Buffer.from(c))) this.connection?.stream.pause();
+      return;
+    }
+    c.copy(this.block, this.used);
+    this.used += c.length;
+  }
+
+  private flushBlock(): void {
+    if (this.used === 0) return;
+    const out = this.block.subarray(0, this.used);
+    this.block = Buffer.allocUnsafe(BLOCK);
+    this.used = 0;
+    if (!this.push(out)) this.connection?.stream.pause();
   }
 
   override _read(): void {
@@ -62,11 +82,13 @@ export class CopyOut extends Readable {
   }
 
   handleCommandComplete(msg: { text?: string }): void {
+    this.flushBlock();
     this.rows = rowsOf(msg.text);
   }
 
   handleReadyForQuery(): void {
     this.connection?.stream.resume();
+    this.flushBlock();
     this.push(null);
     this.settle(null);
   }

@@ -29,8 +29,8 @@ export function tap(countLines = false): Tap {
 }
 
 /**
- * Holds back the end of a stream until check() passes: psql and COPY only see the end
- * of their input (and so only commit) once every byte has been proven to be the backup's.
+ * Holds back the end of a stream until check() passes: a COPY only sees the end of its
+ * input (and so only commits) once every byte has been proven to be the backup's.
  */
 export function gate(check: () => void, trailer?: Buffer): Transform {
   return new Transform({

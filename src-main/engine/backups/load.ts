@@ -8,13 +8,12 @@ import { copyIn, copyOut } from './copy-stream';
 import { collector, discard, gate, tap } from './crypto-pipe';
 import { backupClient, copyColumns, qualified } from './dump';
 import { backupPrefix, type Manifest, type ManifestFile } from './manifest';
-import { findPgTools, pgEnv, runTool } from './pg-tools';
 import { readAll, type BackupStorage } from './storage';
 
 /**
- * Loads a backup into an empty database: the pre-data schema (psql, one transaction),
- * every table (COPY FROM STDIN, parallel, one transaction each), sequence values, then
- * the post-data section (indexes, constraints, triggers). Each file's stored bytes are
+ * Loads a backup into an empty database: the pre-data schema (one transaction), every
+ * table (COPY FROM STDIN, parallel, one transaction each), sequence values, then the
+ * post-data section (indexes and keys in parallel, then foreign keys and triggers). Each file's stored bytes are
  * checked against the manifest's sha256 and each table's content against its row count
  * and checksum while it streams; nothing commits before its check passes. With an
  * `owner` every statement runs as that role (SET ROLE), so the objects belong to the
@@ -48,19 +47,17 @@ function fileOf(m: Manifest, name: string): ManifestFile {
 }
 
 /** A stored file, decrypted, with its stored bytes checked against the manifest before the stream ends. */
-async function openFile(req: Pick<LoadRequest, 'storage' | 'manifest' | 'identities'>, name: string, plain?: { lines: boolean; check?: (t: ReturnType<typeof tap>) => void }) {
+async function openFile(req: Pick<LoadRequest, 'storage' | 'manifest' | 'identities'>, name: string) {
   const m = req.manifest;
   const f = fileOf(m, name);
   const source = await req.storage.get(`${backupPrefix(m.tenant.slug, m.id)}/${name}`);
   const stored = tap();
-  const clear = tap(plain?.lines ?? false);
   const checked = gate(() => {
     if (stored.bytes !== f.size || stored.hex() !== f.sha256) {
       throw new IntegrityError(`Backup ${m.id}: ${name} does not match its manifest (${stored.bytes} bytes, sha256 ${stored.hex().slice(0, 12)}…; expected ${f.size} bytes, ${f.sha256.slice(0, 12)}…). The backup is corrupted or was modified.`, { file: name });
     }
-    plain?.check?.(clear);
   });
-  return { streams: [source, stored, decryptStream(req.identities), clear, checked] as const, stored, clear };
+  return { streams: [source, stored, decryptStream(req.identities), checked] as const, stored };
 }
 
 export const describeLoadError = (error: unknown, m: Manifest, doing: string): Error => {
@@ -71,20 +68,109 @@ export const describeLoadError = (error: unknown, m: Manifest, doing: string): E
   return pgError(error, doing);
 };
 
-/** Replays a schema section through psql; the COMMIT is only sent once the file checked out. */
-async function replaySql(req: LoadRequest, name: string): Promise<void> {
-  const tools = findPgTools();
-  const run = runTool(tools.psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', '-f', '-'], pgEnv(req.admin, req.database), `restoring ${name}`);
+/** A small file (a schema section, sequence values), decrypted into memory and checked against the manifest. */
+async function readChecked(req: LoadRequest, name: string): Promise<string> {
   const file = await openFile(req, name);
-  const commit = gate(() => undefined, Buffer.from('\nCOMMIT;\n'));
+  const sink = collector();
   try {
-    run.child.stdin!.write(`BEGIN;\n${req.owner ? `SET ROLE ${quoteIdent(req.owner)};\n` : ''}`);
-    await Promise.all([pipeline(...file.streams, commit, run.child.stdin!), run.done]);
+    await pipeline(...file.streams, sink);
   } catch (error) {
-    // psql without COMMIT rolls back when its input ends; make sure it is gone either way.
-    run.child.kill('SIGKILL');
-    const exited = await run.done.then(() => null, (e: unknown) => e);
-    throw describeLoadError(error instanceof IntegrityError || error instanceof AgeError ? error : (exited ?? error), req.manifest, `restoring ${name}`);
+    throw describeLoadError(error, req.manifest, `reading ${name}`);
+  }
+  return sink.bytes().toString('utf8');
+}
+
+/**
+ * The pre-data section (types, tables, sequences, functions) in one transaction, as the
+ * owner role. Read whole and checked first: nothing of a file that does not match its
+ * manifest ever reaches the server.
+ */
+async function replayPreData(req: LoadRequest, name: string): Promise<void> {
+  const { preamble, entries } = splitDump(await readChecked(req, name), `${req.manifest.id}/${name}`);
+  const c = backupClient(req.admin, req.database);
+  try {
+    await c.connect();
+    await c.query('BEGIN');
+    if (req.owner) await c.query(`SET LOCAL ROLE ${quoteIdent(req.owner)}`);
+    await c.query(preamble);
+    for (const e of entries) await c.query(e.sql);
+    await c.query('COMMIT');
+  } catch (error) {
+    throw describeLoadError(error, req.manifest, `restoring ${name}`);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/**
+ * pg_dump's plain output as its table-of-contents entries (each starts with a
+ * "-- Name: …; Type: …; Schema: …" comment block). psql meta-commands other than
+ * \restrict/\unrestrict (which only guard psql itself) are refused: pg_dump writes none.
+ */
+export function splitDump(sql: string, what: string): { preamble: string; entries: { type: string; sql: string }[] } {
+  const kept: string[] = [];
+  for (const line of sql.split('\n')) {
+    if (line.startsWith('\\')) {
+      if (/^\\(?:un)?restrict [A-Za-z0-9]+$/.test(line)) continue;
+      throw new IntegrityError(`${what} holds a psql command (${line.slice(0, 40)}) that pg_dump never writes; refused.`);
+    }
+    kept.push(line);
+  }
+  const text = kept.join('\n').replace(/\n--\n-- PostgreSQL database dump complete\n--\n*$/, '\n');
+  const header = /^--\n-- Name: [^\n]*; Type: ([^;\n]+); Schema: [^\n]*\n--\n/gm;
+  const marks = [...text.matchAll(header)];
+  const preamble = text.slice(0, marks[0]?.index ?? text.length);
+  const entries = marks.map((m, i) => ({ type: m[1]!, sql: text.slice(m.index + m[0].length, marks[i + 1]?.index ?? text.length).trim() })).filter((e) => e.sql);
+  return { preamble, entries };
+}
+
+/**
+ * The post-data section (indexes, keys, constraints, triggers) in parallel like
+ * `pg_restore -j`: indexes and non-foreign-key constraints first, on `jobs` connections
+ * (each depends only on its table), then everything else in pg_dump's order.
+ */
+async function replayPostData(req: LoadRequest, name: string): Promise<void> {
+  const { preamble, entries } = splitDump(await readChecked(req, name), `${req.manifest.id}/${name}`);
+  const parallel = entries.filter((e) => e.type === 'INDEX' || e.type === 'CONSTRAINT');
+  const serial = entries.filter((e) => !(e.type === 'INDEX' || e.type === 'CONSTRAINT'));
+  const open = async () => {
+    const c = backupClient(req.admin, req.database);
+    await c.connect();
+    if (req.owner) await c.query(`SET ROLE ${quoteIdent(req.owner)}`);
+    await c.query(preamble);
+    return c;
+  };
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    const c = await open();
+    try {
+      for (;;) {
+        const e = parallel[next++];
+        if (!e || failed) return;
+        await c.query(e.sql);
+      }
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  };
+  try {
+    const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(req.jobs, parallel.length)) }, worker));
+    const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstFailure) throw firstFailure.reason;
+    if (serial.length) {
+      const c = await open();
+      try {
+        for (const e of serial) await c.query(e.sql);
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    }
+  } catch (error) {
+    throw describeLoadError(error, req.manifest, `restoring ${name}`);
   }
 }
 
@@ -99,7 +185,7 @@ export async function loadBackup(req: LoadRequest): Promise<LoadResult> {
   const total = m.tables.length + 3;
   let done = 0;
   const progress = (what: string) => req.onProgress?.(++done, total, what);
-  await replaySql(req, 'schema.sql.age');
+  await replayPreData(req, 'schema.sql.age');
   progress('pre-data');
 
   let next = 0;
@@ -129,10 +215,7 @@ export async function loadBackup(req: LoadRequest): Promise<LoadResult> {
   const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (firstFailure) throw firstFailure.reason;
 
-  const seq = await openFile(req, 'sequences.sql.age');
-  const seqSink = collector();
-  await pipeline(...seq.streams, seqSink);
-  const setvals = seqSink.bytes().toString('utf8');
+  const setvals = await readChecked(req, 'sequences.sql.age');
   // Only setval calls are expected here; anything else means a forged or foreign file.
   if (!setvals.split('\n').every((l) => l === '' || /^SELECT pg_catalog\.setval\('(?:[^']|'')+', -?\d+, (?:true|false)\);$/.test(l))) {
     throw new IntegrityError(`Backup ${m.id}: sequences.sql.age holds something other than sequence values; refused.`);
@@ -149,21 +232,19 @@ export async function loadBackup(req: LoadRequest): Promise<LoadResult> {
     }
   }
   progress('sequences');
-  await replaySql(req, 'post-data.sql.age');
+  await replayPostData(req, 'post-data.sql.age');
   progress('post-data');
   return { tables: m.tables.length, rows, bytes: m.totals.plainBytes };
 }
 
+/**
+ * One table. The stored bytes are checked against the (authenticated) manifest before the
+ * COPY ends; decryption is authenticated too, so the plaintext is exactly what was dumped
+ * and hashing it again would add nothing: the rows are checked by the server's count here,
+ * the content checksum by the read-back of a verify (compareWithManifest).
+ */
 async function loadTable(c: pg.Client, req: LoadRequest, t: Manifest['tables'][number]): Promise<void> {
-  const m = req.manifest;
-  const file = await openFile(req, t.file, {
-    lines: true,
-    check: (clear) => {
-      if (clear.lines !== t.rows || clear.hex() !== t.sha256) {
-        throw new IntegrityError(`Backup ${m.id}: table ${t.schema}.${t.name} holds ${clear.lines} rows (sha256 ${clear.hex().slice(0, 12)}…), its manifest says ${t.rows} (${t.sha256.slice(0, 12)}…).`, { table: `${t.schema}.${t.name}` });
-      }
-    },
-  });
+  const file = await openFile(req, t.file);
   await c.query('BEGIN');
   try {
     if (req.owner) await c.query(`SET LOCAL ROLE ${quoteIdent(req.owner)}`);

@@ -5,7 +5,8 @@ import { ContractError } from '../../../src-shared/contract';
 import type { PgAdminConfig } from '../core/cluster-runtime';
 
 /**
- * The PostgreSQL client tools (pg_dump for the schema sections, psql to replay them).
+ * The PostgreSQL client tool the backups need: pg_dump, for the schema sections (the
+ * console replays them itself, so restores need no client tools).
  * Found in GATEHOUSE_PG_BIN, else the newest /usr/lib/postgresql/<n>/bin (Debian,
  * Ubuntu), else PATH. The admin password reaches them through the environment
  * (PGPASSWORD), never the command line, so `ps` never shows it.
@@ -13,7 +14,6 @@ import type { PgAdminConfig } from '../core/cluster-runtime';
 export interface PgTools {
   dir: string | null;
   pgDump: string;
-  psql: string;
   /** Major version of pg_dump: it must be at least the server's. */
   major: number;
   version: string;
@@ -33,23 +33,22 @@ export function findPgTools(env: NodeJS.ProcessEnv = process.env): PgTools {
   }
   for (const dir of candidates) {
     const pgDump = path.join(dir, 'pg_dump');
-    const psql = path.join(dir, 'psql');
-    if (fs.existsSync(pgDump) && fs.existsSync(psql)) return (cached = probe(dir, pgDump, psql));
+    if (fs.existsSync(pgDump)) return (cached = probe(dir, pgDump));
   }
   const onPath = spawnSync('pg_dump', ['--version'], { encoding: 'utf8' });
-  if (onPath.status === 0) return (cached = probe(null, 'pg_dump', 'psql'));
+  if (onPath.status === 0) return (cached = probe(null, 'pg_dump'));
   throw new ContractError(
     'UNAVAILABLE',
-    'The PostgreSQL client tools (pg_dump, psql) were not found. Install them (Debian/Ubuntu: apt-get install postgresql-client) or set GATEHOUSE_PG_BIN to their folder.',
+    'pg_dump (PostgreSQL client tools) was not found. Install them (Debian/Ubuntu: apt-get install postgresql-client) or set GATEHOUSE_PG_BIN to their folder.',
     { reason: 'pg-tools-missing' },
   );
 }
 
-function probe(dir: string | null, pgDump: string, psql: string): PgTools {
+function probe(dir: string | null, pgDump: string): PgTools {
   const out = spawnSync(pgDump, ['--version'], { encoding: 'utf8' });
   const m = /(\d+)(?:\.(\d+))?/.exec(out.stdout ?? '');
   if (out.status !== 0 || !m) throw new ContractError('UNAVAILABLE', `${pgDump} --version failed; reinstall the PostgreSQL client tools.`);
-  return { dir, pgDump, psql, major: Number(m[1]), version: (out.stdout ?? '').trim() };
+  return { dir, pgDump, major: Number(m[1]), version: (out.stdout ?? '').trim() };
 }
 
 /** libpq environment for a database on the admin connection; no password on the command line. */

@@ -94,3 +94,27 @@ describe('directory target', () => {
     fs.rmSync(root, { recursive: true, force: true });
   });
 });
+
+describe('pg_dump sections split into entries (parallel post-data)', () => {
+  const dump = [
+    '--', '-- PostgreSQL database dump', '--', '', '\\restrict abc123', '', 'SET statement_timeout = 0;', "SELECT pg_catalog.set_config('search_path', '', false);", '',
+    '--', '-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -', '--', '', 'ALTER TABLE ONLY public.users', '    ADD CONSTRAINT users_pkey PRIMARY KEY (id);', '', '',
+    '--', '-- Name: sign_ins_at; Type: INDEX; Schema: public; Owner: -', '--', '', 'CREATE INDEX sign_ins_at ON public.sign_ins USING btree (at);', '', '',
+    '--', '-- Name: memberships memberships_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -', '--', '', 'ALTER TABLE ONLY public.memberships', '    ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);', '', '',
+    '--', '-- PostgreSQL database dump complete', '--', '', '\\unrestrict abc123', '',
+  ].join('\n');
+
+  it('keeps the session preamble, one entry per object with its type, drops \\restrict', async () => {
+    const { splitDump } = await import('../../../src-main/engine/backups/load');
+    const { preamble, entries } = splitDump(dump, 'post-data');
+    expect(preamble).toContain("set_config('search_path'");
+    expect(preamble).not.toContain('restrict');
+    expect(entries.map((e) => e.type)).toEqual(['CONSTRAINT', 'INDEX', 'FK CONSTRAINT']);
+    expect(entries[2]!.sql).toBe('ALTER TABLE ONLY public.memberships\n    ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);');
+  });
+
+  it('refuses a psql meta-command pg_dump never writes (a planted "\\! rm -rf")', async () => {
+    const { splitDump } = await import('../../../src-main/engine/backups/load');
+    expect(() => splitDump(dump.replace('SET statement_timeout = 0;', '\\! rm -rf /'), 'post-data')).toThrow(/psql command/);
+  });
+});
