@@ -26,6 +26,17 @@ export function backupsHandlers(engine: Engine): HandlersFor<typeof backupsComma
       ctx.audit.after = { recipient: out.key.recipient, state: out.key.state };
       return out;
     },
+    'backups.key.replace': async (input, ctx) => {
+      const cluster = await ctx.cluster();
+      ctx.audit.target = 'backups:key';
+      if (input.clusterName !== cluster.contextName) {
+        throw new ContractError('CONFIRMATION_REQUIRED', `Type the name of the selected cluster, "${cluster.contextName}", to replace its backup key.`, { field: 'clusterName' });
+      }
+      const { before, status } = await s.replaceKey(cluster, ctx.operator.id);
+      ctx.audit.before = { recipient: before };
+      ctx.audit.after = { recipient: status.key.recipient, state: status.key.state };
+      return status;
+    },
     'backups.key.export': async (_i, ctx) => {
       ctx.audit.target = 'backups:key';
       const out = await s.exportKey(await ctx.cluster());

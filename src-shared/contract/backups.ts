@@ -61,6 +61,8 @@ export const KeyState = z.enum(['none', 'needs-escrow', 'ready', 'missing-here']
 
 export const BackupsStatus = z.object({
   clusterId: z.string(),
+  /** The context name the key replacement asks to be retyped. */
+  clusterName: z.string(),
   /** Whether a backup can be taken right now; if not, `reason` says what to do. */
   configured: z.boolean(),
   reason: z.string().nullable(),
@@ -169,6 +171,14 @@ export const backupsCommands = {
     role: 'admin',
     mutating: true,
     input: z.object({}).strict(),
+    output: BackupsStatus,
+  }),
+  'backups.key.replace': command({
+    summary: 'Replace this cluster’s backup key (older backups keep needing the old key file)',
+    role: 'admin',
+    mutating: true,
+    confirmField: 'clusterName',
+    input: z.object({ clusterName: z.string().min(1).max(253), confirm: z.string() }).strict(),
     output: BackupsStatus,
   }),
   'backups.key.export': command({

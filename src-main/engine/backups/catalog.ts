@@ -230,6 +230,15 @@ export class CatalogIndex {
     return (await this.publishedRecipient())!;
   }
 
+  async replaceRecipient(recipient: string, by: string): Promise<void> {
+    await this.q(
+      `INSERT INTO backup_cluster_keys (cluster_id, recipient, created_by) VALUES ($1, $2, $3)
+       ON CONFLICT (cluster_id) DO UPDATE SET recipient = EXCLUDED.recipient, created_by = EXCLUDED.created_by, created_at = now()`,
+      [this.clusterId, recipient, by],
+      'replacing the cluster backup key',
+    );
+  }
+
   // ---- schedules
 
   async schedules(): Promise<ScheduleRow[]> {

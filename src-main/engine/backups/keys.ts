@@ -129,6 +129,16 @@ export class BackupKeys {
     return { clusterId, identity: s.identity, recipient: identityToRecipient(s.identity), authKey: Buffer.from(s.authKey, 'base64') };
   }
 
+  /**
+   * Replacing the cluster's key: the current one (if this console holds it) is kept as an
+   * imported key, so every backup taken with it still opens here.
+   */
+  async retire(clusterId: string): Promise<void> {
+    const current = await this.get(clusterId).catch(() => null);
+    if (current) await this.import({ ...current, clusterId: `${clusterId}#retired` }, clusterId, null);
+    this.db.prepare('DELETE FROM backup_keys WHERE cluster_id = ?').run(clusterId);
+  }
+
   confirmEscrow(clusterId: string, at = new Date().toISOString()): void {
     this.db.prepare('UPDATE backup_keys SET escrowed_at = ? WHERE cluster_id = ?').run(at, clusterId);
   }

@@ -133,6 +133,7 @@ export class BackupService {
     }
     return {
       clusterId: cluster.clusterId,
+      clusterName: cluster.contextName,
       configured: state === 'ready' && reason === null,
       reason,
       target: { kind: target.kind, description: target.kind === 'directory' ? `directory ${target.path}` : `s3://${target.bucket}${target.prefix ? `/${target.prefix}` : ''} at ${new URL(target.endpoint).host}`, isDefault, config: target },
@@ -184,6 +185,20 @@ export class BackupService {
       throw new ContractError('CONFLICT', `Another console created this cluster's backup key (${winner}) at the same time. Import its escrow file.`);
     }
     return this.status(cluster);
+  }
+
+  /**
+   * A new key for the cluster (the old escrow file was lost, or it must be rotated). Backups
+   * taken before stay encrypted to the old key: this console keeps it if it held it, other
+   * consoles import the old escrow file to open them. The new key needs its escrow again.
+   */
+  async replaceKey(cluster: ClusterRuntime, actor: string) {
+    const index = await this.index(cluster);
+    const before = (await index.publishedRecipient()) ?? this.keys.local(cluster.clusterId)?.recipient ?? null;
+    await this.keys.retire(cluster.clusterId);
+    const key = await this.keys.create(cluster.clusterId);
+    await index.replaceRecipient(key.recipient, actor);
+    return { before, status: await this.status(cluster) };
   }
 
   async exportKey(cluster: ClusterRuntime) {

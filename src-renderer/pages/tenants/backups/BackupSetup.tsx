@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { CommandOutput } from '../../../../src-shared/contract';
 import type { BackupTarget } from '../../../../src-shared/contract/backups';
 import { client } from '../../../client';
+import { ConfirmTyped } from '../../../components/ConfirmTyped';
 import { CopyButton } from '../../../components/CopyButton';
 import { ago } from '../../../lib/format';
 import { useApp } from '../../../stores/app';
@@ -125,6 +126,7 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
   const [code, setCode] = useState('');
   const [importText, setImportText] = useState('');
   const [busy, setBusy] = useState(false);
+  const [replacing, setReplacing] = useState(false);
   const key = status.key;
   useEffect(() => {
     if (!exported) return;
@@ -133,14 +135,14 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
     return () => URL.revokeObjectURL(url);
   }, [exported]);
 
-  const act = async (what: string, fn: () => Promise<Status | void>) => {
+  const act = async (done: string, failed: string, fn: () => Promise<Status | void>) => {
     setBusy(true);
     try {
       const r = await fn();
       if (r) onChange(r);
-      toastSuccess(what);
+      toastSuccess(done);
     } catch (e) {
-      toastError(`${what}: failed`, e);
+      toastError(failed, e);
     } finally {
       setBusy(false);
     }
@@ -169,7 +171,7 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
         )}
         {key.state === 'none' && (
           <div>
-            <button className="btn btn-primary" disabled={busy || !admin || readOnly} onClick={() => void act('Backup key created', () => client.invoke('backups.key.create', {}))} data-testid="key-create">
+            <button className="btn btn-primary" disabled={busy || !admin || readOnly} onClick={() => void act('Backup key created', 'Could not create the key', () => client.invoke('backups.key.create', {}))} data-testid="key-create">
               Create backup key
             </button>
           </div>
@@ -179,7 +181,7 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
             <button
               className="btn"
               disabled={busy || !admin}
-              onClick={() => void act('Key exported', async () => void setExported(await client.invoke('backups.key.export', {})))}
+              onClick={() => void act('Key exported', 'Could not export the key', async () => void setExported(await client.invoke('backups.key.export', {})))}
               data-testid="key-export"
             >
               {key.state === 'ready' ? 'Export the key again' : 'Export key file'}
@@ -203,10 +205,35 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
               <label htmlFor="escrow-code">Check code from the saved key file</label>
               <input id="escrow-code" className="mono" value={code} onChange={(e) => setCode(e.target.value)} placeholder="XXXX-XXXX" autoComplete="off" data-testid="escrow-code" />
             </div>
-            <button className="btn btn-primary" disabled={busy || !admin || code.trim().length < 8} onClick={() => void act('Escrow confirmed', () => client.invoke('backups.key.confirmEscrow', { checkCode: code }))} data-testid="escrow-confirm">
+            <button className="btn btn-primary" disabled={busy || !admin || code.trim().length < 8} onClick={() => void act('Escrow confirmed', 'Escrow not confirmed', () => client.invoke('backups.key.confirmEscrow', { checkCode: code }))} data-testid="escrow-confirm">
               Confirm escrow
             </button>
           </div>
+        )}
+        {key.state !== 'none' && (
+          <div className="muted">
+            Key file lost, or time to rotate?{' '}
+            <button className="link-btn" disabled={busy || !admin || readOnly} onClick={() => setReplacing(true)} data-testid="key-replace">
+              Replace the key…
+            </button>
+          </div>
+        )}
+        {replacing && (
+          <ConfirmTyped
+            title="Replace the backup key"
+            expected={status.clusterName}
+            action="Replace key"
+            onClose={() => setReplacing(false)}
+            onConfirm={(typed) => {
+              setReplacing(false);
+              void act('Backup key replaced', 'Could not replace the key', () => client.invoke('backups.key.replace', { clusterName: status.clusterName, confirm: typed }));
+            }}
+          >
+            <div className="callout callout-warn">
+              New backups of this cluster will be encrypted to a new key, which needs its own escrow. Backups taken before stay encrypted to the current key: this console
+              keeps it if it holds it; everywhere else they open only with the current key file.
+            </div>
+          </ConfirmTyped>
         )}
         <details open={key.state === 'missing-here'}>
           <summary>Import a key file {key.state === 'missing-here' ? '(this cluster’s key, created on another console)' : '(another site’s, to open its backups)'}</summary>
@@ -214,7 +241,7 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
             <input type="file" accept=".txt,text/plain" onChange={(e) => readFile(e.target.files?.[0])} disabled={!admin} aria-label="Key file" />
             <textarea className="mono" rows={4} value={importText} onChange={(e) => setImportText(e.target.value)} placeholder="…or paste the key file’s text" disabled={!admin} aria-label="Key file text" />
             <div>
-              <button className="btn" disabled={busy || !admin || importText.length < 20} onClick={() => void act('Key imported', async () => { const r = await client.invoke('backups.key.import', { content: importText }); setImportText(''); return r; })}>
+              <button className="btn" disabled={busy || !admin || importText.length < 20} onClick={() => void act('Key imported', 'Could not import the key', async () => { const r = await client.invoke('backups.key.import', { content: importText }); setImportText(''); return r; })}>
                 Import key
               </button>
             </div>
