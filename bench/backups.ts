@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { PostgresAdmin } from '../src-main/adapters/postgres';
 import { generateIdentity, identityToRecipient } from '../src-main/engine/backups/age';
 import { dumpTenant } from '../src-main/engine/backups/dump';
@@ -17,7 +16,7 @@ import { newBackupId } from '../src-main/engine/backups/manifest';
 import { findPgTools } from '../src-main/engine/backups/pg-tools';
 import { DirectoryStorage } from '../src-main/engine/backups/storage';
 import { applyPendingMigrations, loadTenantMigrations } from '../src-main/engine/tenants/schema';
-import { mapLimit } from '../src-main/engine/tenants/limit';
+import { mapLimit } from '../src-main/engine/core/limit';
 import { buildBackupEngine, configureKey } from '../test/integration/backups-env';
 import { harnessOrReason, harnessPg, operatorNamespace, privatePostgres, tempDataDir, uniqueSlug } from '../test/integration/tenants-env';
 import { report, type Row } from './lib';
@@ -37,7 +36,7 @@ const du = (dir: string): number => Number(spawnSync('du', ['-sb', dir], { encod
 
 // ---- 1 GB tenant: ours against pg_dump / pg_restore
 const server = await privatePostgres();
-const admin = { ...server.config, ssl: false };
+const admin = { ...server.config, ssl: false as const };
 const pga = new PostgresAdmin(server.config);
 const env = { ...process.env, PGHOST: admin.host, PGPORT: String(admin.port), PGUSER: admin.user, PGPASSWORD: admin.password };
 try {

@@ -321,6 +321,7 @@ export const backupsCommands = {
 
 export const backupsEvents = {
   'backups.changed': event({
+    role: 'viewer',
     summary: 'The backup catalog of a cluster changed (a backup taken, verified, deleted)',
     payload: z.object({ clusterId: z.string(), tenant: z.string().nullable() }),
   }),

@@ -53,7 +53,7 @@ export function buildBackupEngine(opts: {
   const kc = new KubeConfig();
   kc.loadFromFile(opts.kubeconfig);
   const clusterId = opts.clusterId ?? `test:${opts.namespace}`;
-  const runtime = new ClusterScope(clusterId, { contextId: clusterId, contextName: 'harness', kube: kubeClients(kc), namespace: opts.namespace, pgAdmin: async () => ({ ...opts.pg, ssl: false }) });
+  const runtime = new ClusterScope(clusterId, { contextId: clusterId, contextName: 'harness', kube: kubeClients(kc), namespace: opts.namespace, pgAdmin: async () => ({ ...opts.pg, ssl: false as const }) });
   const bus = new EventBus();
   const saga = new SagaRunner(db, bus, async (uid) => {
     if (uid !== runtime.clusterId) throw new ContractError('UNAVAILABLE', `cluster ${uid} is not reachable from this test engine`);

@@ -1,10 +1,9 @@
 import crypto from 'node:crypto';
 import pg from 'pg';
 import type { BackupSchedule, BackupSummary } from '../../../src-shared/contract/backups';
-import { pgError } from '../../adapters/postgres';
+import { pgError, pgSslOptions } from '../../adapters/postgres';
 import type { Sqlite } from '../../adapters/sqlite';
 import type { PgAdminConfig } from '../core/cluster-runtime';
-import { CONTROL_DATABASE } from '../audit/shared-log';
 import { manifestBytes, type Manifest } from './manifest';
 
 /**
@@ -13,6 +12,9 @@ import { manifestBytes, type Manifest } from './manifest';
  * cluster sees the same list. The manifests in storage stay the truth (a rescan rebuilds
  * the index from them); the local cache only mirrors the index for offline reading.
  */
+/** The cluster's shared database, the one the audit log lives in (engine/audit/shared-log.ts). */
+export const CONTROL_DATABASE = 'gatehouse_control';
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS backup_catalog (
   cluster_id text NOT NULL,
@@ -152,7 +154,7 @@ export class CatalogIndex {
 
   private conn(database: string): pg.ClientConfig {
     const a = this.admin;
-    return { host: a.host, port: a.port, user: a.user, password: a.password, database, ssl: a.ssl ? { rejectUnauthorized: true } : false, connectionTimeoutMillis: 5_000, query_timeout: 30_000, application_name: 'gatehouse-backups' };
+    return { host: a.host, port: a.port, user: a.user, password: a.password, database, ssl: pgSslOptions(a.ssl, a.host), connectionTimeoutMillis: 5_000, query_timeout: 30_000, application_name: 'gatehouse-backups' };
   }
 
   private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[], doing: string): Promise<R[]> {

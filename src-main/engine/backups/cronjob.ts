@@ -75,7 +75,7 @@ export function jobSecret(namespace: string, c: { admin: PgAdminConfig; target: 
     GATEHOUSE_PG_USER: c.admin.user,
     GATEHOUSE_PG_PASSWORD: c.admin.password,
     GATEHOUSE_PG_DATABASE: c.admin.database,
-    GATEHOUSE_PG_SSL: c.admin.ssl ? 'true' : 'false',
+    GATEHOUSE_PG_SSL: JSON.stringify(c.admin.ssl),
     GATEHOUSE_BACKUP_TARGET: JSON.stringify(c.target),
     GATEHOUSE_BACKUP_RECIPIENT: c.recipient,
     GATEHOUSE_BACKUP_AUTH_KEY: c.authKey.toString('base64'),

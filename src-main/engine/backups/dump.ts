@@ -2,7 +2,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { ContractError } from '../../../src-shared/contract';
-import { pgError, quoteIdent, quoteLiteral } from '../../adapters/postgres';
+import { pgError, pgSslOptions, quoteIdent, quoteLiteral } from '../../adapters/postgres';
 import type { PgAdminConfig } from '../core/cluster-runtime';
 import { encryptStream } from './age';
 import { copyOut } from './copy-stream';
@@ -49,7 +49,7 @@ export interface TableRow {
 const clientFor = (admin: PgAdminConfig, database: string): pg.Client => {
   const c = new pg.Client({
     host: admin.host, port: admin.port, user: admin.user, password: admin.password, database,
-    ssl: admin.ssl ? { rejectUnauthorized: true } : false, connectionTimeoutMillis: 10_000, application_name: 'gatehouse-backup',
+    ssl: pgSslOptions(admin.ssl, admin.host), connectionTimeoutMillis: 10_000, application_name: 'gatehouse-backup',
   });
   c.on('error', () => undefined); // a dying server fails the awaited query instead
   return c;

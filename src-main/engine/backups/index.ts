@@ -1,7 +1,7 @@
 import type { CacheMigration } from '../../adapters/sqlite';
 import { ContractError } from '../../../src-shared/contract';
 import type { ClusterRuntime } from '../core/cluster-runtime';
-import { LEASE_SECONDS } from '../tenants/lease';
+import { LEASE_SECONDS } from '../tenants';
 import { catalogCacheMigration } from './catalog';
 import { keysMigration } from './keys';
 import { RESTORE_CLONE, RESTORE_IN_PLACE, restoreCloneSaga, restoreInPlaceSaga, type RestoreCtx, type RestoreParams } from './restore-saga';

@@ -11,13 +11,22 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { BackupTarget } from '../../../src-shared/contract/backups';
 import { ContractError } from '../../../src-shared/contract';
 import { kubeClients } from '../../adapters/kube';
+import type { PgSsl } from '../../adapters/postgres';
 import { openLocalStore } from '../../adapters/sqlite';
-import { ClusterScope } from '../clusters/scope';
+import { PostgresAdmin } from '../../adapters/postgres';
+import type { ClusterRuntime } from '../core/cluster-runtime';
 import { SagaRunner } from '../core/saga';
-import { tenantsMigrations } from '../tenants';
-import { TenantService } from '../tenants/service';
+import { TenantService, tenantsMigrations } from '../tenants';
 import { backupsMigrations } from './index';
 import { BackupService } from './service';
+
+/** GATEHOUSE_PG_SSL: the profile's TLS setting as JSON (false, or {"mode":"verify-full","ca":"…"}). */
+function parseSsl(raw: string | undefined): PgSsl {
+  if (!raw || raw === 'false') return false;
+  const v = JSON.parse(raw) as PgSsl;
+  if (v && v.mode !== 'verify-full' && v.mode !== 'require') throw new ContractError('VALIDATION', 'GATEHOUSE_PG_SSL must be false or {"mode":"verify-full"|"require","ca"?:…}.');
+  return v;
+}
 
 function need(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];
@@ -39,13 +48,25 @@ export async function runScheduleJob(argv: string[], env: NodeJS.ProcessEnv = pr
   if (uid !== clusterId) throw new ContractError('VALIDATION', `This CronJob was configured for cluster ${clusterId} but runs in ${uid ?? 'an unknown cluster'}; refused.`);
   const admin = {
     host: need(env, 'GATEHOUSE_PG_HOST'), port: Number(need(env, 'GATEHOUSE_PG_PORT')), user: need(env, 'GATEHOUSE_PG_USER'), password: need(env, 'GATEHOUSE_PG_PASSWORD'),
-    database: need(env, 'GATEHOUSE_PG_DATABASE'), ssl: env.GATEHOUSE_PG_SSL === 'true',
+    database: need(env, 'GATEHOUSE_PG_DATABASE'), ssl: parseSsl(env.GATEHOUSE_PG_SSL),
   };
   const target = BackupTarget.parse(JSON.parse(need(env, 'GATEHOUSE_BACKUP_TARGET')));
   // A throwaway local store: the journal of a job's run lives as long as its pod.
   const dataDir = fs.mkdtempSync(path.join(env.TMPDIR ?? os.tmpdir(), 'gatehouse-backup-job-'));
   const { db } = openLocalStore(dataDir, [{ id: 100, name: 'settings', store: 'state' as const, sql: 'CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)' }, ...tenantsMigrations, ...backupsMigrations]);
-  const scopeRt = new ClusterScope(clusterId, { contextId: 'in-cluster', contextName: env.GATEHOUSE_CLUSTER_NAME ?? 'in-cluster', kube, namespace, pgAdmin: async () => admin });
+  // The one cluster this pod runs in (what a ClusterScope is in the console).
+  const pool = new PostgresAdmin(admin);
+  const closers: (() => void | Promise<void>)[] = [];
+  const scopeRt: ClusterRuntime & { close(): Promise<void> } = {
+    clusterId, contextId: 'in-cluster', contextName: env.GATEHOUSE_CLUSTER_NAME ?? 'in-cluster', kube, namespace,
+    pgAdmin: async () => admin,
+    postgres: async () => pool,
+    onClose: (fn) => void closers.push(fn),
+    async close() {
+      for (const fn of closers.splice(0).reverse()) await Promise.resolve(fn()).catch(() => undefined);
+      await pool.close();
+    },
+  };
   const saga = new SagaRunner(db, null, async () => scopeRt);
   const tenants = new TenantService({ db, bus: null, saga, consoleId: `cronjob-${os.hostname()}` });
   const secrets = new Map<string, string>();

@@ -1,7 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ContractError } from '../../../src-shared/contract';
+import { pgSslMode, type PgSsl } from '../../adapters/postgres';
 import type { PgAdminConfig } from '../core/cluster-runtime';
 
 /**
@@ -62,11 +65,25 @@ export function pgEnv(admin: PgAdminConfig, database: string): NodeJS.ProcessEnv
     PGUSER: admin.user,
     PGPASSWORD: admin.password,
     PGDATABASE: database,
-    PGSSLMODE: admin.ssl ? 'verify-full' : 'disable',
+    PGSSLMODE: pgSslMode(admin.ssl),
+    ...sslRootCert(admin.ssl),
     PGAPPNAME: 'gatehouse-backup',
     PGCONNECT_TIMEOUT: '10',
   };
 }
+
+/**
+ * libpq wants verify-full's CA in a file: the profile's CA (a public certificate) is written
+ * once under the temp directory, named by its digest; without one, the system bundle.
+ */
+function sslRootCert(ssl: PgSsl): { PGSSLROOTCERT?: string } {
+  if (!ssl || ssl.mode !== 'verify-full') return {};
+  if (!ssl.ca) return fs.existsSync(SYSTEM_BUNDLE) ? { PGSSLROOTCERT: SYSTEM_BUNDLE } : {};
+  const file = path.join(os.tmpdir(), `gatehouse-pg-ca-${crypto.createHash('sha256').update(ssl.ca).digest('hex').slice(0, 16)}.pem`);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, ssl.ca, { mode: 0o644 });
+  return { PGSSLROOTCERT: file };
+}
+const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 export interface Spawned {
   child: ChildProcess;

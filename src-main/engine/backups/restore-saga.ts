@@ -3,23 +3,29 @@ import { quoteIdent, type PostgresAdmin } from '../../adapters/postgres';
 import type { ClusterRuntime, PgAdminConfig } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import type { OperationHandle, SagaDefinition } from '../core/saga';
-import { isKubeConflict } from '../tenants/kube-ports';
-import { LeaseKeeper, acquireTenantLease, releaseTenantLease } from '../tenants/lease';
 import {
   INITIAL_ADMIN_USERNAME,
+  LeaseKeeper,
   OPERATION_ANNOTATION,
+  acquireTenantLease,
+  applyPendingMigrations,
+  currentSchemaVersion,
   decodeSecretData,
   generatePassword,
   hashPassword,
+  holdLease,
+  isKubeConflict,
+  latestVersion,
+  releaseTenantLease,
   tenantDbName,
   tenantRoleName,
   tenantSecret,
   tenantSecretData,
   tenantSecretName,
-} from '../tenants/material';
-import { holdLease, type TenantPorts, type TenantSagaCtx } from '../tenants/ports';
-import type { RegistryEntry } from '../tenants/registry';
-import { applyPendingMigrations, currentSchemaVersion, latestVersion } from '../tenants/schema';
+  type RegistryEntry,
+  type TenantPorts,
+  type TenantSagaCtx,
+} from '../tenants';
 import { loadBackup, readSmallFile } from './load';
 import type { Manifest } from './manifest';
 import type { BackupStorage } from './storage';

@@ -6,15 +6,12 @@ import { ContractError } from '../../../src-shared/contract';
 import type { BackupReason, BackupSchedule, BackupSummary, BackupTarget } from '../../../src-shared/contract/backups';
 import { quoteIdent, quoteLiteral } from '../../adapters/postgres';
 import type { Sqlite } from '../../adapters/sqlite';
-import type { AuditRecorder } from '../audit/recorder';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import type { Logger } from '../core/logger';
 import { errorText, type SagaRunner } from '../core/saga';
-import { mapLimit } from '../tenants/limit';
-import { decodeSecretData, tenantDbName, tenantRoleName, tenantSecretName } from '../tenants/material';
-import { TENANT_LABEL } from '../tenants/lease';
-import type { TenantService } from '../tenants/service';
+import { mapLimit } from '../core/limit';
+import { TENANT_LABEL, decodeSecretData, tenantDbName, tenantRoleName, tenantSecretName, type TenantService } from '../tenants';
 import { CatalogIndex, summaryOf } from './catalog';
 import { tap } from './crypto-pipe';
 import { dumpTenant } from './dump';
@@ -37,7 +34,7 @@ export interface BackupServiceOptions {
   consoleVersion: string;
   dataDir: string;
   /** Background actions (scheduled backups, drills) are audited here; commands are audited by the pipeline. */
-  audit?: AuditRecorder;
+  audit?: BackgroundAudit;
   log?: Logger;
   /** Parallel table streams per backup and per restore. */
   jobs?: number;
@@ -50,6 +47,14 @@ export interface BackupServiceOptions {
    * open console runs the restore drills of what it took.
    */
   jobKey?: { recipient: string; authKey: Buffer };
+}
+
+/** The audit recorder's write (engine/audit's AuditRecorder): what a background run records. */
+export interface BackgroundAudit {
+  record(entry: {
+    actor: string; actorRole: 'viewer' | 'operator' | 'admin'; action: string; target: string | null; params: unknown; before: unknown; after: unknown;
+    outcome: 'success' | 'failure' | 'denied' | 'invalid'; errorCode: string | null; at: string; cluster: string | null; consoleVersion: string;
+  }): Promise<void>;
 }
 
 export interface TakeOptions {

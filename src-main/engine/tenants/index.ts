@@ -3,13 +3,23 @@ import os from 'node:os';
 import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
 import type { EventBus } from '../core/events';
 import { sagaMigrations, type SagaRunner } from '../core/saga';
-import type { SettingsService } from '../settings/service';
+import type { SettingsService } from '../settings';
 import { tenantCacheMigrations } from './reconcile';
 import { TenantService, type TenantServiceOptions } from './service';
 import type { Logger } from '../core/logger';
 
 export { TenantService } from './service';
 export { TenantWatcher } from './watch';
+/** Object names other capabilities (license fan-out, backups, rotation) must agree on. */
+export { tenantSecretName, tenantDbName, tenantRoleName, slugOfDbName, OPERATION_ANNOTATION } from './material';
+export { TENANT_LABEL, tenantLeaseName } from './lease';
+/** What the restore sagas of engine/backups share with the tenant sagas (Lease, marks, Secret, schema). */
+export { LEASE_SECONDS, LeaseKeeper, acquireTenantLease, releaseTenantLease } from './lease';
+export { INITIAL_ADMIN_USERNAME, decodeSecretData, generatePassword, hashPassword, tenantSecret, tenantSecretData } from './material';
+export { holdLease, type FinalBackupHook, type TenantPorts, type TenantSagaCtx } from './ports';
+export type { RegistryEntry } from './registry';
+export { applyPendingMigrations, currentSchemaVersion, latestVersion, loadTenantMigrations } from './schema';
+export { isKubeConflict } from './kube-ports';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
 
 /**

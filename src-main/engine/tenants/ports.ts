@@ -23,8 +23,17 @@ export type FinalBackupHook = ((tenant: { slug: string; database: string; cluste
   ready?: (cluster: ClusterRuntime, slug: string) => Promise<void>;
 };
 
+/**
+ * Installed by the engine: brings every tenant of the cluster up to date with the license
+ * (the new or recreated tenant gets the license and its cap; everyone's even share is
+ * recomputed and fanned out when it changed). Resolves with a problem to report, or null.
+ */
+export type LicenseHook = (cluster: ClusterRuntime, actor: string | null) => Promise<string | null>;
+
 /** State shared by the steps of one tenant saga run, resume or rollback. */
 export interface TenantSagaCtx {
+  /** The cluster the operation belongs to. */
+  cluster: ClusterRuntime;
   ports: TenantPorts;
   op: OperationHandle;
   slug: string;
@@ -59,6 +68,8 @@ export async function holdLease(ctx: TenantSagaCtx): Promise<void> {
 export interface TenantSagaOptions {
   consoleId: string;
   leaseSeconds: number;
+  /** The license fan-out step (null: no license capability wired, e.g. unit tests). */
+  license: () => LicenseHook | null;
   beforeStep?: ((kind: string, step: string, slug: string) => Promise<void>) | undefined;
 }
 
