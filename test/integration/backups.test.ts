@@ -276,4 +276,26 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
     expect(list[0]!.verification.state).toBe('passed');
     expect(list[0]!.rows).toBeGreaterThanOrEqual(21);
   });
+
+  it('a second console of the cluster must import the key; replacing the key keeps older backups readable here', async () => {
+    const second = buildBackupEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: pgc, dataDir: tempDataDir(), consoleId: 'console-a2', clusterId: eng.runtime.clusterId });
+    try {
+      const st = await second.backups.service.status(second.runtime);
+      expect(st.key.state).toBe('missing-here');
+      expect(st.configured).toBe(false);
+      await expectCode(second.backups.service.createKey(second.runtime, 't'), 'CONFLICT', /Import its escrow file/);
+      // The same catalog, seen from the second console.
+      expect((await second.backups.service.list(second.runtime, slug)).backups.map((b) => b.id)).toContain(firstId);
+    } finally {
+      await second.close();
+    }
+    const s = eng.backups.service;
+    const old = (await s.status(eng.runtime)).key.recipient;
+    const replaced = await s.replaceKey(eng.runtime, 't');
+    expect(replaced.status.key.state).toBe('needs-escrow');
+    expect(replaced.status.key.recipient).not.toBe(old);
+    expect(replaced.status.key.imported.map((k) => k.recipient)).toContain(old);
+    const v = await s.verify(eng.runtime, firstId, 't');
+    expect(v.verification.state, v.verification.message ?? '').toBe('passed');
+  });
 });

@@ -17,7 +17,9 @@ export const S3_SECRET_KEY = 'S3RVER';
 export interface S3Server {
   endpoint: string;
   dir: string;
+  /** The network to the bucket goes away: connections are cut, new ones refused (the server itself stays healthy). */
   kill(): Promise<void>;
+  /** The network comes back, on the same address. */
   start(): Promise<void>;
   dispose(): Promise<void>;
 }
@@ -36,33 +38,58 @@ async function waitListening(port: number, child: ChildProcess, timeoutMs = 20_0
   }
 }
 
+/**
+ * s3rver behind a loopback TCP proxy: cutting the proxy is "the bucket unreachable
+ * mid-upload" without SIGKILLing s3rver, whose file store is not crash-safe (a killed
+ * s3rver lists its half-written object as an InternalError forever).
+ */
 export async function startS3Server(): Promise<S3Server> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-s3-'));
-  const [port] = await freePorts(1);
-  let child: ChildProcess | null = null;
-  const start = async () => {
-    child = spawn(process.execPath, [path.join(root, 'node_modules/s3rver/bin/s3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '-s', '--configure-bucket', S3_BUCKET], {
-      stdio: 'ignore',
+  const [backend, front] = await freePorts(2);
+  const child = spawn(process.execPath, [path.join(root, 'node_modules/s3rver/bin/s3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(backend), '-s', '--configure-bucket', S3_BUCKET], {
+    stdio: 'ignore',
+  });
+  await waitListening(backend!, child);
+  const sockets = new Set<net.Socket>();
+  let proxy: net.Server | null = null;
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const srv = net.createServer((client) => {
+        const upstream = net.connect({ host: '127.0.0.1', port: backend! });
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.once('close', () => sockets.delete(s));
+          s.on('error', () => undefined);
+        }
+        client.pipe(upstream).pipe(client);
+        client.once('close', () => upstream.destroy());
+        upstream.once('close', () => client.destroy());
+      });
+      srv.once('error', reject);
+      srv.listen({ host: '127.0.0.1', port: front! }, () => {
+        proxy = srv;
+        resolve();
+      });
     });
-    await waitListening(port!, child);
-  };
   const kill = async () => {
-    const c = child;
-    child = null;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((res) => {
-      c.once('exit', () => res());
-      c.kill('SIGKILL');
-    });
+    const srv = proxy;
+    proxy = null;
+    for (const s of sockets) s.destroy();
+    if (srv) await new Promise<void>((res) => srv.close(() => res()));
   };
   await start();
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${front}`,
     dir,
     kill,
     start,
     async dispose() {
       await kill();
+      await new Promise<void>((res) => {
+        if (child.exitCode !== null) return res();
+        child.once('exit', () => res());
+        child.kill('SIGKILL');
+      });
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
