@@ -28,6 +28,7 @@ export const navEntries: NavEntry[] = [
   { id: 'tenants', label: 'Tenants', icon: 'building', key: 't', section: 'Platform', requires: ['tenants.list'], load: () => import('./pages/tenants/TenantsPage') },
   { id: 'secrets', label: 'Secrets', icon: 'key', key: 's', section: 'Platform', requires: ['rotation.fleet.status'], load: () => import('./pages/secrets/SecretsPage') },
   { id: 'entities', label: 'Entities', icon: 'database', key: 'e', section: 'Platform', requires: ['entities.list'], load: () => import('./pages/entities/EntitiesPage') },
+  { id: 'backups', label: 'Backups', icon: 'database', key: 'b', section: 'Platform', requires: ['backups.overview'], load: () => import('./pages/tenants/backups/BackupsPage') },
   { id: 'license', label: 'License', icon: 'key', key: 'l', section: 'Governance', requires: ['license.status'], load: () => import('./pages/license/LicensePage') },
   { id: 'clusters', label: 'Clusters', icon: 'server', key: 'c', section: 'Console', requires: ['clusters.list'], load: () => import('./pages/clusters/ClustersPage') },
   { id: 'audit', label: 'Audit log', icon: 'scroll', key: 'a', section: 'Governance', requires: ['audit.query'], load: () => import('./pages/audit/AuditPage') },

@@ -20,6 +20,7 @@ import { consoleInstallationId, createTenantsCapability, tenantsMigrations } fro
 import { RotationService } from './rotation/service';
 import { rotationMigrations } from './rotation/fleet';
 import { EntitiesService, entitiesMigrations } from './entities';
+import { backupsMigrations, createBackupsCapability } from './backups';
 
 export const CONSOLE_VERSION = '0.1.0';
 
@@ -40,6 +41,8 @@ export interface EngineOptions {
   identity?: IdentityMode;
   /** Rotation knobs for tests: rollout timeout, shared-workload reload wait, the clock. */
   rotation?: ConstructorParameters<typeof RotationService>[0]['options'];
+  /** Backup knobs for tests: table streams per backup, the console scheduler's period (0: off). */
+  backups?: { jobs?: number; schedulerEveryMs?: number };
   /** Tenant knobs for tests: Lease duration, a hook before each saga step, stats refresh. */
   tenants?: NonNullable<Parameters<typeof createTenantsCapability>[0]['options']>;
   /** Audit/operators knobs for tests: another secret store, checkpoint spacing, retry delays, OIDC clock. */
@@ -50,7 +53,7 @@ export interface EngineOptions {
 }
 
 /** Every local schema step of every capability (durable state and cache), in one list so the order is visible. */
-export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations, ...entitiesMigrations, ...rotationMigrations];
+export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations, ...entitiesMigrations, ...rotationMigrations, ...backupsMigrations];
 
 /**
  * The composition root: builds every service with its adapters passed in
@@ -115,11 +118,21 @@ export function createEngine(options: EngineOptions) {
     options: { ...options.tenants, systemEntities: (pg, slug, operationId) => entities.syncNewTenant(pg, slug, operationId) },
   });
   const rotation = new RotationService({ db, bus, saga, consoleId: consoleInstallationId(settings), ...(options.rotation ? { options: options.rotation } : {}) });
-  // Each cluster's tenant list stays live (WATCH + background stats) while that cluster is online.
+
+  const backups = createBackupsCapability({
+    db, bus, saga, tenants, secrets: () => clustersCapability.secrets.store(), consoleId: consoleInstallationId(settings), consoleVersion: CONSOLE_VERSION,
+    dataDir, audit, log, ...(options.backups?.jobs ? { jobs: options.backups.jobs } : {}),
+    ...(options.backups?.schedulerEveryMs !== undefined ? { schedulerEveryMs: options.backups.schedulerEveryMs } : {}),
+    ...(options.tenants?.leaseSeconds ? { leaseSeconds: options.tenants.leaseSeconds } : {}),
+  });
+  // Each cluster's tenant list stays live (WATCH + background stats) while that cluster is online; due backups run there too.
   bus.subscribe('cluster.state', (state) => {
     if (!state.clusterId || !directory.knownUid(state.clusterId)) return;
     directory.forContext(state.clusterId).then(
-      (scope) => tenants.onClusterState(scope, state),
+      (scope) => {
+        tenants.onClusterState(scope, state);
+        if (state.state === 'online') backups.scheduler.start(scope);
+      },
       () => undefined,
     );
   });
@@ -169,10 +182,12 @@ export function createEngine(options: EngineOptions) {
     tenants,
     rotation,
     entities,
+    backups,
     /** Connection state of a context, as the pipeline's offline guard needs it. */
     clusterState: (contextId: string | null) =>
       contextId ? clustersCapability.clusters.monitorFor(contextId).pipelineState() : { online: true, lastSyncAt: null },
     async close() {
+      await backups.close();
       await tenants.close();
       operators.close();
       await auditLog.close();

@@ -10,6 +10,7 @@ import { auditHandlers } from './audit';
 import { operatorsHandlers } from './operators';
 import { rotationHandlers } from './rotation';
 import { entitiesHandlers } from './entities';
+import { backupsHandlers } from './backups';
 
 /** Host services only a shell can give (native dialogs); browser mode has none. */
 export interface ShellServices {
@@ -34,6 +35,7 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...operatorsHandlers(engine),
     ...rotationHandlers(engine),
     ...entitiesHandlers(engine),
+    ...backupsHandlers(engine),
   };
 }
 

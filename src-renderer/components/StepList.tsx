@@ -32,6 +32,13 @@ const STEP_LABELS: Record<string, string> = {
   verify: 'No session of the old login left',
   'expire-old': 'Remove the old password',
   retire: 'Retire the entry',
+  load: 'Load the backup (schema, tables, keys)',
+  suspend: 'Suspend the tenant',
+  'safety-backup': 'Safety backup of the current data',
+  staging: 'Staging database',
+  swap: 'Swap in the restored database',
+  reopen: 'Reopen the tenant',
+  'drop-previous': 'Drop the previous database',
 };
 export const stepLabel = (name: string) => STEP_LABELS[name] ?? name;
 

@@ -8,6 +8,7 @@ import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
 import { rotationCommands } from './secrets';
 import { entitiesCommands } from './entities';
+import { backupsCommands, backupsEvents } from './backups';
 
 export * from './errors';
 export * from './define';
@@ -28,6 +29,7 @@ export const commands = {
   ...operatorsCommands,
   ...rotationCommands,
   ...entitiesCommands,
+  ...backupsCommands,
 } as const;
 
 export const events = {
@@ -36,6 +38,7 @@ export const events = {
   ...dashboardEvents,
   ...auditEvents,
   ...tenantEvents,
+  ...backupsEvents,
 } as const;
 
 export type Commands = typeof commands;

@@ -67,7 +67,7 @@ export function deleteTenantSaga(
         async run(ctx) {
           if (!ctx.params.finalBackup) return;
           await holdLease(ctx);
-          if (await ctx.ports.pg.databaseExists(tenantDbName(ctx.slug))) await finalBackup()({ slug: ctx.slug, database: tenantDbName(ctx.slug) });
+          if (await ctx.ports.pg.databaseExists(tenantDbName(ctx.slug))) await finalBackup()({ slug: ctx.slug, database: tenantDbName(ctx.slug), cluster: ctx.cluster, operationId: ctx.op.id });
         },
       },
       {

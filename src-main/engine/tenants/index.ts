@@ -18,6 +18,12 @@ export { tenantKube, type TenantKube } from './kube-ports';
 export { loadTenantMigrations } from './schema';
 /** What the rotation capability builds on (docs/secrets.md): the Secret's decoding, generated passwords, the rotation logins. */
 export { decodeSecretData, generatePassword, tenantLoginRoleNames } from './material';
+/** What the restore sagas of engine/backups share with the tenant sagas (Lease, marks, Secret, schema). */
+export { INITIAL_ADMIN_USERNAME, hashPassword, tenantSecret, tenantSecretData } from './material';
+export { holdLease, type FinalBackupHook, type TenantPorts, type TenantSagaCtx } from './ports';
+export type { RegistryEntry } from './registry';
+export { applyPendingMigrations, currentSchemaVersion, latestVersion } from './schema';
+export { isKubeConflict } from './kube-ports';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
 
 /**

@@ -139,6 +139,8 @@ export class TenantService {
   async delete(cluster: ClusterRuntime, slug: string, finalBackup: boolean, actor?: string) {
     const found = await this.leftovers(cluster, slug);
     if (found.length === 0) throw new ContractError('NOT_FOUND', `Tenant "${slug}" does not exist (no database, role, Secret, registry entry or workload).`);
+    // A final backup that cannot be taken is refused before the delete changes anything.
+    if (finalBackup && found.some((f) => f.kind === 'database')) await this.finalBackup.ready?.(cluster, slug);
     const outcome = await this.opts.saga.start(DELETE_TENANT, { slug, finalBackup }, cluster, actor ? { actor } : {});
     this.finish(outcome, `Deleting tenant "${slug}"`);
     const leftovers = await this.leftovers(cluster, slug);

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import type { CommandOutput } from '../../../src-shared/contract';
 import { client } from '../../client';
 import { useInvoke } from '../../lib/use-invoke';
@@ -14,6 +14,8 @@ import SecretsTab from './secrets/SecretsTab';
 import BootstrapTab from './secrets/BootstrapTab';
 import CpTokenTab from './secrets/CpTokenTab';
 
+const BackupsSection = lazy(() => import('./backups/BackupsSection'));
+
 type Detail = CommandOutput<'tenants.get'>;
 const TABS = [
   ['overview', 'Overview'],
@@ -22,10 +24,11 @@ const TABS = [
   ['secrets', 'Secrets'],
   ['bootstrap', 'Bootstrap token'],
   ['cp-token', 'CP token'],
+  ['backups', 'Backups'],
   ['danger', 'Danger zone'],
 ] as const;
 
-/** One tenant: tabs Overview, Admin password, Database, Secrets, Bootstrap token, CP token, Danger zone (#/tenants/<slug>/<tab>). */
+/** One tenant: tabs Overview, Admin password, Database, Secrets, Bootstrap token, CP token, Backups, Danger zone (#/tenants/<slug>/<tab>). */
 export default function TenantDetail({ slug, tab }: { slug: string; tab: string }) {
   const q = useInvoke('tenants.get', { slug }, slug);
   const t = q.data?.tenant;
@@ -64,6 +67,11 @@ export default function TenantDetail({ slug, tab }: { slug: string; tab: string 
       {q.data && tab === 'secrets' && <SecretsTab slug={slug} />}
       {q.data && tab === 'bootstrap' && <BootstrapTab slug={slug} />}
       {q.data && tab === 'cp-token' && <CpTokenTab slug={slug} />}
+      {q.data && tab === 'backups' && (
+        <Suspense fallback={<div className="loading">Loading…</div>}>
+          <BackupsSection slug={slug} />
+        </Suspense>
+      )}
       {q.data && tab === 'danger' && <DangerZone tenant={q.data.tenant} reload={q.reload} />}
     </div>
   );
