@@ -16,7 +16,8 @@ import { clustersMigrations, createClustersCapability, type ClustersEngineOption
 import { createLicenseService, licenseMigrations } from './license';
 import { SagaRunner } from './core/saga';
 import type { ClusterRuntime } from './core/cluster-runtime';
-import { createTenantsCapability, tenantsMigrations } from './tenants';
+import { consoleInstallationId, createTenantsCapability, tenantsMigrations } from './tenants';
+import { createWorkersCapability } from './workers';
 
 export const CONSOLE_VERSION = '0.1.0';
 
@@ -37,6 +38,8 @@ export interface EngineOptions {
   identity?: IdentityMode;
   /** Tenant knobs for tests: Lease duration, a hook before each saga step, stats refresh. */
   tenants?: NonNullable<Parameters<typeof createTenantsCapability>[0]['options']>;
+  /** Workers knobs for tests: rollout check period and stuck threshold. */
+  workers?: NonNullable<Parameters<typeof createWorkersCapability>[0]['options']>;
   /** Audit/operators knobs for tests: another secret store, checkpoint spacing, retry delays, OIDC clock. */
   audit?: { secrets?: SecretStoreLike; checkpointEvery?: number; retry?: { baseDelayMs?: number; maxDelayMs?: number } };
   oidc?: OidcOptions;
@@ -121,6 +124,20 @@ export function createEngine(options: EngineOptions) {
       consoleVersion: CONSOLE_VERSION,
       usage: async (slug) => tenants.userCount(await cluster(), slug),
     });
+  // Worker configuration, agent pools, infrastructure and upgrades (docs/workers.md).
+  const workers = createWorkersCapability({
+    saga,
+    bus,
+    consoleId: consoleInstallationId(settings),
+    license: {
+      effectiveTier: async (cluster) => {
+        const status = await license(async () => cluster).status();
+        return { tier: status.effective.tier, freeTier: status.effective.freeTier };
+      },
+      users: (cluster, slug) => tenants.userCount(cluster, slug),
+    },
+    ...(options.workers ? { options: options.workers } : {}),
+  });
 
   return {
     version: CONSOLE_VERSION,
@@ -145,6 +162,7 @@ export function createEngine(options: EngineOptions) {
     license,
     saga,
     tenants,
+    workers,
     /** Connection state of a context, as the pipeline's offline guard needs it. */
     clusterState: (contextId: string | null) =>
       contextId ? clustersCapability.clusters.monitorFor(contextId).pipelineState() : { online: true, lastSyncAt: null },

@@ -6,6 +6,7 @@ import { licenseCommands } from './license';
 import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
+import { workersCommands } from './workers';
 
 export * from './errors';
 export * from './define';
@@ -24,6 +25,7 @@ export const commands = {
   ...operationCommands,
   ...auditCommands,
   ...operatorsCommands,
+  ...workersCommands,
 } as const;
 
 export const events = {

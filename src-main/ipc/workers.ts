@@ -1,0 +1,29 @@
+import type { workersCommands } from '../../src-shared/contract/workers';
+import type { Engine } from '../engine';
+import type { HandlersFor } from './pipeline';
+
+/** Worker configuration and tenant profile: audit notes carry the state read before and what was written. */
+export function workersHandlers(engine: Engine): HandlersFor<typeof workersCommands> {
+  const w = engine.workers;
+  return {
+    'workers.config.get': async (input, ctx) => w.getConfig(await ctx.cluster(), input.slug),
+    'workers.config.set': async (input, ctx) => {
+      const cluster = await ctx.cluster();
+      ctx.audit.target = `tenant:${input.slug}`;
+      const before = await w.getConfig(cluster, input.slug);
+      ctx.audit.before = { config: before.config, stored: before.stored, loginWorker: before.loginWorker?.name ?? null };
+      const out = await w.setConfig(cluster, input, ctx.operator.id);
+      ctx.audit.after = { config: out.config, operationId: out.operationId, loginWorker: out.loginWorker ? { name: out.loginWorker.name, available: out.loginWorker.available } : null };
+      return out;
+    },
+    'tenants.profile.set': async (input, ctx) => {
+      const cluster = await ctx.cluster();
+      ctx.audit.target = `tenant:${input.slug}`;
+      const before = await w.getConfig(cluster, input.slug).catch(() => null);
+      ctx.audit.before = before ? { name: before.name, tier: before.tier } : null;
+      const out = await w.setProfile(cluster, input, ctx.operator.id);
+      ctx.audit.after = { name: out.name, tier: out.tier, operationId: out.operationId };
+      return out;
+    },
+  };
+}
