@@ -18,6 +18,7 @@ import { SagaRunner } from './core/saga';
 import type { ClusterRuntime } from './core/cluster-runtime';
 import { consoleInstallationId, createTenantsCapability, tenantsMigrations } from './tenants';
 import { createWorkersCapability } from './workers';
+import { InfraService } from './infra/service';
 
 export const CONSOLE_VERSION = '0.1.0';
 
@@ -138,6 +139,8 @@ export function createEngine(options: EngineOptions) {
     },
     ...(options.workers ? { options: options.workers } : {}),
   });
+  // One LIST + WATCH of the platform's pods and Deployments per cluster, started by the first page open.
+  const infra = new InfraService({ bus, log });
 
   return {
     version: CONSOLE_VERSION,
@@ -163,10 +166,12 @@ export function createEngine(options: EngineOptions) {
     saga,
     tenants,
     workers,
+    infra,
     /** Connection state of a context, as the pipeline's offline guard needs it. */
     clusterState: (contextId: string | null) =>
       contextId ? clustersCapability.clusters.monitorFor(contextId).pipelineState() : { online: true, lastSyncAt: null },
     async close() {
+      infra.close();
       await tenants.close();
       operators.close();
       await auditLog.close();

@@ -1,3 +1,4 @@
+import type { infraCommands } from '../../src-shared/contract/infra';
 import type { workersCommands } from '../../src-shared/contract/workers';
 import type { Engine } from '../engine';
 import type { HandlersFor } from './pipeline';
@@ -25,5 +26,14 @@ export function workersHandlers(engine: Engine): HandlersFor<typeof workersComma
       ctx.audit.after = { name: out.name, tier: out.tier, operationId: out.operationId };
       return out;
     },
+  };
+}
+
+/** The Infrastructure page: answered from the cluster's watch (started on first use). */
+export function infraHandlers(engine: Engine): HandlersFor<typeof infraCommands> {
+  return {
+    'infra.snapshot': async (_input, ctx) => engine.infra.snapshot(await ctx.cluster()),
+    'infra.tenant': async (input, ctx) => engine.infra.tenant(await ctx.cluster(), input.slug),
+    'infra.database': async (_input, ctx) => engine.infra.database(await ctx.cluster()),
   };
 }

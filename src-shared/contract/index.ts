@@ -7,6 +7,7 @@ import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
 import { workersCommands } from './workers';
+import { infraCommands, infraEvents } from './infra';
 
 export * from './errors';
 export * from './define';
@@ -26,6 +27,7 @@ export const commands = {
   ...auditCommands,
   ...operatorsCommands,
   ...workersCommands,
+  ...infraCommands,
 } as const;
 
 export const events = {
@@ -34,6 +36,7 @@ export const events = {
   ...dashboardEvents,
   ...auditEvents,
   ...tenantEvents,
+  ...infraEvents,
 } as const;
 
 export type Commands = typeof commands;

@@ -98,6 +98,13 @@ export const infraCommands = {
     input: z.object({}).strict(),
     output: InfraSnapshot,
   }),
+  'infra.tenant': command({
+    summary: "One tenant's own workloads and pods (dedicated login worker, per-tenant agents), from the same watch",
+    role: 'viewer',
+    mutating: false,
+    input: z.object({ slug: z.string().min(1).max(40) }).strict(),
+    output: z.object({ workloads: z.array(InfraWorkload), pods: z.array(InfraPod) }),
+  }),
   'infra.database': command({
     summary: 'PostgreSQL status: version, uptime, connections, database sizes, longest transaction, replication',
     role: 'viewer',
