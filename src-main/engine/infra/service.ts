@@ -156,10 +156,16 @@ export class InfraWatcher {
     if (this.stopped) return;
     const pods: InfraPod[] = [];
     const podsRemoved: string[] = [];
-    for (const [k, row] of this.pendingPods) (row ? pods.push(row) : podsRemoved.push(k));
+    for (const [k, row] of this.pendingPods) {
+      if (row) pods.push(row);
+      else podsRemoved.push(k);
+    }
     const workloads: InfraWorkload[] = [];
     const workloadsRemoved: string[] = [];
-    for (const [k, row] of this.pendingWorkloads) (row ? workloads.push(row) : workloadsRemoved.push(k));
+    for (const [k, row] of this.pendingWorkloads) {
+      if (row) workloads.push(row);
+      else workloadsRemoved.push(k);
+    }
     this.pendingPods.clear();
     this.pendingWorkloads.clear();
     const resync = this.resync;
