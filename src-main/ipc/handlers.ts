@@ -8,7 +8,7 @@ import { licenseHandlers } from './license';
 import { operationsHandlers, tenantsHandlers } from './tenants';
 import { auditHandlers } from './audit';
 import { operatorsHandlers } from './operators';
-import { infraHandlers, workersHandlers } from './workers';
+import { infraHandlers, poolsHandlers, workersHandlers } from './workers';
 
 /** Host services only a shell can give (native dialogs); browser mode has none. */
 export interface ShellServices {
@@ -31,6 +31,7 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...operatorsHandlers(engine),
     ...workersHandlers(engine),
     ...infraHandlers(engine),
+    ...poolsHandlers(engine),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { infraCommands } from '../../src-shared/contract/infra';
-import type { workersCommands } from '../../src-shared/contract/workers';
+import type { poolsCommands, workersCommands } from '../../src-shared/contract/workers';
 import type { Engine } from '../engine';
 import type { HandlersFor } from './pipeline';
 
@@ -35,5 +35,73 @@ export function infraHandlers(engine: Engine): HandlersFor<typeof infraCommands>
     'infra.snapshot': async (_input, ctx) => engine.infra.snapshot(await ctx.cluster()),
     'infra.tenant': async (input, ctx) => engine.infra.tenant(await ctx.cluster(), input.slug),
     'infra.database': async (_input, ctx) => engine.infra.database(await ctx.cluster()),
+  };
+}
+
+/** Agent pools: before states are read from the cluster, never assumed; key values never reach the audit record (ids only). */
+export function poolsHandlers(engine: Engine): HandlersFor<typeof poolsCommands> {
+  const pools = engine.workers.pools;
+  return {
+    'pools.list': async (_input, ctx) => ({ pools: await pools.list(await ctx.cluster()) }),
+    'pools.create': async (input, ctx) => {
+      ctx.audit.target = `pool:${input.name}`;
+      ctx.audit.before = null;
+      const out = await pools.create(await ctx.cluster(), input, ctx.operator.id);
+      ctx.audit.after = { name: out.pool.name, labels: out.pool.labels, replicas: out.pool.replicas, operationId: out.operationId };
+      return out;
+    },
+    'pools.delete': async (input, ctx) => {
+      const cluster = await ctx.cluster();
+      ctx.audit.target = `pool:${input.name}`;
+      const before = (await pools.list(cluster)).find((p) => p.name === input.name);
+      ctx.audit.before = before ? { replicas: before.replicas, tenants: before.tenants } : null;
+      const out = await pools.delete(cluster, input, ctx.operator.id);
+      ctx.audit.after = { deleted: input.name, reassignedTo: input.reassignTo, reassigned: out.reassigned, operationId: out.operationId };
+      return out;
+    },
+    'pools.assign': async (input, ctx) => {
+      ctx.audit.target = `tenant:${input.slug}`;
+      const out = await engine.workers.assign(await ctx.cluster(), input.slug, input.pool, ctx.operator.id);
+      ctx.audit.before = { task: out.before.task };
+      ctx.audit.after = { task: out.config.task };
+      return { slug: out.slug, config: out.config };
+    },
+    'pools.scale': async (input, ctx) => {
+      ctx.audit.target = `pool:${input.name}`;
+      const out = await pools.scale(await ctx.cluster(), input.name, input.replicas);
+      ctx.audit.before = { replicas: out.before };
+      ctx.audit.after = { replicas: out.replicas };
+      return { name: out.name, replicas: out.replicas, rollout: out.rollout };
+    },
+    'pools.shared.init': async (input, ctx) => {
+      ctx.audit.target = 'pool:shared';
+      ctx.audit.before = null;
+      const out = await pools.initShared(await ctx.cluster(), input, ctx.operator.id);
+      ctx.audit.after = { replicas: out.pool.replicas, keyId: out.pool.keyId, operationId: out.operationId };
+      return out;
+    },
+    'pools.shared.rotateKey': async (_input, ctx) => {
+      const cluster = await ctx.cluster();
+      ctx.audit.target = 'pool:shared';
+      const before = (await pools.list(cluster)).find((p) => p.shared);
+      ctx.audit.before = before ? { keyId: before.keyId } : null;
+      const out = await pools.rotateKey(cluster, ctx.operator.id);
+      ctx.audit.after = { keyId: out.pool.keyId, previousKeyId: out.pool.previousKeyId, operationId: out.operationId };
+      return out;
+    },
+    'pools.agents.revoke': async (input, ctx) => {
+      ctx.audit.target = `agent:${input.pool}/${input.agent}`;
+      const out = await pools.setAgent(await ctx.cluster(), input.pool, input.agent, true);
+      ctx.audit.before = out.before;
+      ctx.audit.after = { epoch: out.epoch, revoked: out.revoked };
+      return { pool: out.pool, agent: out.agent, epoch: out.epoch, revoked: out.revoked };
+    },
+    'pools.agents.readmit': async (input, ctx) => {
+      ctx.audit.target = `agent:${input.pool}/${input.agent}`;
+      const out = await pools.setAgent(await ctx.cluster(), input.pool, input.agent, false);
+      ctx.audit.before = out.before;
+      ctx.audit.after = { epoch: out.epoch, revoked: out.revoked };
+      return { pool: out.pool, agent: out.agent, epoch: out.epoch, revoked: out.revoked };
+    },
   };
 }

@@ -6,7 +6,7 @@ import { licenseCommands } from './license';
 import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
-import { workersCommands } from './workers';
+import { poolsCommands, workersCommands } from './workers';
 import { infraCommands, infraEvents } from './infra';
 
 export * from './errors';
@@ -27,6 +27,7 @@ export const commands = {
   ...auditCommands,
   ...operatorsCommands,
   ...workersCommands,
+  ...poolsCommands,
   ...infraCommands,
 } as const;
 

@@ -23,9 +23,11 @@ export interface WorkersKube {
   listConfigMaps(labelSelector: string): Promise<V1ConfigMap[]>;
   createConfigMap(body: V1ConfigMap): Promise<V1ConfigMap>;
   replaceConfigMap(name: string, body: V1ConfigMap): Promise<V1ConfigMap>;
+  deleteConfigMap(name: string): Promise<void>;
   getSecret(name: string): Promise<V1Secret | null>;
   createSecret(body: V1Secret): Promise<V1Secret>;
   replaceSecret(name: string, body: V1Secret): Promise<V1Secret>;
+  deleteSecret(name: string, preconditions?: { uid?: string; resourceVersion?: string }): Promise<void>;
   listPods(labelSelector: string): Promise<V1Pod[]>;
 }
 
@@ -74,6 +76,12 @@ export function workersKube(kube: KubeClients, namespace: string): WorkersKube {
     listConfigMaps: async (labelSelector) => (await call('list', 'configmaps', undefined, () => kube.core.listNamespacedConfigMap({ ...ns, labelSelector }))).items,
     createConfigMap: (body) => call('create', 'configmaps', body.metadata?.name, () => kube.core.createNamespacedConfigMap({ ...ns, body })),
     replaceConfigMap: (name, body) => call('update', 'configmaps', name, () => kube.core.replaceNamespacedConfigMap({ name, ...ns, body })),
+    deleteConfigMap: async (name) => {
+      await orNull(call('delete', 'configmaps', name, () => kube.core.deleteNamespacedConfigMap({ name, ...ns })));
+    },
+    deleteSecret: async (name, p) => {
+      await orNull(call('delete', 'secrets', name, () => kube.core.deleteNamespacedSecret({ name, ...ns, ...pre(p) })));
+    },
     getSecret: (name) => orNull(call('get', 'secrets', name, () => kube.core.readNamespacedSecret({ name, ...ns }))),
     createSecret: (body) => call('create', 'secrets', body.metadata?.name, () => kube.core.createNamespacedSecret({ ...ns, body })),
     replaceSecret: (name, body) => call('update', 'secrets', name, () => kube.core.replaceNamespacedSecret({ name, ...ns, body })),

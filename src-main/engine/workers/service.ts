@@ -2,7 +2,9 @@ import { ContractError } from '../../../src-shared/contract';
 import type { RolloutStatus, WorkerConfig } from '../../../src-shared/contract/workers';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
-import { errorText, type OperationHandle, type SagaOutcome, type SagaRunner } from '../core/saga';
+import type { OperationHandle, SagaRunner } from '../core/saga';
+import { finish } from './finish';
+import { AgentPools } from './pools';
 import { tenantKube } from '../tenants/kube-ports';
 import { LEASE_SECONDS } from '../tenants/lease';
 import { loginWorkerName } from '../tenants/material';
@@ -72,6 +74,7 @@ export function normaliseConfig(input: ConfigInput): WorkerConfig {
 /** Per-tenant worker configuration and tenant profile changes, each a small saga on the command's cluster. */
 export class WorkersService {
   private readonly rollout: Omit<RolloutWait, 'onProgress'>;
+  readonly pools: AgentPools;
 
   constructor(private readonly opts: WorkersServiceOptions) {
     this.rollout = { ...DEFAULT_ROLLOUT, ...opts.rollout };
@@ -85,6 +88,7 @@ export class WorkersService {
     const ports = (cluster: ClusterRuntime) => Promise.resolve(this.ports(cluster));
     opts.saga.register(workerConfigSaga(ports, sagaOptions));
     opts.saga.register(tenantProfileSaga(ports, sagaOptions));
+    this.pools = new AgentPools(opts.saga, (c) => this.ports(c), this.rollout, opts.consoleId);
   }
 
   ports(cluster: ClusterRuntime): WorkerPorts {
@@ -133,22 +137,18 @@ export class WorkersService {
     const entry = await this.ports(cluster).registry.get(input.slug);
     return { operationId: outcome.operation.id, slug: input.slug, name: entry?.name ?? input.name ?? input.slug, tier: entry?.tier ?? input.tier ?? '', steps: outcome.operation.steps, loginWorker: ctx.loginWorker };
   }
-}
 
-/** A saga that did not complete becomes one error naming the step, why, and what it left. */
-export function finish<C>(outcome: SagaOutcome<C>, doing: string): C {
-  if (!outcome.error && outcome.ctx) return outcome.ctx;
-  const op = outcome.operation;
-  const cause = outcome.error instanceof ContractError ? outcome.error : null;
-  const left =
-    (op.status === 'rolled-back'
-      ? 'Everything it had done was rolled back.'
-      : `It is listed under Unfinished operations (${op.id}): resume it${op.canRollback ? ' or roll it back' : ''} once the cause is fixed.`) +
-    (op.notices.length ? ` ${op.notices.join(' ')}` : '');
-  throw new ContractError(cause?.code ?? 'INTERNAL', `${doing} failed at step "${op.failedStep ?? '?'}": ${cause?.message ?? errorText(outcome.error)} ${left}`, {
-    ...(cause?.details ?? {}),
-    operationId: op.id,
-    step: op.failedStep,
-    status: op.status,
-  });
+  /** Sends a tenant's tasks to a pool (or back inline with null), keeping the rest of its configuration: the worker-config saga. */
+  async assign(cluster: ClusterRuntime, slug: string, pool: string | null, actor?: string) {
+    const current = (await this.ports(cluster).store.get(slug))?.config ?? DEFAULT_WORKER_CONFIG;
+    const out = await this.setConfig(
+      cluster,
+      {
+        slug, taskMode: pool ? 'agent' : 'inline', taskPool: pool, taskConcurrency: current.task.concurrency,
+        loginMode: current.login.mode, loginUrl: current.login.url, loginMaxConcurrent: current.login.maxConcurrent,
+      },
+      actor,
+    );
+    return { slug, config: out.config, before: current };
+  }
 }
