@@ -8,7 +8,7 @@ import { licenseHandlers } from './license';
 import { operationsHandlers, tenantsHandlers } from './tenants';
 import { auditHandlers } from './audit';
 import { operatorsHandlers } from './operators';
-import { infraHandlers, poolsHandlers, workersHandlers } from './workers';
+import { infraHandlers, poolsHandlers, upgradesHandlers, workersHandlers } from './workers';
 
 /** Host services only a shell can give (native dialogs); browser mode has none. */
 export interface ShellServices {
@@ -32,6 +32,7 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...workersHandlers(engine),
     ...infraHandlers(engine),
     ...poolsHandlers(engine),
+    ...upgradesHandlers(engine),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { infraCommands } from '../../src-shared/contract/infra';
-import type { poolsCommands, workersCommands } from '../../src-shared/contract/workers';
+import type { poolsCommands, upgradesCommands, workersCommands } from '../../src-shared/contract/workers';
 import type { Engine } from '../engine';
 import type { HandlersFor } from './pipeline';
 
@@ -102,6 +102,46 @@ export function poolsHandlers(engine: Engine): HandlersFor<typeof poolsCommands>
       ctx.audit.before = out.before;
       ctx.audit.after = { epoch: out.epoch, revoked: out.revoked };
       return { pool: out.pool, agent: out.agent, epoch: out.epoch, revoked: out.revoked };
+    },
+  };
+}
+
+/** Upgrades: each command audited with the upgrade's state before and after. */
+export function upgradesHandlers(engine: Engine): HandlersFor<typeof upgradesCommands> {
+  const u = engine.workers.upgrades;
+  const brief = (s: { state: string; component: string; version: string } | null) => (s ? { state: s.state, component: s.component, version: s.version } : null);
+  return {
+    'upgrades.start': async (input, ctx) => {
+      ctx.audit.target = `upgrade:${input.component}`;
+      ctx.audit.before = null;
+      const out = await u.start(await ctx.cluster(), input, ctx.operator.id);
+      ctx.audit.after = { ...brief(out), operationId: out.operationId, canaryPool: out.canaryPool, targets: out.targets.map((t) => ({ deployment: t.deployment, from: t.from, to: t.to })) };
+      return out;
+    },
+    'upgrades.status': async (input, ctx) => ({ upgrade: u.status(await ctx.cluster(), input.operationId) }),
+    'upgrades.pause': async (input, ctx) => {
+      const cluster = await ctx.cluster();
+      ctx.audit.target = `upgrade:${input.operationId}`;
+      ctx.audit.before = brief(u.status(cluster, input.operationId));
+      const out = await u.pause(cluster, input.operationId);
+      ctx.audit.after = brief(out);
+      return out;
+    },
+    'upgrades.resume': async (input, ctx) => {
+      const cluster = await ctx.cluster();
+      ctx.audit.target = `upgrade:${input.operationId}`;
+      ctx.audit.before = brief(u.status(cluster, input.operationId));
+      const out = await u.resume(cluster, input.operationId);
+      ctx.audit.after = brief(out);
+      return out;
+    },
+    'upgrades.rollback': async (input, ctx) => {
+      const cluster = await ctx.cluster();
+      ctx.audit.target = `upgrade:${input.operationId}`;
+      ctx.audit.before = brief(u.status(cluster, input.operationId));
+      const out = await u.rollback(cluster, input.operationId, ctx.operator.id);
+      ctx.audit.after = { ...brief(out), operationId: out.operationId };
+      return out;
     },
   };
 }

@@ -6,7 +6,7 @@ import { licenseCommands } from './license';
 import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
-import { poolsCommands, workersCommands } from './workers';
+import { poolsCommands, upgradesCommands, workersCommands } from './workers';
 import { infraCommands, infraEvents } from './infra';
 
 export * from './errors';
@@ -28,6 +28,7 @@ export const commands = {
   ...operatorsCommands,
   ...workersCommands,
   ...poolsCommands,
+  ...upgradesCommands,
   ...infraCommands,
 } as const;
 

@@ -5,6 +5,7 @@ import type { EventBus } from '../core/events';
 import type { OperationHandle, SagaRunner } from '../core/saga';
 import { finish } from './finish';
 import { AgentPools } from './pools';
+import { Upgrades } from './upgrades';
 import { tenantKube } from '../tenants/kube-ports';
 import { LEASE_SECONDS } from '../tenants/lease';
 import { loginWorkerName } from '../tenants/material';
@@ -75,6 +76,7 @@ export function normaliseConfig(input: ConfigInput): WorkerConfig {
 export class WorkersService {
   private readonly rollout: Omit<RolloutWait, 'onProgress'>;
   readonly pools: AgentPools;
+  readonly upgrades: Upgrades;
 
   constructor(private readonly opts: WorkersServiceOptions) {
     this.rollout = { ...DEFAULT_ROLLOUT, ...opts.rollout };
@@ -89,6 +91,7 @@ export class WorkersService {
     opts.saga.register(workerConfigSaga(ports, sagaOptions));
     opts.saga.register(tenantProfileSaga(ports, sagaOptions));
     this.pools = new AgentPools(opts.saga, (c) => this.ports(c), this.rollout, opts.consoleId);
+    this.upgrades = new Upgrades(opts.saga, opts.bus, (c) => this.ports(c), this.rollout);
   }
 
   ports(cluster: ClusterRuntime): WorkerPorts {
