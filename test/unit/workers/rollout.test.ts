@@ -21,6 +21,7 @@ describe('stuck detection', () => {
     expect(s.observe(r({}), 0).stuck).toBe(false);
     expect(s.observe(r({ updated: 2 }), 0).stuck).toBe(false); // it moved: the count starts over
     expect(s.observe(r({ updated: 2 }), 0).stuck).toBe(false);
+    expect(s.observe(r({ updated: 2 }), 0).stuck).toBe(false);
     expect(s.observe(r({ updated: 2 }), 0)).toMatchObject({ stuck: true, why: expect.stringMatching(/no progress for 3 checks/) });
     expect(new StuckDetector(0).observe(r({ complete: true }), 0).stuck).toBe(false);
     expect(new StuckDetector(0).observe(r({ paused: true }), 0).stuck).toBe(false);
