@@ -6,6 +6,8 @@ import { navigate } from '../../lib/router';
 import { useInvoke } from '../../lib/use-invoke';
 import { useInfra } from './use-infra';
 import { VirtualRows } from './VirtualRows';
+import { PoolsPanel } from './PoolsPanel';
+import { UpgradesPanel } from './UpgradesPanel';
 import './infra.css';
 
 export const GROUP_LABEL: Record<InfraGroup, string> = {
@@ -24,6 +26,8 @@ export const HealthBadge = ({ health }: { health: Health }) => <span className={
 const TABS = [
   ['workloads', 'Workloads'],
   ['pods', 'Pods'],
+  ['pools', 'Agent pools'],
+  ['upgrades', 'Upgrades'],
   ['database', 'Database'],
 ] as const;
 
@@ -146,6 +150,8 @@ export default function InfrastructurePage({ segments }: { segments: string[] })
       )}
       {tab === 'workloads' && <WorkloadTable rows={workloads} />}
       {tab === 'pods' && <PodTable rows={pods} />}
+      {tab === 'pools' && <PoolsPanel />}
+      {tab === 'upgrades' && <UpgradesPanel />}
       {tab === 'database' && <DatabaseCard />}
     </div>
   );

@@ -44,7 +44,7 @@ function ConfigForm({ d, reload }: { d: Config; reload(): Promise<void> }) {
   const [busy, setBusy] = useState(false);
   const [steps, setSteps] = useState<{ name: string; status: string; error: string | null }[] | null>(null);
   const [live, setLive] = useState<string | null>(null);
-  const pools = useInvoke('pools.list', {}, '', 'pools.list' in {} ? false : true);
+  const pools = useInvoke('pools.list', {});
   useEffect(() => client.subscribe('operation.progress', (e: OperationProgress) => {
     if (e.target === d.slug && (e.kind === 'workers.config' || e.kind === 'tenant.profile')) setLive(e.message ?? `${e.step}: ${e.status}`);
   }), [d.slug]);

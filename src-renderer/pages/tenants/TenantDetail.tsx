@@ -10,12 +10,14 @@ import { toastError, toastSuccess } from '../../stores/toasts';
 import { StateDot } from '../../shell/StateDot';
 import { CopyButton } from '../../components/CopyButton';
 import { DangerZone } from './DangerZone';
+import TenantWorkers from '../infrastructure/TenantWorkers';
 
 type Detail = CommandOutput<'tenants.get'>;
 const TABS = [
   ['overview', 'Overview'],
   ['admin', 'Admin password'],
   ['database', 'Database'],
+  ['workers', 'Workers'],
   ['danger', 'Danger zone'],
 ] as const;
 
@@ -55,6 +57,7 @@ export default function TenantDetail({ slug, tab }: { slug: string; tab: string 
       {q.data && tab === 'overview' && <Overview d={q.data} />}
       {q.data && tab === 'admin' && <AdminPassword slug={slug} />}
       {q.data && tab === 'database' && <Database d={q.data} reload={q.reload} />}
+      {q.data && tab === 'workers' && <TenantWorkers slug={slug} reloadTenant={q.reload} />}
       {q.data && tab === 'danger' && <DangerZone tenant={q.data.tenant} reload={q.reload} />}
     </div>
   );
