@@ -71,7 +71,7 @@ describe('upgrades (real API server + kwok)', () => {
     const end = await eng.service.upgrades.settled(started.operationId);
     expect(end.state).toBe('rolled-back');
     expect(end.error).toMatch(/Deployment frontend is stuck/);
-    expect(end.error).toMatch(/frontend-[a-z0-9]+-[a-z0-9]+ \((CrashLoopBackOff\)/);
+    expect(end.error).toMatch(/frontend-[a-z0-9]+-[a-z0-9]+ \(CrashLoopBackOff\)/);
     const t = end.targets.find((x) => x.deployment === 'frontend')!;
     expect(t.state).toBe('rolled-back');
     expect(t.failingPods[0]).toMatchObject({ reason: 'CrashLoopBackOff', name: expect.stringMatching(/^frontend-/) });

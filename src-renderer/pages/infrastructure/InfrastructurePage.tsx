@@ -40,7 +40,7 @@ const matches = (f: Filter, ...fields: (string | null)[]) => {
 
 /** Workloads and pods of the platform, live from the engine's LIST + WATCH; PostgreSQL status (#/infrastructure/<tab>). */
 export default function InfrastructurePage({ segments }: { segments: string[] }) {
-  const tab = segments[1] ?? 'workloads';
+  const tab = segments[0] ?? 'workloads';
   const list = useCluster((s) => s.list);
   const selected = selectedContext(list)?.id ?? null;
   const online = useCluster((s) => s.state?.state);

@@ -11,6 +11,7 @@ import { PodTable, WorkloadTable } from './InfrastructurePage';
 import './infra.css';
 
 type Config = CommandOutput<'workers.config.get'>;
+type Step = { name: string; status: string; error: string | null };
 
 export function RolloutLine({ r }: { r: RolloutStatus }) {
   const pct = r.desired ? Math.round((100 * r.available) / r.desired) : 0;
@@ -26,23 +27,24 @@ export function RolloutLine({ r }: { r: RolloutStatus }) {
 /** The tenant page's Workers tab: worker modes, concurrency, name and tier, and the tenant's own workloads. */
 export default function TenantWorkers({ slug, reloadTenant }: { slug: string; reloadTenant(): Promise<void> }) {
   const q = useInvoke('workers.config.get', { slug }, slug);
+  // The steps of the last change outlive the form, which starts over from what is stored after it.
+  const [steps, setSteps] = useState<Step[] | null>(null);
   return (
     <div data-testid="tenant-workers">
       {q.error && <div className="callout callout-err">{q.error.message}</div>}
-      {q.data && <ConfigForm key={JSON.stringify(q.data.config)} d={q.data} reload={q.reload} />}
+      {q.data && <ConfigForm key={JSON.stringify(q.data.config)} d={q.data} reload={q.reload} steps={steps} setSteps={setSteps} />}
       {q.data && <ProfileForm d={q.data} reload={async () => { await q.reload(); await reloadTenant(); }} />}
       <TenantWorkloads slug={slug} />
     </div>
   );
 }
 
-function ConfigForm({ d, reload }: { d: Config; reload(): Promise<void> }) {
+function ConfigForm({ d, reload, steps, setSteps }: { d: Config; reload(): Promise<void>; steps: Step[] | null; setSteps(s: Step[] | null): void }) {
   const readOnly = useReadOnly();
   const role = useApp((s) => s.operator?.role);
   const [task, setTask] = useState(d.config.task);
   const [login, setLogin] = useState(d.config.login);
   const [busy, setBusy] = useState(false);
-  const [steps, setSteps] = useState<{ name: string; status: string; error: string | null }[] | null>(null);
   const [live, setLive] = useState<string | null>(null);
   const pools = useInvoke('pools.list', {});
   useEffect(() => client.subscribe('operation.progress', (e: OperationProgress) => {
@@ -60,6 +62,7 @@ function ConfigForm({ d, reload }: { d: Config; reload(): Promise<void> }) {
       toastSuccess('Worker configuration saved', r.loginWorker ? `${r.loginWorker.name} rolled out (${r.loginWorker.available}/${r.loginWorker.desired} available)` : undefined);
       await reload();
     } catch (e) {
+      setSteps(null);
       toastError('Could not change the workers', e);
     } finally {
       setBusy(false);

@@ -6,7 +6,7 @@ const r = (over: Partial<RolloutStatus>): RolloutStatus => ({ name: 'x', exists:
 
 describe('rollout status', () => {
   it('is complete only when the controller saw the spec and every replica is new and available, with no old ones left', () => {
-    const d = (status: object, generation = 2) => ({ metadata: { generation }, spec: { replicas: 2, template: { spec: { containers: [{ name: 'c', image: 'i:2' }] } } }, status });
+    const d = (status: object, generation = 2) => ({ metadata: { generation }, spec: { replicas: 2, selector: {}, template: { spec: { containers: [{ name: 'c', image: 'i:2' }] } } }, status });
     expect(rolloutStatus('x', d({ observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })).complete).toBe(true);
     expect(rolloutStatus('x', d({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })).complete).toBe(false);
     expect(rolloutStatus('x', d({ observedGeneration: 2, replicas: 3, updatedReplicas: 2, availableReplicas: 2 })).message).toBe('1 old replicas pending termination');
