@@ -25,10 +25,10 @@ rows.push({ metric: 'round trip in-process p50', value: percentile(inproc, 50), 
 
 // over WebSocket
 const staticDir = path.resolve(import.meta.dirname, '../out/renderer');
-const server = await startServer({ router, staticDir, token: 'bench' });
-const res = await fetch(`${server.url}/?token=bench`, { redirect: 'manual' });
+const server = await startServer({ router, staticDir });
+const res = await fetch(server.openUrl, { redirect: 'manual' });
 const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
-const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { headers: { cookie } });
+const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}ws`, { headers: { cookie, origin: server.origin } });
 await new Promise((r) => ws.once('open', r));
 const waiting = new Map<number, () => void>();
 ws.on('message', (d) => waiting.get(JSON.parse(String(d)).id)?.());

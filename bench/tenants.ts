@@ -6,7 +6,7 @@ import path from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { MANAGED_BY_LABEL } from '../src-main/adapters/kube';
 import { DEFAULT_SHARDS, REGISTRY_LABEL_KEY, encodeEntry, shardIndex, shardName } from '../src-main/engine/tenants/registry';
-import { mapLimit } from '../src-main/engine/tenants/limit';
+import { mapLimit } from '../src-main/engine/core/limit';
 import { buildTenantEngine, harnessOrReason, harnessPg, operatorNamespace, tempDataDir, uniqueSlug } from '../test/integration/tenants-env';
 
 const h = harnessOrReason();

@@ -69,7 +69,7 @@ async function configure(state: NonNullable<ReturnType<typeof readState>>, env: 
     await invoke(router, 'clusters.profile.save', {
       clusterId: ctx.id,
       namespace: state.platformNamespace,
-      database: { host: pg.host, port: pg.port, user: pg.user, database: pg.database, ssl: false, password: pg.password },
+      database: { host: pg.host, port: pg.port, user: pg.user, database: pg.database, sslMode: 'disable', allowInsecureTls: true, password: pg.password }, // the harness PostgreSQL has no TLS
       expectedOffline: false,
     });
     const st = await invoke<{ state: string; error: string | null }>(router, 'clusters.state', { refresh: true });
@@ -122,15 +122,18 @@ function serve(env: NodeJS.ProcessEnv): void {
   let announced = false;
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     const url = /https?:\/\/\S+token=\S+/.exec(chunk)?.[0];
+    const pid = /\(pid (\d+)\)/.exec(chunk)?.[1];
     if (!url || announced) {
       if (announced) process.stdout.write(chunk);
       return;
     }
     announced = true;
     console.log(`
-  Ready in ${secs()}. Open the console (the link carries your access token):
+  Ready in ${secs()}. Open the console with this sign-in link (it works once, within 15 minutes):
 
     ${url}
+
+  Another link:            kill -USR2 ${pid ?? '<pid of the console>'}   (the console prints it here)
 
   Data directory:          ${dataDir}
   Secret file passphrase:  ${passphrase}   (GATEHOUSE_SECRET_PASSPHRASE; the sandbox stores only the harness database password)

@@ -10,6 +10,7 @@ import { Toasts } from './shell/Toasts';
 import { ShortcutsHelp } from './shell/ShortcutsHelp';
 import { useGlobalShortcuts } from './shell/shortcuts';
 import { ErrorBoundary } from './components/ErrorBoundary';
+import { useOidcSessionKeeper } from './pages/signin/session-keeper';
 
 const entries = availableNav();
 // one lazy component per page, created once so React keeps its state
@@ -22,6 +23,7 @@ export function App() {
   const loadClusters = useCluster((s) => s.load);
   const openHelp = useCallback(() => setHelp(true), []);
   useGlobalShortcuts(entries, openHelp);
+  useOidcSessionKeeper();
 
   const operator = useApp((s) => s.operator);
   const loaded = useApp((s) => s.info !== null);

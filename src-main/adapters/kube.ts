@@ -30,6 +30,24 @@ export function kubeClients(config: KubeConfig): KubeClients {
   };
 }
 
+/**
+ * Label the local cluster harness (test/harness) puts on its kube-system namespace. Together with
+ * a loopback API server it marks the only cluster where development mode (test license keys, the
+ * OS user acting as admin in browser mode) is accepted.
+ */
+export const DEV_HARNESS_LABEL = 'gatehouse.io/dev-harness';
+
+/** Is `server` (the kubeconfig's API server URL) on this machine? */
+export function isLoopbackServer(server: string | undefined): boolean {
+  if (!server) return false;
+  try {
+    const host = new URL(server).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
 /** Labels on every object the console creates, so a reconcile can find orphans. */
 export const MANAGED_BY_LABEL = { 'app.kubernetes.io/managed-by': 'gatehouse' } as const;
 
@@ -89,7 +107,9 @@ export async function retryOnConflict<T>(attempt: () => Promise<T>, maxAttempts 
     try {
       return await attempt();
     } catch (error) {
-      if (kubeStatusCode(error) !== 409 || i >= maxAttempts) throw error;
+      // a raw 409, or one already turned into a contract error that kept the status
+      const conflict = kubeStatusCode(error) === 409 || (error as { kubeStatus?: number } | null)?.kubeStatus === 409;
+      if (!conflict || i >= maxAttempts) throw error;
       await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** i, 1000) * Math.random()));
     }
   }

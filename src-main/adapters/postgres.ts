@@ -1,5 +1,15 @@
+import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
+import tls from 'node:tls';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { ContractError } from '../../src-shared/contract';
+
+/**
+ * TLS of a PostgreSQL connection. `false`: none (sslmode=disable). `require`: encrypted, the
+ * server not verified. `verify-full`: encrypted, the server's certificate must chain to `ca`
+ * (PEM; absent: the system's trusted roots) and name the host we dialled.
+ */
+export type PgSsl = false | { mode: 'verify-full' | 'require'; ca?: string };
 
 /** How to reach the platform's PostgreSQL as its admin role (password comes from the secret store). */
 export interface PgConnectionConfig {
@@ -8,7 +18,50 @@ export interface PgConnectionConfig {
   user: string;
   password: string;
   database: string;
-  ssl?: boolean;
+  ssl?: PgSsl;
+}
+
+/** node-postgres `ssl` option for a TLS setting: what each mode means, in one place. */
+export function pgSslOptions(ssl: PgSsl | undefined, host: string): pg.ClientConfig['ssl'] {
+  if (!ssl) return false;
+  if (ssl.mode === 'require') return { rejectUnauthorized: false };
+  return {
+    rejectUnauthorized: true,
+    ...(ssl.ca ? { ca: ssl.ca } : {}),
+    // The name checked is the host of the profile, whatever the socket resolved it to.
+    checkServerIdentity: (_servername: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert),
+  };
+}
+
+/** libpq's sslmode for a DSN handed to the tenant backend. */
+export const pgSslMode = (ssl: PgSsl | undefined): 'disable' | 'require' | 'verify-full' => (ssl ? ssl.mode : 'disable');
+
+/** PostgreSQL's default (scram_iterations) and the salt length it generates. */
+export const SCRAM_ITERATIONS = 4096;
+const SCRAM_SALT_BYTES = 16;
+const pbkdf2Async = promisify(pbkdf2);
+
+/**
+ * The SCRAM-SHA-256 verifier PostgreSQL stores for a password (RFC 5802 / RFC 7677):
+ * `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, all base64. Given to
+ * ALTER ROLE … PASSWORD, the server stores it as is, so the password itself never
+ * reaches the server (nor its log, nor pg_stat_statements).
+ *
+ * SASLprep (RFC 4013) is the identity on printable ASCII, which is all the console
+ * generates; anything else is refused rather than prepared differently from the server.
+ */
+export async function scramSha256Verifier(
+  password: string,
+  options: { salt?: Buffer; iterations?: number } = {},
+): Promise<string> {
+  if (!/^[\x20-\x7e]+$/.test(password)) throw new Error('SCRAM verifiers are computed for printable-ASCII passwords only');
+  const salt = options.salt ?? randomBytes(SCRAM_SALT_BYTES);
+  const iterations = options.iterations ?? SCRAM_ITERATIONS;
+  const salted = await pbkdf2Async(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
 /** Identifiers cannot be bound as parameters; this is PostgreSQL's own quoting rule. */
@@ -20,6 +73,18 @@ export const quoteLiteral = (value: string): string => {
   return `'${value.replace(/'/g, "''")}'`;
 };
 
+/** TLS verification failures, each as the sentence the operator acts on. */
+const TLS_CODES: Record<string, string> = {
+  ERR_TLS_CERT_ALTNAME_INVALID: 'presented a certificate for another host name (verify-full checks the name you entered)',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'presented a self-signed certificate that the profile does not trust',
+  SELF_SIGNED_CERT_IN_CHAIN: "presented a certificate that does not chain to the profile's CA",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "presented a certificate that does not chain to the profile's CA",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "presented a certificate that does not chain to the profile's CA",
+  UNABLE_TO_GET_ISSUER_CERT: "presented a certificate that does not chain to the profile's CA",
+  CERT_HAS_EXPIRED: 'presented an expired certificate',
+  CERT_NOT_YET_VALID: 'presented a certificate that is not valid yet (check the clocks)',
+};
+
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '08006', '08001', '08003']);
 
 /** A database failure as a contract error that says what the operator can do; never the password. */
@@ -29,6 +94,17 @@ export function pgError(error: unknown, doing: string, where?: { host: string; p
   const code = e?.code ?? '';
   const server = where ? ` at ${where.host}:${where.port}` : '';
   const msg = (e?.message ?? String(error)).slice(0, 300);
+  const tlsProblem = TLS_CODES[code];
+  if (tlsProblem) {
+    return new ContractError(
+      'UNAVAILABLE',
+      `PostgreSQL${server} ${tlsProblem} while ${doing}. Put the CA that signed the database server's certificate in the cluster profile, or fix the server's certificate.`,
+      { tls: code },
+    );
+  }
+  if (/does not support SSL/i.test(msg)) {
+    return new ContractError('UNAVAILABLE', `PostgreSQL${server} does not accept TLS connections (while ${doing}). Enable ssl on the server, or choose another TLS mode in the cluster profile.`, { tls: 'no-ssl' });
+  }
   if (CONNECTION_CODES.has(code) || /Connection terminated|connect|timeout/i.test(msg)) {
     return new ContractError('UNAVAILABLE', `PostgreSQL${server} is unreachable while ${doing} (${code || msg}). Check that the server runs and the network allows it, then retry.`);
   }
@@ -65,7 +141,7 @@ export class PostgresAdmin {
   private clientConfig(database: string): pg.ClientConfig {
     return {
       host: this.cfg.host, port: this.cfg.port, user: this.cfg.user, password: this.cfg.password, database,
-      ssl: this.cfg.ssl ? { rejectUnauthorized: true } : false,
+      ssl: pgSslOptions(this.cfg.ssl, this.cfg.host),
       connectionTimeoutMillis: 5_000, query_timeout: 60_000, application_name: 'gatehouse',
     };
   }
@@ -102,9 +178,14 @@ export class PostgresAdmin {
     return { created: true };
   }
 
+  /**
+   * Sets the role's password as a SCRAM-SHA-256 verifier computed here: the cleartext never
+   * travels to the server, so a failed statement logged by the server (log_min_error_statement)
+   * or a log of every statement (log_statement = all) shows only the verifier.
+   */
   async setRolePassword(role: string, password: string): Promise<void> {
-    // The statement holds the password: the error path reports only what failed, never the SQL.
-    await this.query(`ALTER ROLE ${quoteIdent(role)} WITH LOGIN PASSWORD ${quoteLiteral(password)}`, [], `setting the password of role ${role}`);
+    const verifier = await scramSha256Verifier(password);
+    await this.query(`ALTER ROLE ${quoteIdent(role)} WITH LOGIN PASSWORD ${quoteLiteral(verifier)}`, [], `setting the password of role ${role}`);
   }
 
   async ensureDatabase(name: string, owner: string): Promise<{ created: boolean }> {
@@ -178,7 +259,7 @@ export class PostgresAdmin {
     u.username = role;
     u.password = password;
     u.pathname = `/${database}`;
-    if (this.cfg.ssl) u.searchParams.set('sslmode', 'verify-full');
+    if (this.cfg.ssl) u.searchParams.set('sslmode', pgSslMode(this.cfg.ssl));
     return u.toString();
   }
 

@@ -114,6 +114,15 @@ export function createEngine(options: EngineOptions) {
       () => undefined,
     );
   });
+  // New, deleted and repaired tenants get the license and their cap (shares recomputed) inside their saga.
+  tenants.setLicenseHook(async (cluster, actor) => {
+    try {
+      const out = await license(async () => cluster).resume(actor ?? 'console');
+      return out.failed.length ? `${out.failed.length} tenant(s) could not be written (${out.failed.map((f) => f.slug).join(', ')}).` : null;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  });
   /** The license service bound to one cluster (the command's, resolved by the pipeline). */
   const license = (cluster: () => Promise<ClusterRuntime>) =>
     createLicenseService({

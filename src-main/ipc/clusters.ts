@@ -24,6 +24,18 @@ export function clustersHandlers(engine: Engine): HandlersFor<typeof clustersCom
       ctx.audit.target = `kubeconfig:${input.path}`;
       return clusters.removeKubeconfig(input.path, ctx.contextId);
     },
+    'clusters.kubeconfig.approve': (input, ctx) => {
+      const { list, approval } = clusters.approveKubeconfig(input.approvalId, ctx.operator.id, ctx.contextId);
+      ctx.audit.target = `kubeconfig:${approval.sourceFile}#${approval.contextName}`;
+      ctx.audit.after = { kind: approval.kind, detail: approval.detail, server: approval.server, approved: true };
+      return list;
+    },
+    'clusters.kubeconfig.revoke': (input, ctx) => {
+      const { list, approval } = clusters.revokeKubeconfigApproval(input.approvalId, ctx.contextId);
+      ctx.audit.target = `kubeconfig:${approval.sourceFile}#${approval.contextName}`;
+      ctx.audit.before = { kind: approval.kind, detail: approval.detail, server: approval.server, approved: true };
+      return list;
+    },
     // A view choice of this session: other sessions and running work are not affected.
     'clusters.select': async (input, ctx) => {
       ctx.audit.target = `cluster:${input.clusterId}`;
@@ -50,7 +62,8 @@ export function clustersHandlers(engine: Engine): HandlersFor<typeof clustersCom
     'secrets.status': () => secrets.status(),
     'secrets.unlock': async (input, ctx) => {
       ctx.audit.target = 'secret-store';
-      const status = await secrets.unlock(input.passphrase);
+      // Creating the file chooses the passphrase every stored credential depends on: admins only.
+      const status = await secrets.unlock(input.passphrase, { mayCreate: ctx.operator.role === 'admin' });
       ctx.audit.after = { kind: status.kind, locked: status.locked };
       return status;
     },

@@ -35,8 +35,8 @@ export function operatorsHandlers(engine: Engine): HandlersFor<typeof operatorsC
     'operators.setRole': (input, ctx) => {
       ctx.audit.target = `operator:local:${input.username}`;
       ctx.audit.before = { role: ops.accounts.find(input.username)?.role ?? null };
-      const view = ops.setRole(input.username, input.role);
-      ctx.audit.after = { role: view.role };
+      const { view, endedSessions } = ops.setRole(input.username, input.role);
+      ctx.audit.after = { role: view.role, endedSessions };
       return view;
     },
     'operators.unlock': (input, ctx) => {
@@ -53,14 +53,15 @@ export function operatorsHandlers(engine: Engine): HandlersFor<typeof operatorsC
     'operators.oidc.configure': async (input, ctx) => {
       ctx.audit.target = `oidc-profile:${input.profile}`;
       ctx.audit.before = ops.oidcProfile(input.profile);
-      const view = await ops.configureOidc(input);
-      ctx.audit.after = view;
+      const { view, endedSessions } = await ops.configureOidc(input);
+      ctx.audit.after = { ...view, endedSessions };
       return view;
     },
     'operators.oidc.remove': async (input, ctx) => {
       ctx.audit.target = `oidc-profile:${input.profile}`;
       ctx.audit.before = ops.oidcProfile(input.profile);
-      await ops.removeOidc(input.profile);
+      const { endedSessions } = await ops.removeOidc(input.profile);
+      ctx.audit.after = { endedSessions };
       return {};
     },
     'operators.oidc.begin': (input, ctx) => ops.oidcBegin(ctx.connectionId, input.profile, ctx.contextId),
@@ -71,6 +72,13 @@ export function operatorsHandlers(engine: Engine): HandlersFor<typeof operatorsC
       ctx.audit.after = { operator: result.operator.id, role: result.operator.role };
       return result;
     },
-    'operators.oidc.refresh': (_input, ctx) => ops.oidcRefresh(ctx.connectionId),
+    // Audited: a refresh re-reads the groups, and the role may change with them.
+    'operators.oidc.refresh': async (_input, ctx) => {
+      ctx.audit.target = `operator:${ctx.operator.id}`;
+      ctx.audit.before = { role: ctx.operator.role };
+      const { previousRole, ...result } = await ops.oidcRefresh(ctx.connectionId);
+      ctx.audit.after = { role: result.operator.role, roleChanged: result.operator.role !== previousRole, expiresAt: result.expiresAt };
+      return result;
+    },
   };
 }

@@ -1,16 +1,36 @@
+import { ContractError } from '../../src-shared/contract';
 import type { Engine } from '../engine';
 import { createHandlers, type ShellServices } from './handlers';
 import { createPipeline, type Pipeline, type PipelineDeps } from './pipeline';
-import { events, isEventName, type EventName } from '../../src-shared/contract';
+import { events, isEventName, roleRank, type EventDef, type EventName, type OperatorIdentity } from '../../src-shared/contract';
 
 export interface Router extends Pipeline {
-  /** Subscribes a transport to a contract event; validates payloads on the way out. */
-  subscribe(event: string, listener: (payload: unknown) => void): () => void;
+  /**
+   * Subscribes a transport's connection to a contract event. An event is delivered
+   * only while that connection's operator is signed in with at least the event's
+   * role (checked on every delivery, so a sign-out or a role change applies to the
+   * next event); payloads are validated on the way out. Unknown events throw.
+   */
+  subscribe(connectionId: string, event: string, listener: (payload: unknown) => void): () => void;
+  /** The transport's connection is gone for good (browser session ended): sign its operator out, forget its cluster choice. */
+  endConnection(connectionId: string): Promise<void>;
 }
 
+/** Whether this operator may receive this event: signed in, and at least the event's role. */
+export const mayReceive = (operator: OperatorIdentity | null, def: Pick<EventDef, 'role'>): boolean =>
+  operator !== null && roleRank[operator.role] >= roleRank[def.role];
+
 /** How the pipeline finds a session's cluster in the engine (also used by tests that build their own pipeline). */
-export function engineClusterDeps(engine: Engine): Pick<PipelineDeps, 'selectedContext' | 'clusterState' | 'resolveCluster' | 'knownClusterUid'> {
+export function engineClusterDeps(engine: Engine): Pick<PipelineDeps, 'selectedContext' | 'clusterState' | 'resolveCluster' | 'knownClusterUid' | 'admitToCluster'> {
   return {
+    // The OS user acting as admin (tests, sandbox, --dev) is for the local harness only, in browser mode.
+    admitToCluster: (operator, cluster) => {
+      if (operator.via !== 'os-user' || engine.mode !== 'browser' || engine.directory.isDevHarness(cluster.clusterId)) return;
+      throw new ContractError(
+        'FORBIDDEN',
+        `In browser mode the OS user acts as admin only on the local development harness, and "${cluster.contextName}" is not it. Start the console without the development identity and sign in (docs/operators.md).`,
+      );
+    },
     selectedContext: (connectionId) => engine.selections.get(connectionId),
     clusterState: (contextId) => engine.clusterState(contextId),
     resolveCluster: (contextId) => engine.directory.forContext(contextId),
@@ -30,14 +50,19 @@ export function createRouter(engine: Engine, shell: ShellServices = {}): Router 
   });
   return {
     ...pipeline,
-    subscribe(event, listener) {
-      if (!isEventName(event)) throw new Error(`unknown event ${event}`);
-      const schema = events[event as EventName].payload;
+    subscribe(connectionId, event, listener) {
+      if (!isEventName(event)) throw new Error(`unknown event ${event.slice(0, 80)}`);
+      const def = events[event as EventName];
       return engine.bus.subscribe(event as EventName, (payload) => {
-        const parsed = schema.safeParse(payload);
+        if (!mayReceive(engine.sessions.identify(connectionId), def)) return;
+        const parsed = def.payload.safeParse(payload);
         if (parsed.success) listener(parsed.data);
         else engine.log.error({ event, issues: parsed.error.issues }, 'event payload does not match the contract');
       });
+    },
+    async endConnection(connectionId) {
+      engine.selections.forget(connectionId);
+      if (engine.sessions.session(connectionId)) await engine.operators.signOut(connectionId);
     },
   };
 }

@@ -95,7 +95,11 @@ export function connectClient(): GatehouseClient {
  */
 export function connectClientWithStatus(): { client: GatehouseClient; onStatus(cb: (up: boolean) => void): void } {
   if (window.gatehouse) return { client: createClient(window.gatehouse), onStatus: (cb) => cb(true) };
-  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const transport = webSocketTransport(`${proto}//${location.host}/ws`);
+  // relative to the page: browser mode serves the console below a per-instance base path
+  const ws = new URL('ws', location.href);
+  ws.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  ws.hash = '';
+  ws.search = '';
+  const transport = webSocketTransport(ws.href);
   return { client: createClient(transport), onStatus: (cb) => transport.onStatus(cb) };
 }

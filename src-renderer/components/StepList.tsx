@@ -10,6 +10,7 @@ const STEP_LABELS: Record<string, string> = {
   'admin-user': 'Initial admin user',
   secret: 'Kubernetes Secret',
   registry: 'Registry entry',
+  license: 'License and user cap',
   release: 'Release the Lease',
   'mark-deleting': 'Mark as deleting',
   'final-backup': 'Final backup',

@@ -201,6 +201,7 @@ export const auditCommands = {
 
 export const auditEvents = {
   'audit.changed': event({
+    role: 'viewer',
     summary: 'The local copy or the outbox changed (new entries, a sync, a verification)',
     payload: z.object({ pendingOutbox: z.number().int(), localCopyCount: z.number().int() }),
   }),

@@ -37,10 +37,35 @@ export const ClusterContext = z.object({
 });
 export type ClusterContext = z.infer<typeof ClusterContext>;
 
+/**
+ * A command a kubeconfig added in the console would run (exec, auth-provider) or a file it
+ * would read (token-file, client certificate and key), bound to the context, the server the
+ * credential goes to and exactly that command or path. Nothing runs or is read before an admin
+ * approves it; an approval is revoked when what it approved changes.
+ */
+export const KubeconfigApproval = z.object({
+  /** Fingerprint of exactly what is shown (approving names it, so a change in between is refused). */
+  id: z.string(),
+  sourceFile: z.string(),
+  contextName: z.string(),
+  userName: z.string(),
+  /** Where the credential is sent. */
+  server: z.string(),
+  kind: z.enum(['exec', 'auth-provider', 'token-file', 'client-certificate', 'client-key']),
+  /** The full command line with its environment, the provider with its settings, or the absolute path. */
+  detail: z.string(),
+  approved: z.boolean(),
+  approvedBy: z.string().nullable(),
+  approvedAt: z.string().nullable(),
+});
+export type KubeconfigApproval = z.infer<typeof KubeconfigApproval>;
+
 export const ClustersList = z.object({
   sources: z.array(KubeconfigSource),
   contexts: z.array(ClusterContext),
   selectedId: z.string().nullable(),
+  /** What kubeconfigs added in the console run or read, approved or waiting for an admin. */
+  approvals: z.array(KubeconfigApproval),
 });
 export type ClustersList = z.infer<typeof ClustersList>;
 
@@ -70,12 +95,31 @@ export const ConnectionTest = z.object({
 export type ConnectionTest = z.infer<typeof ConnectionTest>;
 
 const Hostname = z.string().trim().min(1).max(253);
+
+/**
+ * TLS to the platform's PostgreSQL. `verify-full` (the default): encrypted, and the server's
+ * certificate must chain to the profile's CA (else the system's roots) and name the host.
+ * `require`: encrypted but the server is not verified; `disable`: no TLS. Both weaker modes
+ * are saved only with `allowInsecureTls: true` (see docs/clusters.md).
+ */
+export const PgSslModeSchema = z.enum(['verify-full', 'require', 'disable']);
+export type PgSslMode = z.infer<typeof PgSslModeSchema>;
+
+/** One or more PEM certificates; the engine parses each one. */
+const CaPem = z
+  .string()
+  .trim()
+  .max(65_536)
+  .regex(/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----$/, 'must be one or more PEM certificates (-----BEGIN CERTIFICATE-----)');
+
 export const DatabaseConnection = z.object({
   host: Hostname,
   port: z.number().int().min(1).max(65535),
   user: z.string().trim().min(1).max(63),
   database: z.string().trim().min(1).max(63),
-  ssl: z.boolean(),
+  sslMode: PgSslModeSchema.default('verify-full'),
+  /** The CA that signed the database server's certificate (PEM); null: the system's trusted roots. */
+  caPem: CaPem.nullable().default(null),
 });
 export type DatabaseConnection = z.infer<typeof DatabaseConnection>;
 
@@ -151,6 +195,22 @@ export const clustersCommands = {
     input: z.object({ path: AbsolutePath }).strict(),
     output: ClustersList,
   }),
+  'clusters.kubeconfig.approve': command({
+    summary: 'Approve exactly what a kubeconfig added in the console runs or reads (a command or a file)',
+    role: 'admin',
+    mutating: true,
+    offline: true,
+    input: z.object({ approvalId: z.string().min(1).max(200) }).strict(),
+    output: ClustersList,
+  }),
+  'clusters.kubeconfig.revoke': command({
+    summary: 'Withdraw the approval of a command or file of a kubeconfig added in the console',
+    role: 'admin',
+    mutating: true,
+    offline: true,
+    input: z.object({ approvalId: z.string().min(1).max(200) }).strict(),
+    output: ClustersList,
+  }),
   'clusters.select': command({
     summary: 'Choose the cluster context this session works on (new sessions start on the last choice)',
     role: 'viewer',
@@ -177,7 +237,8 @@ export const clustersCommands = {
   }),
   'clusters.profile.save': command({
     summary: 'Save the profile of a cluster (the database password goes to the secret store)',
-    role: 'operator',
+    // It decides where the admin password is sent and how the server is verified.
+    role: 'admin',
     mutating: true,
     offline: true,
     input: z
@@ -185,15 +246,25 @@ export const clustersCommands = {
         clusterId: z.string().min(1).max(4096),
         namespace: NamespaceName.default('iam-system'),
         database: DatabaseConnection.extend({
-          /** Write-only: omit to keep the stored one. */
+          /** Write-only: omit to keep the stored one (dropped anyway when the target or TLS changes). */
           password: z.string().min(1).max(1024).optional(),
+          /** The explicit choice of a connection whose server is not verified (require) or not encrypted (disable). */
+          allowInsecureTls: z.boolean().optional(),
         })
           .strict()
+          .refine((d) => d.sslMode === 'verify-full' || d.allowInsecureTls === true, {
+            path: ['allowInsecureTls'],
+            message:
+              'TLS without server verification ("require") or without encryption ("disable") exposes the admin password on the network; set allowInsecureTls to confirm that choice',
+          })
           .nullable(),
         expectedOffline: z.boolean().default(false),
       })
       .strict(),
-    output: ClusterProfile,
+    output: ClusterProfile.extend({
+      /** The host, port, user, database or TLS changed and no password was given: the stored one was deleted. */
+      passwordDropped: z.boolean(),
+    }),
   }),
   'clusters.state': command({
     summary: 'Connection state of the cluster selected in this session',
@@ -213,7 +284,8 @@ export const clustersCommands = {
   }),
   'secrets.unlock': command({
     summary: 'Unlock (or create) the encrypted secret file with its passphrase',
-    role: 'viewer',
+    // Creating the file chooses the passphrase every stored credential depends on: admin (checked in the engine).
+    role: 'operator',
     mutating: true,
     offline: true,
     input: z.object({ passphrase: z.string().min(8, 'must be at least 8 characters').max(1024) }).strict(),
@@ -222,6 +294,6 @@ export const clustersCommands = {
 };
 
 export const clustersEvents = {
-  'clusters.changed': event({ summary: 'Kubeconfig files or their contexts changed', payload: ClustersList }),
-  'cluster.state': event({ summary: 'A cluster context in use went online, offline or changed (sessions keep the one they selected)', payload: ClusterStateSchema }),
+  'clusters.changed': event({ role: 'viewer', summary: 'Kubeconfig files or their contexts changed', payload: ClustersList }),
+  'cluster.state': event({ role: 'viewer', summary: 'A cluster context in use went online, offline or changed (sessions keep the one they selected)', payload: ClusterStateSchema }),
 };

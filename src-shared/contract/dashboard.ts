@@ -50,6 +50,7 @@ export const dashboardCommands = {
 
 export const dashboardEvents = {
   'workloads.changed': event({
+    role: 'viewer',
     summary: 'A deployment in the platform namespace was added, changed or removed',
     payload: z.object({
       clusterId: z.string(),

@@ -28,9 +28,15 @@ export function command<I extends z.ZodType, O extends z.ZodType>(def: CommandDe
   return def;
 }
 
+/**
+ * An event of the contract. `role` is the minimum role that receives it: transports
+ * deliver an event only to a signed-in operator with at least that role (the same
+ * role as the read command that shows the same data). See docs/security.md.
+ */
 export interface EventDef<P extends z.ZodType = z.ZodType> {
   payload: P;
   summary: string;
+  role: Role;
 }
 export function event<P extends z.ZodType>(def: EventDef<P>): EventDef<P> {
   return def;

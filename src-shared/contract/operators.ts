@@ -58,6 +58,8 @@ export const OperatorsStatus = z.object({
   firstRun: z.boolean(),
   identityMode: z.enum(['sign-in', 'os-user']),
   operator: OperatorIdentity.nullable(),
+  /** OIDC sessions end then unless refreshed (operators.oidc.refresh); null for other sessions. */
+  sessionExpiresAt: z.string().nullable(),
   localAccounts: z.number().int(),
   oidcProfiles: z.array(z.string()),
   passwordPolicy: z.string(),
@@ -189,7 +191,8 @@ export const operatorsCommands = {
   'operators.oidc.refresh': command({
     summary: 'Refresh the OIDC session (new tokens, groups and role re-read)',
     role: 'viewer',
-    mutating: false,
+    // audited: the role may change with the groups
+    mutating: true,
     offline: true,
     input: z.object({}).strict(),
     output: z.object({ operator: OperatorIdentity, expiresAt: z.string().nullable() }),

@@ -85,5 +85,5 @@ export const systemCommands = {
 };
 
 export const systemEvents = {
-  'operation.progress': event({ summary: 'A step of a long operation moved on', payload: OperationProgress }),
+  'operation.progress': event({ role: 'viewer', summary: 'A step of a long operation moved on', payload: OperationProgress }),
 };

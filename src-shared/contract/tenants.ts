@@ -199,7 +199,16 @@ export const tenantCommands = {
     input: z.object({ slug: TenantSlug.optional() }).strict(),
     output: z.object({
       latest: z.number().int(),
-      tenants: z.array(z.object({ slug: z.string(), current: z.number().int().nullable(), pending: z.array(z.string()), error: z.string().nullable() })),
+      tenants: z.array(
+        z.object({
+          slug: z.string(),
+          current: z.number().int().nullable(),
+          pending: z.array(z.string()),
+          /** Applied migrations whose file changed since (or that this console does not ship): further migrations are refused. */
+          modified: z.array(z.string()),
+          error: z.string().nullable(),
+        }),
+      ),
     }),
   }),
   'tenants.schema.apply': command({
@@ -274,5 +283,5 @@ export const TenantsChanged = z.object({
 export type TenantsChanged = z.infer<typeof TenantsChanged>;
 
 export const tenantEvents = {
-  'tenants.changed': event({ summary: 'The tenant list of the selected cluster changed (seen by WATCH)', payload: TenantsChanged }),
+  'tenants.changed': event({ role: 'viewer', summary: 'The tenant list of the selected cluster changed (seen by WATCH)', payload: TenantsChanged }),
 };

@@ -2,8 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect, type Page } from '@playwright/test';
 
-export const openUrl = () => required('GATEHOUSE_E2E_OPEN_URL');
+/** Where the console lives: origin + the instance's base path, ending with "/" (no token). */
 export const baseUrl = () => required('GATEHOUSE_E2E_URL');
+
+/** A fresh single-use sign-in link of the shared server (each link opens one browser context once). */
+export async function openUrl(): Promise<string> {
+  const r = await fetch(required('GATEHOUSE_E2E_LINKS'));
+  if (!r.ok) throw new Error(`no fresh sign-in link from the e2e link broker: ${r.status} ${await r.text()}`);
+  return r.text();
+}
 
 function required(name: string): string {
   const v = process.env[name];
@@ -13,7 +20,7 @@ function required(name: string): string {
 
 /** Opens the console the way an operator does: the printed URL with its token. */
 export async function openApp(page: Page, hash = '') {
-  await page.goto(openUrl());
+  await page.goto(await openUrl());
   await expect(page.getByTestId('app')).toBeVisible();
   if (hash) await page.evaluate((h) => (location.hash = h), hash);
 }
@@ -68,6 +75,9 @@ export async function configureDatabase(page: Page) {
   await form.getByLabel('User').fill(pg.user);
   await form.getByLabel('Database', { exact: true }).fill(pg.database);
   await form.getByLabel('Password').fill(pg.password);
+  // the harness PostgreSQL has no TLS: say so explicitly, as an operator of such a server must
+  await form.getByTestId('pf-sslmode').selectOption('disable');
+  await form.getByTestId('pf-allow-insecure').check();
   const locked = form.getByTestId('secrets-locked');
   if (await locked.isVisible().catch(() => false)) {
     await form.getByTestId('secrets-passphrase').fill(SECRET_STORE_PASSPHRASE);

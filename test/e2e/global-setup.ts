@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +15,10 @@ const tsx = path.join(root, 'node_modules/.bin/tsx');
 
 /** What the specs read from process.env (set here, inherited by the workers). */
 export interface E2eEnv {
+  /** Where the console lives: origin + the instance's base path (no token). */
   GATEHOUSE_E2E_URL: string;
-  GATEHOUSE_E2E_OPEN_URL: string;
+  /** Test-only: GET here returns a fresh single-use sign-in link (fixtures.ts openUrl()). */
+  GATEHOUSE_E2E_LINKS: string;
   GATEHOUSE_E2E_DATA_DIR: string;
   GATEHOUSE_E2E_HARNESS: string;
 }
@@ -31,17 +36,38 @@ export default async function globalSetup() {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-'));
   const dataDir = path.join(home, 'data');
   // the operator is the OS user (admin) here; signin.spec.ts starts its own server in sign-in mode
-  const { child, url } = await startBrowserMode({ dataDir, home, kubeconfig: state.kubeconfigs.operator, identity: 'os-user', logName: 'e2e-server.log' });
+  const { child, url, freshUrl } = await startBrowserMode({ dataDir, home, kubeconfig: state.kubeconfigs.operator, identity: 'os-user', logName: 'e2e-server.log' });
+  // Sign-in links are single-use and the server prints them only to its own stdout (here):
+  // workers ask this loopback broker, which asks the server with SIGUSR2 as an operator would.
+  const first = [url];
+  const broker = await linkBroker(async () => first.pop() ?? (await freshUrl()));
   const base = new URL(url);
-  process.env.GATEHOUSE_E2E_OPEN_URL = url;
-  process.env.GATEHOUSE_E2E_URL = base.origin;
+  base.search = '';
+  process.env.GATEHOUSE_E2E_URL = base.href;
+  process.env.GATEHOUSE_E2E_LINKS = broker.url;
   process.env.GATEHOUSE_E2E_DATA_DIR = dataDir;
   process.env.GATEHOUSE_E2E_HARNESS = runPaths(state.runDir).state;
 
   return async () => {
+    await broker.close();
     await stopBrowserMode(child);
     fs.rmSync(home, { recursive: true, force: true });
   };
+}
+
+/** A loopback endpoint at a random path that answers each GET with a fresh sign-in link. */
+async function linkBroker(mint: () => Promise<string>): Promise<{ url: string; close(): Promise<void> }> {
+  const secretPath = `/${crypto.randomBytes(16).toString('hex')}`;
+  const server = http.createServer((req, res) => {
+    if (req.url !== secretPath) return void res.writeHead(404).end();
+    mint().then(
+      (link) => res.writeHead(200, { 'content-type': 'text/plain' }).end(link),
+      (error: unknown) => res.writeHead(503, { 'content-type': 'text/plain' }).end(String(error)),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}${secretPath}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 function harnessUp(): HarnessState {

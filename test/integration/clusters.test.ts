@@ -108,6 +108,10 @@ describe('clusters against the harness', () => {
     const expired = writeKubeconfig(path.join(dir, 'expired.kubeconfig'), state, { name: 'expired', certFile, keyFile });
     engine.clusters.addKubeconfig(garbage);
     engine.clusters.addKubeconfig(expired);
+    // files named by a kubeconfig added in the console are read once an admin approved them (docs/clusters.md)
+    const waiting = engine.clusters.list(null).approvals.filter((a) => a.sourceFile === expired);
+    expect(waiting.map((a) => a.kind)).toEqual(['client-certificate', 'client-key']);
+    for (const a of waiting) engine.clusters.approveKubeconfig(a.id, 'it-admin');
     for (const id of [idOf(garbage, 'garbage'), idOf(expired, 'expired')]) {
       const error = await engine.clusters.test(id).then(
         () => null,
@@ -240,7 +244,7 @@ describe('offline mode', () => {
     expect(profile.expectedOffline).toBe(true);
     const withPassword: { hasPassword: boolean } = await invoke('clusters.profile.save', {
       clusterId: id,
-      database: { host: '127.0.0.1', port: 5432, user: 'gatehouse_admin', database: 'postgres', ssl: false, password: 'Pg-Admin-Secret-1' },
+      database: { host: '127.0.0.1', port: 5432, user: 'gatehouse_admin', database: 'postgres', sslMode: 'disable', allowInsecureTls: true, password: 'Pg-Admin-Secret-1' },
       expectedOffline: true,
     });
     expect(withPassword).toMatchObject({ hasPassword: true });

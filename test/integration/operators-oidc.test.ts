@@ -1,10 +1,11 @@
+import net from 'node:net';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 // @ts-expect-error oidc-provider ships no type declarations (@types/oidc-provider is not a dependency)
 import ProviderUntyped from 'oidc-provider';
 import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEngine, type Engine } from '../../src-main/engine';
 import { OidcSignIn } from '../../src-main/engine/operators/oidc';
 import { createRouter, type Router } from '../../src-main/ipc/router';
@@ -40,6 +41,8 @@ async function startProvider(issuerHost = '127.0.0.1'): Promise<{ issuer: string
     }),
     features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
     issueRefreshToken: async () => true,
+    // an ID token shorter-lived than the access token: the session must follow the ID token
+    ttl: { IdToken: 600, AccessToken: 3600 },
     cookies: { keys: ['oidc-test-cookie-key'] },
   });
   server.on('request', provider.callback());
@@ -140,6 +143,16 @@ describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', (
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
     expect(url.searchParams.get('state')).toBeTruthy();
     expect(url.searchParams.get('nonce')).toBeTruthy();
+    // Another local process throws a request line that is not a URL at the callback port: 400, and the flow goes on.
+    const port = Number(new URL(redirectUri).port);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1', () => sock.write('GET //[ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'));
+      let data = '';
+      sock.on('data', (d) => (data += d.toString()));
+      sock.on('close', () => resolve(data));
+      sock.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
 
     const [page, done] = await Promise.all([
       signInInBrowser(browser!, authorizationUrl, 'alice'),
@@ -210,5 +223,70 @@ describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', (
     ]);
     late.close();
     expect(result?.message).toMatch(/expired/);
+  });
+
+  async function signedIn(conn: string, login = 'alice') {
+    const begin = (await router.invoke(conn, 'operators.oidc.begin', {})) as { value: { flowId: string; authorizationUrl: string } };
+    const [, done] = await Promise.all([
+      signInInBrowser(browser!, begin.value.authorizationUrl, login),
+      router.invoke(conn, 'operators.oidc.complete', { flowId: begin.value.flowId, timeoutMs: 60_000 }),
+    ]);
+    expect(done.ok).toBe(true);
+    return done as { ok: true; value: { operator: { id: string; role: string }; expiresAt: string } };
+  }
+  const outbox = () =>
+    (engine.db.prepare('SELECT record FROM audit_outbox ORDER BY id').pluck().all() as string[]).map(
+      (r) => JSON.parse(r) as { action: string; actor: string; outcome: string; before: unknown; after: unknown },
+    );
+
+  it('an OIDC session ends at the ID token expiry (not the access token\'s) unless refreshed', async () => {
+    const done = await signedIn('w6');
+    const key = [...secrets.map.keys()].find((k) => k.startsWith('oidc-tokens:') && k.endsWith(done.value.operator.id))!;
+    const idToken = (JSON.parse(secrets.map.get(key)!) as { idToken: string }).idToken;
+    const exp = (JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
+    expect(done.value.expiresAt).toBe(new Date(exp * 1000).toISOString());
+    expect(await router.invoke('w6', 'operators.status', {})).toMatchObject({ value: { sessionExpiresAt: new Date(exp * 1000).toISOString() } });
+    expect(await router.invoke('w6', 'audit.query', {})).toMatchObject({ ok: true });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(exp * 1000 + 1000);
+      expect(await router.invoke('w6', 'audit.query', {})).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+      expect(await router.invoke('w6', 'operators.oidc.refresh', {})).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    } finally {
+      vi.useRealTimers();
+    }
+    await new Promise((r) => setTimeout(r, 50)); // the ended session's tokens are deleted in the background
+    expect(secrets.map.has(key)).toBe(false);
+  });
+
+  it('a refresh that changes the role (new groups at the provider) is audited, old and new role', async () => {
+    const done = await signedIn('w7');
+    expect(done.value.operator.role).toBe('operator');
+    const before = GROUPS.alice;
+    GROUPS.alice = ['platform-admins'];
+    try {
+      expect(await router.invoke('w7', 'operators.oidc.refresh', {})).toMatchObject({ ok: true, value: { operator: { role: 'admin' } } });
+    } finally {
+      GROUPS.alice = before!;
+    }
+    expect(outbox().filter((r) => r.action === 'operators.oidc.refresh').at(-1)).toMatchObject({
+      actor: done.value.operator.id,
+      outcome: 'success',
+      before: { role: 'operator' },
+      after: { role: 'admin', roleChanged: true },
+    });
+    expect((await router.invoke('w7', 'operators.signOut', {})).ok).toBe(true);
+  });
+
+  it('changing the OIDC role mapping ends the sessions it had granted', async () => {
+    await signedIn('w8');
+    expect(await router.invoke('w8', 'audit.query', {})).toMatchObject({ ok: true });
+    const narrower = { admin: ['platform-admins'], operator: [], viewer: ['staff'] };
+    expect((await router.invoke('admin', 'operators.oidc.configure', { issuer: provider.issuer, clientId: 'gatehouse', scopes, roleMapping: narrower })).ok).toBe(true);
+    expect(await router.invoke('w8', 'audit.query', {})).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    expect(outbox().filter((r) => r.action === 'operators.oidc.configure').at(-1)?.after).toMatchObject({ endedSessions: 1 });
+    // signing in again gives the role of the new mapping
+    expect((await signedIn('w8')).value.operator.role).toBe('viewer');
+    expect((await router.invoke('admin', 'operators.oidc.configure', { issuer: provider.issuer, clientId: 'gatehouse', scopes, roleMapping: mapping })).ok).toBe(true);
   });
 });

@@ -14,7 +14,7 @@ const h = harnessOrReason();
 if ('reason' in h) console.warn(h.reason);
 const describeH = 'state' in h ? describe : describe.skip;
 const here = path.dirname(fileURLToPath(import.meta.url));
-const STEPS = ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'release'];
+const STEPS = ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'license', 'release'];
 
 describeH('create saga survives SIGKILL at every step boundary', () => {
   const state = 'state' in h ? h.state : (undefined as never);

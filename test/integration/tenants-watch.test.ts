@@ -139,6 +139,9 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
 
   it('stops on an outage of its cluster and publishes nothing more', async () => {
     watcher.onState({ state: 'offline' });
+    // the service keeps its own watcher of this cluster (started by reconcile): the outage stops it too
+    eng.service.onClusterState(eng.runtime, { state: 'offline' });
+    expect(eng.service.watcher(eng.runtime).watching()).toBeNull();
     expect(watcher.watching()).toBeNull();
     events.length = 0;
     await core.createNamespacedSecret({
@@ -192,7 +195,7 @@ describeH('tenant WATCH wired into the engine (createEngine, cluster.state)', ()
   it('starts when a cluster in use is online, follows a namespace switch, stops on close', async () => {
     const id = engine.clusters.list(null).contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
     const pg = harnessPg(state);
-    await engine.clusters.saveProfile({ clusterId: id, namespace: ns.namespace, database: { ...pg, ssl: false }, expectedOffline: false });
+    await engine.clusters.saveProfile({ clusterId: id, namespace: ns.namespace, database: { ...pg, sslMode: 'disable', allowInsecureTls: true }, expectedOffline: false });
     const cluster = await engine.directory.forContext(id);
     // The first "online" check of the context starts the watch of its cluster.
     await engine.clusters.monitorFor(id).refresh();
@@ -207,7 +210,7 @@ describeH('tenant WATCH wired into the engine (createEngine, cluster.state)', ()
     expect((await engine.tenants.list(cluster, { refresh: false, stats: false })).tenants.map((t) => t.slug)).toContain(slug);
 
     // Another namespace in the profile is another tenant list: the old streams stop, new ones start.
-    await engine.clusters.saveProfile({ clusterId: id, namespace: other.namespace, database: { ...pg, ssl: false }, expectedOffline: false });
+    await engine.clusters.saveProfile({ clusterId: id, namespace: other.namespace, database: { ...pg, sslMode: 'disable', allowInsecureTls: true }, expectedOffline: false });
     await engine.clusters.monitorFor(id).refresh();
     await waitFor('the watch to follow the namespace', () => watcher.watching()?.namespace === other.namespace && watcher.watching()?.ready);
 

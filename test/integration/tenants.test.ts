@@ -53,7 +53,7 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const out = await eng.service.create(eng.runtime, { slug, name: 'Acme Corp', tier: 'PRO', adminEmail: 'ops@acme.test' });
     off();
     expect(out.steps.map((s) => `${s.name}:${s.status}`)).toEqual(
-      ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'release'].map((s) => `${s}:done`),
+      ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'license', 'release'].map((s) => `${s}:done`),
     );
     expect(events.filter((e) => e.status === 'done').map((e) => e.step)).toContain('secret');
 
@@ -90,6 +90,19 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     expect(detail.tenant.stats).toEqual({ users: 1, groups: 0, applications: 0 });
     expect(detail.database).toMatchObject({ database: `tenant_${slug}`, user: `tenant_${slug}` });
     expect(detail.schema?.pending).toEqual([]);
+  });
+
+  it('shows license users and backend version from one source in the list and the detail', async () => {
+    const slug = uniqueSlug('caps');
+    await eng.service.create(eng.runtime, { slug, name: 'Caps', tier: 'PRO' });
+    // what the license fan-out writes (docs/license.md): the cap the backend enforces
+    const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
+    await core.replaceNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace, body: { ...secret, data: { ...secret.data, LICENSE_USER_CAP: Buffer.from('2000').toString('base64') } } });
+    const row = (await eng.service.reconcile(eng.runtime)).tenants.find((t) => t.slug === slug)!;
+    const detail = (await eng.service.get(eng.runtime, slug)).tenant;
+    expect(row.licenseUsers).toBe(2000);
+    expect(detail.licenseUsers).toBe(2000);
+    expect(detail.backendVersion).toBe(row.backendVersion);
   });
 
   it('refuses a duplicate slug with CONFLICT and leaves the existing tenant alone', async () => {
@@ -197,6 +210,34 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     }
   });
 
+  it('reports an already-applied migration whose file was edited, and refuses to apply further migrations', async () => {
+    const slug = uniqueSlug('edited');
+    await eng.service.create(eng.runtime, { slug, name: 'Edited', tier: 'DEV' });
+    const dir = fs.mkdtempSync(path.join(tempDataDir(), 'mig-edit-'));
+    const files = fs.readdirSync(DEFAULT_MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
+    for (const f of files) fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, f), path.join(dir, f));
+    // someone "fixed" an applied migration in place, and a new one is pending
+    const second = files[1]!;
+    fs.appendFileSync(path.join(dir, second), '\n-- edited after release\n');
+    const next = String(files.length + 1).padStart(4, '0');
+    fs.writeFileSync(path.join(dir, `${next}_later.sql`), 'CREATE TABLE later_thing (id int);');
+    const edited = new TenantService({ db: eng.db, bus: eng.bus, saga: new SagaRunner(eng.db, eng.bus, async () => eng.runtime), consoleId: 'console-a', migrationsDir: dir });
+    try {
+      const status = await edited.maintenance.schemaStatus(eng.runtime, [slug]);
+      expect(status.tenants[0]).toMatchObject({ modified: [second.replace(/\.sql$/, '')], pending: [`${next}_later`] });
+      expect(status.tenants[0]?.error).toMatch(/differ from the shipped files/);
+      const out = await edited.maintenance.schemaApply(eng.runtime, [slug], 1);
+      expect(out.summary).toEqual({ ok: 0, failed: 1, upToDate: 0 });
+      expect(out.results[0]?.error).toMatch(new RegExp(`${second.replace(/\.sql$/, '')} was applied as .* but the file now reads`));
+      const admin = new PostgresAdmin(harnessPg(state));
+      const tables = await admin.withDatabase(`tenant_${slug.replace(/-/g, '_')}`, (c) => c.query("SELECT to_regclass('public.later_thing') AS t"));
+      await admin.close();
+      expect(tables.rows[0]?.t).toBeNull(); // nothing further was applied
+    } finally {
+      await edited.close();
+    }
+  });
+
   it('suspends (scales dedicated workloads to zero) and resumes to the previous size', async () => {
     const slug = uniqueSlug('sus');
     await eng.service.create(eng.runtime, { slug, name: 'Sleepy', tier: 'Enterprise' });
@@ -243,5 +284,27 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const hash = await admin.withDatabase(`tenant_${slug}`, async (c) => (await c.query(`SELECT password_hash FROM users WHERE username = 'admin'`)).rows[0].password_hash as string);
     await admin.close();
     expect(await argon2.verify(hash, reset.password)).toBe(true);
+  });
+
+  it('a reset whose Secret write fails after the database took the new hash never locks the admin out', async () => {
+    const slug = uniqueSlug('pwfail');
+    await eng.service.create(eng.runtime, { slug, name: 'Pw fail', tier: 'DEV' });
+    const maintenance = eng.service.maintenance;
+    maintenance.beforeConfirm = async () => {
+      throw new ContractError('UNAVAILABLE', 'the API server went away (simulated) between the database write and the Secret');
+    };
+    try {
+      await expectCode(maintenance.resetAdminPassword(eng.runtime, slug), 'UNAVAILABLE');
+    } finally {
+      maintenance.beforeConfirm = null;
+    }
+    // The database has the new hash; the Secret still says the old password is current but holds the new one as pending.
+    const shown = (await maintenance.revealAdminPassword(eng.runtime, slug)).password;
+    const admin = new PostgresAdmin(harnessPg(state));
+    const hash = await admin.withDatabase(`tenant_${slug.replace(/-/g, '_')}`, async (c) => (await c.query(`SELECT password_hash FROM users WHERE username = 'admin'`)).rows[0].password_hash as string);
+    await admin.close();
+    expect(await argon2.verify(hash, shown)).toBe(true); // what the console shows logs in
+    const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
+    expect(Object.keys(secret.data ?? {})).not.toContain('INITIAL_ADMIN_PASSWORD_PENDING'); // settled
   });
 });

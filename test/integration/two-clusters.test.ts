@@ -119,7 +119,7 @@ beforeAll(async () => {
     [idB, b, nsB],
   ] as const) {
     const { host, port, user, password, database } = h.postgres;
-    await call('setup', 'clusters.profile.save', { clusterId: id, namespace, database: { host, port, user, database, ssl: false, password }, expectedOffline: false });
+    await call('setup', 'clusters.profile.save', { clusterId: id, namespace, database: { host, port, user, database, sslMode: 'disable', allowInsecureTls: true, password }, expectedOffline: false });
   }
 });
 

@@ -94,7 +94,7 @@ export class AuditService {
     if (!admin)
       throw new ContractError('UNAVAILABLE', 'No cluster database is configured for the audit log. Add it to the cluster profile.');
     const same = (a: PgAdminConfig, b: PgAdminConfig) =>
-      a.host === b.host && a.port === b.port && a.user === b.user && a.password === b.password && a.database === b.database;
+      a.host === b.host && a.port === b.port && a.user === b.user && a.password === b.password && a.database === b.database && JSON.stringify(a.ssl) === JSON.stringify(b.ssl);
     if (this.shared && this.openedWith && same(this.openedWith, admin)) return this.shared;
     await this.shared?.close();
     this.shared = null;

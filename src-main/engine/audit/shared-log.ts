@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { AuditEntry } from '../../../src-shared/contract/audit';
+import { pgSslOptions } from '../../adapters/postgres';
 import type { PgAdminConfig } from '../core/cluster-runtime';
 import { chainEntry, GENESIS_HASH } from './chain';
 import type { AuditRecord } from './recorder';
@@ -76,7 +77,7 @@ function clientConfig(admin: PgAdminConfig, database: string): pg.ClientConfig {
     user: admin.user,
     password: admin.password,
     database,
-    ssl: admin.ssl ? { rejectUnauthorized: true } : false,
+    ssl: pgSslOptions(admin.ssl, admin.host),
     connectionTimeoutMillis: 5000,
     // A dead server must fail the flush quickly so the outbox can retry later.
     query_timeout: 30_000,

@@ -56,7 +56,7 @@ export function createClustersCapability(
   const selections = new ClusterSelections(deps.settings);
   const dashboard = new DashboardService(deps.db, clusters, deps.bus, deps.log);
   clusters.onContextChanged = (contextId) => dashboard.stopWatch(contextId);
-  clusters.onIdentity = (contextId, uid) => directory.observe(contextId, uid);
+  clusters.onIdentity = (contextId, uid, labels) => directory.observe(contextId, uid, labels);
   clusters.describeIdentity = (contextId) => directory.describeContext(contextId);
   deps.bus.subscribe('cluster.state', (state) => dashboard.onState(state));
   // The workstation's last choice is watched from the start, like before; other contexts once a session selects them.

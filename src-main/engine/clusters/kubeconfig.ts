@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { KubeconfigSource } from '../../../src-shared/contract/clusters';
+import type { KubeconfigApproval, KubeconfigSource } from '../../../src-shared/contract/clusters';
 
 export interface KubeconfigFileRef {
   path: string;
@@ -33,7 +33,24 @@ export interface KubeconfigSnapshot {
   contexts: LoadedContext[];
   /** Files whose change must trigger a reload: the kubeconfigs and the cert/key/token files they name. */
   watchedFiles: string[];
+  /** What the contexts of files added in the console run or read, and whether an admin approved it. */
+  approvals: KubeconfigApproval[];
 }
+
+/** Something a context of an added kubeconfig would run or read, before anyone approved it. */
+export type TrustRequest = Omit<KubeconfigApproval, 'approved' | 'approvedBy' | 'approvedAt'>;
+
+/**
+ * Admin approvals of what added kubeconfigs run or read (durable state). `approval` answers for
+ * exactly this request (same fingerprint); an approval of the same file, context and kind for
+ * something else is revoked by it.
+ */
+export interface KubeconfigTrust {
+  approval(request: TrustRequest): { approvedBy: string; approvedAt: string } | null;
+}
+
+/** No approval store: nothing an added kubeconfig names runs or is read. */
+const NO_APPROVALS: KubeconfigTrust = { approval: () => null };
 
 export const contextId = (file: string, contextName: string) => `${file}#${contextName}`;
 
@@ -143,9 +160,70 @@ function readFile(ref: KubeconfigFileRef): ParsedFile {
   return { ...base, doc: record, clusters, users, referenced: [...referenced] };
 }
 
-/** kubectl merges files with "first definition wins"; a context may name a cluster or user from another file. */
+/**
+ * kubectl merges the files it reads (KUBECONFIG, ~/.kube/config) with "first definition wins":
+ * a context may name a cluster or user from another of those files. A file added in the console
+ * stands alone: borrowing the OS user's credentials would let it send them to any server.
+ */
 function lookup(files: ParsedFile[], own: ParsedFile, kind: 'clusters' | 'users', name: string): Raw | null {
-  return own[kind].get(name) ?? files.find((f) => f[kind].has(name))?.[kind].get(name) ?? null;
+  if (own.ref.origin === 'added') return own[kind].get(name) ?? null;
+  return own[kind].get(name) ?? files.find((f) => f.ref.origin !== 'added' && f[kind].has(name))?.[kind].get(name) ?? null;
+}
+
+/** POSIX shell quoting, so the command shown is the command that runs, spaces and quotes included. */
+const shellWord = (w: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+/** auth-provider settings that rotate on every refresh (kubectl writes them back): not part of what is approved. */
+const ROTATING_PROVIDER_KEYS = new Set(['id-token', 'refresh-token', 'access-token', 'expiry', 'expires-in', 'expires-on']);
+const SECRET_PROVIDER_KEYS = new Set([...ROTATING_PROVIDER_KEYS, 'client-secret']);
+
+/**
+ * What a user entry of an added kubeconfig would run or read, each bound to the context, its
+ * cluster entry (server, CA, TLS settings: where the credential goes) and the exact command or path.
+ */
+function trustRequests(file: ParsedFile, contextName: string, userName: string, user: Raw, cluster: Raw): TrustRequest[] {
+  const server = str(cluster.server) ?? '';
+  const out: TrustRequest[] = [];
+  const add = (kind: TrustRequest['kind'], spec: unknown, detail: string) => {
+    const id = createHash('sha256')
+      .update(JSON.stringify({ sourceFile: file.ref.path, contextName, userName, cluster, kind, spec }))
+      .digest('base64url');
+    out.push({ id, sourceFile: file.ref.path, contextName, userName, server, kind, detail });
+  };
+  const exec = asRecord(user.exec);
+  if (exec) {
+    const command = typeof exec.command === 'string' ? exec.command : '';
+    const args = Array.isArray(exec.args) ? exec.args.map(String) : [];
+    const env = (Array.isArray(exec.env) ? exec.env : []).map((e) => {
+      const r = asRecord(e) ?? {};
+      return { name: String(r.name ?? ''), value: String(r.value ?? '') };
+    });
+    const spec = {
+      command,
+      args,
+      env,
+      apiVersion: exec.apiVersion ?? null,
+      provideClusterInfo: exec.provideClusterInfo ?? null,
+      interactiveMode: exec.interactiveMode ?? null,
+    };
+    const envText = env.map((e) => `${e.name}=${shellWord(e.value)}`).join(' ');
+    add('exec', spec, `${envText ? `${envText} ` : ''}${[command, ...args].map(shellWord).join(' ')}`);
+  }
+  const provider = asRecord(user['auth-provider']);
+  if (provider) {
+    const config = asRecord(provider.config) ?? {};
+    const name = String(provider.name ?? '');
+    const fixed = Object.fromEntries(Object.entries(config).filter(([k]) => !ROTATING_PROVIDER_KEYS.has(k)));
+    const shown = Object.entries(config)
+      .filter(([k]) => !ROTATING_PROVIDER_KEYS.has(k))
+      .map(([k, v]) => `${k}=${SECRET_PROVIDER_KEYS.has(k) ? '(secret)' : typeof v === 'string' ? v : JSON.stringify(v)}`);
+    add('auth-provider', { name, config: fixed }, `auth-provider "${name}"${shown.length ? ` with ${shown.join(', ')}` : ''}`);
+  }
+  for (const kind of ['token-file', 'client-certificate', 'client-key'] as const) {
+    const p = str(user[kind]);
+    if (p) add(kind, p, p);
+  }
+  return out;
 }
 
 function buildContext(
@@ -155,6 +233,8 @@ function buildContext(
   index: number,
   cache: KubeconfigCache,
   used: Set<string>,
+  trust: KubeconfigTrust,
+  approvals: KubeconfigApproval[],
 ): LoadedContext {
   const contextName = str(raw.name) ?? `(unnamed context #${index + 1})`;
   const ctx = asRecord(raw.context) ?? {};
@@ -180,9 +260,25 @@ function buildContext(
   const fail = (error: string) => ({ ...result, error });
   if (!str(raw.name)) return fail('The context has no name.');
   if (!clusterName) return fail('The context names no cluster.');
-  if (!cluster) return fail(`The context's cluster "${clusterName}" is not defined in this or any other kubeconfig file.`);
+  const added = file.ref.origin === 'added';
+  const where = added ? 'this file (a kubeconfig added in the console uses only what it defines)' : 'this or any other kubeconfig file';
+  if (!cluster) return fail(`The context's cluster "${clusterName}" is not defined in ${where}.`);
   if (!server) return fail(`The cluster "${clusterName}" has no server URL.`);
-  if (userName && !user) return fail(`The context's user "${userName}" is not defined in this or any other kubeconfig file.`);
+  if (userName && !user) return fail(`The context's user "${userName}" is not defined in ${where}.`);
+  if (added && user) {
+    // Nothing named by a file added in the console runs or is read before an admin approved exactly it.
+    const waiting: string[] = [];
+    for (const request of trustRequests(file, contextName, userName, user, cluster)) {
+      const approval = trust.approval(request);
+      approvals.push({ ...request, approved: approval !== null, approvedBy: approval?.approvedBy ?? null, approvedAt: approval?.approvedAt ?? null });
+      if (!approval) waiting.push(request.kind);
+    }
+    if (waiting.length > 0) {
+      return fail(
+        `Waiting for an admin to approve what this kubeconfig would ${waiting.map((k) => (k === 'exec' || k === 'auth-provider' ? `run (${k})` : `read (${k})`)).join(', ')}. An admin can review it under "Kubeconfig approvals" on the Clusters page.`,
+      );
+    }
+  }
   const tokenFile = str(user?.['token-file']);
   if (tokenFile && !fs.existsSync(tokenFile)) return fail(`The token file ${tokenFile} of user "${userName}" does not exist.`);
   // One-context document, loaded by client-node exactly as it would load the whole file.
@@ -230,8 +326,11 @@ function fileStamps(files: (string | null)[]): string {
     .join('|');
 }
 
-/** Reads every file on its own, so a broken file or context never hides the others. */
-export function loadKubeconfigs(refs: KubeconfigFileRef[], cache = new KubeconfigCache()): KubeconfigSnapshot {
+/**
+ * Reads every file on its own, so a broken file or context never hides the others. Files added
+ * in the console run or read nothing that `trust` has not approved.
+ */
+export function loadKubeconfigs(refs: KubeconfigFileRef[], cache = new KubeconfigCache(), trust: KubeconfigTrust = NO_APPROVALS): KubeconfigSnapshot {
   // A missing ~/.kube/config is normal (no kubectl set up); anything else missing is reported.
   const present = refs.filter((r) => r.origin !== 'default' || fs.existsSync(r.path));
   const files = present.map((ref) => {
@@ -244,19 +343,26 @@ export function loadKubeconfigs(refs: KubeconfigFileRef[], cache = new Kubeconfi
   });
   for (const p of cache.files.keys()) if (!present.some((r) => r.path === p)) cache.files.delete(p);
   const used = new Set<string>();
+  const approvals: KubeconfigApproval[] = [];
   const contexts: LoadedContext[] = [];
   const sources: KubeconfigSource[] = [];
   for (const file of files) {
     const raws = Array.isArray(file.doc?.contexts) ? (file.doc.contexts as unknown[]) : [];
     const names = new Set<string>();
-    const mine = raws
-      .map((raw, i) => buildContext(files, file, asRecord(raw) ?? {}, i, cache, used))
-      .filter((c) => !names.has(c.id) && names.add(c.id)); // kubectl keeps the first of two same-named contexts
+    const mine: LoadedContext[] = [];
+    raws.forEach((raw, i) => {
+      const record = asRecord(raw) ?? {};
+      // kubectl keeps the first of two same-named contexts; the second is not even looked at
+      const key = str(record.name) ?? `#${i}`;
+      if (names.has(key)) return;
+      names.add(key);
+      mine.push(buildContext(files, file, record, i, cache, used, trust, approvals));
+    });
     contexts.push(...mine);
     const noContexts = !file.error && mine.length === 0 ? `${file.ref.path} defines no contexts.` : null;
     sources.push({ path: file.ref.path, origin: file.ref.origin, error: file.error ?? noContexts, contextCount: mine.length });
   }
   for (const key of cache.configs.keys()) if (!used.has(key)) cache.configs.delete(key);
   const watchedFiles = [...new Set([...refs.map((r) => r.path), ...files.flatMap((f) => f.referenced)])];
-  return { sources, contexts, watchedFiles };
+  return { sources, contexts, watchedFiles, approvals };
 }

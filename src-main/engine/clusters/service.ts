@@ -14,6 +14,7 @@ import {
   loadKubeconfigs,
   type KubeconfigSnapshot,
   type LoadedContext,
+  type TrustRequest,
 } from './kubeconfig';
 import { ConnectionMonitor } from './monitor';
 import { missingPermissions } from './permissions';
@@ -41,6 +42,9 @@ export interface ContextConnection {
   pgAdmin(): Promise<PgAdminConfig | null>;
 }
 
+const approvalGone = () =>
+  new ContractError('NOT_FOUND', 'That kubeconfig command or file is no longer what the file names (it changed or was removed). Review the list again.');
+
 /**
  * The kubeconfig contexts this workstation knows and how each reaches its cluster.
  * It holds no "selected cluster": each session selects its own (ClusterSelections),
@@ -58,7 +62,7 @@ export class ClustersService {
   /** Told when a context must be reached differently (its kubeconfig entry or profile namespace changed). */
   onContextChanged: ((contextId: string) => void) | null = null;
   /** Told what a successful check read: the UID of the cluster behind the context. */
-  onIdentity: ((contextId: string, uid: string) => void) | null = null;
+  onIdentity: ((contextId: string, uid: string, labels: Record<string, string>) => void) | null = null;
   /** Extra fields for the list (last known cluster identity), supplied by the directory. */
   describeIdentity: ((contextId: string) => Pick<ClusterContext, 'clusterUid' | 'identityChange'>) | null = null;
 
@@ -87,13 +91,13 @@ export class ClustersService {
         // One request proves the cluster answers and tells which cluster it is.
         check: async (id) => {
           const connection = this.runtimeFor(id);
-          let uid: string | undefined;
+          let ns;
           try {
-            uid = (await connection.kube.core.readNamespace({ name: 'kube-system' }, withDeadline(this.timeoutMs))).metadata?.uid;
+            ns = await connection.kube.core.readNamespace({ name: 'kube-system' }, withDeadline(this.timeoutMs));
           } catch (error) {
             throw this.failure(error, id, { verb: 'get', resource: 'namespaces', namespace: 'kube-system' });
           }
-          if (uid) this.onIdentity?.(id, uid);
+          if (ns.metadata?.uid) this.onIdentity?.(id, ns.metadata.uid, ns.metadata.labels ?? {});
         },
         lastSync: (id) => this.o.store.lastSync(id),
         recordSync: (id, at) => this.o.store.recordSync(id, at),
@@ -118,7 +122,11 @@ export class ClustersService {
   }
 
   private read(): KubeconfigSnapshot {
-    return loadKubeconfigs(discoverKubeconfigFiles(this.o.env ?? process.env, this.o.store.addedKubeconfigs(), this.o.home), this.cache);
+    return loadKubeconfigs(
+      discoverKubeconfigFiles(this.o.env ?? process.env, this.o.store.addedKubeconfigs(), this.o.home),
+      this.cache,
+      this.o.store,
+    );
   }
 
   private listSignature(): string {
@@ -166,7 +174,22 @@ export class ClustersService {
       selected: c.id === selectedId,
       ...(this.describeIdentity?.(c.id) ?? { clusterUid: null, identityChange: null }),
     }));
-    return { sources: this.snapshot.sources, contexts, selectedId };
+    return { sources: this.snapshot.sources, contexts, selectedId, approvals: this.snapshot.approvals };
+  }
+
+  /** An admin approves exactly what was shown: the id is its fingerprint, so a file changed since is refused. */
+  approveKubeconfig(approvalId: string, by: string, selectedId: string | null = null): { list: ClustersList; approval: TrustRequest } {
+    this.reload();
+    const request = this.snapshot.approvals.find((a) => a.id === approvalId);
+    if (!request) throw approvalGone();
+    this.o.store.approve(request, by);
+    return { list: this.reload(selectedId), approval: request };
+  }
+
+  revokeKubeconfigApproval(approvalId: string, selectedId: string | null = null): { list: ClustersList; approval: TrustRequest } {
+    const request = this.snapshot.approvals.find((a) => a.id === approvalId && a.approved);
+    if (!request || !this.o.store.revoke(request)) throw approvalGone();
+    return { list: this.reload(selectedId), approval: request };
   }
 
   addKubeconfig(input: string, selectedId: string | null = null): ClustersList {

@@ -1,5 +1,5 @@
 import type { KubeClients } from '../../adapters/kube';
-import type { PostgresAdmin } from '../../adapters/postgres';
+import type { PgSsl, PostgresAdmin } from '../../adapters/postgres';
 
 /** Connection details of the platform's PostgreSQL admin role (password fetched from the secret store). */
 export interface PgAdminConfig {
@@ -8,7 +8,8 @@ export interface PgAdminConfig {
   user: string;
   password: string;
   database: string;
-  ssl: boolean;
+  /** TLS from the profile (false: disabled by an explicit, audited choice). */
+  ssl: PgSsl;
 }
 
 /**

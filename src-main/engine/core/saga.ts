@@ -26,6 +26,8 @@ export interface SagaStep<C> {
 
 export interface OperationHandle {
   id: string;
+  /** Who started the operation. */
+  actor: string | null;
   /** Non-secret facts a later resume needs (e.g. "the role existed before us"). */
   notes: Record<string, unknown>;
   note(key: string, value: unknown): void;
@@ -219,6 +221,7 @@ export class SagaRunner {
     const notes = JSON.parse(row.notes) as Record<string, unknown>;
     return {
       id: row.id,
+      actor: row.actor,
       notes,
       note: (key, value) => {
         notes[key] = value;

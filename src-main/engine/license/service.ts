@@ -12,7 +12,8 @@ import { sha256 } from './kube-targets';
 import { checkAllocations, effectiveCaps, licenseState, usageWarning, type StateInfo } from './policy';
 import { emptyRecord, unknownUsage, type HistoryAction, type HistoryEntry, type LicenseCluster, type LicenseRecord, type SecretStore, type TenantLicenseState, type UsageProvider } from './ports';
 import { clusterFingerprint, fetchRenewal, signRenewalRequest } from './renewal';
-import { buildStatus, mapLimit } from './status';
+import { mapLimit } from '../core/limit';
+import { buildStatus } from './status';
 import { withoutTestKeys, type TrustedRoots } from './trust';
 import { checkRevocationSuccessor, verifyLicense, verifyRevocations, type VerifiedLicense, type VerifiedRevocations } from './verify';
 

@@ -9,17 +9,6 @@ import type { VerifiedLicense } from './verify';
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
 
-/** Runs `fn` over `items` with at most `limit` in flight, keeping order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
-}
-
 /** Tenants whose Secret does not (yet) carry what they should: the status page lists them. */
 export function laggingTenants(tenants: TenantLicenseState[], desired: DesiredTenant[]) {
   const bySlug = new Map(tenants.map((t) => [t.slug, t]));

@@ -9,7 +9,12 @@ export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 65536, timeCo
 export const BACKOFF_AFTER = 3;
 export const LOCK_AFTER = 10;
 export const LOCK_MS = 15 * 60_000;
+/** Failed attempts older than this are forgotten, for every name alike. */
+export const FAILURE_WINDOW_MS = 24 * 3600_000;
 const MAX_DELAY_MS = 5 * 60_000;
+
+/** Sign-in attempts this console checks per minute, all usernames together (a burst, then a steady rate). */
+export const SIGN_IN_RATE = { burst: 10, perMinute: 30 };
 
 export interface AccountRow {
   username: string;
@@ -38,22 +43,64 @@ export function backoffMs(failures: number): number {
   return failures < BACKOFF_AFTER ? 0 : Math.min(MAX_DELAY_MS, 1000 * 2 ** (failures - BACKOFF_AFTER));
 }
 
-// Verified against when the username is unknown, so both cases cost the same time.
-let dummyHash: Promise<string> | null = null;
+/**
+ * Verified against when the username is unknown, so both cases run the same argon2id
+ * (same parameters as ARGON2_OPTIONS: a test holds them equal). A constant: computing it
+ * on the first unknown name would make that one answer slower.
+ */
+export const UNKNOWN_USER_HASH = '$argon2id$v=19$m=65536,p=1,t=3$TOsoS6feIMnq91K3z53vYA$5CZp5oofIF+pltB8eAtc29OikBlKTMJvXT8tfLCZjEw';
+
+/** One bucket for every sign-in attempt this console checks: password spraying over many names is slowed too. */
+export class SignInRateLimit {
+  private tokens: number;
+  private last: number;
+  constructor(
+    private readonly rate: { burst: number; perMinute: number } = SIGN_IN_RATE,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tokens = rate.burst;
+    this.last = now();
+  }
+  /** 0 when an attempt may go ahead (and uses a token), else how long until one may. */
+  take(): number {
+    const now = this.now();
+    const perMs = this.rate.perMinute / 60_000;
+    // a clock set back refills nothing rather than draining the bucket
+    this.tokens = Math.min(this.rate.burst, this.tokens + Math.max(0, now - this.last) * perMs);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil((1 - this.tokens) / perMs);
+  }
+}
+
+const ACCOUNT_COLUMNS = `a.username, a.display_name, a.role, a.password_hash, a.created_at, a.last_sign_in_at,
+  coalesce(f.failed_attempts, 0) AS failed_attempts, f.last_failed_at, f.locked_until`;
+const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Local accounts for air-gapped sites. */
 export class LocalAccounts {
+  private readonly rate: SignInRateLimit;
   constructor(
     private readonly db: Sqlite,
     private readonly now: () => number = Date.now,
-  ) {}
+    rate: SignInRateLimit | { burst: number; perMinute: number } = SIGN_IN_RATE,
+  ) {
+    this.rate = rate instanceof SignInRateLimit ? rate : new SignInRateLimit(rate, now);
+  }
 
   count(): number {
     return this.db.prepare('SELECT count(*) FROM operators_accounts').pluck().get() as number;
   }
 
   find(username: string): AccountRow | null {
-    return (this.db.prepare('SELECT * FROM operators_accounts WHERE username = ?').get(username) as AccountRow | undefined) ?? null;
+    return (
+      (this.db
+        .prepare(`SELECT ${ACCOUNT_COLUMNS} FROM operators_accounts a LEFT JOIN operators_signin_failures f USING (username) WHERE a.username = ?`)
+        .get(username) as AccountRow | undefined) ?? null
+    );
   }
 
   require(username: string): AccountRow {
@@ -63,7 +110,9 @@ export class LocalAccounts {
   }
 
   list(): AccountRow[] {
-    return this.db.prepare('SELECT * FROM operators_accounts ORDER BY username').all() as AccountRow[];
+    return this.db
+      .prepare(`SELECT ${ACCOUNT_COLUMNS} FROM operators_accounts a LEFT JOIN operators_signin_failures f USING (username) ORDER BY a.username`)
+      .all() as AccountRow[];
   }
 
   static checkPolicy(password: string, username: string): void {
@@ -93,55 +142,78 @@ export class LocalAccounts {
     return this.require(input.username);
   }
 
-  /** Checks a password with backoff and lockout; returns the account on success. */
+  /**
+   * Counts this attempt as a failure before anything is checked, in one transaction, and says
+   * whether it may go on to the password check. Concurrent attempts are serialized here, so
+   * 100 parallel guesses count 100 and only the first ones (before the backoff) are checked.
+   * Unknown usernames are counted the same way: the answers never tell whether a name exists.
+   */
+  private charge(username: string, now: number): { lockedUntil: string | null; waitMs: number; failures: number; locksNow: string | null } {
+    return this.db.transaction(() => {
+      this.db.prepare('DELETE FROM operators_signin_failures WHERE last_failed_at < ?').run(iso(now - FAILURE_WINDOW_MS));
+      const row = this.db.prepare('SELECT failed_attempts, last_failed_at, locked_until FROM operators_signin_failures WHERE username = ?').get(username) as
+        { failed_attempts: number; last_failed_at: string; locked_until: string | null } | undefined;
+      const failures = row?.failed_attempts ?? 0;
+      const lockedUntil = row?.locked_until && Date.parse(row.locked_until) > now ? row.locked_until : null;
+      const waitMs = !lockedUntil && row ? Date.parse(row.last_failed_at) + backoffMs(failures) - now : 0;
+      const charged = failures + 1;
+      // The attempt that reaches LOCK_AFTER locks the account unless its password turns out right.
+      const locksNow = !lockedUntil && charged >= LOCK_AFTER ? iso(now + LOCK_MS) : null;
+      this.db
+        .prepare(
+          `INSERT INTO operators_signin_failures (username, failed_attempts, last_failed_at, locked_until) VALUES (?, ?, ?, ?)
+           ON CONFLICT (username) DO UPDATE SET failed_attempts = excluded.failed_attempts, last_failed_at = excluded.last_failed_at, locked_until = excluded.locked_until`,
+        )
+        .run(username, charged, iso(now), lockedUntil ?? locksNow);
+      return { lockedUntil, waitMs, failures: charged, locksNow };
+    })();
+  }
+
+  /** Checks a password with backoff, lockout and the console-wide rate; returns the account on success. */
   async authenticate(username: string, password: string): Promise<AccountRow> {
     const wrong = new ContractError('UNAUTHENTICATED', 'Wrong username or password.');
-    const row = this.find(username);
-    if (!row) {
-      dummyHash ??= argon2.hash('not-a-password-at-all', ARGON2_OPTIONS);
-      await argon2.verify(await dummyHash, password).catch(() => false);
-      throw wrong;
-    }
     const now = this.now();
-    if (row.locked_until && Date.parse(row.locked_until) > now) {
+    const gate = this.charge(username, now);
+    if (gate.lockedUntil) {
       throw new ContractError(
         'UNAUTHENTICATED',
-        `The account "${username}" is locked after ${row.failed_attempts} failed sign-ins until ${row.locked_until}. Wait, or ask an admin to unlock it.`,
-        { reason: 'locked', lockedUntil: row.locked_until },
+        `The account "${username}" is locked after ${gate.failures - 1} failed sign-ins until ${gate.lockedUntil}. Wait, or ask an admin to unlock it.`,
+        { reason: 'locked', lockedUntil: gate.lockedUntil },
       );
     }
-    const wait = row.last_failed_at ? Date.parse(row.last_failed_at) + backoffMs(row.failed_attempts) - now : 0;
-    if (wait > 0) {
-      throw new ContractError('UNAUTHENTICATED', `Too many failed sign-ins. Wait ${Math.ceil(wait / 1000)} s before trying again.`, {
+    if (gate.waitMs > 0) {
+      throw new ContractError('UNAUTHENTICATED', `Too many failed sign-ins. Wait ${Math.ceil(gate.waitMs / 1000)} s before trying again.`, {
         reason: 'backoff',
-        retryAfterMs: wait,
+        retryAfterMs: gate.waitMs,
       });
     }
-    const ok = await argon2.verify(row.password_hash, password).catch(() => false);
+    const retryAfterMs = this.rate.take();
+    if (retryAfterMs > 0) {
+      throw new ContractError(
+        'UNAUTHENTICATED',
+        `This console is receiving too many sign-in attempts. Wait ${Math.ceil(retryAfterMs / 1000)} s and try again.`,
+        { reason: 'rate-limited', retryAfterMs },
+      );
+    }
+    // The same argon2id verification whether or not the name exists.
+    const row = this.find(username);
+    const ok = (await argon2.verify(row?.password_hash ?? UNKNOWN_USER_HASH, password).catch(() => false)) && row !== null;
     if (!ok) {
-      const failures = row.failed_attempts + 1;
-      const lockedUntil = failures >= LOCK_AFTER ? new Date(now + LOCK_MS).toISOString() : null;
-      this.db
-        .prepare('UPDATE operators_accounts SET failed_attempts = ?, last_failed_at = ?, locked_until = ? WHERE username = ?')
-        .run(failures, new Date(now).toISOString(), lockedUntil, username);
-      if (lockedUntil) {
-        throw new ContractError(
-          'UNAUTHENTICATED',
-          `Wrong password. The account is now locked until ${lockedUntil}; an admin can unlock it.`,
-          {
-            reason: 'locked',
-            lockedUntil,
-          },
-        );
+      if (gate.locksNow) {
+        throw new ContractError('UNAUTHENTICATED', `Wrong username or password. The account is now locked until ${gate.locksNow}; an admin can unlock it.`, {
+          reason: 'locked',
+          lockedUntil: gate.locksNow,
+        });
       }
       throw wrong;
     }
-    this.db
-      .prepare(
-        'UPDATE operators_accounts SET failed_attempts = 0, last_failed_at = NULL, locked_until = NULL, last_sign_in_at = ? WHERE username = ?',
-      )
-      .run(new Date(now).toISOString(), username);
-    return this.require(username);
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM operators_signin_failures WHERE username = ?').run(username);
+      this.db.prepare('UPDATE operators_accounts SET last_sign_in_at = ? WHERE username = ?').run(iso(now), username);
+    })();
+    const signedIn = this.find(username);
+    if (!signedIn) throw wrong; // deleted while its password was being checked
+    return signedIn;
   }
 
   async changePassword(username: string, current: string, next: string): Promise<void> {
@@ -162,9 +234,7 @@ export class LocalAccounts {
 
   unlock(username: string): AccountRow {
     this.require(username);
-    this.db
-      .prepare('UPDATE operators_accounts SET failed_attempts = 0, last_failed_at = NULL, locked_until = NULL WHERE username = ?')
-      .run(username);
+    this.db.prepare('DELETE FROM operators_signin_failures WHERE username = ?').run(username);
     return this.require(username);
   }
 

@@ -17,6 +17,7 @@ export interface OidcTokens {
   idToken: string | null;
   refreshToken: string | null;
   accessToken: string;
+  /** When the session these tokens carry ends: the ID token's `exp`. */
   expiresAt: string | null;
 }
 
@@ -161,13 +162,24 @@ export class OidcSignIn {
       ),
     };
     flow.timer.unref();
-    server.on('request', (req, res) => void this.callback(flow, req, res));
+    server.on('request', (req, res) => {
+      this.callback(flow, req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+    });
     this.flows.set(flow.id, flow);
     return { flowId: flow.id, authorizationUrl: authorizationUrl.href, redirectUri, expiresAt: new Date(flow.expiresAt).toISOString() };
   }
 
   private async callback(flow: Flow, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', flow.redirectUri);
+    // Any local process can reach this port: a request line that is not a URL gets 400, never a crash.
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', flow.redirectUri);
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
     if (url.pathname !== '/callback') {
       res.writeHead(404).end();
       return;
@@ -202,15 +214,19 @@ export class OidcSignIn {
   ): Promise<OidcResult> {
     const claims = tokens.claims();
     if (!claims && !previous) throw new ContractError('UNAUTHENTICATED', 'The provider returned no ID token.');
+    const previousSub = previous?.id.replace(/^oidc:[^:]*:/, '');
     let profile: Record<string, unknown> = { ...(claims ?? {}) };
-    if (claims && profile[cfg.groupsClaim] === undefined) {
-      // Many providers put groups (and names) only in userinfo; the ID token's own claims win.
-      const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub).catch(() => null);
+    if (!claims || profile[cfg.groupsClaim] === undefined) {
+      // Many providers put groups (and names) only in userinfo, and a refresh may bring no new
+      // ID token: the groups are read there then. The ID token's own claims win.
+      const sub = claims?.sub ?? previousSub!;
+      const info = await client.fetchUserInfo(config, tokens.access_token, sub).catch(() => null);
       profile = { ...(info ?? {}), ...profile };
     }
     const groups = profile[cfg.groupsClaim];
     const list = Array.isArray(groups) ? groups.map(String) : typeof groups === 'string' ? [groups] : [];
-    let role = claims ? roleFromGroups(list, cfg.roleMapping) : previous!.role;
+    // The groups decide. Only a refresh that brought no ID token and no userinfo keeps the role it had.
+    const role = groups === undefined && previous && !claims ? previous.role : roleFromGroups(list, cfg.roleMapping);
     if (!role) {
       throw new ContractError(
         'FORBIDDEN',
@@ -220,10 +236,15 @@ export class OidcSignIn {
         },
       );
     }
-    if (!claims) role = previous!.role;
-    const sub = claims?.sub ?? previous!.id.replace(/^oidc:[^:]*:/, '');
+    const sub = claims?.sub ?? previousSub!;
     const name = (profile.name ?? profile.preferred_username ?? profile.email ?? previous?.displayName ?? sub) as string;
     const expiresIn = tokens.expiresIn();
+    // The session ends when the ID token does; a refresh without a new ID token lasts as long as its access token.
+    const expiresAt = claims?.exp
+      ? new Date(claims.exp * 1000).toISOString()
+      : expiresIn
+        ? new Date(Date.now() + expiresIn * 1000).toISOString()
+        : null;
     return {
       profile: cfg.profile,
       operator: { id: `oidc:${new URL(cfg.issuer).host}:${sub}`, displayName: String(name), role, via: 'oidc' },
@@ -231,7 +252,7 @@ export class OidcSignIn {
         idToken: tokens.id_token ?? null,
         refreshToken: tokens.refresh_token ?? null,
         accessToken: tokens.access_token,
-        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000).toISOString() : null,
+        expiresAt,
       },
     };
   }

@@ -1,10 +1,10 @@
 import { ContractError, type OperatorIdentity, type Role } from '../../../src-shared/contract';
 import type { Sqlite } from '../../adapters/sqlite';
 import type { SecretStoreLike } from '../audit/signing';
-import { accountView, LocalAccounts, type AccountRow } from './accounts';
+import { accountView, LocalAccounts, SIGN_IN_RATE, type AccountRow } from './accounts';
 import { OidcSignIn, type OidcOptions, type OidcProfileConfig, type OidcTokens } from './oidc';
 import { PASSWORD_POLICY_TEXT } from './password-policy';
-import type { SessionRegistry } from './sessions';
+import type { Session, SessionRegistry } from './sessions';
 
 export type IdentityMode = 'sign-in' | 'os-user';
 
@@ -15,6 +15,8 @@ export interface OperatorsServiceOptions {
   identityMode: IdentityMode;
   now?: () => number;
   oidc?: OidcOptions;
+  /** Sign-in attempts checked per minute on this console, all usernames together. */
+  signInRate?: { burst: number; perMinute: number };
 }
 
 const clientSecretKey = (profile: string) => `oidc-client-secret:${profile}`;
@@ -33,8 +35,22 @@ export class OperatorsService {
   readonly oidc: OidcSignIn;
 
   constructor(private readonly o: OperatorsServiceOptions) {
-    this.accounts = new LocalAccounts(o.db, o.now);
+    this.accounts = new LocalAccounts(o.db, o.now, o.signInRate ?? SIGN_IN_RATE);
     this.oidc = new OidcSignIn(o.oidc);
+    // A session that ended without signing out (expired, role or mapping changed) leaves no tokens behind.
+    o.sessions.onEnded = (ended) => void this.forgetTokens(ended);
+  }
+
+  private async forgetTokens(ended: Session): Promise<void> {
+    const key = ended.extra.oidc?.tokenKey;
+    // The same operator may be signed in on another window with the same tokens.
+    if (!key || this.o.sessions.all().some(([, s]) => s.extra.oidc?.tokenKey === key)) return;
+    await this.o.secrets.delete?.(key).catch(() => undefined);
+  }
+
+  /** Ends the OIDC sessions a profile's settings vouched for (its mapping or provider changed, or it was removed). */
+  private endOidcSessions(profile: string): number {
+    return this.o.sessions.signOutWhere((s) => s.extra.oidc?.profile === profile);
   }
 
   /** A fresh install: no local account and no OIDC profile. Only first-admin setup is possible then. */
@@ -47,6 +63,7 @@ export class OperatorsService {
       firstRun: this.isFirstRun(),
       identityMode: this.o.identityMode,
       operator: this.o.sessions.identify(connectionId),
+      sessionExpiresAt: this.o.sessions.session(connectionId)?.extra.oidc?.expiresAt ?? null,
       localAccounts: this.accounts.count(),
       oidcProfiles: this.oidcProfiles().map((p) => p.profile),
       passwordPolicy: PASSWORD_POLICY_TEXT,
@@ -101,8 +118,8 @@ export class OperatorsService {
   setRole(username: string, role: Role) {
     const row = this.accounts.setRole(username, role);
     // The new role applies from the next sign-in; open sessions are ended so nobody keeps the old one.
-    this.o.sessions.signOutEverywhere(`local:${username}`);
-    return accountView(row);
+    const endedSessions = this.o.sessions.signOutEverywhere(`local:${username}`);
+    return { view: accountView(row), endedSessions };
   }
 
   unlock(username: string) {
@@ -132,6 +149,7 @@ export class OperatorsService {
 
   async configureOidc(input: OidcProfileConfig & { clientSecret?: string }) {
     const { clientSecret, ...cfg } = input;
+    const before = this.oidcProfile(cfg.profile);
     // Refuse a provider we cannot discover before storing anything.
     await this.oidc.discover(cfg, clientSecret ?? null);
     if (clientSecret) await this.o.secrets.set(clientSecretKey(cfg.profile), clientSecret);
@@ -140,13 +158,16 @@ export class OperatorsService {
         'INSERT INTO operators_oidc (profile, config, updated_at) VALUES (?, ?, ?) ON CONFLICT (profile) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at',
       )
       .run(cfg.profile, JSON.stringify(cfg), new Date().toISOString());
-    return this.oidcView(cfg);
+    // Roles were mapped with the old settings: nobody keeps one the new mapping may not give.
+    const endedSessions = before && JSON.stringify(before) !== JSON.stringify(cfg) ? this.endOidcSessions(cfg.profile) : 0;
+    return { view: await this.oidcView(cfg), endedSessions };
   }
 
   async removeOidc(profile: string) {
     if (!this.oidcProfile(profile)) throw new ContractError('NOT_FOUND', `No OIDC settings for profile "${profile}".`);
     this.o.db.prepare('DELETE FROM operators_oidc WHERE profile = ?').run(profile);
     await this.o.secrets.delete?.(clientSecretKey(profile));
+    return { endedSessions: this.endOidcSessions(profile) };
   }
 
   private requireProfile(profile: string | undefined, fallback: string | null): OidcProfileConfig {
@@ -154,7 +175,7 @@ export class OperatorsService {
     if (!cfg)
       throw new ContractError(
         'NOT_FOUND',
-        `OIDC is not configured for profile "${profile ?? fallback ?? 'default'}". An admin can set it up in Operators.`,
+        `OIDC is not configured for profile "${profile ?? fallback ?? 'default'}". An admin can configure it with the operators.oidc.configure command (docs/operators.md).`,
       );
     return cfg;
   }
@@ -174,9 +195,10 @@ export class OperatorsService {
     return { operator: result.operator, expiresAt: result.tokens.expiresAt };
   }
 
+  /** New tokens, groups re-read; the session then lasts until the new ID token expires. */
   async oidcRefresh(connectionId: string) {
     const session = this.o.sessions.session(connectionId);
-    if (!session?.extra.oidc) throw new ContractError('UNAUTHENTICATED', 'This window is not signed in with OIDC.');
+    if (!session?.extra.oidc) throw new ContractError('UNAUTHENTICATED', 'This window is not signed in with OIDC (or its session has ended). Sign in again.');
     const { profile, tokenKey: key } = session.extra.oidc;
     const cfg = this.requireProfile(profile, null);
     const saved = await this.o.secrets.get(key);
@@ -197,7 +219,7 @@ export class OperatorsService {
       };
       await this.o.secrets.set(key, JSON.stringify(next));
       this.o.sessions.signIn(connectionId, result.operator, { oidc: { profile, tokenKey: key, expiresAt: next.expiresAt } });
-      return { operator: result.operator, expiresAt: next.expiresAt };
+      return { operator: result.operator, expiresAt: next.expiresAt, previousRole: session.operator.role };
     } catch (error) {
       // A refused refresh ends the session: the provider no longer vouches for this operator.
       this.o.sessions.signOut(connectionId);

@@ -113,10 +113,22 @@ export class SecretStoreManager {
     return { kind: 'encrypted-file', locked: this.file.locked, initialized: this.file.initialized, keychainUnavailableReason: reason };
   }
 
-  /** Opens (or creates) the encrypted file; with the keychain in use there is nothing to unlock. */
-  async unlock(passphrase: string): Promise<SecretsStatus> {
+  /**
+   * Opens (or, with `mayCreate`, creates) the encrypted file; with the keychain in use there is
+   * nothing to unlock. Creating chooses the passphrase of every stored credential: the caller
+   * decides who may (admins, through secrets.unlock).
+   */
+  async unlock(passphrase: string, options: { mayCreate?: boolean } = {}): Promise<SecretsStatus> {
     const { store } = await this.choose();
     if (store.kind === 'encrypted-file') {
+      // Checked and acted on in the same tick: EncryptedFileStore.unlock reads the file before its first await.
+      if (!this.file.initialized && options.mayCreate === false) {
+        throw new ContractError(
+          'FORBIDDEN',
+          'The secret file does not exist yet; creating it chooses the passphrase that protects every stored credential, so it needs the admin role. Ask an admin to create it.',
+          { required: 'admin' },
+        );
+      }
       await this.file.unlock(passphrase);
       this.warning = null;
     }

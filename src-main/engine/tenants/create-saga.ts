@@ -55,7 +55,7 @@ export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<Ten
       const p = await ports(cluster);
       const holder = `${o.consoleId}/${op.id}`;
       return {
-        ports: p, op, slug: params.slug, params, holder, leaseChecked: !resumed, leaseSeconds: o.leaseSeconds,
+        cluster, ports: p, op, slug: params.slug, params, holder, leaseChecked: !resumed, leaseSeconds: o.leaseSeconds,
         lease: new LeaseKeeper(p.kube, params.slug, holder, o.leaseSeconds),
         created: op.notes.created as string, adminPassword: null,
       };
@@ -218,6 +218,15 @@ export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<Ten
         },
         compensate: async (ctx) => {
           if ((await ctx.ports.registry.removeIfMarked(ctx.slug, ctx.op.id)) === 'not-ours') ctx.op.notice(leftAlone(`registry entry ${ctx.slug}`, null));
+        },
+      },
+      {
+        // The new tenant gets the license and its cap at once; everyone's share is recomputed.
+        name: 'license',
+        async run(ctx) {
+          await holdLease(ctx);
+          const problem = await o.license()?.(ctx.cluster, ctx.op.actor);
+          if (problem) ctx.op.notice(`The license was not installed on the new tenant yet: ${problem} Run License → Bring tenants up to date once it is fixed.`);
         },
       },
       {

@@ -36,7 +36,7 @@ export function deleteTenantSaga(
       const p = await ports(cluster);
       const holder = `${o.consoleId}/${op.id}`;
       return {
-        ports: p, op, slug: params.slug, params, holder, leaseChecked: !resumed, leaseSeconds: o.leaseSeconds,
+        cluster, ports: p, op, slug: params.slug, params, holder, leaseChecked: !resumed, leaseSeconds: o.leaseSeconds,
         lease: new LeaseKeeper(p.kube, params.slug, holder, o.leaseSeconds),
       };
     },
@@ -100,6 +100,14 @@ export function deleteTenantSaga(
         async run(ctx) {
           await holdLease(ctx);
           await ctx.ports.registry.remove(ctx.slug);
+        },
+      },
+      {
+        // One tenant fewer: the even share of the others grows.
+        name: 'license',
+        async run(ctx) {
+          const problem = await o.license()?.(ctx.cluster, ctx.op.actor);
+          if (problem) ctx.op.notice(`The other tenants' license caps were not recomputed yet: ${problem}`);
         },
       },
       {

@@ -10,6 +10,9 @@ import type { Logger } from '../core/logger';
 
 export { TenantService } from './service';
 export { TenantWatcher } from './watch';
+/** Object names other capabilities (license fan-out, backups, rotation) must agree on. */
+export { tenantSecretName, tenantDbName, tenantRoleName, slugOfDbName, OPERATION_ANNOTATION } from './material';
+export { TENANT_LABEL, tenantLeaseName } from './lease';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
 
 /**

@@ -3,24 +3,28 @@ import { ContractError } from '../../../src-shared/contract';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import { errorText } from '../core/saga';
-import { retryKubeConflict } from './registry';
+import { retryOnConflict } from '../../adapters/kube';
 import { TENANT_LABEL, acquireTenantLease, releaseTenantLease } from './lease';
 import {
   INITIAL_ADMIN_USERNAME,
   decodeSecretData,
   generatePassword,
   hashPassword,
+  verifyPassword,
   tenantDbName,
   tenantRoleName,
   tenantSecret,
   tenantSecretData,
   tenantSecretName,
 } from './material';
-import type { TenantPorts } from './ports';
-import { applyPendingMigrations, currentSchemaVersion, latestVersion, pendingMigrations } from './schema';
-import { mapLimit } from './limit';
+import type { LicenseHook, TenantPorts } from './ports';
+import { applyPendingMigrations, currentSchemaVersion, describeModified, latestVersion, modifiedMigrations, pendingMigrations } from './schema';
+import { mapLimit } from '../core/limit';
 
 const SUSPENDED_REPLICAS = 'gatehouse.io/replicas-before-suspend';
+/** Secret key of an admin password being set (see resetAdminPassword). */
+const PENDING_ADMIN_PASSWORD = 'INITIAL_ADMIN_PASSWORD_PENDING';
+const withoutPending = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).filter(([k]) => k !== PENDING_ADMIN_PASSWORD));
 
 /** Day-two operations on existing tenants: suspend/resume, schema, admin password, drift repairs. */
 export class TenantMaintenance {
@@ -28,6 +32,7 @@ export class TenantMaintenance {
     private readonly ports: (cluster: ClusterRuntime) => Promise<TenantPorts>,
     private readonly bus: EventBus | null,
     private readonly consoleId: string,
+    private readonly license: () => LicenseHook | null = () => null,
   ) {}
 
   /** Short mutations hold the tenant Lease too, so they never interleave with a create or delete. */
@@ -58,7 +63,7 @@ export class TenantMaintenance {
       const scaled: { name: string; replicas: number }[] = [];
       for (const d of await this.dedicatedWorkloads(p, slug)) {
         const name = d.metadata!.name!;
-        await retryKubeConflict(async () => {
+        await retryOnConflict(async () => {
           const fresh = (await p.kube.listDeployments(`${TENANT_LABEL}=${slug}`)).find((x) => x.metadata?.name === name);
           if (!fresh || fresh.metadata?.annotations?.[SUSPENDED_REPLICAS] !== undefined) return;
           const before = fresh.spec?.replicas ?? 1;
@@ -82,7 +87,7 @@ export class TenantMaintenance {
         const recorded = Number.parseInt(remembered, 10);
         const replicas = Number.isFinite(recorded) && recorded >= 0 ? recorded : 1;
         await p.kube.scaleDeployment(name, replicas);
-        await retryKubeConflict(async () => {
+        await retryOnConflict(async () => {
           const fresh = (await p.kube.listDeployments(`${TENANT_LABEL}=${slug}`)).find((x) => x.metadata?.name === name);
           if (!fresh) return;
           const annotations = { ...(fresh.metadata?.annotations ?? {}) };
@@ -101,10 +106,18 @@ export class TenantMaintenance {
     const p = await this.ports(cluster);
     const tenants = await mapLimit(slugs, 4, async (slug) => {
       try {
-        const current = await p.pg.withDatabase(tenantDbName(slug), currentSchemaVersion, `reading the schema version of ${slug}`);
-        return { slug, current, pending: pendingMigrations(p.migrations, current).map((m) => m.name), error: null };
+        const { current, modified } = await p.pg.withDatabase(
+          tenantDbName(slug),
+          async (c) => ({ current: await currentSchemaVersion(c), modified: await modifiedMigrations(c, p.migrations) }),
+          `reading the schema version of ${slug}`,
+        );
+        return {
+          slug, current, pending: pendingMigrations(p.migrations, current).map((m) => m.name),
+          modified: modified.map((m) => m.name),
+          error: modified.length ? `Applied migrations differ from the shipped files: ${describeModified(modified)}. Further migrations are refused.` : null,
+        };
       } catch (error) {
-        return { slug, current: null, pending: [], error: errorText(error) };
+        return { slug, current: null, pending: [], modified: [], error: errorText(error) };
       }
     });
     return { latest: latestVersion(p.migrations), tenants };
@@ -145,30 +158,60 @@ export class TenantMaintenance {
 
   async revealAdminPassword(cluster: ClusterRuntime, slug: string) {
     const p = await this.ports(cluster);
+    // A reset interrupted after the database took the new hash is finished first, so what is shown logs in.
+    await this.settlePendingAdminPassword(p, slug);
     const data = decodeSecretData(await p.kube.getSecret(tenantSecretName(slug)));
     if (!data.INITIAL_ADMIN_PASSWORD) {
-      throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} holds no initial admin password. Reset it to generate a new one.`);
+      throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} holds no initial admin password. Reset it (tenant page → Reset password, admins) to generate a new one.`);
     }
     return { slug, username: data.INITIAL_ADMIN_USERNAME ?? INITIAL_ADMIN_USERNAME, password: data.INITIAL_ADMIN_PASSWORD };
   }
 
-  /** New password: hash into the tenant database first, then the Secret, so a failure never leaves a Secret that does not log in. */
+  /**
+   * New password, ordered so no failure can lock the admin out: (1) the Secret records it as
+   * pending next to the current one, (2) the tenant database takes its hash, (3) the Secret
+   * makes it current. A failure after (1) leaves the old password working; after (2), the
+   * pending value is the one that logs in and the next reveal or reset promotes it.
+   */
   resetAdminPassword(cluster: ClusterRuntime, slug: string) {
     return this.locked(cluster, slug, async (p) => {
+      await this.settlePendingAdminPassword(p, slug);
       const password = generatePassword();
+      await this.writeSecret(p, slug, (data) => ({ ...data, [PENDING_ADMIN_PASSWORD]: password }));
       const hash = await hashPassword(password);
       const updated = await p.pg.withDatabase(tenantDbName(slug), (c) =>
         c.query('UPDATE users SET password_hash = $2, must_change_password = true, updated_at = now() WHERE username = $1', [INITIAL_ADMIN_USERNAME, hash]),
         'resetting the admin password',
       );
-      if (!updated.rowCount) throw new ContractError('NOT_FOUND', `Tenant "${slug}" has no "${INITIAL_ADMIN_USERNAME}" user to reset.`);
-      await retryKubeConflict(async () => {
-        const secret = await p.kube.getSecret(tenantSecretName(slug));
-        if (!secret) throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} is missing; repair the tenant first.`);
-        const data = { ...decodeSecretData(secret), INITIAL_ADMIN_PASSWORD: password, INITIAL_ADMIN_USERNAME };
-        await p.kube.replaceSecret(tenantSecretName(slug), tenantSecret(slug, p.kube.namespace, data, secret));
-      });
+      if (!updated.rowCount) {
+        await this.writeSecret(p, slug, (data) => withoutPending(data)).catch(() => undefined);
+        throw new ContractError('NOT_FOUND', `Tenant "${slug}" has no "${INITIAL_ADMIN_USERNAME}" user to reset.`);
+      }
+      await this.beforeConfirm?.(slug);
+      await this.writeSecret(p, slug, (data) => ({ ...withoutPending(data), INITIAL_ADMIN_PASSWORD: password, INITIAL_ADMIN_USERNAME }));
       return { slug, username: INITIAL_ADMIN_USERNAME, password };
+    });
+  }
+
+  /** Test hook: runs between the database write and the Secret's confirmation of a reset. */
+  beforeConfirm: ((slug: string) => Promise<void>) | null = null;
+
+  /** Promotes a pending admin password the database already took, or drops one it never took. */
+  private async settlePendingAdminPassword(p: TenantPorts, slug: string): Promise<void> {
+    const secret = await p.kube.getSecret(tenantSecretName(slug));
+    const pending = decodeSecretData(secret)[PENDING_ADMIN_PASSWORD];
+    if (!secret || !pending) return;
+    const row = await p.pg.withDatabase(tenantDbName(slug), async (c) => (await c.query<{ h: string | null }>('SELECT password_hash AS h FROM users WHERE username = $1', [INITIAL_ADMIN_USERNAME])).rows[0], 'checking the admin password');
+    const taken = !!row?.h && (await verifyPassword(row.h, pending));
+    await this.writeSecret(p, slug, (data) => (taken ? { ...withoutPending(data), INITIAL_ADMIN_PASSWORD: pending, INITIAL_ADMIN_USERNAME } : withoutPending(data)));
+  }
+
+  private async writeSecret(p: TenantPorts, slug: string, change: (data: Record<string, string>) => Record<string, string>): Promise<void> {
+    await retryOnConflict(async () => {
+      const secret = await p.kube.getSecret(tenantSecretName(slug));
+      if (!secret) throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} is missing; repair the tenant first (Tenants → drift → Recreate Secret).`);
+      // resourceVersion from the read: a concurrent writer makes this a 409 and a retry
+      await p.kube.replaceSecret(tenantSecretName(slug), tenantSecret(slug, p.kube.namespace, change(decodeSecretData(secret)), secret));
     });
   }
 
@@ -182,12 +225,12 @@ export class TenantMaintenance {
       if (action === 'register') {
         if (!(await p.pg.databaseExists(tenantDbName(slug)))) throw new ContractError('NOT_FOUND', `Database ${tenantDbName(slug)} does not exist; nothing to register.`);
         const schema = await p.pg.withDatabase(tenantDbName(slug), currentSchemaVersion);
-        // The original name and tier are lost with the entry: register as DEV under the slug, then edit.
+        // The original name and tier were lost with the entry: register as DEV under the slug, and say so.
         await p.registry.put(slug, { name: slug, tier: 'DEV', status: 'active', created: new Date().toISOString(), schema, users: null }, { ifAbsent: true });
-        return `registered "${slug}" (tier DEV, name = slug: adjust them if needed)`;
+        return `registered "${slug}" as tier DEV with the slug as its display name (the original name and tier were lost with the registry entry)`;
       }
       // recreate-secret: fresh credentials, applied to the role and the admin user so the Secret works at once.
-      if (await p.kube.getSecret(tenantSecretName(slug))) throw new ContractError('CONFLICT', `Secret ${tenantSecretName(slug)} exists; rotate its values from the Secrets page instead.`);
+      if (await p.kube.getSecret(tenantSecretName(slug))) throw new ContractError('CONFLICT', `Secret ${tenantSecretName(slug)} exists, so there is nothing to recreate. Reconcile to refresh the drift list; to replace a damaged Secret, delete it (kubectl delete secret ${tenantSecretName(slug)} -n ${p.kube.namespace}) and run this repair again.`);
       const rolePassword = generatePassword(32);
       const adminPassword = generatePassword();
       await p.pg.setRolePassword(tenantRoleName(slug), rolePassword);
@@ -196,7 +239,9 @@ export class TenantMaintenance {
       );
       const data = tenantSecretData(slug, {}, { databaseUrl: p.pg.tenantUrl(tenantRoleName(slug), rolePassword, tenantDbName(slug)), adminPassword });
       await p.kube.createSecret(tenantSecret(slug, p.kube.namespace, data));
-      return `recreated Secret ${tenantSecretName(slug)} with new credentials (database password and admin password rotated)`;
+      // the license keys went with the old Secret: the fan-out writes them again
+      const problem = await this.license()?.(cluster, null);
+      return `recreated Secret ${tenantSecretName(slug)} with new credentials (database password and admin password rotated)${problem ? `; the license could not be reinstalled yet: ${problem}` : '; license reinstalled'}`;
     });
   }
 }

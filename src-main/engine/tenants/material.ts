@@ -7,6 +7,8 @@ import { TENANT_LABEL } from './lease';
 /** Names derived from the slug; the slug is DNS-1123 so these are valid identifiers everywhere. */
 export const tenantSecretName = (slug: string): string => `tenant-${slug}`;
 export const tenantDbName = (slug: string): string => `tenant_${slug.replace(/-/g, '_')}`;
+/** The inverse of tenantDbName (and of tenantRoleName): `tenant_acme_corp` → `acme-corp`. */
+export const slugOfDbName = (name: string): string => name.slice('tenant_'.length).replace(/_/g, '-');
 export const tenantRoleName = tenantDbName;
 export const loginWorkerName = (slug: string): string => `login-worker-${slug}`;
 export const INITIAL_ADMIN_USERNAME = 'admin';
@@ -53,7 +55,7 @@ export function tenantSecretData(
     LOGIN_WORKER_TOKEN: token(),
     PROXY_TOKEN: token(),
     CP_TOKEN: token(),
-    // Only the hash is kept: the bootstrap token itself is issued from the Bootstrap token page.
+    // Only the hash is kept: the bootstrap token itself is never stored (issuing it is a separate, audited action).
     BOOTSTRAP_TOKEN_HASH: `sha256:${createHash('sha256').update(bootstrap).digest('hex')}`,
     INITIAL_ADMIN_USERNAME,
     INITIAL_ADMIN_PASSWORD: fresh.adminPassword,

@@ -1,5 +1,6 @@
 import { ContractError } from '../../../src-shared/contract';
 import type { PostgresAdmin } from '../../adapters/postgres';
+import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { OperationHandle, SagaStep } from '../core/saga';
 import type { TenantKube } from './kube-ports';
 import { acquireTenantLease, type LeaseKeeper } from './lease';
@@ -14,11 +15,20 @@ export interface TenantPorts {
   migrations: TenantMigration[];
 }
 
-/** Filled by the backup capability; until then a no-op. Must throw to stop a delete if the backup failed. */
+/** Installed by the backup capability. Must throw to stop a delete if the backup failed. */
 export type FinalBackupHook = (tenant: { slug: string; database: string }) => Promise<void>;
+
+/**
+ * Installed by the engine: brings every tenant of the cluster up to date with the license
+ * (the new or recreated tenant gets the license and its cap; everyone's even share is
+ * recomputed and fanned out when it changed). Resolves with a problem to report, or null.
+ */
+export type LicenseHook = (cluster: ClusterRuntime, actor: string | null) => Promise<string | null>;
 
 /** State shared by the steps of one tenant saga run, resume or rollback. */
 export interface TenantSagaCtx {
+  /** The cluster the operation belongs to. */
+  cluster: ClusterRuntime;
   ports: TenantPorts;
   op: OperationHandle;
   slug: string;
@@ -53,6 +63,8 @@ export async function holdLease(ctx: TenantSagaCtx): Promise<void> {
 export interface TenantSagaOptions {
   consoleId: string;
   leaseSeconds: number;
+  /** The license fan-out step (null: no license capability wired, e.g. unit tests). */
+  license: () => LicenseHook | null;
   beforeStep?: ((kind: string, step: string, slug: string) => Promise<void>) | undefined;
 }
 

@@ -2,6 +2,7 @@ import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
 import type { Drift, TenantSummary } from '../../../src-shared/contract/tenants';
 import { MANAGED_BY_LABEL } from '../../adapters/kube';
 import { TENANT_LABEL } from './lease';
+import { slugOfDbName, tenantDbName } from './material';
 import type { TenantPorts } from './ports';
 import type { RegistryEntry } from './registry';
 
@@ -16,12 +17,13 @@ export const tenantCacheMigrations: CacheMigration[] = [
 ];
 
 export const TENANT_DB_PREFIX = 'tenant_';
-const slugOfDb = (name: string): string => name.slice(TENANT_DB_PREFIX.length).replace(/_/g, '-');
 const MANAGED = `app.kubernetes.io/managed-by=${MANAGED_BY_LABEL['app.kubernetes.io/managed-by']}`;
 
 export interface Observed {
   registry: Map<string, RegistryEntry>;
   secrets: Set<string>;
+  /** User cap the license fan-out wrote into each tenant Secret (LICENSE_USER_CAP): the one source of "license users". */
+  licenseCaps: Map<string, number>;
   databases: Set<string>;
   roles: Set<string>;
   leases: Set<string>;
@@ -47,12 +49,26 @@ export async function observe(ports: TenantPorts): Promise<Observed> {
   return {
     registry,
     secrets: new Set(secrets.map(label).filter(Boolean)),
+    licenseCaps: licenseCapsOf(secrets),
     leases: new Set(leases.map(label).filter(Boolean)),
-    databases: new Set(pgObjects.databases.map(slugOfDb)),
-    roles: new Set(pgObjects.roles.map(slugOfDb)),
+    databases: new Set(pgObjects.databases.map(slugOfDbName)),
+    roles: new Set(pgObjects.roles.map(slugOfDbName)),
     backendVersion: backends[0]?.metadata?.labels?.['app.kubernetes.io/version'] ?? null,
     apiCalls: ports.kube.calls.count - before + 1,
   };
+}
+
+/** LICENSE_USER_CAP of each tenant Secret (written by the license fan-out; the backend reads it there). */
+export function licenseCapsOf(secrets: { metadata?: { labels?: Record<string, string> }; data?: Record<string, string> }[]): Map<string, number> {
+  const caps = new Map<string, number>();
+  for (const s of secrets) {
+    const slug = s.metadata?.labels?.[TENANT_LABEL];
+    const raw = s.data?.LICENSE_USER_CAP;
+    if (!slug || raw === undefined) continue;
+    const n = Number(Buffer.from(raw, 'base64').toString('utf8'));
+    if (Number.isInteger(n) && n >= 0) caps.set(slug, n);
+  }
+  return caps;
 }
 
 /** Joins what was observed into rows and findings. Drift is reported, never hidden or auto-fixed. */
@@ -73,7 +89,7 @@ export function joinObserved(o: Observed): { tenants: TenantSummary[]; drift: Dr
       status: busy && entry?.status !== 'deleting' ? (entry ? entry.status : 'provisioning') : (entry?.status ?? 'unregistered'),
       created: entry?.created || null,
       schemaVersion: entry?.schema ?? null,
-      licenseUsers: entry?.users ?? null,
+      licenseUsers: o.licenseCaps.get(slug) ?? null,
       backendVersion: o.backendVersion,
       hasSecret,
       hasDatabase,
@@ -83,7 +99,7 @@ export function joinObserved(o: Observed): { tenants: TenantSummary[]; drift: Dr
     });
     if (busy) continue;
     if (hasDatabase && !entry) {
-      drift.push({ slug, kind: 'database-without-registry', message: `Database tenant_${slug.replace(/-/g, '_')} exists but the registry does not list it, so the backend does not serve it.`, repairs: hasSecret ? ['register', 'drop-orphan'] : ['drop-orphan'] });
+      drift.push({ slug, kind: 'database-without-registry', message: `Database ${tenantDbName(slug)} exists but the registry does not list it, so the backend does not serve it.`, repairs: hasSecret ? ['register', 'drop-orphan'] : ['drop-orphan'] });
     }
     if (entry && !hasSecret && hasDatabase) {
       drift.push({ slug, kind: 'registry-without-secret', message: `The registry lists "${slug}" but Secret tenant-${slug} is missing, so the backend cannot start it.`, repairs: ['recreate-secret', 'drop-orphan'] });

@@ -1,7 +1,7 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { ContractError } from '../../../src-shared/contract';
-import { MANAGED_BY_LABEL } from '../../adapters/kube';
-import { isKubeConflict, type TenantKube } from './kube-ports';
+import { MANAGED_BY_LABEL, retryOnConflict } from '../../adapters/kube';
+import type { TenantKube } from './kube-ports';
 
 /**
  * The tenant registry the platform's backend reads (format: docs/registry.md).
@@ -59,18 +59,6 @@ export function decodeEntry(raw: string): RegistryEntry | null {
     };
   } catch {
     return null;
-  }
-}
-
-/** Read-modify-write retried on 409 with jitter; other errors pass through. */
-export async function retryKubeConflict<T>(attempt: () => Promise<T>, maxAttempts = 10): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!isKubeConflict(error) || i >= maxAttempts) throw error;
-      await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** i, 1000) * Math.random()));
-    }
   }
 }
 
@@ -145,7 +133,7 @@ export class TenantRegistry {
   /** Applies change to one key of its shard, creating the shard on first use. */
   private async mutate(slug: string, change: (current: string | null) => string | null): Promise<void> {
     const name = shardName(shardIndex(slug, this.shards));
-    await retryKubeConflict(async () => {
+    await retryOnConflict(async () => {
       const cm = await this.kube.getConfigMap(name);
       const current = cm?.data?.[slug] ?? null;
       const next = change(current);

@@ -8,9 +8,9 @@ import { CREATE_TENANT, createTenantSaga, type CreateTenantCtx } from './create-
 import { DELETE_TENANT, deleteTenantSaga } from './delete-saga';
 import { tenantKube } from './kube-ports';
 import { LEASE_SECONDS, TENANT_LABEL, tenantLeaseName } from './lease';
-import { INITIAL_ADMIN_USERNAME, decodeSecretData, loginWorkerName, tenantDbName, tenantRoleName, tenantSecretName } from './material';
-import { noDatabase, type FinalBackupHook, type TenantPorts } from './ports';
-import { TenantCache, joinObserved, observe } from './reconcile';
+import { INITIAL_ADMIN_USERNAME, decodeSecretData, slugOfDbName, loginWorkerName, tenantDbName, tenantRoleName, tenantSecretName } from './material';
+import { noDatabase, type FinalBackupHook, type LicenseHook, type TenantPorts } from './ports';
+import { TenantCache, joinObserved, licenseCapsOf, observe } from './reconcile';
 import { TenantRegistry } from './registry';
 import { currentSchemaVersion, latestVersion, loadTenantMigrations, pendingMigrations, tenantStats, type TenantMigration } from './schema';
 import { StatsRefresher, readStats } from './stats';
@@ -56,10 +56,17 @@ export class TenantService {
     this.cache = new TenantCache(opts.db);
     this.finalBackup = opts.finalBackup ?? (async () => undefined);
     const ports = (cluster: ClusterRuntime) => this.ports(cluster);
-    const sagaOptions = { consoleId: opts.consoleId, leaseSeconds: opts.leaseSeconds ?? LEASE_SECONDS, beforeStep: opts.beforeStep };
+    const sagaOptions = { consoleId: opts.consoleId, leaseSeconds: opts.leaseSeconds ?? LEASE_SECONDS, beforeStep: opts.beforeStep, license: () => this.licenseHook };
     opts.saga.register(createTenantSaga(ports, sagaOptions));
     opts.saga.register(deleteTenantSaga(ports, sagaOptions, () => this.finalBackup));
-    this.maintenance = new TenantMaintenance(ports, opts.bus, opts.consoleId);
+    this.maintenance = new TenantMaintenance(ports, opts.bus, opts.consoleId, () => this.licenseHook);
+  }
+
+  private licenseHook: LicenseHook | null = null;
+
+  /** The engine installs the license fan-out here (create, delete and the recreate-Secret repair call it). */
+  setLicenseHook(hook: LicenseHook): void {
+    this.licenseHook = hook;
   }
 
   /** The backup capability installs its final-backup step here. */
@@ -218,7 +225,12 @@ export class TenantService {
 
   async get(cluster: ClusterRuntime, slug: string) {
     const p = await this.ports(cluster);
-    const [entry, secret, hasDatabase] = await Promise.all([p.registry.get(slug), p.kube.getSecret(tenantSecretName(slug)), p.pg.databaseExists(tenantDbName(slug))]);
+    const [entry, secret, hasDatabase, backends] = await Promise.all([
+      p.registry.get(slug),
+      p.kube.getSecret(tenantSecretName(slug)),
+      p.pg.databaseExists(tenantDbName(slug)),
+      p.kube.listDeployments('app.kubernetes.io/component=backend'),
+    ]);
     if (!entry && !secret && !hasDatabase) throw new ContractError('NOT_FOUND', `Tenant "${slug}" does not exist on this cluster.`);
     let stats = null;
     let schema = null;
@@ -236,7 +248,10 @@ export class TenantService {
     return {
       tenant: {
         slug, name: entry?.name ?? slug, tier: entry?.tier ?? 'unknown', status: entry?.status ?? 'unregistered', created: entry?.created || null,
-        schemaVersion: schema?.current ?? entry?.schema ?? null, licenseUsers: entry?.users ?? null, backendVersion: null,
+        // the same sources as the list: the license fan-out's cap in the Secret, the backend Deployment's version label
+        schemaVersion: schema?.current ?? entry?.schema ?? null,
+        licenseUsers: secret ? (licenseCapsOf([secret]).get(slug) ?? null) : null,
+        backendVersion: backends[0]?.metadata?.labels?.['app.kubernetes.io/version'] ?? null,
         hasSecret: secret !== null, hasDatabase, inRegistry: entry !== null, stats, statsAt: stats ? new Date().toISOString() : null,
       },
       // The password stays in the Secret; the page shows it masked.
@@ -250,7 +265,7 @@ export class TenantService {
   async slugsWithDatabase(cluster: ClusterRuntime): Promise<string[]> {
     const p = await this.ports(cluster);
     const { databases } = await p.pg.listWithPrefix('tenant_');
-    return databases.map((d) => d.slice('tenant_'.length).replace(/_/g, '-')).sort();
+    return databases.map(slugOfDbName).sort();
   }
 
   /** Users of one tenant, for the license usage figures; null when its database is unreachable. */

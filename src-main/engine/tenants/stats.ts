@@ -1,7 +1,7 @@
 import type { TenantSummary } from '../../../src-shared/contract/tenants';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
-import { mapLimit } from './limit';
+import { mapLimit } from '../core/limit';
 import { tenantDbName } from './material';
 import type { TenantPorts } from './ports';
 import type { TenantCache } from './reconcile';

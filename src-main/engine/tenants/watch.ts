@@ -5,8 +5,9 @@ import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import type { Logger } from '../core/logger';
 import { TENANT_LABEL } from './lease';
+import { slugOfDbName } from './material';
 import type { TenantPorts } from './ports';
-import { TENANT_DB_PREFIX, joinObserved, type Observed, type TenantCache } from './reconcile';
+import { TENANT_DB_PREFIX, joinObserved, licenseCapsOf, type Observed, type TenantCache } from './reconcile';
 import { REGISTRY_SELECTOR, decodeEntry, type RegistryEntry } from './registry';
 
 /** The part of @kubernetes/client-node's Watch the ListWatch uses; tests may pass another. */
@@ -229,9 +230,8 @@ export class TenantWatcher {
       const pg = (await this.deps.ports()).pg;
       this.stats.sqlQueries++;
       const found = await pg.listWithPrefix(TENANT_DB_PREFIX);
-      const slugOf = (n: string) => n.slice(TENANT_DB_PREFIX.length).replace(/_/g, '-');
-      databases = new Set(found.databases.map(slugOf));
-      roles = new Set(found.roles.map(slugOf));
+      databases = new Set(found.databases.map(slugOfDbName));
+      roles = new Set(found.roles.map(slugOfDbName));
     } catch {
       // PostgreSQL unreachable: keep what the last rebuild knew about databases.
       databases = new Set([...prevRows.values()].filter((t) => t.hasDatabase).map((t) => t.slug));
@@ -241,6 +241,7 @@ export class TenantWatcher {
     const observed: Observed = {
       registry,
       secrets: new Set(run.streams.secrets.list().map(label).filter(Boolean)),
+      licenseCaps: licenseCapsOf(run.streams.secrets.list() as Array<KubernetesObject & { data?: Record<string, string> }>),
       leases: new Set(run.streams.leases.list().map(label).filter(Boolean)),
       databases,
       roles,

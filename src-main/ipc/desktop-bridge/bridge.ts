@@ -46,7 +46,8 @@ export interface IpcLike {
 /** The part of the router (src-main/ipc/router.ts) the bridge uses. */
 export interface BridgeRouter {
   invoke(connectionId: string, command: unknown, input: unknown): Promise<Result<unknown>>;
-  subscribe(event: string, listener: (payload: unknown) => void): () => void;
+  /** Delivers only while the connection's operator may see the event (signed in, at least the event's role). */
+  subscribe(connectionId: string, event: string, listener: (payload: unknown) => void): () => void;
 }
 
 export interface DesktopBridgeOptions {
@@ -127,7 +128,7 @@ export function createDesktopBridge(options: DesktopBridgeOptions): DesktopBridg
     const channel = eventChannel(name);
     let off: () => void;
     try {
-      off = router.subscribe(name, (payload) => {
+      off = router.subscribe(connectionIdOf(sender), name, (payload) => {
         if (sender.isDestroyed()) releaseAll(sender);
         else sender.send(channel, payload);
       });

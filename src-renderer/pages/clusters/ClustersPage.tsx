@@ -9,6 +9,7 @@ import { Icon } from '../../shell/Icon';
 import { ago, exactTime } from '../../lib/format';
 import { ProfileForm } from './ProfileForm';
 import { SourcesCard } from './SourcesCard';
+import { ApprovalsCard } from './ApprovalsCard';
 
 /** Kubeconfig contexts (broken ones included, with the reason), connection test and the cluster profile. */
 export default function ClustersPage() {
@@ -145,6 +146,8 @@ export default function ClustersPage() {
           <ProfileForm clusterId={focus.id} contextName={focus.contextName} key={focus.id} />
         </div>
       )}
+
+      <ApprovalsCard approvals={list?.approvals ?? []} />
 
       <SourcesCard sources={list?.sources ?? []} electron={useApp.getState().info?.mode === 'electron'} />
     </div>

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { SecretsStatus } from '../../../src-shared/contract/clusters';
 import { client } from '../../client';
 import { toastError, toastSuccess } from '../../stores/toasts';
+import { useApp } from '../../stores/app';
 import { Icon } from '../../shell/Icon';
 
 /**
@@ -12,6 +13,7 @@ export function SecretsUnlock({ onChange }: { onChange?(s: SecretsStatus): void 
   const [status, setStatus] = useState<SecretsStatus | null>(null);
   const [passphrase, setPassphrase] = useState('');
   const [busy, setBusy] = useState(false);
+  const role = useApp((s) => s.operator?.role);
 
   useEffect(() => {
     client.invoke('secrets.status', {}).then(
@@ -26,6 +28,15 @@ export function SecretsUnlock({ onChange }: { onChange?(s: SecretsStatus): void 
   if (!status) return null;
   if (status.kind === 'keychain') return <span className="field-hint">Secrets go to the OS keychain.</span>;
   if (!status.locked) return <span className="field-hint">Secrets go to the encrypted file (unlocked).</span>;
+  if (!status.initialized && role !== 'admin') {
+    // Creating the file chooses the passphrase of every stored credential: the engine allows it to admins only.
+    return (
+      <div className="callout callout-warn" data-testid="secrets-locked">
+        <Icon name="key" size={14} /> No OS keychain here: secrets go to an encrypted file that does not exist yet. An admin must create it (choosing its
+        passphrase) before credentials can be stored.
+      </div>
+    );
+  }
 
   const unlock = async () => {
     setBusy(true);

@@ -10,7 +10,7 @@ import { StepList, useOperationProgress } from '../../components/StepList';
 import { Modal } from '../../components/Modal';
 import { navigate } from '../../lib/router';
 
-const DELETE_STEPS = ['reserve', 'mark-deleting', 'final-backup', 'workloads', 'database', 'secret', 'registry', 'release'];
+const DELETE_STEPS = ['reserve', 'mark-deleting', 'final-backup', 'workloads', 'database', 'secret', 'registry', 'license', 'release'];
 
 /** Suspend / resume, and delete with typed confirmation of the slug; delete shows its steps live and the leftover scan. */
 export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload(): Promise<void> }) {

@@ -8,7 +8,7 @@ import { StepList, useOperationProgress, type StepView } from '../../components/
 import { CopyButton } from '../../components/CopyButton';
 import { navigate } from '../../lib/router';
 
-const CREATE_STEPS = ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'release'];
+const CREATE_STEPS = ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'license', 'release'];
 const Email = z.email().max(254);
 const firstIssue = (r: { success: boolean; error?: { issues: { message: string }[] } }) => (r.success ? null : (r.error?.issues[0]?.message ?? 'invalid'));
 

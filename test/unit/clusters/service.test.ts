@@ -197,7 +197,7 @@ describe('clusters service', () => {
     const { service, secrets } = build({ KUBECONFIG: file });
     const id = service.list(null).contexts[0]!.id;
     expect(service.profile(id)).toMatchObject({ namespace: 'iam-system', database: null, hasPassword: false, expectedOffline: false });
-    const database = { host: 'db.internal', port: 5432, user: 'gatehouse_admin', database: 'postgres', ssl: true };
+    const database = { host: 'db.internal', port: 5432, user: 'gatehouse_admin', database: 'postgres', sslMode: 'verify-full' as const, caPem: null };
 
     await expect(
       service.saveProfile({
@@ -222,7 +222,7 @@ describe('clusters service', () => {
     expect(dump).not.toContain('Very$ecret');
     // saving without a password keeps the stored one
     await service.saveProfile({ clusterId: id, namespace: 'iam-prod', database, expectedOffline: false });
-    expect(await service.runtimeFor(id).pgAdmin()).toEqual({ ...database, password: 'Very$ecret' });
+    expect(await service.runtimeFor(id).pgAdmin()).toEqual({ host: 'db.internal', port: 5432, user: 'gatehouse_admin', database: 'postgres', ssl: { mode: 'verify-full' }, password: 'Very$ecret' });
     expect(service.runtimeFor(id).namespace).toBe('iam-prod');
     // removing the connection removes the password too
     await service.saveProfile({ clusterId: id, namespace: 'iam-prod', database: null, expectedOffline: false });

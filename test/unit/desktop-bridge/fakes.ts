@@ -175,7 +175,7 @@ export class CountingRouter implements BridgeRouter {
     this.invocations.push({ connectionId, command, input });
     return { ok: true, value: { echoed: command } };
   }
-  subscribe(event: string, listener: (payload: unknown) => void) {
+  subscribe(_connectionId: string, event: string, listener: (payload: unknown) => void) {
     if (!isEventName(event)) throw new Error(`unknown event ${event}`);
     this.subscribeCalls += 1;
     this.live.set(event, (this.live.get(event) ?? 0) + 1);

@@ -24,14 +24,20 @@ describe('browser mode server', () => {
   const env = tempEngine();
   let server: RunningServer;
   let cookie = '';
-  const token = 'test-token-0123456789';
+  let base = '';
+  const host = () => ({ host: `127.0.0.1:${server.port}` });
+  const linkPath = (url: string) => {
+    const u = new URL(url);
+    return `${u.pathname}${u.search}`;
+  };
 
   beforeAll(async () => {
     const staticDir = path.join(env.dir, 'ui');
     fs.mkdirSync(staticDir);
     fs.writeFileSync(path.join(staticDir, 'index.html'), '<html>ui</html>');
-    server = await startServer({ router: createRouter(env.engine), staticDir, token });
-    const exchange = await request(server.port, `/?token=${token}`, { host: `127.0.0.1:${server.port}` });
+    server = await startServer({ router: createRouter(env.engine), staticDir });
+    base = new URL(server.url).pathname;
+    const exchange = await request(server.port, linkPath(server.openUrl), host());
     cookie = String(exchange.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
   });
   afterAll(async () => {
@@ -44,54 +50,58 @@ describe('browser mode server', () => {
     await expect(startServer({ router: createRouter(env.engine), staticDir: env.dir, host: '0.0.0.0' })).rejects.toThrow(/allow-remote/);
   });
 
-  it('exchanges the token for an HttpOnly SameSite=Strict cookie', async () => {
-    const r = await request(server.port, `/?token=${token}`, { host: `127.0.0.1:${server.port}` });
+  it('exchanges the token for an HttpOnly SameSite=Strict cookie scoped to the instance path', async () => {
+    const r = await request(server.port, linkPath(server.newOpenUrl()), host());
     expect(r.status).toBe(303);
     const setCookie = String(r.headers['set-cookie']?.[0]);
     expect(setCookie).toMatch(/HttpOnly/);
     expect(setCookie).toMatch(/SameSite=Strict/);
-    expect(r.headers.location).toBe('/');
+    expect(setCookie).toContain(`Path=${base.replace(/\/$/, '')};`);
+    expect(r.headers.location).toBe(base);
   });
 
   it('refuses a request without the token or cookie', async () => {
-    const r = await request(server.port, '/', { host: `127.0.0.1:${server.port}` });
-    expect(r.status).toBe(401);
-    expect(r.body).toMatch(/npm run serve/);
+    for (const p of ['/', base]) {
+      const r = await request(server.port, p, host());
+      expect(r.status).toBe(401);
+      expect(r.body).toMatch(/gatehouse serve/);
+    }
   });
 
   it('refuses a wrong token', async () => {
-    const r = await request(server.port, '/?token=nope', { host: `127.0.0.1:${server.port}` });
+    const r = await request(server.port, `${base}?token=nope`, host());
     expect(r.status).toBe(401);
+    expect(r.headers['set-cookie']).toBeUndefined();
   });
 
   it('serves the UI with a strict CSP once the cookie is set', async () => {
-    const r = await request(server.port, '/', { host: `127.0.0.1:${server.port}`, cookie });
+    const r = await request(server.port, base, { ...host(), cookie });
     expect(r.status).toBe(200);
     expect(r.body).toContain('ui');
     expect(r.headers['content-security-policy']).toMatch(/script-src 'self'/);
   });
 
   it('refuses a foreign Host header (DNS rebinding) even with a valid cookie', async () => {
-    const r = await request(server.port, '/', { host: `evil.example:${server.port}`, cookie });
+    const r = await request(server.port, base, { host: `evil.example:${server.port}`, cookie });
     expect(r.status).toBe(421);
   });
 
   it('refuses a foreign Origin even with a valid cookie', async () => {
-    const r = await request(server.port, '/', { host: `127.0.0.1:${server.port}`, origin: 'http://evil.example', cookie });
+    const r = await request(server.port, base, { ...host(), origin: 'http://evil.example', cookie });
     expect(r.status).toBe(403);
   });
 
   const openSocket = (headers: Record<string, string>) =>
     new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { headers });
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}${base}ws`, { headers });
       ws.once('open', () => resolve(ws));
       ws.once('error', reject);
       ws.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
     });
 
   it('refuses a WebSocket without the cookie or with a foreign Origin', async () => {
-    await expect(openSocket({})).rejects.toThrow(/401/);
-    await expect(openSocket({ cookie, origin: 'http://evil.example' })).rejects.toThrow(/401/);
+    await expect(openSocket({ origin: `http://127.0.0.1:${server.port}` })).rejects.toThrow(/401/);
+    await expect(openSocket({ cookie, origin: 'http://evil.example' })).rejects.toThrow(/403/);
   });
 
   it('carries typed commands over the WebSocket and refuses a wrong shape', async () => {
