@@ -130,5 +130,5 @@ export const InfraChanged = z.object({
 export type InfraChanged = z.infer<typeof InfraChanged>;
 
 export const infraEvents = {
-  'infra.changed': event({ summary: "The platform's pods or workloads changed (batched)", payload: InfraChanged }),
+  'infra.changed': event({ role: 'viewer', summary: "The platform's pods or workloads changed (batched)", payload: InfraChanged }),
 };
