@@ -19,6 +19,7 @@ import type { ClusterRuntime } from './core/cluster-runtime';
 import { consoleInstallationId, createTenantsCapability, tenantsMigrations } from './tenants';
 import { createWorkersCapability } from './workers';
 import { InfraService } from './infra/service';
+import { EntitiesService, entitiesMigrations } from './entities';
 
 export const CONSOLE_VERSION = '0.1.0';
 
@@ -49,7 +50,7 @@ export interface EngineOptions {
 }
 
 /** Every local schema step of every capability (durable state and cache), in one list so the order is visible. */
-export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations];
+export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations, ...entitiesMigrations];
 
 /**
  * The composition root: builds every service with its adapters passed in
@@ -105,7 +106,12 @@ export function createEngine(options: EngineOptions) {
     });
   }
   const operators = new OperatorsService({ db, secrets: options.audit?.secrets ?? secretsAdapter, sessions, identityMode: identity, oidc: options.oidc });
-  const tenants = createTenantsCapability({ db, bus, settings, saga, log, ...(options.tenants ? { options: options.tenants } : {}) });
+  const entities = new EntitiesService({ db, bus, saga, consoleId: consoleInstallationId(settings), ...(options.tenants?.migrationsDir ? { migrationsDir: options.tenants.migrationsDir } : {}) });
+  // New tenants receive the current control-plane definitions in their create saga.
+  const tenants = createTenantsCapability({
+    db, bus, settings, saga, log,
+    options: { ...options.tenants, systemEntities: (pg, slug, operationId) => entities.syncNewTenant(pg, slug, operationId) },
+  });
   // Each cluster's tenant list stays live (WATCH + background stats) while that cluster is online.
   bus.subscribe('cluster.state', (state) => {
     if (!state.clusterId || !directory.knownUid(state.clusterId)) return;
@@ -176,6 +182,7 @@ export function createEngine(options: EngineOptions) {
     tenants,
     workers,
     infra,
+    entities,
     /** Connection state of a context, as the pipeline's offline guard needs it. */
     clusterState: (contextId: string | null) =>
       contextId ? clustersCapability.clusters.monitorFor(contextId).pipelineState() : { online: true, lastSyncAt: null },

@@ -9,6 +9,7 @@ import { operationsHandlers, tenantsHandlers } from './tenants';
 import { auditHandlers } from './audit';
 import { operatorsHandlers } from './operators';
 import { infraHandlers, poolsHandlers, upgradesHandlers, workersHandlers } from './workers';
+import { entitiesHandlers } from './entities';
 
 /** Host services only a shell can give (native dialogs); browser mode has none. */
 export interface ShellServices {
@@ -33,6 +34,7 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...infraHandlers(engine),
     ...poolsHandlers(engine),
     ...upgradesHandlers(engine),
+    ...entitiesHandlers(engine),
   };
 }
 

@@ -7,6 +7,7 @@ const STEP_LABELS: Record<string, string> = {
   reserve: 'Reserve the tenant (Lease)',
   database: 'Database role and database',
   schema: 'Schema migrations',
+  'system-entities': 'Control-plane entities',
   'admin-user': 'Initial admin user',
   secret: 'Kubernetes Secret',
   registry: 'Registry entry',

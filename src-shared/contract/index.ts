@@ -8,6 +8,7 @@ import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
 import { poolsCommands, upgradesCommands, workersCommands } from './workers';
 import { infraCommands, infraEvents } from './infra';
+import { entitiesCommands } from './entities';
 
 export * from './errors';
 export * from './define';
@@ -30,6 +31,7 @@ export const commands = {
   ...poolsCommands,
   ...upgradesCommands,
   ...infraCommands,
+  ...entitiesCommands,
 } as const;
 
 export const events = {

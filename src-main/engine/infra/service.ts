@@ -5,7 +5,7 @@ import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import type { Logger } from '../core/logger';
 import { errorText } from '../core/saga';
-import { WORKERS_SELECTOR, decodeWorkerConfig } from '../workers/config-store';
+import { WORKERS_SELECTOR, decodeWorkerConfig } from '../workers';
 import { ListWatchStream, makeWatch, missingRow, podRow, watchFailure, workloadRow, type ListPage, type WatchLike } from './watch';
 
 /** Everything the platform runs carries this label (resources/platform/*.yaml and what the console creates). */

@@ -1,8 +1,8 @@
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { TENANT_LABEL } from '../tenants';
 import type { Health, InfraGroup, InfraPod, InfraWorkload } from '../../../src-shared/contract/infra';
 import { kubeError, kubeStatusCode } from '../../adapters/kube';
 import type { Logger } from '../core/logger';
-import { TENANT_LABEL } from '../tenants/lease';
 
 /**
  * One resource kept current by LIST + WATCH, holding only the compact row each object

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
 import type { EventBus } from '../core/events';
 import { sagaMigrations, type SagaRunner } from '../core/saga';
-import type { SettingsService } from '../settings/service';
+import type { SettingsService } from '../settings';
 import { tenantCacheMigrations } from './reconcile';
 import { TenantService, type TenantServiceOptions } from './service';
 import type { Logger } from '../core/logger';
@@ -12,7 +12,14 @@ export { TenantService } from './service';
 export { TenantWatcher } from './watch';
 /** Object names other capabilities (license fan-out, backups, rotation) must agree on. */
 export { tenantSecretName, tenantDbName, tenantRoleName, slugOfDbName, OPERATION_ANNOTATION } from './material';
-export { TENANT_LABEL, tenantLeaseName } from './lease';
+export { TENANT_LABEL, tenantLeaseName, acquireTenantLease, releaseTenantLease } from './lease';
+/** The entity sync (docs/entities.md) holds the tenant Lease per tenant and reads the shipped tenant migrations. */
+export { tenantKube, type TenantKube } from './kube-ports';
+// For the workers capability (worker config shards like the registry, the tenant Lease, login worker names).
+export { LeaseKeeper, LEASE_SECONDS } from './lease';
+export { loginWorkerName, decodeSecretData } from './material';
+export { TenantRegistry, REGISTRY_LABEL_KEY, fnv1a, type RegistryEntry } from './registry';
+export { loadTenantMigrations } from './schema';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
 
 /**
@@ -34,7 +41,7 @@ export function createTenantsCapability(deps: {
   settings: SettingsService;
   saga: SagaRunner;
   log?: Logger;
-  options?: Partial<Pick<TenantServiceOptions, 'leaseSeconds' | 'beforeStep' | 'statsEveryMs' | 'statsConcurrency' | 'migrationsDir' | 'registryShards'>>;
+  options?: Partial<Pick<TenantServiceOptions, 'leaseSeconds' | 'beforeStep' | 'statsEveryMs' | 'statsConcurrency' | 'migrationsDir' | 'registryShards' | 'systemEntities'>>;
 }) {
   // Watches are per cluster: the engine starts each when that cluster comes online (TenantService.onClusterState).
   return new TenantService({ db: deps.db, bus: deps.bus, saga: deps.saga, consoleId: consoleInstallationId(deps.settings), log: deps.log, ...deps.options });

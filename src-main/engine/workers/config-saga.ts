@@ -1,13 +1,10 @@
 import type { V1Deployment } from '@kubernetes/client-node';
+import { LeaseKeeper, OPERATION_ANNOTATION, TENANT_LABEL, acquireTenantLease, loginWorkerName, releaseTenantLease, tenantSecretName, type RegistryEntry, type TenantKube, type TenantRegistry } from '../tenants';
 import { ContractError } from '../../../src-shared/contract';
 import type { RolloutStatus, WorkerConfig } from '../../../src-shared/contract/workers';
 import { MANAGED_BY_LABEL } from '../../adapters/kube';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { OperationHandle, SagaDefinition, SagaStep } from '../core/saga';
-import { type TenantKube } from '../tenants/kube-ports';
-import { LeaseKeeper, TENANT_LABEL, acquireTenantLease, releaseTenantLease } from '../tenants/lease';
-import { OPERATION_ANNOTATION, loginWorkerName, tenantSecretName } from '../tenants/material';
-import type { RegistryEntry, TenantRegistry } from '../tenants/registry';
 import { DEFAULT_WORKER_CONFIG, decodeWorkerConfig, type WorkerConfigStore } from './config-store';
 import type { WorkersKube } from './kube';
 import {

@@ -1,8 +1,8 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
+import { REGISTRY_LABEL_KEY, fnv1a } from '../tenants';
 import type { WorkerConfig } from '../../../src-shared/contract/workers';
 import { MANAGED_BY_LABEL } from '../../adapters/kube';
 import { retryOnConflict as retryKubeConflict } from '../../adapters/kube';
-import { REGISTRY_LABEL_KEY, fnv1a } from '../tenants/registry';
 import type { WorkersKube } from './kube';
 
 /**

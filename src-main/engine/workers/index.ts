@@ -6,6 +6,7 @@ import { tierRank } from './config-saga';
 import { WorkersService, type WorkersServiceOptions } from './service';
 
 export { WorkersService } from './service';
+export { WORKERS_SELECTOR, decodeWorkerConfig } from './config-store';
 
 /** What the license check needs: the cluster's effective license tier, and a tenant's users (null: unknown). */
 export interface LicenseView {

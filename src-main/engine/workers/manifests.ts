@@ -1,8 +1,7 @@
 import type { V1Deployment, V1OwnerReference, V1Service } from '@kubernetes/client-node';
+import { OPERATION_ANNOTATION, TENANT_LABEL, loginWorkerName, tenantSecretName } from '../tenants';
 import { TIER_LIMITS, type TenantTier } from '../../../src-shared/contract/tenants';
 import { MANAGED_BY_LABEL } from '../../adapters/kube';
-import { TENANT_LABEL } from '../tenants/lease';
-import { OPERATION_ANNOTATION, loginWorkerName, tenantSecretName } from '../tenants/material';
 
 /** Labels the platform's workloads carry (resources/platform/*.yaml); the infrastructure watch groups by them. */
 export const NAME_LABEL = 'app.kubernetes.io/name';

@@ -1,12 +1,11 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { OPERATION_ANNOTATION, acquireTenantLease, decodeSecretData, releaseTenantLease } from '../tenants';
 import type { V1ConfigMap, V1Deployment, V1Secret } from '@kubernetes/client-node';
 import { ContractError } from '../../../src-shared/contract';
 import type { AgentPool } from '../../../src-shared/contract/workers';
 import { MANAGED_BY_LABEL, retryOnConflict as retryKubeConflict } from '../../adapters/kube';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { OperationHandle, SagaDefinition, SagaRunner } from '../core/saga';
-import { OPERATION_ANNOTATION, decodeSecretData } from '../tenants/material';
-import { acquireTenantLease, releaseTenantLease } from '../tenants/lease';
 import { DEFAULT_WORKER_CONFIG } from './config-store';
 import type { WorkerPorts } from './config-saga';
 import { COMPONENT_LABEL, POOL_LABEL, POOL_USER_LABEL_PREFIX, SHARED_POOL, poolDeployment, poolDeploymentName, withTag } from './manifests';

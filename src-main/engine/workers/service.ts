@@ -1,4 +1,5 @@
 import { ContractError } from '../../../src-shared/contract';
+import { LEASE_SECONDS, TenantRegistry, loginWorkerName, tenantKube } from '../tenants';
 import type { RolloutStatus, WorkerConfig } from '../../../src-shared/contract/workers';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
@@ -6,10 +7,6 @@ import type { OperationHandle, SagaRunner } from '../core/saga';
 import { finish } from './finish';
 import { AgentPools } from './pools';
 import { Upgrades } from './upgrades';
-import { tenantKube } from '../tenants/kube-ports';
-import { LEASE_SECONDS } from '../tenants/lease';
-import { loginWorkerName } from '../tenants/material';
-import { TenantRegistry } from '../tenants/registry';
 import { DEFAULT_WORKER_CONFIG, WorkerConfigStore } from './config-store';
 import {
   TENANT_PROFILE,
