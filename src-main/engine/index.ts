@@ -19,6 +19,8 @@ import type { ClusterRuntime } from './core/cluster-runtime';
 import { consoleInstallationId, createTenantsCapability, tenantsMigrations } from './tenants';
 import { RotationService } from './rotation/service';
 import { rotationMigrations } from './rotation/fleet';
+import { createWorkersCapability } from './workers';
+import { InfraService } from './infra/service';
 import { EntitiesService, entitiesMigrations } from './entities';
 import { backupsMigrations, createBackupsCapability } from './backups';
 
@@ -45,6 +47,8 @@ export interface EngineOptions {
   backups?: { jobs?: number; schedulerEveryMs?: number };
   /** Tenant knobs for tests: Lease duration, a hook before each saga step, stats refresh. */
   tenants?: NonNullable<Parameters<typeof createTenantsCapability>[0]['options']>;
+  /** Workers knobs for tests: rollout check period and stuck threshold. */
+  workers?: NonNullable<Parameters<typeof createWorkersCapability>[0]['options']>;
   /** Audit/operators knobs for tests: another secret store, checkpoint spacing, retry delays, OIDC clock. */
   audit?: { secrets?: SecretStoreLike; checkpointEvery?: number; retry?: { baseDelayMs?: number; maxDelayMs?: number } };
   oidc?: OidcOptions;
@@ -156,6 +160,22 @@ export function createEngine(options: EngineOptions) {
       consoleVersion: CONSOLE_VERSION,
       usage: async (slug) => tenants.userCount(await cluster(), slug),
     });
+  // Worker configuration, agent pools, infrastructure and upgrades (docs/workers.md).
+  const workers = createWorkersCapability({
+    saga,
+    bus,
+    consoleId: consoleInstallationId(settings),
+    license: {
+      effectiveTier: async (cluster) => {
+        const status = await license(async () => cluster).status();
+        return { tier: status.effective.tier, freeTier: status.effective.freeTier };
+      },
+      users: (cluster, slug) => tenants.userCount(cluster, slug),
+    },
+    ...(options.workers ? { options: options.workers } : {}),
+  });
+  // One LIST + WATCH of the platform's pods and Deployments per cluster, started by the first page open.
+  const infra = new InfraService({ bus, log });
 
   return {
     version: CONSOLE_VERSION,
@@ -181,6 +201,8 @@ export function createEngine(options: EngineOptions) {
     saga,
     tenants,
     rotation,
+    workers,
+    infra,
     entities,
     backups,
     /** Connection state of a context, as the pipeline's offline guard needs it. */
@@ -188,6 +210,7 @@ export function createEngine(options: EngineOptions) {
       contextId ? clustersCapability.clusters.monitorFor(contextId).pipelineState() : { online: true, lastSyncAt: null },
     async close() {
       await backups.close();
+      infra.close();
       await tenants.close();
       operators.close();
       await auditLog.close();

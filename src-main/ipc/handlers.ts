@@ -9,6 +9,7 @@ import { operationsHandlers, tenantsHandlers } from './tenants';
 import { auditHandlers } from './audit';
 import { operatorsHandlers } from './operators';
 import { rotationHandlers } from './rotation';
+import { infraHandlers, poolsHandlers, upgradesHandlers, workersHandlers } from './workers';
 import { entitiesHandlers } from './entities';
 import { backupsHandlers } from './backups';
 
@@ -34,6 +35,10 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...auditHandlers(engine, shell),
     ...operatorsHandlers(engine),
     ...rotationHandlers(engine),
+    ...workersHandlers(engine),
+    ...infraHandlers(engine),
+    ...poolsHandlers(engine),
+    ...upgradesHandlers(engine),
     ...entitiesHandlers(engine),
     ...backupsHandlers(engine),
   };

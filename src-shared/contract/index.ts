@@ -7,6 +7,8 @@ import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
 import { rotationCommands } from './secrets';
+import { poolsCommands, upgradesCommands, workersCommands } from './workers';
+import { infraCommands, infraEvents } from './infra';
 import { entitiesCommands } from './entities';
 import { backupsCommands, backupsEvents } from './backups';
 
@@ -28,6 +30,10 @@ export const commands = {
   ...auditCommands,
   ...operatorsCommands,
   ...rotationCommands,
+  ...workersCommands,
+  ...poolsCommands,
+  ...upgradesCommands,
+  ...infraCommands,
   ...entitiesCommands,
   ...backupsCommands,
 } as const;
@@ -39,6 +45,7 @@ export const events = {
   ...auditEvents,
   ...tenantEvents,
   ...backupsEvents,
+  ...infraEvents,
 } as const;
 
 export type Commands = typeof commands;

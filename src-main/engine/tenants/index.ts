@@ -15,13 +15,15 @@ export { tenantSecretName, tenantDbName, tenantRoleName, slugOfDbName, OPERATION
 export { TENANT_LABEL, tenantLeaseName, LEASE_SECONDS, LeaseKeeper, acquireTenantLease, releaseTenantLease } from './lease';
 /** The entity sync (docs/entities.md) holds the tenant Lease per tenant and reads the shipped tenant migrations. */
 export { tenantKube, type TenantKube } from './kube-ports';
+// For the workers capability (worker config shards like the registry, the tenant Lease, login worker names).
+export { loginWorkerName } from './material';
+export { TenantRegistry, REGISTRY_LABEL_KEY, fnv1a, type RegistryEntry } from './registry';
 export { loadTenantMigrations } from './schema';
 /** What the rotation capability builds on (docs/secrets.md): the Secret's decoding, generated passwords, the rotation logins. */
 export { decodeSecretData, generatePassword, tenantLoginRoleNames } from './material';
 /** What the restore sagas of engine/backups share with the tenant sagas (Lease, marks, Secret, schema). */
 export { INITIAL_ADMIN_USERNAME, hashPassword, tenantSecret, tenantSecretData } from './material';
 export { holdLease, type FinalBackupHook, type TenantPorts, type TenantSagaCtx } from './ports';
-export type { RegistryEntry } from './registry';
 export { applyPendingMigrations, currentSchemaVersion, latestVersion } from './schema';
 export { isKubeConflict } from './kube-ports';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];

@@ -15,6 +15,7 @@ import BootstrapTab from './secrets/BootstrapTab';
 import CpTokenTab from './secrets/CpTokenTab';
 
 const BackupsSection = lazy(() => import('./backups/BackupsSection'));
+import TenantWorkers from '../infrastructure/TenantWorkers';
 
 type Detail = CommandOutput<'tenants.get'>;
 const TABS = [
@@ -25,6 +26,7 @@ const TABS = [
   ['bootstrap', 'Bootstrap token'],
   ['cp-token', 'CP token'],
   ['backups', 'Backups'],
+  ['workers', 'Workers'],
   ['danger', 'Danger zone'],
 ] as const;
 
@@ -72,6 +74,7 @@ export default function TenantDetail({ slug, tab }: { slug: string; tab: string 
           <BackupsSection slug={slug} />
         </Suspense>
       )}
+      {q.data && tab === 'workers' && <TenantWorkers slug={slug} reloadTenant={q.reload} />}
       {q.data && tab === 'danger' && <DangerZone tenant={q.data.tenant} reload={q.reload} />}
     </div>
   );
