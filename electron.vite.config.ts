@@ -1,6 +1,7 @@
 import { defineConfig, externalizeDepsPlugin } from 'electron-vite';
 import react from '@vitejs/plugin-react';
 import path from 'node:path';
+import { rendererCsp } from './vite.renderer.config';
 
 export default defineConfig({
   main: {
@@ -17,7 +18,7 @@ export default defineConfig({
   },
   renderer: {
     root: path.resolve(import.meta.dirname, 'src-renderer'),
-    plugins: [react()],
+    plugins: [react(), rendererCsp()],
     build: { outDir: 'out/renderer', rollupOptions: { input: { index: path.resolve(import.meta.dirname, 'src-renderer/index.html') } } },
   },
 });

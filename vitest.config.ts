@@ -9,6 +9,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'src-*/**/*.test.ts'],
           environment: 'node',
+          // argon2id at 64 MiB is CPU-bound: on a loaded 2-core machine one test may take seconds; never fail on speed
+          testTimeout: 60_000,
           // engines built by tests act as the OS user (admin) unless a test asks for sign-in: docs/operators.md
           env: { GATEHOUSE_IDENTITY: 'os-user' },
         },

@@ -68,7 +68,7 @@ export function App() {
       <Sidebar entries={entries} active={pageId} onHelp={openHelp} />
       <div className="main">
         <Banners />
-        <main className="content" id="content">
+        <main className="content" id="content" tabIndex={-1}>
           <ErrorBoundary key={pageId}>
             <Suspense fallback={<div className="loading">Loading…</div>}>{Page && <Page segments={segments.slice(1)} />}</Suspense>
           </ErrorBoundary>

@@ -30,6 +30,24 @@ export function kubeClients(config: KubeConfig): KubeClients {
   };
 }
 
+/**
+ * Label the local cluster harness (test/harness) puts on its kube-system namespace. Together with
+ * a loopback API server it marks the only cluster where development mode (test license keys, the
+ * OS user acting as admin in browser mode) is accepted.
+ */
+export const DEV_HARNESS_LABEL = 'gatehouse.io/dev-harness';
+
+/** Is `server` (the kubeconfig's API server URL) on this machine? */
+export function isLoopbackServer(server: string | undefined): boolean {
+  if (!server) return false;
+  try {
+    const host = new URL(server).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
 /** Labels on every object the console creates, so a reconcile can find orphans. */
 export const MANAGED_BY_LABEL = { 'app.kubernetes.io/managed-by': 'gatehouse' } as const;
 

@@ -16,7 +16,13 @@ import { clustersMigrations, createClustersCapability, type ClustersEngineOption
 import { createLicenseService, licenseMigrations } from './license';
 import { SagaRunner } from './core/saga';
 import type { ClusterRuntime } from './core/cluster-runtime';
-import { createTenantsCapability, tenantsMigrations } from './tenants';
+import { consoleInstallationId, createTenantsCapability, tenantsMigrations } from './tenants';
+import { RotationService } from './rotation/service';
+import { rotationMigrations } from './rotation/fleet';
+import { createWorkersCapability } from './workers';
+import { InfraService } from './infra/service';
+import { EntitiesService, entitiesMigrations } from './entities';
+import { backupsMigrations, createBackupsCapability } from './backups';
 
 export const CONSOLE_VERSION = '0.1.0';
 
@@ -35,8 +41,14 @@ export interface EngineOptions {
    * See docs/operators.md.
    */
   identity?: IdentityMode;
+  /** Rotation knobs for tests: rollout timeout, shared-workload reload wait, the clock. */
+  rotation?: ConstructorParameters<typeof RotationService>[0]['options'];
+  /** Backup knobs for tests: table streams per backup, the console scheduler's period (0: off). */
+  backups?: { jobs?: number; schedulerEveryMs?: number };
   /** Tenant knobs for tests: Lease duration, a hook before each saga step, stats refresh. */
   tenants?: NonNullable<Parameters<typeof createTenantsCapability>[0]['options']>;
+  /** Workers knobs for tests: rollout check period and stuck threshold. */
+  workers?: NonNullable<Parameters<typeof createWorkersCapability>[0]['options']>;
   /** Audit/operators knobs for tests: another secret store, checkpoint spacing, retry delays, OIDC clock. */
   audit?: { secrets?: SecretStoreLike; checkpointEvery?: number; retry?: { baseDelayMs?: number; maxDelayMs?: number } };
   oidc?: OidcOptions;
@@ -45,7 +57,7 @@ export interface EngineOptions {
 }
 
 /** Every local schema step of every capability (durable state and cache), in one list so the order is visible. */
-export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations];
+export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations, ...entitiesMigrations, ...rotationMigrations, ...backupsMigrations];
 
 /**
  * The composition root: builds every service with its adapters passed in
@@ -103,12 +115,28 @@ export function createEngine(options: EngineOptions) {
     });
   }
   const operators = new OperatorsService({ db, secrets: options.audit?.secrets ?? secretsAdapter, sessions, identityMode: identity, oidc: options.oidc });
-  const tenants = createTenantsCapability({ db, bus, settings, saga, log, ...(options.tenants ? { options: options.tenants } : {}) });
-  // Each cluster's tenant list stays live (WATCH + background stats) while that cluster is online.
+  const entities = new EntitiesService({ db, bus, saga, consoleId: consoleInstallationId(settings), ...(options.tenants?.migrationsDir ? { migrationsDir: options.tenants.migrationsDir } : {}) });
+  // New tenants receive the current control-plane definitions in their create saga.
+  const tenants = createTenantsCapability({
+    db, bus, settings, saga, log,
+    options: { ...options.tenants, systemEntities: (pg, slug, operationId) => entities.syncNewTenant(pg, slug, operationId) },
+  });
+  const rotation = new RotationService({ db, bus, saga, consoleId: consoleInstallationId(settings), ...(options.rotation ? { options: options.rotation } : {}) });
+
+  const backups = createBackupsCapability({
+    db, bus, saga, tenants, secrets: () => clustersCapability.secrets.store(), consoleId: consoleInstallationId(settings), consoleVersion: CONSOLE_VERSION,
+    dataDir, audit, log, ...(options.backups?.jobs ? { jobs: options.backups.jobs } : {}),
+    ...(options.backups?.schedulerEveryMs !== undefined ? { schedulerEveryMs: options.backups.schedulerEveryMs } : {}),
+    ...(options.tenants?.leaseSeconds ? { leaseSeconds: options.tenants.leaseSeconds } : {}),
+  });
+  // Each cluster's tenant list stays live (WATCH + background stats) while that cluster is online; due backups run there too.
   bus.subscribe('cluster.state', (state) => {
     if (!state.clusterId || !directory.knownUid(state.clusterId)) return;
     directory.forContext(state.clusterId).then(
-      (scope) => tenants.onClusterState(scope, state),
+      (scope) => {
+        tenants.onClusterState(scope, state);
+        if (state.state === 'online') backups.scheduler.start(scope);
+      },
       () => undefined,
     );
   });
@@ -132,6 +160,22 @@ export function createEngine(options: EngineOptions) {
       consoleVersion: CONSOLE_VERSION,
       usage: async (slug) => tenants.userCount(await cluster(), slug),
     });
+  // Worker configuration, agent pools, infrastructure and upgrades (docs/workers.md).
+  const workers = createWorkersCapability({
+    saga,
+    bus,
+    consoleId: consoleInstallationId(settings),
+    license: {
+      effectiveTier: async (cluster) => {
+        const status = await license(async () => cluster).status();
+        return { tier: status.effective.tier, freeTier: status.effective.freeTier };
+      },
+      users: (cluster, slug) => tenants.userCount(cluster, slug),
+    },
+    ...(options.workers ? { options: options.workers } : {}),
+  });
+  // One LIST + WATCH of the platform's pods and Deployments per cluster, started by the first page open.
+  const infra = new InfraService({ bus, log });
 
   return {
     version: CONSOLE_VERSION,
@@ -156,10 +200,17 @@ export function createEngine(options: EngineOptions) {
     license,
     saga,
     tenants,
+    rotation,
+    workers,
+    infra,
+    entities,
+    backups,
     /** Connection state of a context, as the pipeline's offline guard needs it. */
     clusterState: (contextId: string | null) =>
       contextId ? clustersCapability.clusters.monitorFor(contextId).pipelineState() : { online: true, lastSyncAt: null },
     async close() {
+      await backups.close();
+      infra.close();
       await tenants.close();
       operators.close();
       await auditLog.close();

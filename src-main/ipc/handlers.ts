@@ -8,6 +8,10 @@ import { licenseHandlers } from './license';
 import { operationsHandlers, tenantsHandlers } from './tenants';
 import { auditHandlers } from './audit';
 import { operatorsHandlers } from './operators';
+import { rotationHandlers } from './rotation';
+import { infraHandlers, poolsHandlers, upgradesHandlers, workersHandlers } from './workers';
+import { entitiesHandlers } from './entities';
+import { backupsHandlers } from './backups';
 
 /** Host services only a shell can give (native dialogs); browser mode has none. */
 export interface ShellServices {
@@ -30,6 +34,13 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...operationsHandlers(engine),
     ...auditHandlers(engine, shell),
     ...operatorsHandlers(engine),
+    ...rotationHandlers(engine),
+    ...workersHandlers(engine),
+    ...infraHandlers(engine),
+    ...poolsHandlers(engine),
+    ...upgradesHandlers(engine),
+    ...entitiesHandlers(engine),
+    ...backupsHandlers(engine),
   };
 }
 

@@ -38,6 +38,8 @@ export interface PipelineDeps {
   resolveCluster(contextId: string): Promise<ClusterRuntime>;
   /** The last known cluster identity of a context, without a network call. */
   knownClusterUid(contextId: string): string | null;
+  /** Refuses (throws) an operator on a cluster: the development identity works only on the local harness. */
+  admitToCluster?(operator: OperatorIdentity, cluster: ClusterRuntime): void;
   consoleVersion: string;
   /** Unexpected failures go to the log with their stack; the operator gets a short message. */
   logError(command: string, error: unknown): void;
@@ -99,6 +101,7 @@ export function createPipeline(deps: PipelineDeps) {
         resolved ??= (async () => {
           if (!contextId) throw new ContractError('VALIDATION', 'No cluster is selected. Choose one on the Clusters page first.');
           const rt = await deps.resolveCluster(contextId);
+          deps.admitToCluster?.(operator, rt);
           resolvedUid = rt.clusterId;
           return rt;
         })();

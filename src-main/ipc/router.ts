@@ -1,3 +1,4 @@
+import { ContractError } from '../../src-shared/contract';
 import type { Engine } from '../engine';
 import { createHandlers, type ShellServices } from './handlers';
 import { createPipeline, type Pipeline, type PipelineDeps } from './pipeline';
@@ -20,8 +21,16 @@ export const mayReceive = (operator: OperatorIdentity | null, def: Pick<EventDef
   operator !== null && roleRank[operator.role] >= roleRank[def.role];
 
 /** How the pipeline finds a session's cluster in the engine (also used by tests that build their own pipeline). */
-export function engineClusterDeps(engine: Engine): Pick<PipelineDeps, 'selectedContext' | 'clusterState' | 'resolveCluster' | 'knownClusterUid'> {
+export function engineClusterDeps(engine: Engine): Pick<PipelineDeps, 'selectedContext' | 'clusterState' | 'resolveCluster' | 'knownClusterUid' | 'admitToCluster'> {
   return {
+    // The OS user acting as admin (tests, sandbox, --dev) is for the local harness only, in browser mode.
+    admitToCluster: (operator, cluster) => {
+      if (operator.via !== 'os-user' || engine.mode !== 'browser' || engine.directory.isDevHarness(cluster.clusterId)) return;
+      throw new ContractError(
+        'FORBIDDEN',
+        `In browser mode the OS user acts as admin only on the local development harness, and "${cluster.contextName}" is not it. Start the console without the development identity and sign in (docs/operators.md).`,
+      );
+    },
     selectedContext: (connectionId) => engine.selections.get(connectionId),
     clusterState: (contextId) => engine.clusterState(contextId),
     resolveCluster: (contextId) => engine.directory.forContext(contextId),

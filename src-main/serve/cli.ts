@@ -71,7 +71,8 @@ export async function main(argv = process.argv.slice(2)) {
   const engine = createEngine({
     mode: 'browser',
     dataDir: values['data-dir'],
-    developmentMode: values.dev || process.env.GATEHOUSE_DEV === '1',
+    // only the explicit flag: an inherited environment variable must not turn on test keys and the OS-user admin
+    developmentMode: values.dev,
     resetLocalState: values['reset-local-state'],
   });
   for (const warning of engine.startupWarnings) console.warn(`gatehouse: ${warning}`);

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { CommandInput, CommandName, CommandOutput, ContractErrorShape } from '../../src-shared/contract';
 import { client, errorShape } from '../client';
+import { useApp } from '../stores/app';
 
 export interface Query<T> {
   data: T | undefined;
@@ -9,7 +10,10 @@ export interface Query<T> {
   reload(): Promise<void>;
 }
 
-/** Runs a read command on mount (and when `key` changes); keeps the last good answer while reloading. */
+/**
+ * Runs a read command on mount, when `key` changes and when the engine answers again after
+ * a lost connection; keeps the last good answer while reloading.
+ */
 export function useInvoke<K extends CommandName>(name: K, input: CommandInput<K>, key = '', enabled = true): Query<CommandOutput<K>> {
   const [data, setData] = useState<CommandOutput<K>>();
   const [error, setError] = useState<ContractErrorShape>();
@@ -17,6 +21,7 @@ export function useInvoke<K extends CommandName>(name: K, input: CommandInput<K>
   const inputRef = useRef(input);
   inputRef.current = input;
   const seq = useRef(0);
+  const reconnects = useApp((s) => s.reconnects);
 
   const reload = useCallback(async () => {
     const mine = ++seq.current;
@@ -36,7 +41,7 @@ export function useInvoke<K extends CommandName>(name: K, input: CommandInput<K>
 
   useEffect(() => {
     if (enabled) void reload();
-  }, [reload, key, enabled]);
+  }, [reload, key, enabled, reconnects]);
 
   return { data, error, loading, reload };
 }

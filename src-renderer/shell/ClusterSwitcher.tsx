@@ -11,6 +11,7 @@ export function ClusterSwitcher() {
   const select = useCluster((s) => s.select);
   const [open, setOpen] = useState(false);
   const popRef = useRef<HTMLDivElement>(null);
+  const buttonRef = useRef<HTMLButtonElement>(null);
   const current = selectedContext(list);
 
   useEffect(() => {
@@ -23,9 +24,16 @@ export function ClusterSwitcher() {
     return () => document.removeEventListener('mousedown', close);
   }, [open]);
 
+  // closing the menu from the keyboard or by a choice gives focus back to its button
+  const close = () => {
+    setOpen(false);
+    buttonRef.current?.focus();
+  };
+
   const onKeyDown = (e: KeyboardEvent) => {
-    if (e.key === 'Escape') {
-      setOpen(false);
+    if (e.key === 'Escape' && open) {
+      e.stopPropagation();
+      close();
       return;
     }
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
@@ -37,7 +45,7 @@ export function ClusterSwitcher() {
 
   return (
     <div className="switcher" onKeyDown={onKeyDown}>
-      <button className="switcher-button" aria-haspopup="listbox" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="cluster-switcher">
+      <button className="switcher-button" ref={buttonRef} aria-haspopup="listbox" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="cluster-switcher">
         <StateDot state={current ? (state?.state ?? 'unknown') : 'none'} />
         <span className="switcher-text">
           <span className="switcher-label">Cluster</span>
@@ -51,29 +59,31 @@ export function ClusterSwitcher() {
         </div>
       )}
       {open && (
-        <div className="switcher-pop" role="listbox" ref={popRef} aria-label="Cluster contexts">
+        <div className="switcher-pop" ref={popRef}>
           {(list?.contexts.length ?? 0) === 0 && <div className="switcher-empty">No kubeconfig contexts found.</div>}
-          {list?.contexts.map((c) => (
-            <button
-              key={c.id}
-              role="option"
-              aria-selected={c.selected}
-              className={`switcher-item ${c.selected ? 'selected' : ''}`}
-              disabled={c.status === 'error'}
-              title={c.error ?? `${c.server}\n${c.sourceFile}`}
-              onClick={() => {
-                setOpen(false);
-                void select(c.id);
-              }}
-            >
-              <StateDot state={c.status === 'error' ? 'error' : c.selected ? (state?.state ?? 'unknown') : 'idle'} />
-              <span className="switcher-item-text">
-                <span className="switcher-item-name">{c.contextName}</span>
-                <span className="switcher-item-sub">{c.status === 'error' ? c.error : c.server}</span>
-              </span>
-              {c.selected && <Icon name="check" />}
-            </button>
-          ))}
+          <div role="listbox" aria-label="Cluster contexts">
+            {list?.contexts.map((c) => (
+              <button
+                key={c.id}
+                role="option"
+                aria-selected={c.selected}
+                className={`switcher-item ${c.selected ? 'selected' : ''}`}
+                disabled={c.status === 'error'}
+                title={c.error ?? `${c.server}\n${c.sourceFile}`}
+                onClick={() => {
+                  close();
+                  void select(c.id);
+                }}
+              >
+                <StateDot state={c.status === 'error' ? 'error' : c.selected ? (state?.state ?? 'unknown') : 'idle'} />
+                <span className="switcher-item-text">
+                  <span className="switcher-item-name">{c.contextName}</span>
+                  <span className="switcher-item-sub">{c.status === 'error' ? c.error : c.server}</span>
+                </span>
+                {c.selected && <Icon name="check" />}
+              </button>
+            ))}
+          </div>
           <button
             className="switcher-manage"
             onClick={() => {

@@ -5,7 +5,8 @@ export function Toasts() {
   const toasts = useToasts((s) => s.toasts);
   const dismiss = useToasts((s) => s.dismiss);
   return (
-    <div className="toasts" aria-live="polite">
+    // reachable while a dialog is open (Modal's focus trap lets focus in here)
+    <div className="toasts" aria-live="polite" data-modal-exempt>
       {toasts.map((t) => (
         <div key={t.id} className={`toast toast-${t.kind}`} role={t.kind === 'error' ? 'alert' : 'status'} data-testid={`toast-${t.kind}`}>
           <Icon name={t.kind === 'error' ? 'alert' : 'check'} />

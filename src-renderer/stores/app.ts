@@ -1,6 +1,6 @@
 import { create } from 'zustand';
 import type { CommandOutput, OperatorIdentity } from '../../src-shared/contract';
-import { client, onEngineStatus } from '../client';
+import { client, onEngineBack, onEngineStatus } from '../client';
 import { toastError } from './toasts';
 
 export type ThemeSetting = 'light' | 'dark' | 'system';
@@ -10,6 +10,8 @@ interface AppState {
   operator: OperatorIdentity | null;
   /** Whether the console engine answers (the WebSocket in browser mode). */
   engineUp: boolean;
+  /** Bumped each time the engine answers again after a loss: readers of engine data reload on it. */
+  reconnects: number;
   themeSetting: ThemeSetting;
   /** The theme actually shown once "system" is resolved. */
   theme: 'light' | 'dark';
@@ -32,6 +34,7 @@ export const useApp = create<AppState>((set, get) => ({
   info: null,
   operator: null,
   engineUp: true,
+  reconnects: 0,
   themeSetting: 'system',
   theme: resolve('system'),
   dismissedWarnings: false,
@@ -76,9 +79,9 @@ window.matchMedia?.('(prefers-color-scheme: dark)').addEventListener('change', (
   applyTheme(theme);
   useApp.setState({ theme });
 });
-onEngineStatus((up) => {
-  const was = useApp.getState().engineUp;
-  useApp.setState({ engineUp: up });
-  // after a reconnect, the engine may have restarted: refresh identity and info
-  if (up && !was) void useApp.getState().load();
+onEngineStatus((s) => useApp.setState({ engineUp: s.up }));
+// after a reconnect the engine may have restarted: identity, info and settings first, then every reader
+onEngineBack(() => {
+  void useApp.getState().load();
+  useApp.setState((s) => ({ reconnects: s.reconnects + 1 }));
 });

@@ -1,6 +1,6 @@
 import { create } from 'zustand';
 import type { ClusterState, ClustersList } from '../../src-shared/contract/clusters';
-import { client } from '../client';
+import { client, onEngineBack } from '../client';
 import { toastError } from './toasts';
 
 interface ClusterStore {
@@ -69,6 +69,10 @@ export function wireClusterEvents() {
   // Every context in use by some session reports its state: show only this window's.
   client.subscribe('cluster.state', (state) => {
     if (state.clusterId === (useCluster.getState().list?.selectedId ?? null)) useCluster.setState({ state });
+  });
+  // events sent while the connection was down are lost: read the list and the state again
+  onEngineBack(() => {
+    if (useCluster.getState().list) void useCluster.getState().load();
   });
 }
 

@@ -1,7 +1,7 @@
 import { create } from 'zustand';
 import type { Drift, OperationSummary, TenantSummary } from '../../src-shared/contract/tenants';
 import { isCommandName } from '../../src-shared/contract';
-import { client } from '../client';
+import { client, onEngineBack } from '../client';
 import { toastError } from './toasts';
 import { whenSelectionChanges } from './cluster';
 
@@ -82,5 +82,11 @@ function wireTenantEvents() {
       for (const t of e.upserted) bySlug.set(t.slug, t);
       return { tenants: [...bySlug.values()].sort((a, b) => a.slug.localeCompare(b.slug)), drift: e.drift, refreshedAt: e.refreshedAt, fromCache: false };
     });
+  });
+  // deltas sent while the connection was down are lost: read the list again
+  onEngineBack(() => {
+    if (!useTenants.getState().loaded) return;
+    void useTenants.getState().load();
+    void useTenants.getState().loadUnfinished();
   });
 }

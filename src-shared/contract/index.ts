@@ -6,6 +6,11 @@ import { licenseCommands } from './license';
 import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
+import { rotationCommands } from './secrets';
+import { poolsCommands, upgradesCommands, workersCommands } from './workers';
+import { infraCommands, infraEvents } from './infra';
+import { entitiesCommands } from './entities';
+import { backupsCommands, backupsEvents } from './backups';
 
 export * from './errors';
 export * from './define';
@@ -24,6 +29,13 @@ export const commands = {
   ...operationCommands,
   ...auditCommands,
   ...operatorsCommands,
+  ...rotationCommands,
+  ...workersCommands,
+  ...poolsCommands,
+  ...upgradesCommands,
+  ...infraCommands,
+  ...entitiesCommands,
+  ...backupsCommands,
 } as const;
 
 export const events = {
@@ -32,6 +44,8 @@ export const events = {
   ...dashboardEvents,
   ...auditEvents,
   ...tenantEvents,
+  ...backupsEvents,
+  ...infraEvents,
 } as const;
 
 export type Commands = typeof commands;

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -142,6 +143,16 @@ describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', (
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
     expect(url.searchParams.get('state')).toBeTruthy();
     expect(url.searchParams.get('nonce')).toBeTruthy();
+    // Another local process throws a request line that is not a URL at the callback port: 400, and the flow goes on.
+    const port = Number(new URL(redirectUri).port);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1', () => sock.write('GET //[ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'));
+      let data = '';
+      sock.on('data', (d) => (data += d.toString()));
+      sock.on('close', () => resolve(data));
+      sock.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
 
     const [page, done] = await Promise.all([
       signInInBrowser(browser!, authorizationUrl, 'alice'),

@@ -139,6 +139,9 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
 
   it('stops on an outage of its cluster and publishes nothing more', async () => {
     watcher.onState({ state: 'offline' });
+    // the service keeps its own watcher of this cluster (started by reconcile): the outage stops it too
+    eng.service.onClusterState(eng.runtime, { state: 'offline' });
+    expect(eng.service.watcher(eng.runtime).watching()).toBeNull();
     expect(watcher.watching()).toBeNull();
     events.length = 0;
     await core.createNamespacedSecret({

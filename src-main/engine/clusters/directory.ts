@@ -1,6 +1,7 @@
 import { ContractError } from '../../../src-shared/contract';
 import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
 import type { PgAdminConfig } from '../core/cluster-runtime';
+import { DEV_HARNESS_LABEL, isLoopbackServer } from '../../adapters/kube';
 import { withDeadline } from './kube-call';
 import { ClusterScope } from './scope';
 import type { ClustersService } from './service';
@@ -15,6 +16,8 @@ export const identityMigrations: CacheMigration[] = [
       CREATE TABLE cluster_identities (
         context_id TEXT PRIMARY KEY, uid TEXT NOT NULL, context_name TEXT NOT NULL, server TEXT NOT NULL,
         first_seen TEXT NOT NULL, last_seen TEXT NOT NULL);
+      -- clusters seen answering as the local development harness (labelled kube-system, loopback API server)
+      CREATE TABLE cluster_dev_harness (uid TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
       CREATE INDEX cluster_identities_uid ON cluster_identities(uid);
       CREATE TABLE cluster_identity_changes (
         context_id TEXT NOT NULL, old_uid TEXT NOT NULL, new_uid TEXT NOT NULL, at TEXT NOT NULL,
@@ -54,6 +57,17 @@ export class ClusterDirectory {
     private readonly clusters: ClustersService,
     private readonly timeoutMs = 8000,
   ) {}
+
+  /** True for a cluster seen answering as the local development harness (kube-system labelled, API server on loopback). */
+  isDevHarness(uid: string): boolean {
+    return this.db.prepare('SELECT 1 FROM cluster_dev_harness WHERE uid = ?').get(uid) !== undefined;
+  }
+
+  private noteDevHarness(uid: string, labels: Record<string, string>, server: string): void {
+    if (labels[DEV_HARNESS_LABEL] === 'true' && isLoopbackServer(server)) {
+      this.db.prepare('INSERT OR REPLACE INTO cluster_dev_harness (uid, seen_at) VALUES (?, ?)').run(uid, new Date().toISOString());
+    } else this.db.prepare('DELETE FROM cluster_dev_harness WHERE uid = ?').run(uid);
+  }
 
   /** The UID a context was last seen to lead to, without a network call; null if never reached. */
   knownUid(contextId: string): string | null {
@@ -129,7 +143,9 @@ export class ClusterDirectory {
     const rt = this.clusters.runtimeFor(contextId);
     let uid: string | undefined;
     try {
-      uid = (await rt.kube.core.readNamespace({ name: 'kube-system' }, withDeadline(this.timeoutMs))).metadata?.uid;
+      const ns = await rt.kube.core.readNamespace({ name: 'kube-system' }, withDeadline(this.timeoutMs));
+      uid = ns.metadata?.uid;
+      if (uid) this.noteDevHarness(uid, ns.metadata?.labels ?? {}, ctx.server);
     } catch (error) {
       const known = fallback ? this.knownUid(contextId) : null;
       if (known) return known; // unreachable now: keep working with what it was
@@ -192,14 +208,15 @@ export class ClusterDirectory {
     );
   }
 
-  /** A connection check read the context's kube-system UID: record it (and any change of cluster). */
-  observe(contextId: string, uid: string): void {
+  /** A connection check read the context's kube-system namespace: record its UID (and any change of cluster). */
+  observe(contextId: string, uid: string, labels: Record<string, string> = {}): void {
     let ctx;
     try {
       ctx = this.clusters.context(contextId);
     } catch {
       return;
     }
+    this.noteDevHarness(uid, labels, ctx.server);
     const cached = this.verified.get(contextId);
     if (cached && cached.uid !== uid) this.verified.delete(contextId);
     if (this.knownUid(contextId) !== uid || !cached) this.record(contextId, ctx.contextName, ctx.server, uid);

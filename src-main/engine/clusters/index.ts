@@ -2,8 +2,8 @@ import { osKeychain } from '../../adapters/keychain';
 import type { Sqlite } from '../../adapters/sqlite';
 import type { EventBus } from '../core/events';
 import type { Logger } from '../core/logger';
-import type { SettingsService } from '../settings/service';
-import { SecretStoreManager, type SecretStoreOptions } from '../secrets-store/manager';
+import type { SettingsService } from '../settings';
+import { SecretStoreManager, type SecretStoreOptions } from '../secrets-store';
 import { DashboardService } from './dashboard';
 import { ProfileStore } from './profiles';
 import { ClusterDirectory, identityMigrations } from './directory';
@@ -56,7 +56,7 @@ export function createClustersCapability(
   const selections = new ClusterSelections(deps.settings);
   const dashboard = new DashboardService(deps.db, clusters, deps.bus, deps.log);
   clusters.onContextChanged = (contextId) => dashboard.stopWatch(contextId);
-  clusters.onIdentity = (contextId, uid) => directory.observe(contextId, uid);
+  clusters.onIdentity = (contextId, uid, labels) => directory.observe(contextId, uid, labels);
   clusters.describeIdentity = (contextId) => directory.describeContext(contextId);
   deps.bus.subscribe('cluster.state', (state) => dashboard.onState(state));
   // The workstation's last choice is watched from the start, like before; other contexts once a session selects them.

@@ -3,8 +3,7 @@ import type { CacheMigration, Sqlite } from '../../adapters/sqlite';
 import { ContractError } from '../../../src-shared/contract';
 import type { ClusterProfile, DatabaseConnection } from '../../../src-shared/contract/clusters';
 import type { PgAdminConfig } from '../core/cluster-runtime';
-import type { SecretStoreManager } from '../secrets-store/manager';
-import { pgAdminPasswordKey } from '../secrets-store/store';
+import { pgAdminPasswordKey, type SecretStoreManager } from '../secrets-store';
 import type { KubeconfigTrust, TrustRequest } from './kubeconfig';
 
 /** Cache ids 300–399 belong to the clusters capability. */

@@ -1,4 +1,4 @@
-import type { SettingsService } from '../settings/service';
+import type { SettingsService } from '../settings';
 
 const LAST_SELECTED_KEY = 'clusters.selected';
 

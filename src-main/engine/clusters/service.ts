@@ -62,7 +62,7 @@ export class ClustersService {
   /** Told when a context must be reached differently (its kubeconfig entry or profile namespace changed). */
   onContextChanged: ((contextId: string) => void) | null = null;
   /** Told what a successful check read: the UID of the cluster behind the context. */
-  onIdentity: ((contextId: string, uid: string) => void) | null = null;
+  onIdentity: ((contextId: string, uid: string, labels: Record<string, string>) => void) | null = null;
   /** Extra fields for the list (last known cluster identity), supplied by the directory. */
   describeIdentity: ((contextId: string) => Pick<ClusterContext, 'clusterUid' | 'identityChange'>) | null = null;
 
@@ -91,13 +91,13 @@ export class ClustersService {
         // One request proves the cluster answers and tells which cluster it is.
         check: async (id) => {
           const connection = this.runtimeFor(id);
-          let uid: string | undefined;
+          let ns;
           try {
-            uid = (await connection.kube.core.readNamespace({ name: 'kube-system' }, withDeadline(this.timeoutMs))).metadata?.uid;
+            ns = await connection.kube.core.readNamespace({ name: 'kube-system' }, withDeadline(this.timeoutMs));
           } catch (error) {
             throw this.failure(error, id, { verb: 'get', resource: 'namespaces', namespace: 'kube-system' });
           }
-          if (uid) this.onIdentity?.(id, uid);
+          if (ns.metadata?.uid) this.onIdentity?.(id, ns.metadata.uid, ns.metadata.labels ?? {});
         },
         lastSync: (id) => this.o.store.lastSync(id),
         recordSync: (id, at) => this.o.store.recordSync(id, at),

@@ -1,17 +1,13 @@
 import { createHash } from 'node:crypto';
 import { PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
-import { kubeError, kubeStatusCode, MANAGED_BY_LABEL, retryOnConflict } from '../../adapters/kube';
+import { DEV_HARNESS_LABEL, isLoopbackServer, kubeError, kubeStatusCode, MANAGED_BY_LABEL, retryOnConflict } from '../../adapters/kube';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import { TENANT_LABEL, tenantSecretName } from '../tenants';
 import { parseHttpDate } from './clock';
 import { emptyRecord, type LicenseCluster, type LicenseRecord, type LicenseStore, type TenantLicenseState, type TenantTargets } from './ports';
 
 export const LICENSE_SECRET = 'gatehouse-license';
-/**
- * Label the local cluster harness (test/harness) puts on its kube-system namespace. Together with
- * a loopback API server it marks the only cluster where development mode accepts test keys.
- */
-export const DEV_HARNESS_LABEL = 'gatehouse.io/dev-harness';
+export { DEV_HARNESS_LABEL, isLoopbackServer } from '../../adapters/kube';
 /** Keys the platform backend reads from each tenant Secret (docs/license.md). */
 export const TENANT_KEYS = { jws: 'LICENSE_JWS', cap: 'LICENSE_USER_CAP' } as const;
 const HISTORY_LIMIT = 200;
@@ -56,17 +52,6 @@ function stateFromSecret(secret: V1Secret): TenantLicenseState | null {
   const cap = unb64(secret.data?.[TENANT_KEYS.cap]);
   const rv = secret.metadata?.resourceVersion;
   return { slug, licenseSha: jws ? sha256(jws) : null, userCap: cap !== undefined && cap !== '' ? Number(cap) : null, ...(rv ? { resourceVersion: rv } : {}) };
-}
-
-/** Is `server` (the kubeconfig's API server URL) on this machine? */
-export function isLoopbackServer(server: string | undefined): boolean {
-  if (!server) return false;
-  try {
-    const host = new URL(server).hostname.replace(/^\[|\]$/g, '');
-    return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-  } catch {
-    return false;
-  }
 }
 
 function headerValue(headers: unknown, name: string): string | null {

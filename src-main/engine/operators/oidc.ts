@@ -162,13 +162,24 @@ export class OidcSignIn {
       ),
     };
     flow.timer.unref();
-    server.on('request', (req, res) => void this.callback(flow, req, res));
+    server.on('request', (req, res) => {
+      this.callback(flow, req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+    });
     this.flows.set(flow.id, flow);
     return { flowId: flow.id, authorizationUrl: authorizationUrl.href, redirectUri, expiresAt: new Date(flow.expiresAt).toISOString() };
   }
 
   private async callback(flow: Flow, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', flow.redirectUri);
+    // Any local process can reach this port: a request line that is not a URL gets 400, never a crash.
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', flow.redirectUri);
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
     if (url.pathname !== '/callback') {
       res.writeHead(404).end();
       return;

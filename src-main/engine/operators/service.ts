@@ -1,6 +1,6 @@
 import { ContractError, type OperatorIdentity, type Role } from '../../../src-shared/contract';
 import type { Sqlite } from '../../adapters/sqlite';
-import type { SecretStoreLike } from '../audit/signing';
+import type { SecretStore } from '../secrets-store';
 import { accountView, LocalAccounts, SIGN_IN_RATE, type AccountRow } from './accounts';
 import { OidcSignIn, type OidcOptions, type OidcProfileConfig, type OidcTokens } from './oidc';
 import { PASSWORD_POLICY_TEXT } from './password-policy';
@@ -10,7 +10,7 @@ export type IdentityMode = 'sign-in' | 'os-user';
 
 export interface OperatorsServiceOptions {
   db: Sqlite;
-  secrets: SecretStoreLike & { delete?(key: string): Promise<void> };
+  secrets: Pick<SecretStore, 'get' | 'set'> & Partial<Pick<SecretStore, 'delete'>>;
   sessions: SessionRegistry;
   identityMode: IdentityMode;
   now?: () => number;

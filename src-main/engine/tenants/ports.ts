@@ -15,8 +15,13 @@ export interface TenantPorts {
   migrations: TenantMigration[];
 }
 
-/** Installed by the backup capability. Must throw to stop a delete if the backup failed. */
-export type FinalBackupHook = (tenant: { slug: string; database: string }) => Promise<void>;
+/**
+ * Filled by the backup capability (engine/backups). Must throw to stop a delete if the backup
+ * failed; `ready` throws before the delete starts when no final backup can be taken there.
+ */
+export type FinalBackupHook = ((tenant: { slug: string; database: string; cluster: ClusterRuntime; operationId: string }) => Promise<void>) & {
+  ready?: (cluster: ClusterRuntime, slug: string) => Promise<void>;
+};
 
 /**
  * Installed by the engine: brings every tenant of the cluster up to date with the license
@@ -66,6 +71,8 @@ export interface TenantSagaOptions {
   /** The license fan-out step (null: no license capability wired, e.g. unit tests). */
   license: () => LicenseHook | null;
   beforeStep?: ((kind: string, step: string, slug: string) => Promise<void>) | undefined;
+  /** The entities capability: writes the current control-plane definitions into a new tenant (create saga step "system-entities"). */
+  systemEntities?: ((pg: PostgresAdmin, slug: string, operationId: string) => Promise<void>) | undefined;
 }
 
 /** Runs the options' beforeStep hook (tests only) ahead of each step. */

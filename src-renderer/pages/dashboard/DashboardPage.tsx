@@ -2,11 +2,13 @@ import { useEffect, useState } from 'react';
 import type { Dashboard, WorkloadSummary } from '../../../src-shared/contract/dashboard';
 import { client, errorShape } from '../../client';
 import { useCluster, selectedContext } from '../../stores/cluster';
+import { useApp } from '../../stores/app';
 import { ago, exactTime, plural } from '../../lib/format';
 import { navigate } from '../../lib/router';
 import { ReadinessBar } from '../../components/ReadinessBar';
 import { StateDot } from '../../shell/StateDot';
 import { Icon } from '../../shell/Icon';
+import { KeyAgeCard } from '../secrets/KeyAgeCard';
 
 const CONDITION_BADGE: Record<WorkloadSummary['condition'], string> = {
   available: 'badge-ok',
@@ -26,6 +28,7 @@ export default function DashboardPage() {
   const [loading, setLoading] = useState(false);
   const selectedId = current?.id ?? null;
   const online = clusterState?.state;
+  const reconnects = useApp((s) => s.reconnects);
 
   const load = async () => {
     setLoading(true);
@@ -39,11 +42,11 @@ export default function DashboardPage() {
     }
   };
 
-  // reload when the cluster changes or comes back online
+  // reload when the cluster changes or comes back online, and when the engine answers again (missed events)
   useEffect(() => {
     if (selectedId) void load();
     else setData(null);
-  }, [selectedId, online]);
+  }, [selectedId, online, reconnects]);
 
   useEffect(
     () =>
@@ -160,6 +163,7 @@ export default function DashboardPage() {
             last sync {ago(clusterState?.lastSyncAt)}
           </div>
         </div>
+        {!data?.offline && <KeyAgeCard clusterKey={`${selectedId}:${online}`} />}
       </div>
 
       <section className="card">

@@ -9,6 +9,7 @@ import { ConfirmTyped } from '../../components/ConfirmTyped';
 import { StepList, useOperationProgress } from '../../components/StepList';
 import { Modal } from '../../components/Modal';
 import { navigate } from '../../lib/router';
+import { useInvoke } from '../../lib/use-invoke';
 
 const DELETE_STEPS = ['reserve', 'mark-deleting', 'final-backup', 'workloads', 'database', 'secret', 'registry', 'license', 'release'];
 
@@ -17,9 +18,15 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
   const role = useApp((s) => s.operator?.role);
   const readOnly = useReadOnly();
   const [confirming, setConfirming] = useState(false);
-  const [finalBackup, setFinalBackup] = useState(true);
+  // The final backup is offered only where one can really be taken (key escrowed, tools present).
+  const backups = useInvoke('backups.status', {}, tenant.slug);
+  const canBackUp = backups.data?.configured === true;
+  const [wantFinalBackup, setFinalBackup] = useState(true);
+  const finalBackup = canBackUp && wantFinalBackup;
   const [deleting, setDeleting] = useState<null | { state: 'running' } | { state: 'done' | 'failed'; message: string; leftovers: { kind: string; name: string }[] }>(null);
   const [busy, setBusy] = useState(false);
+  // What the running delete was asked for: a skipped final backup is never shown as a done step.
+  const [deletingWithBackup, setDeletingWithBackup] = useState(false);
   const live = useOperationProgress('tenant.delete', tenant.slug, deleting !== null);
   const suspended = tenant.status === 'suspended';
 
@@ -38,6 +45,7 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
 
   const remove = async (confirm: string) => {
     setConfirming(false);
+    setDeletingWithBackup(finalBackup);
     setDeleting({ state: 'running' });
     try {
       const r = await client.invoke('tenants.delete', { slug: tenant.slug, confirm, finalBackup });
@@ -64,9 +72,15 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
         <div>
           <strong>Delete tenant</strong>
           <div className="muted">Drops the database and role, deletes Secret tenant-{tenant.slug} and dedicated workloads, removes the registry entry. Admin only.</div>
-          <label className="check" style={{ marginTop: 6 }}>
-            <input type="checkbox" checked={finalBackup} onChange={(e) => setFinalBackup(e.target.checked)} /> Take a final backup first
+          <label className="check" style={{ marginTop: 6 }} title={canBackUp ? 'A backup verified by a restore; the database is not dropped unless it verifies.' : ''}>
+            <input type="checkbox" checked={finalBackup} disabled={!canBackUp} onChange={(e) => setFinalBackup(e.target.checked)} data-testid="final-backup" /> Take a final backup first
+            {canBackUp ? ' (verified by a restore)' : ''}
           </label>
+          {backups.data && !canBackUp && (
+            <div className="muted" data-testid="final-backup-unavailable">
+              No final backup: backups are not configured on this cluster. {backups.data.reason} <a href="#/backups">Set up backups</a>
+            </div>
+          )}
         </div>
         <button className="btn btn-danger" disabled={!admin || readOnly} onClick={() => setConfirming(true)} data-testid="delete-tenant" title={admin ? '' : 'Needs the admin role'}>
           Delete tenant
@@ -92,7 +106,10 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
             ) : undefined
           }
         >
-          <StepList steps={live} planned={deleting.state === 'running' ? DELETE_STEPS : []} />
+          <StepList
+            steps={live.filter((x) => deletingWithBackup || x.name !== 'final-backup')}
+            planned={deleting.state === 'running' ? DELETE_STEPS.filter((x) => deletingWithBackup || x !== 'final-backup') : []}
+          />
           {deleting.state !== 'running' && (
             <div className={`callout ${deleting.state === 'done' && deleting.leftovers.length === 0 ? 'callout-ok' : 'callout-err'}`} data-testid={`delete-${deleting.state}`}>
               {deleting.message}

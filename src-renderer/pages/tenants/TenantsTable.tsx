@@ -1,4 +1,4 @@
-import { memo, useRef, useState } from 'react';
+import { memo, useId, useRef, useState } from 'react';
 import { createColumnHelper, createSortedRowModel, FlexRender, rowSortingFeature, sortFns, tableFeatures, useTable, type SortingState } from '@tanstack/react-table';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { TenantSummary } from '../../../src-shared/contract/tenants';
@@ -56,6 +56,7 @@ const WIDTHS: Record<string, number> = { slug: 260, status: 150, tier: 100, user
 /** The tenant table: sorted by TanStack Table, rows virtualized so 5,000 tenants scroll smoothly. */
 export function TenantsTable({ rows }: { rows: TenantSummary[] }) {
   const [sorting, setSorting] = useState<SortingState>([{ id: 'slug', desc: false }]);
+  const sortHintId = useId();
   const table = useTable({
     features,
     columns,
@@ -73,6 +74,10 @@ export function TenantsTable({ rows }: { rows: TenantSummary[] }) {
 
   return (
     <div className="virtual-scroll" ref={scrollRef} data-testid="tenants-table" role="region" aria-label="Tenants" tabIndex={0}>
+      {/* what activating a header does, read after its name */}
+      <span hidden id={`${sortHintId}-asc`}>sort ascending</span>
+      <span hidden id={`${sortHintId}-desc`}>sort descending</span>
+      <span hidden id={`${sortHintId}-none`}>remove sorting</span>
       <table className="table table-fixed" aria-rowcount={model.length}>
         <colgroup>
           {table.getAllLeafColumns().map((c) => (
@@ -84,15 +89,16 @@ export function TenantsTable({ rows }: { rows: TenantSummary[] }) {
             <tr key={hg.id}>
               {hg.headers.map((h) => {
                 const sorted = h.column.getIsSorted();
+                const next = h.column.getNextSortingOrder();
+                // the header is a button (Tab, Enter, Space); aria-sort only on the sorted column
                 return (
-                  <th
-                    key={h.id}
-                    className={`sortable ${NUMERIC.has(h.column.id) ? 'num' : ''}`}
-                    onClick={h.column.getToggleSortingHandler()}
-                    aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : 'none'}
-                  >
-                    <FlexRender header={h} />
-                    <span className="sort-mark">{sorted === 'asc' ? ' ▲' : sorted === 'desc' ? ' ▼' : ''}</span>
+                  <th key={h.id} className={`sortable ${NUMERIC.has(h.column.id) ? 'num' : ''}`} aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : undefined}>
+                    <button type="button" className="sort-button" onClick={h.column.getToggleSortingHandler()} aria-describedby={`${sortHintId}-${next || 'none'}`}>
+                      <FlexRender header={h} />
+                      <span className="sort-mark" aria-hidden="true">
+                        {sorted === 'asc' ? ' ▲' : sorted === 'desc' ? ' ▼' : ''}
+                      </span>
+                    </button>
                   </th>
                 );
               })}

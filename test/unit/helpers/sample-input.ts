@@ -1,7 +1,10 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /** A plausible value for a schema, so most commands get past validation into their handler. */
 export function sample(schema: z.ZodType): unknown {
+  // A schema with a format the generic values cannot meet carries an example (`.meta({ examples })`).
+  const examples = (z.globalRegistry.get(schema) as { examples?: unknown[] } | undefined)?.examples;
+  if (examples?.length) return examples[0];
   const def = (schema as unknown as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
   switch (def.type) {
     case 'object': {
@@ -23,6 +26,8 @@ export function sample(schema: z.ZodType): unknown {
     case 'default':
     case 'prefault':
       return sample(def.innerType as z.ZodType);
+    case 'union':
+      return sample((def.options as z.ZodType[])[0]!);
     case 'array':
       return [];
     case 'record':

@@ -1,0 +1,143 @@
+// Backup figures (issue 12): backup and restore throughput of a ~1 GB tenant database
+// against raw pg_dump / pg_restore of the same database in the same run, verify time, and
+// an all-tenant backup of 100 tenants at concurrency 1 and 4.
+//   npx tsx bench/backups.ts [sizeMB=1024] [tenants=100] [jobs=2]
+// The 1 GB part runs on a private PostgreSQL (harness binaries); the 100-tenant part needs
+// a running harness (`npm run cluster:up`). Benchmarks are figures, never tests.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PostgresAdmin } from '../src-main/adapters/postgres';
+import { generateIdentity, identityToRecipient } from '../src-main/engine/backups/age';
+import { dumpTenant } from '../src-main/engine/backups/dump';
+import { compareWithManifest, loadBackup } from '../src-main/engine/backups/load';
+import { newBackupId } from '../src-main/engine/backups/manifest';
+import { findPgTools } from '../src-main/engine/backups/pg-tools';
+import { DirectoryStorage } from '../src-main/engine/backups/storage';
+import { applyPendingMigrations, loadTenantMigrations } from '../src-main/engine/tenants/schema';
+import { mapLimit } from '../src-main/engine/core/limit';
+import { buildBackupEngine, configureKey } from '../test/integration/backups-env';
+import { harnessOrReason, harnessPg, operatorNamespace, privatePostgres, tempDataDir, uniqueSlug } from '../test/integration/tenants-env';
+import { report, type Row } from './lib';
+
+const sizeMb = Number(process.argv[2] ?? 1024);
+const tenantCount = Number(process.argv[3] ?? 100);
+const jobs = Number(process.argv[4] ?? 2);
+const rows: Row[] = [];
+const tools = findPgTools();
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-backups-'));
+const seconds = async (fn: () => Promise<unknown> | unknown) => {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+};
+const du = (dir: string): number => Number(spawnSync('du', ['-sb', dir], { encoding: 'utf8' }).stdout.split(/\s/)[0] ?? 0);
+
+// ---- 1 GB tenant: ours against pg_dump / pg_restore
+const server = await privatePostgres();
+const admin = { ...server.config, ssl: false as const };
+const pga = new PostgresAdmin(server.config);
+const env = { ...process.env, PGHOST: admin.host, PGPORT: String(admin.port), PGUSER: admin.user, PGPASSWORD: admin.password };
+try {
+  const role = 'tenant_bench';
+  await pga.createMarkedLoginRole(role, 'bench');
+  await pga.ensureDatabase(role, role);
+  await pga.withDatabase(role, async (c) => {
+    await applyPendingMigrations(c, role, loadTenantMigrations());
+    await c.query(`SET ROLE ${role}`);
+    // ~70 % users (wide rows, two unique indexes), ~30 % sign-ins (bigserial, small rows).
+    const userRows = Math.round((sizeMb * 0.7 * 1024 * 1024) / 420);
+    const signIns = Math.round((sizeMb * 0.3 * 1024 * 1024) / 90);
+    for (let from = 1; from <= userRows; from += 200_000) {
+      await c.query(
+        `INSERT INTO users (username, email, display_name, password_hash) SELECT 'user' || g, 'user' || g || '@bench.example', repeat('Display Name ', 12) || g, '$argon2id$v=19$m=65536,t=3,p=1$' || md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text) FROM generate_series($1::int, $2::int) g`,
+        [from, Math.min(userRows, from + 199_999)],
+      );
+    }
+    for (let from = 1; from <= signIns; from += 500_000) {
+      await c.query(`INSERT INTO sign_ins (outcome, at) SELECT CASE WHEN g % 9 = 0 THEN 'failure' ELSE 'success' END, now() - g * interval '1 second' FROM generate_series($1::int, $2::int) g`, [from, Math.min(signIns, from + 499_999)]);
+    }
+    await c.query('RESET ROLE');
+    await c.query('VACUUM ANALYZE');
+  });
+  const dbBytes = Number((await pga.query<{ n: string }>(`SELECT pg_database_size($1) AS n`, [role]))[0]!.n);
+  const mb = dbBytes / 1024 / 1024;
+  rows.push({ metric: 'tenant database size', value: mb, unit: 'MiB', note: `pg_database_size, ${tools.version}` });
+
+  // Warm the cache the same way for both sides.
+  spawnSync(tools.pgDump, ['-Fp', '--data-only', '-f', '/dev/null', role], { env });
+
+  const rawDir = path.join(work, 'raw');
+  const rawDump = await seconds(() => spawnSync(tools.pgDump, ['-Fd', '-j', String(jobs), '-Z0', '-f', rawDir, role], { env, stdio: 'inherit' }));
+  rows.push({ metric: `pg_dump -Fd -j${jobs} -Z0 (raw)`, value: rawDump, unit: 's', note: `${(mb / rawDump).toFixed(0)} MiB/s, ${(du(rawDir) / 1048576).toFixed(0)} MiB on disk, not encrypted, no checksums` });
+
+  const identity = generateIdentity();
+  const storage = new DirectoryStorage(path.join(work, 'ours'));
+  let manifest!: Awaited<ReturnType<typeof dumpTenant>>;
+  const ourDump = await seconds(async () => {
+    manifest = await dumpTenant({
+      admin, storage, id: newBackupId(), tenant: { slug: 'bench', name: 'Bench', tier: 'PRO', database: role, role }, cluster: { id: 'bench', name: 'bench', namespace: 'iam-system' },
+      takenBy: { actor: 'bench', reason: 'manual', note: null, console: 'bench', consoleVersion: 'bench' }, recipients: [identityToRecipient(identity)], macKey: Buffer.alloc(32, 7),
+      kubernetes: async () => ({}), jobs,
+    });
+  });
+  rows.push({ metric: `Gatehouse backup (jobs ${jobs})`, value: ourDump, unit: 's', note: `${(mb / ourDump).toFixed(0)} MiB/s, ${(manifest.totals.storedBytes / 1048576).toFixed(0)} MiB stored, age-encrypted, sha256 of every file, rows + checksum per table` });
+  rows.push({ metric: 'backup overhead vs pg_dump', value: (100 * (ourDump - rawDump)) / rawDump, unit: '%', note: 'goal ≤ 10 %' });
+
+  await pga.query(`CREATE DATABASE raw_restore OWNER ${role}`);
+  const rawRestore = await seconds(() => spawnSync(path.join(path.dirname(tools.pgDump), 'pg_restore'), ['-j', String(jobs), '--no-owner', '--role', role, '-d', 'raw_restore', rawDir], { env, stdio: 'inherit' }));
+  rows.push({ metric: `pg_restore -j${jobs} (raw)`, value: rawRestore, unit: 's', note: `${(mb / rawRestore).toFixed(0)} MiB/s` });
+
+  await pga.query(`CREATE DATABASE ours_restore OWNER ${role}`);
+  const ourRestore = await seconds(() => loadBackup({ admin, storage, manifest, identities: [identity], database: 'ours_restore', owner: role, jobs }));
+  rows.push({ metric: `Gatehouse restore (jobs ${jobs})`, value: ourRestore, unit: 's', note: `${(mb / ourRestore).toFixed(0)} MiB/s, every file and table checked against the manifest while loading` });
+  rows.push({ metric: 'restore overhead vs pg_restore', value: (100 * (ourRestore - rawRestore)) / rawRestore, unit: '%', note: 'goal ≤ 10 %' });
+
+  // Verify = restore into a scratch database + read every table back + drop it.
+  await pga.query('CREATE DATABASE verify_scratch');
+  const verify = await seconds(async () => {
+    await loadBackup({ admin, storage, manifest, identities: [identity], database: 'verify_scratch', owner: null, jobs });
+    const r = await compareWithManifest(admin, 'verify_scratch', manifest);
+    if (r.mismatches.length) throw new Error(r.mismatches.join('; '));
+    await pga.dropDatabase('verify_scratch');
+  });
+  rows.push({ metric: 'verify (restore + read back + drop)', value: verify, unit: 's', note: `${(mb / verify).toFixed(0)} MiB/s` });
+} finally {
+  await pga.close();
+  await server.destroy();
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+// ---- 100 tenants on the harness: all-tenant backup at concurrency 1 and 4
+const h = harnessOrReason();
+if ('state' in h && tenantCount > 0) {
+  const ns = await operatorNamespace(h.state, 'gh-bench-backups');
+  const eng = buildBackupEngine({ kubeconfig: h.state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(h.state), dataDir: tempDataDir(), consoleId: 'bench', backups: { jobs: 1 } });
+  const slugs = Array.from({ length: tenantCount }, () => uniqueSlug('bb'));
+  try {
+    await configureKey(eng);
+    await mapLimit(slugs, 4, (slug) => eng.tenants.create(eng.runtime, { slug, name: `Bench ${slug}`, tier: 'DEV' }));
+    for (const concurrency of [1, 4]) {
+      let r!: Awaited<ReturnType<typeof eng.backups.service.takeMany>>;
+      const t = await seconds(async () => {
+        r = await eng.backups.service.takeMany(eng.runtime, slugs, { reason: 'manual', actor: 'bench', concurrency });
+      });
+      rows.push({ metric: `all-tenant backup ×${tenantCount} @${concurrency}`, value: t, unit: 's', note: `${((tenantCount / t) * 60).toFixed(0)} tenants/min, ${r.summary.failed} failed` });
+    }
+    const b = (await eng.backups.service.list(eng.runtime, slugs[0]!)).backups[0]!;
+    const v = await seconds(() => eng.backups.service.verify(eng.runtime, b.id, 'bench'));
+    rows.push({ metric: 'verify of one small tenant', value: v, unit: 's', note: `${b.rows} rows` });
+  } finally {
+    await mapLimit(slugs, 4, (slug) => eng.tenants.delete(eng.runtime, slug, false).catch(() => undefined));
+    await eng.close();
+    await ns.remove();
+  }
+} else {
+  rows.push({ metric: 'all-tenant backup', value: NaN, unit: '', note: 'needs a running harness (npm run cluster:up)' });
+}
+
+const load = os.loadavg()[0]!.toFixed(1);
+rows.push({ metric: 'load average at the end', value: Number(load), unit: '', note: `${os.cpus().length} CPUs` });
+report('backups', rows);
+process.exit(0);

@@ -1,0 +1,298 @@
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { ContractError } from '../../../src-shared/contract';
+import { pgError, quoteIdent } from '../../adapters/postgres';
+import type { PgAdminConfig } from '../core/cluster-runtime';
+import { AgeError, decryptStream } from './age';
+import { copyIn, copyOut } from './copy-stream';
+import { collector, discard, gate, tap } from './crypto-pipe';
+import { backupClient, copyColumns, qualified } from './dump';
+import { backupPrefix, type Manifest, type ManifestFile } from './manifest';
+import { readAll, type BackupStorage } from './storage';
+
+/**
+ * Loads a backup into an empty database: the pre-data schema (one transaction), every
+ * table (COPY FROM STDIN, parallel, one transaction each), sequence values, then the
+ * post-data section (indexes and keys in parallel, then foreign keys and triggers). Each file's stored bytes are
+ * checked against the manifest's sha256 and each table's content against its row count
+ * and checksum while it streams; nothing commits before its check passes. With an
+ * `owner` every statement runs as that role (SET ROLE), so the objects belong to the
+ * tenant's own role and no credential of the dump is ever applied (the dump has none:
+ * --no-owner --no-privileges).
+ */
+
+export interface LoadRequest {
+  admin: PgAdminConfig;
+  storage: BackupStorage;
+  manifest: Manifest;
+  identities: string[];
+  database: string;
+  owner: string | null;
+  jobs: number;
+  onProgress?: (done: number, total: number, what: string) => void;
+  /** Test hook: runs before each table is loaded (to kill PostgreSQL mid-restore). */
+  beforeTable?: (index: number) => Promise<void>;
+}
+
+export class IntegrityError extends ContractError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('VALIDATION', message, { reason: 'integrity', ...(details ?? {}) });
+  }
+}
+
+function fileOf(m: Manifest, name: string): ManifestFile {
+  const f = m.files.find((x) => x.name === name);
+  if (!f) throw new IntegrityError(`Backup ${m.id} has no ${name} in its manifest.`);
+  return f;
+}
+
+/** A stored file, decrypted, with its stored bytes checked against the manifest before the stream ends. */
+async function openFile(req: Pick<LoadRequest, 'storage' | 'manifest' | 'identities'>, name: string) {
+  const m = req.manifest;
+  const f = fileOf(m, name);
+  const source = await req.storage.get(`${backupPrefix(m.tenant.slug, m.id)}/${name}`);
+  const stored = tap();
+  const checked = gate(() => {
+    if (stored.bytes !== f.size || stored.hex() !== f.sha256) {
+      throw new IntegrityError(`Backup ${m.id}: ${name} does not match its manifest (${stored.bytes} bytes, sha256 ${stored.hex().slice(0, 12)}…; expected ${f.size} bytes, ${f.sha256.slice(0, 12)}…). The backup is corrupted or was modified.`, { file: name });
+    }
+  });
+  return { streams: [source, stored, decryptStream(req.identities), checked] as const, stored };
+}
+
+export const describeLoadError = (error: unknown, m: Manifest, doing: string): Error => {
+  if (error instanceof ContractError) return error;
+  if (error instanceof AgeError) {
+    return new IntegrityError(`Backup ${m.id} could not be decrypted while ${doing}: ${error.message}.`, { age: error.message });
+  }
+  return pgError(error, doing);
+};
+
+/** A small file (a schema section, sequence values), decrypted into memory and checked against the manifest. */
+async function readChecked(req: LoadRequest, name: string): Promise<string> {
+  const file = await openFile(req, name);
+  const sink = collector();
+  try {
+    await pipeline(...file.streams, sink);
+  } catch (error) {
+    throw describeLoadError(error, req.manifest, `reading ${name}`);
+  }
+  return sink.bytes().toString('utf8');
+}
+
+/**
+ * The pre-data section (types, tables, sequences, functions) in one transaction, as the
+ * owner role. Read whole and checked first: nothing of a file that does not match its
+ * manifest ever reaches the server.
+ */
+async function replayPreData(req: LoadRequest, name: string): Promise<void> {
+  const { preamble, entries } = splitDump(await readChecked(req, name), `${req.manifest.id}/${name}`);
+  const c = backupClient(req.admin, req.database);
+  try {
+    await c.connect();
+    await c.query('BEGIN');
+    if (req.owner) await c.query(`SET LOCAL ROLE ${quoteIdent(req.owner)}`);
+    await c.query(preamble);
+    for (const e of entries) await c.query(e.sql);
+    await c.query('COMMIT');
+  } catch (error) {
+    throw describeLoadError(error, req.manifest, `restoring ${name}`);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/**
+ * pg_dump's plain output as its table-of-contents entries (each starts with a
+ * "-- Name: …; Type: …; Schema: …" comment block). psql meta-commands other than
+ * \restrict/\unrestrict (which only guard psql itself) are refused: pg_dump writes none.
+ */
+export function splitDump(sql: string, what: string): { preamble: string; entries: { type: string; sql: string }[] } {
+  const kept: string[] = [];
+  for (const line of sql.split('\n')) {
+    if (line.startsWith('\\')) {
+      if (/^\\(?:un)?restrict [A-Za-z0-9]+$/.test(line)) continue;
+      throw new IntegrityError(`${what} holds a psql command (${line.slice(0, 40)}) that pg_dump never writes; refused.`);
+    }
+    kept.push(line);
+  }
+  const text = kept.join('\n').replace(/\n--\n-- PostgreSQL database dump complete\n--\n*$/, '\n');
+  const header = /^--\n-- Name: [^\n]*; Type: ([^;\n]+); Schema: [^\n]*\n--\n/gm;
+  const marks = [...text.matchAll(header)];
+  const preamble = text.slice(0, marks[0]?.index ?? text.length);
+  const entries = marks.map((m, i) => ({ type: m[1]!, sql: text.slice(m.index + m[0].length, marks[i + 1]?.index ?? text.length).trim() })).filter((e) => e.sql);
+  return { preamble, entries };
+}
+
+/**
+ * The post-data section (indexes, keys, constraints, triggers) in parallel like
+ * `pg_restore -j`: indexes and non-foreign-key constraints first, on `jobs` connections
+ * (each depends only on its table), then everything else in pg_dump's order.
+ */
+async function replayPostData(req: LoadRequest, name: string): Promise<void> {
+  const { preamble, entries } = splitDump(await readChecked(req, name), `${req.manifest.id}/${name}`);
+  const parallel = entries.filter((e) => e.type === 'INDEX' || e.type === 'CONSTRAINT');
+  const serial = entries.filter((e) => !(e.type === 'INDEX' || e.type === 'CONSTRAINT'));
+  const open = async () => {
+    const c = backupClient(req.admin, req.database);
+    await c.connect();
+    if (req.owner) await c.query(`SET ROLE ${quoteIdent(req.owner)}`);
+    await c.query(preamble);
+    return c;
+  };
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    const c = await open();
+    try {
+      for (;;) {
+        const e = parallel[next++];
+        if (!e || failed) return;
+        await c.query(e.sql);
+      }
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  };
+  try {
+    const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(req.jobs, parallel.length)) }, worker));
+    const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstFailure) throw firstFailure.reason;
+    if (serial.length) {
+      const c = await open();
+      try {
+        for (const e of serial) await c.query(e.sql);
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    }
+  } catch (error) {
+    throw describeLoadError(error, req.manifest, `restoring ${name}`);
+  }
+}
+
+export interface LoadResult {
+  tables: number;
+  rows: number;
+  bytes: number;
+}
+
+export async function loadBackup(req: LoadRequest): Promise<LoadResult> {
+  const m = req.manifest;
+  const total = m.tables.length + 3;
+  let done = 0;
+  const progress = (what: string) => req.onProgress?.(++done, total, what);
+  await replayPreData(req, 'schema.sql.age');
+  progress('pre-data');
+
+  let next = 0;
+  let failed = false;
+  let rows = 0;
+  const worker = async () => {
+    const c = backupClient(req.admin, req.database);
+    try {
+      await c.connect();
+      for (;;) {
+        const i = next++;
+        const t = m.tables[i];
+        if (!t || failed) return;
+        await req.beforeTable?.(i);
+        await loadTable(c, req, t);
+        rows += t.rows;
+        progress(`${t.schema}.${t.name}`);
+      }
+    } catch (error) {
+      failed = true;
+      throw describeLoadError(error, m, 'restoring table data');
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(req.jobs, m.tables.length || 1)) }, worker));
+  const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (firstFailure) throw firstFailure.reason;
+
+  const setvals = await readChecked(req, 'sequences.sql.age');
+  // Only setval calls are expected here; anything else means a forged or foreign file.
+  if (!setvals.split('\n').every((l) => l === '' || /^SELECT pg_catalog\.setval\('(?:[^']|'')+', -?\d+, (?:true|false)\);$/.test(l))) {
+    throw new IntegrityError(`Backup ${m.id}: sequences.sql.age holds something other than sequence values; refused.`);
+  }
+  if (setvals.trim()) {
+    const c = backupClient(req.admin, req.database);
+    try {
+      await c.connect();
+      await c.query(`BEGIN; ${req.owner ? `SET LOCAL ROLE ${quoteIdent(req.owner)};` : ''} ${setvals} COMMIT;`);
+    } catch (error) {
+      throw describeLoadError(error, m, 'restoring sequence values');
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+  progress('sequences');
+  await replayPostData(req, 'post-data.sql.age');
+  progress('post-data');
+  return { tables: m.tables.length, rows, bytes: m.totals.plainBytes };
+}
+
+/**
+ * One table. The stored bytes are checked against the (authenticated) manifest before the
+ * COPY ends; decryption is authenticated too, so the plaintext is exactly what was dumped
+ * and hashing it again would add nothing: the rows are checked by the server's count here,
+ * the content checksum by the read-back of a verify (compareWithManifest).
+ */
+async function loadTable(c: pg.Client, req: LoadRequest, t: Manifest['tables'][number]): Promise<void> {
+  const file = await openFile(req, t.file);
+  await c.query('BEGIN');
+  try {
+    if (req.owner) await c.query(`SET LOCAL ROLE ${quoteIdent(req.owner)}`);
+    const sink = copyIn(c, `COPY ${qualified(t.schema, t.name)} (${copyColumns(t.columns)}) FROM STDIN`);
+    await pipeline(...file.streams, sink);
+    if (sink.rows !== null && sink.rows !== t.rows) throw new IntegrityError(`Table ${t.schema}.${t.name}: the server loaded ${sink.rows} rows, the manifest says ${t.rows}.`);
+    await c.query('COMMIT');
+  } catch (error) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Reads every table of a restored database back (COPY TO STDOUT, in one snapshot) and
+ * compares rows and content checksums with the manifest: the proof a verify records.
+ */
+export async function compareWithManifest(admin: PgAdminConfig, database: string, m: Manifest): Promise<{ mismatches: string[] }> {
+  const c = backupClient(admin, database);
+  const mismatches: string[] = [];
+  try {
+    await c.connect();
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    for (const t of m.tables) {
+      const read = tap(true);
+      await pipeline(copyOut(c, `COPY ${qualified(t.schema, t.name)} (${copyColumns(t.columns)}) TO STDOUT`), read, discard());
+      if (read.lines !== t.rows || read.hex() !== t.sha256) {
+        mismatches.push(`${t.schema}.${t.name}: ${read.lines} rows (sha256 ${read.hex().slice(0, 12)}…), manifest ${t.rows} (${t.sha256.slice(0, 12)}…)`);
+      }
+    }
+    await c.query('COMMIT');
+  } catch (error) {
+    throw pgError(error, `reading back ${database}`, { host: admin.host, port: admin.port });
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+  return { mismatches };
+}
+
+/** Small helper: one file's decrypted content, integrity-checked (kubernetes.json). */
+export async function readSmallFile(req: Pick<LoadRequest, 'storage' | 'manifest' | 'identities'>, name: string): Promise<Buffer> {
+  const f = await openFile(req, name);
+  const sink = collector();
+  try {
+    await pipeline(...f.streams, sink);
+  } catch (error) {
+    throw describeLoadError(error, req.manifest, `reading ${name}`);
+  }
+  return sink.bytes();
+}
+export { readAll };

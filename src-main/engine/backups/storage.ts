@@ -1,0 +1,161 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ContractError } from '../../../src-shared/contract';
+
+/**
+ * Where backups live: a directory (the default: one workstation or a mounted share) or
+ * an S3-compatible bucket (s3-storage.ts). Keys are relative, slash-separated
+ * (`<tenant>/<backup id>/<file>`). A put is atomic: a reader sees the whole object or
+ * nothing, so an interrupted upload never looks like a backup.
+ */
+export interface BackupStorage {
+  /** Human description for messages and the status page (never a secret). */
+  readonly description: string;
+  put(key: string, body: Readable): Promise<{ size: number }>;
+  get(key: string): Promise<Readable>;
+  /** Null when absent. */
+  head(key: string): Promise<{ size: number } | null>;
+  /** Every object under prefix (recursive), sorted by key. */
+  list(prefix: string): Promise<{ key: string; size: number }[]>;
+  delete(key: string): Promise<void>;
+}
+
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+/** Keys are built by the console from validated slugs and ids; anything else is refused (no traversal). */
+export function checkKey(key: string): string[] {
+  const parts = key.split('/');
+  if (parts.length === 0 || parts.some((p) => !SEGMENT.test(p) || p === '.' || p === '..')) {
+    throw new ContractError('VALIDATION', `Invalid backup object name "${key.slice(0, 120)}".`);
+  }
+  return parts;
+}
+
+export async function readAll(stream: Readable, limit = 64 * 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += (c as Buffer).length;
+    if (n > limit) throw new ContractError('VALIDATION', `Object larger than ${limit} bytes where a small file was expected.`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Counts bytes passing through. */
+export function counter(): Transform & { bytes: number } {
+  const t = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      t.bytes += chunk.length;
+      cb(null, chunk);
+    },
+  }) as Transform & { bytes: number };
+  t.bytes = 0;
+  return t;
+}
+
+function fsError(error: unknown, doing: string, where: string): ContractError {
+  if (error instanceof ContractError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new ContractError('UNAVAILABLE', `The backup directory ${where} is full (${code}) while ${doing}. Free space or choose another target; nothing was listed.`, { reason: 'storage-full' });
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new ContractError('FORBIDDEN', `The console may not write to the backup directory ${where} (${code}) while ${doing}. Fix its permissions or choose another target.`);
+  }
+  if (code === 'ENOENT') return new ContractError('NOT_FOUND', `Not found in the backup directory ${where} while ${doing}.`);
+  return new ContractError('UNAVAILABLE', `The backup directory ${where} failed while ${doing}: ${(error as Error).message?.slice(0, 200) ?? String(error)}`);
+}
+
+export class DirectoryStorage implements BackupStorage {
+  readonly description: string;
+
+  constructor(readonly root: string) {
+    this.description = `directory ${root}`;
+  }
+
+  private file(key: string): string {
+    return path.join(this.root, ...checkKey(key));
+  }
+
+  async put(key: string, body: Readable): Promise<{ size: number }> {
+    const target = this.file(key);
+    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.partial-${randomBytes(4).toString('hex')}`);
+    const count = counter();
+    try {
+      await fs.promises.mkdir(path.dirname(target), { recursive: true });
+      const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+      await pipeline(body, count, out);
+      // Durable before it becomes visible: the rename is the commit.
+      const fd = await fs.promises.open(tmp, 'r');
+      await fd.sync().finally(() => fd.close());
+      await fs.promises.rename(tmp, target);
+      return { size: count.bytes };
+    } catch (error) {
+      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+      throw fsError(error, `writing ${key}`, this.root);
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.file(key);
+    try {
+      const handle = await fs.promises.open(file, 'r');
+      return handle.createReadStream({ highWaterMark: 1 << 20 });
+    } catch (error) {
+      throw fsError(error, `reading ${key}`, this.root);
+    }
+  }
+
+  async head(key: string): Promise<{ size: number } | null> {
+    try {
+      const st = await fs.promises.stat(this.file(key));
+      return st.isFile() ? { size: st.size } : null;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw fsError(error, `looking up ${key}`, this.root);
+    }
+  }
+
+  async list(prefix: string): Promise<{ key: string; size: number }[]> {
+    const base = prefix ? this.file(prefix.replace(/\/$/, '')) : this.root;
+    const out: { key: string; size: number }[] = [];
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      let entries: fs.Dirent[];
+      try {
+        entries = await fs.promises.readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw fsError(error, `listing ${prefix || '/'}`, this.root);
+      }
+      for (const e of entries) {
+        if (e.name.startsWith('.')) continue; // partial uploads
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) await walk(path.join(dir, e.name), r);
+        else if (e.isFile()) out.push({ key: r, size: (await fs.promises.stat(path.join(dir, e.name))).size });
+      }
+    };
+    await walk(base, prefix.replace(/\/$/, ''));
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.file(key);
+    try {
+      await fs.promises.rm(file, { force: true });
+      // Empty folders of a deleted backup go too.
+      for (let dir = path.dirname(file); dir.startsWith(this.root) && dir !== this.root; dir = path.dirname(dir)) {
+        if ((await fs.promises.readdir(dir)).length > 0) break;
+        await fs.promises.rmdir(dir);
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw fsError(error, `deleting ${key}`, this.root);
+    }
+  }
+}
+
+export const bufferStream = (b: Buffer | string): Readable => Readable.from([Buffer.from(b)]);
