@@ -16,15 +16,8 @@ import { startBrowserMode, stopBrowserMode } from './serve';
 type Theme = 'light' | 'dark';
 const THEMES: Theme[] = ['light', 'dark'];
 
-/**
- * Findings we know of and do not fix here, each with its reason. The audit page is
- * being rebuilt as a real grid (issue 18, item 11) by its own engineer, who removes
- * this entry with the rebuild. Anything else serious or critical fails the test.
- */
-const KNOWN: { screen: RegExp; rule: string; target: RegExp; why: string }[] = [
-  // the grid (empty log: no rows) and each entry (div role=row without cells)
-  { screen: /^audit\b/, rule: 'aria-required-children', target: /^(\.card|div\[role="row"\](:nth-child\(\d+\))?)$/, why: 'audit rows are div role=row without cells, the grid has no column headers (issue 18 item 11, audit rebuild)' },
-];
+/** Findings we know of and do not fix here, each with its reason. Anything else serious or critical fails the test. */
+const KNOWN: { screen: RegExp; rule: string; target: RegExp; why: string }[] = [];
 
 async function setTheme(page: Page, theme: Theme) {
   await page.evaluate((t) => {

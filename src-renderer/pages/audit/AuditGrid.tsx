@@ -166,9 +166,11 @@ export function AuditGrid({
           })}
         </div>
         {empty && (
-          <p className="muted" style={{ padding: 12 }}>
-            No entries match.
-          </p>
+          <div role="row" aria-rowindex={2} className="audit-grid-row">
+            <div role="gridcell" aria-colindex={1} aria-colspan={COLUMNS.length} className="audit-cell muted audit-empty">
+              No entries match.
+            </div>
+          </div>
         )}
       </div>
     </div>
