@@ -259,6 +259,10 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
       expect(imported).toMatchObject({ id: firstId, imported: true, tenant: slug });
       expect(imported.verification.state).toBe('passed');
       expect((await other.backups.service.list(other.runtime, slug)).backups.map((x) => x.id)).toEqual([firstId]);
+      // The same file again: refused, and the backup already there keeps its row and files.
+      await expectCode(other.backups.service.importFile(other.runtime, file, 't'), 'CONFLICT', /already in the catalog/);
+      expect((await other.backups.service.list(other.runtime, slug)).backups.map((x) => x.id)).toEqual([firstId]);
+      expect((await other.backups.service.verify(other.runtime, firstId, 't')).verification.state).toBe('passed');
     } finally {
       await other.close();
     }

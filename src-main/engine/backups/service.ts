@@ -368,9 +368,15 @@ export class BackupService {
    * (catalog, storage). A failed verify is a result, not an exception.
    */
   async verify(cluster: ClusterRuntime, id: string, actor: string): Promise<BackupSummary> {
+    const { manifest, storage, identities } = await this.open(cluster, id);
+    const record = await this.restoreCheck(cluster, manifest, storage, identities, actor);
+    return this.recordVerification(cluster, manifest, storage, record);
+  }
+
+  /** The restore into a scratch database and the comparison; its outcome, never an exception. */
+  private async restoreCheck(cluster: ClusterRuntime, manifest: Manifest, storage: BackupStorage, identities: string[], actor: string) {
     const started = Date.now();
     const at = new Date().toISOString();
-    const { manifest, storage, identities } = await this.open(cluster, id);
     const admin = (await cluster.pgAdmin())!;
     const pg = (await cluster.postgres())!;
     await this.sweepScratch(cluster).catch(() => undefined);
@@ -379,7 +385,7 @@ export class BackupService {
     let message: string;
     try {
       await pg.query(`CREATE DATABASE ${quoteIdent(scratch)} ENCODING ${quoteLiteral(manifest.postgres.encoding)} TEMPLATE template0`, [], `creating scratch database ${scratch}`);
-      await pg.query(`COMMENT ON DATABASE ${quoteIdent(scratch)} IS ${quoteLiteral(`gatehouse:verify backup=${id}`)}`);
+      await pg.query(`COMMENT ON DATABASE ${quoteIdent(scratch)} IS ${quoteLiteral(`gatehouse:verify backup=${manifest.id}`)}`);
       const loaded = await loadBackup({ admin, storage, manifest, identities, database: scratch, owner: null, jobs: this.jobs, ...(this.opts.beforeLoadTable ? { beforeTable: (i: number) => this.opts.beforeLoadTable!(scratch, i) } : {}) });
       const { mismatches } = await compareWithManifest(admin, scratch, manifest);
       if (mismatches.length) {
@@ -394,18 +400,20 @@ export class BackupService {
     } finally {
       await pg.dropDatabase(scratch).catch(() => undefined);
     }
-    const durationMs = Date.now() - started;
-    const record = { at, outcome, by: actor, message, durationMs };
+    return { at, outcome, by: actor, message, durationMs: Date.now() - started };
+  }
+
+  private async recordVerification(cluster: ClusterRuntime, manifest: Manifest, storage: BackupStorage, record: Awaited<ReturnType<BackupService['restoreCheck']>>): Promise<BackupSummary> {
     const index = await this.index(cluster);
     const key = await this.keys.get(cluster.clusterId).catch(() => null);
     if (key) {
       // The result also lives with the backup, authenticated like its manifest.
-      const body = Buffer.from(`${JSON.stringify({ backup: id, ...record })}\n`);
-      const name = `${backupPrefix(manifest.tenant.slug, id)}/verify-${at.replace(/[-:.]/g, '')}`;
+      const body = Buffer.from(`${JSON.stringify({ backup: manifest.id, ...record })}\n`);
+      const name = `${backupPrefix(manifest.tenant.slug, manifest.id)}/verify-${record.at.replace(/[-:.]/g, '')}`;
       await storage.put(`${name}.json`, bufferStream(body)).catch(() => undefined);
       await storage.put(`${name}.mac`, bufferStream(`${macOf(key.authKey, body)}\n`)).catch(() => undefined);
     }
-    const summary = await index.recordVerification(id, record);
+    const summary = await index.recordVerification(manifest.id, record);
     this.changed(cluster, manifest.tenant.slug);
     return summary!;
   }
@@ -582,6 +590,7 @@ export class BackupService {
     let mac: string | null = null;
     const seen = new Set<string>();
     const written: string[] = [];
+    let catalogued = false;
     try {
       for await (const entry of readTar(source)) {
         const parts = entry.name.split('/');
@@ -617,17 +626,19 @@ export class BackupService {
       written.push(`${prefix}/${MANIFEST_MAC}`, `${prefix}/${MANIFEST}`);
       await storage.put(`${prefix}/${MANIFEST_MAC}`, bufferStream(mac ?? ''));
       await storage.put(`${prefix}/${MANIFEST}`, bufferStream(manifestRaw!));
-      // Catalogued, then verified: a failed verify removes it again, so it is never listed unverified.
-      await index.add(summaryOf(manifest, true));
-      const verified = await this.verify(cluster, manifest.id, actor);
-      if (verified.verification.state !== 'passed') {
-        await this.deleteBackup(cluster, manifest.id).catch(() => undefined);
-        throw new ContractError('VALIDATION', `Backup ${manifest.id} did not verify and was not imported: ${verified.verification.message ?? 'unknown reason'}`, { reason: 'verify-failed' });
+      // Verified by a restore before it enters the catalog: an import that does not verify is never listed.
+      const { identities } = await this.keys.openers(cluster.clusterId);
+      const record = await this.restoreCheck(cluster, manifest, storage, identities, actor);
+      if (record.outcome !== 'passed') {
+        throw new ContractError('VALIDATION', `Backup ${manifest.id} did not verify and was not imported: ${record.message}`, { reason: 'verify-failed' });
       }
-      return verified;
+      await index.add(summaryOf(manifest, true));
+      catalogued = true;
+      return await this.recordVerification(cluster, manifest, storage, record);
     } catch (error) {
+      // Only what this import wrote goes: an id already in the catalog (CONFLICT) keeps its files and row.
       for (const key of written) await storage.delete(key).catch(() => undefined);
-      if (manifest) await index.remove(manifest.id).catch(() => undefined);
+      if (manifest && catalogued) await index.remove(manifest.id).catch(() => undefined);
       throw error instanceof ContractError ? error : new ContractError('VALIDATION', `The backup file could not be imported: ${errorText(error)}`);
     } finally {
       source.destroy();
