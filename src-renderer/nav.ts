@@ -26,6 +26,9 @@ export interface NavEntry {
 export const navEntries: NavEntry[] = [
   { id: 'dashboard', label: 'Dashboard', icon: 'gauge', key: 'd', section: 'Overview', requires: ['dashboard.get'], load: () => import('./pages/dashboard/DashboardPage') },
   { id: 'tenants', label: 'Tenants', icon: 'building', key: 't', section: 'Platform', requires: ['tenants.list'], load: () => import('./pages/tenants/TenantsPage') },
+  { id: 'secrets', label: 'Secrets', icon: 'key', key: 's', section: 'Platform', requires: ['rotation.fleet.status'], load: () => import('./pages/secrets/SecretsPage') },
+  { id: 'infrastructure', label: 'Infrastructure', icon: 'server', key: 'n', section: 'Platform', requires: ['infra.snapshot'], load: () => import('./pages/infrastructure/InfrastructurePage') },
+  { id: 'entities', label: 'Entities', icon: 'database', key: 'e', section: 'Platform', requires: ['entities.list'], load: () => import('./pages/entities/EntitiesPage') },
   { id: 'backups', label: 'Backups', icon: 'database', key: 'b', section: 'Platform', requires: ['backups.overview'], load: () => import('./pages/tenants/backups/BackupsPage') },
   { id: 'license', label: 'License', icon: 'key', key: 'l', section: 'Governance', requires: ['license.status'], load: () => import('./pages/license/LicensePage') },
   { id: 'clusters', label: 'Clusters', icon: 'server', key: 'c', section: 'Console', requires: ['clusters.list'], load: () => import('./pages/clusters/ClustersPage') },

@@ -38,6 +38,10 @@ async function start() {
       const result = await dialog.showOpenDialog({ title: options.title, filters: options.filters, properties: ['openFile'] });
       return result.canceled ? [] : result.filePaths;
     },
+    async saveFileDialog(options) {
+      const result = await dialog.showSaveDialog({ title: options.title, defaultPath: options.defaultName, properties: ['createDirectory'] });
+      return result.canceled || !result.filePath ? null : result.filePath;
+    },
   });
 
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {

@@ -17,6 +17,11 @@ import { createLicenseService, licenseMigrations } from './license';
 import { SagaRunner } from './core/saga';
 import type { ClusterRuntime } from './core/cluster-runtime';
 import { consoleInstallationId, createTenantsCapability, tenantsMigrations } from './tenants';
+import { RotationService } from './rotation/service';
+import { rotationMigrations } from './rotation/fleet';
+import { createWorkersCapability } from './workers';
+import { InfraService } from './infra/service';
+import { EntitiesService, entitiesMigrations } from './entities';
 import { backupsMigrations, createBackupsCapability } from './backups';
 
 export const CONSOLE_VERSION = '0.1.0';
@@ -36,10 +41,14 @@ export interface EngineOptions {
    * See docs/operators.md.
    */
   identity?: IdentityMode;
+  /** Rotation knobs for tests: rollout timeout, shared-workload reload wait, the clock. */
+  rotation?: ConstructorParameters<typeof RotationService>[0]['options'];
   /** Backup knobs for tests: table streams per backup, the console scheduler's period (0: off). */
   backups?: { jobs?: number; schedulerEveryMs?: number };
   /** Tenant knobs for tests: Lease duration, a hook before each saga step, stats refresh. */
   tenants?: NonNullable<Parameters<typeof createTenantsCapability>[0]['options']>;
+  /** Workers knobs for tests: rollout check period and stuck threshold. */
+  workers?: NonNullable<Parameters<typeof createWorkersCapability>[0]['options']>;
   /** Audit/operators knobs for tests: another secret store, checkpoint spacing, retry delays, OIDC clock. */
   audit?: { secrets?: SecretStoreLike; checkpointEvery?: number; retry?: { baseDelayMs?: number; maxDelayMs?: number } };
   oidc?: OidcOptions;
@@ -48,7 +57,7 @@ export interface EngineOptions {
 }
 
 /** Every local schema step of every capability (durable state and cache), in one list so the order is visible. */
-export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations, ...backupsMigrations];
+export const localMigrations: CacheMigration[] = [...settingsMigrations, ...auditMigrations, ...operatorsMigrations, ...clustersMigrations, ...licenseMigrations, ...tenantsMigrations, ...entitiesMigrations, ...rotationMigrations, ...backupsMigrations];
 
 /**
  * The composition root: builds every service with its adapters passed in
@@ -84,15 +93,17 @@ export function createEngine(options: EngineOptions) {
     consoleVersion: CONSOLE_VERSION,
     bus,
     log,
+    dataDir,
     checkpointEvery: options.audit?.checkpointEvery,
     retry: options.audit?.retry,
+    // Each record is flushed into the log of the cluster it names (its kube-system UID), whichever
+    // cluster a session looks at; a cluster that cannot be reached now holds only its own records.
+    clusters: { resolve: (clusterUid) => directory.byUid(clusterUid) },
   });
-  // Interim until the per-cluster outbox lands: the workstation's last-chosen cluster's database.
-  auditLog.setControlDatabase(async () => {
-    const last = selections.lastChoice();
-    return last ? (await directory.forContext(last)).pgAdmin() : null;
+  bus.subscribe('cluster.state', (state) => {
+    const uid = state.clusterId ? directory.knownUid(state.clusterId) : null;
+    if (uid && state.state === 'online') auditLog.kick(uid);
   });
-  bus.subscribe('cluster.state', () => auditLog.kick());
   // The pipeline's recorder: SQLite outbox first, then the shared log.
   const audit: AuditRecorder = auditLog.outbox;
   if (options.resetLocalState) {
@@ -104,7 +115,14 @@ export function createEngine(options: EngineOptions) {
     });
   }
   const operators = new OperatorsService({ db, secrets: options.audit?.secrets ?? secretsAdapter, sessions, identityMode: identity, oidc: options.oidc });
-  const tenants = createTenantsCapability({ db, bus, settings, saga, log, ...(options.tenants ? { options: options.tenants } : {}) });
+  const entities = new EntitiesService({ db, bus, saga, consoleId: consoleInstallationId(settings), ...(options.tenants?.migrationsDir ? { migrationsDir: options.tenants.migrationsDir } : {}) });
+  // New tenants receive the current control-plane definitions in their create saga.
+  const tenants = createTenantsCapability({
+    db, bus, settings, saga, log,
+    options: { ...options.tenants, systemEntities: (pg, slug, operationId) => entities.syncNewTenant(pg, slug, operationId) },
+  });
+  const rotation = new RotationService({ db, bus, saga, consoleId: consoleInstallationId(settings), ...(options.rotation ? { options: options.rotation } : {}) });
+
   const backups = createBackupsCapability({
     db, bus, saga, tenants, secrets: () => clustersCapability.secrets.store(), consoleId: consoleInstallationId(settings), consoleVersion: CONSOLE_VERSION,
     dataDir, audit, log, ...(options.backups?.jobs ? { jobs: options.backups.jobs } : {}),
@@ -142,6 +160,22 @@ export function createEngine(options: EngineOptions) {
       consoleVersion: CONSOLE_VERSION,
       usage: async (slug) => tenants.userCount(await cluster(), slug),
     });
+  // Worker configuration, agent pools, infrastructure and upgrades (docs/workers.md).
+  const workers = createWorkersCapability({
+    saga,
+    bus,
+    consoleId: consoleInstallationId(settings),
+    license: {
+      effectiveTier: async (cluster) => {
+        const status = await license(async () => cluster).status();
+        return { tier: status.effective.tier, freeTier: status.effective.freeTier };
+      },
+      users: (cluster, slug) => tenants.userCount(cluster, slug),
+    },
+    ...(options.workers ? { options: options.workers } : {}),
+  });
+  // One LIST + WATCH of the platform's pods and Deployments per cluster, started by the first page open.
+  const infra = new InfraService({ bus, log });
 
   return {
     version: CONSOLE_VERSION,
@@ -166,12 +200,17 @@ export function createEngine(options: EngineOptions) {
     license,
     saga,
     tenants,
+    rotation,
+    workers,
+    infra,
+    entities,
     backups,
     /** Connection state of a context, as the pipeline's offline guard needs it. */
     clusterState: (contextId: string | null) =>
       contextId ? clustersCapability.clusters.monitorFor(contextId).pipelineState() : { online: true, lastSyncAt: null },
     async close() {
       await backups.close();
+      infra.close();
       await tenants.close();
       operators.close();
       await auditLog.close();

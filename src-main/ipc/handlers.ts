@@ -8,11 +8,16 @@ import { licenseHandlers } from './license';
 import { operationsHandlers, tenantsHandlers } from './tenants';
 import { auditHandlers } from './audit';
 import { operatorsHandlers } from './operators';
+import { rotationHandlers } from './rotation';
+import { infraHandlers, poolsHandlers, upgradesHandlers, workersHandlers } from './workers';
+import { entitiesHandlers } from './entities';
 import { backupsHandlers } from './backups';
 
 /** Host services only a shell can give (native dialogs); browser mode has none. */
 export interface ShellServices {
   openFileDialog?(options: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string[]>;
+  /** Asks where to create something (a path that does not exist yet); null when cancelled. */
+  saveFileDialog?(options: { title: string; defaultName?: string }): Promise<string | null>;
 }
 
 /**
@@ -27,8 +32,14 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...licenseHandlers(engine),
     ...tenantsHandlers(engine),
     ...operationsHandlers(engine),
-    ...auditHandlers(engine),
+    ...auditHandlers(engine, shell),
     ...operatorsHandlers(engine),
+    ...rotationHandlers(engine),
+    ...workersHandlers(engine),
+    ...infraHandlers(engine),
+    ...poolsHandlers(engine),
+    ...upgradesHandlers(engine),
+    ...entitiesHandlers(engine),
     ...backupsHandlers(engine),
   };
 }

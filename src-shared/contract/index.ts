@@ -6,6 +6,10 @@ import { licenseCommands } from './license';
 import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
 import { operatorsCommands } from './operators';
+import { rotationCommands } from './secrets';
+import { poolsCommands, upgradesCommands, workersCommands } from './workers';
+import { infraCommands, infraEvents } from './infra';
+import { entitiesCommands } from './entities';
 import { backupsCommands, backupsEvents } from './backups';
 
 export * from './errors';
@@ -25,6 +29,12 @@ export const commands = {
   ...operationCommands,
   ...auditCommands,
   ...operatorsCommands,
+  ...rotationCommands,
+  ...workersCommands,
+  ...poolsCommands,
+  ...upgradesCommands,
+  ...infraCommands,
+  ...entitiesCommands,
   ...backupsCommands,
 } as const;
 
@@ -35,6 +45,7 @@ export const events = {
   ...auditEvents,
   ...tenantEvents,
   ...backupsEvents,
+  ...infraEvents,
 } as const;
 
 export type Commands = typeof commands;

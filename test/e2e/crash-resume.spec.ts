@@ -30,7 +30,7 @@ test('a create interrupted by a crash is offered for roll back after restart', a
     }
   };
   try {
-    const first = await serve('tenant.create:3:before');
+    const first = await serve('tenant.create:4:before'); // before admin-user (after system-entities)
     await page.goto(first.url);
     await ensureClusterSelected(page);
     await configureDatabase(page);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { chainEntry } from '../../src-main/engine/audit/chain';
 import { AuditService } from '../../src-main/engine/audit/service';
-import { InstallationKey, signCheckpoint } from '../../src-main/engine/audit/signing';
+import { fingerprint, InstallationKey, signCheckpoint } from '../../src-main/engine/audit/signing';
 import { memorySecrets, record, tempCache, tempDir } from '../unit/audit/helpers';
 import { throwawayPostgres, type ThrowawayPostgres } from './audit-support';
 
@@ -19,8 +19,9 @@ function consoleOn(server: ThrowawayPostgres): AuditService {
     consoleVersion: '0.1.0',
     checkpointEvery: 10,
     retry: { baseDelayMs: 50, maxDelayMs: 500 },
+    // the records of helpers.record() belong to cluster "prod", whose database is this server
+    clusters: { resolve: async (uid) => (uid === 'prod' ? { pgAdmin: async () => server.config } : null) },
   });
-  svc.attachSharedLog(server.config);
   services.push({
     svc,
     close: () => {
@@ -82,14 +83,14 @@ describe('shared audit log in PostgreSQL', () => {
 
   it('never loses an entry: PostgreSQL killed mid-stream, appends continue, all flushed in order when it returns', async () => {
     const a = consoleOn(pgServer);
-    await a.sync();
-    const startCount = a.local.count('cluster');
+    await a.sync('prod');
+    const startCount = a.local.count('cluster:prod');
     const targets: string[] = [];
     for (let i = 0; i < 120; i++) {
       if (i === 40) await pgServer.kill();
       if (i === 90) {
         expect(a.outbox.pending().count).toBeGreaterThanOrEqual(50); // they waited in the outbox
-        expect((await a.status()).lastFlushError).not.toBeNull();
+        expect((await a.status('prod')).lastFlushError).not.toBeNull();
         await pgServer.start();
       }
       const target = `tenant/stream-${i}`;
@@ -110,11 +111,11 @@ describe('shared audit log in PostgreSQL', () => {
     } finally {
       await c.end();
     }
-    const report = await a.verify('cluster');
+    const report = await a.verify('cluster:prod');
     expect(report).toMatchObject({ ok: true, readFrom: 'shared' });
     expect(report.checkpointsChecked).toBeGreaterThan(0);
-    await a.sync();
-    expect(a.local.count('cluster')).toBe(startCount + 120);
+    await a.sync('prod');
+    expect(a.local.count('cluster:prod')).toBe(startCount + 120);
   }, 180_000);
 
   it('two consoles appending at once never fork the chain', async () => {
@@ -137,9 +138,11 @@ describe('shared audit log in PostgreSQL', () => {
     } finally {
       await c.end();
     }
-    // b trusts a's checkpoints once it has seen a's key in the shared log
-    expect((await b.verify('cluster')).ok).toBe(true);
-    expect((await a.verify('cluster')).ok).toBe(true);
+    // each trusts its own checkpoints; the other's key is only listed as unenrolled until an admin enrolls it
+    const byB = await b.verify('cluster:prod');
+    expect(byB.ok).toBe(true);
+    expect(byB.findings).toContainEqual(expect.objectContaining({ kind: 'checkpoint-unknown-signer' }));
+    expect((await a.verify('cluster:prod')).ok).toBe(true);
   }, 120_000);
 });
 
@@ -149,7 +152,7 @@ describe('export from the shared log, import on a console that never saw the clu
     await a.outbox.record(record());
     await until(() => a.outbox.pending().count === 0);
     const dir = path.join(tempDir(), 'bundle');
-    const out = await a.export(dir, {});
+    const out = await a.export('cluster:prod', dir, {});
     const c = await superuser();
     const n = (await c.query('SELECT count(*)::int AS n FROM audit_log')).rows[0].n;
     await c.end();
@@ -163,14 +166,14 @@ describe('export from the shared log, import on a console that never saw the clu
         fs.rmSync(d2, { recursive: true, force: true });
       },
     });
-    const info = await offline.import(dir, (await a.key()).verifier.vkey);
+    const info = await offline.import(dir, fingerprint((await a.key()).verifier.vkey));
     expect(await offline.verify(`bundle:${info.id}`)).toMatchObject({ ok: true, checked: n });
     const lines = fs.readFileSync(path.join(dir, 'entries.jsonl'), 'utf8').split('\n');
     lines[2] = lines[2]!.replace('"outcome":"success"', '"outcome":"denied"');
     fs.writeFileSync(path.join(dir, 'entries.jsonl'), lines.join('\n'));
     const { db: db3 } = tempCache();
     const other = new AuditService({ db: db3, secrets: memorySecrets(), consoleVersion: '0.1.0' });
-    await expect(other.import(dir, (await a.key()).verifier.vkey)).rejects.toThrow(/entry 3 was changed/);
+    await expect(other.import(dir, fingerprint((await a.key()).verifier.vkey))).rejects.toThrow(/entry 3 was changed/);
     expect(other.local.count()).toBe(0);
     await other.close();
     db3.close();
@@ -202,20 +205,20 @@ describe('tampering in PostgreSQL (as superuser, triggers bypassed) is detected 
       `INSERT INTO audit_log (${cols.join(',')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(',')})`,
       Object.values(original),
     );
-    expect((await svc.verify('cluster')).ok).toBe(true);
+    expect((await svc.verify('cluster:prod')).ok).toBe(true);
   }
 
   it('an edited entry', async () => {
     const original = await row(7);
     await c.query(`UPDATE audit_log SET entry = replace(entry, '"outcome":"success"', '"outcome":"failure"') WHERE seq = 7`);
-    expect(await svc.verify('cluster')).toMatchObject({ ok: false, firstBadSeq: 7, problem: 'hash-mismatch' });
+    expect(await svc.verify('cluster:prod')).toMatchObject({ ok: false, firstBadSeq: 7, problem: 'hash-mismatch' });
     await restore(original);
   });
 
   it('a deleted entry', async () => {
     const original = await row(12);
     await c.query('DELETE FROM audit_log WHERE seq = 12');
-    expect(await svc.verify('cluster')).toMatchObject({ ok: false, firstBadSeq: 12, problem: 'missing-entry' });
+    expect(await svc.verify('cluster:prod')).toMatchObject({ ok: false, firstBadSeq: 12, problem: 'missing-entry' });
     await restore(original);
   });
 
@@ -223,12 +226,12 @@ describe('tampering in PostgreSQL (as superuser, triggers bypassed) is detected 
     const head = Number((await c.query('SELECT max(size) AS m FROM audit_checkpoints')).rows[0].m);
     const originals = (await c.query('SELECT * FROM audit_log WHERE seq >= $1 ORDER BY seq', [head])).rows;
     await c.query('DELETE FROM audit_log WHERE seq >= $1', [head]);
-    expect(await svc.verify('cluster')).toMatchObject({ ok: false, firstBadSeq: head, problem: 'missing-entry' });
+    expect(await svc.verify('cluster:prod')).toMatchObject({ ok: false, firstBadSeq: head, problem: 'missing-entry' });
     for (const o of originals) {
       const cols = Object.keys(o);
       await c.query(`INSERT INTO audit_log (${cols.join(',')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(',')})`, Object.values(o));
     }
-    expect((await svc.verify('cluster')).ok).toBe(true);
+    expect((await svc.verify('cluster:prod')).ok).toBe(true);
   });
 
   it('an inserted entry', async () => {
@@ -238,9 +241,9 @@ describe('tampering in PostgreSQL (as superuser, triggers bypassed) is detected 
       "INSERT INTO audit_log (seq, prev_hash, hash, entry, at, actor, action, target, outcome, origin_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'forged')",
       [max + 1, entry.prev_hash, entry.hash, canonical, entry.at, entry.actor, entry.action, entry.target, entry.outcome],
     );
-    expect(await svc.verify('cluster')).toMatchObject({ ok: false, firstBadSeq: max + 1, problem: 'broken-link' });
+    expect(await svc.verify('cluster:prod')).toMatchObject({ ok: false, firstBadSeq: max + 1, problem: 'broken-link' });
     await c.query('DELETE FROM audit_log WHERE seq = $1', [max + 1]);
-    expect((await svc.verify('cluster')).ok).toBe(true);
+    expect((await svc.verify('cluster:prod')).ok).toBe(true);
   });
 
   it('reordered entries', async () => {
@@ -249,13 +252,13 @@ describe('tampering in PostgreSQL (as superuser, triggers bypassed) is detected 
     await c.query('UPDATE audit_log SET seq = -1 WHERE seq = 20');
     await c.query('UPDATE audit_log SET seq = 20 WHERE seq = 21');
     await c.query('UPDATE audit_log SET seq = 21 WHERE seq = -1');
-    expect(await svc.verify('cluster')).toMatchObject({ ok: false, firstBadSeq: 20 });
+    expect(await svc.verify('cluster:prod')).toMatchObject({ ok: false, firstBadSeq: 20 });
     await c.query('DELETE FROM audit_log WHERE seq IN (20, 21)');
     for (const o of [a, b]) {
       const cols = Object.keys(o);
       await c.query(`INSERT INTO audit_log (${cols.join(',')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(',')})`, Object.values(o));
     }
-    expect((await svc.verify('cluster')).ok).toBe(true);
+    expect((await svc.verify('cluster:prod')).ok).toBe(true);
   });
 
   it('a forged checkpoint (unknown key) and a tampered one (trusted key, altered root)', async () => {
@@ -264,15 +267,19 @@ describe('tampering in PostgreSQL (as superuser, triggers bypassed) is detected 
     const origin = (await c.query("SELECT 'gatehouse/audit/' || log_id AS o FROM audit_meta")).rows[0].o;
     const forged = signCheckpoint(mallory, origin, Number(head.seq), head.hash);
     await c.query('INSERT INTO audit_checkpoints (size, signer, note) VALUES ($1, $2, $3)', [head.seq, mallory.name, forged.note]);
-    expect(await svc.verify('cluster')).toMatchObject({ ok: false, problem: 'checkpoint-unknown-signer', firstBadSeq: Number(head.seq) });
+    // a checkpoint by a key nobody enrolled proves nothing: reported untrusted, and it does not count
+    const untrusted = await svc.verify('cluster:prod');
+    expect(untrusted.findings).toContainEqual(expect.objectContaining({ kind: 'checkpoint-unknown-signer', seq: Number(head.seq) }));
+    expect(untrusted.trustedCheckpoint?.signers ?? []).not.toContain(mallory.name);
     await c.query('DELETE FROM audit_checkpoints WHERE signer = $1', [mallory.name]);
 
-    const cp = (await c.query('SELECT * FROM audit_checkpoints ORDER BY size LIMIT 1')).rows[0];
+    // one signed by this console's own key: a checkpoint of another (unenrolled) console proves nothing here anyway
+    const cp = (await c.query('SELECT * FROM audit_checkpoints WHERE signer = $1 ORDER BY size LIMIT 1', [(await svc.key()).name])).rows[0];
     const lines = cp.note.split('\n');
     lines[2] = Buffer.alloc(32, 7).toString('base64');
     await c.query('UPDATE audit_checkpoints SET note = $1 WHERE size = $2 AND signer = $3', [lines.join('\n'), cp.size, cp.signer]);
-    expect(await svc.verify('cluster')).toMatchObject({ ok: false, problem: 'checkpoint-signature', firstBadSeq: Number(cp.size) });
+    expect(await svc.verify('cluster:prod')).toMatchObject({ ok: false, problem: 'checkpoint-signature', firstBadSeq: Number(cp.size) });
     await c.query('UPDATE audit_checkpoints SET note = $1 WHERE size = $2 AND signer = $3', [cp.note, cp.size, cp.signer]);
-    expect((await svc.verify('cluster')).ok).toBe(true);
+    expect((await svc.verify('cluster:prod')).ok).toBe(true);
   });
 });

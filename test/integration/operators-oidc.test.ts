@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEngine, type Engine } from '../../src-main/engine';
 import { OidcSignIn } from '../../src-main/engine/operators/oidc';
 import { createRouter, type Router } from '../../src-main/ipc/router';
-import { memorySecrets, tempDir } from '../unit/audit/helpers';
+import { memorySecrets, tempDir, auditJournal } from '../unit/audit/helpers';
 
 const Provider = ProviderUntyped as new (issuer: string, configuration: Record<string, unknown>) => { callback(): http.RequestListener };
 const CHROMIUM = process.env.GATEHOUSE_CHROMIUM ?? '/usr/bin/chromium';
@@ -164,7 +164,12 @@ describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', (
     // tokens went to the secret store, not SQLite
     const tokenKeys = [...secrets.map.keys()].filter((k) => k.startsWith('oidc-tokens:'));
     expect(tokenKeys).toHaveLength(1);
-    const cache = engine.db.prepare("SELECT group_concat(record, '') FROM audit_outbox").pluck().get() as string;
+    // the audit journal: the outbox (cluster actions) and the workstation log (sign-in has no cluster)
+    const cache = [
+      engine.db.prepare("SELECT group_concat(record, '') FROM audit_outbox").pluck().get(),
+      engine.db.prepare("SELECT group_concat(canonical, '') FROM audit_kept").pluck().get(),
+    ].join('');
+    expect(cache).toContain('operators.oidc');
     expect(cache).not.toContain(JSON.parse(secrets.map.get(tokenKeys[0]!)!).accessToken);
 
     // operator role: allowed to refresh, refused an admin command
@@ -235,7 +240,7 @@ describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', (
     return done as { ok: true; value: { operator: { id: string; role: string }; expiresAt: string } };
   }
   const outbox = () =>
-    (engine.db.prepare('SELECT record FROM audit_outbox ORDER BY id').pluck().all() as string[]).map(
+    auditJournal(engine.db).map(
       (r) => JSON.parse(r) as { action: string; actor: string; outcome: string; before: unknown; after: unknown },
     );
 

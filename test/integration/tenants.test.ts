@@ -60,10 +60,13 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
     expect(secret.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': slug });
     const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
-    for (const key of ['DATABASE_URL', 'JWT_CURRENT_KID', 'JWT_CURRENT_SECRET', 'JWT_PREVIOUS_KID', 'JWT_PREVIOUS_SECRET', 'LOGIN_WORKER_TOKEN', 'PROXY_TOKEN', 'CP_TOKEN', 'BOOTSTRAP_TOKEN_HASH']) {
+    for (const key of ['DATABASE_URL', 'JWT_KEYS', 'JWKS', 'LOGIN_WORKER_TOKEN', 'LOGIN_WORKER_TOKENS', 'PROXY_TOKEN', 'PROXY_TOKENS', 'CP_TOKEN', 'CP_TOKENS', 'BOOTSTRAP_TOKEN_HASH']) {
       expect(data[key], key).toBeTruthy();
     }
-    expect(data.JWT_CURRENT_KID).not.toBe(data.JWT_PREVIOUS_KID);
+    // One current ES256 signing key, published (public part only) in the JWKS (docs/secrets.md).
+    const keys = JSON.parse(data.JWT_KEYS!) as { keys: { kid: string; alg: string; state: string }[] };
+    expect(keys.keys.map((k) => [k.alg, k.state])).toEqual([['ES256', 'current']]);
+    expect((JSON.parse(data.JWKS!) as { keys: { kid: string; d?: string }[] }).keys.map((k) => [k.kid, k.d])).toEqual([[keys.keys[0]!.kid, undefined]]);
     expect(data.INITIAL_ADMIN_PASSWORD).toBe(out.adminPassword);
 
     // The backend's own credentials work and see the admin user with an argon2id hash of the returned password.
@@ -83,7 +86,7 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     }
     const shards = await core.listNamespacedConfigMap({ namespace: ns.namespace, labelSelector: 'gatehouse.io/registry=tenants' });
     const entry = shards.items.map((c) => c.data?.[slug]).find(Boolean);
-    expect(JSON.parse(entry!)).toMatchObject({ name: 'Acme Corp', tier: 'PRO', status: 'active', schema: 3 });
+    expect(JSON.parse(entry!)).toMatchObject({ name: 'Acme Corp', tier: 'PRO', status: 'active', schema: eng.service.migrations.length });
     expect(await eng.service.leftovers(eng.runtime, slug)).toEqual(expect.not.arrayContaining([{ kind: 'lease', name: `gatehouse-tenant-${slug}` }]));
     expect((await eng.service.maintenance.revealAdminPassword(eng.runtime, slug)).password).toBe(out.adminPassword);
     const detail = await eng.service.get(eng.runtime, slug);
@@ -183,25 +186,27 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const bad = uniqueSlug('mig');
     await eng.service.create(eng.runtime, { slug: good, name: 'Good', tier: 'DEV' });
     await eng.service.create(eng.runtime, { slug: bad, name: 'Bad', tier: 'DEV' });
-    // A newer console version ships migration 0004; the bad tenant already has a conflicting table.
+    // A newer console version ships the next migration; the bad tenant already has a conflicting table.
     const dir = fs.mkdtempSync(path.join(tempDataDir(), 'mig-'));
+    const shipped = fs.readdirSync(DEFAULT_MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).length;
+    const next = `${String(shipped + 1).padStart(4, '0')}_audit_trail`;
     for (const f of fs.readdirSync(DEFAULT_MIGRATIONS_DIR)) fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, f), path.join(dir, f));
-    fs.writeFileSync(path.join(dir, '0004_audit_trail.sql'), 'CREATE TABLE tenant_audit (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());');
+    fs.writeFileSync(path.join(dir, `${next}.sql`), 'CREATE TABLE tenant_audit (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());');
     const admin = new PostgresAdmin(harnessPg(state));
     await admin.withDatabase(`tenant_${bad}`, (c) => c.query(`SET ROLE tenant_${bad}; CREATE TABLE tenant_audit (x int)`));
     await admin.close();
     const newer = new TenantService({ db: eng.db, bus: eng.bus, saga: new SagaRunner(eng.db, eng.bus, async () => eng.runtime), consoleId: 'console-a', migrationsDir: dir });
     try {
       const status = await newer.maintenance.schemaStatus(eng.runtime, [good, bad]);
-      expect(status.latest).toBe(4);
-      expect(status.tenants.map((t) => t.pending)).toEqual([['0004_audit_trail'], ['0004_audit_trail']]);
+      expect(status.latest).toBe(shipped + 1);
+      expect(status.tenants.map((t) => t.pending)).toEqual([[next], [next]]);
       const events: OperationProgress[] = [];
       const off = eng.bus.subscribe('operation.progress', (e) => e.kind === 'tenant.schema' && events.push(e));
       const out = await newer.maintenance.schemaApply(eng.runtime, [bad, good], 2);
       off();
       expect(out.summary).toEqual({ ok: 1, failed: 1, upToDate: 0 });
-      expect(out.results.find((r) => r.slug === bad)?.error).toMatch(/0004_audit_trail/);
-      expect(out.results.find((r) => r.slug === good)?.applied).toEqual(['0004_audit_trail']);
+      expect(out.results.find((r) => r.slug === bad)?.error).toMatch(new RegExp(next));
+      expect(out.results.find((r) => r.slug === good)?.applied).toEqual([next]);
       expect(events.filter((e) => e.status !== 'running').map((e) => `${e.target}:${e.status}`).sort()).toEqual([`${bad}:failed`, `${good}:done`].sort());
       const again = await newer.maintenance.schemaApply(eng.runtime, [good], 1);
       expect(again.summary).toEqual({ ok: 0, failed: 0, upToDate: 1 });

@@ -161,7 +161,7 @@ describe('one console, two clusters', () => {
     // B has a complete tenant of the same name: the one a wrong-cluster rollback would drop.
     await call('s-b', 'tenants.create', { slug, name: 'Twin on B', tier: 'DEV' });
     await engine.close();
-    interruptedCreate(idA, slug, 'tenant.create:4:before'); // database, schema and admin user exist on A
+    interruptedCreate(idA, slug, 'tenant.create:5:before'); // database, schema, system entities and admin user exist on A
     openConsole();
     expect(await pgExists(a, 'database', db)).toBe(true);
 

@@ -1,17 +1,26 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import canonicalize from 'canonicalize';
 import { z } from 'zod';
-import { AuditEntry } from '../../../src-shared/contract/audit';
 import { ContractError } from '../../../src-shared/contract/errors';
-import { ChainVerifier, GENESIS_HASH } from './chain';
-import { openCheckpoint, parseVkey, verifyDetached, type InstallationKey, type Verifier } from './signing';
+import { ChainVerifier, embeddedPosition, GENESIS_HASH, type ChainFields } from './chain';
+import type { StoredEntry, StoredRow } from './local-copy';
+import { cosign, fingerprint, openCheckpoint, parseVkey, verifyDetached, type InstallationKey, type Verifier } from './signing';
 
-export const BUNDLE_FORMAT = 'gatehouse-audit-bundle/1';
+export const BUNDLE_FORMAT = 'gatehouse-audit-bundle/2';
 export const ENTRIES_FILE = 'entries.jsonl';
 export const MANIFEST_FILE = 'manifest.json';
+
+/**
+ * A line of entries.jsonl: `{"entry":<canonical JSON exactly as hashed>,"hash":"<hex>"}`.
+ * The line is itself canonical JSON, `jq .entry` shows the entry, and a verifier hashes the
+ * bytes between the fixed prefix and suffix without re-canonicalising anything.
+ */
+const LINE_PREFIX = '{"entry":';
+const LINE_SUFFIX_START = ',"hash":"';
+const SUFFIX_LENGTH = LINE_SUFFIX_START.length + 64 + 2;
+export const bundleLine = (hash: string, canonical: string) => `${LINE_PREFIX}${canonical}${LINE_SUFFIX_START}${hash}"}`;
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 export const BundleManifest = z
@@ -28,10 +37,14 @@ export const BundleManifest = z
     entries_sha256: Hex64,
     time_range: z.object({ from: z.string().nullable(), to: z.string().nullable() }),
     requested_range: z.object({ from: z.string().nullable(), to: z.string().nullable() }),
+    /**
+     * Signed checkpoints within the range, each cosigned by the exporter (it checked them
+     * against the entries it exported), including the exporter's own at last_seq.
+     */
     checkpoints: z.array(z.string()),
-    /** Keys that signed the checkpoints; vouched for by the manifest signer. */
-    checkpoint_signers: z.array(z.string()),
-    signer: z.object({ name: z.string(), vkey: z.string() }),
+    /** What the exporting console had witnessed of this log when it exported (null: a bundle or archive). */
+    witness: z.object({ seq: z.number().int(), head: Hex64 }).nullable(),
+    signer: z.object({ name: z.string(), vkey: z.string(), fingerprint: z.string() }),
     created_at: z.string(),
     console_version: z.string(),
     signature: z.string(),
@@ -48,11 +61,11 @@ function signedPart(m: Omit<BundleManifest, 'signature'> & { signature?: string 
 }
 
 export interface ExportSource {
-  /** Entries in seq order, contiguous. */
-  batches: Iterable<AuditEntry[]>;
+  /** Stored rows in seq order, contiguous. */
+  batches: Iterable<StoredRow[]>;
   origin: string;
   checkpoints: { size: number; note: string }[];
-  checkpointSigners: string[];
+  witness: { seq: number; head: string } | null;
   requested: { from?: string; to?: string };
   consoleVersion: string;
 }
@@ -64,37 +77,49 @@ export async function writeBundle(dir: string, src: ExportSource, key: Installat
   const fd = fs.openSync(path.join(dir, ENTRIES_FILE), 'w');
   const sha = createHash('sha256');
   let count = 0;
-  let first: AuditEntry | null = null;
-  let last: AuditEntry | null = null;
+  let first: { seq: number; hash: string; canonical: string } | null = null;
+  let last: { seq: number; hash: string; canonical: string } | null = null;
+  const hashes = new Map<number, string>();
+  const sizes = new Set(src.checkpoints.map((c) => c.size));
   try {
     for (const batch of src.batches) {
       if (!batch.length) continue;
-      const text = batch.map((e) => JSON.stringify(e)).join('\n') + '\n';
+      const text = batch.map((r) => bundleLine(r[1], r[2])).join('\n') + '\n';
       sha.update(text);
       fs.writeSync(fd, text);
-      first ??= batch[0]!;
-      last = batch[batch.length - 1]!;
+      for (const r of batch) if (sizes.has(r[0])) hashes.set(r[0], r[1]);
+      const [s0, h0, c0] = batch[0]!;
+      const [s1, h1, c1] = batch[batch.length - 1]!;
+      first ??= { seq: s0, hash: h0, canonical: c0 };
+      last = { seq: s1, hash: h1, canonical: c1 };
       count += batch.length;
     }
   } finally {
     fs.closeSync(fd);
   }
+  const fields = (r: { canonical: string }) => JSON.parse(r.canonical) as ChainFields;
+  // The exporter cosigns each checkpoint that matches what it exports; others are left out.
   const inRange = src.checkpoints.filter((c) => first && last && c.size >= first.seq && c.size <= last.seq);
+  const checkpoints: string[] = [];
+  for (const c of inRange) {
+    const root = Buffer.from(c.note.split('\n')[2] ?? '', 'base64').toString('hex');
+    if (hashes.get(c.size) === root && c.note.startsWith(`${src.origin}\n`)) checkpoints.push(cosign(key, c.note));
+  }
   const unsigned: Omit<BundleManifest, 'signature'> = {
     format: BUNDLE_FORMAT,
     origin: src.origin,
     count,
     first_seq: first?.seq ?? null,
     last_seq: last?.seq ?? null,
-    start_prev_hash: first?.prev_hash ?? GENESIS_HASH,
+    start_prev_hash: first ? fields(first).prev_hash : GENESIS_HASH,
     first_hash: first?.hash ?? null,
     last_hash: last?.hash ?? null,
     entries_sha256: sha.digest('hex'),
-    time_range: { from: first?.at ?? null, to: last?.at ?? null },
+    time_range: { from: first ? fields(first).at : null, to: last ? fields(last).at : null },
     requested_range: { from: src.requested.from ?? null, to: src.requested.to ?? null },
-    checkpoints: inRange.map((c) => c.note),
-    checkpoint_signers: [...new Set([key.verifier.vkey, ...src.checkpointSigners])],
-    signer: { name: key.name, vkey: key.verifier.vkey },
+    checkpoints: [...new Set(checkpoints)],
+    witness: src.witness,
+    signer: { name: key.name, vkey: key.verifier.vkey, fingerprint: fingerprint(key.verifier.vkey) },
     created_at: new Date().toISOString(),
     console_version: src.consoleVersion,
   };
@@ -107,15 +132,20 @@ export interface OpenedBundle {
   manifest: BundleManifest;
   /** Stable id: the same bundle imported twice has the same id. */
   id: string;
-  entriesFile: string;
+  trustedBy: 'enrolled' | 'fingerprint';
+  /** Checkpoints signed by a key trusted here (enrolled, or the bundle's signer when trusted by fingerprint). */
+  trustedCheckpoints: number;
 }
 
-/**
- * Checks a bundle completely before anything is stored: manifest shape and
- * signature, signer trust, file digest, every entry's hash and link, the
- * manifest's counts and hashes, every checkpoint.
- */
-export async function verifyBundle(dir: string, trusted: Verifier[], extraTrust?: string): Promise<OpenedBundle> {
+/** Stable id of a bundle: the same bundle imported twice has the same id. */
+export const bundleId = (m: Pick<BundleManifest, 'signature'>) => createHash('sha256').update(m.signature).digest('hex').slice(0, 16);
+
+/** Reads the manifest and decides whether its signer is trusted here; nothing about the entries yet. */
+export function openManifest(
+  dir: string,
+  trusted: Verifier[],
+  trustFingerprint?: string,
+): { manifest: BundleManifest; signer: Verifier; trustedBy: 'enrolled' | 'fingerprint' } {
   const manifestFile = path.join(dir, MANIFEST_FILE);
   const entriesFile = path.join(dir, ENTRIES_FILE);
   if (!fs.existsSync(manifestFile) || !fs.existsSync(entriesFile)) {
@@ -127,6 +157,9 @@ export async function verifyBundle(dir: string, trusted: Verifier[], extraTrust?
   } catch {
     throw refuse('manifest.json is not valid JSON (truncated or damaged)');
   }
+  if (raw && typeof raw === 'object' && (raw as { format?: unknown }).format !== BUNDLE_FORMAT) {
+    throw refuse(`it is not a ${BUNDLE_FORMAT} bundle (format ${JSON.stringify((raw as { format?: unknown }).format)})`);
+  }
   const parsed = BundleManifest.safeParse(raw);
   if (!parsed.success)
     throw refuse(`manifest.json is malformed (${parsed.error.issues[0]?.path.join('.') || 'root'}: ${parsed.error.issues[0]?.message})`);
@@ -137,60 +170,126 @@ export async function verifyBundle(dir: string, trusted: Verifier[], extraTrust?
   } catch (e) {
     throw refuse(`the signer key is invalid (${(e as Error).message})`);
   }
+  const fp = fingerprint(signer.vkey);
   const known = trusted.find((t) => t.name === signer.name);
   if (known && known.vkey !== signer.vkey)
-    throw refuse(`the signer "${signer.name}" is known here with a different key`, { signer: signer.vkey });
-  if (!known && extraTrust?.trim() !== signer.vkey) {
+    throw refuse(`the signer "${signer.name}" is enrolled here with a different key`, { signer: signer.vkey, fingerprint: fp });
+  let trustedBy: 'enrolled' | 'fingerprint';
+  if (known) trustedBy = 'enrolled';
+  else if (trustFingerprint && trustFingerprint.trim() === fp) trustedBy = 'fingerprint';
+  else {
     throw refuse(
-      `it is signed by a key this console does not know (${signer.vkey}); if you trust that key, import again and give it as the signer to trust`,
-      {
-        signer: signer.vkey,
-      },
+      trustFingerprint
+        ? `its signer's fingerprint is ${fp}, not the one you gave; the bundle was not signed by the key you expect`
+        : `it is signed by a key that is not enrolled here (fingerprint ${fp}); if the fingerprint matches the one you received from the exporter, an admin can import it giving that fingerprint`,
+      { signer: signer.vkey, fingerprint: fp },
     );
   }
   if (!verifyDetached(signer, signedPart(m), Buffer.from(m.signature, 'base64')))
     throw refuse('the manifest signature does not verify (the manifest was altered)');
+  return { manifest: m, signer, trustedBy };
+}
 
-  const checkpointVerifiers: Verifier[] = [signer];
-  for (const v of m.checkpoint_signers) {
-    try {
-      checkpointVerifiers.push(parseVkey(v));
-    } catch {
-      throw refuse('a checkpoint signer key in the manifest is invalid');
+/** Lines of a file read synchronously in chunks (so each chunk is stored inside one synchronous SQLite transaction). */
+function* fileLines(file: string, onBytes: (b: Buffer) => void): Generator<string[]> {
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.alloc(4 << 20);
+  let carry = Buffer.alloc(0);
+  try {
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const chunk = buf.subarray(0, n);
+      onBytes(chunk);
+      // Cut at the last newline byte: it is never part of a multi-byte UTF-8 character.
+      const cut = chunk.lastIndexOf(0x0a);
+      if (cut < 0) {
+        carry = Buffer.concat([carry, chunk]);
+        continue;
+      }
+      const text = Buffer.concat([carry, chunk.subarray(0, cut)]).toString('utf8');
+      carry = Buffer.from(chunk.subarray(cut + 1));
+      yield text.split('\n');
     }
+    if (carry.length) yield [carry.toString('utf8')];
+  } finally {
+    fs.closeSync(fd);
   }
-  const opened = m.checkpoints.map((note) => openCheckpoint(note, checkpointVerifiers));
-  const badCp = opened.find((c) => !c.ok);
-  if (badCp && !badCp.ok) throw refuse(`a checkpoint is not valid: ${badCp.message}`);
-  const cps = opened.flatMap((c) => (c.ok ? [c] : []));
-  for (const c of cps) {
-    if (c.checkpoint.origin !== m.origin) throw refuse(`a checkpoint belongs to another log (${c.checkpoint.origin})`);
+}
+
+/** The entry fields a stored entry needs (a trusted signer wrote it; this only guards the review copy's columns). */
+function shaped(v: unknown): v is ChainFields {
+  const e = v as Record<string, unknown> | null;
+  return (
+    !!e &&
+    typeof e === 'object' &&
+    typeof e.actor === 'string' &&
+    typeof e.action === 'string' &&
+    typeof e.at === 'string' &&
+    typeof e.outcome === 'string' &&
+    (e.target === null || typeof e.target === 'string')
+  );
+}
+
+/**
+ * Checks a bundle completely: manifest shape, signature and signer trust, file digest, every
+ * entry's hash and link, the manifest's counts and hashes, every checkpoint. Each verified
+ * batch of entries goes to `store` (inside the caller's transaction); on any refusal the
+ * caller drops what was stored, so a refused bundle leaves nothing behind.
+ */
+export async function verifyBundle(
+  dir: string,
+  trusted: Verifier[],
+  trustFingerprint: string | undefined,
+  store: (batch: StoredEntry[]) => void = () => undefined,
+): Promise<OpenedBundle> {
+  const { manifest: m, signer, trustedBy } = openManifest(dir, trusted, trustFingerprint);
+  const verifiers = [...trusted.filter((t) => t.name !== signer.name), signer];
+  const opened = m.checkpoints.map((note) => ({ note, o: openCheckpoint(note, verifiers) }));
+  for (const { o } of opened) {
+    if (!o.ok && o.reason !== 'unknown-signer') throw refuse(`a checkpoint is not valid: ${o.message}`);
+    if (o.ok && o.checkpoint.origin !== m.origin) throw refuse(`a checkpoint belongs to another log (${o.checkpoint.origin})`);
   }
+  const cps = opened.flatMap(({ o }) => (o.ok ? [o] : []));
 
   const verifier = new ChainVerifier({ seq: m.first_seq ?? 1, prevHash: m.start_prev_hash }, new Set(cps.map((c) => c.checkpoint.size)));
   const sha = createHash('sha256');
-  const stream = fs.createReadStream(entriesFile);
-  stream.on('data', (chunk) => sha.update(chunk));
-  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
   let lineNo = 0;
-  let last: AuditEntry | null = null;
-  let first: AuditEntry | null = null;
-  for await (const line of lines) {
-    lineNo += 1;
-    let entry: AuditEntry;
-    try {
-      const r = AuditEntry.safeParse(JSON.parse(line));
-      if (!r.success) throw new Error('shape');
-      entry = r.data;
-    } catch {
-      throw refuse(`line ${lineNo} of ${ENTRIES_FILE} is not an audit entry (truncated or damaged)`, { line: lineNo });
+  let first: StoredEntry | null = null;
+  let last: StoredEntry | null = null;
+  for (const lines of fileLines(path.join(dir, ENTRIES_FILE), (b) => sha.update(b))) {
+    const batch: StoredEntry[] = [];
+    for (const line of lines) {
+      lineNo += 1;
+      const ok =
+        line.startsWith(LINE_PREFIX) &&
+        line.length > LINE_PREFIX.length + SUFFIX_LENGTH &&
+        line.startsWith(LINE_SUFFIX_START, line.length - SUFFIX_LENGTH) &&
+        line.endsWith('"}');
+      const canonical = ok ? line.slice(LINE_PREFIX.length, line.length - SUFFIX_LENGTH) : '';
+      const hash = ok ? line.slice(line.length - 66, line.length - 2) : '';
+      const pos = ok ? embeddedPosition(canonical) : null;
+      if (!pos || !/^[0-9a-f]{64}$/.test(hash)) {
+        throw refuse(`line ${lineNo} of ${ENTRIES_FILE} is not an audit entry (truncated or damaged)`, { line: lineNo });
+      }
+      if (!verifier.pushStored(pos.seq, hash, canonical, pos)) {
+        const f = verifier.fault!;
+        throw refuse(f.message, { firstBadSeq: f.seq, problem: f.problem });
+      }
+      let fields: unknown;
+      try {
+        fields = JSON.parse(canonical);
+      } catch {
+        fields = null;
+      }
+      if (!shaped(fields)) throw refuse(`line ${lineNo} of ${ENTRIES_FILE} is not an audit entry`, { line: lineNo });
+      const row: StoredEntry = { seq: pos.seq, hash, canonical, fields };
+      first ??= row;
+      last = row;
+      batch.push(row);
     }
-    if (!verifier.push(entry)) {
-      const f = verifier.fault!;
-      throw refuse(f.message, { firstBadSeq: f.seq, problem: f.problem });
-    }
-    first ??= entry;
-    last = entry;
+    store(batch);
+    await new Promise((r) => setImmediate(r)); // let other work (commands, the outbox) run between batches
   }
   if (sha.digest('hex') !== m.entries_sha256)
     throw refuse(`${ENTRIES_FILE} does not match the digest in the manifest (truncated or altered)`);
@@ -206,20 +305,5 @@ export async function verifyBundle(dir: string, trusted: Verifier[], extraTrust?
       });
     }
   }
-  const id = createHash('sha256').update(m.signature).digest('hex').slice(0, 16);
-  return { manifest: m, id, entriesFile };
-}
-
-/** Reads a verified bundle's entries in batches, for storing. */
-export async function* readBundleEntries(entriesFile: string, batch = 5000): AsyncGenerator<AuditEntry[]> {
-  const lines = readline.createInterface({ input: fs.createReadStream(entriesFile), crlfDelay: Infinity });
-  let buf: AuditEntry[] = [];
-  for await (const line of lines) {
-    buf.push(JSON.parse(line) as AuditEntry);
-    if (buf.length >= batch) {
-      yield buf;
-      buf = [];
-    }
-  }
-  if (buf.length) yield buf;
+  return { manifest: m, id: bundleId(m), trustedBy, trustedCheckpoints: cps.length };
 }

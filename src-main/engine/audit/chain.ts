@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as sha } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { AuditEntry } from '../../../src-shared/contract/audit';
 import type { AuditRecord } from './recorder';
@@ -40,6 +40,26 @@ export function entryHash(prevHash: string, canonical: string): string {
   return createHash('sha256').update(Buffer.from(prevHash, 'hex')).update(canonical, 'utf8').digest('hex');
 }
 
+/**
+ * The seq and prev_hash written inside a stored canonical text, found without parsing it.
+ * Canonical JSON sorts keys, and after `prev_hash` only `role` (an enum), `seq` (a number)
+ * and `target` (a JSON string, whose quotes are escaped) follow: the last occurrence of
+ * `"prev_hash":"` and of `"seq":` is therefore the top-level one.
+ */
+export function embeddedPosition(canonical: string): { seq: number; prevHash: string } | null {
+  const p = canonical.lastIndexOf('"prev_hash":"');
+  const s = canonical.lastIndexOf('"seq":');
+  if (p < 0 || s < p) return null;
+  let end = s + 6;
+  while (end < canonical.length && canonical.charCodeAt(end) >= 48 && canonical.charCodeAt(end) <= 57) end += 1;
+  return { seq: Number(canonical.slice(s + 6, end)), prevHash: canonical.slice(p + 13, p + 13 + 64) };
+}
+
+/** Parses a stored canonical text back into an entry (the hash is stored beside it). */
+export function entryFromStored(hash: string, canonical: string): AuditEntry {
+  return { ...(JSON.parse(canonical) as ChainFields), hash };
+}
+
 export function chainEntry(record: AuditRecord, seq: number, prevHash: string): { entry: AuditEntry; canonical: string } {
   const fields = toChainFields(record, seq, prevHash);
   const canonical = canonicalJson(fields);
@@ -67,6 +87,8 @@ export interface ChainFault {
 export class ChainVerifier {
   private expectedSeq: number;
   private prevHash: string;
+  /** Bytes 0–31: the previous entry's hash; then the canonical text being hashed. */
+  private scratch = Buffer.allocUnsafe(64 * 1024);
   checked = 0;
   fault: ChainFault | null = null;
   /** hash of every seq listed in `watch` (checkpoint sizes), filled as they pass. */
@@ -78,6 +100,7 @@ export class ChainVerifier {
   ) {
     this.expectedSeq = start.seq;
     this.prevHash = start.prevHash;
+    this.scratch.write(start.prevHash, 0, 32, 'hex');
   }
 
   get headHash(): string {
@@ -87,28 +110,72 @@ export class ChainVerifier {
     return this.expectedSeq;
   }
 
-  /** Returns false once a fault is found. `storedCanonical` is compared when the store keeps it separately. */
+  /**
+   * The fast path, over what a store keeps: the canonical text exactly as hashed, and the hash.
+   * No canonicalisation and no JSON parse: SHA-256 over the stored bytes decides, and the seq
+   * and prev_hash written inside the text are checked against the chain position.
+   */
+  pushStored(seq: number, hash: string, canonical: string, inner = embeddedPosition(canonical)): boolean {
+    if (this.fault) return false;
+    const expected = this.expectedSeq;
+    if (seq !== expected) return this.positionFault(seq);
+    // One-shot SHA-256 over [prev hash bytes | canonical UTF-8] in a reused buffer: no Hash object per entry.
+    if (canonical.length * 3 + 32 > this.scratch.length) this.grow(canonical.length * 3 + 32);
+    const n = this.scratch.write(canonical, 32, 'utf8');
+    const digest = sha('sha256', this.scratch.subarray(0, 32 + n), 'hex');
+    if (digest !== hash || !inner || inner.seq !== seq || inner.prevHash !== this.prevHash) {
+      if (inner && inner.prevHash !== this.prevHash) return this.linkFault(expected);
+      return this.fail(
+        expected,
+        'hash-mismatch',
+        `entry ${expected} was changed after it was written: its content does not match its hash`,
+      );
+    }
+    this.accept(seq, hash);
+    return true;
+  }
+
+  private grow(size: number): void {
+    const next = Buffer.allocUnsafe(Math.max(size, this.scratch.length * 2));
+    this.scratch.copy(next, 0, 0, 32);
+    this.scratch = next;
+  }
+
+  private positionFault(seq: number): false {
+    const expected = this.expectedSeq;
+    if (!Number.isSafeInteger(seq)) return this.fail(expected, 'malformed-entry', `entry after seq ${expected - 1} has no valid seq`);
+    if (seq > expected) {
+      return this.fail(
+        expected,
+        'missing-entry',
+        `entry ${expected} is missing (deleted or moved): entry ${seq} comes right after entry ${expected - 1}`,
+      );
+    }
+    return this.fail(seq, 'unexpected-entry', `entry ${seq} appears again or out of order after entry ${expected - 1}`);
+  }
+
+  private linkFault(seq: number): false {
+    return this.fail(
+      seq,
+      'broken-link',
+      `entry ${seq} does not follow entry ${seq - 1}: its prev_hash is not entry ${seq - 1}'s hash (an entry was edited, inserted, removed or moved here)`,
+    );
+  }
+
+  private accept(seq: number, hash: string): void {
+    if (this.watch.has(seq)) this.seen.set(seq, hash);
+    this.prevHash = hash;
+    this.scratch.write(hash, 0, 32, 'hex');
+    this.expectedSeq = seq + 1;
+    this.checked += 1;
+  }
+
+  /** Returns false once a fault is found (the slow path, for entries that arrive as objects: bundles of format 1, tests). */
   push(entry: AuditEntry): boolean {
     if (this.fault) return false;
     const seq = this.expectedSeq;
-    if (!Number.isInteger(entry.seq)) return this.fail(seq, 'malformed-entry', `entry after seq ${seq - 1} has no valid seq`);
-    if (entry.seq > seq) {
-      return this.fail(
-        seq,
-        'missing-entry',
-        `entry ${seq} is missing (deleted or moved): entry ${entry.seq} comes right after entry ${seq - 1}`,
-      );
-    }
-    if (entry.seq < seq) {
-      return this.fail(entry.seq, 'unexpected-entry', `entry ${entry.seq} appears again or out of order after entry ${seq - 1}`);
-    }
-    if (entry.prev_hash !== this.prevHash) {
-      return this.fail(
-        seq,
-        'broken-link',
-        `entry ${seq} does not follow entry ${seq - 1}: its prev_hash is not entry ${seq - 1}'s hash (an entry was edited, inserted, removed or moved here)`,
-      );
-    }
+    if (!Number.isInteger(entry.seq) || entry.seq !== seq) return this.positionFault(entry.seq);
+    if (entry.prev_hash !== this.prevHash) return this.linkFault(seq);
     let recomputed: string;
     try {
       recomputed = entryHash(entry.prev_hash, canonicalJson(stripHash(entry)));
@@ -118,10 +185,7 @@ export class ChainVerifier {
     if (recomputed !== entry.hash) {
       return this.fail(seq, 'hash-mismatch', `entry ${seq} was changed after it was written: its content does not match its hash`);
     }
-    if (this.watch.has(seq)) this.seen.set(seq, entry.hash);
-    this.prevHash = entry.hash;
-    this.expectedSeq = seq + 1;
-    this.checked += 1;
+    this.accept(seq, entry.hash);
     return true;
   }
 

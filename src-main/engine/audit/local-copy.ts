@@ -1,12 +1,16 @@
+import { randomBytes } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
 import type { z } from 'zod';
 import type { AuditEntry, AuditFilter, AuditQueryInput } from '../../../src-shared/contract/audit';
+import { ContractError } from '../../../src-shared/contract/errors';
 import type { Sqlite } from '../../adapters/sqlite';
+import { canonicalJson, entryFromStored, stripHash, type ChainFields } from './chain';
 
 type Filter = z.output<typeof AuditFilter>;
 type Query = z.output<typeof AuditQueryInput>;
 
 /** The tenant an entry is about, so the review page can filter on it. */
-export function tenantOf(entry: Pick<AuditEntry, 'target' | 'params'>): string | null {
+export function tenantOf(entry: Pick<ChainFields, 'target' | 'params'>): string | null {
   const m = /^tenants?[/:]([a-z0-9][a-z0-9-]*)/.exec(entry.target ?? '');
   if (m) return m[1]!;
   const p = entry.params as Record<string, unknown> | null;
@@ -16,147 +20,402 @@ export function tenantOf(entry: Pick<AuditEntry, 'target' | 'params'>): string |
   return null;
 }
 
-function flatten(value: unknown, out: string[], depth = 0): void {
+function values(value: unknown, out: string[], depth = 0): void {
   if (value === null || value === undefined || depth > 8) return;
-  if (typeof value === 'object') {
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (!Array.isArray(value)) out.push(k);
-      flatten(v, out, depth + 1);
-    }
-  } else out.push(String(value));
+  if (typeof value === 'object') for (const v of Object.values(value as Record<string, unknown>)) values(v, out, depth + 1);
+  else out.push(String(value));
 }
 
-/** What full-text search sees of an entry. */
-export function searchText(e: AuditEntry): string {
-  const out = [e.actor, e.role, e.action, e.target ?? '', e.outcome, e.error_code ?? '', e.cluster ?? ''];
-  flatten(e.params, out);
-  flatten(e.before, out);
-  flatten(e.after, out);
+/**
+ * What full-text search sees of an entry: who, what, on what, the outcome, and every value
+ * of its parameters and before/after state. Field names and the cluster (the same in every
+ * entry of a source) are left out: they only make the index bigger and slower to build.
+ */
+export function searchText(e: ChainFields): string {
+  const out = [e.actor, e.role, e.action, e.target ?? '', e.outcome, e.error_code ?? ''];
+  values(e.params, out);
+  values(e.before, out);
+  values(e.after, out);
   return out.join(' ');
 }
 
-const iso = (t: string) => new Date(t).toISOString();
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+/** Times compare as text: normalised to UTC ISO (what consoles write already passes as is). */
+const iso = (t: string) => (ISO_UTC.test(t) ? t : new Date(t).toISOString());
+
+/** One entry as stores keep it: the hashed canonical text and its hash (and the parsed fields when at hand). */
+export interface StoredEntry {
+  seq: number;
+  hash: string;
+  canonical: string;
+  fields?: ChainFields;
+}
+
+/** A raw row for verification: [seq, hash, canonical]. */
+export type StoredRow = [number, string, string];
 
 /**
- * The local review copy: the shared log pulled into SQLite, and every imported
- * bundle, each under its own `source`. Pages by row id (keyset), which follows
- * seq within a source because rows are only ever added in seq order.
+ * Secondary indexes of a source's table. seq (the rowid) follows the filtered column, so a
+ * page is read in seq order; at (and, behind the broad actor and action filters, the usual
+ * second filters) trail, so a count with a time range or a second filter is answered from
+ * the index alone, without reading entries.
+ */
+const INDEXES: [string, string][] = [
+  ['at', 'at'],
+  ['actor', 'actor, seq, at, action, outcome'],
+  ['action', 'action, seq, at, outcome'],
+  ['outcome', 'outcome, seq, at'],
+  ['tenant', 'tenant, seq, at'],
+  ['target', 'target, seq, at'],
+];
+
+interface SourceTables {
+  tag: string;
+  /** The full-text index is being built in the background (a bulk load): rows are inserted without it. */
+  ftsPending: boolean;
+  entries: string;
+  fts: string;
+  insertRow: Statement<unknown[]>;
+  insertFts: Statement<unknown[]>;
+  readRows: Statement<unknown[]>;
+}
+
+/**
+ * The local review copy: the shared log of each cluster pulled into SQLite, the
+ * workstation log, kept evidence and every imported bundle, each source in its own pair of
+ * tables (entries keyed by seq, and a contentless FTS5 index). Own tables make a bundle's
+ * bulk load cheap (its indexes are built once, after the rows), and clearing or renaming a
+ * source instant.
  */
 export class LocalAuditCopy {
-  constructor(private readonly db: Sqlite) {}
+  private readonly tables = new Map<string, SourceTables>();
+  private readonly building = new Set<string>();
+  private closed = false;
+
+  constructor(
+    private readonly db: Sqlite,
+    /** Told when a background full-text index is complete. */
+    private readonly onChange: () => void = () => undefined,
+  ) {}
+
+  private lookup(source: string): SourceTables | null {
+    const cached = this.tables.get(source);
+    if (cached) return cached;
+    const row = this.db.prepare('SELECT tag, fts_through FROM audit_copy_sources WHERE source = ?').get(source) as
+      { tag: string; fts_through: number | null } | undefined;
+    return row ? this.open(source, row.tag, row.fts_through !== null) : null;
+  }
+
+  private open(source: string, tag: string, ftsPending = false): SourceTables {
+    const entries = `audit_e_${tag}`;
+    const fts = `audit_f_${tag}`;
+    const t: SourceTables = {
+      tag,
+      ftsPending,
+      entries,
+      fts,
+      insertRow: this.db.prepare(
+        `INSERT INTO ${entries} (seq, at, actor, action, target, tenant, outcome, hash, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertFts: this.db.prepare(`INSERT INTO ${fts} (rowid, body) VALUES (?, ?)`),
+      readRows: this.db.prepare(`SELECT seq, hash, canonical FROM ${entries} WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`).raw(),
+    };
+    this.tables.set(source, t);
+    return t;
+  }
+
+  /** The tables of a source, created on first use (`indexed: false`: a bulk load builds the indexes at the end). */
+  private ensure(source: string, indexed = true): SourceTables {
+    const existing = this.lookup(source);
+    if (existing) return existing;
+    const tag = randomBytes(6).toString('hex');
+    this.db.transaction(() => {
+      this.db.exec(`CREATE TABLE cache.audit_e_${tag} (
+        seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, tenant TEXT,
+        outcome TEXT NOT NULL, hash TEXT NOT NULL, canonical TEXT NOT NULL)`);
+      this.db.exec(
+        `CREATE VIRTUAL TABLE cache.audit_f_${tag} USING fts5(body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`,
+      );
+      if (indexed) this.createIndexes(tag);
+      this.db.prepare('INSERT INTO audit_copy_sources (source, tag, indexed) VALUES (?, ?, ?)').run(source, tag, indexed ? 1 : 0);
+    })();
+    return this.open(source, tag);
+  }
+
+  private createIndexes(tag: string): void {
+    for (const [name, cols] of INDEXES) this.db.exec(`CREATE INDEX IF NOT EXISTS cache.audit_e_${tag}_${name} ON audit_e_${tag} (${cols})`);
+  }
+
+  sources(): string[] {
+    return this.db.prepare('SELECT source FROM audit_copy_sources ORDER BY source').pluck().all() as string[];
+  }
 
   /** Inserts entries that must follow the source's last seq, in one transaction. */
   insert(source: string, entries: AuditEntry[]): void {
-    const row = this.db.prepare(
-      'INSERT INTO audit_entries (source, seq, at, actor, action, target, tenant, outcome, hash, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    this.insertStored(
+      source,
+      entries.map((e) => {
+        const fields = stripHash(e);
+        return { seq: e.seq, hash: e.hash, canonical: canonicalJson(fields), fields };
+      }),
     );
-    const fts = this.db.prepare('INSERT INTO audit_fts (rowid, body) VALUES (?, ?)');
+  }
+
+  /** Inserts stored entries (canonical text as hashed), in one transaction. */
+  insertStored(source: string, rows: StoredEntry[]): void {
+    if (!rows.length) return;
+    const t = this.ensure(source);
     this.db.transaction(() => {
-      for (const e of entries) {
-        const r = row.run(source, e.seq, iso(e.at), e.actor, e.action, e.target, tenantOf(e), e.outcome, e.hash, JSON.stringify(e));
-        fts.run(r.lastInsertRowid, searchText(e));
-      }
+      for (const r of rows) this.insertInto(t, r);
     })();
   }
 
-  /** Refreshes the planner's statistics (about 0.5 s per million rows): without them SQLite picks poor indexes for combined filters. */
-  analyze(): void {
-    this.db.exec('ANALYZE audit_entries');
+  /** One row, no transaction of its own (callers wrap many). */
+  insertOne(source: string, r: StoredEntry): void {
+    this.insertInto(this.ensure(source), r);
   }
 
-  hasStatistics(): boolean {
-    return (
-      this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").get() !== undefined &&
-      this.db.prepare("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'audit_entries'").get() !== undefined
-    );
+  private insertInto(t: SourceTables, r: StoredEntry): void {
+    const e = r.fields ?? (JSON.parse(r.canonical) as ChainFields);
+    t.insertRow.run(r.seq, iso(e.at), e.actor, e.action, e.target, tenantOf(e), e.outcome, r.hash, r.canonical);
+    if (!t.ftsPending) t.insertFts.run(r.seq, searchText(e));
+  }
+
+  /**
+   * A bulk load into a new source (an import): rows go into a table without secondary
+   * indexes, which are built once at the end (a sort, far cheaper than a million index
+   * updates), with a large page cache. The full-text index is built afterwards in the
+   * background (searching the source says how far it got); filters work at once. Nothing
+   * is visible under `source` until the caller registers it.
+   */
+  async bulkLoad(source: string, load: (store: (rows: StoredEntry[]) => void) => Promise<void>): Promise<void> {
+    this.clear(source);
+    const t = this.ensure(source, false);
+    this.db.prepare('UPDATE audit_copy_sources SET fts_through = 0 WHERE source = ?').run(source);
+    t.ftsPending = true;
+    const previous = this.db.pragma('cache.cache_size', { simple: true }) as number;
+    this.db.pragma('cache.cache_size = -262144');
+    try {
+      await load((rows) =>
+        this.db.transaction(() => {
+          for (const r of rows) this.insertInto(t, r);
+        })(),
+      );
+      this.db.transaction(() => {
+        this.createIndexes(t.tag);
+        this.db.prepare('UPDATE audit_copy_sources SET indexed = 1 WHERE source = ?').run(source);
+      })();
+      this.db.exec(`ANALYZE cache.${t.entries}`);
+    } catch (error) {
+      this.clear(source);
+      throw error;
+    } finally {
+      this.db.pragma(`cache.cache_size = ${previous}`);
+    }
+    void this.buildFullText(source);
+  }
+
+  /** How far a source's background full-text index got; null when complete. */
+  fullTextProgress(source: string): { through: number; of: number } | null {
+    const through = this.db.prepare('SELECT fts_through FROM audit_copy_sources WHERE source = ?').pluck().get(source) as
+      number | null | undefined;
+    return through === null || through === undefined ? null : { through, of: this.maxSeq(source) };
+  }
+
+  /** Builds (or resumes) the full-text index of a bulk-loaded source, 10,000 entries per step, yielding between steps. */
+  async buildFullText(source: string): Promise<void> {
+    if (this.building.has(source)) return;
+    this.building.add(source);
+    try {
+      for (;;) {
+        await new Promise((r) => setImmediate(r));
+        if (this.closed || !this.db.open) return;
+        const t = this.lookup(source);
+        const progress = this.fullTextProgress(source);
+        if (!t || !progress) return;
+        const rows = this.db
+          .prepare(`SELECT seq, canonical FROM ${t.entries} WHERE seq > ? ORDER BY seq LIMIT 10000`)
+          .raw()
+          .all(progress.through) as [number, string][];
+        this.db.transaction(() => {
+          for (const [seq, canonical] of rows) t.insertFts.run(seq, searchText(JSON.parse(canonical) as ChainFields));
+          const done = rows.length < 10000;
+          this.db
+            .prepare('UPDATE audit_copy_sources SET fts_through = ? WHERE source = ?')
+            .run(done ? null : rows[rows.length - 1]![0], source);
+          if (done) t.ftsPending = false;
+        })();
+        if (!t.ftsPending) {
+          this.onChange();
+          return;
+        }
+      }
+    } finally {
+      this.building.delete(source);
+    }
+  }
+
+  /** Resumes the background full-text builds a restart interrupted. */
+  resumeFullText(): void {
+    const pending = this.db.prepare('SELECT source FROM audit_copy_sources WHERE fts_through IS NOT NULL').pluck().all() as string[];
+    for (const s of pending) void this.buildFullText(s);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Refreshes the planner's statistics: without them SQLite picks poor indexes for combined filters. */
+  analyze(source?: string): void {
+    for (const s of source ? [source] : this.sources()) {
+      const t = this.lookup(s);
+      if (t) this.db.exec(`ANALYZE cache.${t.entries}`);
+    }
+  }
+
+  private bounds(source: string): { lo: number; hi: number } | null {
+    const t = this.lookup(source);
+    if (!t) return null;
+    const r = this.db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${t.entries}`).get() as { lo: number | null; hi: number | null };
+    return r.lo === null || r.hi === null ? null : { lo: r.lo, hi: r.hi };
   }
 
   maxSeq(source: string): number {
-    return (this.db.prepare('SELECT max(seq) FROM audit_entries WHERE source = ?').pluck().get(source) as number | null) ?? 0;
+    return this.bounds(source)?.hi ?? 0;
   }
 
+  /** Entries of a source (rows are always a contiguous seq range), or of every source. */
   count(source?: string): number {
-    return source
-      ? (this.db.prepare('SELECT count(*) FROM audit_entries WHERE source = ?').pluck().get(source) as number)
-      : (this.db.prepare('SELECT count(*) FROM audit_entries').pluck().get() as number);
+    if (source === undefined) return this.sources().reduce((n, s) => n + this.count(s), 0);
+    const b = this.bounds(source);
+    return b ? b.hi - b.lo + 1 : 0;
   }
 
-  /** Drops a source (a bundle, or a shared-log copy that belongs to another log). */
+  /** Drops a source (a bundle, or a review copy rebuilt from its log). */
   clear(source: string): void {
+    const t = this.lookup(source);
+    this.tables.delete(source);
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM audit_fts WHERE rowid IN (SELECT id FROM audit_entries WHERE source = ?)').run(source);
-      this.db.prepare('DELETE FROM audit_entries WHERE source = ?').run(source);
+      if (t) {
+        this.db.exec(`DROP TABLE IF EXISTS cache.${t.entries}`);
+        this.db.exec(`DROP TABLE IF EXISTS cache.${t.fts}`);
+      }
+      this.db.prepare('DELETE FROM audit_copy_sources WHERE source = ?').run(source);
       this.db.prepare('DELETE FROM audit_local_checkpoints WHERE source = ?').run(source);
     })();
   }
 
-  get(source: string, seq: number): AuditEntry | null {
-    const s = this.db.prepare('SELECT entry FROM audit_entries WHERE source = ? AND seq = ?').pluck().get(source, seq) as
-      string | undefined;
-    return s ? (JSON.parse(s) as AuditEntry) : null;
+  /** Gives a source's rows and checkpoints another name (kept evidence); instant. */
+  rename(from: string, to: string): void {
+    this.clear(to);
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE audit_copy_sources SET source = ? WHERE source = ?').run(to, from);
+      this.db.prepare('UPDATE audit_local_checkpoints SET source = ? WHERE source = ?').run(to, from);
+    })();
+    this.tables.delete(from);
+    this.tables.delete(to);
   }
 
-  /** Entries of a source in seq order within [fromSeq, toSeq], in batches (verification, export). */
-  *iterate(source: string, range: { fromSeq?: number; toSeq?: number } = {}, batch = 5000): Generator<AuditEntry[]> {
-    const stmt = this.db.prepare('SELECT seq, entry FROM audit_entries WHERE source = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
+  /** Copies a source's rows into durable state (`main.audit_kept`) under `keptAs`. */
+  copyToKept(source: string, keptAs: string): void {
+    const t = this.lookup(source);
+    if (!t) return;
+    this.db
+      .prepare(`INSERT OR IGNORE INTO main.audit_kept (source, seq, hash, canonical) SELECT ?, seq, hash, canonical FROM ${t.entries}`)
+      .run(keptAs);
+  }
+
+  get(source: string, seq: number): AuditEntry | null {
+    const r = this.stored(source, seq);
+    return r ? entryFromStored(r.hash, r.canonical) : null;
+  }
+
+  stored(source: string, seq: number): { hash: string; canonical: string } | null {
+    const t = this.lookup(source);
+    if (!t) return null;
+    return (
+      (this.db.prepare(`SELECT hash, canonical FROM ${t.entries} WHERE seq = ?`).get(seq) as
+        { hash: string; canonical: string } | undefined) ?? null
+    );
+  }
+
+  /** Raw rows of a source in seq order within [fromSeq, toSeq], in batches (verification, export, evidence). */
+  *iterateStored(source: string, range: { fromSeq?: number; toSeq?: number } = {}, batch = 5000): Generator<StoredRow[]> {
+    const t = this.lookup(source);
+    if (!t) return;
     let after = (range.fromSeq ?? 1) - 1;
     const to = range.toSeq ?? Number.MAX_SAFE_INTEGER;
     for (;;) {
-      const rows = stmt.all(source, after, to, batch) as { seq: number; entry: string }[];
+      const rows = t.readRows.all(after, to, batch) as StoredRow[];
       if (!rows.length) return;
-      after = rows[rows.length - 1]!.seq;
-      yield rows.map((r) => JSON.parse(r.entry) as AuditEntry);
+      after = rows[rows.length - 1]![0];
+      yield rows;
     }
+  }
+
+  /** Entries of a source in seq order within [fromSeq, toSeq], in batches. */
+  *iterate(source: string, range: { fromSeq?: number; toSeq?: number } = {}, batch = 5000): Generator<AuditEntry[]> {
+    for (const rows of this.iterateStored(source, range, batch)) yield rows.map((r) => entryFromStored(r[1], r[2]));
+  }
+
+  /** seq → hash for a seq range (comparing a copy with the shared log to find the first rewritten entry). */
+  hashes(source: string, fromSeq: number, toSeq: number): Map<number, string> {
+    const t = this.lookup(source);
+    if (!t) return new Map();
+    return new Map(
+      this.db.prepare(`SELECT seq, hash FROM ${t.entries} WHERE seq BETWEEN ? AND ?`).raw().all(fromSeq, toSeq) as [number, string][],
+    );
   }
 
   /** The contiguous seq range whose entries fall in a time range (entries between are included: the chain needs them). */
   seqRange(source: string, from?: string, to?: string): { fromSeq: number; toSeq: number } | null {
+    const t = this.lookup(source);
+    if (!t) return null;
     const r = this.db
-      .prepare('SELECT min(seq) AS lo, max(seq) AS hi FROM audit_entries WHERE source = ? AND at >= ? AND at <= ?')
-      .get(source, from ? iso(from) : '', to ? iso(to) : '\u{10FFFF}') as { lo: number | null; hi: number | null };
+      .prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${t.entries} WHERE at >= ? AND at <= ?`)
+      .get(from ? iso(from) : '', to ? iso(to) : '\u{10FFFF}') as { lo: number | null; hi: number | null };
     return r.lo === null || r.hi === null ? null : { fromSeq: r.lo, toSeq: r.hi };
   }
 
-  private where(f: Filter, params: Record<string, unknown>, alias = 'e'): string[] {
-    const w = [`${alias}.source = @source`];
-    params.source = f.source;
+  private where(t: SourceTables, f: Filter, params: Record<string, unknown>): string[] {
+    const w: string[] = ['1'];
     if (f.actor) {
-      w.push(`${alias}.actor = @actor`);
+      w.push('e.actor = @actor');
       params.actor = f.actor;
     }
     if (f.action) {
       // "tenants.*" matches every tenants command
-      w.push(f.action.endsWith('*') ? `${alias}.action GLOB @action` : `${alias}.action = @action`);
+      w.push(f.action.endsWith('*') ? 'e.action GLOB @action' : 'e.action = @action');
       params.action = f.action;
     }
     if (f.target) {
-      w.push(`${alias}.target >= @target AND ${alias}.target < @targetEnd`);
+      w.push('e.target >= @target AND e.target < @targetEnd');
       params.target = f.target;
       params.targetEnd = `${f.target}\u{10FFFF}`;
     }
     if (f.tenant) {
-      w.push(`${alias}.tenant = @tenant`);
+      w.push('e.tenant = @tenant');
       params.tenant = f.tenant;
     }
     if (f.outcome) {
-      w.push(`${alias}.outcome = @outcome`);
+      w.push('e.outcome = @outcome');
       params.outcome = f.outcome;
     }
     if (f.from || f.to) {
-      // Narrow to an id range first so the scan walks the primary key, then filter exactly on time.
+      // Narrow to a seq range first so the scan walks seq order, then filter exactly on time.
       const b = this.db
-        .prepare(`SELECT min(id) AS lo, max(id) AS hi FROM audit_entries WHERE source = ? AND at >= ? AND at <= ?`)
-        .get(f.source, f.from ? iso(f.from) : '', f.to ? iso(f.to) : '\u{10FFFF}') as { lo: number | null; hi: number | null };
-      w.push(`${alias}.id BETWEEN @lo AND @hi`);
+        .prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${t.entries} WHERE at >= ? AND at <= ?`)
+        .get(f.from ? iso(f.from) : '', f.to ? iso(f.to) : '\u{10FFFF}') as { lo: number | null; hi: number | null };
+      w.push('e.seq BETWEEN @lo AND @hi');
       params.lo = b.lo ?? 1;
       params.hi = b.hi ?? 0;
-      // unary + keeps the planner on the id range (no sort of a large time slice)
+      // unary + keeps the planner on the seq range (no sort of a large time slice)
       if (f.from) {
-        w.push(`+${alias}.at >= @from`);
+        w.push('+e.at >= @from');
         params.from = iso(f.from);
       }
       if (f.to) {
-        w.push(`+${alias}.at <= @to`);
+        w.push('+e.at <= @to');
         params.to = iso(f.to);
       }
     }
@@ -164,46 +423,47 @@ export class LocalAuditCopy {
   }
 
   query(q: Query): { entries: AuditEntry[]; nextCursor: number | null; total: number | null } {
+    const t = this.lookup(q.source);
+    if (!t) return { entries: [], nextCursor: null, total: q.withTotal ? 0 : null };
+    const building = q.text ? this.fullTextProgress(q.source) : null;
+    if (building) {
+      throw new ContractError(
+        'UNAVAILABLE',
+        `The full-text index of this source is still being built (${building.through.toLocaleString('en')} of ${building.of.toLocaleString('en')} entries). Filters without search text work now; search again in a moment.`,
+      );
+    }
     const params: Record<string, unknown> = {};
-    const where = this.where(q, params);
+    const where = this.where(t, q, params);
     const desc = q.order === 'newest';
+    const filtersOnly = [...where];
     if (q.cursor !== null && q.cursor !== undefined) {
-      where.push(desc ? 'e.id < @cursor' : 'e.id > @cursor');
+      where.push(desc ? 'e.seq < @cursor' : 'e.seq > @cursor');
       params.cursor = q.cursor;
     }
     params.limit = q.limit;
-    let sql: string;
-    if (q.text) {
-      // Drive from the FTS index in rowid order so LIMIT stops early even for common words.
-      params.text = q.text;
-      sql = `SELECT e.id, e.entry FROM audit_fts f JOIN audit_entries e ON e.id = f.rowid
-             WHERE audit_fts MATCH @text AND ${where.join(' AND ')} ORDER BY f.rowid ${desc ? 'DESC' : 'ASC'} LIMIT @limit`;
-    } else {
-      sql = `SELECT e.id, e.entry FROM audit_entries e WHERE ${where.join(' AND ')} ORDER BY e.id ${desc ? 'DESC' : 'ASC'} LIMIT @limit`;
-    }
-    const rows = this.db.prepare(sql).all(params) as { id: number; entry: string }[];
+    const from = q.text ? `${t.fts} f JOIN ${t.entries} e ON e.seq = f.rowid` : `${t.entries} e`;
+    if (q.text) params.text = q.text;
+    const match = q.text ? `${t.fts} MATCH @text AND ` : '';
+    // Driven from the FTS index in rowid order for text, so LIMIT stops early even for common words.
+    const order = q.text ? `f.rowid ${desc ? 'DESC' : 'ASC'}` : `e.seq ${desc ? 'DESC' : 'ASC'}`;
+    const rows = this.db
+      .prepare(`SELECT e.seq, e.hash, e.canonical FROM ${from} WHERE ${match}${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`)
+      .all(params) as {
+      seq: number;
+      hash: string;
+      canonical: string;
+    }[];
     let total: number | null = null;
     if (q.withTotal) {
-      const countParams: Record<string, unknown> = {};
-      const cw = this.where(q, countParams);
-      if (q.text) {
-        countParams.text = q.text;
-        total = this.db
-          .prepare(
-            `SELECT count(*) FROM audit_fts f JOIN audit_entries e ON e.id = f.rowid WHERE audit_fts MATCH @text AND ${cw.join(' AND ')}`,
-          )
-          .pluck()
-          .get(countParams) as number;
-      } else {
-        total = this.db
-          .prepare(`SELECT count(*) FROM audit_entries e WHERE ${cw.join(' AND ')}`)
-          .pluck()
-          .get(countParams) as number;
-      }
+      const { cursor: _c, limit: _l, ...countParams } = params;
+      total = this.db
+        .prepare(`SELECT count(*) FROM ${from} WHERE ${match}${filtersOnly.join(' AND ')}`)
+        .pluck()
+        .get(countParams) as number;
     }
     return {
-      entries: rows.map((r) => JSON.parse(r.entry) as AuditEntry),
-      nextCursor: rows.length === q.limit ? rows[rows.length - 1]!.id : null,
+      entries: rows.map((r) => entryFromStored(r.hash, r.canonical)),
+      nextCursor: rows.length === q.limit ? rows[rows.length - 1]!.seq : null,
       total,
     };
   }
@@ -216,15 +476,5 @@ export class LocalAuditCopy {
     return this.db
       .prepare('SELECT size, note FROM audit_local_checkpoints WHERE source = ? AND size BETWEEN ? AND ? ORDER BY size')
       .all(source, range?.minSize ?? 0, range?.maxSize ?? Number.MAX_SAFE_INTEGER) as { size: number; note: string }[];
-  }
-
-  getState<T>(key: string): T | null {
-    const s = this.db.prepare('SELECT value FROM audit_state WHERE key = ?').pluck().get(key) as string | undefined;
-    return s === undefined ? null : (JSON.parse(s) as T);
-  }
-  setState(key: string, value: unknown): void {
-    this.db
-      .prepare('INSERT INTO audit_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
-      .run(key, JSON.stringify(value));
   }
 }

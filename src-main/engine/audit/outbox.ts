@@ -4,35 +4,47 @@ import type { AuditRecord, AuditRecorder } from './recorder';
 import type { PendingRecord } from './shared-log';
 
 export interface OutboxOptions {
-  /** Sends one ordered batch to the shared log; throws when it cannot (the batch stays queued). */
-  deliver: ((batch: PendingRecord[]) => Promise<void>) | null;
+  /**
+   * Sends one ordered batch of one cluster's records to that cluster's shared log; throws
+   * when it cannot now (unreachable, held by an alarm): the batch stays queued.
+   */
+  deliver: ((cluster: string, batch: PendingRecord[]) => Promise<void>) | null;
+  /** Records that belong to no cluster (workstation actions) go here, synchronously, never into a cluster's log. */
+  workstation?: (record: AuditRecord) => void;
   batchSize?: number;
   /** First retry delay; doubles up to maxDelayMs. */
   baseDelayMs?: number;
   maxDelayMs?: number;
-  onError?: (error: unknown) => void;
+  onError?: (cluster: string, error: unknown) => void;
   onChange?: () => void;
 }
 
+/** One cluster's queue state: its own single flight, backoff and last error, so a dead cluster never blocks another. */
+class Lane {
+  flushing: Promise<number> | null = null;
+  timer: NodeJS.Timeout | null = null;
+  failures = 0;
+  lastError: string | null = null;
+  constructor(readonly cluster: string) {}
+}
+
 /**
- * The pipeline's recorder. Every record is written to SQLite synchronously
- * (before the command's answer leaves the engine), then flushed in order to the
- * shared log in the background; when that fails the rows wait and are retried
- * with exponential backoff. A row is deleted only after the shared log has it.
+ * The pipeline's recorder. Every record is written to SQLite synchronously (before the
+ * command's answer leaves the engine) with the cluster it belongs to, then flushed in order
+ * into that cluster's shared log, and only that one, in the background, whichever cluster is
+ * selected. When a cluster cannot take them its rows wait and are retried with exponential
+ * backoff, per cluster. A row is deleted only after its cluster's log has it.
  */
 export class AuditOutbox implements AuditRecorder {
   private readonly epoch: string;
-  private flushing: Promise<number> | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private failures = 0;
+  private readonly lanes = new Map<string, Lane>();
   private closed = false;
-  lastError: string | null = null;
 
   constructor(
     private readonly db: Sqlite,
     private options: OutboxOptions,
   ) {
-    // Refs must stay unique even if the cache is deleted and ids restart: a new file gets a new epoch.
+    // Refs must stay unique even if ids restart in a new file: a new file gets a new epoch.
     const row = db.prepare("SELECT value FROM audit_outbox_meta WHERE key = 'epoch'").pluck().get() as string | undefined;
     this.epoch = row ?? randomUUID();
     if (!row) db.prepare("INSERT INTO audit_outbox_meta (key, value) VALUES ('epoch', ?)").run(this.epoch);
@@ -40,84 +52,133 @@ export class AuditOutbox implements AuditRecorder {
 
   setDelivery(deliver: OutboxOptions['deliver']): void {
     this.options = { ...this.options, deliver };
-    this.failures = 0;
-    if (deliver) this.schedule(0);
+    if (deliver) for (const cluster of this.clustersPending()) this.kick(cluster);
   }
 
   async record(entry: AuditRecord): Promise<void> {
-    this.db.prepare('INSERT INTO audit_outbox (record, created_at) VALUES (?, ?)').run(JSON.stringify(entry), new Date().toISOString());
+    if (entry.cluster === null) {
+      if (!this.options.workstation) throw new Error('no workstation log to record a workstation action in');
+      this.options.workstation(entry);
+      this.options.onChange?.();
+      return;
+    }
+    this.db
+      .prepare('INSERT INTO audit_outbox (cluster, record, created_at) VALUES (?, ?, ?)')
+      .run(entry.cluster, JSON.stringify(entry), new Date().toISOString());
     this.options.onChange?.();
-    if (this.failures === 0) this.schedule(0);
+    const lane = this.lane(entry.cluster);
+    if (lane.failures === 0) this.schedule(lane, 0);
   }
 
-  pending(): { count: number; oldestAt: string | null } {
-    const r = this.db.prepare('SELECT count(*) AS count, min(created_at) AS oldestAt FROM audit_outbox').get() as {
-      count: number;
-      oldestAt: string | null;
-    };
-    return r;
+  private lane(cluster: string): Lane {
+    let lane = this.lanes.get(cluster);
+    if (!lane) this.lanes.set(cluster, (lane = new Lane(cluster)));
+    return lane;
   }
 
-  /** Flushes everything now (single flight); resolves with how many records were delivered. */
-  flush(): Promise<number> {
-    this.flushing ??= this.drain().finally(() => {
-      this.flushing = null;
+  private clustersPending(): string[] {
+    return this.db.prepare('SELECT DISTINCT cluster FROM audit_outbox').pluck().all() as string[];
+  }
+
+  /** Pending records of one cluster, or of all. */
+  pending(cluster?: string): { count: number; oldestAt: string | null } {
+    return (
+      cluster === undefined
+        ? this.db.prepare('SELECT count(*) AS count, min(created_at) AS oldestAt FROM audit_outbox').get()
+        : this.db.prepare('SELECT count(*) AS count, min(created_at) AS oldestAt FROM audit_outbox WHERE cluster = ?').get(cluster)
+    ) as { count: number; oldestAt: string | null };
+  }
+
+  /** Every cluster with records waiting. */
+  queues(): { cluster: string; pending: number; oldestAt: string | null; lastError: string | null }[] {
+    const rows = this.db
+      .prepare('SELECT cluster, count(*) AS pending, min(created_at) AS oldestAt FROM audit_outbox GROUP BY cluster ORDER BY min(id)')
+      .all() as { cluster: string; pending: number; oldestAt: string | null }[];
+    return rows.map((r) => ({ ...r, lastError: this.lanes.get(r.cluster)?.lastError ?? null }));
+  }
+
+  lastError(cluster: string): string | null {
+    return this.lanes.get(cluster)?.lastError ?? null;
+  }
+
+  /** Flushes one cluster's queue now (single flight per cluster), or every cluster's independently. */
+  flush(cluster?: string): Promise<number> {
+    if (cluster === undefined) {
+      return Promise.allSettled(this.clustersPending().map((c) => this.flush(c))).then((all) =>
+        all.reduce((n, r) => n + (r.status === 'fulfilled' ? r.value : 0), 0),
+      );
+    }
+    const lane = this.lane(cluster);
+    lane.flushing ??= this.drain(lane).finally(() => {
+      lane.flushing = null;
       // A record may have landed after the last read of this drain.
-      if (!this.closed && this.failures === 0 && this.pending().count > 0) this.schedule(0);
+      if (!this.closed && lane.failures === 0 && this.pending(cluster).count > 0) this.schedule(lane, 0);
     });
-    return this.flushing;
+    return lane.flushing;
   }
 
-  private async drain(): Promise<number> {
+  /** Something changed for a cluster (reachable again, an alarm resolved): retry it now, backoff reset. */
+  kick(cluster?: string): void {
+    for (const c of cluster === undefined ? this.clustersPending() : [cluster]) {
+      const lane = this.lane(c);
+      lane.failures = 0;
+      this.schedule(lane, 0);
+    }
+  }
+
+  private async drain(lane: Lane): Promise<number> {
     const deliver = this.options.deliver;
     if (!deliver) return 0;
     const size = this.options.batchSize ?? 500;
-    const read = this.db.prepare('SELECT id, record FROM audit_outbox ORDER BY id LIMIT ?');
-    const remove = this.db.prepare('DELETE FROM audit_outbox WHERE id <= ?');
+    const read = this.db.prepare('SELECT id, record FROM audit_outbox WHERE cluster = ? ORDER BY id LIMIT ?');
+    const remove = this.db.prepare('DELETE FROM audit_outbox WHERE cluster = ? AND id <= ?');
     let total = 0;
     for (;;) {
-      const rows = read.all(size) as { id: number; record: string }[];
+      const rows = read.all(lane.cluster, size) as { id: number; record: string }[];
       if (!rows.length) break;
       const batch = rows.map((r) => ({ ref: `${this.epoch}:${r.id}`, record: JSON.parse(r.record) as AuditRecord }));
       try {
-        await deliver(batch);
+        await deliver(lane.cluster, batch);
       } catch (error) {
-        this.failures += 1;
-        this.lastError = error instanceof Error ? error.message : String(error);
-        this.options.onError?.(error);
+        lane.failures += 1;
+        lane.lastError = error instanceof Error ? error.message : String(error);
+        this.options.onError?.(lane.cluster, error);
         const base = this.options.baseDelayMs ?? 500;
-        const delay = Math.min(this.options.maxDelayMs ?? 30_000, base * 2 ** Math.min(this.failures - 1, 16));
-        this.schedule(delay * (0.8 + Math.random() * 0.4));
+        const delay = Math.min(this.options.maxDelayMs ?? 30_000, base * 2 ** Math.min(lane.failures - 1, 16));
+        this.schedule(lane, delay * (0.8 + Math.random() * 0.4));
+        this.options.onChange?.();
         throw error;
       }
-      remove.run(rows[rows.length - 1]!.id);
+      remove.run(lane.cluster, rows[rows.length - 1]!.id);
       total += rows.length;
-      this.failures = 0;
-      this.lastError = null;
+      lane.failures = 0;
+      lane.lastError = null;
       this.options.onChange?.();
     }
     return total;
   }
 
-  private schedule(delayMs: number): void {
+  private schedule(lane: Lane, delayMs: number): void {
     if (this.closed || !this.options.deliver) return;
-    if (this.timer) {
+    if (lane.timer) {
       if (delayMs > 0) return; // a retry is already planned
-      clearTimeout(this.timer);
+      clearTimeout(lane.timer);
     }
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.flush().then(
+    lane.timer = setTimeout(() => {
+      lane.timer = null;
+      this.flush(lane.cluster).then(
         () => undefined,
         () => undefined, // drain() already planned the retry
       );
     }, delayMs);
-    this.timer.unref();
+    lane.timer.unref();
   }
 
   close(): void {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    for (const lane of this.lanes.values()) {
+      if (lane.timer) clearTimeout(lane.timer);
+      lane.timer = null;
+    }
   }
 }

@@ -1,17 +1,22 @@
 import type { z } from 'zod';
-import type { AuditEntry, AuditQueryInput, VerifyReport } from '../../../src-shared/contract/audit';
+import type { AuditQueryInput, AuditStatus, VerifyReport } from '../../../src-shared/contract/audit';
 import { ContractError } from '../../../src-shared/contract/errors';
 import type { Sqlite } from '../../adapters/sqlite';
-import type { PgAdminConfig } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
 import type { Logger } from '../core/logger';
-import { canonicalJson, entryHash, GENESIS_HASH, stripHash } from './chain';
-import { readBundleEntries, verifyBundle, writeBundle } from './bundle';
+import { AuditBundles } from './bundles';
+import { ClusterLogs, clusterSource, type AuditClusters } from './cluster-logs';
+import { KeptSources } from './evidence';
+import { ExportFolders } from './folders';
 import { LocalAuditCopy } from './local-copy';
 import { AuditOutbox } from './outbox';
-import { SharedAuditLog, type PendingRecord } from './shared-log';
-import { InstallationKey, parseVkey, signCheckpoint, type SecretStoreLike, type Verifier } from './signing';
-import { verifyEntries } from './verify';
+import { AuditReview } from './review';
+import { fingerprint, InstallationKey, parseVkey, type SecretStoreLike } from './signing';
+import { AuditStateStore } from './state';
+import { SignerRegistry } from './trust';
+import { DEFAULT_POLICY, type VerifyPolicy } from './verify';
+import { AlarmStore, WitnessStore } from './witness';
+import { WORKSTATION_SOURCE, WorkstationLog } from './workstation-log';
 
 export interface AuditServiceOptions {
   db: Sqlite;
@@ -19,45 +24,108 @@ export interface AuditServiceOptions {
   consoleVersion: string;
   bus?: EventBus;
   log?: Logger;
+  /** How to reach a cluster by its UID (the engine gives it; tests give their own). */
+  clusters?: AuditClusters | null;
+  /** The data directory: `<data dir>/exports` is the built-in export root. */
+  dataDir?: string | null;
   /** Sign a checkpoint whenever the log grew by this many entries since the last one. */
   checkpointEvery?: number;
+  /** …or when this console's last checkpoint of the log is older than this (default 1 h). */
+  checkpointMaxAgeMs?: number;
+  policy?: Partial<VerifyPolicy>;
   retry?: { baseDelayMs?: number; maxDelayMs?: number };
+  /** The control database (default gatehouse_control): tests run several "clusters" on one server. */
+  controlDatabase?: string;
 }
 
-const CLUSTER = 'cluster';
-
 /**
- * The audit capability: the pipeline writes through `outbox`; the shared log in
- * PostgreSQL is attached when a cluster profile has a database; review, verify,
- * export and import work on the local copy (no cluster needed).
+ * The audit capability. The pipeline records through `outbox`: each record is flushed
+ * into its own cluster's shared log (ClusterLogs), or into this workstation's log when it
+ * belongs to no cluster. Review, verification, export and import work on the local copy;
+ * the witness, enrolled signers and alarms are durable local state.
  */
 export class AuditService {
   readonly outbox: AuditOutbox;
   readonly local: LocalAuditCopy;
-  private shared: SharedAuditLog | null = null;
-  private sharedConfig: PgAdminConfig | null = null;
-  private openedWith: PgAdminConfig | null = null;
-  private provider: (() => Promise<PgAdminConfig | null>) | null = null;
+  readonly state: AuditStateStore;
+  readonly witness: WitnessStore;
+  readonly alarms: AlarmStore;
+  readonly signerRegistry: SignerRegistry;
+  readonly kept: KeptSources;
+  readonly logs: ClusterLogs;
+  readonly folders: ExportFolders;
+  private readonly review: AuditReview;
+  private readonly bundlesStore: AuditBundles;
+  private readonly workstation: WorkstationLog;
+  private readonly policy: VerifyPolicy;
   private keyPromise: Promise<InstallationKey> | null = null;
-  private readonly checkpointEvery: number;
+  private clusters: AuditClusters | null;
 
   constructor(private readonly o: AuditServiceOptions) {
-    this.local = new LocalAuditCopy(o.db);
-    // statistics for a copy that grew through flushes since the last start
-    if (!this.local.hasStatistics() && this.local.count() > 10_000) this.local.analyze();
-    this.checkpointEvery = o.checkpointEvery ?? 100;
-    this.outbox = new AuditOutbox(o.db, {
-      deliver: null,
-      ...o.retry,
-      onError: (error) => o.log?.warn({ err: error }, 'audit entries wait in the local outbox: the shared log is unreachable'),
-      onChange: () => this.changed(),
+    this.local = new LocalAuditCopy(o.db, () => this.changed());
+    this.state = new AuditStateStore(o.db);
+    this.witness = new WitnessStore(o.db);
+    this.alarms = new AlarmStore(o.db);
+    this.signerRegistry = new SignerRegistry(o.db);
+    this.kept = new KeptSources(o.db, this.local);
+    this.workstation = new WorkstationLog(o.db, this.local, this.kept);
+    this.review = new AuditReview(this.local);
+    this.folders = new ExportFolders(this.state, o.dataDir ?? null);
+    this.policy = { ...DEFAULT_POLICY, ...o.policy };
+    this.clusters = o.clusters ?? null;
+    const changed = () => this.changed();
+    this.bundlesStore = new AuditBundles({
+      db: o.db,
+      local: this.local,
+      kept: this.kept,
+      signers: this.signerRegistry,
+      state: this.state,
+      key: () => this.key(),
+      consoleVersion: o.consoleVersion,
+      policy: this.policy,
+      changed,
     });
+    this.logs = new ClusterLogs({
+      clusters: { resolve: (uid) => (this.clusters ? this.clusters.resolve(uid) : Promise.resolve(null)) },
+      local: this.local,
+      witness: this.witness,
+      alarms: this.alarms,
+      signers: this.signerRegistry,
+      kept: this.kept,
+      state: this.state,
+      key: () => this.key().catch(() => null),
+      policy: this.policy,
+      checkpointEvery: o.checkpointEvery ?? 100,
+      checkpointMaxAgeMs: o.checkpointMaxAgeMs ?? 3600_000,
+      controlDatabase: o.controlDatabase,
+      log: o.log,
+      changed,
+    });
+    // A deleted cache loses nothing: kept sources (workstation log, evidence) are refilled from durable state.
+    this.bundlesStore.dropUnfinishedImports();
+    this.kept.restoreReviewCopy();
+    this.local.resumeFullText();
+    this.outbox = new AuditOutbox(o.db, {
+      deliver: (cluster, batch) => this.logs.deliver(cluster, batch),
+      workstation: (record) => this.workstation.append(record),
+      ...o.retry,
+      onError: (cluster, error) =>
+        o.log?.warn({ cluster, err: error }, "audit entries wait in the local outbox: the cluster's shared log cannot take them now"),
+      onChange: changed,
+    });
+    this.outbox.kick();
+  }
+
+  /** The engine's way to reach clusters; records wait in the outbox until it is set. */
+  setClusters(clusters: AuditClusters | null): void {
+    this.clusters = clusters;
+    this.outbox.kick();
   }
 
   key(): Promise<InstallationKey> {
     this.keyPromise ??= InstallationKey.load(this.o.secrets).then(
       (k) => {
-        this.trust(k.verifier, true);
+        this.signerRegistry.ensureOwn(k);
         return k;
       },
       (e: unknown) => {
@@ -68,328 +136,221 @@ export class AuditService {
     return this.keyPromise;
   }
 
-  /**
-   * Where the shared log lives: asked before every flush, so selecting another
-   * cluster or adding its database takes effect without a restart. Null: no
-   * shared log; entries wait in the outbox.
-   */
-  setControlDatabase(provider: (() => Promise<PgAdminConfig | null>) | null): void {
-    this.provider = provider;
-    this.outbox.setDelivery(provider ? (batch) => this.deliver(batch) : null);
-  }
-
-  /** A fixed database (tests, tools). */
-  attachSharedLog(admin: PgAdminConfig | null): void {
-    this.setControlDatabase(admin ? async () => admin : null);
-  }
-
-  /** Something changed (cluster selected, back online): try the outbox now. */
-  kick(): void {
-    if (this.outbox.pending().count) this.outbox.flush().catch(() => undefined);
-  }
-
-  private async openShared(): Promise<SharedAuditLog> {
-    const admin = this.provider ? await this.provider() : null;
-    this.sharedConfig = admin;
-    if (!admin)
-      throw new ContractError('UNAVAILABLE', 'No cluster database is configured for the audit log. Add it to the cluster profile.');
-    const same = (a: PgAdminConfig, b: PgAdminConfig) =>
-      a.host === b.host && a.port === b.port && a.user === b.user && a.password === b.password && a.database === b.database && JSON.stringify(a.ssl) === JSON.stringify(b.ssl);
-    if (this.shared && this.openedWith && same(this.openedWith, admin)) return this.shared;
-    await this.shared?.close();
-    this.shared = null;
-    const log = new SharedAuditLog(admin);
-    try {
-      await log.open();
-    } catch (error) {
-      await log.close();
-      throw error;
-    }
-    if (this.local.getState<string>('cluster.logId') !== log.logId) {
-      // The copy belongs to another log (another cluster): it is only a cache.
-      this.local.clear(CLUSTER);
-      this.local.setState('cluster.logId', log.logId);
-      this.local.setState('cluster.origin', log.origin);
-    }
-    const key = await this.key().catch(() => null);
-    if (key) await log.registerSigner(key.name, key.verifier.vkey);
-    this.shared = log;
-    this.openedWith = admin;
-    return log;
-  }
-
-  private async deliver(batch: PendingRecord[]): Promise<void> {
-    let log: SharedAuditLog;
-    try {
-      log = await this.openShared();
-      const res = await log.append(batch);
-      if (res.appended.length && this.local.maxSeq(CLUSTER) === res.appended[0]!.seq - 1) this.local.insert(CLUSTER, res.appended);
-      if (res.headSeq - (await log.lastCheckpointSize()) >= this.checkpointEvery) await this.checkpoint(log, res.headSeq, res.headHash);
-    } catch (error) {
-      // a broken connection is thrown away so the retry reconnects
-      if (this.shared) await this.shared.close();
-      this.shared = null;
-      throw error;
-    }
-  }
-
-  private async checkpoint(log: SharedAuditLog, size: number, headHash: string): Promise<void> {
-    const key = await this.key().catch(() => null);
-    if (!key) return;
-    const cp = signCheckpoint(key, log.origin, size, headHash);
-    await log.addCheckpoint(size, key.name, cp.note);
+  /** Something changed (a cluster is reachable again): retry its queue, or every queue, now. */
+  kick(cluster?: string): void {
+    this.outbox.kick(cluster);
   }
 
   private changed(): void {
-    this.o.bus?.publish('audit.changed', { pendingOutbox: this.outbox.pending().count, localCopyCount: this.local.count(CLUSTER) });
-  }
-
-  private trust(v: Verifier, own = false): void {
-    this.o.db
-      .prepare(
-        'INSERT INTO audit_trusted_signers (name, vkey, since, own) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET own = max(own, excluded.own)',
-      )
-      .run(v.name, v.vkey, new Date().toISOString(), own ? 1 : 0);
-  }
-
-  signers(): { name: string; vkey: string; own: boolean; since: string }[] {
-    return (
-      this.o.db.prepare('SELECT name, vkey, own, since FROM audit_trusted_signers ORDER BY own DESC, since').all() as {
-        name: string;
-        vkey: string;
-        own: number;
-        since: string;
-      }[]
-    ).map((r) => ({ ...r, own: r.own === 1 }));
-  }
-
-  private trustedVerifiers(): Verifier[] {
-    return this.signers().map((s) => parseVkey(s.vkey));
-  }
-
-  /** Flushes the outbox, then pulls new entries, checkpoints and signers from the shared log. */
-  async sync(): Promise<{ pulled: number; localCopyCount: number; flushed: number }> {
-    const log = await this.openShared().catch((e: unknown) => {
-      throw new ContractError(
-        'UNAVAILABLE',
-        `The shared audit log cannot be reached (${(e as Error).message}). Entries stay in the outbox; try again later.`,
-      );
+    this.o.bus?.publish('audit.changed', {
+      pendingOutbox: this.outbox?.pending().count ?? 0,
+      localCopyCount: this.local.count(),
     });
-    const flushed = await this.outbox.flush().catch(() => 0);
-    let pulled = 0;
-    for (;;) {
-      const { entries } = await log.readAfter(this.local.maxSeq(CLUSTER), 5000);
-      if (!entries.length) break;
-      this.local.insert(CLUSTER, entries);
-      pulled += entries.length;
-    }
-    for (const cp of await log.checkpoints()) this.local.addCheckpoint(CLUSTER, cp.size, cp.note);
-    await this.pinSigners(log);
-    if (pulled > 1000) this.local.analyze();
-    this.local.setState('cluster.lastSyncAt', new Date().toISOString());
-    this.changed();
-    return { pulled, localCopyCount: this.local.count(CLUSTER), flushed };
   }
 
-  private async pinSigners(log: SharedAuditLog): Promise<void> {
-    const pinned = new Map(this.signers().map((s) => [s.name, s.vkey]));
-    for (const s of await log.signers()) {
-      // Trust on first sight; a known name with another key is never replaced silently.
-      if (!pinned.has(s.name)) this.trust(parseVkey(s.vkey));
-      else if (pinned.get(s.name) !== s.vkey)
-        this.o.log?.warn({ signer: s.name }, 'shared log lists a different key for a pinned signer; ignored');
-    }
+  /** `cluster` means the cluster this command works on; the others name themselves. */
+  resolveSource(source: string, cluster: string | null): string | null {
+    if (source !== 'cluster') return source;
+    return cluster ? clusterSource(cluster) : null;
+  }
+
+  async sync(cluster: string | null) {
+    if (!cluster) throw new ContractError('VALIDATION', 'No cluster is selected: there is no shared log to sync. Choose a cluster first.');
+    const r = await this.logs
+      .sync(cluster, () => this.outbox.flush(cluster))
+      .catch((e: unknown) => {
+        throw e instanceof ContractError
+          ? e
+          : new ContractError(
+              'UNAVAILABLE',
+              `The shared audit log cannot be reached (${(e as Error).message}). Entries stay in the outbox; try again later.`,
+            );
+      });
+    return { ...r, localCopyCount: this.local.count(clusterSource(cluster)) };
   }
 
   query(q: z.output<typeof AuditQueryInput>) {
-    try {
-      return this.local.query(q);
-    } catch (error) {
-      if (q.text && /fts5|syntax/i.test((error as Error).message)) {
-        throw new ContractError(
-          'VALIDATION',
-          `The search "${q.text}" is not valid full-text syntax. Use words, "quoted phrases" or prefix*.`,
-          { fields: { text: 'syntax' } },
-        );
-      }
-      throw error;
-    }
+    return this.review.query(q);
   }
 
   get(source: string, seq: number) {
-    const entry = this.local.get(source, seq);
-    if (!entry) throw new ContractError('NOT_FOUND', `Entry ${seq} is not in the local copy of ${source}. Sync or pick another entry.`);
-    const prev = seq > 1 ? this.local.get(source, seq - 1) : null;
-    const canonical = canonicalJson(stripHash(entry));
-    return {
-      entry,
-      canonical,
-      hashValid: entryHash(entry.prev_hash, canonical) === entry.hash,
-      linkValid: seq === 1 ? entry.prev_hash === GENESIS_HASH : prev ? prev.hash === entry.prev_hash : null,
-    };
+    return this.review.get(source, seq);
   }
 
-  /** Verifies the shared log when reachable (cluster), else the local copy or an imported bundle. */
   async verify(source: string): Promise<VerifyReport> {
-    let report: VerifyReport;
-    const shared = source === CLUSTER ? await this.openShared().catch(() => null) : null;
-    if (shared) {
-      await this.pinSigners(shared);
-      const checkpoints = await shared.checkpoints();
-      report = await verifyEntries(
-        pgBatches(shared),
-        { seq: 1, prevHash: GENESIS_HASH },
-        checkpoints,
-        this.trustedVerifiers(),
-        source,
-        'shared',
-      );
+    if (source.startsWith('cluster:')) return this.logs.verify(source.slice('cluster:'.length));
+    return this.bundlesStore.verifyLocal(source);
+  }
+
+  async export(source: string, dir: string, range: { from?: string; to?: string }) {
+    if (this.local.count(source) === 0 && !source.startsWith('cluster:') && !this.kept.info(source) && !this.bundlesStore.info(source)) {
+      throw new ContractError('NOT_FOUND', `There is no audit source ${source} here. Pick one from the list.`);
+    }
+    let ctx: { origin: string; checkpoints: { size: number; note: string }[]; witness: { seq: number; head: string } | null };
+    if (source.startsWith('cluster:')) {
+      const cluster = source.slice('cluster:'.length);
+      await this.sync(cluster).catch(() => undefined); // export what the shared log has, if it answers
+      const w = this.witness.forCluster(cluster);
+      const logId = this.witness.boundLog(cluster);
+      ctx = {
+        origin: `gatehouse/audit/${logId ?? 'unknown'}`,
+        checkpoints: [
+          ...this.local.checkpoints(source),
+          ...(w?.checkpointNote ? [{ size: w.checkpointSize!, note: w.checkpointNote }] : []),
+        ],
+        witness: w ? { seq: w.seq, head: w.head } : null,
+      };
     } else {
-      const info = source === CLUSTER ? null : this.bundleInfo(source);
-      if (source !== CLUSTER && !info) throw new ContractError('NOT_FOUND', `No imported bundle ${source}.`);
-      const trusted = info ? info.checkpointSigners.map(parseVkey) : this.trustedVerifiers();
-      const start = info ? { seq: info.firstSeq ?? 1, prevHash: info.startPrevHash } : { seq: 1, prevHash: GENESIS_HASH };
-      report = await verifyEntries(this.local.iterate(source), start, this.local.checkpoints(source), trusted, source, 'local');
+      const bundle = this.bundlesStore.info(source);
+      const kept = this.kept.info(source);
+      ctx = {
+        origin: bundle?.view.origin ?? kept?.origin ?? 'gatehouse/audit/unknown',
+        checkpoints: bundle ? this.local.checkpoints(source) : (kept?.checkpoints ?? []),
+        witness: null,
+      };
     }
-    this.local.setState(`verify.${source}`, report);
-    this.changed();
-    return report;
+    return this.bundlesStore.export(source, dir, range, ctx);
   }
 
-  async export(dir: string, range: { from?: string; to?: string }) {
-    await this.sync().catch(() => undefined); // export what the shared log has, if it answers
-    const key = await this.key();
-    const seqs = this.local.seqRange(CLUSTER, range.from, range.to);
-    const origin = this.local.getState<string>('cluster.origin') ?? 'gatehouse/audit/local';
-    const checkpoints = this.local.checkpoints(CLUSTER);
-    if (seqs) {
-      const head = this.local.get(CLUSTER, seqs.toSeq)!;
-      checkpoints.push({ size: seqs.toSeq, note: signCheckpoint(key, origin, seqs.toSeq, head.hash).note });
-    }
-    const manifest = await writeBundle(
-      dir,
-      {
-        batches: seqs ? this.local.iterate(CLUSTER, seqs) : [],
-        origin,
-        checkpoints,
-        checkpointSigners: this.signers().map((s) => s.vkey),
-        requested: range,
-        consoleVersion: this.o.consoleVersion,
-      },
-      key,
-    );
-    return { path: dir, count: manifest.count, firstSeq: manifest.first_seq, lastSeq: manifest.last_seq };
-  }
-
-  async import(dir: string, trustSigner?: string) {
-    await this.key().catch(() => null); // so our own key is trusted
-    const opened = await verifyBundle(dir, this.trustedVerifiers(), trustSigner);
-    const source = `bundle:${opened.id}`;
-    const existing = this.bundleInfo(source);
-    if (existing) return existing.view;
-    const m = opened.manifest;
-    try {
-      for await (const batch of readBundleEntries(opened.entriesFile)) this.local.insert(source, batch);
-      for (const note of m.checkpoints) {
-        const size = Number(note.split('\n')[1]);
-        this.local.addCheckpoint(source, size, note);
-      }
-    } catch (error) {
-      this.local.clear(source);
-      throw error;
-    }
-    this.local.analyze();
-    if (trustSigner) this.trust(parseVkey(m.signer.vkey));
-    const view = {
-      id: opened.id,
-      importedAt: new Date().toISOString(),
-      origin: m.origin,
-      count: m.count,
-      firstSeq: m.first_seq,
-      lastSeq: m.last_seq,
-      from: m.time_range.from,
-      to: m.time_range.to,
-      signer: m.signer.vkey,
-      file: dir,
-    };
-    const info = {
-      view,
-      checkpointSigners: [m.signer.vkey, ...m.checkpoint_signers],
-      startPrevHash: m.start_prev_hash,
-      firstSeq: m.first_seq,
-    };
-    this.o.db.prepare('INSERT INTO audit_sources (source, info) VALUES (?, ?)').run(source, JSON.stringify(info));
-    this.changed();
-    return view;
-  }
-
-  private bundleInfo(source: string) {
-    const s = this.o.db.prepare('SELECT info FROM audit_sources WHERE source = ?').pluck().get(source) as string | undefined;
-    return s
-      ? (JSON.parse(s) as {
-          view: ReturnType<AuditService['bundles']>[number];
-          checkpointSigners: string[];
-          startPrevHash: string;
-          firstSeq: number | null;
-        })
-      : null;
+  import(dir: string, trustFingerprint?: string) {
+    return this.bundlesStore.import(dir, trustFingerprint);
   }
 
   bundles() {
-    return (this.o.db.prepare("SELECT info FROM audit_sources WHERE source LIKE 'bundle:%'").pluck().all() as string[]).map(
-      (s) =>
-        (
-          JSON.parse(s) as {
-            view: {
-              id: string;
-              importedAt: string;
-              origin: string;
-              count: number;
-              firstSeq: number | null;
-              lastSeq: number | null;
-              from: string | null;
-              to: string | null;
-              signer: string;
-              file: string;
-            };
-          }
-        ).view,
-    );
+    return this.bundlesStore.bundles();
   }
 
-  async status() {
-    const pending = this.outbox.pending();
+  /** This installation, the enrolled signers, and keys found in shared logs that nobody enrolled here. */
+  async signers() {
     const key = await this.key().catch(() => null);
+    const endorsements = this.witness.all().flatMap((w) => this.state.get<string[]>(`endorsements.${w.logId}`) ?? []);
+    const { verifiers, endorsed } = this.signerRegistry.trusted(endorsements);
+    const enrolled: (ReturnType<SignerRegistry['enrolled']>[number] & { via: 'own' | 'admin' | 'endorsed' })[] = this.signerRegistry
+      .enrolled()
+      .map((s) => ({ ...s, via: s.own ? 'own' : 'admin' }));
+    for (const e of endorsed) {
+      const v = parseVkey(e.vkey);
+      enrolled.push({
+        name: v.name,
+        vkey: v.vkey,
+        fingerprint: fingerprint(v.vkey),
+        own: false,
+        enrolledBy: `endorsed by ${e.endorser}`,
+        enrolledAt: '',
+        via: 'endorsed',
+      });
+    }
+    const unenrolled: { name: string; vkey: string; fingerprint: string; seenIn: string }[] = [];
+    for (const { cluster } of this.witness.clusters()) {
+      for (const s of this.state.get<{ name: string; vkey: string }[]>(`signersSeen.${cluster}`) ?? []) {
+        if (verifiers.some((v) => v.vkey === s.vkey) || unenrolled.some((u) => u.vkey === s.vkey)) continue;
+        unenrolled.push({ ...s, fingerprint: fingerprint(s.vkey), seenIn: clusterSource(cluster) });
+      }
+    }
     return {
-      sharedStore:
-        !this.provider || (!this.sharedConfig && !this.shared)
-          ? ('not-configured' as const)
-          : this.shared && !this.outbox.lastError
-            ? ('connected' as const)
-            : ('unreachable' as const),
+      own: key
+        ? { name: key.name, vkey: key.verifier.vkey, fingerprint: fingerprint(key.verifier.vkey) }
+        : { name: '(secret store locked)', vkey: '', fingerprint: '' },
+      enrolled,
+      unenrolled,
+    };
+  }
+
+  async enroll(vkey: string, typedFingerprint: string, by: string) {
+    const own = await this.key().catch(() => null);
+    const s = this.signerRegistry.enroll(vkey, typedFingerprint, by, own);
+    this.changed();
+    return { name: s.name, vkey: s.vkey, fingerprint: s.fingerprint, enrolledAt: s.enrolledAt };
+  }
+
+  removeSigner(name: string) {
+    const s = this.signerRegistry.remove(name);
+    this.changed();
+    return { removed: s.name };
+  }
+
+  /** An admin closes an alarm; `accept` makes the shared log as it is now the one witnessed (the evidence stays). */
+  async resolveAlarm(id: number, accept: boolean, note: string, by: string) {
+    const alarm = this.alarms.get(id);
+    if (!alarm) throw new ContractError('NOT_FOUND', `There is no audit alarm ${id}. The Audit log page lists the open ones.`);
+    if (alarm.resolvedAt)
+      throw new ContractError('CONFLICT', `Alarm ${id} was already resolved by ${alarm.resolvedBy} at ${alarm.resolvedAt}.`);
+    if (accept && alarm.cluster) await this.logs.accept(alarm.cluster, alarm);
+    this.alarms.resolve(id, by, `${accept ? 'accepted' : 'dismissed'}: ${note}`);
+    if (alarm.cluster) this.outbox.kick(alarm.cluster);
+    this.changed();
+    const { details: _d, ...rest } = this.alarms.get(id)!;
+    return rest;
+  }
+
+  /** Every source there is to review, with a label. */
+  sources() {
+    const out: z.infer<typeof AuditStatus>['sources'] = [];
+    for (const { cluster, logId } of this.witness.clusters()) {
+      out.push({
+        source: clusterSource(cluster),
+        kind: 'cluster',
+        label: `Cluster ${cluster} (log ${logId.slice(0, 8)})`,
+        count: this.local.count(clusterSource(cluster)),
+      });
+    }
+    out.push({ source: WORKSTATION_SOURCE, kind: 'workstation', label: 'This workstation', count: this.local.count(WORKSTATION_SOURCE) });
+    for (const k of this.kept.list()) {
+      if (k.kind === 'archive')
+        out.push({
+          source: k.source,
+          kind: 'archive',
+          label: `Kept copy ${k.source.slice(8)} (${k.reason.slice(0, 60)})`,
+          count: this.local.count(k.source),
+        });
+    }
+    for (const b of this.bundles())
+      out.push({ source: `bundle:${b.id}`, kind: 'bundle', label: `Bundle ${b.id.slice(0, 8)}`, count: b.count });
+    return out;
+  }
+
+  async status(cluster: string | null): Promise<z.infer<typeof AuditStatus>> {
+    const key = await this.key().catch(() => null);
+    const src = cluster ? clusterSource(cluster) : null;
+    const pending = cluster ? this.outbox.pending(cluster) : { count: 0, oldestAt: null };
+    const held = cluster ? this.logs.hold(cluster) : null;
+    const lastError = cluster ? this.outbox.lastError(cluster) : null;
+    const w = cluster ? this.witness.forCluster(cluster) : null;
+    return {
+      cluster,
+      clusterSource: src,
+      sharedStore: !cluster ? 'not-configured' : held ? 'held' : this.logs.isConnected(cluster) && !lastError ? 'connected' : 'unreachable',
       pendingOutbox: pending.count,
       oldestPendingAt: pending.oldestAt,
-      lastFlushError: this.outbox.lastError,
-      localCopyCount: this.local.count(CLUSTER),
-      lastSyncAt: this.local.getState<string>('cluster.lastSyncAt'),
-      lastVerification: this.local.getState<VerifyReport>(`verify.${CLUSTER}`),
-      signer: key ? { name: key.name, vkey: key.verifier.vkey } : { name: '(secret store locked)', vkey: '' },
+      lastFlushError: lastError,
+      outbox: this.outbox.queues().map((q) => ({ ...q, heldBecause: this.logs.hold(q.cluster) })),
+      localCopyCount: src ? this.local.count(src) : 0,
+      lastSyncAt: cluster ? this.state.get<string>(`lastSync.${cluster}`) : null,
+      lastVerification: src ? this.state.get<VerifyReport>(`verify.${src}`) : null,
+      witness: w ? { logId: w.logId, seq: w.seq, head: w.head, checkpointSize: w.checkpointSize, updatedAt: w.updatedAt } : null,
+      publication: cluster ? this.state.get(`publication.${cluster}`) : null,
+      alarms: this.alarms.recent(),
+      signer: key
+        ? { name: key.name, vkey: key.verifier.vkey, fingerprint: fingerprint(key.verifier.vkey) }
+        : { name: '(secret store locked)', vkey: '', fingerprint: '' },
+      enrolledSigners: this.signerRegistry.enrolled().length,
+      enrolled: this.signerRegistry.enrolled().map((e) => ({ name: e.name, fingerprint: e.fingerprint, own: e.own })),
+      policy: {
+        maxEntriesWithoutCheckpoint: this.policy.maxEntriesWithoutCheckpoint,
+        maxCheckpointAgeHours: this.policy.maxCheckpointAgeMs / 3600_000,
+      },
+      sources: this.sources(),
     };
+  }
+
+  /** The last verification of any source (the page shows it at once, before verifying again). */
+  lastVerification(source: string): VerifyReport | null {
+    return this.state.get<VerifyReport>(`verify.${source}`);
   }
 
   async close(): Promise<void> {
     this.outbox.close();
-    await this.shared?.close();
-    this.shared = null;
-  }
-}
-
-async function* pgBatches(log: SharedAuditLog): AsyncGenerator<AuditEntry[]> {
-  let after = 0;
-  for (;;) {
-    const { entries, lastSeq } = await log.readAfter(after, 5000);
-    if (!entries.length) return;
-    after = lastSeq;
-    yield entries;
+    this.local.close();
+    await this.logs.close();
   }
 }

@@ -156,3 +156,82 @@ export function openCheckpoint(note: string, trusted: Verifier[]): CheckpointRes
       }
     : { ok: false, reason: 'unknown-signer', message: `the checkpoint at size ${size} is signed by no key this console trusts` };
 }
+
+/**
+ * What an admin compares out of band before enrolling a key: SHA-256 over the whole vkey
+ * (name, key id and public key), as OpenSSH prints fingerprints.
+ */
+export function fingerprint(vkey: string): string {
+  return `SHA256:${createHash('sha256').update(vkey.trim(), 'utf8').digest('base64').replace(/=+$/, '')}`;
+}
+
+/** Names of the signature lines of a note, with their key ids (hex); malformed lines are skipped. */
+export function noteSignatures(note: string): { name: string; keyId: string }[] {
+  const split = note.indexOf('\n\n');
+  if (split < 0) return [];
+  const out: { name: string; keyId: string }[] = [];
+  for (const line of note.slice(split + 2).split('\n')) {
+    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+    if (!m) continue;
+    const blob = Buffer.from(m[2]!, 'base64');
+    if (blob.length >= 4) out.push({ name: m[1]!, keyId: blob.subarray(0, 4).toString('hex') });
+  }
+  return out;
+}
+
+/**
+ * Adds this installation's signature to a note another key signed (a cosignature: "I saw
+ * this checkpoint and it is consistent with what I witnessed"). Idempotent.
+ */
+export function cosign(key: InstallationKey, note: string): string {
+  const split = note.indexOf('\n\n');
+  if (split < 0) throw new Error('not a signed note');
+  if (noteSignatures(note).some((s) => s.name === key.name && s.keyId === key.verifier.keyId.toString('hex'))) return note;
+  const body = note.slice(0, split + 1);
+  const line = `\u2014 ${key.name} ${Buffer.concat([key.verifier.keyId, key.sign(body)]).toString('base64')}\n`;
+  return note.endsWith('\n') ? note + line : `${note}\n${line}`;
+}
+
+/** Merges the signature lines of two notes over the same body (null when the bodies differ). */
+export function mergeNotes(a: string, b: string): string | null {
+  const sa = a.indexOf('\n\n');
+  const sb = b.indexOf('\n\n');
+  if (sa < 0 || sb < 0 || a.slice(0, sa) !== b.slice(0, sb)) return null;
+  const lines = new Set(
+    a
+      .slice(sa + 2)
+      .split('\n')
+      .filter(Boolean),
+  );
+  for (const l of b
+    .slice(sb + 2)
+    .split('\n')
+    .filter(Boolean))
+    lines.add(l);
+  return `${a.slice(0, sa + 1)}\n${[...lines].join('\n')}\n`;
+}
+
+export const ENDORSEMENT_ORIGIN = 'gatehouse/audit/signer-endorsement';
+
+/** A signed statement by an enrolled key that another key may sign checkpoints ("signed by an enrolled key"). */
+export function signEndorsement(key: InstallationKey, vkey: string): string {
+  return key.signNote(`${ENDORSEMENT_ORIGIN}\n${vkey.trim()}\n`);
+}
+
+/** The endorsed vkey when the note is a valid endorsement by one of `trusted`. */
+export function openEndorsement(note: string, trusted: Verifier[]): { vkey: string; endorser: string } | null {
+  const split = note.indexOf('\n\n');
+  if (split < 0) return null;
+  const body = note.slice(0, split + 1);
+  const [origin, vkey] = body.split('\n');
+  if (origin !== ENDORSEMENT_ORIGIN || !vkey) return null;
+  for (const line of note.slice(split + 2).split('\n')) {
+    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+    if (!m) continue;
+    const blob = Buffer.from(m[2]!, 'base64');
+    if (blob.length !== 68) continue;
+    const v = trusted.find((t) => t.name === m[1] && t.keyId.equals(blob.subarray(0, 4)));
+    if (v && verifyDetached(v, body, blob.subarray(4))) return { vkey, endorser: v.name };
+  }
+  return null;
+}

@@ -37,7 +37,7 @@ export interface CreateTenantCtx extends TenantSagaCtx {
 }
 
 /**
- * Create-tenant saga: reserve → database → schema → admin-user → secret → registry → release.
+ * Create-tenant saga: reserve → database → schema → (system-entities) → admin-user → secret → registry → release.
  * Every step converges ("create if absent, else compare") so a resume simply re-runs it.
  * Everything it creates carries its operation id (COMMENT ON ROLE/DATABASE, a Secret
  * annotation, the registry entry's `op`), and a compensation removes only what carries
@@ -132,6 +132,10 @@ export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<Ten
         },
         // Dropping the database (previous step's compensation) removes the schema.
       },
+      // The current control-plane definitions (docs/entities.md); dropping the database undoes it.
+      ...(o.systemEntities
+        ? [{ name: 'system-entities', run: async (ctx: CreateTenantCtx) => { await holdLease(ctx); await o.systemEntities!(ctx.ports.pg, ctx.slug, ctx.op.id); } }]
+        : []),
       {
         name: 'admin-user',
         async run(ctx) {

@@ -1,7 +1,7 @@
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { SagaDefinition } from '../core/saga';
 import { LeaseKeeper, TENANT_LABEL, acquireTenantLease, releaseTenantLease } from './lease';
-import { loginWorkerName, tenantDbName, tenantRoleName, tenantSecretName } from './material';
+import { loginWorkerName, tenantDbName, tenantLoginRoleNames, tenantRoleName, tenantSecretName } from './material';
 import { holdLease, hookSteps, type FinalBackupHook, type TenantPorts, type TenantSagaCtx, type TenantSagaOptions } from './ports';
 
 export const DELETE_TENANT = 'tenant.delete';
@@ -86,6 +86,8 @@ export function deleteTenantSaga(
           await holdLease(ctx);
           await ctx.ports.pg.dropDatabase(tenantDbName(ctx.slug));
           await ctx.ports.pg.dropRole(tenantRoleName(ctx.slug));
+          // The logins a database password rotation created (docs/secrets.md).
+          for (const login of tenantLoginRoleNames(ctx.slug)) await ctx.ports.pg.dropRole(login);
         },
       },
       {

@@ -12,13 +12,19 @@ export { TenantService } from './service';
 export { TenantWatcher } from './watch';
 /** Object names other capabilities (license fan-out, backups, rotation) must agree on. */
 export { tenantSecretName, tenantDbName, tenantRoleName, slugOfDbName, OPERATION_ANNOTATION } from './material';
-export { TENANT_LABEL, tenantLeaseName } from './lease';
+export { TENANT_LABEL, tenantLeaseName, LEASE_SECONDS, LeaseKeeper, acquireTenantLease, releaseTenantLease } from './lease';
+/** The entity sync (docs/entities.md) holds the tenant Lease per tenant and reads the shipped tenant migrations. */
+export { tenantKube, type TenantKube } from './kube-ports';
+// For the workers capability (worker config shards like the registry, the tenant Lease, login worker names).
+export { loginWorkerName } from './material';
+export { TenantRegistry, REGISTRY_LABEL_KEY, fnv1a, type RegistryEntry } from './registry';
+export { loadTenantMigrations } from './schema';
+/** What the rotation capability builds on (docs/secrets.md): the Secret's decoding, generated passwords, the rotation logins. */
+export { decodeSecretData, generatePassword, tenantLoginRoleNames } from './material';
 /** What the restore sagas of engine/backups share with the tenant sagas (Lease, marks, Secret, schema). */
-export { LEASE_SECONDS, LeaseKeeper, acquireTenantLease, releaseTenantLease } from './lease';
-export { INITIAL_ADMIN_USERNAME, decodeSecretData, generatePassword, hashPassword, tenantSecret, tenantSecretData } from './material';
+export { INITIAL_ADMIN_USERNAME, hashPassword, tenantSecret, tenantSecretData } from './material';
 export { holdLease, type FinalBackupHook, type TenantPorts, type TenantSagaCtx } from './ports';
-export type { RegistryEntry } from './registry';
-export { applyPendingMigrations, currentSchemaVersion, latestVersion, loadTenantMigrations } from './schema';
+export { applyPendingMigrations, currentSchemaVersion, latestVersion } from './schema';
 export { isKubeConflict } from './kube-ports';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
 
@@ -41,7 +47,7 @@ export function createTenantsCapability(deps: {
   settings: SettingsService;
   saga: SagaRunner;
   log?: Logger;
-  options?: Partial<Pick<TenantServiceOptions, 'leaseSeconds' | 'beforeStep' | 'statsEveryMs' | 'statsConcurrency' | 'migrationsDir' | 'registryShards'>>;
+  options?: Partial<Pick<TenantServiceOptions, 'leaseSeconds' | 'beforeStep' | 'statsEveryMs' | 'statsConcurrency' | 'migrationsDir' | 'registryShards' | 'systemEntities'>>;
 }) {
   // Watches are per cluster: the engine starts each when that cluster comes online (TenantService.onClusterState).
   return new TenantService({ db: deps.db, bus: deps.bus, saga: deps.saga, consoleId: consoleInstallationId(deps.settings), log: deps.log, ...deps.options });

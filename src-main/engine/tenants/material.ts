@@ -3,6 +3,7 @@ import argon2 from 'argon2';
 import type { V1Secret } from '@kubernetes/client-node';
 import { MANAGED_BY_LABEL } from '../../adapters/kube';
 import { TENANT_LABEL } from './lease';
+import { initialJwtKeys, initialTokenSets } from '../rotation';
 
 /** Names derived from the slug; the slug is DNS-1123 so these are valid identifiers everywhere. */
 export const tenantSecretName = (slug: string): string => `tenant-${slug}`;
@@ -11,10 +12,14 @@ export const tenantDbName = (slug: string): string => `tenant_${slug.replace(/-/
 export const slugOfDbName = (name: string): string => name.slice('tenant_'.length).replace(/_/g, '-');
 export const tenantRoleName = tenantDbName;
 export const loginWorkerName = (slug: string): string => `login-worker-${slug}`;
+/**
+ * The pair of login roles the database password rotates between (docs/secrets.md): members of the
+ * tenant role. Slugs never contain "--", so no tenant's own role can be named like these.
+ */
+export const tenantLoginRoleNames = (slug: string): [string, string] => [`${tenantRoleName(slug)}__a`, `${tenantRoleName(slug)}__b`];
 export const INITIAL_ADMIN_USERNAME = 'admin';
 
 const token = (bytes = 32): string => randomBytes(bytes).toString('base64url');
-const kid = (): string => `k-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
 
 /** Argon2id as the issue fixes it: 64 MiB, t=3. */
 export const hashPassword = (password: string): Promise<string> =>
@@ -48,10 +53,8 @@ export function tenantSecretData(
   const data: Record<string, string> = {
     TENANT_SLUG: slug,
     DATABASE_URL: fresh.databaseUrl,
-    JWT_CURRENT_KID: kid(),
-    JWT_CURRENT_SECRET: token(48),
-    JWT_PREVIOUS_KID: kid(),
-    JWT_PREVIOUS_SECRET: token(48),
+    // Signing keys as a key set (docs/secrets.md); Secrets of the older JWT_CURRENT_*/JWT_PREVIOUS_* layout keep working.
+    ...(existing.JWT_CURRENT_KID ? {} : initialJwtKeys()),
     LOGIN_WORKER_TOKEN: token(),
     PROXY_TOKEN: token(),
     CP_TOKEN: token(),
@@ -60,7 +63,9 @@ export function tenantSecretData(
     INITIAL_ADMIN_USERNAME,
     INITIAL_ADMIN_PASSWORD: fresh.adminPassword,
   };
-  return { ...data, ...existing };
+  const merged = { ...data, ...existing };
+  // Service tokens as one-entry sets too (docs/secrets.md), unless the Secret already has them.
+  return { ...merged, ...initialTokenSets(merged) };
 }
 
 export const decodeSecretData = (s: V1Secret | null): Record<string, string> =>

@@ -71,6 +71,8 @@ export interface TenantSagaOptions {
   /** The license fan-out step (null: no license capability wired, e.g. unit tests). */
   license: () => LicenseHook | null;
   beforeStep?: ((kind: string, step: string, slug: string) => Promise<void>) | undefined;
+  /** The entities capability: writes the current control-plane definitions into a new tenant (create saga step "system-entities"). */
+  systemEntities?: ((pg: PostgresAdmin, slug: string, operationId: string) => Promise<void>) | undefined;
 }
 
 /** Runs the options' beforeStep hook (tests only) ahead of each step. */

@@ -9,7 +9,7 @@ import { DELETE_TENANT, deleteTenantSaga } from './delete-saga';
 import { tenantKube } from './kube-ports';
 import { LEASE_SECONDS, TENANT_LABEL, tenantLeaseName } from './lease';
 import { INITIAL_ADMIN_USERNAME, decodeSecretData, slugOfDbName, loginWorkerName, tenantDbName, tenantRoleName, tenantSecretName } from './material';
-import { noDatabase, type FinalBackupHook, type LicenseHook, type TenantPorts } from './ports';
+import { noDatabase, type FinalBackupHook, type LicenseHook, type TenantPorts, type TenantSagaOptions } from './ports';
 import { TenantCache, joinObserved, licenseCapsOf, observe } from './reconcile';
 import { TenantRegistry } from './registry';
 import { currentSchemaVersion, latestVersion, loadTenantMigrations, pendingMigrations, tenantStats, type TenantMigration } from './schema';
@@ -31,6 +31,8 @@ export interface TenantServiceOptions {
   leaseSeconds?: number;
   /** Test hook: runs before each saga step (to make a step outlive the Lease). */
   beforeStep?: (kind: string, step: string, slug: string) => Promise<void>;
+  /** Writes the control-plane entity definitions into a new tenant (the entities capability). */
+  systemEntities?: TenantSagaOptions['systemEntities'];
   /** Background stats refresh of each watched cluster: how often, how many tenant databases at once. */
   statsEveryMs?: number;
   statsConcurrency?: number;
@@ -56,7 +58,9 @@ export class TenantService {
     this.cache = new TenantCache(opts.db);
     this.finalBackup = opts.finalBackup ?? (async () => undefined);
     const ports = (cluster: ClusterRuntime) => this.ports(cluster);
-    const sagaOptions = { consoleId: opts.consoleId, leaseSeconds: opts.leaseSeconds ?? LEASE_SECONDS, beforeStep: opts.beforeStep, license: () => this.licenseHook };
+    const sagaOptions = {
+      consoleId: opts.consoleId, leaseSeconds: opts.leaseSeconds ?? LEASE_SECONDS, beforeStep: opts.beforeStep, license: () => this.licenseHook, systemEntities: opts.systemEntities,
+    };
     opts.saga.register(createTenantSaga(ports, sagaOptions));
     opts.saga.register(deleteTenantSaga(ports, sagaOptions, () => this.finalBackup));
     this.maintenance = new TenantMaintenance(ports, opts.bus, opts.consoleId, () => this.licenseHook);

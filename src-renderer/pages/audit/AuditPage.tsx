@@ -1,11 +1,16 @@
-import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AuditEntry, VerifyReport } from '../../../src-shared/contract/audit';
 import { client, errorShape } from '../../client';
-import { ago, exactTime } from '../../lib/format';
 import { useInvoke } from '../../lib/use-invoke';
+import { useApp } from '../../stores/app';
 import { toastError, toastSuccess } from '../../stores/toasts';
 import { AuditDetail } from './AuditDetail';
+import { AuditGrid } from './AuditGrid';
+import { AuditStatusPanel, VerifyBadge } from './AuditStatusPanel';
+import { ExportDialog, ImportDialog } from './BundleDialogs';
+import { PageCache } from './page-cache';
+import { SignersDialog } from './SignersDialog';
+import './audit.css';
 
 interface Filters {
   actor: string;
@@ -18,11 +23,12 @@ interface Filters {
 }
 const EMPTY: Filters = { actor: '', action: '', tenant: '', outcome: '', from: '', to: '', text: '' };
 const PAGE = 200;
-const ROW = 30;
+/** While the page is open it syncs by itself this often (a sync proves the log still extends what was seen). */
+const SYNC_EVERY_MS = 30_000;
 
+const time = (v: string) => (v ? new Date(v).toISOString() : undefined);
 function queryInput(source: string, f: Filters, cursor: number | null) {
   const opt = (v: string) => (v.trim() ? v.trim() : undefined);
-  const time = (v: string) => (v ? new Date(v).toISOString() : undefined);
   return {
     source,
     actor: opt(f.actor),
@@ -38,176 +44,190 @@ function queryInput(source: string, f: Filters, cursor: number | null) {
   };
 }
 
-/** The verification state of the source, always on screen. */
-function VerifyBadge({ report, busy }: { report: VerifyReport | null; busy: boolean }) {
-  if (busy) return <span className="badge">verifying…</span>;
-  if (!report) return <span className="badge badge-warn">not verified yet</span>;
-  return (
-    <span
-      className={`badge ${report.ok ? 'badge-ok' : 'badge-err'}`}
-      title={`${report.message} (checked ${exactTime(report.checkedAt)})`}
-      data-testid="audit-verify-state"
-    >
-      {report.ok
-        ? `verified · ${report.checked.toLocaleString()} entries · ${ago(report.checkedAt)}`
-        : `TAMPERED at entry ${report.firstBadSeq ?? '?'}: ${report.problem}`}
-    </span>
-  );
-}
-
-/** Audit log review: filters, full-text search, a virtualized table over any number of entries, detail pane, verification. */
+/**
+ * Audit log review: verification state, witness and alarms always on screen; filters and
+ * full-text search over a grid of any size (pages far from view are dropped); the entry in
+ * full; signed bundles out and in. Syncs by itself when opened and while open.
+ */
 export default function AuditPage() {
+  const isAdmin = useApp((s) => s.operator?.role === 'admin');
   const status = useInvoke('audit.status', {});
-  const bundles = useInvoke('audit.bundles', {});
-  const [source, setSource] = useState('cluster');
+  // stable (useInvoke's reload is memoised): the timers below must not restart on every render
+  const reloadStatus = status.reload;
+  const [source, setSource] = useState<string | null>(null);
   const [draft, setDraft] = useState<Filters>(EMPTY);
   const [filters, setFilters] = useState<Filters>(EMPTY);
-  const [rows, setRows] = useState<AuditEntry[]>([]);
-  const [total, setTotal] = useState<number | null>(null);
-  const [cursor, setCursor] = useState<number | null>(null);
-  const [done, setDone] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [selected, setSelected] = useState<AuditEntry | null>(null);
-  const [report, setReport] = useState<VerifyReport | null>(null);
-  const [verifying, setVerifying] = useState(false);
-  const loading = useRef(false);
+  const cache = useRef(new PageCache<AuditEntry>(PAGE));
   const generation = useRef(0);
+  const view = useRef({ first: 0, last: 0 });
+  const [, setVersion] = useState(0);
+  const [total, setTotal] = useState<number | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [focused, setFocused] = useState(0);
+  const [selected, setSelected] = useState<AuditEntry | null>(null);
+  const [reports, setReports] = useState<Record<string, VerifyReport>>({});
+  const [verifying, setVerifying] = useState(false);
+  const [syncing, setSyncing] = useState(false);
+  const [fresh, setFresh] = useState(0);
+  const [dialog, setDialog] = useState<'export' | 'import' | 'signers' | null>(null);
+  const st = status.data;
 
-  const loadMore = useCallback(
-    async (reset: boolean) => {
-      if (loading.current && !reset) return;
-      const mine = reset ? ++generation.current : generation.current;
-      loading.current = true;
-      try {
-        const page = await client.invoke('audit.query', queryInput(source, filters, reset ? null : cursor));
-        if (mine !== generation.current) return;
-        setRows((r) => (reset ? page.entries : [...r, ...page.entries]));
-        if (reset) setTotal(page.total);
-        setCursor(page.nextCursor);
-        setDone(page.nextCursor === null);
-        setError(null);
-      } catch (e) {
-        if (mine === generation.current) setError(errorShape(e).message);
-      } finally {
-        if (mine === generation.current) loading.current = false;
-      }
-    },
-    [source, filters, cursor],
-  );
+  // The source: this session's cluster when there is one, else the workstation log.
+  useEffect(() => {
+    if (st && source === null) setSource(st.clusterSource ?? 'workstation');
+  }, [st, source]);
+
+  const fetchPages = useCallback(() => {
+    if (!source) return;
+    const c = cache.current;
+    const { first, last } = view.current;
+    if (c.evict(first, last).length) setVersion((v) => v + 1);
+    const mine = generation.current;
+    for (const { page, cursor } of c.wanted(first, last)) {
+      c.loadingStarted(page);
+      client.invoke('audit.query', queryInput(source, filters, cursor)).then(
+        (r) => {
+          if (mine !== generation.current) return;
+          c.put(page, r.entries, r.nextCursor);
+          if (page === 0) setTotal(r.total);
+          setError(null);
+          setVersion((v) => v + 1);
+        },
+        (e: unknown) => {
+          if (mine !== generation.current) return;
+          c.loadingFailed(page);
+          setError(errorShape(e).message);
+        },
+      );
+    }
+  }, [source, filters]);
+
+  const reset = useCallback(() => {
+    generation.current += 1;
+    cache.current = new PageCache<AuditEntry>(PAGE);
+    view.current = { first: 0, last: 0 };
+    setTotal(null);
+    setFocused(0);
+    setFresh(0);
+    setVersion((v) => v + 1);
+    fetchPages();
+  }, [fetchPages]);
 
   // a new source or filter set starts from the first page
   useEffect(() => {
-    setRows([]);
     setSelected(null);
-    setDone(false);
-    void loadMore(true);
-  }, [source, filters]);
+    reset();
+  }, [reset]);
 
-  useEffect(() => {
-    if (source === 'cluster') setReport(status.data?.lastVerification ?? null);
-    else setReport(null);
-  }, [source, status.data]);
+  const onRange = useCallback(
+    (first: number, last: number) => {
+      view.current = { first, last };
+      fetchPages();
+    },
+    [fetchPages],
+  );
 
-  useEffect(() => client.subscribe('audit.changed', () => void status.reload()), [status]);
-
-  const scroller = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({
-    count: rows.length + (done ? 0 : 1),
-    getScrollElement: () => scroller.current,
-    estimateSize: () => ROW,
-    overscan: 20,
-  });
-  const items = virtualizer.getVirtualItems();
-  const last = items[items.length - 1];
-  useEffect(() => {
-    if (last && last.index >= rows.length - 1 && !done && rows.length > 0) void loadMore(false);
-  }, [last, rows.length, done, loadMore]);
-
-  const verify = async () => {
+  const verify = useCallback(async (which: string) => {
     setVerifying(true);
     try {
-      setReport(await client.invoke('audit.verify', { source }));
-      await status.reload();
+      const r = await client.invoke('audit.verify', { source: which });
+      setReports((m) => ({ ...m, [which]: r }));
     } catch (e) {
       toastError('Verification could not run', e);
     } finally {
       setVerifying(false);
     }
-  };
-  const sync = async () => {
-    try {
-      const r = await client.invoke('audit.sync', {});
-      toastSuccess('Audit log synced', `${r.pulled.toLocaleString()} new entries`);
-      await loadMore(true);
-      await status.reload();
-    } catch (e) {
-      toastError('Sync failed', e);
-    }
-  };
-  const exportBundle = async () => {
-    const path = window.prompt('Folder to create for the bundle (on this machine):');
-    if (!path) return;
-    try {
-      const r = await client.invoke('audit.export', {
-        path,
-        from: queryInput(source, filters, null).from,
-        to: queryInput(source, filters, null).to,
-      });
-      toastSuccess('Bundle written', `${r.count.toLocaleString()} entries to ${r.path}`);
-    } catch (e) {
-      toastError('Export failed', e);
-    }
-  };
-  const importBundle = async () => {
-    const path = window.prompt('Bundle folder to import:');
-    if (!path) return;
-    try {
-      const b = await client.invoke('audit.import', { path });
-      toastSuccess('Bundle verified and imported', `${b.count.toLocaleString()} entries`);
-      await bundles.reload();
-      setSource(`bundle:${b.id}`);
-    } catch (e) {
-      const shape = errorShape(e);
-      const signer = shape.details?.signer;
-      if (typeof signer === 'string' && window.confirm(`${shape.message}\n\nTrust this signer key and import?\n${signer}`)) {
-        try {
-          const b = await client.invoke('audit.import', { path, trustSigner: signer });
-          await bundles.reload();
-          setSource(`bundle:${b.id}`);
-        } catch (e2) {
-          toastError('Import refused', e2);
-        }
-      } else toastError('Import refused', e);
-    }
-  };
+  }, []);
 
-  const st = status.data;
+  const sync = useCallback(
+    async (quiet: boolean) => {
+      setSyncing(true);
+      try {
+        const r = await client.invoke('audit.sync', {});
+        if (!quiet) toastSuccess('Audit log synced', `${r.pulled.toLocaleString()} new entries. ${r.message}`);
+        if (!r.consistent) toastError('The shared audit log changed under this console', new Error(r.message));
+        if (r.pulled > 0) setFresh((n) => n + r.pulled);
+      } catch (e) {
+        if (!quiet) toastError('Sync failed', e);
+      } finally {
+        setSyncing(false);
+        await reloadStatus();
+      }
+    },
+    [reloadStatus],
+  );
+
+  // Opened: sync (when there is a cluster) and verify what is shown; while open: sync every 30 s.
+  const opened = useRef<string | null>(null);
+  useEffect(() => {
+    if (!st || !source || opened.current === source) return;
+    opened.current = source;
+    void (async () => {
+      if (st.cluster && source === st.clusterSource) await sync(true);
+      await verify(source);
+    })();
+  }, [st, source, sync, verify]);
+  useEffect(() => {
+    if (!st?.cluster) return;
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible') void sync(true);
+    }, SYNC_EVERY_MS);
+    return () => clearInterval(timer);
+  }, [st?.cluster, sync]);
+
+  // New entries at the top: shown at once when looking at the top, else offered.
+  useEffect(() => {
+    if (fresh > 0 && focused === 0 && view.current.first === 0) reset();
+  }, [fresh, focused, reset]);
+
+  const reload = reloadStatus;
+  useEffect(() => {
+    let pending: ReturnType<typeof setTimeout> | null = null;
+    const off = client.subscribe('audit.changed', () => {
+      pending ??= setTimeout(() => {
+        pending = null;
+        void reload();
+      }, 500);
+    });
+    return () => {
+      off();
+      if (pending) clearTimeout(pending);
+    };
+  }, [reload]);
+
+  const report = source ? (reports[source] ?? (source === st?.clusterSource ? st?.lastVerification : null) ?? null) : null;
   const set = (k: keyof Filters) => (e: { target: { value: string } }) => setDraft({ ...draft, [k]: e.target.value });
+  const c = cache.current;
   return (
-    <div style={{ display: 'flex', flexDirection: 'column', height: '100%' }} data-testid="audit-page">
+    <div className="audit-page" data-testid="audit-page">
       <div className="page-header">
         <h1 style={{ whiteSpace: 'nowrap' }}>Audit log</h1>
         <VerifyBadge report={report} busy={verifying} />
         <span className="spacer" />
-        {st && (
-          <span className="sub" title={st.lastFlushError ?? ''}>
-            shared log: {st.sharedStore}
-            {st.pendingOutbox ? ` · ${st.pendingOutbox} waiting in outbox` : ''} · synced {ago(st.lastSyncAt)}
-          </span>
-        )}
-        <button className="btn" onClick={() => void verify()} disabled={verifying}>
+        <button className="btn" onClick={() => source && void verify(source)} disabled={verifying || !source} data-testid="audit-verify">
           Verify
         </button>
-        <button className="btn" onClick={() => void sync()}>
-          Sync
+        <button className="btn" onClick={() => void sync(false)} disabled={syncing || !st?.cluster} data-testid="audit-sync">
+          {syncing ? 'Syncing…' : 'Sync'}
         </button>
-        <button className="btn" onClick={() => void exportBundle()}>
+        <button className="btn" onClick={() => setDialog('export')} disabled={!source} data-testid="audit-export">
           Export…
         </button>
-        <button className="btn" onClick={() => void importBundle()}>
+        <button className="btn" onClick={() => setDialog('import')} data-testid="audit-import">
           Import…
         </button>
       </div>
+      {st && source && (
+        <AuditStatusPanel
+          status={st}
+          report={report}
+          source={source}
+          isAdmin={isAdmin}
+          onManageSigners={() => setDialog('signers')}
+          onShowSource={setSource}
+          onChanged={() => void status.reload()}
+        />
+      )}
       <form
         className="row row-wrap"
         style={{ marginBottom: 10 }}
@@ -216,11 +236,10 @@ export default function AuditPage() {
           setFilters(draft);
         }}
       >
-        <select value={source} onChange={(e) => setSource(e.target.value)} aria-label="Source">
-          <option value="cluster">Shared log (local copy)</option>
-          {bundles.data?.bundles.map((b) => (
-            <option key={b.id} value={`bundle:${b.id}`}>
-              Bundle {b.id.slice(0, 8)} · {b.count.toLocaleString()} entries
+        <select value={source ?? ''} onChange={(e) => setSource(e.target.value)} aria-label="Source" data-testid="audit-source">
+          {(st?.sources ?? []).map((s) => (
+            <option key={s.source} value={s.source}>
+              {s.label} · {s.count.toLocaleString()}
             </option>
           ))}
         </select>
@@ -256,69 +275,54 @@ export default function AuditPage() {
         >
           Clear
         </button>
-        <span className="muted">{total !== null ? `${total.toLocaleString()} matching` : ''}</span>
+        <span className="muted" data-testid="audit-total">
+          {total !== null ? `${total.toLocaleString()} matching` : 'counting…'}
+        </span>
+        {fresh > 0 && (
+          <button className="btn btn-small" type="button" onClick={reset}>
+            {fresh.toLocaleString()} new — show
+          </button>
+        )}
       </form>
       {error && <p className="field-error">{error}</p>}
-      <div style={{ display: 'flex', gap: 12, flex: 1, minHeight: 0 }}>
-        <div
-          ref={scroller}
-          className="card"
-          style={{ flex: 1, overflow: 'auto', marginBottom: 0 }}
-          role="grid"
-          aria-rowcount={total ?? rows.length}
-          data-testid="audit-table"
-        >
-          <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
-            {items.map((v) => {
-              const e = rows[v.index];
-              return (
-                <div
-                  key={v.key}
-                  role="row"
-                  onClick={() => e && setSelected(e)}
-                  style={{
-                    position: 'absolute',
-                    top: 0,
-                    left: 0,
-                    right: 0,
-                    height: ROW,
-                    transform: `translateY(${v.start}px)`,
-                    display: 'grid',
-                    gridTemplateColumns: '56px 160px minmax(90px, 1fr) minmax(110px, 1fr) minmax(90px, 1.4fr) 64px',
-                    gap: 8,
-                    alignItems: 'center',
-                    padding: '0 10px',
-                    borderBottom: '1px solid var(--border)',
-                    cursor: 'pointer',
-                    background: selected && e && selected.seq === e.seq ? 'var(--info-soft)' : undefined,
-                    whiteSpace: 'nowrap',
-                    overflow: 'hidden',
-                  }}
-                >
-                  {e ? (
-                    <>
-                      <span className="muted">{e.seq}</span>
-                      <span title={e.at}>{exactTime(e.at)}</span>
-                      <span style={{ overflow: 'hidden', textOverflow: 'ellipsis' }}>{e.actor}</span>
-                      <span>{e.action}</span>
-                      <span style={{ overflow: 'hidden', textOverflow: 'ellipsis' }}>{e.target ?? '—'}</span>
-                      <span className={e.outcome === 'success' ? '' : 'field-error'}>{e.outcome}</span>
-                    </>
-                  ) : (
-                    <span className="muted">Loading…</span>
-                  )}
-                </div>
-              );
-            })}
-          </div>
-          {done && rows.length === 0 && (
-            <p className="muted" style={{ padding: 12 }}>
-              No entries match.
-            </p>
-          )}
-        </div>
-        {selected && <AuditDetail source={source} entry={selected} onClose={() => setSelected(null)} />}
+      <div className="audit-body">
+        <AuditGrid
+          slots={c.slots()}
+          total={total}
+          rowAt={(i) => c.get(i)}
+          focused={focused}
+          onFocusRow={setFocused}
+          selectedSeq={selected?.seq ?? null}
+          onOpen={setSelected}
+          onRange={onRange}
+          empty={c.done && c.slots() === 0}
+        />
+        {selected && source && (
+          <AuditDetail
+            source={source}
+            entry={selected}
+            onClose={() => {
+              setSelected(null);
+              // back to the row the detail was opened from
+              document.querySelector<HTMLElement>(`[data-row-index="${focused}"]`)?.focus();
+            }}
+          />
+        )}
       </div>
+      {dialog === 'export' && source && (
+        <ExportDialog source={source} range={{ from: time(filters.from), to: time(filters.to) }} onClose={() => setDialog(null)} />
+      )}
+      {dialog === 'import' && (
+        <ImportDialog
+          isAdmin={isAdmin}
+          onClose={() => setDialog(null)}
+          onImported={(b) => {
+            void status.reload();
+            setSource(`bundle:${b.id}`);
+          }}
+        />
+      )}
+      {dialog === 'signers' && <SignersDialog isAdmin={isAdmin} onClose={() => setDialog(null)} onChanged={() => void status.reload()} />}
     </div>
   );
 }

@@ -8,6 +8,7 @@ import { navigate } from '../../lib/router';
 import { ReadinessBar } from '../../components/ReadinessBar';
 import { StateDot } from '../../shell/StateDot';
 import { Icon } from '../../shell/Icon';
+import { KeyAgeCard } from '../secrets/KeyAgeCard';
 
 const CONDITION_BADGE: Record<WorkloadSummary['condition'], string> = {
   available: 'badge-ok',
@@ -162,6 +163,7 @@ export default function DashboardPage() {
             last sync {ago(clusterState?.lastSyncAt)}
           </div>
         </div>
+        {!data?.offline && <KeyAgeCard clusterKey={`${selectedId}:${online}`} />}
       </div>
 
       <section className="card">

@@ -10,19 +10,27 @@ import { toastError, toastSuccess } from '../../stores/toasts';
 import { StateDot } from '../../shell/StateDot';
 import { CopyButton } from '../../components/CopyButton';
 import { DangerZone } from './DangerZone';
+import SecretsTab from './secrets/SecretsTab';
+import BootstrapTab from './secrets/BootstrapTab';
+import CpTokenTab from './secrets/CpTokenTab';
 
 const BackupsSection = lazy(() => import('./backups/BackupsSection'));
+import TenantWorkers from '../infrastructure/TenantWorkers';
 
 type Detail = CommandOutput<'tenants.get'>;
 const TABS = [
   ['overview', 'Overview'],
   ['admin', 'Admin password'],
   ['database', 'Database'],
+  ['secrets', 'Secrets'],
+  ['bootstrap', 'Bootstrap token'],
+  ['cp-token', 'CP token'],
   ['backups', 'Backups'],
+  ['workers', 'Workers'],
   ['danger', 'Danger zone'],
 ] as const;
 
-/** One tenant: tabs Overview, Admin password, Database, Backups, Danger zone (#/tenants/<slug>/<tab>). */
+/** One tenant: tabs Overview, Admin password, Database, Secrets, Bootstrap token, CP token, Backups, Danger zone (#/tenants/<slug>/<tab>). */
 export default function TenantDetail({ slug, tab }: { slug: string; tab: string }) {
   const q = useInvoke('tenants.get', { slug }, slug);
   const t = q.data?.tenant;
@@ -58,11 +66,15 @@ export default function TenantDetail({ slug, tab }: { slug: string; tab: string 
       {q.data && tab === 'overview' && <Overview d={q.data} />}
       {q.data && tab === 'admin' && <AdminPassword slug={slug} />}
       {q.data && tab === 'database' && <Database d={q.data} reload={q.reload} />}
+      {q.data && tab === 'secrets' && <SecretsTab slug={slug} />}
+      {q.data && tab === 'bootstrap' && <BootstrapTab slug={slug} />}
+      {q.data && tab === 'cp-token' && <CpTokenTab slug={slug} />}
       {q.data && tab === 'backups' && (
         <Suspense fallback={<div className="loading">Loading…</div>}>
           <BackupsSection slug={slug} />
         </Suspense>
       )}
+      {q.data && tab === 'workers' && <TenantWorkers slug={slug} reloadTenant={q.reload} />}
       {q.data && tab === 'danger' && <DangerZone tenant={q.data.tenant} reload={q.reload} />}
     </div>
   );

@@ -28,6 +28,8 @@ export function tempCache(dir = tempDir()): { db: Sqlite; dir: string } {
 }
 
 let counter = 0;
+/** Entries are an hour old at most: recent enough for the checkpoint-age policy, in a fixed order. */
+const BASE = Date.now() - 3600_000;
 export function record(over: Partial<AuditRecord> = {}): AuditRecord {
   counter += 1;
   return {
@@ -40,9 +42,40 @@ export function record(over: Partial<AuditRecord> = {}): AuditRecord {
     after: { slug: `t${counter}`, plan: 'pro' },
     outcome: 'success',
     errorCode: null,
-    at: new Date(Date.UTC(2026, 0, 1) + counter * 1000).toISOString(),
+    at: new Date(BASE + counter * 100).toISOString(),
     cluster: 'prod',
     consoleVersion: '0.1.0',
     ...over,
   };
+}
+
+/**
+ * Every audit record this workstation holds, as JSON of AuditRecord: the workstation log
+ * (actions of no cluster) in order, then the ones waiting in the outbox for their cluster's log.
+ */
+export function auditJournal(db: Sqlite): string[] {
+  const queued = (db.prepare('SELECT record FROM audit_outbox ORDER BY id').pluck().all() as string[]).map(
+    (s) => JSON.parse(s) as AuditRecord,
+  );
+  const local = (db.prepare("SELECT canonical FROM audit_kept WHERE source = 'workstation' ORDER BY seq").pluck().all() as string[]).map(
+    (s) => {
+      const e = JSON.parse(s) as Record<string, unknown>;
+      return {
+        actor: e.actor,
+        actorRole: e.role,
+        action: e.action,
+        target: e.target,
+        params: e.params,
+        before: e.before,
+        after: e.after,
+        outcome: e.outcome,
+        errorCode: e.error_code,
+        at: e.at,
+        cluster: e.cluster,
+        consoleVersion: e.console_version,
+      } as AuditRecord;
+    },
+  );
+  // each in the order written (the two are separate logs: no common order between them)
+  return [...local, ...queued].map((r) => JSON.stringify(r));
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AuditOutbox } from '../../../src-main/engine/audit/outbox';
+import type { AuditRecord } from '../../../src-main/engine/audit/recorder';
 import type { PendingRecord } from '../../../src-main/engine/audit/shared-log';
 import { record, tempCache } from './helpers';
 
@@ -14,14 +15,14 @@ describe('audit outbox', () => {
       baseDelayMs: 5,
       maxDelayMs: 20,
     });
-    outbox.setDelivery(async (batch) => {
+    outbox.setDelivery(async (_cluster, batch) => {
       if (!up) throw new Error('connection refused');
       delivered.push(...batch);
     });
     for (let i = 0; i < 25; i++) await outbox.record(record({ target: `t/${i}` }));
-    await expect(outbox.flush()).rejects.toThrow(/refused/);
+    await expect(outbox.flush('prod')).rejects.toThrow(/refused/);
     expect(outbox.pending().count).toBe(25);
-    expect(outbox.lastError).toMatch(/refused/);
+    expect(outbox.lastError('prod')).toMatch(/refused/);
     up = true;
     // the background retry (exponential backoff) drains it without being asked
     await waitFor(() => outbox.pending().count === 0);
@@ -37,11 +38,57 @@ describe('audit outbox', () => {
     a.close();
     const got: PendingRecord[] = [];
     const b = new AuditOutbox(db, { deliver: null });
-    b.setDelivery(async (batch) => void got.push(...batch));
+    b.setDelivery(async (_cluster, batch) => void got.push(...batch));
     await b.flush();
     expect(got).toHaveLength(1);
     expect(got[0]!.ref).toMatch(/^[0-9a-f-]{36}:1$/);
     b.close();
+  });
+
+  it('flushes each record only to its own cluster, in order; a dead cluster never holds another back', async () => {
+    const { db } = tempCache();
+    const got = new Map<string, string[]>();
+    const deadCalls: number[] = [];
+    let aUp = false;
+    const outbox = new AuditOutbox(db, {
+      deliver: async (cluster, batch) => {
+        if (cluster === 'uid-a' && !aUp) {
+          deadCalls.push(batch.length);
+          throw new Error('A is down');
+        }
+        got.set(cluster, [...(got.get(cluster) ?? []), ...batch.map((b) => `${b.record.cluster}:${b.record.target}`)]);
+      },
+      baseDelayMs: 5,
+      maxDelayMs: 20,
+    });
+    for (let i = 0; i < 6; i++) await outbox.record(record({ cluster: 'uid-a', target: `a/${i}` }));
+    for (let i = 0; i < 4; i++) await outbox.record(record({ cluster: 'uid-b', target: `b/${i}` }));
+    await waitFor(() => outbox.pending('uid-b').count === 0);
+    expect(got.get('uid-b')).toEqual(['uid-b:b/0', 'uid-b:b/1', 'uid-b:b/2', 'uid-b:b/3']);
+    expect(outbox.pending('uid-a').count).toBe(6);
+    expect(deadCalls.length).toBeGreaterThan(0);
+    expect(outbox.queues()).toEqual([expect.objectContaining({ cluster: 'uid-a', pending: 6, lastError: 'A is down' })]);
+    aUp = true;
+    outbox.kick('uid-a');
+    await waitFor(() => outbox.pending('uid-a').count === 0);
+    expect(got.get('uid-a')).toEqual(Array.from({ length: 6 }, (_, i) => `uid-a:a/${i}`));
+    outbox.close();
+  });
+
+  it('records of no cluster go to the workstation log, never to a cluster', async () => {
+    const { db } = tempCache();
+    const workstation: AuditRecord[] = [];
+    const delivered: string[] = [];
+    const outbox = new AuditOutbox(db, {
+      deliver: async (cluster) => void delivered.push(cluster),
+      workstation: (r) => void workstation.push(r),
+    });
+    await outbox.record(record({ cluster: null, action: 'operators.signIn' }));
+    expect(workstation.map((r) => r.action)).toEqual(['operators.signIn']);
+    expect(outbox.pending().count).toBe(0);
+    await outbox.flush();
+    expect(delivered).toEqual([]);
+    outbox.close();
   });
 });
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../../src-main/engine';
 import { createRouter, type Router } from '../../../src-main/ipc/router';
-import { memorySecrets, tempDir } from '../audit/helpers';
+import { memorySecrets, tempDir, auditJournal } from '../audit/helpers';
 
 // Issue 10 items 6 and 8: viewers and operators change nothing global. A real engine in
 // sign-in mode, driven through the router as a transport would.
@@ -49,7 +49,7 @@ afterAll(async () => {
 const call = (conn: string, name: string, input: unknown = {}) => router.invoke(conn, name, input);
 const errorCode = (r: Awaited<ReturnType<typeof call>>) => (r.ok ? 'OK' : r.error.code);
 const outbox = () =>
-  (engine.db.prepare('SELECT record FROM audit_outbox ORDER BY id').pluck().all() as string[]).map(
+  auditJournal(engine.db).map(
     (s) => JSON.parse(s) as { action: string; actor: string; outcome: string; params: Record<string, unknown>; after: Record<string, unknown> | null },
   );
 

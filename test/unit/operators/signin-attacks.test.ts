@@ -6,7 +6,7 @@ import { createEngine } from '../../../src-main/engine';
 import { ARGON2_OPTIONS, backoffMs, LocalAccounts, LOCK_AFTER, UNKNOWN_USER_HASH } from '../../../src-main/engine/operators/accounts';
 import { SessionRegistry } from '../../../src-main/engine/operators/sessions';
 import { createRouter } from '../../../src-main/ipc/router';
-import { memorySecrets, tempCache, tempDir } from '../audit/helpers';
+import { memorySecrets, tempCache, tempDir, auditJournal } from '../audit/helpers';
 
 // Issue 10 item 7: sign-in as an attacker would try it.
 const GOOD = 'Correct-Horse-42';
@@ -62,7 +62,7 @@ describe('sign-in under attack', () => {
     expect((await router.invoke('alice', 'operators.signIn', { username: 'alice', password: GOOD })).ok).toBe(true);
     expect((await router.invoke('admin', 'operators.setRole', { username: 'alice', role: 'viewer' })).ok).toBe(true);
     expect(await router.invoke('alice', 'audit.query', {})).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
-    const records = (engine.db.prepare('SELECT record FROM audit_outbox ORDER BY id').pluck().all() as string[]).map((s) => JSON.parse(s) as { action: string; after: unknown });
+    const records = auditJournal(engine.db).map((s) => JSON.parse(s) as { action: string; after: unknown });
     expect(records.filter((r) => r.action === 'operators.setRole').at(-1)?.after).toEqual({ role: 'viewer', endedSessions: 1 });
   }, 30_000);
 });
