@@ -143,6 +143,7 @@ describe('backups: S3 target, consistency, schedules (harness PostgreSQL, s3rver
     try {
       // An abandoned scan leaves the shared scan position in the middle of the table.
       const c = new pg.Client({ ...pgc, database: tenantDbName(slug) });
+      c.on('error', () => undefined); // its socket is cut on purpose below
       await c.connect();
       const out = copyOut(c, 'COPY bulk_events TO STDOUT');
       let n = 0;

@@ -1,6 +1,7 @@
 import crypto, { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pipeline as streamPipeline } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ContractError } from '../../../src-shared/contract';
 import type { BackupReason, BackupSchedule, BackupSummary, BackupTarget } from '../../../src-shared/contract/backups';
@@ -253,7 +254,7 @@ export class BackupService {
           ? {
               name: secret.metadata?.name, uid: secret.metadata?.uid, resourceVersion: secret.metadata?.resourceVersion,
               labels: secret.metadata?.labels ?? {}, annotations: secret.metadata?.annotations ?? {},
-              keys: Object.keys(secret.data ?? {}).sort(), keyIds: { current: data.JWT_CURRENT_KID ?? null, previous: data.JWT_PREVIOUS_KID ?? null },
+              keys: Object.keys(secret.data ?? {}).sort(), keyIds: keyIdsOf(data),
             }
           : null,
         registry: entry,
@@ -610,9 +611,12 @@ export class BackupService {
           seen.add(name);
           const key = `${backupPrefix(manifest.tenant.slug, manifest.id)}/${name}`;
           const check = tap();
-          entry.stream.on('error', (e) => check.destroy(e));
+          // pipeline, not pipe: a source that already failed (a truncated archive) fails the upload too.
+          streamPipeline(entry.stream, check, (err) => {
+            if (err) check.destroy(err);
+          });
           written.push(key);
-          await storage.put(key, entry.stream.pipe(check));
+          await storage.put(key, check);
           if (check.bytes !== f.size || check.hex() !== f.sha256) throw new ContractError('VALIDATION', `Backup ${manifest.id}: ${name} in the archive does not match its manifest (corrupted file).`, { reason: 'integrity' });
         }
       }
@@ -750,6 +754,27 @@ export class BackupService {
     this.indexes.clear();
     this.targets.close();
   }
+}
+
+/**
+ * The ids and states of a tenant Secret's credential sets (JWT_KEYS, *_TOKENS: docs/secrets.md),
+ * and the legacy JWT_CURRENT_KID/JWT_PREVIOUS_KID: what a restore needs to know, never a value.
+ */
+export function keyIdsOf(data: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(data)) {
+    if (!raw.startsWith('{')) continue;
+    try {
+      const v = JSON.parse(raw) as { keys?: { kid?: string; alg?: string; state?: string }[]; tokens?: { id?: string; state?: string }[] };
+      if (Array.isArray(v.keys)) out[name] = v.keys.map((k) => ({ kid: k.kid ?? null, alg: k.alg ?? null, state: k.state ?? null }));
+      else if (Array.isArray(v.tokens)) out[name] = v.tokens.map((t) => ({ id: t.id ?? null, state: t.state ?? null }));
+    } catch {
+      // not a credential set
+    }
+  }
+  if (data.JWT_CURRENT_KID) out.JWT_CURRENT_KID = data.JWT_CURRENT_KID;
+  if (data.JWT_PREVIOUS_KID) out.JWT_PREVIOUS_KID = data.JWT_PREVIOUS_KID;
+  return out;
 }
 
 const noDatabase = (cluster: ClusterRuntime) =>
