@@ -3,7 +3,8 @@
 // an all-tenant backup of 100 tenants at concurrency 1 and 4.
 //   npx tsx bench/backups.ts [sizeMB=1024] [tenants=100] [jobs=2]
 // The 1 GB part runs on a private PostgreSQL (harness binaries); the 100-tenant part needs
-// a running harness (`npm run cluster:up`). Benchmarks are figures, never tests.
+// a running harness (`npm run cluster:up`, or GATEHOUSE_HARNESS_DIR). Results: bench/results/backups-1gb.json,
+// backups-tenants.json. Benchmarks are figures, never tests.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -103,14 +104,23 @@ try {
     await pga.dropDatabase('verify_scratch');
   });
   rows.push({ metric: 'verify (restore + read back + drop)', value: verify, unit: 's', note: `${(mb / verify).toFixed(0)} MiB/s` });
+  rows.push({ metric: 'load average after the 1 GB part', value: os.loadavg()[0]!, unit: '', note: `${os.cpus().length} CPUs` });
 } finally {
   await pga.close();
   await server.destroy();
   fs.rmSync(work, { recursive: true, force: true });
 }
 
+report('backups-1gb', rows);
+
 // ---- 100 tenants on the harness: all-tenant backup at concurrency 1 and 4
-const h = harnessOrReason();
+const tenantRows: Row[] = [];
+let h: ReturnType<typeof harnessOrReason> | { reason: string };
+try {
+  h = harnessOrReason();
+} catch (error) {
+  h = { reason: (error as Error).message };
+}
 if ('state' in h && tenantCount > 0) {
   const ns = await operatorNamespace(h.state, 'gh-bench-backups');
   const eng = buildBackupEngine({ kubeconfig: h.state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(h.state), dataDir: tempDataDir(), consoleId: 'bench', backups: { jobs: 1 } });
@@ -123,21 +133,21 @@ if ('state' in h && tenantCount > 0) {
       const t = await seconds(async () => {
         r = await eng.backups.service.takeMany(eng.runtime, slugs, { reason: 'manual', actor: 'bench', concurrency });
       });
-      rows.push({ metric: `all-tenant backup ×${tenantCount} @${concurrency}`, value: t, unit: 's', note: `${((tenantCount / t) * 60).toFixed(0)} tenants/min, ${r.summary.failed} failed` });
+      tenantRows.push({ metric: `all-tenant backup ×${tenantCount} @${concurrency}`, value: t, unit: 's', note: `${((tenantCount / t) * 60).toFixed(0)} tenants/min, ${r.summary.failed} failed` });
     }
     const b = (await eng.backups.service.list(eng.runtime, slugs[0]!)).backups[0]!;
     const v = await seconds(() => eng.backups.service.verify(eng.runtime, b.id, 'bench'));
-    rows.push({ metric: 'verify of one small tenant', value: v, unit: 's', note: `${b.rows} rows` });
+    tenantRows.push({ metric: 'verify of one small tenant', value: v, unit: 's', note: `${b.rows} rows` });
   } finally {
     await mapLimit(slugs, 4, (slug) => eng.tenants.delete(eng.runtime, slug, false).catch(() => undefined));
     await eng.close();
     await ns.remove();
   }
 } else {
-  rows.push({ metric: 'all-tenant backup', value: NaN, unit: '', note: 'needs a running harness (npm run cluster:up)' });
+  tenantRows.push({ metric: 'all-tenant backup', value: NaN, unit: '', note: `needs a running harness (npm run cluster:up): ${'reason' in h ? h.reason : ''}` });
 }
 
 const load = os.loadavg()[0]!.toFixed(1);
-rows.push({ metric: 'load average at the end', value: Number(load), unit: '', note: `${os.cpus().length} CPUs` });
-report('backups', rows);
+tenantRows.push({ metric: 'load average at the end', value: Number(load), unit: '', note: `${os.cpus().length} CPUs` });
+report('backups-tenants', tenantRows);
 process.exit(0);

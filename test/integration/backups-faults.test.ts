@@ -12,6 +12,7 @@ import { ContractError } from '../../src-shared/contract';
 import { tenantDbName } from '../../src-main/engine/tenants/material';
 import { cronJobName, jobSecret, writeCronJob, writeJobSecret } from '../../src-main/engine/backups/cronjob';
 import { runScheduleJob } from '../../src-main/engine/backups/job';
+import { copyOut } from '../../src-main/engine/backups/copy-stream';
 import { buildBackupEngine, configureKey, fingerprint, seedTenant, type BackupTestEngine } from './backups-env';
 import { harnessOrReason, harnessPg, operatorNamespace, privatePostgres, tempDataDir, uniqueSlug } from './tenants-env';
 import { S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, startS3Server, type S3Server } from './s3-server';
@@ -132,6 +133,30 @@ describe('backups: S3 target, consistency, schedules (harness PostgreSQL, s3rver
     const b = await eng.backups.service.takeOne(eng.runtime, slug, { reason: 'manual', actor: 't', verify: true });
     expect(b.verification.state, b.verification.message ?? '').toBe('passed');
     expect(b.rows).toBeGreaterThan(40_000);
+  });
+
+  it('a table bigger than a quarter of shared_buffers verifies, whatever scans ran before or alongside (synchronized scans off)', async () => {
+    // 64 MB shared_buffers in the harness: above 16 MB a seq scan may join another scan mid-table.
+    // Two indexes: the restore builds them in parallel, and index builds are synchronized scans too.
+    await asTenant(pgc, slug, `CREATE TABLE bulk_events AS SELECT g AS id, repeat(md5(g::text), 6) AS payload FROM generate_series(1, 200000) g;
+      CREATE INDEX bulk_events_id ON bulk_events (id); CREATE INDEX bulk_events_payload ON bulk_events (payload); CREATE INDEX bulk_events_both ON bulk_events (payload, id)`);
+    try {
+      // An abandoned scan leaves the shared scan position in the middle of the table.
+      const c = new pg.Client({ ...pgc, database: tenantDbName(slug) });
+      c.on('error', () => undefined); // its socket is cut on purpose below
+      await c.connect();
+      const out = copyOut(c, 'COPY bulk_events TO STDOUT');
+      let n = 0;
+      for await (const chunk of out) {
+        n += (chunk as Buffer).length;
+        if (n > 12 * 1024 * 1024) break;
+      }
+      (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      const b = await eng.backups.service.takeOne(eng.runtime, slug, { reason: 'manual', actor: 't', verify: true });
+      expect(b.verification.state, b.verification.message ?? '').toBe('passed');
+    } finally {
+      await asTenant(pgc, slug, 'DROP TABLE bulk_events');
+    }
   });
 
   it('a schedule creates its CronJob and job Secret (no identity in it); due slots run once, by whoever claims them; pruning keeps the newest verified', async () => {

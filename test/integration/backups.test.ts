@@ -101,21 +101,25 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
     const files = filesUnder((root as { path: string }).path);
     expect(files.filter((f) => f.endsWith('.age')).length).toBe(manifest.files.length);
     const secret = decodeSecretData(await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace }));
+    // The private signing keys (JWK "d") and the tokens, wherever the Secret holds them.
+    const jwks = (JSON.parse(secret.JWT_KEYS!) as { keys: { kid: string; jwk: { d?: string } }[] }).keys;
+    const secretValues = [...jwks.map((k) => k.jwk.d!).filter(Boolean), secret.CP_TOKEN!, secret.PROXY_TOKEN!, secret.LOGIN_WORKER_TOKEN!, secret.INITIAL_ADMIN_PASSWORD!, secret.DATABASE_URL!];
+    expect(secretValues.length).toBeGreaterThanOrEqual(6);
     for (const f of files) {
       const bytes = fs.readFileSync(f);
       expect(bytes.includes(`user7@${slug}.example`), f).toBe(false);
-      for (const key of ['JWT_CURRENT_SECRET', 'CP_TOKEN', 'PROXY_TOKEN', 'INITIAL_ADMIN_PASSWORD']) expect(bytes.includes(secret[key]!), `${key} in ${f}`).toBe(false);
+      for (const v of secretValues) expect(bytes.includes(v), `a Secret value in ${f}`).toBe(false);
       if (f.endsWith('.age')) expect(bytes.subarray(0, 22).toString()).toBe('age-encryption.org/v1\n');
     }
     // The Kubernetes part: Secret metadata and key ids, never values, even once decrypted.
     const kube = fs.readFileSync(files.find((f) => f.endsWith('kubernetes.json.age'))!);
     const identity = parseEscrowFile((await s.exportKey(eng.runtime)).content).identity;
-    const k = JSON.parse((await decryptBuffer(kube, [identity])).toString()) as { secret: { keys: string[]; keyIds: { current: string } }; registry: { name: string } };
-    expect(k.secret.keys).toContain('JWT_CURRENT_SECRET');
-    expect(k.secret.keyIds.current).toBe(secret.JWT_CURRENT_KID);
+    const k = JSON.parse((await decryptBuffer(kube, [identity])).toString()) as { secret: { keys: string[]; keyIds: { JWT_KEYS: { kid: string }[] } }; registry: { name: string } };
+    expect(k.secret.keys).toContain('JWT_KEYS');
+    expect(k.secret.keyIds.JWT_KEYS.map((x) => x.kid)).toEqual(jwks.map((x) => x.kid));
     expect(k.registry.name).toBe('Backup Corp');
     const plain = JSON.stringify(k);
-    for (const key of ['JWT_CURRENT_SECRET', 'JWT_PREVIOUS_SECRET', 'CP_TOKEN', 'DATABASE_URL', 'INITIAL_ADMIN_PASSWORD']) expect(plain.includes(secret[key]!), key).toBe(false);
+    for (const v of secretValues) expect(plain.includes(v), 'a Secret value in kubernetes.json').toBe(false);
 
     const c = new pg.Client({ ...pgc, database: CONTROL_DATABASE });
     await c.connect();
@@ -176,7 +180,10 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
       expect(dst['public.users']!.split(':')[0]).toBe(src['public.users']!.split(':')[0]);
       const a = decodeSecretData(await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace }));
       const b = decodeSecretData(await core.readNamespacedSecret({ name: `tenant-${clone}`, namespace: ns.namespace }));
-      for (const key of ['DATABASE_URL', 'JWT_CURRENT_SECRET', 'CP_TOKEN', 'PROXY_TOKEN', 'LOGIN_WORKER_TOKEN', 'INITIAL_ADMIN_PASSWORD']) expect(b[key], key).not.toBe(a[key]);
+      for (const key of ['DATABASE_URL', 'JWT_KEYS', 'CP_TOKEN', 'PROXY_TOKEN', 'LOGIN_WORKER_TOKEN', 'INITIAL_ADMIN_PASSWORD']) {
+        expect(b[key], key).toBeTruthy();
+        expect(b[key], key).not.toBe(a[key]);
+      }
       // The clone's own credentials reach its own database, owned by its own role.
       const c = new pg.Client({ connectionString: b.DATABASE_URL });
       await c.connect();
@@ -259,6 +266,10 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
       expect(imported).toMatchObject({ id: firstId, imported: true, tenant: slug });
       expect(imported.verification.state).toBe('passed');
       expect((await other.backups.service.list(other.runtime, slug)).backups.map((x) => x.id)).toEqual([firstId]);
+      // The same file again: refused, and the backup already there keeps its row and files.
+      await expectCode(other.backups.service.importFile(other.runtime, file, 't'), 'CONFLICT', /already in the catalog/);
+      expect((await other.backups.service.list(other.runtime, slug)).backups.map((x) => x.id)).toEqual([firstId]);
+      expect((await other.backups.service.verify(other.runtime, firstId, 't')).verification.state).toBe('passed');
     } finally {
       await other.close();
     }

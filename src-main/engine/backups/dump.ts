@@ -178,6 +178,9 @@ export async function dumpTenant(req: DumpRequest): Promise<Manifest> {
       const c = clientFor(req.admin, database);
       workers.push(c);
       await c.connect();
+      // Like pg_dump: a large table's scan must start at its first block, not join another
+      // scan mid-table, so the COPY text (and its checksum) is in the heap's order.
+      await c.query('SET synchronize_seqscans = off');
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       await c.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshot)}`);
       for (;;) {

@@ -267,6 +267,8 @@ export async function compareWithManifest(admin: PgAdminConfig, database: string
   const mismatches: string[] = [];
   try {
     await c.connect();
+    // Read in heap order (see dump.ts): a restored table holds its rows in the order they were dumped.
+    await c.query('SET synchronize_seqscans = off');
     await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     for (const t of m.tables) {
       const read = tap(true);

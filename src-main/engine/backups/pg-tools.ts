@@ -103,8 +103,17 @@ export function runTool(file: string, args: string[], env: NodeJS.ProcessEnv, wh
     child.on('close', (code, signal) => {
       if (code === 0) return resolve();
       const password = env.PGPASSWORD;
-      const text = (password ? stderr.split(password).join('****') : stderr).trim().split('\n').slice(-4).join(' ').slice(0, 600);
-      reject(new ContractError('UNAVAILABLE', `${what} failed (${path.basename(file)} ${signal ? `killed by ${signal}` : `exit ${code}`}): ${text || 'no message'}`));
+      // The tool's own error lines, not the SQL it was running ("detail: Query was: …").
+      const lines = (password ? stderr.split(password).join('****') : stderr).trim().split('\n').filter((l) => l.trim() && !/Query was:/.test(l));
+      const errors = lines.filter((l) => /error|fatal|could not|closed the connection|terminat/i.test(l));
+      const text = (errors.length ? errors : lines).slice(-3).join(' ').slice(0, 600);
+      const lost = /closed the connection|terminat|could not connect|Connection refused/i.test(text);
+      reject(
+        new ContractError(
+          'UNAVAILABLE',
+          `${what} failed (${path.basename(file)} ${signal ? `killed by ${signal}` : `exit ${code}`}): ${text || 'no message'}${lost ? ' PostgreSQL went away; check that it runs, then retry.' : ''}`,
+        ),
+      );
     });
   });
   return { child, done };

@@ -1,6 +1,7 @@
 import crypto, { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pipeline as streamPipeline } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ContractError } from '../../../src-shared/contract';
 import type { BackupReason, BackupSchedule, BackupSummary, BackupTarget } from '../../../src-shared/contract/backups';
@@ -253,7 +254,7 @@ export class BackupService {
           ? {
               name: secret.metadata?.name, uid: secret.metadata?.uid, resourceVersion: secret.metadata?.resourceVersion,
               labels: secret.metadata?.labels ?? {}, annotations: secret.metadata?.annotations ?? {},
-              keys: Object.keys(secret.data ?? {}).sort(), keyIds: { current: data.JWT_CURRENT_KID ?? null, previous: data.JWT_PREVIOUS_KID ?? null },
+              keys: Object.keys(secret.data ?? {}).sort(), keyIds: keyIdsOf(data),
             }
           : null,
         registry: entry,
@@ -368,9 +369,15 @@ export class BackupService {
    * (catalog, storage). A failed verify is a result, not an exception.
    */
   async verify(cluster: ClusterRuntime, id: string, actor: string): Promise<BackupSummary> {
+    const { manifest, storage, identities } = await this.open(cluster, id);
+    const record = await this.restoreCheck(cluster, manifest, storage, identities, actor);
+    return this.recordVerification(cluster, manifest, storage, record);
+  }
+
+  /** The restore into a scratch database and the comparison; its outcome, never an exception. */
+  private async restoreCheck(cluster: ClusterRuntime, manifest: Manifest, storage: BackupStorage, identities: string[], actor: string) {
     const started = Date.now();
     const at = new Date().toISOString();
-    const { manifest, storage, identities } = await this.open(cluster, id);
     const admin = (await cluster.pgAdmin())!;
     const pg = (await cluster.postgres())!;
     await this.sweepScratch(cluster).catch(() => undefined);
@@ -379,7 +386,7 @@ export class BackupService {
     let message: string;
     try {
       await pg.query(`CREATE DATABASE ${quoteIdent(scratch)} ENCODING ${quoteLiteral(manifest.postgres.encoding)} TEMPLATE template0`, [], `creating scratch database ${scratch}`);
-      await pg.query(`COMMENT ON DATABASE ${quoteIdent(scratch)} IS ${quoteLiteral(`gatehouse:verify backup=${id}`)}`);
+      await pg.query(`COMMENT ON DATABASE ${quoteIdent(scratch)} IS ${quoteLiteral(`gatehouse:verify backup=${manifest.id}`)}`);
       const loaded = await loadBackup({ admin, storage, manifest, identities, database: scratch, owner: null, jobs: this.jobs, ...(this.opts.beforeLoadTable ? { beforeTable: (i: number) => this.opts.beforeLoadTable!(scratch, i) } : {}) });
       const { mismatches } = await compareWithManifest(admin, scratch, manifest);
       if (mismatches.length) {
@@ -394,18 +401,20 @@ export class BackupService {
     } finally {
       await pg.dropDatabase(scratch).catch(() => undefined);
     }
-    const durationMs = Date.now() - started;
-    const record = { at, outcome, by: actor, message, durationMs };
+    return { at, outcome, by: actor, message, durationMs: Date.now() - started };
+  }
+
+  private async recordVerification(cluster: ClusterRuntime, manifest: Manifest, storage: BackupStorage, record: Awaited<ReturnType<BackupService['restoreCheck']>>): Promise<BackupSummary> {
     const index = await this.index(cluster);
     const key = await this.keys.get(cluster.clusterId).catch(() => null);
     if (key) {
       // The result also lives with the backup, authenticated like its manifest.
-      const body = Buffer.from(`${JSON.stringify({ backup: id, ...record })}\n`);
-      const name = `${backupPrefix(manifest.tenant.slug, id)}/verify-${at.replace(/[-:.]/g, '')}`;
+      const body = Buffer.from(`${JSON.stringify({ backup: manifest.id, ...record })}\n`);
+      const name = `${backupPrefix(manifest.tenant.slug, manifest.id)}/verify-${record.at.replace(/[-:.]/g, '')}`;
       await storage.put(`${name}.json`, bufferStream(body)).catch(() => undefined);
       await storage.put(`${name}.mac`, bufferStream(`${macOf(key.authKey, body)}\n`)).catch(() => undefined);
     }
-    const summary = await index.recordVerification(id, record);
+    const summary = await index.recordVerification(manifest.id, record);
     this.changed(cluster, manifest.tenant.slug);
     return summary!;
   }
@@ -582,6 +591,7 @@ export class BackupService {
     let mac: string | null = null;
     const seen = new Set<string>();
     const written: string[] = [];
+    let catalogued = false;
     try {
       for await (const entry of readTar(source)) {
         const parts = entry.name.split('/');
@@ -601,9 +611,12 @@ export class BackupService {
           seen.add(name);
           const key = `${backupPrefix(manifest.tenant.slug, manifest.id)}/${name}`;
           const check = tap();
-          entry.stream.on('error', (e) => check.destroy(e));
+          // pipeline, not pipe: a source that already failed (a truncated archive) fails the upload too.
+          streamPipeline(entry.stream, check, (err) => {
+            if (err) check.destroy(err);
+          });
           written.push(key);
-          await storage.put(key, entry.stream.pipe(check));
+          await storage.put(key, check);
           if (check.bytes !== f.size || check.hex() !== f.sha256) throw new ContractError('VALIDATION', `Backup ${manifest.id}: ${name} in the archive does not match its manifest (corrupted file).`, { reason: 'integrity' });
         }
       }
@@ -617,17 +630,19 @@ export class BackupService {
       written.push(`${prefix}/${MANIFEST_MAC}`, `${prefix}/${MANIFEST}`);
       await storage.put(`${prefix}/${MANIFEST_MAC}`, bufferStream(mac ?? ''));
       await storage.put(`${prefix}/${MANIFEST}`, bufferStream(manifestRaw!));
-      // Catalogued, then verified: a failed verify removes it again, so it is never listed unverified.
-      await index.add(summaryOf(manifest, true));
-      const verified = await this.verify(cluster, manifest.id, actor);
-      if (verified.verification.state !== 'passed') {
-        await this.deleteBackup(cluster, manifest.id).catch(() => undefined);
-        throw new ContractError('VALIDATION', `Backup ${manifest.id} did not verify and was not imported: ${verified.verification.message ?? 'unknown reason'}`, { reason: 'verify-failed' });
+      // Verified by a restore before it enters the catalog: an import that does not verify is never listed.
+      const { identities } = await this.keys.openers(cluster.clusterId);
+      const record = await this.restoreCheck(cluster, manifest, storage, identities, actor);
+      if (record.outcome !== 'passed') {
+        throw new ContractError('VALIDATION', `Backup ${manifest.id} did not verify and was not imported: ${record.message}`, { reason: 'verify-failed' });
       }
-      return verified;
+      await index.add(summaryOf(manifest, true));
+      catalogued = true;
+      return await this.recordVerification(cluster, manifest, storage, record);
     } catch (error) {
+      // Only what this import wrote goes: an id already in the catalog (CONFLICT) keeps its files and row.
       for (const key of written) await storage.delete(key).catch(() => undefined);
-      if (manifest) await index.remove(manifest.id).catch(() => undefined);
+      if (manifest && catalogued) await index.remove(manifest.id).catch(() => undefined);
       throw error instanceof ContractError ? error : new ContractError('VALIDATION', `The backup file could not be imported: ${errorText(error)}`);
     } finally {
       source.destroy();
@@ -739,6 +754,27 @@ export class BackupService {
     this.indexes.clear();
     this.targets.close();
   }
+}
+
+/**
+ * The ids and states of a tenant Secret's credential sets (JWT_KEYS, *_TOKENS: docs/secrets.md),
+ * and the legacy JWT_CURRENT_KID/JWT_PREVIOUS_KID: what a restore needs to know, never a value.
+ */
+export function keyIdsOf(data: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(data)) {
+    if (!raw.startsWith('{')) continue;
+    try {
+      const v = JSON.parse(raw) as { keys?: { kid?: string; alg?: string; state?: string }[]; tokens?: { id?: string; state?: string }[] };
+      if (Array.isArray(v.keys)) out[name] = v.keys.map((k) => ({ kid: k.kid ?? null, alg: k.alg ?? null, state: k.state ?? null }));
+      else if (Array.isArray(v.tokens)) out[name] = v.tokens.map((t) => ({ id: t.id ?? null, state: t.state ?? null }));
+    } catch {
+      // not a credential set
+    }
+  }
+  if (data.JWT_CURRENT_KID) out.JWT_CURRENT_KID = data.JWT_CURRENT_KID;
+  if (data.JWT_PREVIOUS_KID) out.JWT_PREVIOUS_KID = data.JWT_PREVIOUS_KID;
+  return out;
 }
 
 const noDatabase = (cluster: ClusterRuntime) =>

@@ -126,6 +126,9 @@ export async function* readTar(source: Readable): AsyncGenerator<{ name: string;
       continue;
     }
     const out = new PassThrough({ highWaterMark: 1 << 20 });
+    // The reader may fail before the consumer listens; consumers see the error through
+    // the stream's errored state (pipeline, for await), never as an uncaught exception.
+    out.on('error', () => undefined);
     let done!: () => void;
     let fail!: (e: Error) => void;
     const finished = new Promise<void>((res, rej) => ((done = res), (fail = rej)));
