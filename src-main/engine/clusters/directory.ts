@@ -25,6 +25,9 @@ export const identityMigrations: CacheMigration[] = [
   },
 ];
 
+/** How long a read of the kube-system UID proves which cluster a context leads to (the monitor re-checks every 15 s). */
+const PROOF_TTL_MS = 15_000;
+
 export interface IdentityRow {
   context_id: string;
   uid: string;
@@ -49,7 +52,7 @@ export interface IdentityChange {
 export class ClusterDirectory {
   private readonly scopes = new Map<string, ClusterScope>();
   /** Identity proven in this process for a context at a given kubeconfig fingerprint. */
-  private readonly verified = new Map<string, { fingerprint: string; uid: string }>();
+  private readonly verified = new Map<string, { fingerprint: string; uid: string; at: number }>();
   private readonly inflight = new Map<string, Promise<string>>();
 
   constructor(
@@ -153,7 +156,7 @@ export class ClusterDirectory {
     }
     if (!uid) throw new ContractError('UNAVAILABLE', `The API server of "${ctx.contextName}" returned no UID for namespace kube-system; Gatehouse cannot tell which cluster it is.`);
     this.record(contextId, ctx.contextName, ctx.server, uid);
-    this.verified.set(contextId, { fingerprint: ctx.fingerprint, uid });
+    this.verified.set(contextId, { fingerprint: ctx.fingerprint, uid, at: Date.now() });
     return uid;
   }
 
@@ -192,7 +195,11 @@ export class ClusterDirectory {
         continue;
       }
       try {
-        // Force a fresh read: a context may have been re-pointed at another cluster since.
+        // A proof younger than the connection check's period is reused (outbox flushes come often);
+        // otherwise read again: the context may have been re-pointed at another cluster since.
+        const proof = this.verified.get(contextId);
+        const fresh = proof && proof.uid === uid && proof.fingerprint === this.clusters.context(contextId).fingerprint && Date.now() - proof.at < PROOF_TTL_MS;
+        if (fresh) return this.scopeFor(uid, contextId);
         this.verified.delete(contextId);
         const seen = await this.readUid(contextId, false);
         if (seen === uid) return this.scopeFor(uid, contextId);
@@ -220,7 +227,7 @@ export class ClusterDirectory {
     const cached = this.verified.get(contextId);
     if (cached && cached.uid !== uid) this.verified.delete(contextId);
     if (this.knownUid(contextId) !== uid || !cached) this.record(contextId, ctx.contextName, ctx.server, uid);
-    this.verified.set(contextId, { fingerprint: ctx.fingerprint, uid });
+    this.verified.set(contextId, { fingerprint: ctx.fingerprint, uid, at: Date.now() });
   }
 
   /** What the cluster list shows of a context's identity. */
