@@ -145,6 +145,7 @@ export class TenantService {
     this.finish(outcome, `Deleting tenant "${slug}"`);
     const leftovers = await this.leftovers(cluster, slug);
     this.cache.remove(cluster.clusterId, slug);
+    this.publishRow(cluster.clusterId, [], [slug]);
     return { operationId: outcome.operation.id, slug, steps: outcome.operation.steps, leftovers };
   }
 
@@ -227,6 +228,13 @@ export class TenantService {
   private async refreshRow(cluster: ClusterRuntime, slug: string): Promise<void> {
     const detail = await this.get(cluster, slug);
     this.cache.upsert(cluster.clusterId, detail.tenant);
+    // Published here too: the watch's next rebuild compares against this row and sees no change.
+    this.publishRow(cluster.clusterId, [detail.tenant], []);
+  }
+
+  private publishRow(clusterId: string, upserted: TenantSummary[], removed: string[]): void {
+    const cached = this.cache.load(clusterId);
+    this.opts.bus?.publish('tenants.changed', { clusterId, upserted, removed, drift: cached?.drift ?? [], refreshedAt: cached?.refreshedAt ?? new Date().toISOString() });
   }
 
   async get(cluster: ClusterRuntime, slug: string) {
