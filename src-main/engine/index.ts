@@ -106,6 +106,11 @@ export function createEngine(options: EngineOptions) {
   });
   // The pipeline's recorder: SQLite outbox first, then the shared log.
   const audit: AuditRecorder = auditLog.outbox;
+  // Intents left open by a console that stopped mid-command are recorded with an unknown outcome.
+  void auditLog.outbox.recordInterrupted().then(
+    (n) => n > 0 && log.warn({ interrupted: n }, 'audit: recorded actions the console was running when it last stopped'),
+    (error: unknown) => log.error({ err: error }, 'audit: could not record the actions interrupted by the last stop'),
+  );
   if (options.resetLocalState) {
     // The reset itself is on the record (a workstation-level action: no cluster).
     void audit.record({

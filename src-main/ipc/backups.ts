@@ -21,8 +21,9 @@ export function backupsHandlers(engine: Engine): HandlersFor<typeof backupsComma
     'backups.target.test': async (_i, ctx) => s.testTarget(await ctx.cluster()),
     'backups.key.create': async (_i, ctx) => {
       ctx.audit.target = 'backups:key';
-      ctx.audit.before = { key: 'none' };
-      const out = await s.createKey(await ctx.cluster(), ctx.operator.id);
+      const cluster = await ctx.cluster();
+      ctx.audit.before = { recipient: s.keys.local(cluster.clusterId)?.recipient ?? null }; // read: a second create is refused, and shows what was there
+      const out = await s.createKey(cluster, ctx.operator.id);
       ctx.audit.after = { recipient: out.key.recipient, state: out.key.state };
       return out;
     },

@@ -111,6 +111,7 @@ export function createPipeline(deps: PipelineDeps) {
     let outcome: AuditOutcome = 'success';
     let errorCode: string | null = null;
     let parsedInput: unknown = rawInput;
+    let intentId: string | undefined;
     try {
       // identify
       if (!identified && !isPublic(name)) {
@@ -151,6 +152,28 @@ export function createPipeline(deps: PipelineDeps) {
           `The cluster is unreachable, so the console is read-only${cluster.lastSyncAt ? ` (data from ${cluster.lastSyncAt})` : ''}. Reconnect and try again.`,
         );
       }
+      // record the intent: a mutation whose record cannot be stored does not run (fail-closed)
+      if (def.mutating) {
+        try {
+          intentId = deps.audit.intend({
+            actor: operator.id,
+            actorRole: operator.role,
+            action: name,
+            target: null,
+            params: redactSecrets(parsedInput),
+            before: null,
+            at: new Date().toISOString(),
+            cluster: contextId ? deps.knownClusterUid(contextId) : null,
+            consoleVersion: deps.consoleVersion,
+          });
+        } catch (error) {
+          deps.logError(name, error);
+          throw new ContractError(
+            'UNAVAILABLE',
+            `"${name}" was not run: the audit log could not record it (${error instanceof Error ? error.message : String(error)}). Check free disk space and that the data folder is writable, then try again.`,
+          );
+        }
+      }
       // execute
       const handler = deps.handlers[name] as (input: unknown, ctx: CommandContext) => Promise<unknown>;
       const value = await handler(parsedInput, ctx);
@@ -186,7 +209,7 @@ export function createPipeline(deps: PipelineDeps) {
           // Bound to the cluster the command acted on; workstation actions (no cluster touched) go to the local log.
           cluster: ctx.audit.cluster !== undefined ? ctx.audit.cluster : (resolvedUid ?? (resolved && contextId ? deps.knownClusterUid(contextId) : null)),
           consoleVersion: deps.consoleVersion,
-        });
+        }, intentId);
       }
     }
   }

@@ -29,8 +29,12 @@ export function rotationHandlers(engine: Engine): HandlersFor<typeof rotationCom
     },
     'rotation.retire': async (input, ctx) => {
       ctx.audit.target = `tenant:${input.slug}:${input.kind}`;
-      ctx.audit.before = { kind: input.kind, id: input.id, state: 'previous' };
-      const out = await r.retire(await ctx.cluster(), input, ctx.operator.id);
+      const cluster = await ctx.cluster();
+      // read, not assumed: the entry's state as the cluster has it now
+      const status = await r.status(cluster, input.slug);
+      const entry = status.kinds.find((k) => k.kind === input.kind)?.entries.find((e) => e.id === input.id);
+      ctx.audit.before = { kind: input.kind, id: input.id, state: entry?.state ?? null, revoked: entry?.revoked ?? null };
+      const out = await r.retire(cluster, input, ctx.operator.id);
       ctx.audit.after = { kind: input.kind, id: input.id, state: 'retired', operationId: out.operationId };
       return out;
     },

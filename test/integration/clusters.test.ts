@@ -11,7 +11,7 @@ import { createHandlers } from '../../src-main/ipc/handlers';
 import { createPipeline } from '../../src-main/ipc/pipeline';
 import { deleteNamespace, harness, kubeConfig, startApiServer, stopApiServer, uniqueNamespace, type HarnessInfo } from './harness-fixture';
 import type { EventPayload } from '../../src-shared/contract';
-import type { AuditRecord } from '../../src-main/engine/audit/recorder';
+import { memoryRecorder, type AuditRecord } from '../../src-main/engine/audit/recorder';
 import { expiredClientCert, Relay, restrictedServiceAccount, suffix, writeKubeconfig } from './clusters-helpers';
 
 let state: HarnessInfo;
@@ -203,7 +203,7 @@ describe('offline mode', () => {
     const pipeline = createPipeline({
       handlers,
       identify: () => ({ id: 'it-admin', displayName: 'IT', role: 'admin', via: 'local-account' }),
-      audit: { record: async (r) => void records.push(r) },
+      audit: memoryRecorder(records),
       ...engineClusterDeps(offlineEngine),
       consoleVersion: 'test',
       logError: () => undefined,

@@ -97,4 +97,18 @@ export const auditMigrations: CacheMigration[] = [
       ) WITHOUT ROWID;
       CREATE TABLE audit_kept_sources (source TEXT PRIMARY KEY, info TEXT NOT NULL);`,
   },
+  {
+    id: 604,
+    name: 'audit records of intent (fail-closed mutations)',
+    store: 'state',
+    sql: `
+      -- written before a mutation runs and replaced by its outcome record in one transaction;
+      -- a row still here at start-up is an action the console was running when it stopped
+      CREATE TABLE audit_intents (
+        id TEXT PRIMARY KEY,
+        cluster TEXT,
+        record TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );`,
+  },
 ];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Sqlite } from '../../adapters/sqlite';
-import type { AuditRecord, AuditRecorder } from './recorder';
+import type { AuditIntent, AuditRecord, AuditRecorder } from './recorder';
 import type { PendingRecord } from './shared-log';
 
 export interface OutboxOptions {
@@ -55,16 +55,49 @@ export class AuditOutbox implements AuditRecorder {
     if (deliver) for (const cluster of this.clustersPending()) this.kick(cluster);
   }
 
-  async record(entry: AuditRecord): Promise<void> {
+  /**
+   * The record of intent, durable before the mutation runs (SQLite, synchronous). If this
+   * throws (disk full, read-only file, locked database) the pipeline does not run the command.
+   */
+  intend(entry: AuditIntent): string {
+    const id = randomUUID();
+    this.db.prepare('INSERT INTO audit_intents (id, cluster, record, created_at) VALUES (?, ?, ?, ?)').run(id, entry.cluster, JSON.stringify(entry), new Date().toISOString());
+    return id;
+  }
+
+  /** Intents not yet followed by their outcome (the console is running them, or stopped while it did). */
+  openIntents(): { id: string; record: AuditIntent; createdAt: string }[] {
+    return (this.db.prepare('SELECT id, record, created_at AS createdAt FROM audit_intents ORDER BY created_at').all() as { id: string; record: string; createdAt: string }[]).map(
+      (r) => ({ id: r.id, record: JSON.parse(r.record) as AuditIntent, createdAt: r.createdAt }),
+    );
+  }
+
+  /**
+   * At start-up: every intent still open is an action the console was running when it
+   * stopped. Its outcome is unknown, and it is recorded as such, not dropped.
+   */
+  async recordInterrupted(): Promise<number> {
+    const open = this.openIntents();
+    for (const i of open) {
+      await this.record({ ...i.record, outcome: 'failure', errorCode: 'INTERRUPTED', after: { note: 'the console stopped while this action ran; its result is unknown — check Operations and the target' } }, i.id);
+    }
+    return open.length;
+  }
+
+  async record(entry: AuditRecord, intentId?: string): Promise<void> {
+    const closeIntent = this.db.prepare('DELETE FROM audit_intents WHERE id = ?');
     if (entry.cluster === null) {
       if (!this.options.workstation) throw new Error('no workstation log to record a workstation action in');
       this.options.workstation(entry);
+      if (intentId) closeIntent.run(intentId);
       this.options.onChange?.();
       return;
     }
-    this.db
-      .prepare('INSERT INTO audit_outbox (cluster, record, created_at) VALUES (?, ?, ?)')
-      .run(entry.cluster, JSON.stringify(entry), new Date().toISOString());
+    const insert = this.db.prepare('INSERT INTO audit_outbox (cluster, record, created_at) VALUES (?, ?, ?)');
+    this.db.transaction(() => {
+      insert.run(entry.cluster, JSON.stringify(entry), new Date().toISOString());
+      if (intentId) closeIntent.run(intentId);
+    })();
     this.options.onChange?.();
     const lane = this.lane(entry.cluster);
     if (lane.failures === 0) this.schedule(lane, 0);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { commands, ContractError, roleRank, type CommandName, type OperatorIdentity } from '../../../src-shared/contract';
 import { createPipeline, type Handlers } from '../../../src-main/ipc/pipeline';
-import type { AuditRecord } from '../../../src-main/engine/audit/recorder';
+import { memoryRecorder, type AuditRecord } from '../../../src-main/engine/audit/recorder';
 import { clusterDeps } from '../helpers/pipeline-deps';
 import { sample } from '../helpers/sample-input';
 
@@ -20,7 +20,7 @@ function pipelineWith(behaviour: 'throw-contract' | 'throw-crash' | 'bad-output'
   const pipeline = createPipeline({
     handlers,
     identify: () => operator,
-    audit: { record: async (r) => void records.push(r) },
+    audit: memoryRecorder(records),
     ...clusterDeps({ online }),
     consoleVersion: 'test',
     logError: () => undefined,

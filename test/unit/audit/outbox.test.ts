@@ -45,6 +45,37 @@ describe('audit outbox', () => {
     b.close();
   });
 
+  it('an intent left open by a console that stopped is recorded at the next start with an unknown outcome, once', async () => {
+    const { db } = tempCache();
+    const a = new AuditOutbox(db, { deliver: null });
+    const { outcome: _o, errorCode: _e, after: _a, ...intent } = record({ action: 'tenants.delete', target: 'tenant:acme' });
+    a.intend(intent); // the console dies here, mid-command
+    const closed = a.intend({ ...intent, target: 'tenant:globex' });
+    await a.record({ ...intent, target: 'tenant:globex', outcome: 'success', errorCode: null, after: null }, closed);
+    a.close();
+    const b = new AuditOutbox(db, { deliver: null });
+    expect(b.openIntents().map((i) => i.record.target)).toEqual(['tenant:acme']);
+    expect(await b.recordInterrupted()).toBe(1);
+    expect(await b.recordInterrupted()).toBe(0);
+    const got: PendingRecord[] = [];
+    b.setDelivery(async (_cluster, batch) => void got.push(...batch));
+    await b.flush();
+    expect(got.map((g) => [g.record.target, g.record.outcome, g.record.errorCode])).toEqual([
+      ['tenant:globex', 'success', null],
+      ['tenant:acme', 'failure', 'INTERRUPTED'],
+    ]);
+    b.close();
+  });
+
+  it('intend throws when the file cannot be written, so the pipeline can refuse the mutation', () => {
+    const { db } = tempCache();
+    const a = new AuditOutbox(db, { deliver: null });
+    db.exec('CREATE TRIGGER full BEFORE INSERT ON audit_intents BEGIN SELECT RAISE(ABORT, \'database or disk is full\'); END');
+    const { outcome: _o, errorCode: _e, after: _a, ...intent } = record();
+    expect(() => a.intend(intent)).toThrow(/disk is full/);
+    a.close();
+  });
+
   it('flushes each record only to its own cluster, in order; a dead cluster never holds another back', async () => {
     const { db } = tempCache();
     const got = new Map<string, string[]>();

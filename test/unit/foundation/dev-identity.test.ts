@@ -1,3 +1,4 @@
+import { memoryRecorder } from '../../../src-main/engine/audit/recorder';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +23,7 @@ function pipelineOn(uid: string) {
   return createPipeline({
     handlers,
     identify: () => osUserOperator(),
-    audit: { record: async () => undefined },
+    audit: memoryRecorder(),
     ...engineClusterDeps(engine),
     selectedContext: () => 'ctx',
     resolveCluster: async () => scope,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { commands, isCommandName, type CommandName, type OperatorIdentity } from '../../../src-shared/contract';
-import type { AuditRecord } from '../../../src-main/engine/audit/recorder';
+import { memoryRecorder, type AuditRecord } from '../../../src-main/engine/audit/recorder';
 import { createPipeline, PUBLIC_COMMANDS, type Handlers } from '../../../src-main/ipc/pipeline';
 import { clusterDeps } from '../helpers/pipeline-deps';
 import { sample } from '../helpers/sample-input';
@@ -27,7 +27,7 @@ function pipeline(opts: { operator?: OperatorIdentity | null; online?: boolean; 
   const p = createPipeline({
     handlers: opts.handlers ?? fakeHandlers('ok'),
     identify: () => (opts.operator === undefined ? admin : opts.operator),
-    audit: { record: async (r) => void records.push(r) },
+    audit: memoryRecorder(records),
     ...clusterDeps({ online: opts.online ?? true, lastSyncAt: '2026-11-23T10:00:00Z' }),
     consoleVersion: 'test',
     logError: (_c, e) => errors.push(e),
@@ -135,7 +135,7 @@ describe('command pipeline', () => {
 
   it('binds each record to the cluster the command acted on; workstation actions stay unbound', async () => {
     const records: AuditRecord[] = [];
-    const base = { identify: () => admin, audit: { record: async (r: AuditRecord) => void records.push(r) }, consoleVersion: 'test', logError: () => undefined };
+    const base = { identify: () => admin, audit: memoryRecorder(records), consoleVersion: 'test', logError: () => undefined };
     const handlers = new Proxy({} as Handlers, {
       get: (_t, name) => async (_input: unknown, ctx: CommandContext) => {
         if (name === 'tenants.suspend') await ctx.cluster(); // acts on the selected cluster
@@ -171,7 +171,7 @@ describe('command pipeline', () => {
     const p = createPipeline({
       handlers,
       identify: () => admin,
-      audit: { record: async () => undefined },
+      audit: memoryRecorder(),
       ...deps,
       selectedContext: () => selected,
       consoleVersion: 'test',
@@ -188,6 +188,35 @@ describe('command pipeline', () => {
       expect(r.ok ? 'OK' : r.error.code, name).toBe('UNAUTHENTICATED');
     }
     for (const name of PUBLIC_COMMANDS) expect(isCommandName(name), name).toBe(true);
+  });
+
+  it('fail-closed: a mutation whose record of intent cannot be stored does not run, and says why', async () => {
+    let ran = false;
+    const handlers = new Proxy({} as Handlers, { get: () => async () => ((ran = true), {}) });
+    const recorder = memoryRecorder();
+    recorder.intend = () => {
+      throw new Error('SQLITE_FULL: database or disk is full');
+    };
+    const p = createPipeline({ handlers, identify: () => admin, audit: recorder, ...clusterDeps({ contextId: 'staging', uid: 'uid-staging' }), consoleVersion: 'test', logError: () => undefined });
+    const r = await p.invoke('c', 'tenants.suspend', { slug: 'acme' });
+    expect(ran).toBe(false);
+    expect(r.ok ? 'OK' : r.error.code).toBe('UNAVAILABLE');
+    if (!r.ok) expect(r.error.message).toMatch(/was not run.*disk/);
+    // reads need no intent: they still answer
+    const read = await p.invoke('c', 'tenants.list', {});
+    expect(ran).toBe(true);
+    expect(read.ok ? 'OK' : read.error.code).not.toBe('UNAVAILABLE');
+  });
+
+  it('writes the intent before the handler runs and closes it with the outcome', async () => {
+    const recorder = memoryRecorder();
+    const seen: number[] = [];
+    const handlers = new Proxy({} as Handlers, { get: () => async () => (seen.push(recorder.intents.size), {}) });
+    const p = createPipeline({ handlers, identify: () => admin, audit: recorder, ...clusterDeps({ contextId: 'staging', uid: 'uid-staging' }), consoleVersion: 'test', logError: () => undefined });
+    await p.invoke('c', 'tenants.suspend', { slug: 'acme' });
+    expect(seen).toEqual([1]); // open while the mutation ran
+    expect(recorder.intents.size).toBe(0);
+    expect(recorder.records.map((r) => r.action)).toEqual(['tenants.suspend']);
   });
 
   it('redacts secrets in audited parameters', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { commands, type OperatorIdentity } from '../../../src-shared/contract';
-import type { AuditRecord } from '../../../src-main/engine/audit/recorder';
+import { memoryRecorder, type AuditRecord } from '../../../src-main/engine/audit/recorder';
 import type { Engine } from '../../../src-main/engine';
 import { licenseHandlers } from '../../../src-main/ipc/license';
 import { createPipeline, type Handlers } from '../../../src-main/ipc/pipeline';
@@ -19,7 +19,7 @@ function setup(role: OperatorIdentity['role'] = 'admin') {
   const p = createPipeline({
     handlers: table as unknown as Handlers,
     identify: () => who(role),
-    audit: { record: async (r) => void records.push(r) },
+    audit: memoryRecorder(records),
     ...clusterDeps({ contextId: 'fake-cluster' }),
     consoleVersion: 'test',
     logError: () => undefined,

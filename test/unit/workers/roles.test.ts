@@ -3,7 +3,7 @@ import { commands, type CommandName, type OperatorIdentity } from '../../../src-
 import { poolsCommands, upgradesCommands, workersCommands } from '../../../src-shared/contract/workers';
 import { infraCommands } from '../../../src-shared/contract/infra';
 import { createPipeline, type Handlers } from '../../../src-main/ipc/pipeline';
-import type { AuditRecord } from '../../../src-main/engine/audit/recorder';
+import { memoryRecorder, type AuditRecord } from '../../../src-main/engine/audit/recorder';
 import { clusterDeps } from '../helpers/pipeline-deps';
 import { sample } from '../helpers/sample-input';
 
@@ -15,7 +15,7 @@ describe('workers, pools, upgrades and infrastructure: roles', () => {
     const reached: string[] = [];
     const handlers = Object.fromEntries(Object.keys(commands).map((n) => [n, () => (reached.push(n), {})])) as unknown as Handlers;
     const records: AuditRecord[] = [];
-    const p = createPipeline({ handlers, identify: () => viewer, audit: { record: async (r) => void records.push(r) }, ...clusterDeps(), consoleVersion: 'test', logError: () => undefined });
+    const p = createPipeline({ handlers, identify: () => viewer, audit: memoryRecorder(records), ...clusterDeps(), consoleVersion: 'test', logError: () => undefined });
     const mutating = (Object.keys(mine) as CommandName[]).filter((n) => commands[n].mutating);
     expect(mutating.length).toBe(14);
     for (const name of mutating) {
