@@ -208,6 +208,24 @@ describe('command pipeline', () => {
     expect(read.ok ? 'OK' : read.error.code).not.toBe('UNAVAILABLE');
   });
 
+  it('fail-closed with the real outbox: a full disk (SQLite refuses the write) stops the mutation before it runs', async () => {
+    const { AuditOutbox } = await import('../../../src-main/engine/audit/outbox');
+    const { tempCache } = await import('../audit/helpers');
+    const { db } = tempCache();
+    const workstation: AuditRecord[] = [];
+    const outbox = new AuditOutbox(db, { deliver: null, workstation: (r) => void workstation.push(r) });
+    db.exec("CREATE TRIGGER full BEFORE INSERT ON audit_intents BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+    let ran = false;
+    const handlers = new Proxy({} as Handlers, { get: () => async () => ((ran = true), {}) });
+    const p = createPipeline({ handlers, identify: () => admin, audit: outbox, ...clusterDeps({ contextId: 'staging', uid: 'uid-staging' }), consoleVersion: 'test', logError: () => undefined });
+    const r = await p.invoke('c', 'tenants.delete', { slug: 'acme', confirm: 'acme', finalBackup: false });
+    expect(ran).toBe(false);
+    expect(r.ok ? 'OK' : r.error.code).toBe('UNAVAILABLE');
+    // the refusal itself is on the record (it touched no cluster: the workstation log)
+    expect(workstation.map((w) => [w.action, w.outcome, w.errorCode])).toEqual([['tenants.delete', 'failure', 'UNAVAILABLE']]);
+    outbox.close();
+  });
+
   it('writes the intent before the handler runs and closes it with the outcome', async () => {
     const recorder = memoryRecorder();
     const seen: number[] = [];
