@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { useEffect, useId, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
 import { Icon } from '../shell/Icon';
 
 /** Open dialogs, the topmost last: only the topmost traps focus and answers Escape. */
@@ -31,6 +31,17 @@ function restoreFocus(opener: HTMLElement | null) {
  */
 export function Modal({ title, onClose, children, footer, wide, testId }: { title: string; onClose(): void; children: ReactNode; footer?: ReactNode; wide?: boolean; testId?: string }) {
   const ref = useRef<HTMLDivElement>(null);
+  const bodyRef = useRef<HTMLDivElement>(null);
+  const [scrolls, setScrolls] = useState(false);
+  useLayoutEffect(() => {
+    const body = bodyRef.current;
+    if (!body) return;
+    const measure = () => setScrolls(body.scrollHeight > body.clientHeight + 1);
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(body);
+    return () => observer.disconnect();
+  }, []);
   const titleId = useId();
   const closeRef = useRef(onClose);
   closeRef.current = onClose;
@@ -103,7 +114,10 @@ export function Modal({ title, onClose, children, footer, wide, testId }: { titl
             <Icon name="x" />
           </button>
         </header>
-        <div className="modal-body">{children}</div>
+        {/* a body that scrolls is a tab stop, so keyboard users can scroll it (axe: scrollable-region-focusable) */}
+        <div className="modal-body" ref={bodyRef} {...(scrolls ? { tabIndex: 0, 'aria-label': title } : {})}>
+          {children}
+        </div>
         {footer && <footer className="modal-footer">{footer}</footer>}
       </div>
     </div>
