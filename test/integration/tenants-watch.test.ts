@@ -1,7 +1,7 @@
 // The tenant list kept current by WATCH: changes made behind the console's back (admin
 // kubeconfig, like another tool or a colleague would) reach the SQLite cache and the
 // `tenants.changed` event without a reconcile, and without any per-tenant GET.
-import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantsChanged } from '../../src-shared/contract/tenants';
 import type { KubeClients } from '../../src-main/adapters/kube';
@@ -85,7 +85,7 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
     // Secrets, registry ConfigMaps, Leases, backend Deployments: whatever the number of tenants.
     expect([...calls].sort()).toEqual(['apps.listNamespacedDeployment', 'coordination.listNamespacedLease', 'core.listNamespacedConfigMap', 'core.listNamespacedSecret']);
     expect(watcher.stats.lists).toBe(4);
-    expect(watcher.stats.watches).toBe(3);
+    expect(watcher.stats.watches).toBe(4);
     expect(cached(slug)).toMatchObject({ name: 'Watch Corp', hasSecret: true, hasDatabase: true, inRegistry: true, status: 'active' });
   });
 
@@ -131,10 +131,31 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
     // Three changes were served by the open WATCH streams: no GET, no LIST, no reconcile.
     expect(calls).toEqual([]);
     expect(watcher.stats.lists).toBe(4);
-    expect(watcher.stats.watches).toBe(3);
+    expect(watcher.stats.watches).toBe(4);
     expect(watcher.stats.refreshes).toBeGreaterThanOrEqual(3);
     // Each refresh costs exactly one SQL query (databases cannot be watched).
     expect(watcher.stats.sqlQueries).toBe(watcher.stats.refreshes);
+  });
+
+  it('follows an upgrade live: the version label of the backend Deployment reaches every row without a LIST', async () => {
+    events.length = 0;
+    const admin = new KubeConfig();
+    admin.loadFromFile(state.kubeconfigs.admin);
+    const apps = admin.makeApiClient(AppsV1Api);
+    const labels = { 'app.kubernetes.io/component': 'backend', 'app.kubernetes.io/version': '9.9.1' };
+    await apps.createNamespacedDeployment({
+      namespace: ns.namespace,
+      body: {
+        metadata: { name: 'backend-watch', labels },
+        spec: { replicas: 0, selector: { matchLabels: { app: 'backend-watch' } }, template: { metadata: { labels: { app: 'backend-watch' } }, spec: { containers: [{ name: 'b', image: 'example/backend:9.9.1' }] } } },
+      },
+    });
+    const ev = await waitFor('tenants.changed with the new version', () => events.find((e) => e.upserted.some((t) => t.slug === slug && t.backendVersion === '9.9.1')));
+    expect(ev.clusterId).toBe(eng.runtime.clusterId);
+    await apps.patchNamespacedDeployment({ name: 'backend-watch', namespace: ns.namespace, body: [{ op: 'replace', path: '/metadata/labels/app.kubernetes.io~1version', value: '9.10.0' }] });
+    await waitFor('the upgraded version in the cache', () => cached(slug)?.backendVersion === '9.10.0');
+    expect(watcher.stats.lists).toBe(4);
+    await apps.deleteNamespacedDeployment({ name: 'backend-watch', namespace: ns.namespace });
   });
 
   it('stops on an outage of its cluster and publishes nothing more', async () => {

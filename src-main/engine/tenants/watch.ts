@@ -28,7 +28,7 @@ export interface TenantWatcherDeps {
 
 /** What the watcher did; the integration test reads it to show no per-tenant GET happens. */
 export interface TenantWatchStats {
-  /** LIST requests (3 streams + backend Deployments at start; one more per stream after a 410 Gone). */
+  /** LIST requests (one per stream at start: Secrets, registry, Leases, backend Deployments; one more per stream after a 410 Gone). */
   lists: number;
   /** WATCH requests opened (first, resumes from resourceVersion, reconnects). */
   watches: number;
@@ -42,14 +42,14 @@ export interface TenantWatchStats {
 const MANAGED = `app.kubernetes.io/managed-by=${MANAGED_BY_LABEL['app.kubernetes.io/managed-by']}`;
 /** Same selectors as the reconcile's LISTs, so the watched set is exactly what a reconcile sees. */
 const TENANT_SELECTOR = `${MANAGED},${TENANT_LABEL}`;
+const BACKEND_SELECTOR = 'app.kubernetes.io/component=backend';
 
 interface Running {
   clusterId: string;
   namespace: string;
-  streams: { secrets: ListWatch<KubernetesObject>; registry: ListWatch<KubernetesObject>; leases: ListWatch<KubernetesObject> };
+  streams: { secrets: ListWatch<KubernetesObject>; registry: ListWatch<KubernetesObject>; leases: ListWatch<KubernetesObject>; backends: ListWatch<KubernetesObject> };
   ready: boolean;
   stopped: boolean;
-  backendVersion: string | null;
   timer: NodeJS.Timeout | null;
   /** One refresh at a time; a change during a refresh asks for one more. */
   refreshing: Promise<void> | null;
@@ -94,10 +94,7 @@ export class TenantWatcher {
     const run = this.open(rt);
     this.run = run;
     try {
-      await Promise.all([run.streams.secrets.start(), run.streams.registry.start(), run.streams.leases.start()]);
-      this.stats.lists++;
-      const backends = await rt.kube.apps.listNamespacedDeployment({ namespace: rt.namespace, labelSelector: 'app.kubernetes.io/component=backend' });
-      run.backendVersion = backends.items[0]?.metadata?.labels?.['app.kubernetes.io/version'] ?? null;
+      await Promise.all(Object.values(run.streams).map((s) => s.start()));
       if (run.stopped) return;
       run.ready = true;
       this.deps.log?.info({ clusterId: run.clusterId, namespace: run.namespace }, 'tenant watch started');
@@ -147,10 +144,13 @@ export class TenantWatcher {
         leases: stream(`/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, TENANT_SELECTOR, () =>
           kube.coordination.listNamespacedLease({ namespace, labelSelector: TENANT_SELECTOR }),
         ),
+        // the backend's version label: an upgrade shows in the list as soon as it is applied
+        backends: stream(`/apis/apps/v1/namespaces/${namespace}/deployments`, BACKEND_SELECTOR, () =>
+          kube.apps.listNamespacedDeployment({ namespace, labelSelector: BACKEND_SELECTOR }),
+        ),
       },
       ready: false,
       stopped: false,
-      backendVersion: null,
       timer: null,
       refreshing: null,
       dirty: false,
@@ -245,7 +245,7 @@ export class TenantWatcher {
       leases: new Set(run.streams.leases.list().map(label).filter(Boolean)),
       databases,
       roles,
-      backendVersion: run.backendVersion ?? [...prevRows.values()][0]?.backendVersion ?? null,
+      backendVersion: run.streams.backends.list()[0]?.metadata?.labels?.['app.kubernetes.io/version'] ?? null,
       apiCalls: kubeCalls + 1,
     };
     const { tenants, drift } = joinObserved(observed);
