@@ -1,10 +1,11 @@
 import path from 'node:path';
 import type { z } from 'zod';
-import { ContractError, roleRank } from '../../src-shared/contract';
+import { ContractError } from '../../src-shared/contract';
 import type { auditCommands, BundleLocation } from '../../src-shared/contract/audit';
 import type { Engine } from '../engine';
 import type { CommandContext } from '../engine/core/context';
 import type { ShellServices } from './handlers';
+import { hasDialogs, locateLocal, needAdmin } from './local-files';
 import type { HandlersFor } from './pipeline';
 
 /**
@@ -22,19 +23,9 @@ async function clusterOf(engine: Engine, ctx: CommandContext, resolve: boolean):
   );
 }
 
-const needAdmin = (ctx: CommandContext, what: string) => {
-  if (roleRank[ctx.operator.role] < roleRank.admin) {
-    throw new ContractError('FORBIDDEN', `${what} needs the admin role; you are signed in as ${ctx.operator.role}. Ask an admin.`, {
-      required: 'admin',
-      actual: ctx.operator.role,
-    });
-  }
-};
-
 /** Binds audit.* to the audit service (thin: the service holds the logic; paths come from a dialog or an export root, never from the page). */
 export function auditHandlers(engine: Engine, shell: ShellServices = {}): HandlersFor<typeof auditCommands> {
   const audit = engine.auditLog;
-  const hasDialogs = () => Boolean(shell.saveFileDialog && shell.openFileDialog);
   const source = async (s: string, ctx: CommandContext, resolve = true) => {
     const resolved = audit.resolveSource(s, s === 'cluster' ? await clusterOf(engine, ctx, resolve) : null);
     if (!resolved)
@@ -43,33 +34,12 @@ export function auditHandlers(engine: Engine, shell: ShellServices = {}): Handle
   };
 
   /** The folder a bundle goes to or comes from; null when the operator cancelled the dialog. */
-  async function locate(loc: z.infer<typeof BundleLocation>, mode: 'new' | 'existing', ctx: CommandContext): Promise<string | null> {
-    if (loc.kind === 'folder') {
-      const { dir, root } = audit.folders.resolve(loc.root, loc.name, mode);
-      if (mode === 'new' && root.outsideDataDir) needAdmin(ctx, `Writing a bundle to ${root.path} (outside the data directory)`);
-      return dir;
-    }
-    if (!hasDialogs()) {
-      throw new ContractError(
-        'UNAVAILABLE',
-        'Native file dialogs exist only in the desktop app; pick a folder from the export roots instead.',
-      );
-    }
-    if (mode === 'new') {
-      const file = await shell.saveFileDialog!({
-        title: 'Export audit bundle: name a new folder',
-        defaultName: `audit-${new Date().toISOString().slice(0, 10)}`,
-      });
-      if (!file) return null;
-      if (audit.folders.outsideDataDir(file)) needAdmin(ctx, `Writing a bundle to ${path.dirname(file)} (outside the data directory)`);
-      return file;
-    }
-    const picked = await shell.openFileDialog!({
-      title: 'Open an audit bundle: choose its manifest.json',
-      filters: [{ name: 'Audit bundle manifest', extensions: ['json'] }],
+  const locate = (loc: z.infer<typeof BundleLocation>, mode: 'new' | 'existing', ctx: CommandContext): Promise<string | null> =>
+    locateLocal(audit.folders, shell, loc, mode, ctx, {
+      what: 'a bundle',
+      save: { title: 'Export audit bundle: name a new folder', defaultName: `audit-${new Date().toISOString().slice(0, 10)}` },
+      open: { title: 'Open an audit bundle: choose its manifest.json', filters: [{ name: 'Audit bundle manifest', extensions: ['json'] }], toPath: (f) => path.dirname(f) },
     });
-    return picked[0] ? path.dirname(picked[0]) : null;
-  }
 
   return {
     'audit.status': async (_input, ctx) => audit.status(await clusterOf(engine, ctx, true)),
@@ -99,7 +69,7 @@ export function auditHandlers(engine: Engine, shell: ShellServices = {}): Handle
       return result;
     },
     'audit.bundles': () => ({ bundles: audit.bundles() }),
-    'audit.folders': () => ({ roots: audit.folders.list(), dialog: hasDialogs() }),
+    'audit.folders': () => ({ roots: audit.folders.list(), dialog: hasDialogs(shell) }),
     'audit.folders.set': (input, ctx) => {
       ctx.audit.target = 'audit-export-roots';
       ctx.audit.before = {
@@ -111,7 +81,7 @@ export function auditHandlers(engine: Engine, shell: ShellServices = {}): Handle
       audit.folders.setRoots(input.roots);
       const roots = audit.folders.list();
       ctx.audit.after = { roots: roots.filter((r) => r.origin === 'admin').map((r) => r.path) };
-      return { roots, dialog: hasDialogs() };
+      return { roots, dialog: hasDialogs(shell) };
     },
     'audit.sync': async (_input, ctx) => audit.sync(ctx.contextId ? (await ctx.cluster()).clusterId : null),
     'audit.signers': () => audit.signers(),

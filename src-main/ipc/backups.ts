@@ -1,11 +1,14 @@
 import { ContractError } from '../../src-shared/contract';
-import type { backupsCommands } from '../../src-shared/contract/backups';
+import path from 'node:path';
+import { ARCHIVE_SUFFIX, type backupsCommands } from '../../src-shared/contract/backups';
 import type { Engine } from '../engine';
 import { backupJobImage, cronJobName, deleteCronJob, jobSecret, readCronJob, writeCronJob, writeJobSecret } from '../engine/backups/cronjob';
+import type { ShellServices } from './handlers';
+import { hasDialogs, locateLocal } from './local-files';
 import type { HandlersFor } from './pipeline';
 
 /** Binds the backup commands to the engine; audit records name the tenant or backup, never a key. */
-export function backupsHandlers(engine: Engine): HandlersFor<typeof backupsCommands> {
+export function backupsHandlers(engine: Engine, shell: ShellServices = {}): HandlersFor<typeof backupsCommands> {
   const b = engine.backups;
   const s = b.service;
   return {
@@ -94,15 +97,31 @@ export function backupsHandlers(engine: Engine): HandlersFor<typeof backupsComma
       ctx.audit.after = { restoredFrom: input.backupId, safetyBackup: safety, operationId: operation.id };
       return { operationId: operation.id, slug: input.slug, safetyBackupId: safety, steps: operation.steps, notices: operation.notices };
     },
+    'backups.archives': () => ({
+      roots: engine.auditLog.folders.files(ARCHIVE_SUFFIX).map(({ files, ...r }) => ({ ...r, archives: files })),
+      dialog: hasDialogs(shell),
+    }),
     'backups.download': async (input, ctx) => {
       ctx.audit.target = `backup:${input.backupId}`;
-      const out = await s.download(await ctx.cluster(), input.backupId, input.path);
+      // where first: a location the operator may not write to is refused before anything is read
+      const file = await locateLocal(engine.auditLog.folders, shell, input.destination, 'new', ctx, {
+        what: 'a backup archive',
+        save: { title: 'Download backup (still encrypted)', defaultName: `${input.backupId}${ARCHIVE_SUFFIX}` },
+      });
+      if (!file) return { written: false, path: '', bytes: 0, manifestSha256: '' };
+      const out = await s.download(await ctx.cluster(), input.backupId, file);
       ctx.audit.after = out;
-      return out;
+      return { written: true, ...out };
     },
     'backups.import': async (input, ctx) => {
       ctx.audit.target = `backups:import`;
-      const out = await s.importFile(await ctx.cluster(), input.path, ctx.operator.id);
+      const file = await locateLocal(engine.auditLog.folders, shell, input.source, 'existing', ctx, {
+        what: 'a backup archive',
+        open: { title: 'Import a backup archive', filters: [{ name: 'Gatehouse backup', extensions: ['tar'] }] },
+      });
+      if (!file) return null;
+      ctx.audit.target = `backups:import:${path.basename(file)}`;
+      const out = await s.importFile(await ctx.cluster(), file, ctx.operator.id);
       ctx.audit.after = { id: out.id, tenant: out.tenant, verification: out.verification.state };
       return out;
     },

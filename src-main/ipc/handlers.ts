@@ -40,7 +40,7 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...poolsHandlers(engine),
     ...upgradesHandlers(engine),
     ...entitiesHandlers(engine),
-    ...backupsHandlers(engine),
+    ...backupsHandlers(engine, shell),
   };
 }
 

@@ -137,12 +137,37 @@ export const OverviewRow = z.object({
 });
 
 const ConfirmBackup = z.object({ backupId: BackupId, confirm: z.string() }).strict();
-const LocalPath = z
-  .string()
-  .min(1)
-  .max(1000)
-  .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'an absolute path')
-  .meta({ examples: ['/home/ops/acme.gatehouse-backup.tar'] });
+/** The suffix of a downloaded backup archive. */
+export const ARCHIVE_SUFFIX = '.gatehouse-backup.tar';
+/**
+ * Where an archive is written or read: the desktop app's native dialog (the engine opens
+ * it), or one file name inside an export root (browser mode). Never a path from the page.
+ */
+export const ArchiveLocation = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('dialog') }).strict(),
+  z
+    .object({
+      kind: z.literal('folder'),
+      root: z.string().min(1).max(64),
+      name: z
+        .string()
+        .min(1)
+        .max(160)
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._ -]*\.tar$/, 'one file name ending in .tar: letters, digits, . _ - and spaces, no slashes')
+        .meta({ examples: ['acme-20261201.gatehouse-backup.tar'] }),
+    })
+    .strict(),
+]);
+export type ArchiveLocation = z.infer<typeof ArchiveLocation>;
+
+export const ArchiveRoot = z.object({
+  id: z.string(),
+  path: z.string(),
+  origin: z.enum(['builtin', 'admin']),
+  /** Writing here needs admin (outside the data directory). */
+  outsideDataDir: z.boolean(),
+  archives: z.array(z.object({ name: z.string(), bytes: z.number().int(), modifiedAt: z.string() })),
+});
 
 export const backupsCommands = {
   'backups.status': command({
@@ -260,19 +285,29 @@ export const backupsCommands = {
       notices: z.array(z.string()),
     }),
   }),
+  'backups.archives': command({
+    summary: 'Where archives can be downloaded to or imported from: the export roots and the archives in them, and whether a native dialog exists',
+    role: 'operator',
+    mutating: false,
+    offline: true,
+    input: z.object({}).strict(),
+    output: z.object({ roots: z.array(ArchiveRoot), dialog: z.boolean() }),
+  }),
   'backups.download': command({
     summary: 'Write a backup (still encrypted, with its manifest) to a local tar file',
     role: 'operator',
     mutating: true,
-    input: z.object({ backupId: BackupId, path: LocalPath }).strict(),
-    output: z.object({ path: z.string(), bytes: z.number().int(), manifestSha256: z.string() }),
+    input: z.object({ backupId: BackupId, destination: ArchiveLocation }).strict(),
+    /** written: false when the operator cancelled the dialog. */
+    output: z.object({ written: z.boolean(), path: z.string(), bytes: z.number().int(), manifestSha256: z.string() }),
   }),
   'backups.import': command({
     summary: 'Import a backup file: checked, stored and verified by a restore before it is listed',
     role: 'operator',
     mutating: true,
-    input: z.object({ path: LocalPath }).strict(),
-    output: BackupSummary,
+    input: z.object({ source: ArchiveLocation }).strict(),
+    /** null when the operator cancelled the dialog. */
+    output: BackupSummary.nullable(),
   }),
   'backups.delete': command({
     summary: 'Delete one backup from storage and the catalog',

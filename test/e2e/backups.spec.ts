@@ -61,6 +61,18 @@ test.describe('backups', () => {
     await expect(rows.first().locator('.badge').first()).toContainText('verified');
     await shootBothThemes(page, 'tenant-backups');
 
+    // Download: browser mode offers the export folders and a file name, never a free path.
+    await rows.first().locator('[data-testid^="backup-download-"]').click();
+    const dl = page.getByTestId('download-dialog');
+    await expect(dl.getByTestId('download-native')).toHaveCount(0); // no native dialog in a browser
+    await expect(dl.getByTestId('download-root')).toContainText('exports');
+    const archive = `${slug}-e2e.gatehouse-backup.tar`;
+    await dl.getByTestId('download-name').fill(archive);
+    await shootBothThemes(page, 'backup-download');
+    await dl.getByTestId('download-start').click();
+    await expect(page.getByTestId('toast-success').filter({ hasText: 'Backup written' })).toBeVisible({ timeout: 60_000 });
+    await expect(dl).toHaveCount(0);
+
     // Restore it as a new tenant; the steps stream and end done.
     await rows.first().getByRole('button', { name: 'Restore…' }).click();
     const restore = page.getByTestId('restore-dialog');
@@ -92,6 +104,8 @@ test.describe('backups', () => {
     await expect(row).toContainText('before-delete');
     await expect(row).toContainText('verified');
     await page.getByTestId('backups-filter').fill('');
+    // the downloaded archive is offered for import from the export folder
+    await expect(page.getByTestId(`import-${archive}`)).toBeVisible();
     await shootBothThemes(page, 'backups-page');
 
     // Clean up the restored copy like an operator (no final backup needed).

@@ -97,7 +97,25 @@ export class ExportFolders {
     return this.roots().map((r) => ({ ...r, bundles: bundlesIn(r.path) }));
   }
 
-  /** The folder for (root, name): a new one to create (export) or an existing bundle (import). */
+  /** Roots with the files in each whose name ends with `suffix` (backup archives), newest first. */
+  files(suffix: string): (FolderRoot & { files: { name: string; bytes: number; modifiedAt: string }[] })[] {
+    const filesIn = (dir: string) => {
+      try {
+        return fs
+          .readdirSync(dir, { withFileTypes: true })
+          .filter((d) => d.isFile() && d.name.endsWith(suffix))
+          .map((d) => ({ name: d.name, st: fs.statSync(path.join(dir, d.name)) }))
+          .sort((a, b) => b.st.mtimeMs - a.st.mtimeMs)
+          .slice(0, 200)
+          .map(({ name, st }) => ({ name, bytes: st.size, modifiedAt: new Date(st.mtimeMs).toISOString() }));
+      } catch {
+        return [];
+      }
+    };
+    return this.roots().map((r) => ({ ...r, files: filesIn(r.path) }));
+  }
+
+  /** The path for (root, name): a new one to create (export, download) or an existing bundle or file (import). */
   resolve(rootId: string, name: string, mode: 'new' | 'existing'): { dir: string; root: FolderRoot } {
     const root = this.roots().find((r) => r.id === rootId);
     if (!root) throw new ContractError('NOT_FOUND', `No export root "${rootId}". Pick one of the folders listed in the dialog.`);

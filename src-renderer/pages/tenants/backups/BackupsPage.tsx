@@ -1,12 +1,13 @@
 import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import type { CommandOutput, OperationProgress } from '../../../../src-shared/contract';
+import type { CommandInput, CommandOutput, OperationProgress } from '../../../../src-shared/contract';
 import { client } from '../../../client';
 import { useInvoke } from '../../../lib/use-invoke';
 import { navigate } from '../../../lib/router';
 import { ago, exactTime, plural } from '../../../lib/format';
 import { useReadOnly } from '../../../stores/cluster';
 import { toastError, toastSuccess } from '../../../stores/toasts';
+import { ImportArchivePicker } from './ArchiveDialogs';
 import { KeyCard, TargetCard } from './BackupSetup';
 import { ScheduleCard } from './ScheduleCard';
 import { bytes } from './format';
@@ -31,7 +32,6 @@ export default function BackupsPage() {
   const [concurrency, setConcurrency] = useState(2);
   const [verify, setVerify] = useState(false);
   const [run, setRun] = useState<null | { done: number; total: number; failed: string[]; finished: boolean }>(null);
-  const [importPath, setImportPath] = useState('');
   const [busy, setBusy] = useState(false);
   const current = statusOverride ?? status.data ?? null;
 
@@ -76,12 +76,12 @@ export default function BackupsPage() {
       await overview.reload();
     }
   };
-  const importFile = async () => {
+  const importFile = async (source: CommandInput<'backups.import'>['source']) => {
     setBusy(true);
     try {
-      const b = await client.invoke('backups.import', { path: importPath });
+      const b = await client.invoke('backups.import', { source });
+      if (!b) return; // the dialog was cancelled
       toastSuccess('Backup imported and verified', `${b.tenant} ${b.id}`);
-      setImportPath('');
     } catch (e) {
       toastError('Import refused', e);
     } finally {
@@ -186,12 +186,7 @@ export default function BackupsPage() {
             A file downloaded on another site (air-gapped transfer). It is authenticated with a key this console holds, checked file by file, and verified by a restore
             before it is listed.
           </div>
-          <div className="row">
-            <input className="mono" style={{ flex: 1 }} value={importPath} onChange={(e) => setImportPath(e.target.value)} placeholder="/path/to/tenant-….gatehouse-backup.tar" aria-label="Backup file path" data-testid="import-path" />
-            <button className="btn btn-primary" disabled={busy || readOnly || importPath.trim() === ''} onClick={() => void importFile()} data-testid="import-start">
-              Import
-            </button>
-          </div>
+          <ImportArchivePicker disabled={busy || readOnly} onImport={(source) => void importFile(source)} />
         </div>
       </section>
     </div>

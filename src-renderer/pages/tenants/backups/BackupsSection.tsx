@@ -7,8 +7,8 @@ import { ago, exactTime } from '../../../lib/format';
 import { useApp } from '../../../stores/app';
 import { useReadOnly } from '../../../stores/cluster';
 import { toastError, toastSuccess } from '../../../stores/toasts';
-import { Modal } from '../../../components/Modal';
 import { REASON_LABEL, VerifiedBadge, bytes } from './format';
+import { DownloadDialog } from './ArchiveDialogs';
 import { RestoreDialog } from './RestoreDialog';
 import { ScheduleCard } from './ScheduleCard';
 
@@ -17,14 +17,13 @@ export default function BackupsSection({ slug }: { slug: string }) {
   const status = useInvoke('backups.status', {}, slug);
   const list = useInvoke('backups.list', { slug }, slug);
   const schedules = useInvoke('backups.schedules.list', {}, slug);
-  const info = useInvoke('system.info', {});
   const role = useApp((s) => s.operator?.role);
   const readOnly = useReadOnly();
   const [busy, setBusy] = useState<string | null>(null);
   const [verifyAfter, setVerifyAfter] = useState(true);
   const [restoring, setRestoring] = useState<BackupSummary | null>(null);
   const [deleting, setDeleting] = useState<BackupSummary | null>(null);
-  const [download, setDownload] = useState<{ b: BackupSummary; path: string } | null>(null);
+  const [download, setDownload] = useState<BackupSummary | null>(null);
 
   useEffect(() => client.subscribe('backups.changed', (e) => {
     if (e.tenant === slug || e.tenant === null) void list.reload();
@@ -56,19 +55,6 @@ export default function BackupsSection({ slug }: { slug: string }) {
     } finally {
       setBusy(null);
       await list.reload();
-    }
-  };
-  const doDownload = async () => {
-    if (!download) return;
-    setBusy(`download-${download.b.id}`);
-    try {
-      const r = await client.invoke('backups.download', { backupId: download.b.id, path: download.path });
-      toastSuccess('Backup written', `${r.path} (${bytes(r.bytes)}, manifest sha256 ${r.manifestSha256.slice(0, 16)}…)`);
-      setDownload(null);
-    } catch (e) {
-      toastError('Could not write the backup file', e);
-    } finally {
-      setBusy(null);
     }
   };
   const remove = async (b: BackupSummary, confirm: string) => {
@@ -151,7 +137,7 @@ export default function BackupsSection({ slug }: { slug: string }) {
                         <button
                           className="btn btn-small"
                           disabled={busy !== null || readOnly}
-                          onClick={() => setDownload({ b, path: `${info.data?.dataDir ?? ''}/downloads/${b.tenant}-${b.id}.gatehouse-backup.tar` })}
+                          onClick={() => setDownload(b)}
                           data-testid={`backup-download-${b.id}`}
                         >
                           Download…
@@ -185,32 +171,7 @@ export default function BackupsSection({ slug }: { slug: string }) {
           </div>
         </ConfirmTyped>
       )}
-      {download && (
-        <Modal
-          title="Download backup"
-          onClose={() => setDownload(null)}
-          testId="download-dialog"
-          footer={
-            <>
-              <button className="btn" onClick={() => setDownload(null)}>
-                Cancel
-              </button>
-              <button className="btn btn-primary" disabled={busy !== null || download.path.trim() === ''} onClick={() => void doDownload()} data-testid="download-start">
-                Write file
-              </button>
-            </>
-          }
-        >
-          <p style={{ marginTop: 0 }}>
-            The file is a tar archive of the backup as stored: still encrypted (age), with its manifest and a README on restoring it without Gatehouse. Import it on another
-            site from Backups → Import.
-          </p>
-          <div className="field">
-            <label htmlFor="download-path">File on this machine</label>
-            <input id="download-path" className="mono" value={download.path} onChange={(e) => setDownload({ ...download, path: e.target.value })} data-testid="download-path" />
-          </div>
-        </Modal>
-      )}
+      {download && <DownloadDialog backup={download} onClose={() => setDownload(null)} />}
     </div>
   );
 }
