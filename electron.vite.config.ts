@@ -13,7 +13,10 @@ export default defineConfig({
     // a sandboxed preload must be CommonJS
     build: {
       outDir: 'out/preload',
-      rollupOptions: { input: { index: path.resolve(import.meta.dirname, 'src-main/electron/preload.ts') }, output: { format: 'cjs', entryFileNames: '[name].cjs' } },
+      rollupOptions: {
+        input: { index: path.resolve(import.meta.dirname, 'src-main/electron/preload.ts') },
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
     },
   },
   renderer: {

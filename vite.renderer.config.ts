@@ -12,8 +12,12 @@ import { META_CONTENT_SECURITY_POLICY } from './src-main/serve/csp.js';
 export function rendererCsp(): Plugin {
   return {
     name: 'gatehouse-renderer-csp',
-    config: () => ({ resolve: { alias: [{ find: /^zod$/, replacement: path.resolve(import.meta.dirname, 'src-renderer/zod-jitless.ts') }] } }),
-    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: META_CONTENT_SECURITY_POLICY }, injectTo: 'head-prepend' }],
+    config: () => ({
+      resolve: { alias: [{ find: /^zod$/, replacement: path.resolve(import.meta.dirname, 'src-renderer/zod-jitless.ts') }] },
+    }),
+    transformIndexHtml: () => [
+      { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: META_CONTENT_SECURITY_POLICY }, injectTo: 'head-prepend' },
+    ],
   };
 }
 

@@ -33,10 +33,68 @@ const seconds = async (fn: () => Promise<unknown> | unknown) => {
   await fn();
   return (performance.now() - t) / 1000;
 };
+// CPU seconds from /proc/<pid>/stat: utime + stime (+ cutime + cstime: reaped children).
+const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const procTimes = (pid: number | 'self'): { self: number; children: number; ppid: number } | null => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { self: (Number(f[11]) + Number(f[12])) / TICK, children: (Number(f[13]) + Number(f[14])) / TICK, ppid: Number(f[1]) };
+  } catch {
+    return null;
+  }
+};
+/** CPU of a process tree: live members' own time plus what they reaped (exited backends). */
+const treeCpu = (root: number): number => {
+  const parents = new Map<number, number>();
+  for (const d of fs.readdirSync('/proc')) if (/^\d+$/.test(d)) parents.set(Number(d), procTimes(Number(d))?.ppid ?? -1);
+  let cpu = 0;
+  for (const pid of parents.keys()) {
+    for (let p: number | undefined = pid; p !== undefined && p > 0; p = parents.get(p)) {
+      if (p === root) {
+        const t = procTimes(pid);
+        cpu += t ? t.self + t.children : 0;
+        break;
+      }
+    }
+  }
+  return cpu;
+};
+interface Measured {
+  wall: number;
+  /** This process (the console's side of a Gatehouse backup). */
+  cpu: number;
+  /** Child processes run to completion (pg_dump, pg_restore). */
+  tools: number;
+  /** The PostgreSQL server's processes. */
+  server: number;
+  load: string;
+}
+let serverPid = 0;
+const measure = async (fn: () => Promise<unknown> | unknown): Promise<Measured> => {
+  const cpu0 = process.cpuUsage();
+  const kids0 = procTimes('self')!.children;
+  const server0 = serverPid ? treeCpu(serverPid) : 0;
+  const wall = await seconds(fn);
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    wall,
+    cpu: (cpu.user + cpu.system) / 1e6,
+    tools: procTimes('self')!.children - kids0,
+    server: serverPid ? treeCpu(serverPid) - server0 : NaN,
+    load: os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' '),
+  };
+};
+const cpuNote = (m: Measured) =>
+  `CPU: console ${m.cpu.toFixed(1)} s, pg tools ${m.tools.toFixed(1)} s, server ${m.server.toFixed(1)} s; load ${m.load}`;
 const du = (dir: string): number => Number(spawnSync('du', ['-sb', dir], { encoding: 'utf8' }).stdout.split(/\s/)[0] ?? 0);
 
 // ---- 1 GB tenant: ours against pg_dump / pg_restore
 const server = await privatePostgres();
+serverPid = server.current()?.pid ?? 0;
 const admin = { ...server.config, ssl: false as const };
 const pga = new PostgresAdmin(server.config);
 const env = { ...process.env, PGHOST: admin.host, PGPORT: String(admin.port), PGUSER: admin.user, PGPASSWORD: admin.password };
@@ -57,7 +115,10 @@ try {
       );
     }
     for (let from = 1; from <= signIns; from += 500_000) {
-      await c.query(`INSERT INTO sign_ins (outcome, at) SELECT CASE WHEN g % 9 = 0 THEN 'failure' ELSE 'success' END, now() - g * interval '1 second' FROM generate_series($1::int, $2::int) g`, [from, Math.min(signIns, from + 499_999)]);
+      await c.query(
+        `INSERT INTO sign_ins (outcome, at) SELECT CASE WHEN g % 9 = 0 THEN 'failure' ELSE 'success' END, now() - g * interval '1 second' FROM generate_series($1::int, $2::int) g`,
+        [from, Math.min(signIns, from + 499_999)],
+      );
     }
     await c.query('RESET ROLE');
     await c.query('VACUUM ANALYZE');
@@ -70,30 +131,76 @@ try {
   spawnSync(tools.pgDump, ['-Fp', '--data-only', '-f', '/dev/null', role], { env });
 
   const rawDir = path.join(work, 'raw');
-  const rawDump = await seconds(() => spawnSync(tools.pgDump, ['-Fd', '-j', String(jobs), '-Z0', '-f', rawDir, role], { env, stdio: 'inherit' }));
-  rows.push({ metric: `pg_dump -Fd -j${jobs} -Z0 (raw)`, value: rawDump, unit: 's', note: `${(mb / rawDump).toFixed(0)} MiB/s, ${(du(rawDir) / 1048576).toFixed(0)} MiB on disk, not encrypted, no checksums` });
+  const rawDumpM = await measure(() =>
+    spawnSync(tools.pgDump, ['-Fd', '-j', String(jobs), '-Z0', '-f', rawDir, role], { env, stdio: 'inherit' }),
+  );
+  const rawDump = rawDumpM.wall;
+  rows.push({
+    metric: `pg_dump -Fd -j${jobs} -Z0 (raw)`,
+    value: rawDump,
+    unit: 's',
+    note: `${(mb / rawDump).toFixed(0)} MiB/s, ${(du(rawDir) / 1048576).toFixed(0)} MiB on disk, not encrypted, no checksums; ${cpuNote(rawDumpM)}`,
+  });
 
   const identity = generateIdentity();
   const storage = new DirectoryStorage(path.join(work, 'ours'));
   let manifest!: Awaited<ReturnType<typeof dumpTenant>>;
-  const ourDump = await seconds(async () => {
+  const ourDumpM = await measure(async () => {
     manifest = await dumpTenant({
-      admin, storage, id: newBackupId(), tenant: { slug: 'bench', name: 'Bench', tier: 'PRO', database: role, role }, cluster: { id: 'bench', name: 'bench', namespace: 'iam-system' },
-      takenBy: { actor: 'bench', reason: 'manual', note: null, console: 'bench', consoleVersion: 'bench' }, recipients: [identityToRecipient(identity)], macKey: Buffer.alloc(32, 7),
-      kubernetes: async () => ({}), jobs,
+      admin,
+      storage,
+      id: newBackupId(),
+      tenant: { slug: 'bench', name: 'Bench', tier: 'PRO', database: role, role },
+      cluster: { id: 'bench', name: 'bench', namespace: 'iam-system' },
+      takenBy: { actor: 'bench', reason: 'manual', note: null, console: 'bench', consoleVersion: 'bench' },
+      recipients: [identityToRecipient(identity)],
+      macKey: Buffer.alloc(32, 7),
+      kubernetes: async () => ({}),
+      jobs,
     });
   });
-  rows.push({ metric: `Gatehouse backup (jobs ${jobs})`, value: ourDump, unit: 's', note: `${(mb / ourDump).toFixed(0)} MiB/s, ${(manifest.totals.storedBytes / 1048576).toFixed(0)} MiB stored, age-encrypted, sha256 of every file, rows + checksum per table` });
+  const ourDump = ourDumpM.wall;
+  rows.push({
+    metric: `Gatehouse backup (jobs ${jobs})`,
+    value: ourDump,
+    unit: 's',
+    note: `${(mb / ourDump).toFixed(0)} MiB/s, ${(manifest.totals.storedBytes / 1048576).toFixed(0)} MiB stored (${(manifest.totals.plainBytes / 1048576).toFixed(0)} MiB of COPY text), age-encrypted, sha256 of every file, rows + checksum per table; ${cpuNote(ourDumpM)}`,
+  });
   rows.push({ metric: 'backup overhead vs pg_dump', value: (100 * (ourDump - rawDump)) / rawDump, unit: '%', note: 'goal ≤ 10 %' });
 
   await pga.query(`CREATE DATABASE raw_restore OWNER ${role}`);
-  const rawRestore = await seconds(() => spawnSync(path.join(path.dirname(tools.pgDump), 'pg_restore'), ['-j', String(jobs), '--no-owner', '--role', role, '-d', 'raw_restore', rawDir], { env, stdio: 'inherit' }));
-  rows.push({ metric: `pg_restore -j${jobs} (raw)`, value: rawRestore, unit: 's', note: `${(mb / rawRestore).toFixed(0)} MiB/s` });
+  const rawRestoreM = await measure(() =>
+    spawnSync(
+      path.join(path.dirname(tools.pgDump), 'pg_restore'),
+      ['-j', String(jobs), '--no-owner', '--role', role, '-d', 'raw_restore', rawDir],
+      { env, stdio: 'inherit' },
+    ),
+  );
+  const rawRestore = rawRestoreM.wall;
+  rows.push({
+    metric: `pg_restore -j${jobs} (raw)`,
+    value: rawRestore,
+    unit: 's',
+    note: `${(mb / rawRestore).toFixed(0)} MiB/s; ${cpuNote(rawRestoreM)}`,
+  });
 
   await pga.query(`CREATE DATABASE ours_restore OWNER ${role}`);
-  const ourRestore = await seconds(() => loadBackup({ admin, storage, manifest, identities: [identity], database: 'ours_restore', owner: role, jobs }));
-  rows.push({ metric: `Gatehouse restore (jobs ${jobs})`, value: ourRestore, unit: 's', note: `${(mb / ourRestore).toFixed(0)} MiB/s, every file and table checked against the manifest while loading` });
-  rows.push({ metric: 'restore overhead vs pg_restore', value: (100 * (ourRestore - rawRestore)) / rawRestore, unit: '%', note: 'goal ≤ 10 %' });
+  const ourRestoreM = await measure(() =>
+    loadBackup({ admin, storage, manifest, identities: [identity], database: 'ours_restore', owner: role, jobs }),
+  );
+  const ourRestore = ourRestoreM.wall;
+  rows.push({
+    metric: `Gatehouse restore (jobs ${jobs})`,
+    value: ourRestore,
+    unit: 's',
+    note: `${(mb / ourRestore).toFixed(0)} MiB/s, every file and table checked against the manifest while loading; ${cpuNote(ourRestoreM)}`,
+  });
+  rows.push({
+    metric: 'restore overhead vs pg_restore',
+    value: (100 * (ourRestore - rawRestore)) / rawRestore,
+    unit: '%',
+    note: 'goal ≤ 10 %',
+  });
 
   // Verify = restore into a scratch database + read every table back + drop it.
   await pga.query('CREATE DATABASE verify_scratch');
@@ -123,7 +230,14 @@ try {
 }
 if ('state' in h && tenantCount > 0) {
   const ns = await operatorNamespace(h.state, 'gh-bench-backups');
-  const eng = buildBackupEngine({ kubeconfig: h.state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(h.state), dataDir: tempDataDir(), consoleId: 'bench', backups: { jobs: 1 } });
+  const eng = buildBackupEngine({
+    kubeconfig: h.state.kubeconfigs.operator,
+    namespace: ns.namespace,
+    pg: harnessPg(h.state),
+    dataDir: tempDataDir(),
+    consoleId: 'bench',
+    backups: { jobs: 1 },
+  });
   const slugs = Array.from({ length: tenantCount }, () => uniqueSlug('bb'));
   try {
     await configureKey(eng);
@@ -133,7 +247,12 @@ if ('state' in h && tenantCount > 0) {
       const t = await seconds(async () => {
         r = await eng.backups.service.takeMany(eng.runtime, slugs, { reason: 'manual', actor: 'bench', concurrency });
       });
-      tenantRows.push({ metric: `all-tenant backup ×${tenantCount} @${concurrency}`, value: t, unit: 's', note: `${((tenantCount / t) * 60).toFixed(0)} tenants/min, ${r.summary.failed} failed` });
+      tenantRows.push({
+        metric: `all-tenant backup ×${tenantCount} @${concurrency}`,
+        value: t,
+        unit: 's',
+        note: `${((tenantCount / t) * 60).toFixed(0)} tenants/min, ${r.summary.failed} failed`,
+      });
     }
     const b = (await eng.backups.service.list(eng.runtime, slugs[0]!)).backups[0]!;
     const v = await seconds(() => eng.backups.service.verify(eng.runtime, b.id, 'bench'));
@@ -144,7 +263,12 @@ if ('state' in h && tenantCount > 0) {
     await ns.remove();
   }
 } else {
-  tenantRows.push({ metric: 'all-tenant backup', value: NaN, unit: '', note: `needs a running harness (npm run cluster:up): ${'reason' in h ? h.reason : ''}` });
+  tenantRows.push({
+    metric: 'all-tenant backup',
+    value: NaN,
+    unit: '',
+    note: `needs a running harness (npm run cluster:up): ${'reason' in h ? h.reason : ''}`,
+  });
 }
 
 const load = os.loadavg()[0]!.toFixed(1);

@@ -26,9 +26,14 @@ export function report(name: string, rows: Row[]): void {
   console.log(`\n${name}`);
   console.log(`${'metric'.padEnd(width)}  ${'value'.padStart(12)}  unit    note`);
   for (const r of rows) {
-    console.log(`${r.metric.padEnd(width)}  ${(Number.isFinite(r.value) ? r.value.toFixed(r.value < 10 ? 3 : 1) : 'n/a').padStart(12)}  ${r.unit.padEnd(6)}  ${r.note ?? ''}`);
+    console.log(
+      `${r.metric.padEnd(width)}  ${(Number.isFinite(r.value) ? r.value.toFixed(r.value < 10 ? 3 : 1) : 'n/a').padStart(12)}  ${r.unit.padEnd(6)}  ${r.note ?? ''}`,
+    );
   }
   const dir = path.resolve(import.meta.dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ name, at: new Date().toISOString(), node: process.version, rows }, null, 2));
+  fs.writeFileSync(
+    path.join(dir, `${name}.json`),
+    JSON.stringify({ name, at: new Date().toISOString(), node: process.version, rows }, null, 2),
+  );
 }

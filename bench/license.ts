@@ -24,14 +24,21 @@ async function verifyFigures() {
   const cases: [string, string][] = [
     ['verify valid license', jws],
     ['verify forged signature (rejected)', tampered],
-    ['verify alg none (rejected early)', `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'gatehouse-license+jwt' })).toString('base64url')}.${jws.split('.')[1]}.`],
+    [
+      'verify alg none (rejected early)',
+      `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'gatehouse-license+jwt' })).toString('base64url')}.${jws.split('.')[1]}.`,
+    ],
   ];
   for (const [name, input] of cases) {
     for (let i = 0; i < 50; i++) await verifyLicense(input, { roots, clusterUid: 'bench-uid' }).catch(() => undefined);
     const times: number[] = [];
-    for (let i = 0; i < 1000; i++) times.push(await timeIt(() => verifyLicense(input, { roots, clusterUid: 'bench-uid' }).catch(() => undefined)));
+    for (let i = 0; i < 1000; i++)
+      times.push(await timeIt(() => verifyLicense(input, { roots, clusterUid: 'bench-uid' }).catch(() => undefined)));
     times.sort((a, b) => a - b);
-    rows.push({ metric: `${name} p50`, value: percentile(times, 50), unit: 'ms' }, { metric: `${name} p99`, value: percentile(times, 99), unit: 'ms', note: `${jws.length} B license, 1000 runs` });
+    rows.push(
+      { metric: `${name} p50`, value: percentile(times, 50), unit: 'ms' },
+      { metric: `${name} p99`, value: percentile(times, 99), unit: 'ms', note: `${jws.length} B license, 1000 runs` },
+    );
   }
 }
 
@@ -68,17 +75,44 @@ async function fanoutFigures() {
       for (let i = 0; i < slugs.length; i += 20) {
         await Promise.all(
           slugs.slice(i, i + 20).map((slug) =>
-            core.createNamespacedSecret({ namespace, body: { metadata: { name: `tenant-${slug}`, labels: { 'gatehouse.io/tenant': slug } }, stringData: { DATABASE_URL: `postgres://x/${slug}` } } }),
+            core.createNamespacedSecret({
+              namespace,
+              body: {
+                metadata: { name: `tenant-${slug}`, labels: { 'gatehouse.io/tenant': slug } },
+                stringData: { DATABASE_URL: `postgres://x/${slug}` },
+              },
+            }),
           ),
         );
       }
       const db = new Database(':memory:');
       for (const m of licenseMigrations) db.exec(m.sql);
-      const cluster = kubeLicenseCluster(new ClusterScope(`bench:${namespace}`, { contextId: `bench:${namespace}`, contextName: 'harness', kube: kubeClients(load(state.kubeconfigs.operator)), namespace, pgAdmin: async () => null }));
-      const service = new LicenseService({ db, bus: new EventBus(), roots, developmentMode: true, cluster: async () => cluster, secrets: new MemorySecretStore(), concurrency: 8 });
+      const cluster = kubeLicenseCluster(
+        new ClusterScope(`bench:${namespace}`, {
+          contextId: `bench:${namespace}`,
+          contextName: 'harness',
+          kube: kubeClients(load(state.kubeconfigs.operator)),
+          namespace,
+          pgAdmin: async () => null,
+        }),
+      );
+      const service = new LicenseService({
+        db,
+        bus: new EventBus(),
+        roots,
+        developmentMode: true,
+        cluster: async () => cluster,
+        secrets: new MemorySecretStore(),
+        concurrency: 8,
+      });
       const first = await makeLicense({ limits: { tenants: n, users: n * 100 } });
       const t1 = await timeIt(() => service.activate({ content: first.jws, encoding: 'text' }, 'bench'));
-      rows.push({ metric: `fan-out activate ${n} tenants`, value: t1, unit: 'ms', note: `concurrency 8; ${(t1 / n).toFixed(2)} ms/tenant incl. verify + status` });
+      rows.push({
+        metric: `fan-out activate ${n} tenants`,
+        value: t1,
+        unit: 'ms',
+        note: `concurrency 8; ${(t1 / n).toFixed(2)} ms/tenant incl. verify + status`,
+      });
       const second = await makeLicense({ limits: { tenants: n, users: n * 200 }, iat: nowS() + 5 });
       const t2 = await timeIt(() => service.activate({ content: second.jws, encoding: 'text' }, 'bench'));
       rows.push({ metric: `fan-out replace ${n} tenants`, value: t2, unit: 'ms', note: 'every tenant rewritten' });

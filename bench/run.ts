@@ -5,7 +5,9 @@ import path from 'node:path';
 
 const here = import.meta.dirname;
 const only = process.argv.slice(2);
-const scripts = fs.readdirSync(here).filter((f) => f.endsWith('.ts') && !['run.ts', 'lib.ts'].includes(f) && (only.length === 0 || only.some((o) => f.startsWith(o))));
+const scripts = fs
+  .readdirSync(here)
+  .filter((f) => f.endsWith('.ts') && !['run.ts', 'lib.ts'].includes(f) && (only.length === 0 || only.some((o) => f.startsWith(o))));
 let failed = 0;
 for (const script of scripts.sort()) {
   console.log(`\n### bench/${script}`);

@@ -1,11 +1,10 @@
 // Tenant table in real Chromium with 5,000 tenants: time to render, to filter, DOM rows kept, scroll frame times.
 // The engine's answers for the cluster and the tenant list are replaced on the WebSocket (page.routeWebSocket)
 // so the figure is the UI's own cost; provisioning 5,000 real tenants is bench/tenants.ts's job.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { openCannedConsole } from './browser-mode';
 import { percentile, report, type Row } from './lib';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -13,7 +12,9 @@ const N = 5000;
 const rows: Row[] = [];
 
 if (!fs.existsSync(path.join(root, 'out/renderer/index.html')) || !fs.existsSync('/usr/bin/chromium')) {
-  report('tenant-table', [{ metric: 'render 5,000-row table', value: NaN, unit: 'ms', note: 'skipped: run npm run build:web and install chromium' }]);
+  report('tenant-table', [
+    { metric: 'render 5,000-row table', value: NaN, unit: 'ms', note: 'skipped: run npm run build:web and install chromium' },
+  ]);
   process.exit(0);
 }
 
@@ -33,7 +34,19 @@ const tenants = Array.from({ length: N }, (_, i) => ({
   inRegistry: true,
   stats: { users: (i * 37) % 5000, groups: i % 40, applications: i % 12 },
 }));
-const context = { id: 'bench', contextName: 'bench', clusterName: 'bench', server: 'https://127.0.0.1:6443', userName: 'bench', namespace: null, sourceFile: '/bench', status: 'ok', error: null, current: true, selected: true };
+const context = {
+  id: 'bench',
+  contextName: 'bench',
+  clusterName: 'bench',
+  server: 'https://127.0.0.1:6443',
+  userName: 'bench',
+  namespace: null,
+  sourceFile: '/bench',
+  status: 'ok',
+  error: null,
+  current: true,
+  selected: true,
+};
 const now = new Date().toISOString();
 const canned: Record<string, unknown> = {
   'clusters.list': { sources: [], contexts: [context], selectedId: 'bench' },
@@ -43,38 +56,9 @@ const canned: Record<string, unknown> = {
 };
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-ui-'));
-const server = spawn(path.join(root, 'node_modules/.bin/tsx'), ['src-main/serve/cli.ts', '--data-dir', path.join(home, 'data'), '--port', '0'], {
-  cwd: root,
-  env: { ...process.env, HOME: home, GATEHOUSE_IDENTITY: 'os-user', KUBECONFIG: path.join(home, 'none') },
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-const url = await new Promise<string>((resolve, reject) => {
-  let out = '';
-  server.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-    const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(out);
-    if (m?.[1]) resolve(m[1]);
-  });
-  server.once('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
-});
-
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+const ui = await openCannedConsole(home, path.join(home, 'data'), canned);
+const page = ui.page;
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  // tsx (esbuild keepNames) wraps named functions in __name(); give evaluated code one
-  await page.addInitScript('window.__name = (f) => f');
-  await page.routeWebSocket('**/ws', (ws) => {
-    const upstream = ws.connectToServer();
-    ws.onMessage((raw) => {
-      const msg = JSON.parse(String(raw)) as { type: string; id: number; command: string };
-      if (msg.type === 'invoke' && msg.command in canned) ws.send(JSON.stringify({ type: 'result', id: msg.id, result: { ok: true, value: canned[msg.command] } }));
-      else upstream.send(raw);
-    });
-    upstream.onMessage((m) => ws.send(m));
-  });
-  await page.goto(url);
-  await page.getByTestId('app').waitFor();
-
   const renderMs = await page.evaluate(async () => {
     const t0 = performance.now();
     location.hash = '/tenants';
@@ -84,7 +68,12 @@ try {
     });
     return performance.now() - t0;
   });
-  rows.push({ metric: 'navigate to Tenants → first rows painted', value: renderMs, unit: 'ms', note: `${N} tenants, list answer included` });
+  rows.push({
+    metric: 'navigate to Tenants → first rows painted',
+    value: renderMs,
+    unit: 'ms',
+    note: `${N} tenants, list answer included`,
+  });
   const domRows = await page.locator('[data-testid="tenants-table"] tbody tr[data-testid]').count();
   rows.push({ metric: 'table rows in the DOM', value: domRows, unit: 'rows', note: `of ${N} (virtualized)` });
 
@@ -103,7 +92,12 @@ try {
     filterTimes.push(performance.now() - t0);
   }
   filterTimes.sort((a, b) => a - b);
-  rows.push({ metric: 'search filter → count updated (median of 4)', value: percentile(filterTimes, 50), unit: 'ms', note: 'includes Playwright round trip' });
+  rows.push({
+    metric: 'search filter → count updated (median of 4)',
+    value: percentile(filterTimes, 50),
+    unit: 'ms',
+    note: 'includes Playwright round trip',
+  });
 
   const frames = await page.evaluate(async () => {
     const el = document.querySelector<HTMLElement>('[data-testid="tenants-table"]')!;
@@ -118,7 +112,12 @@ try {
     }
     return deltas.sort((a, b) => a - b);
   });
-  rows.push({ metric: 'scroll top→bottom: frame time p50', value: percentile(frames, 50), unit: 'ms', note: `${frames.length} frames, 400 px per frame` });
+  rows.push({
+    metric: 'scroll top→bottom: frame time p50',
+    value: percentile(frames, 50),
+    unit: 'ms',
+    note: `${frames.length} frames, 400 px per frame`,
+  });
   rows.push({ metric: 'scroll top→bottom: frame time p95', value: percentile(frames, 95), unit: 'ms' });
 
   const sortMs = await page.evaluate(async () => {
@@ -130,8 +129,7 @@ try {
   });
   rows.push({ metric: 'sort by users → next paint', value: sortMs, unit: 'ms', note: `${N} rows` });
 } finally {
-  await browser.close();
-  server.kill('SIGTERM');
+  await ui.close();
   fs.rmSync(home, { recursive: true, force: true });
 }
 report('tenant-table', rows);

@@ -28,10 +28,25 @@ for (let i = 0; i < 50; i++) {
 }
 times.sort((a, b) => a - b);
 const out: Row[] = [
-  { metric: `tenants page open, ${N.toLocaleString()} tenants: first rows p50`, value: percentile(times, 50), unit: 'ms', note: `${rows} rows from the cache` },
+  {
+    metric: `tenants page open, ${N.toLocaleString()} tenants: first rows p50`,
+    value: percentile(times, 50),
+    unit: 'ms',
+    note: `${rows} rows from the cache`,
+  },
   { metric: `tenants page open, ${N.toLocaleString()} tenants: first rows p95`, value: percentile(times, 95), unit: 'ms' },
-  { metric: 'Kubernetes API calls per open', value: counts.kubeCalls / times.length, unit: 'calls', note: 'goal 0 (before: a reconcile, 5 calls)' },
-  { metric: 'PostgreSQL connections per open', value: counts.pgConnections / times.length, unit: 'conns', note: `goal 0 (before: 1 admin + ${N.toLocaleString()} tenant databases for stats)` },
+  {
+    metric: 'Kubernetes API calls per open',
+    value: counts.kubeCalls / times.length,
+    unit: 'calls',
+    note: 'goal 0 (before: a reconcile, 5 calls)',
+  },
+  {
+    metric: 'PostgreSQL connections per open',
+    value: counts.pgConnections / times.length,
+    unit: 'conns',
+    note: `goal 0 (before: 1 admin + ${N.toLocaleString()} tenant databases for stats)`,
+  },
 ];
 report('tenants-open', out);
 await tenants.close();

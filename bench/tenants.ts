@@ -21,7 +21,13 @@ const rows: { figure: string; value: string }[] = [];
 const json: Record<string, unknown> = { at: new Date().toISOString(), tenants: count };
 
 const ns = await operatorNamespace(state, 'gh-bench-tenants');
-const eng = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(state), dataDir: tempDataDir(), consoleId: 'bench' });
+const eng = buildTenantEngine({
+  kubeconfig: state.kubeconfigs.operator,
+  namespace: ns.namespace,
+  pg: harnessPg(state),
+  dataDir: tempDataDir(),
+  consoleId: 'bench',
+});
 try {
   for (const concurrency of [1, 8]) {
     const times: number[] = [];
@@ -33,8 +39,14 @@ try {
       times.push(performance.now() - t);
     });
     const wall = performance.now() - t0;
-    rows.push({ figure: `provision ×${count} @${concurrency}: median / p95 per tenant`, value: `${pct(times, 50).toFixed(0)} ms / ${pct(times, 95).toFixed(0)} ms` });
-    rows.push({ figure: `provision ×${count} @${concurrency}: wall time`, value: `${(wall / 1000).toFixed(1)} s (${((count / wall) * 1000).toFixed(2)} tenants/s)` });
+    rows.push({
+      figure: `provision ×${count} @${concurrency}: median / p95 per tenant`,
+      value: `${pct(times, 50).toFixed(0)} ms / ${pct(times, 95).toFixed(0)} ms`,
+    });
+    rows.push({
+      figure: `provision ×${count} @${concurrency}: wall time`,
+      value: `${(wall / 1000).toFixed(1)} s (${((count / wall) * 1000).toFixed(2)} tenants/s)`,
+    });
     json[`provision_c${concurrency}`] = { medianMs: pct(times, 50), p95Ms: pct(times, 95), wallMs: wall };
     await mapLimit(slugs, 4, (slug) => eng.service.delete(eng.runtime, slug, false));
   }
@@ -48,20 +60,36 @@ try {
     let entryBytes = 0;
     for (let i = 0; i < n; i++) {
       const slug = `scale-${String(i).padStart(5, '0')}-customer`;
-      const raw = encodeEntry({ name: `Customer ${i} International Holdings`, tier: 'PRO', status: 'active', created: new Date().toISOString(), schema: 3, users: 2500 });
+      const raw = encodeEntry({
+        name: `Customer ${i} International Holdings`,
+        tier: 'PRO',
+        status: 'active',
+        created: new Date().toISOString(),
+        schema: 3,
+        users: 2500,
+      });
       entryBytes += Buffer.byteLength(slug) + Buffer.byteLength(raw);
       shards[shardIndex(slug, DEFAULT_SHARDS)]![slug] = raw;
     }
     for (const [i, data] of shards.entries()) {
       const body = { metadata: { name: shardName(i), labels: { ...MANAGED_BY_LABEL, [REGISTRY_LABEL_KEY]: 'tenants' } }, data };
-      await core.replaceNamespacedConfigMap({ name: shardName(i), namespace: ns.namespace, body }).catch(() => core.createNamespacedConfigMap({ namespace: ns.namespace, body }));
+      await core
+        .replaceNamespacedConfigMap({ name: shardName(i), namespace: ns.namespace, body })
+        .catch(() => core.createNamespacedConfigMap({ namespace: ns.namespace, body }));
     }
-    const biggest = Math.max(...(await core.listNamespacedConfigMap({ namespace: ns.namespace, labelSelector: `${REGISTRY_LABEL_KEY}=tenants` })).items.map((c) => Buffer.byteLength(JSON.stringify(c))));
+    const biggest = Math.max(
+      ...(await core.listNamespacedConfigMap({ namespace: ns.namespace, labelSelector: `${REGISTRY_LABEL_KEY}=tenants` })).items.map((c) =>
+        Buffer.byteLength(JSON.stringify(c)),
+      ),
+    );
     const t = performance.now();
     const out = await eng.service.reconcile(eng.runtime);
     const ms = performance.now() - t;
     rows.push({ figure: `reconcile ${n} tenants: time / API calls`, value: `${ms.toFixed(0)} ms / ${out.apiCalls} (4 LIST + 1 SQL)` });
-    rows.push({ figure: `registry ${n} tenants: bytes per tenant / largest shard`, value: `${(entryBytes / n).toFixed(0)} B / ${(biggest / 1024).toFixed(0)} KiB of 1024 KiB` });
+    rows.push({
+      figure: `registry ${n} tenants: bytes per tenant / largest shard`,
+      value: `${(entryBytes / n).toFixed(0)} B / ${(biggest / 1024).toFixed(0)} KiB of 1024 KiB`,
+    });
     json[`reconcile_${n}`] = { ms, apiCalls: out.apiCalls, bytesPerTenant: entryBytes / n, largestShardBytes: biggest };
   }
 } finally {

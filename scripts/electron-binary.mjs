@@ -20,6 +20,10 @@ export function findElectronBinary() {
     timeout: 180_000,
   });
   if (r.status === 0 && r.stdout) return { path: r.stdout, reason: null };
-  const lastLine = `${r.stderr ?? ''}`.trim().split('\n').find((l) => /fetch failed|ENOTFOUND|ECONN|Error:/.test(l)) ?? 'download failed';
+  const lastLine =
+    `${r.stderr ?? ''}`
+      .trim()
+      .split('\n')
+      .find((l) => /fetch failed|ENOTFOUND|ECONN|Error:/.test(l)) ?? 'download failed';
   return { path: null, reason: `the Electron binary is missing and could not be downloaded (${lastLine.trim()})` };
 }

@@ -15,10 +15,22 @@ const pgBin = () => {
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 
 export const checks = [
-  { name: 'Node.js 24 or newer', ok: nodeMajor >= 24, fix: 'npm i -g node@24 --prefix ~/.local/node24 && export PATH=~/.local/node24/bin:$PATH' },
-  { name: 'Chromium (/usr/bin/chromium)', ok: existsSync(process.env.GATEHOUSE_CHROMIUM ?? '/usr/bin/chromium'), fix: 'sudo apt-get install -y chromium' },
+  {
+    name: 'Node.js 24 or newer',
+    ok: nodeMajor >= 24,
+    fix: 'npm i -g node@24 --prefix ~/.local/node24 && export PATH=~/.local/node24/bin:$PATH',
+  },
+  {
+    name: 'Chromium (/usr/bin/chromium)',
+    ok: existsSync(process.env.GATEHOUSE_CHROMIUM ?? '/usr/bin/chromium'),
+    fix: 'sudo apt-get install -y chromium',
+  },
   { name: 'PostgreSQL server binaries (initdb, pg_ctl)', ok: pgBin(), fix: 'sudo apt-get install -y postgresql' },
-  { name: 'Go toolchain (builds the Kubernetes test cluster)', ok: has('go'), fix: 'install Go 1.24+ from your distribution (apt-get install golang) or go.dev' },
+  {
+    name: 'Go toolchain (builds the Kubernetes test cluster)',
+    ok: has('go'),
+    fix: 'install Go 1.24+ from your distribution (apt-get install golang) or go.dev',
+  },
   { name: 'openssl (test cluster certificates)', ok: has('openssl'), fix: 'sudo apt-get install -y openssl' },
   { name: 'dbus-run-session (real keychain test)', ok: has('dbus-run-session'), fix: 'sudo apt-get install -y dbus' },
   { name: 'gnome-keyring-daemon (real keychain test)', ok: has('gnome-keyring-daemon'), fix: 'sudo apt-get install -y gnome-keyring' },

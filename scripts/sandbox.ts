@@ -69,12 +69,22 @@ async function configure(state: NonNullable<ReturnType<typeof readState>>, env: 
     await invoke(router, 'clusters.profile.save', {
       clusterId: ctx.id,
       namespace: state.platformNamespace,
-      database: { host: pg.host, port: pg.port, user: pg.user, database: pg.database, sslMode: 'disable', allowInsecureTls: true, password: pg.password }, // the harness PostgreSQL has no TLS
+      database: {
+        host: pg.host,
+        port: pg.port,
+        user: pg.user,
+        database: pg.database,
+        sslMode: 'disable',
+        allowInsecureTls: true,
+        password: pg.password,
+      }, // the harness PostgreSQL has no TLS
       expectedOffline: false,
     });
     const st = await invoke<{ state: string; error: string | null }>(router, 'clusters.state', { refresh: true });
     if (st.state !== 'online') throw new Error(`the harness cluster is ${st.state}: ${st.error ?? 'no answer'}`);
-    say(`cluster "${ctx.contextName}" selected (least-privilege operator kubeconfig), namespace ${state.platformNamespace}, PostgreSQL ${pg.user}@${pg.host}:${pg.port}`);
+    say(
+      `cluster "${ctx.contextName}" selected (least-privilege operator kubeconfig), namespace ${state.platformNamespace}, PostgreSQL ${pg.user}@${pg.host}:${pg.port}`,
+    );
 
     step(3, `Demo tenants: ${SANDBOX_TENANTS.map((t) => t.slug).join(', ')}`);
     const results = await seedTenants(engine.tenants, await engine.directory.forContext(ctx.id), {
@@ -87,7 +97,12 @@ async function configure(state: NonNullable<ReturnType<typeof readState>>, env: 
     step(4, 'Development license (signed with the test keys; trusted in development mode only)');
     const status = await invoke<{ state: string; customer?: string | null }>(router, 'license.status', {});
     if (status.state === 'none') {
-      const { jws } = await makeLicense({ customer: 'Gatehouse Sandbox', tier: 'Enterprise', limits: { tenants: 50, users: 10_000 }, features: ['sso', 'audit-export'] });
+      const { jws } = await makeLicense({
+        customer: 'Gatehouse Sandbox',
+        tier: 'Enterprise',
+        limits: { tenants: 50, users: 10_000 },
+        features: ['sso', 'audit-export'],
+      });
       await invoke(router, 'license.activate', { license: jws });
       say('activated: Enterprise, 50 tenants, 10,000 users, and fanned out to every tenant');
     } else say(`a license is already in place (${status.state}): left as it is`);
@@ -160,7 +175,9 @@ async function main(): Promise<void> {
   };
   await configure(state, env);
   if (values['no-serve']) {
-    console.log(`\n[sandbox] seeded in ${secs()}; start the console with:\n  KUBECONFIG=${state.kubeconfigs.operator} GATEHOUSE_SECRET_STORE=encrypted-file GATEHOUSE_SECRET_PASSPHRASE=${passphrase} npx tsx src-main/serve/cli.ts --dev --data-dir ${dataDir}`);
+    console.log(
+      `\n[sandbox] seeded in ${secs()}; start the console with:\n  KUBECONFIG=${state.kubeconfigs.operator} GATEHOUSE_SECRET_STORE=encrypted-file GATEHOUSE_SECRET_PASSPHRASE=${passphrase} npx tsx src-main/serve/cli.ts --dev --data-dir ${dataDir}`,
+    );
     return;
   }
   serve(env);

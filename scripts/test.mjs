@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 const stages = [
   ['preflight', 'node scripts/preflight.mjs'],
   ['typecheck', 'npm run --silent typecheck'],
-  ['lint', 'npx eslint .'],
+  ['lint', 'npx eslint . && npx prettier --check .'],
   ['unit', 'npx vitest run --project unit'],
   ['keychain (real Secret Service)', 'sh scripts/with-keyring.sh npx vitest run --project keychain'],
   ['integration (real Kubernetes API server + PostgreSQL)', 'npx vitest run --project integration'],
@@ -20,7 +20,10 @@ const stages = [
 /** The run folder `npm run cluster:up` / `cluster:down` use (test/harness/config.ts runDir()). */
 const harnessDir = process.env.GATEHOUSE_HARNESS_DIR
   ? resolve(process.env.GATEHOUSE_HARNESS_DIR)
-  : join(process.env.GATEHOUSE_HARNESS_CACHE ? resolve(process.env.GATEHOUSE_HARNESS_CACHE) : join(homedir(), '.cache', 'gatehouse-harness'), 'run');
+  : join(
+      process.env.GATEHOUSE_HARNESS_CACHE ? resolve(process.env.GATEHOUSE_HARNESS_CACHE) : join(homedir(), '.cache', 'gatehouse-harness'),
+      'run',
+    );
 
 /** A harness whose state file lists at least one live process. */
 function harnessRunning() {
@@ -54,7 +57,9 @@ function finish(summary, code) {
     console.log(`\n${summary}; the cluster harness you started in ${harnessDir} is still running (stop it with \`${down}\`).`);
     process.exit(code);
   }
-  console.error(`\n${summary}, but it left a cluster harness running in ${harnessDir} that was not running when it started: stop it with \`${down}\`.`);
+  console.error(
+    `\n${summary}, but it left a cluster harness running in ${harnessDir} that was not running when it started: stop it with \`${down}\`.`,
+  );
   process.exit(code || 1);
 }
 

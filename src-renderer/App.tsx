@@ -11,6 +11,7 @@ import { ShortcutsHelp } from './shell/ShortcutsHelp';
 import { useGlobalShortcuts } from './shell/shortcuts';
 import { ErrorBoundary } from './components/ErrorBoundary';
 import { useOidcSessionKeeper } from './pages/signin/session-keeper';
+import { wireAlertNotifications } from './lib/alert-notifications';
 
 const entries = availableNav();
 // one lazy component per page, created once so React keeps its state
@@ -30,6 +31,7 @@ export function App() {
   useEffect(() => {
     void load();
     wireClusterEvents();
+    wireAlertNotifications();
   }, [load]);
   // cluster data needs an operator; after sign-in (the sign-in page calls useApp.load()) it loads
   useEffect(() => {

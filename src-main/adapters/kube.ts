@@ -1,12 +1,4 @@
-import {
-  ApiException,
-  AppsV1Api,
-  AuthorizationV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  VersionApi,
-} from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { ContractError } from '../../src-shared/contract';
 
 /** The typed API groups Gatehouse uses, built from one kubeconfig context. */
@@ -51,8 +43,7 @@ export function isLoopbackServer(server: string | undefined): boolean {
 /** Labels on every object the console creates, so a reconcile can find orphans. */
 export const MANAGED_BY_LABEL = { 'app.kubernetes.io/managed-by': 'gatehouse' } as const;
 
-export const kubeStatusCode = (error: unknown): number | null =>
-  error instanceof ApiException ? error.code : null;
+export const kubeStatusCode = (error: unknown): number | null => (error instanceof ApiException ? error.code : null);
 
 function statusMessage(error: ApiException<unknown>): string {
   const body = error.body;
@@ -79,7 +70,10 @@ export function kubeError(error: unknown, doing: { verb: string; resource: strin
     const msg = statusMessage(error);
     switch (error.code) {
       case 401:
-        return new ContractError('UNAVAILABLE', `The cluster refused the credentials of this kubeconfig (401: expired or revoked certificate or token). Renew them and reconnect.`);
+        return new ContractError(
+          'UNAVAILABLE',
+          `The cluster refused the credentials of this kubeconfig (401: expired or revoked certificate or token). Renew them and reconnect.`,
+        );
       case 403:
         return new ContractError(
           'FORBIDDEN',

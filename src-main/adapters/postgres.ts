@@ -50,10 +50,7 @@ const pbkdf2Async = promisify(pbkdf2);
  * SASLprep (RFC 4013) is the identity on printable ASCII, which is all the console
  * generates; anything else is refused rather than prepared differently from the server.
  */
-export async function scramSha256Verifier(
-  password: string,
-  options: { salt?: Buffer; iterations?: number } = {},
-): Promise<string> {
+export async function scramSha256Verifier(password: string, options: { salt?: Buffer; iterations?: number } = {}): Promise<string> {
   if (!/^[\x20-\x7e]+$/.test(password)) throw new Error('SCRAM verifiers are computed for printable-ASCII passwords only');
   const salt = options.salt ?? randomBytes(SCRAM_SALT_BYTES);
   const iterations = options.iterations ?? SCRAM_ITERATIONS;
@@ -85,7 +82,20 @@ const TLS_CODES: Record<string, string> = {
   CERT_NOT_YET_VALID: 'presented a certificate that is not valid yet (check the clocks)',
 };
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '08006', '08001', '08003']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08006',
+  '08001',
+  '08003',
+]);
 
 /** A database failure as a contract error that says what the operator can do; never the password. */
 export function pgError(error: unknown, doing: string, where?: { host: string; port: number }): ContractError {
@@ -103,16 +113,30 @@ export function pgError(error: unknown, doing: string, where?: { host: string; p
     );
   }
   if (/does not support SSL/i.test(msg)) {
-    return new ContractError('UNAVAILABLE', `PostgreSQL${server} does not accept TLS connections (while ${doing}). Enable ssl on the server, or choose another TLS mode in the cluster profile.`, { tls: 'no-ssl' });
+    return new ContractError(
+      'UNAVAILABLE',
+      `PostgreSQL${server} does not accept TLS connections (while ${doing}). Enable ssl on the server, or choose another TLS mode in the cluster profile.`,
+      { tls: 'no-ssl' },
+    );
   }
   if (CONNECTION_CODES.has(code) || /Connection terminated|connect|timeout/i.test(msg)) {
-    return new ContractError('UNAVAILABLE', `PostgreSQL${server} is unreachable while ${doing} (${code || msg}). Check that the server runs and the network allows it, then retry.`);
+    return new ContractError(
+      'UNAVAILABLE',
+      `PostgreSQL${server} is unreachable while ${doing} (${code || msg}). Check that the server runs and the network allows it, then retry.`,
+    );
   }
   if (code === '28P01' || code === '28000') {
-    return new ContractError('UNAVAILABLE', `PostgreSQL${server} refused the admin credentials while ${doing}. Update the database connection of this cluster profile.`);
+    return new ContractError(
+      'UNAVAILABLE',
+      `PostgreSQL${server} refused the admin credentials while ${doing}. Update the database connection of this cluster profile.`,
+    );
   }
   if (code === '42501') {
-    return new ContractError('FORBIDDEN', `PostgreSQL refused a privilege while ${doing} (${msg}). The admin role needs CREATEROLE and CREATEDB (see docs/tenants.md).`, { postgres: code });
+    return new ContractError(
+      'FORBIDDEN',
+      `PostgreSQL refused a privilege while ${doing} (${msg}). The admin role needs CREATEROLE and CREATEDB (see docs/tenants.md).`,
+      { postgres: code },
+    );
   }
   if (code === '42P04' || code === '42710' || code === '23505') {
     return new ContractError('CONFLICT', `Already exists while ${doing}: ${msg}.`);
@@ -140,13 +164,23 @@ export class PostgresAdmin {
 
   private clientConfig(database: string): pg.ClientConfig {
     return {
-      host: this.cfg.host, port: this.cfg.port, user: this.cfg.user, password: this.cfg.password, database,
+      host: this.cfg.host,
+      port: this.cfg.port,
+      user: this.cfg.user,
+      password: this.cfg.password,
+      database,
       ssl: pgSslOptions(this.cfg.ssl, this.cfg.host),
-      connectionTimeoutMillis: 5_000, query_timeout: 60_000, application_name: 'gatehouse',
+      connectionTimeoutMillis: 5_000,
+      query_timeout: 60_000,
+      application_name: 'gatehouse',
     };
   }
 
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = [], doing = 'querying the admin database'): Promise<R[]> {
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params: unknown[] = [],
+    doing = 'querying the admin database',
+  ): Promise<R[]> {
     try {
       return (await this.pool.query<R>(sql, params)).rows;
     } catch (error) {
@@ -185,13 +219,23 @@ export class PostgresAdmin {
    */
   async setRolePassword(role: string, password: string): Promise<void> {
     const verifier = await scramSha256Verifier(password);
-    await this.query(`ALTER ROLE ${quoteIdent(role)} WITH LOGIN PASSWORD ${quoteLiteral(verifier)}`, [], `setting the password of role ${role}`);
+    await this.query(
+      `ALTER ROLE ${quoteIdent(role)} WITH LOGIN PASSWORD ${quoteLiteral(verifier)}`,
+      [],
+      `setting the password of role ${role}`,
+    );
   }
 
   async ensureDatabase(name: string, owner: string): Promise<{ created: boolean }> {
     if (await this.databaseExists(name)) {
-      const [row] = await this.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [name]);
-      if (row?.owner !== owner) throw new ContractError('CONFLICT', `Database ${name} exists but is owned by ${row?.owner ?? '?'}, not ${owner}. Inspect it before retrying.`);
+      const [row] = await this.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [
+        name,
+      ]);
+      if (row?.owner !== owner)
+        throw new ContractError(
+          'CONFLICT',
+          `Database ${name} exists but is owned by ${row?.owner ?? '?'}, not ${owner}. Inspect it before retrying.`,
+        );
       return { created: false };
     }
     try {
@@ -230,7 +274,10 @@ export class PostgresAdmin {
       [prefix],
       'listing tenant databases and roles',
     );
-    return { databases: rows.filter((r) => r.kind === 'db').map((r) => r.name), roles: rows.filter((r) => r.kind === 'role').map((r) => r.name) };
+    return {
+      databases: rows.filter((r) => r.kind === 'db').map((r) => r.name),
+      roles: rows.filter((r) => r.kind === 'role').map((r) => r.name),
+    };
   }
 
   /** Runs fn on a dedicated connection to another database (a tenant's), as the admin role. */
@@ -266,19 +313,30 @@ export class PostgresAdmin {
   // ---- ownership marks: what a saga created carries its operation id (COMMENT ON …)
 
   /** Whether a database or role exists, the operation that marked it (null: unmarked) and, for a database, its owner. */
-  async ownershipMark(kind: 'database' | 'role', name: string): Promise<{ exists: boolean; operationId: string | null; owner: string | null }> {
+  async ownershipMark(
+    kind: 'database' | 'role',
+    name: string,
+  ): Promise<{ exists: boolean; operationId: string | null; owner: string | null }> {
     const sql =
       kind === 'database'
         ? `SELECT shobj_description(oid, 'pg_database') AS mark, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1`
         : `SELECT shobj_description(oid, 'pg_authid') AS mark, NULL::text AS owner FROM pg_roles WHERE rolname = $1`;
-    const [row] = await this.query<{ mark: string | null; owner: string | null }>(sql, [name], `reading the ownership mark of ${kind} ${name}`);
+    const [row] = await this.query<{ mark: string | null; owner: string | null }>(
+      sql,
+      [name],
+      `reading the ownership mark of ${kind} ${name}`,
+    );
     if (!row) return { exists: false, operationId: null, owner: null };
     return { exists: true, operationId: parseOwnershipMark(row.mark), owner: row.owner };
   }
 
   async setOwnershipMark(kind: 'database' | 'role', name: string, operationId: string): Promise<void> {
     const what = kind === 'database' ? 'DATABASE' : 'ROLE';
-    await this.query(`COMMENT ON ${what} ${quoteIdent(name)} IS ${quoteLiteral(ownershipMark(operationId))}`, [], `marking ${kind} ${name}`);
+    await this.query(
+      `COMMENT ON ${what} ${quoteIdent(name)} IS ${quoteLiteral(ownershipMark(operationId))}`,
+      [],
+      `marking ${kind} ${name}`,
+    );
   }
 
   /** Creates a login role and marks it in one transaction, so no unmarked role of ours can exist. */

@@ -119,7 +119,9 @@ export function openLocalStore(dataDir: string, migrations: CacheMigration[], op
   if (!fs.existsSync(statePath) && fs.existsSync(cachePath) && hasTable(cachePath, 'settings')) {
     const aside = `${cachePath}.legacy-0.1`;
     moveAside(cachePath, aside);
-    warnings.push(`A local file from Gatehouse 0.1 (${cachePath}) held durable state in the cache; it was kept as ${aside}. Nothing was deleted.`);
+    warnings.push(
+      `A local file from Gatehouse 0.1 (${cachePath}) held durable state in the cache; it was kept as ${aside}. Nothing was deleted.`,
+    );
   }
 
   if (options.resetState && fs.existsSync(statePath)) {
@@ -130,7 +132,10 @@ export function openLocalStore(dataDir: string, migrations: CacheMigration[], op
 
   let state: Sqlite;
   try {
-    state = openChecked(statePath, migrations.filter((m) => m.store === 'state'));
+    state = openChecked(
+      statePath,
+      migrations.filter((m) => m.store === 'state'),
+    );
   } catch (error) {
     const recovery = [
       fs.existsSync(backupPath)
@@ -148,7 +153,9 @@ export function openLocalStore(dataDir: string, migrations: CacheMigration[], op
     const aside = `${cachePath}.corrupt-${stamp()}`;
     moveAside(cachePath, aside);
     openChecked(cachePath, cacheMigrations).close();
-    warnings.push(`The local cache ${cachePath} could not be read (${reasonOf(error)}); it was moved to ${aside} and rebuilt from the cluster.`);
+    warnings.push(
+      `The local cache ${cachePath} could not be read (${reasonOf(error)}); it was moved to ${aside} and rebuilt from the cluster.`,
+    );
   }
   state.prepare('ATTACH DATABASE ? AS cache').run(cachePath);
   state.pragma('cache.journal_mode = WAL');

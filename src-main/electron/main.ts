@@ -39,7 +39,11 @@ async function start() {
       return result.canceled ? [] : result.filePaths;
     },
     async saveFileDialog(options) {
-      const result = await dialog.showSaveDialog({ title: options.title, defaultPath: options.defaultName, properties: ['createDirectory'] });
+      const result = await dialog.showSaveDialog({
+        title: options.title,
+        defaultPath: options.defaultName,
+        properties: ['createDirectory'],
+      });
       return result.canceled || !result.filePath ? null : result.filePath;
     },
   });

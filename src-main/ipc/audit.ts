@@ -38,7 +38,11 @@ export function auditHandlers(engine: Engine, shell: ShellServices = {}): Handle
     locateLocal(audit.folders, shell, loc, mode, ctx, {
       what: 'a bundle',
       save: { title: 'Export audit bundle: name a new folder', defaultName: `audit-${new Date().toISOString().slice(0, 10)}` },
-      open: { title: 'Open an audit bundle: choose its manifest.json', filters: [{ name: 'Audit bundle manifest', extensions: ['json'] }], toPath: (f) => path.dirname(f) },
+      open: {
+        title: 'Open an audit bundle: choose its manifest.json',
+        filters: [{ name: 'Audit bundle manifest', extensions: ['json'] }],
+        toPath: (f) => path.dirname(f),
+      },
     });
 
   return {
@@ -82,6 +86,14 @@ export function auditHandlers(engine: Engine, shell: ShellServices = {}): Handle
       const roots = audit.folders.list();
       ctx.audit.after = { roots: roots.filter((r) => r.origin === 'admin').map((r) => r.path) };
       return { roots, dialog: hasDialogs(shell) };
+    },
+    'audit.witnessFile.set': async (input, ctx) => {
+      const cluster = (await ctx.cluster()).clusterId;
+      ctx.audit.target = `audit-checkpoint-file:${cluster}`;
+      ctx.audit.before = { folder: audit.witnessFolder(cluster)?.folder ?? null };
+      const result = await audit.setWitnessFolder(cluster, input.root);
+      ctx.audit.after = result;
+      return result;
     },
     'audit.sync': async (_input, ctx) => audit.sync(ctx.contextId ? (await ctx.cluster()).clusterId : null),
     'audit.signers': () => audit.signers(),

@@ -2,7 +2,15 @@ import { ContractError } from '../../src-shared/contract';
 import path from 'node:path';
 import { ARCHIVE_SUFFIX, type backupsCommands } from '../../src-shared/contract/backups';
 import type { Engine } from '../engine';
-import { backupJobImage, cronJobName, deleteCronJob, jobSecret, readCronJob, writeCronJob, writeJobSecret } from '../engine/backups/cronjob';
+import {
+  backupJobImage,
+  cronJobName,
+  deleteCronJob,
+  jobSecret,
+  readCronJob,
+  writeCronJob,
+  writeJobSecret,
+} from '../engine/backups/cronjob';
 import type { ShellServices } from './handlers';
 import { hasDialogs, locateLocal } from './local-files';
 import type { HandlersFor } from './pipeline';
@@ -34,7 +42,11 @@ export function backupsHandlers(engine: Engine, shell: ShellServices = {}): Hand
       const cluster = await ctx.cluster();
       ctx.audit.target = 'backups:key';
       if (input.clusterName !== cluster.contextName) {
-        throw new ContractError('CONFIRMATION_REQUIRED', `Type the name of the selected cluster, "${cluster.contextName}", to replace its backup key.`, { field: 'clusterName' });
+        throw new ContractError(
+          'CONFIRMATION_REQUIRED',
+          `Type the name of the selected cluster, "${cluster.contextName}", to replace its backup key.`,
+          { field: 'clusterName' },
+        );
       }
       const { before, status } = await s.replaceKey(cluster, ctx.operator.id);
       ctx.audit.before = { recipient: before };
@@ -68,9 +80,33 @@ export function backupsHandlers(engine: Engine, shell: ShellServices = {}): Hand
       const cluster = await ctx.cluster();
       ctx.audit.target = input.slug ? `tenant:${input.slug}` : 'tenants:*';
       const slugs = input.slug ? [input.slug] : await engine.tenants.slugsWithDatabase(cluster);
-      const out = await s.takeMany(cluster, slugs, { reason: 'manual', actor: ctx.operator.id, note: input.note ?? null, verify: input.verify, concurrency: input.concurrency });
-      ctx.audit.after = { operationId: out.operationId, summary: out.summary, backups: out.results.map((r) => ({ slug: r.slug, id: r.backup?.id ?? null, ok: r.ok, error: r.error })) };
-      if (input.slug && !out.results[0]?.ok && !out.results[0]?.backup) throw new ContractError('UNAVAILABLE', `The backup of "${input.slug}" failed: ${out.results[0]?.error ?? 'unknown error'}`);
+      const out = await s.takeMany(cluster, slugs, {
+        reason: 'manual',
+        actor: ctx.operator.id,
+        note: input.note ?? null,
+        verify: input.verify,
+        concurrency: input.concurrency,
+      });
+      ctx.audit.after = {
+        operationId: out.operationId,
+        summary: out.summary,
+        backups: out.results.map((r) => ({ slug: r.slug, id: r.backup?.id ?? null, ok: r.ok, error: r.error })),
+      };
+      if (input.slug && !out.results[0]?.ok && !out.results[0]?.backup)
+        throw new ContractError('UNAVAILABLE', `The backup of "${input.slug}" failed: ${out.results[0]?.error ?? 'unknown error'}`);
+      return out;
+    },
+    'backups.runs': async (_input, ctx) => ({ runs: s.runs.list((await ctx.cluster()).clusterId) }),
+    'backups.runs.resume': async (input, ctx) => {
+      const cluster = await ctx.cluster();
+      ctx.audit.target = `backup-run:${input.runId}`;
+      const before = s.runs.get(input.runId);
+      ctx.audit.before = { status: before.status, counts: before.counts };
+      const out = await s.resumeRun(cluster, input.runId, ctx.operator.id);
+      ctx.audit.after = {
+        summary: out.summary,
+        backups: out.results.map((r) => ({ slug: r.slug, id: r.backup?.id ?? null, ok: r.ok, error: r.error })),
+      };
       return out;
     },
     'backups.verify': async (input, ctx) => {
@@ -84,7 +120,12 @@ export function backupsHandlers(engine: Engine, shell: ShellServices = {}): Hand
       const cluster = await ctx.cluster();
       ctx.audit.target = `tenant:${input.slug}`;
       ctx.audit.before = null;
-      const { operation } = await b.restoreClone(cluster, { backupId: input.backupId, slug: input.slug, name: input.name ?? null, actor: ctx.operator.id });
+      const { operation } = await b.restoreClone(cluster, {
+        backupId: input.backupId,
+        slug: input.slug,
+        name: input.name ?? null,
+        actor: ctx.operator.id,
+      });
       ctx.audit.after = { restoredFrom: input.backupId, slug: input.slug, operationId: operation.id };
       void engine.tenants.reconcile(cluster).catch(() => undefined);
       return { operationId: operation.id, slug: input.slug, steps: operation.steps, notices: operation.notices };
@@ -92,7 +133,12 @@ export function backupsHandlers(engine: Engine, shell: ShellServices = {}): Hand
     'backups.restore.inPlace': async (input, ctx) => {
       const cluster = await ctx.cluster();
       ctx.audit.target = `tenant:${input.slug}`;
-      const { operation, ctx: run } = await b.restoreInPlace(cluster, { backupId: input.backupId, slug: input.slug, name: null, actor: ctx.operator.id });
+      const { operation, ctx: run } = await b.restoreInPlace(cluster, {
+        backupId: input.backupId,
+        slug: input.slug,
+        name: null,
+        actor: ctx.operator.id,
+      });
       const safety = typeof run.op.notes.safetyBackup === 'string' ? run.op.notes.safetyBackup : null;
       ctx.audit.after = { restoredFrom: input.backupId, safetyBackup: safety, operationId: operation.id };
       return { operationId: operation.id, slug: input.slug, safetyBackupId: safety, steps: operation.steps, notices: operation.notices };
@@ -160,10 +206,14 @@ export function backupsHandlers(engine: Engine, shell: ShellServices = {}): Hand
       let job: Awaited<ReturnType<typeof readCronJob>>;
       if (s.targets.get(cluster.clusterId).target.kind === 'directory') {
         // A workstation directory is out of the cluster's reach: only an open console runs this schedule.
-        const note = 'No CronJob: the backup target is a directory on this workstation, so only an open console runs this schedule. Use an S3-compatible bucket to run it in the cluster.';
+        const note =
+          'No CronJob: the backup target is a directory on this workstation, so only an open console runs this schedule. Use an S3-compatible bucket to run it in the cluster.';
         const removed = await deleteCronJob(cluster, input.scope).then(
           () => null,
-          (e: unknown) => (e instanceof ContractError && e.code === 'FORBIDDEN' ? ' (An older CronJob of this schedule could not be checked: the console may not manage cronjobs, see docs/permissions.md.)' : Promise.reject(e)),
+          (e: unknown) =>
+            e instanceof ContractError && e.code === 'FORBIDDEN'
+              ? ' (An older CronJob of this schedule could not be checked: the console may not manage cronjobs, see docs/permissions.md.)'
+              : Promise.reject(e),
         );
         job = { name: cronJobName(input.scope), exists: false, schedule: null, note: `${note}${removed ?? ''}` };
       } else {
@@ -180,7 +230,8 @@ export function backupsHandlers(engine: Engine, shell: ShellServices = {}): Hand
       ctx.audit.target = `backups:schedule:${input.scope}`;
       const removed = await s.removeSchedule(cluster, input.scope);
       await deleteCronJob(cluster, input.scope);
-      if (!removed) throw new ContractError('NOT_FOUND', `No backup schedule for ${input.scope === '*' ? 'all tenants' : `"${input.scope}"`}.`);
+      if (!removed)
+        throw new ContractError('NOT_FOUND', `No backup schedule for ${input.scope === '*' ? 'all tenants' : `"${input.scope}"`}.`);
       ctx.audit.after = { removed: input.scope, cronJob: cronJobName(input.scope) };
       return { removed: input.scope };
     },

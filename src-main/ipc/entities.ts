@@ -51,9 +51,17 @@ export function entitiesHandlers(engine: Engine): HandlersFor<typeof entitiesCom
     },
     'entities.plan': async (input, ctx) => e.plan(await ctx.cluster(), input),
     'entities.apply': async (input, ctx) => {
-      ctx.audit.target = input.slugs ? `entities:sync:${input.slugs.length === 1 ? `tenant:${input.slugs[0]}` : `${input.slugs.length} tenants`}` : 'entities:sync:*';
+      ctx.audit.target = input.slugs
+        ? `entities:sync:${input.slugs.length === 1 ? `tenant:${input.slugs[0]}` : `${input.slugs.length} tenants`}`
+        : 'entities:sync:*';
       const out = await e.apply(await ctx.cluster(), input, ctx.operator.id);
-      ctx.audit.after = { operationId: out.operationId, status: out.status, revision: out.revision, summary: out.summary, failed: out.results.filter((r) => r.status === 'failed').map((r) => r.slug) };
+      ctx.audit.after = {
+        operationId: out.operationId,
+        status: out.status,
+        revision: out.revision,
+        summary: out.summary,
+        failed: out.results.filter((r) => r.status === 'failed').map((r) => r.slug),
+      };
       return out;
     },
     'entities.applyResult': (input) => e.result(input.operationId),

@@ -12,6 +12,10 @@ import { rotationHandlers } from './rotation';
 import { infraHandlers, poolsHandlers, upgradesHandlers, workersHandlers } from './workers';
 import { entitiesHandlers } from './entities';
 import { backupsHandlers } from './backups';
+import { mailHandlers } from './mail';
+import { alertsHandlers, dashboardOverviewHandlers } from './alerts';
+import { tokensHandlers } from './tokens';
+import { membersHandlers } from './members';
 
 /** Host services only a shell can give (native dialogs); browser mode has none. */
 export interface ShellServices {
@@ -41,6 +45,11 @@ export function createHandlers(engine: Engine, shell: ShellServices = {}): Handl
     ...upgradesHandlers(engine),
     ...entitiesHandlers(engine),
     ...backupsHandlers(engine, shell),
+    ...mailHandlers(engine),
+    ...alertsHandlers(engine),
+    ...dashboardOverviewHandlers(engine),
+    ...tokensHandlers(engine),
+    ...membersHandlers(engine),
   };
 }
 

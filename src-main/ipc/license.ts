@@ -23,7 +23,12 @@ export function licenseHandlers(engine: Engine): HandlersFor<typeof licenseComma
         ctx.operator.id,
       );
       ctx.audit.before = summary(previous);
-      ctx.audit.after = { ...(status.license ? { lid: status.license.lid, customer: status.license.customer, tier: status.license.tier, exp: status.license.expiresAt } : {}), fanout: { id: fanout.operationId, status: fanout.status, failed: fanout.failed.length } };
+      ctx.audit.after = {
+        ...(status.license
+          ? { lid: status.license.lid, customer: status.license.customer, tier: status.license.tier, exp: status.license.expiresAt }
+          : {}),
+        fanout: { id: fanout.operationId, status: fanout.status, failed: fanout.failed.length },
+      };
       return { status, fanout };
     },
     'license.clear': async (input, ctx) => {
@@ -61,7 +66,10 @@ export function licenseHandlers(engine: Engine): HandlersFor<typeof licenseComma
     },
     'license.renew.importAnswer': async (input, ctx) => {
       ctx.audit.target = 'license';
-      const { status, fanout, previous } = await license(ctx).importAnswer({ content: input.license, encoding: input.encoding }, ctx.operator.id);
+      const { status, fanout, previous } = await license(ctx).importAnswer(
+        { content: input.license, encoding: input.encoding },
+        ctx.operator.id,
+      );
       ctx.audit.before = summary(previous);
       ctx.audit.after = status.license ? { lid: status.license.lid, exp: status.license.expiresAt } : null;
       return { status, fanout };

@@ -48,7 +48,10 @@ export async function locateLocal(
     return dir;
   }
   if (!hasDialogs(shell)) {
-    throw new ContractError('UNAVAILABLE', 'Native file dialogs exist only in the desktop app; pick a folder from the export roots instead.');
+    throw new ContractError(
+      'UNAVAILABLE',
+      'Native file dialogs exist only in the desktop app; pick a folder from the export roots instead.',
+    );
   }
   if (mode === 'new') {
     const file = await shell.saveFileDialog!(opts.save ?? { title: `Save ${opts.what}`, defaultName: '' });

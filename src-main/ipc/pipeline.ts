@@ -14,11 +14,9 @@ import type { ClusterRuntime } from '../engine/core/cluster-runtime';
 import type { CommandContext } from '../engine/core/context';
 import type { AuditOutcome, AuditRecorder } from '../engine/audit/recorder';
 import { redactSecrets } from '../engine/core/redact';
+import { authorizeCommand, isTenantOnly } from './tenant-scope';
 
-export type Handler<K extends CommandName> = (
-  input: ParsedInput<K>,
-  ctx: CommandContext,
-) => Promise<CommandOutput<K>> | CommandOutput<K>;
+export type Handler<K extends CommandName> = (input: ParsedInput<K>, ctx: CommandContext) => Promise<CommandOutput<K>> | CommandOutput<K>;
 
 /** One handler per contract command: a missing one is a compile error. */
 export type Handlers = { [K in CommandName]: Handler<K> };
@@ -40,9 +38,30 @@ export interface PipelineDeps {
   knownClusterUid(contextId: string): string | null;
   /** Refuses (throws) an operator on a cluster: the development identity works only on the local harness. */
   admitToCluster?(operator: OperatorIdentity, cluster: ClusterRuntime): void;
+  /**
+   * A cluster member's identity as its member record says now (another console may have changed
+   * the role or removed the member): the identity to act with, or null when no longer a member.
+   */
+  refreshIdentity?(connectionId: string, operator: OperatorIdentity): Promise<OperatorIdentity | null>;
+  /**
+   * API-token identities (`via: 'token'`): liveness, scopes and limits, checked before the
+   * handler (ipc/tokens.ts). Without a gate a token identity is refused.
+   */
+  tokenGate?: TokenGate;
   consoleVersion: string;
   /** Unexpected failures go to the log with their stack; the operator gets a short message. */
   logError(command: string, error: unknown): void;
+}
+
+/** An admitted token command: what to give back if it fails, and optionally a filter of its output (fleet reads of a tenant-scoped token). */
+export interface TokenAdmission {
+  release(): Promise<void>;
+  output?: (output: unknown) => unknown;
+}
+
+/** What the pipeline asks before a token identity's command runs; it throws to refuse. */
+export interface TokenGate {
+  admit(operator: OperatorIdentity, name: CommandName, parsedInput: unknown, ctx: CommandContext): Promise<TokenAdmission>;
 }
 
 /**
@@ -56,8 +75,16 @@ export const PUBLIC_COMMANDS: ReadonlySet<string> = new Set([
   'operators.signIn',
   'operators.oidc.begin',
   'operators.oidc.complete',
+  'tokens.signIn',
+  'members.invitations.accept',
 ]);
 const isPublic = (name: string) => PUBLIC_COMMANDS.has(name);
+
+/** The audit record of a token identity names the token (its owner is the actor): "via token <name>". */
+const viaToken = (operator: OperatorIdentity) =>
+  operator.via === 'token' && operator.token
+    ? { via: { kind: 'token' as const, tokenId: operator.token.id, tokenName: operator.token.name } }
+    : {};
 
 const ANONYMOUS: OperatorIdentity = { id: 'anonymous', displayName: 'not signed in', role: 'viewer', via: 'os-user' };
 
@@ -85,7 +112,8 @@ export function createPipeline(deps: PipelineDeps) {
       return { ok: false, error: { code: 'NOT_FOUND', message: `Unknown command ${JSON.stringify(String(name)).slice(0, 80)}.` } };
     }
     const def = commands[name];
-    const identified = deps.identify(connectionId);
+    const known = deps.identify(connectionId);
+    const identified = known?.member && deps.refreshIdentity ? await deps.refreshIdentity(connectionId, known) : known;
     const operator = identified ?? ANONYMOUS;
     // The cluster is fixed here, once: switching clusters mid-command changes nothing for it.
     const contextId = deps.selectedContext(connectionId);
@@ -101,7 +129,8 @@ export function createPipeline(deps: PipelineDeps) {
         resolved ??= (async () => {
           if (!contextId) throw new ContractError('VALIDATION', 'No cluster is selected. Choose one on the Clusters page first.');
           const rt = await deps.resolveCluster(contextId);
-          deps.admitToCluster?.(operator, rt);
+          // admission is about who acts: a public command before sign-in (tokens.signIn) is nobody yet
+          if (identified) deps.admitToCluster?.(operator, rt);
           resolvedUid = rt.clusterId;
           return rt;
         })();
@@ -112,14 +141,22 @@ export function createPipeline(deps: PipelineDeps) {
     let errorCode: string | null = null;
     let parsedInput: unknown = rawInput;
     let intentId: string | undefined;
+    let admission: TokenAdmission | null = null;
     try {
       // identify
       if (!identified && !isPublic(name)) {
         outcome = 'denied';
-        throw new ContractError('UNAUTHENTICATED', 'Sign in to the console first.');
+        throw new ContractError(
+          'UNAUTHENTICATED',
+          known
+            ? 'You are no longer a member of this cluster (an admin removed you). Sign in again, or ask an admin.'
+            : 'Sign in to the console first.',
+        );
       }
-      // authorize
-      if (roleRank[operator.role] < roleRank[def.role]) {
+      // authorize: a global role that suffices ends it here; tenant grants are checked once the input names the tenants
+      const scoped = isTenantOnly(operator) || (operator.grants?.length ?? 0) > 0;
+      const globallyAllowed = !isTenantOnly(operator) && roleRank[operator.role] >= roleRank[def.role];
+      if (!globallyAllowed && !scoped) {
         outcome = 'denied';
         throw new ContractError(
           'FORBIDDEN',
@@ -134,6 +171,15 @@ export function createPipeline(deps: PipelineDeps) {
         throw zodToContractError(parsed.error, 'input');
       }
       parsedInput = parsed.data;
+      let scopeOutput: ((output: unknown) => unknown) | null = null;
+      if (!globallyAllowed) {
+        try {
+          scopeOutput = authorizeCommand(operator, name, def, parsedInput);
+        } catch (error) {
+          outcome = 'denied';
+          throw error;
+        }
+      }
       if (def.confirmField) {
         const data = parsed.data as Record<string, unknown>;
         if (typeof data.confirm !== 'string' || data.confirm !== data[def.confirmField]) {
@@ -165,6 +211,7 @@ export function createPipeline(deps: PipelineDeps) {
             at: new Date().toISOString(),
             cluster: contextId ? deps.knownClusterUid(contextId) : null,
             consoleVersion: deps.consoleVersion,
+            ...viaToken(operator),
           });
         } catch (error) {
           deps.logError(name, error);
@@ -172,6 +219,20 @@ export function createPipeline(deps: PipelineDeps) {
             'UNAVAILABLE',
             `"${name}" was not run: the audit log could not record it (${error instanceof Error ? error.message : String(error)}). Check free disk space and that the data folder is writable, then try again.`,
           );
+        }
+      }
+      // API tokens: still live, and the command inside the token's scopes and limits (a refusal is noted as denied)
+      if (operator.via === 'token') {
+        if (!deps.tokenGate) {
+          outcome = 'denied';
+          throw new ContractError('UNAUTHENTICATED', 'API tokens are not accepted here. Sign in as yourself.');
+        }
+        try {
+          admission = await deps.tokenGate.admit(operator, name, parsedInput, ctx);
+        } catch (error) {
+          // the token or its scope refused the command; a database that cannot answer is a failure
+          if (error instanceof ContractError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED')) outcome = 'denied';
+          throw error;
         }
       }
       // execute
@@ -183,9 +244,12 @@ export function createPipeline(deps: PipelineDeps) {
         outcome = 'failure';
         throw zodToContractError(out.error, 'output');
       }
-      return { ok: true, value: out.data };
+      const shown = scopeOutput ? scopeOutput(out.data) : out.data;
+      return { ok: true, value: admission?.output ? admission.output(shown) : shown };
     } catch (error) {
-      if (outcome === 'success') outcome = 'failure';
+      if (outcome === 'success') outcome = ctx.audit.denied ? 'denied' : 'failure';
+      // a failed command gives back what it counted against its token's limits
+      if (admission) await admission.release();
       const contractError =
         error instanceof ContractError
           ? error
@@ -195,21 +259,32 @@ export function createPipeline(deps: PipelineDeps) {
       return { ok: false, error: contractError.toShape() };
     } finally {
       if (def.mutating) {
-        await deps.audit.record({
-          actor: operator.id,
-          actorRole: operator.role,
-          action: name,
-          target: ctx.audit.target ?? null,
-          params: redactSecrets(parsedInput),
-          before: redactSecrets(ctx.audit.before ?? null),
-          after: redactSecrets(ctx.audit.after ?? null),
-          outcome,
-          errorCode,
-          at: new Date().toISOString(),
-          // Bound to the cluster the command acted on; workstation actions (no cluster touched) go to the local log.
-          cluster: ctx.audit.cluster !== undefined ? ctx.audit.cluster : (resolvedUid ?? (resolved && contextId ? deps.knownClusterUid(contextId) : null)),
-          consoleVersion: deps.consoleVersion,
-        }, intentId);
+        // A public command that signed someone in (sign-in, an accepted invitation) names them as the actor.
+        const actor = isPublic(name) && ctx.audit.actor ? ctx.audit.actor : { id: operator.id, role: operator.role };
+        await deps.audit.record(
+          {
+            actor: actor.id,
+            actorRole: actor.role,
+            action: name,
+            target: ctx.audit.target ?? null,
+            params: redactSecrets(parsedInput),
+            before: redactSecrets(ctx.audit.before ?? null),
+            after: redactSecrets(ctx.audit.after ?? null),
+            outcome,
+            errorCode,
+            at: new Date().toISOString(),
+            // Bound to the cluster the command acted on; workstation actions (no cluster touched) go to the local log.
+            // A refused cluster command goes to that cluster's log too: its admins see who tried what.
+            cluster:
+              ctx.audit.cluster !== undefined
+                ? ctx.audit.cluster
+                : (resolvedUid ??
+                  ((resolved || (outcome === 'denied' && !def.offline)) && contextId ? deps.knownClusterUid(contextId) : null)),
+            consoleVersion: deps.consoleVersion,
+            ...viaToken(operator),
+          },
+          intentId,
+        );
       }
     }
   }

@@ -2,6 +2,8 @@ import { ContractError } from '../../src-shared/contract';
 import type { Engine } from '../engine';
 import { createHandlers, type ShellServices } from './handlers';
 import { createPipeline, type Pipeline, type PipelineDeps } from './pipeline';
+import { scopeEvent } from './tenant-scope';
+import { tokenGate } from './tokens';
 import { events, isEventName, roleRank, type EventDef, type EventName, type OperatorIdentity } from '../../src-shared/contract';
 
 export interface Router extends Pipeline {
@@ -21,10 +23,33 @@ export const mayReceive = (operator: OperatorIdentity | null, def: Pick<EventDef
   operator !== null && roleRank[operator.role] >= roleRank[def.role];
 
 /** How the pipeline finds a session's cluster in the engine (also used by tests that build their own pipeline). */
-export function engineClusterDeps(engine: Engine): Pick<PipelineDeps, 'selectedContext' | 'clusterState' | 'resolveCluster' | 'knownClusterUid' | 'admitToCluster'> {
+export function engineClusterDeps(
+  engine: Engine,
+): Pick<PipelineDeps, 'selectedContext' | 'clusterState' | 'resolveCluster' | 'knownClusterUid' | 'admitToCluster' | 'refreshIdentity'> {
   return {
+    // A member acts on its own cluster only (docs/operators.md, "Members").
+    refreshIdentity: async (connectionId, operator) => {
+      const m = operator.member;
+      if (!m) return operator;
+      let next: OperatorIdentity | null;
+      try {
+        next = await engine.members.current(await engine.directory.byUid(m.cluster), operator);
+      } catch {
+        // The cluster's database cannot be read now: its work cannot run either; keep what we know.
+        return operator;
+      }
+      if (next === null) engine.sessions.signOut(connectionId);
+      else if (next !== operator) engine.sessions.replace(connectionId, next);
+      return next;
+    },
     // The OS user acting as admin (tests, sandbox, --dev) is for the local harness only, in browser mode.
     admitToCluster: (operator, cluster) => {
+      if (operator.member && operator.member.cluster !== cluster.clusterId) {
+        throw new ContractError(
+          'FORBIDDEN',
+          `You are signed in as a member of another cluster, not of "${cluster.contextName}". Sign out and sign in as a member of this cluster (choose it on the sign-in page).`,
+        );
+      }
       if (operator.via !== 'os-user' || engine.mode !== 'browser' || engine.directory.isDevHarness(cluster.clusterId)) return;
       throw new ContractError(
         'FORBIDDEN',
@@ -45,6 +70,7 @@ export function createRouter(engine: Engine, shell: ShellServices = {}): Router 
     identify: (connectionId) => engine.sessions.identify(connectionId),
     audit: engine.audit,
     ...engineClusterDeps(engine),
+    tokenGate: tokenGate(engine),
     consoleVersion: engine.version,
     logError: (command, error) => engine.log.error({ command, err: error }, 'command failed'),
   });
@@ -54,10 +80,16 @@ export function createRouter(engine: Engine, shell: ShellServices = {}): Router 
       if (!isEventName(event)) throw new Error(`unknown event ${event.slice(0, 80)}`);
       const def = events[event as EventName];
       return engine.bus.subscribe(event as EventName, (payload) => {
-        if (!mayReceive(engine.sessions.identify(connectionId), def)) return;
+        const operator = engine.sessions.identify(connectionId);
+        if (!mayReceive(operator, def)) return;
         const parsed = def.payload.safeParse(payload);
-        if (parsed.success) listener(parsed.data);
-        else engine.log.error({ event, issues: parsed.error.issues }, 'event payload does not match the contract');
+        if (!parsed.success) {
+          engine.log.error({ event, issues: parsed.error.issues }, 'event payload does not match the contract');
+          return;
+        }
+        // A tenant-scoped operator receives only the rows of its tenants.
+        const scoped = scopeEvent(operator, event as EventName, parsed.data);
+        if (scoped !== null) listener(scoped);
       });
     },
     async endConnection(connectionId) {

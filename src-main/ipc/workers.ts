@@ -14,7 +14,11 @@ export function workersHandlers(engine: Engine): HandlersFor<typeof workersComma
       const before = await w.getConfig(cluster, input.slug);
       ctx.audit.before = { config: before.config, stored: before.stored, loginWorker: before.loginWorker?.name ?? null };
       const out = await w.setConfig(cluster, input, ctx.operator.id);
-      ctx.audit.after = { config: out.config, operationId: out.operationId, loginWorker: out.loginWorker ? { name: out.loginWorker.name, available: out.loginWorker.available } : null };
+      ctx.audit.after = {
+        config: out.config,
+        operationId: out.operationId,
+        loginWorker: out.loginWorker ? { name: out.loginWorker.name, available: out.loginWorker.available } : null,
+      };
       return out;
     },
     'tenants.profile.set': async (input, ctx) => {
@@ -109,13 +113,19 @@ export function poolsHandlers(engine: Engine): HandlersFor<typeof poolsCommands>
 /** Upgrades: each command audited with the upgrade's state before and after. */
 export function upgradesHandlers(engine: Engine): HandlersFor<typeof upgradesCommands> {
   const u = engine.workers.upgrades;
-  const brief = (s: { state: string; component: string; version: string } | null) => (s ? { state: s.state, component: s.component, version: s.version } : null);
+  const brief = (s: { state: string; component: string; version: string } | null) =>
+    s ? { state: s.state, component: s.component, version: s.version } : null;
   return {
     'upgrades.start': async (input, ctx) => {
       ctx.audit.target = `upgrade:${input.component}`;
       ctx.audit.before = null;
       const out = await u.start(await ctx.cluster(), input, ctx.operator.id);
-      ctx.audit.after = { ...brief(out), operationId: out.operationId, canaryPool: out.canaryPool, targets: out.targets.map((t) => ({ deployment: t.deployment, from: t.from, to: t.to })) };
+      ctx.audit.after = {
+        ...brief(out),
+        operationId: out.operationId,
+        canaryPool: out.canaryPool,
+        targets: out.targets.map((t) => ({ deployment: t.deployment, from: t.from, to: t.to })),
+      };
       return out;
     },
     'upgrades.status': async (input, ctx) => ({ upgrade: u.status(await ctx.cluster(), input.operationId) }),

@@ -15,11 +15,15 @@ type Incoming = { type?: unknown; id?: unknown; command?: unknown; input?: unkno
 
 const internalError = (command: string): Result<unknown> => ({
   ok: false,
-  error: { code: 'INTERNAL', message: `"${command.slice(0, 80)}" failed unexpectedly. The console log has the details; try again or report it.` },
+  error: {
+    code: 'INTERNAL',
+    message: `"${command.slice(0, 80)}" failed unexpectedly. The console log has the details; try again or report it.`,
+  },
 });
 
 /** An id we echo back: the client's number or short string, nothing else. */
-const replyId = (id: unknown) => ((typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id.length <= 64) ? id : null);
+const replyId = (id: unknown) =>
+  (typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id.length <= 64) ? id : null;
 
 export interface BridgeOptions {
   ws: WebSocket;
@@ -64,9 +68,24 @@ export function bridge({ ws, router, connectionId, sessionOpen, touch, log }: Br
     const { type, id, command, input, event } = message as Incoming;
     touch();
     if (type === 'invoke') {
-      if (typeof command !== 'string') return send({ type: 'result', id: replyId(id), result: { ok: false, error: { code: 'VALIDATION', message: 'A command name is required.' } } });
+      if (typeof command !== 'string')
+        return send({
+          type: 'result',
+          id: replyId(id),
+          result: { ok: false, error: { code: 'VALIDATION', message: 'A command name is required.' } },
+        });
       if (inFlight >= MAX_IN_FLIGHT) {
-        return send({ type: 'result', id: replyId(id), result: { ok: false, error: { code: 'UNAVAILABLE', message: `More than ${MAX_IN_FLIGHT} commands are running on this connection; wait for some to finish and try again.` } } });
+        return send({
+          type: 'result',
+          id: replyId(id),
+          result: {
+            ok: false,
+            error: {
+              code: 'UNAVAILABLE',
+              message: `More than ${MAX_IN_FLIGHT} commands are running on this connection; wait for some to finish and try again.`,
+            },
+          },
+        });
       }
       inFlight++;
       let result: Result<unknown>;
@@ -85,7 +104,10 @@ export function bridge({ ws, router, connectionId, sessionOpen, touch, log }: Br
       if (typeof event !== 'string') return refuse('An event name is required.');
       if (unsubscribers.has(event)) return;
       try {
-        unsubscribers.set(event, router.subscribe(connectionId, event, (payload) => send({ type: 'event', event, payload })));
+        unsubscribers.set(
+          event,
+          router.subscribe(connectionId, event, (payload) => send({ type: 'event', event, payload })),
+        );
       } catch {
         refuse(`Unknown event ${JSON.stringify(event.slice(0, 80))}.`);
       }
@@ -101,7 +123,9 @@ export function bridge({ ws, router, connectionId, sessionOpen, touch, log }: Br
   }
 
   ws.on('message', (data, isBinary) => {
-    handle(data, isBinary).catch((error: unknown) => log.warn({ err: error, connectionId }, 'browser mode: a message could not be handled'));
+    handle(data, isBinary).catch((error: unknown) =>
+      log.warn({ err: error, connectionId }, 'browser mode: a message could not be handled'),
+    );
   });
   // invalid frames (bad UTF-8, oversize, protocol errors): ws closes the socket with the right code; we only must not let it throw
   ws.on('error', () => undefined);

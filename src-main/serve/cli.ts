@@ -27,7 +27,10 @@ function positiveNumber(flag: string, raw: string | undefined, fallback: number)
  * started in the background with `&` (SIGTTIN).
  */
 function offerFreshLinks(server: RunningServer) {
-  const print = (why: string) => console.log(`\nA fresh sign-in link (${why}; it works once, within ${Math.round(DEFAULT_SESSION_LIMITS.tokenLifetimeMs / 60_000)} minutes):\n\n  ${server.newOpenUrl()}\n`);
+  const print = (why: string) =>
+    console.log(
+      `\nA fresh sign-in link (${why}; it works once, within ${Math.round(DEFAULT_SESSION_LIMITS.tokenLifetimeMs / 60_000)} minutes):\n\n  ${server.newOpenUrl()}\n`,
+    );
   if (process.platform !== 'win32') process.on('SIGUSR2', () => print('SIGUSR2'));
   if (process.platform === 'win32' || !process.stdin.isTTY) {
     const lines = readline.createInterface({ input: process.stdin });
@@ -64,10 +67,13 @@ export async function main(argv = process.argv.slice(2)) {
       console.error(`gatehouse: refusing to listen on ${host}. Browser mode is loopback-only; add --allow-remote if you really mean it.`);
       process.exit(2);
     }
-    console.warn(`gatehouse: WARNING: listening on ${host}. Anyone who can reach this address and obtains a sign-in link can operate your clusters.`);
+    console.warn(
+      `gatehouse: WARNING: listening on ${host}. Anyone who can reach this address and obtains a sign-in link can operate your clusters.`,
+    );
   }
   const idleMs = positiveNumber('--session-idle-minutes', values['session-idle-minutes'], DEFAULT_SESSION_LIMITS.idleMs / 60_000) * 60_000;
-  const lifetimeMs = positiveNumber('--session-max-hours', values['session-max-hours'], DEFAULT_SESSION_LIMITS.lifetimeMs / 3_600_000) * 3_600_000;
+  const lifetimeMs =
+    positiveNumber('--session-max-hours', values['session-max-hours'], DEFAULT_SESSION_LIMITS.lifetimeMs / 3_600_000) * 3_600_000;
   const engine = createEngine({
     mode: 'browser',
     dataDir: values['data-dir'],

@@ -67,7 +67,13 @@ function parseTarget(raw: string | undefined): URL | null {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  421: 'Misdirected Request',
+};
 
 /** Refuses an upgrade on the raw socket (the HTTP response object does not exist there). */
 function refuseUpgrade(socket: Duplex, status: number, message: string) {
@@ -106,7 +112,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     for (const ws of socketsOf.get(session) ?? []) ws.close(CLOSE_SESSION_ENDED, 'session ended');
     socketsOf.delete(session);
     // the operator signed in on that browser session is signed out with it
-    options.router.endConnection(connectionIdOf(session)).catch((error: unknown) => log.warn({ err: error }, 'browser mode: ending a session failed'));
+    options.router
+      .endConnection(connectionIdOf(session))
+      .catch((error: unknown) => log.warn({ err: error }, 'browser mode: ending a session failed'));
   });
   let allowedHosts: Set<string> = new Set();
 
@@ -127,7 +135,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   function handleRequest(req: http.IncomingMessage, res: http.ServerResponse) {
     if (!hostAllowed(req)) return plainReply(res, 421, 'Unknown Host header: Gatehouse answers only on the address it printed.');
     if (!originAllowed(req)) return plainReply(res, 403, 'Cross-origin requests are refused.');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return plainReply(res, 405, 'Only GET is served here; commands travel over the WebSocket.', { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return plainReply(res, 405, 'Only GET is served here; commands travel over the WebSocket.', { allow: 'GET, HEAD' });
     const target = parseTarget(req.url);
     if (!target) return plainReply(res, 400, 'Malformed request target.');
     if (!underBase(target.pathname)) return plainReply(res, 401, UNAUTHENTICATED);
@@ -179,12 +188,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     socket.on('error', () => socket.destroy());
     try {
       if (!hostAllowed(req)) return refuseUpgrade(socket, 421, 'Unknown Host header.');
-      if (req.headers.origin === undefined || !originMatches(req.headers.origin)) return refuseUpgrade(socket, 403, 'The WebSocket needs this console as its Origin.');
+      if (req.headers.origin === undefined || !originMatches(req.headers.origin))
+        return refuseUpgrade(socket, 403, 'The WebSocket needs this console as its Origin.');
       const target = parseTarget(req.url);
       if (!target || target.pathname !== `${basePath}/ws`) return refuseUpgrade(socket, 404, 'No WebSocket here.');
       const session = sessionOf(req);
       if (!session) return refuseUpgrade(socket, 401, UNAUTHENTICATED);
-      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuseUpgrade(socket, 400, 'Only WebSocket upgrades are accepted.');
+      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
+        return refuseUpgrade(socket, 400, 'Only WebSocket upgrades are accepted.');
       wss.handleUpgrade(req, socket, head, (ws) => {
         if (!sessions.isOpen(session)) return ws.close(CLOSE_SESSION_ENDED, 'session ended');
         let open = socketsOf.get(session);

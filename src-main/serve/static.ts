@@ -17,7 +17,12 @@ const MIME: Record<string, string> = {
 
 export function plainReply(res: http.ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
   if (res.headersSent) return void res.destroy();
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
   res.end(message);
 }
 

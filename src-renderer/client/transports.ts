@@ -36,7 +36,10 @@ const WAIT_MARGIN_MS = 30_000;
 export function invokeTimeoutMs(command: string, input: unknown): number {
   const long = LONG_READS.has(command) || (isCommandName(command) && commands[command].mutating);
   const base = long ? LONG_TIMEOUT_MS : READ_TIMEOUT_MS;
-  const wait = input && typeof input === 'object' && 'timeoutMs' in input && typeof input.timeoutMs === 'number' ? input.timeoutMs + WAIT_MARGIN_MS : 0;
+  const wait =
+    input && typeof input === 'object' && 'timeoutMs' in input && typeof input.timeoutMs === 'number'
+      ? input.timeoutMs + WAIT_MARGIN_MS
+      : 0;
   return Math.max(base, wait);
 }
 
@@ -50,7 +53,10 @@ const unavailable = (message: string): Result<unknown> => ({ ok: false, error: {
  * that were in flight with a message that says their outcome is unknown, and
  * gives every call a timeout so none waits forever.
  */
-export function webSocketTransport(url: string, options: WebSocketTransportOptions = {}): Transport & { onStatus(cb: (s: EngineStatus) => void): () => void } {
+export function webSocketTransport(
+  url: string,
+  options: WebSocketTransportOptions = {},
+): Transport & { onStatus(cb: (s: EngineStatus) => void): () => void } {
   const timeoutFor = options.timeoutFor ?? invokeTimeoutMs;
   const firstDelay = options.reconnectDelayMs ?? 500;
   const maxDelay = options.maxReconnectDelayMs ?? 5_000;
@@ -118,7 +124,11 @@ export function webSocketTransport(url: string, options: WebSocketTransportOptio
         } else {
           socket = null;
           for (const { command, done } of [...pending.values()]) {
-            done(unavailable(`Lost the connection to the console engine while "${command}" was running; it may or may not have completed. The page reloads its data once the engine answers again: check there before retrying.`));
+            done(
+              unavailable(
+                `Lost the connection to the console engine while "${command}" was running; it may or may not have completed. The page reloads its data once the engine answers again: check there before retrying.`,
+              ),
+            );
           }
         }
         lost = true;
@@ -132,7 +142,10 @@ export function webSocketTransport(url: string, options: WebSocketTransportOptio
   return {
     async invoke(command, input) {
       const ws = await connect().catch(() => null);
-      if (!ws) return unavailable('Cannot reach the console engine; in browser mode, check that `npm run serve` still runs (the page reconnects by itself).');
+      if (!ws)
+        return unavailable(
+          'Cannot reach the console engine; in browser mode, check that `npm run serve` still runs (the page reconnects by itself).',
+        );
       const id = nextId++;
       const ms = timeoutFor(command, input);
       return new Promise((resolve) => {

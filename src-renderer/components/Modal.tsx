@@ -4,7 +4,8 @@ import { Icon } from '../shell/Icon';
 /** Open dialogs, the topmost last: only the topmost traps focus and answers Escape. */
 const openDialogs: HTMLElement[] = [];
 
-const TABBABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+const TABBABLE =
+  'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 /** Elements Tab can reach inside `root`, in order (visible ones only). */
 function tabbables(root: HTMLElement): HTMLElement[] {
@@ -29,7 +30,21 @@ function restoreFocus(opener: HTMLElement | null) {
  * that leaves any other way is brought back), Escape closes, and on close focus
  * returns to where it was. Toasts (marked `data-modal-exempt`) stay reachable.
  */
-export function Modal({ title, onClose, children, footer, wide, testId }: { title: string; onClose(): void; children: ReactNode; footer?: ReactNode; wide?: boolean; testId?: string }) {
+export function Modal({
+  title,
+  onClose,
+  children,
+  footer,
+  wide,
+  testId,
+}: {
+  title: string;
+  onClose(): void;
+  children: ReactNode;
+  footer?: ReactNode;
+  wide?: boolean;
+  testId?: string;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   const bodyRef = useRef<HTMLDivElement>(null);
   const [scrolls, setScrolls] = useState(false);
@@ -53,7 +68,9 @@ export function Modal({ title, onClose, children, footer, wide, testId }: { titl
     openDialogs.push(dialog);
     const isTop = () => openDialogs[openDialogs.length - 1] === dialog;
     const focusFirst = () => {
-      const first = dialog.querySelector<HTMLElement>('input:not([disabled]), select:not([disabled]), textarea:not([disabled]), button:not([disabled]):not(.modal-close)');
+      const first = dialog.querySelector<HTMLElement>(
+        'input:not([disabled]), select:not([disabled]), textarea:not([disabled]), button:not([disabled]):not(.modal-close)',
+      );
       (first ?? dialog).focus();
     };
     focusFirst();
@@ -107,7 +124,15 @@ export function Modal({ title, onClose, children, footer, wide, testId }: { titl
         if (e.target === e.currentTarget) onClose();
       }}
     >
-      <div className={`modal ${wide ? 'modal-wide' : ''}`} role="dialog" aria-modal="true" tabIndex={-1} aria-labelledby={titleId} ref={ref} data-testid={testId}>
+      <div
+        className={`modal ${wide ? 'modal-wide' : ''}`}
+        role="dialog"
+        aria-modal="true"
+        tabIndex={-1}
+        aria-labelledby={titleId}
+        ref={ref}
+        data-testid={testId}
+      >
         <header className="modal-header">
           <h2 id={titleId}>{title}</h2>
           <button className="icon-btn modal-close" aria-label="Close" onClick={onClose}>

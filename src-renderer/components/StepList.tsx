@@ -80,7 +80,9 @@ export function StepList({ steps, planned = [] }: { steps: StepView[]; planned?:
     <ol className="steps" data-testid="step-list">
       {all.map((s) => (
         <li key={s.name} className={`step step-${s.status}`} data-testid={`step-${s.name}`} data-status={s.status}>
-          <span className="step-status">{s.status === 'done' ? <Icon name="check" size={11} /> : s.status === 'failed' ? <Icon name="x" size={11} /> : null}</span>
+          <span className="step-status">
+            {s.status === 'done' ? <Icon name="check" size={11} /> : s.status === 'failed' ? <Icon name="x" size={11} /> : null}
+          </span>
           <span>{stepLabel(s.name)}</span>
           <span className="step-msg">{s.message ?? (s.status === 'pending' ? '' : s.status)}</span>
         </li>

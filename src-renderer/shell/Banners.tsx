@@ -47,7 +47,8 @@ export function Banners() {
         <div className="banner banner-info" role="status" data-testid="offline-banner">
           <Icon name="server" />
           <span>
-            <strong>{current.contextName} is marked expected offline</strong> (VPN-only). {state.lastSyncAt ? `Showing cached data from ${ago(state.lastSyncAt)}` : 'Nothing cached yet'}; read-only until it answers.
+            <strong>{current.contextName} is marked expected offline</strong> (VPN-only).{' '}
+            {state.lastSyncAt ? `Showing cached data from ${ago(state.lastSyncAt)}` : 'Nothing cached yet'}; read-only until it answers.
           </span>
           <button className="btn btn-small" onClick={() => void refreshState()}>
             Check now

@@ -45,7 +45,14 @@ export function ClusterSwitcher() {
 
   return (
     <div className="switcher" onKeyDown={onKeyDown}>
-      <button className="switcher-button" ref={buttonRef} aria-haspopup="listbox" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="cluster-switcher">
+      <button
+        className="switcher-button"
+        ref={buttonRef}
+        aria-haspopup="listbox"
+        aria-expanded={open}
+        onClick={() => setOpen(!open)}
+        data-testid="cluster-switcher"
+      >
         <StateDot state={current ? (state?.state ?? 'unknown') : 'none'} />
         <span className="switcher-text">
           <span className="switcher-label">Cluster</span>
@@ -55,7 +62,8 @@ export function ClusterSwitcher() {
       </button>
       {current?.identityChange && (
         <div className="callout callout-warn switcher-identity" role="status" data-testid="cluster-identity-changed">
-          “{current.contextName}” now leads to a different cluster (kube-system UID {current.identityChange.uid.slice(0, 8)}…, was {current.identityChange.previousUid.slice(0, 8)}…). Operations and audit entries of the old cluster stay bound to it.
+          “{current.contextName}” now leads to a different cluster (kube-system UID {current.identityChange.uid.slice(0, 8)}…, was{' '}
+          {current.identityChange.previousUid.slice(0, 8)}…). Operations and audit entries of the old cluster stay bound to it.
         </div>
       )}
       {open && (

@@ -20,11 +20,23 @@ const paths: Record<string, string> = {
   search: 'M8 13A5 5 0 1 0 8 3a5 5 0 0 0 0 10zM16 16l-4.5-4.5',
   chevron: 'M5 7l4 4 4-4',
   folder: 'M1 4h6l2 2h8v9H1z',
+  mail: 'M1 4h16v10H1zM1 4l8 6 8-6',
 };
 
 export function Icon({ name, size = 16, className }: { name: string; size?: number; className?: string }) {
   return (
-    <svg className={`icon ${className ?? ''}`} width={size} height={size} viewBox="0 0 18 18" fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinecap="round" strokeLinejoin="round" aria-hidden="true">
+    <svg
+      className={`icon ${className ?? ''}`}
+      width={size}
+      height={size}
+      viewBox="0 0 18 18"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="1.5"
+      strokeLinecap="round"
+      strokeLinejoin="round"
+      aria-hidden="true"
+    >
       <path d={paths[name] ?? paths.gauge} />
     </svg>
   );

@@ -30,7 +30,14 @@ export function Sidebar({ entries, active, onHelp }: { entries: NavEntry[]; acti
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp' && e.key !== 'Home' && e.key !== 'End') return;
     const links = Array.from(listRef.current?.querySelectorAll<HTMLAnchorElement>('a.nav-link') ?? []);
     const i = links.indexOf(document.activeElement as HTMLAnchorElement);
-    const next = e.key === 'Home' ? 0 : e.key === 'End' ? links.length - 1 : e.key === 'ArrowDown' ? Math.min(links.length - 1, i + 1) : Math.max(0, i - 1);
+    const next =
+      e.key === 'Home'
+        ? 0
+        : e.key === 'End'
+          ? links.length - 1
+          : e.key === 'ArrowDown'
+            ? Math.min(links.length - 1, i + 1)
+            : Math.max(0, i - 1);
     links[next]?.focus();
     e.preventDefault();
   };
@@ -84,7 +91,12 @@ export function Sidebar({ entries, active, onHelp }: { entries: NavEntry[]; acti
           </span>
         </button>
         {operator && operator.via !== 'os-user' && isCommandName('operators.signOut') && (
-          <button className="ghost-btn" onClick={() => void signOut()} data-testid="sign-out" title={`Signed in as ${operator.displayName} (${operator.role})`}>
+          <button
+            className="ghost-btn"
+            onClick={() => void signOut()}
+            data-testid="sign-out"
+            title={`Signed in as ${operator.displayName} (${operator.role})`}
+          >
             <Icon name="user" />
             <span>Sign out</span>
           </button>

@@ -38,7 +38,15 @@ export const useTenants = create<TenantsStore>((set) => ({
     try {
       // Served from the engine's cache (kept live by WATCH); stats are refreshed in the background there.
       const list = await client.invoke('tenants.list', { refresh: opts.refresh ?? false, stats: false });
-      set({ clusterUid: list.clusterId, tenants: list.tenants, drift: list.drift, refreshedAt: list.refreshedAt, fromCache: list.fromCache, loaded: true, error: null });
+      set({
+        clusterUid: list.clusterId,
+        tenants: list.tenants,
+        drift: list.drift,
+        refreshedAt: list.refreshedAt,
+        fromCache: list.fromCache,
+        loaded: true,
+        error: null,
+      });
     } catch (e) {
       set({ error: (e as Error).message, loaded: true });
     } finally {
@@ -49,7 +57,14 @@ export const useTenants = create<TenantsStore>((set) => ({
     set({ loading: true });
     try {
       const list = await client.invoke('tenants.reconcile', {});
-      set({ clusterUid: list.clusterId, tenants: list.tenants, drift: list.drift, refreshedAt: list.refreshedAt, fromCache: list.fromCache, error: null });
+      set({
+        clusterUid: list.clusterId,
+        tenants: list.tenants,
+        drift: list.drift,
+        refreshedAt: list.refreshedAt,
+        fromCache: list.fromCache,
+        error: null,
+      });
     } catch (e) {
       toastError('Could not rebuild the tenant list', e);
     } finally {
@@ -73,14 +88,21 @@ function wireTenantEvents() {
   if (wired || !isCommandName('tenants.list')) return;
   wired = true;
   // Another cluster's rows must never show, not even for a moment: clear on switch, reload after.
-  whenSelectionChanges(() => useTenants.setState({ clusterUid: null, tenants: [], drift: [], refreshedAt: null, fromCache: false, loaded: false, error: null }));
+  whenSelectionChanges(() =>
+    useTenants.setState({ clusterUid: null, tenants: [], drift: [], refreshedAt: null, fromCache: false, loaded: false, error: null }),
+  );
   client.subscribe('tenants.changed', (e) => {
     if (e.clusterId !== useTenants.getState().clusterUid) return;
     useTenants.setState((s) => {
       const bySlug = new Map(s.tenants.map((t) => [t.slug, t]));
       for (const slug of e.removed) bySlug.delete(slug);
       for (const t of e.upserted) bySlug.set(t.slug, t);
-      return { tenants: [...bySlug.values()].sort((a, b) => a.slug.localeCompare(b.slug)), drift: e.drift, refreshedAt: e.refreshedAt, fromCache: false };
+      return {
+        tenants: [...bySlug.values()].sort((a, b) => a.slug.localeCompare(b.slug)),
+        drift: e.drift,
+        refreshedAt: e.refreshedAt,
+        fromCache: false,
+      };
     });
   });
   // deltas sent while the connection was down are lost: read the list again

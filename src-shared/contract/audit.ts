@@ -24,6 +24,8 @@ export const AuditEntry = z.object({
   /** The cluster (its kube-system namespace UID); null for workstation actions. */
   cluster: z.string().nullable(),
   console_version: z.string(),
+  /** Present when the actor acted through an API token: the human owner is `actor`. */
+  via: z.object({ kind: z.literal('token'), token_id: z.string(), token_name: z.string() }).optional(),
   hash: z.string(),
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;
@@ -192,6 +194,15 @@ export const AuditStatus = z.object({
     .nullable(),
   /** Where checkpoints were last published outside the database, and how that went. */
   publication: z.object({ where: z.string(), ok: z.boolean(), message: z.string(), at: z.string() }).nullable(),
+  /** The checkpoint file an admin set for this cluster (a folder outside the database owner's reach), and its last publication. */
+  witnessFile: z
+    .object({
+      rootId: z.string(),
+      folder: z.string(),
+      file: z.string().nullable(),
+      publication: z.object({ where: z.string(), ok: z.boolean(), message: z.string(), at: z.string() }).nullable(),
+    })
+    .nullable(),
   alarms: z.array(AuditAlarm),
   signer: z.object({ name: z.string(), vkey: z.string(), fingerprint: z.string() }),
   enrolledSigners: z.number().int().nonnegative(),
@@ -260,6 +271,7 @@ export const auditCommands = {
     output: AuditStatus,
   }),
   'audit.query': command({
+    tenant: (i: { tenant?: string | undefined }) => (i.tenant ? [i.tenant] : 'fleet'),
     summary: 'Page through audit entries with filters and full-text search',
     role: 'viewer',
     mutating: false,
@@ -342,6 +354,13 @@ export const auditCommands = {
     offline: true,
     input: z.object({ roots: z.array(z.string().min(1).max(1000)).max(20) }).strict(),
     output: z.object({ roots: z.array(ExportRoot), dialog: z.boolean() }),
+  }),
+  'audit.witnessFile.set': command({
+    summary: "Also publish this cluster's signed checkpoints to a file in an admin-added export folder (a mounted share); null stops",
+    role: 'admin',
+    mutating: true,
+    input: z.object({ root: z.string().min(1).max(100).nullable() }).strict(),
+    output: z.object({ folder: z.string().nullable(), published: z.number().int().nonnegative() }),
   }),
   'audit.sync': command({
     summary: "Flush the outbox, prove the cluster's shared log extends what this console saw, pull it into the local copy",

@@ -48,13 +48,28 @@ const S3Target = z
     endpoint: z.url().max(500),
     region: z.string().min(1).max(64).default('us-east-1'),
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3–63 lowercase letters, digits, "." and "-"'),
-    prefix: z.string().max(200).regex(/^(?:[A-Za-z0-9][A-Za-z0-9._-]*(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)*)?$/, 'letters, digits, ".", "_", "-" separated by "/"').default(''),
+    prefix: z
+      .string()
+      .max(200)
+      .regex(/^(?:[A-Za-z0-9][A-Za-z0-9._-]*(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)*)?$/, 'letters, digits, ".", "_", "-" separated by "/"')
+      .default(''),
     forcePathStyle: z.boolean().default(true),
     accessKeyId: z.string().min(1).max(200),
   })
   .strict();
-const DirectoryTarget = z.object({ kind: z.literal('directory'), path: z.string().min(1).max(1000).refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'an absolute path') }).strict();
-export const BackupTarget = z.discriminatedUnion('kind', [DirectoryTarget, S3Target]).meta({ examples: [{ kind: 'directory', path: '/var/backups/gatehouse' }] });
+const DirectoryTarget = z
+  .object({
+    kind: z.literal('directory'),
+    path: z
+      .string()
+      .min(1)
+      .max(1000)
+      .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'an absolute path'),
+  })
+  .strict();
+export const BackupTarget = z
+  .discriminatedUnion('kind', [DirectoryTarget, S3Target])
+  .meta({ examples: [{ kind: 'directory', path: '/var/backups/gatehouse' }] });
 export type BackupTarget = z.infer<typeof BackupTarget>;
 
 export const KeyState = z.enum(['none', 'needs-escrow', 'ready', 'missing-here']);
@@ -125,6 +140,23 @@ const TakeResult = z.object({
   backup: BackupSummary.nullable(),
   error: z.string().nullable(),
 });
+
+/** A multi-tenant backup run as the console that started it journaled it (interrupted: cut short, resumable). */
+export const BackupRun = z.object({
+  runId: z.string(),
+  clusterId: z.string(),
+  reason: BackupReason,
+  actor: z.string(),
+  note: z.string().nullable(),
+  verify: z.boolean(),
+  concurrency: z.number().int(),
+  status: z.enum(['running', 'done', 'partial', 'interrupted']),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  counts: z.object({ total: z.number().int(), done: z.number().int(), failed: z.number().int(), pending: z.number().int() }),
+  failures: z.array(z.object({ slug: z.string(), error: z.string() })),
+});
+export type BackupRun = z.infer<typeof BackupRun>;
 
 export const OverviewRow = z.object({
   tenant: z.string(),
@@ -224,10 +256,19 @@ export const backupsCommands = {
     summary: 'Import a backup key file (this cluster’s on another console, or another site’s for a transfer)',
     role: 'admin',
     mutating: true,
-    input: z.object({ content: z.string().min(20).max(10_000).meta({ examples: ['# gatehouse-auth-key: …\nAGE-SECRET-KEY-1…'] }) }).strict(),
+    input: z
+      .object({
+        content: z
+          .string()
+          .min(20)
+          .max(10_000)
+          .meta({ examples: ['# gatehouse-auth-key: …\nAGE-SECRET-KEY-1…'] }),
+      })
+      .strict(),
     output: BackupsStatus,
   }),
   'backups.list': command({
+    tenant: 'slug',
     summary: 'Backups of one tenant, newest first, with verification state',
     role: 'viewer',
     mutating: false,
@@ -235,6 +276,7 @@ export const backupsCommands = {
     output: z.object({ backups: z.array(BackupSummary), fromCache: z.boolean() }),
   }),
   'backups.overview': command({
+    fleet: true,
     summary: 'Every tenant’s last backup and last verified restore, failures first',
     role: 'viewer',
     mutating: false,
@@ -242,6 +284,7 @@ export const backupsCommands = {
     output: z.object({ rows: z.array(OverviewRow), fromCache: z.boolean(), at: z.string() }),
   }),
   'backups.take': command({
+    tenant: (i: { slug?: string | undefined; all?: boolean | undefined }) => (i.slug ? [i.slug] : 'fleet'),
     summary: 'Take a backup of one tenant, or of all tenants with a concurrency limit',
     role: 'operator',
     mutating: true,
@@ -255,7 +298,29 @@ export const backupsCommands = {
       })
       .strict()
       .refine((v) => v.all !== (v.slug !== undefined), 'give either a slug or all: true'),
-    output: z.object({ operationId: z.string(), results: z.array(TakeResult), summary: z.object({ ok: z.number().int(), failed: z.number().int() }) }),
+    output: z.object({
+      operationId: z.string(),
+      results: z.array(TakeResult),
+      summary: z.object({ ok: z.number().int(), failed: z.number().int() }),
+    }),
+  }),
+  'backups.runs': command({
+    summary: "This console's recent multi-tenant backup runs on this cluster (interrupted ones can be resumed)",
+    role: 'viewer',
+    mutating: false,
+    input: z.object({}).strict(),
+    output: z.object({ runs: z.array(BackupRun) }),
+  }),
+  'backups.runs.resume': command({
+    summary: 'Resume a backup run for the tenants it did not finish (interrupted or failed ones)',
+    role: 'operator',
+    mutating: true,
+    input: z.object({ runId: z.string().min(1).max(100) }).strict(),
+    output: z.object({
+      operationId: z.string(),
+      results: z.array(TakeResult),
+      summary: z.object({ ok: z.number().int(), failed: z.number().int() }),
+    }),
   }),
   'backups.verify': command({
     summary: 'Verify a backup by restoring it into a scratch database and comparing it with its manifest',
@@ -265,13 +330,20 @@ export const backupsCommands = {
     output: BackupSummary,
   }),
   'backups.restore.clone': command({
+    tenant: 'slug',
     summary: 'Restore a backup into a new tenant (new slug, new credentials)',
     role: 'operator',
     mutating: true,
     input: z.object({ backupId: BackupId, slug: TenantSlug, name: TenantName.optional() }).strict(),
-    output: z.object({ operationId: z.string(), slug: z.string(), steps: z.array(z.object({ name: z.string(), status: z.string(), error: z.string().nullable() })), notices: z.array(z.string()) }),
+    output: z.object({
+      operationId: z.string(),
+      slug: z.string(),
+      steps: z.array(z.object({ name: z.string(), status: z.string(), error: z.string().nullable() })),
+      notices: z.array(z.string()),
+    }),
   }),
   'backups.restore.inPlace': command({
+    tenant: 'slug',
     summary: 'Restore a backup over its tenant (suspended meanwhile, safety backup first, credentials kept)',
     role: 'admin',
     mutating: true,
@@ -286,7 +358,8 @@ export const backupsCommands = {
     }),
   }),
   'backups.archives': command({
-    summary: 'Where archives can be downloaded to or imported from: the export roots and the archives in them, and whether a native dialog exists',
+    summary:
+      'Where archives can be downloaded to or imported from: the export roots and the archives in them, and whether a native dialog exists',
     role: 'operator',
     mutating: false,
     offline: true,
@@ -318,6 +391,7 @@ export const backupsCommands = {
     output: z.object({ deleted: z.string() }),
   }),
   'backups.prune': command({
+    tenant: 'slug',
     summary: 'Apply the retention policy now (never deletes the newest verified backup)',
     role: 'operator',
     mutating: true,
@@ -329,7 +403,11 @@ export const backupsCommands = {
     role: 'operator',
     mutating: true,
     input: z.object({}).strict(),
-    output: z.object({ found: z.number().int(), added: z.number().int(), refused: z.array(z.object({ key: z.string(), reason: z.string() })) }),
+    output: z.object({
+      found: z.number().int(),
+      added: z.number().int(),
+      refused: z.array(z.object({ key: z.string(), reason: z.string() })),
+    }),
   }),
   'backups.schedules.list': command({
     summary: 'Backup schedules of the cluster and their CronJobs',

@@ -110,7 +110,10 @@ const CaPem = z
   .string()
   .trim()
   .max(65_536)
-  .regex(/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----$/, 'must be one or more PEM certificates (-----BEGIN CERTIFICATE-----)');
+  .regex(
+    /^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----$/,
+    'must be one or more PEM certificates (-----BEGIN CERTIFICATE-----)',
+  );
 
 export const DatabaseConnection = z.object({
   host: Hostname,
@@ -295,5 +298,9 @@ export const clustersCommands = {
 
 export const clustersEvents = {
   'clusters.changed': event({ role: 'viewer', summary: 'Kubeconfig files or their contexts changed', payload: ClustersList }),
-  'cluster.state': event({ role: 'viewer', summary: 'A cluster context in use went online, offline or changed (sessions keep the one they selected)', payload: ClusterStateSchema }),
+  'cluster.state': event({
+    role: 'viewer',
+    summary: 'A cluster context in use went online, offline or changed (sessions keep the one they selected)',
+    payload: ClusterStateSchema,
+  }),
 };

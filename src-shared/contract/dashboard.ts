@@ -61,3 +61,65 @@ export const dashboardEvents = {
     }),
   }),
 };
+
+const Count = z.number().int().nonnegative();
+
+/** "Is everything all right?": totals from the tenant cache and the last alert evaluation; paints without a cluster call. */
+export const DashboardOverview = z.object({
+  clusterId: z.string(),
+  tenants: z
+    .object({
+      total: Count,
+      users: Count,
+      byStatus: z.record(z.string(), Count),
+      byTier: z.record(z.string(), Count),
+      refreshedAt: z.string(),
+    })
+    .nullable(),
+  license: z
+    .object({
+      state: z.string(),
+      licenseId: z.string().nullable(),
+      daysToExpiry: z.number().int().nullable(),
+      tenantsLimit: z.number().int().nullable(),
+      usersLimit: z.number().int().nullable(),
+    })
+    .nullable(),
+  alerts: z.object({
+    firing: Count,
+    acknowledged: Count,
+    silenced: Count,
+    top: z.array(
+      z.object({
+        fingerprint: z.string(),
+        severity: z.string(),
+        summary: z.string(),
+        link: z.string(),
+        state: z.string(),
+        lastFiredAt: z.string(),
+      }),
+    ),
+  }),
+  backups: z.object({ ok: Count, failed: Count, never: Count, unverified: Count }).nullable(),
+  rollouts: z.object({ total: Count, healthy: Count, progressing: Count, degraded: Count, stuck: z.array(z.string()) }).nullable(),
+  database: z.object({ used: Count, max: Count }).nullable(),
+  auditAlarms: Count.nullable(),
+  /** The newest entries of this console's copy of the cluster's audit log (synced in the background). */
+  activity: z.array(
+    z.object({ at: z.string(), actor: z.string(), action: z.string(), target: z.string().nullable(), outcome: z.string() }),
+  ),
+  /** When the figures other than tenants and alerts were read (the last alert evaluation); null: not yet. */
+  evaluatedAt: z.string().nullable(),
+});
+export type DashboardOverview = z.infer<typeof DashboardOverview>;
+
+export const dashboardOverviewCommands = {
+  'dashboard.overview': command({
+    summary: 'Totals of the selected cluster: tenants, users, license, alerts, backups, rollouts, database (from the cache)',
+    role: 'viewer',
+    mutating: false,
+    offline: true,
+    input: z.object({}).strict(),
+    output: DashboardOverview,
+  }),
+};

@@ -22,6 +22,15 @@ export interface CommandDef<I extends z.ZodType = z.ZodType, O extends z.ZodType
    * local settings, offline review, and work bound to another cluster (resume/rollback of an operation).
    */
   offline?: boolean;
+  /**
+   * Which tenants the command acts on or reads, for tenant-scoped roles (docs/operators.md):
+   * the name of the input field holding a slug (or a list of slugs; an absent optional field
+   * means every tenant), or a function of the parsed input. Every command whose input has a
+   * slug-like field declares this or `fleet` (a unit test holds it).
+   */
+  tenant?: string | ((input: never) => readonly string[] | 'fleet');
+  /** Acts on (or lists) every tenant of the cluster: needs a global role; lists are filtered for scoped members. */
+  fleet?: boolean;
 }
 
 export function command<I extends z.ZodType, O extends z.ZodType>(def: CommandDef<I, O>): CommandDef<I, O> {

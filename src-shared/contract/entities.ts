@@ -11,7 +11,12 @@ import { TenantSlug } from './tenants';
 // eslint-disable-next-line no-control-regex
 const noControl = (s: string) => !/[\u0000-\u001f\u007f\u2028\u2029]/.test(s);
 const text = (what: string, max: number) =>
-  z.string().trim().min(1, `${what} is required`).max(max, `${what}: at most ${max} characters`).refine(noControl, `${what}: control characters are not allowed`);
+  z
+    .string()
+    .trim()
+    .min(1, `${what} is required`)
+    .max(max, `${what}: at most ${max} characters`)
+    .refine(noControl, `${what}: control characters are not allowed`);
 /** Absent, null and "" are the same thing: no description. */
 const description = z
   .string()
@@ -41,7 +46,12 @@ export const ResourceServer = z.object({
   updatedBy: z.string(),
 });
 export type ResourceServer = z.infer<typeof ResourceServer>;
-export const RolePermission = z.object({ resourceServerId: z.string(), resourceServer: z.string(), scopeId: z.string(), scope: z.string() });
+export const RolePermission = z.object({
+  resourceServerId: z.string(),
+  resourceServer: z.string(),
+  scopeId: z.string(),
+  scope: z.string(),
+});
 export const Role = z.object({
   id: z.string(),
   name: z.string(),
@@ -64,8 +74,7 @@ export const Definitions = z.object({
 });
 export type Definitions = z.infer<typeof Definitions>;
 
-const mutationResult = <T extends z.ZodType>(entity: T) =>
-  z.object({ revision: z.number().int(), changed: z.boolean(), entity });
+const mutationResult = <T extends z.ZodType>(entity: T) => z.object({ revision: z.number().int(), changed: z.boolean(), entity });
 
 export const FieldChange = z.object({
   field: z.string(),
@@ -129,7 +138,13 @@ export const ApplyResult = z.object({
   status: z.enum(['done', 'partial', 'running', 'interrupted']),
   revision: z.number().int(),
   results: z.array(TenantApplyResult),
-  summary: z.object({ applied: z.number().int(), unchanged: z.number().int(), skipped: z.number().int(), failed: z.number().int(), pending: z.number().int() }),
+  summary: z.object({
+    applied: z.number().int(),
+    unchanged: z.number().int(),
+    skipped: z.number().int(),
+    failed: z.number().int(),
+    pending: z.number().int(),
+  }),
 });
 export type ApplyResult = z.infer<typeof ApplyResult>;
 
@@ -154,7 +169,15 @@ export const entitiesCommands = {
     summary: 'Replace a resource server definition (absent scopes = no scopes)',
     role: 'operator',
     mutating: true,
-    input: z.object({ id: entityId, version: z.number().int().min(0), identifier, name: text('name', 200), scopes: z.array(ScopeInput).max(200).optional() }).strict(),
+    input: z
+      .object({
+        id: entityId,
+        version: z.number().int().min(0),
+        identifier,
+        name: text('name', 200),
+        scopes: z.array(ScopeInput).max(200).optional(),
+      })
+      .strict(),
     output: mutationResult(ResourceServer),
   }),
   'entities.resourceServers.delete': command({
@@ -176,7 +199,15 @@ export const entitiesCommands = {
     summary: 'Replace a role definition (absent permissions = no permissions)',
     role: 'operator',
     mutating: true,
-    input: z.object({ id: entityId, version: z.number().int().min(0), name: text('name', 200), description, permissions: z.array(PermissionRef).max(1000).optional() }).strict(),
+    input: z
+      .object({
+        id: entityId,
+        version: z.number().int().min(0),
+        name: text('name', 200),
+        description,
+        permissions: z.array(PermissionRef).max(1000).optional(),
+      })
+      .strict(),
     output: mutationResult(Role),
   }),
   'entities.roles.delete': command({
@@ -188,6 +219,7 @@ export const entitiesCommands = {
     output: z.object({ revision: z.number().int(), deleted: z.string() }),
   }),
   'entities.plan': command({
+    tenant: 'slugs',
     summary: 'What an apply would change in each tenant (field-level, normalised), with drift and conflicts',
     role: 'viewer',
     mutating: false,
@@ -195,6 +227,7 @@ export const entitiesCommands = {
     output: FleetPlan,
   }),
   'entities.apply': command({
+    tenant: 'slugs',
     summary: 'Sync the definitions into tenants (a resumable fan-out; also repairs drift)',
     role: 'operator',
     mutating: true,

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { systemCommands, systemEvents } from './system';
 import { clustersCommands, clustersEvents } from './clusters';
-import { dashboardCommands, dashboardEvents } from './dashboard';
+import { dashboardCommands, dashboardEvents, dashboardOverviewCommands } from './dashboard';
 import { licenseCommands } from './license';
 import { operationCommands, tenantCommands, tenantEvents } from './tenants';
 import { auditCommands, auditEvents } from './audit';
@@ -11,6 +11,10 @@ import { poolsCommands, upgradesCommands, workersCommands } from './workers';
 import { infraCommands, infraEvents } from './infra';
 import { entitiesCommands } from './entities';
 import { backupsCommands, backupsEvents } from './backups';
+import { mailCommands } from './mail';
+import { alertsCommands, alertsEvents } from './alerts';
+import { tokensCommands } from './tokens';
+import { membersCommands } from './members';
 
 export * from './errors';
 export * from './define';
@@ -24,6 +28,7 @@ export const commands = {
   ...systemCommands,
   ...clustersCommands,
   ...dashboardCommands,
+  ...dashboardOverviewCommands,
   ...licenseCommands,
   ...tenantCommands,
   ...operationCommands,
@@ -36,6 +41,10 @@ export const commands = {
   ...infraCommands,
   ...entitiesCommands,
   ...backupsCommands,
+  ...mailCommands,
+  ...alertsCommands,
+  ...tokensCommands,
+  ...membersCommands,
 } as const;
 
 export const events = {
@@ -46,6 +55,7 @@ export const events = {
   ...tenantEvents,
   ...backupsEvents,
   ...infraEvents,
+  ...alertsEvents,
 } as const;
 
 export type Commands = typeof commands;

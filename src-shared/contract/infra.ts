@@ -99,6 +99,7 @@ export const infraCommands = {
     output: InfraSnapshot,
   }),
   'infra.tenant': command({
+    tenant: 'slug',
     summary: "One tenant's own workloads and pods (dedicated login worker, per-tenant agents), from the same watch",
     role: 'viewer',
     mutating: false,

@@ -5,7 +5,10 @@ import { command } from './define';
 
 const Slug = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a tenant slug');
 /** The engine enforces the real 64 KiB limit itself so oversize files get LICENSE_INVALID/TOO_LARGE, not VALIDATION. */
-const LicenseText = z.string().min(1).max(1024 * 1024);
+const LicenseText = z
+  .string()
+  .min(1)
+  .max(1024 * 1024);
 /** Files are sent as base64 of their bytes so the engine can refuse non-UTF-8 content precisely. */
 const Encoding = z.enum(['text', 'base64']).default('text');
 
@@ -61,7 +64,14 @@ export const LicenseStatus = z.object({
   freeTier: z.object({ tenants: z.number().int(), users: z.number().int(), usersPerTenant: z.number().int() }),
   tenants: z.object({ total: z.number().int().nullable(), overLimit: z.boolean(), lagging: z.array(LaggingTenant) }),
   lastFanout: z
-    .object({ operationId: z.string(), kind: z.string(), status: z.enum(['running', 'done', 'partial']), total: z.number().int(), startedAt: z.string(), finishedAt: z.string().nullable() })
+    .object({
+      operationId: z.string(),
+      kind: z.string(),
+      status: z.enum(['running', 'done', 'partial']),
+      total: z.number().int(),
+      startedAt: z.string(),
+      finishedAt: z.string().nullable(),
+    })
     .nullable(),
   revocations: z.object({ seq: z.number().int(), importedAt: z.string() }).nullable(),
   developmentMode: z.boolean(),
@@ -186,7 +196,12 @@ export const licenseCommands = {
     role: 'admin',
     mutating: true,
     input: z.object({ content: LicenseText, encoding: Encoding }).strict(),
-    output: z.object({ seq: z.number().int(), revokedLicenses: z.number().int(), revokedKeys: z.number().int(), currentLicenseRevoked: z.boolean() }),
+    output: z.object({
+      seq: z.number().int(),
+      revokedLicenses: z.number().int(),
+      revokedKeys: z.number().int(),
+      currentLicenseRevoked: z.boolean(),
+    }),
   }),
   'license.history': command({
     summary: 'History of activations, renewals and clears',

@@ -16,6 +16,19 @@ export const RoleMapping = z
     admin: z.array(z.string().max(256)).max(100).default([]),
     operator: z.array(z.string().max(256)).max(100).default([]),
     viewer: z.array(z.string().max(256)).max(100).default([]),
+    /** Groups that grant operator or admin on some tenants only (scoped roles, docs/operators.md). */
+    tenants: z
+      .array(
+        z
+          .object({
+            group: z.string().min(1).max(256),
+            role: z.enum(['operator', 'admin']),
+            tenants: z.array(z.string().min(1).max(63)).min(1).max(500),
+          })
+          .strict(),
+      )
+      .max(100)
+      .default([]),
   })
   .strict();
 
@@ -40,7 +53,12 @@ export const OidcConfigView = z.object({
   hasClientSecret: z.boolean(),
   scopes: z.array(z.string()),
   groupsClaim: z.string(),
-  roleMapping: z.object({ admin: z.array(z.string()), operator: z.array(z.string()), viewer: z.array(z.string()) }),
+  roleMapping: z.object({
+    admin: z.array(z.string()),
+    operator: z.array(z.string()),
+    viewer: z.array(z.string()),
+    tenants: z.array(z.object({ group: z.string(), role: z.enum(['operator', 'admin']), tenants: z.array(z.string()) })).default([]),
+  }),
 });
 
 export const LocalAccount = z.object({
@@ -63,6 +81,8 @@ export const OperatorsStatus = z.object({
   localAccounts: z.number().int(),
   oidcProfiles: z.array(z.string()),
   passwordPolicy: z.string(),
+  /** Clusters whose members can sign in here (kubeconfig contexts: id and name only). */
+  signInContexts: z.array(z.object({ id: z.string(), name: z.string() })),
 });
 
 export const operatorsCommands = {
@@ -83,11 +103,18 @@ export const operatorsCommands = {
     output: z.object({ operator: OperatorIdentity }),
   }),
   'operators.signIn': command({
-    summary: 'Sign in with a local account',
+    summary: "Sign in as a member of a cluster (context given) or as this workstation's break-glass account",
     role: 'viewer',
     mutating: true,
     offline: true,
-    input: z.object({ username: z.string().min(1).max(64), password: Password }).strict(),
+    input: z
+      .object({
+        username: z.string().min(1).max(64),
+        password: Password,
+        /** The kubeconfig context whose cluster's members to sign in against; absent: a local account of this workstation. */
+        context: z.string().min(1).max(500).optional(),
+      })
+      .strict(),
     output: z.object({ operator: OperatorIdentity }),
   }),
   'operators.signOut': command({
@@ -177,12 +204,36 @@ export const operatorsCommands = {
     role: 'viewer',
     mutating: false,
     offline: true,
-    input: z.object({ profile: z.string().min(1).max(300).optional() }).strict(),
+    input: z
+      .object({
+        profile: z.string().min(1).max(300).optional(),
+        /** "link": confirm an identity for members.invitations.accept (never signs this window in). */
+        purpose: z.enum(['sign-in', 'link']).default('sign-in'),
+        /** The cluster whose profile applies when this window has none selected (an invitee). */
+        context: z.string().min(1).max(500).optional(),
+      })
+      .strict(),
     output: z.object({ flowId: z.string(), authorizationUrl: z.string(), redirectUri: z.string(), expiresAt: z.string() }),
   }),
   'operators.oidc.complete': command({
     summary: 'Wait for the browser to come back and finish OIDC sign-in',
     role: 'viewer',
+    mutating: true,
+    offline: true,
+    input: z
+      .object({
+        flowId: z.string().min(1).max(100),
+        timeoutMs: z.number().int().min(0).max(600_000).default(300_000),
+        /** The cluster whose members to look the identity up in (else the window's selected cluster). */
+        context: z.string().min(1).max(500).optional(),
+      })
+      .strict(),
+    output: z.object({ operator: OperatorIdentity, expiresAt: z.string().nullable() }),
+  }),
+  'operators.oidc.test': command({
+    summary: 'Test sign-in: finish a flow started with operators.oidc.begin and show the identity and role it maps to, without signing in',
+    role: 'admin',
+    // audited: who tested which provider, and what it mapped to
     mutating: true,
     offline: true,
     input: z.object({ flowId: z.string().min(1).max(100), timeoutMs: z.number().int().min(0).max(600_000).default(300_000) }).strict(),

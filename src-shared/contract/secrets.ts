@@ -210,6 +210,7 @@ const EntryId = z
 
 export const rotationCommands = {
   'rotation.status': command({
+    tenant: 'slug',
     summary: "A tenant's credentials: ids, ages, phases, the overlap window and the rollout of its workloads (never a value)",
     role: 'viewer',
     mutating: false,
@@ -217,6 +218,7 @@ export const rotationCommands = {
     output: TenantSecretsStatus,
   }),
   'rotation.rotate': command({
+    tenant: 'slug',
     summary: 'Rotate one credential of a tenant without logging anyone out (two phases, rollout-aware)',
     role: 'operator',
     mutating: true,
@@ -224,6 +226,7 @@ export const rotationCommands = {
     output: RotationResult,
   }),
   'rotation.retire': command({
+    tenant: 'slug',
     summary: 'Retire a previous key or token once its overlap window has ended',
     role: 'operator',
     mutating: true,
@@ -231,6 +234,7 @@ export const rotationCommands = {
     output: RotationResult,
   }),
   'rotation.revoke': command({
+    tenant: 'slug',
     summary: 'Emergency revoke: retire a key or token now, before its window ends (tokens it signed stop working)',
     role: 'admin',
     mutating: true,
@@ -239,6 +243,7 @@ export const rotationCommands = {
     output: RotationResult,
   }),
   'rotation.lifetimes.set': command({
+    tenant: 'slug',
     summary: "Set a tenant's token lifetimes and JWKS cache max-age (the overlap window is derived from them)",
     role: 'admin',
     mutating: true,
@@ -246,6 +251,7 @@ export const rotationCommands = {
     output: z.object({ slug: z.string(), lifetimes: TokenLifetimes, window: OverlapWindow }),
   }),
   'rotation.bootstrap.issue': command({
+    tenant: 'slug',
     summary: 'Issue the Terraform bootstrap token of a tenant: shown once, stored only as a hash, with an expiry',
     role: 'admin',
     mutating: true,
@@ -253,6 +259,7 @@ export const rotationCommands = {
     output: z.object({ slug: z.string(), id: z.string(), token: z.string(), expires: z.string(), rollout: z.array(WorkloadRollout) }),
   }),
   'rotation.bootstrap.revoke': command({
+    tenant: 'slug',
     summary: "Revoke a tenant's bootstrap token",
     role: 'admin',
     mutating: true,
@@ -261,6 +268,7 @@ export const rotationCommands = {
     output: z.object({ slug: z.string(), revokedId: z.string().nullable(), rollout: z.array(WorkloadRollout) }),
   }),
   'rotation.fleet.status': command({
+    fleet: true,
     summary: 'Key age of every tenant, per kind, and the tenants over the max-age policy (one LIST)',
     role: 'viewer',
     mutating: false,
@@ -274,6 +282,7 @@ export const rotationCommands = {
     }),
   }),
   'rotation.fleet.rotate': command({
+    tenant: 'slugs',
     summary: 'Rotate one kind of credential for all tenants (or a list): resumable, bounded concurrency, per-tenant results',
     role: 'operator',
     mutating: true,
@@ -288,6 +297,7 @@ export const rotationCommands = {
     output: FleetSummary,
   }),
   'rotation.fleet.resume': command({
+    fleet: true,
     summary: 'Resume a fleet rotation: retries the tenants that did not finish',
     role: 'operator',
     mutating: true,
@@ -295,6 +305,7 @@ export const rotationCommands = {
     output: FleetSummary,
   }),
   'rotation.fleet.list': command({
+    fleet: true,
     summary: 'Recent fleet rotations of the selected cluster',
     role: 'viewer',
     mutating: false,
@@ -302,6 +313,7 @@ export const rotationCommands = {
     output: z.object({ fleets: z.array(FleetSummary) }),
   }),
   'rotation.policy.set': command({
+    fleet: true,
     summary: 'Set the max age per credential kind (shared by every console of the cluster)',
     role: 'admin',
     mutating: true,

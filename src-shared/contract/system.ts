@@ -8,7 +8,24 @@ export const OperatorIdentity = z.object({
   displayName: z.string(),
   role: RoleSchema,
   /** How the operator proved who they are. */
-  via: z.enum(['local-account', 'oidc', 'os-user']),
+  via: z.enum(['local-account', 'member', 'oidc', 'os-user', 'token']),
+  /** via 'token': the API token this connection signed in with (the owner is `id`). */
+  token: z.object({ id: z.string(), name: z.string() }).optional(),
+  /**
+   * Tenant-scoped grants (members of the cluster, OIDC group mappings): this role on these tenants only.
+   * Absent or empty: the global `role` is all there is.
+   */
+  grants: z.array(z.object({ role: z.enum(['operator', 'admin']), tenants: z.array(z.string()) })).optional(),
+  /** false: no global role; `role` is then nominally viewer and tenant reads are limited to the grants. */
+  globalRole: z.boolean().optional(),
+  /** The local break-glass admin of this workstation (not a member of any cluster). */
+  breakGlass: z.boolean().optional(),
+  /**
+   * A member of one cluster (docs/operators.md, "Members"): that cluster's kube-system UID and the
+   * member record's version. The identity acts on that cluster only; a newer version (another
+   * console changed the member) is re-read before the next command.
+   */
+  member: z.object({ cluster: z.string(), username: z.string(), version: z.number().int() }).optional(),
 });
 export type OperatorIdentity = z.infer<typeof OperatorIdentity>;
 

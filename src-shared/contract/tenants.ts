@@ -3,10 +3,40 @@ import { command, event } from './define';
 
 /** Names the platform itself uses in hostnames, routes or Kubernetes; a tenant may not take them. */
 export const RESERVED_SLUGS = [
-  'admin', 'api', 'www', 'default', 'system', 'root', 'control', 'controlplane', 'cp', 'gatehouse',
-  'backend', 'frontend', 'login', 'login-worker', 'login-worker-shared', 'auth', 'oauth', 'oidc', 'sso',
-  'static', 'assets', 'status', 'health', 'metrics', 'mail', 'smtp', 'public', 'internal', 'postgres',
-  'template0', 'template1', 'shared', 'registry', 'test',
+  'admin',
+  'api',
+  'www',
+  'default',
+  'system',
+  'root',
+  'control',
+  'controlplane',
+  'cp',
+  'gatehouse',
+  'backend',
+  'frontend',
+  'login',
+  'login-worker',
+  'login-worker-shared',
+  'auth',
+  'oauth',
+  'oidc',
+  'sso',
+  'static',
+  'assets',
+  'status',
+  'health',
+  'metrics',
+  'mail',
+  'smtp',
+  'public',
+  'internal',
+  'postgres',
+  'template0',
+  'template1',
+  'shared',
+  'registry',
+  'test',
 ] as const;
 /** Prefixes Kubernetes and the platform reserve. */
 export const RESERVED_SLUG_PREFIXES = ['kube-', 'system-', 'gatehouse-', 'pg-'] as const;
@@ -55,7 +85,12 @@ export const TIER_LIMITS: Record<TenantTier, { users: number | null; application
 };
 
 export const TenantStatus = z.enum(['active', 'suspended', 'provisioning', 'deleting']);
-export const DriftKind = z.enum(['database-without-registry', 'registry-without-secret', 'secret-without-database', 'registry-without-database']);
+export const DriftKind = z.enum([
+  'database-without-registry',
+  'registry-without-secret',
+  'secret-without-database',
+  'registry-without-database',
+]);
 export const RepairAction = z.enum(['register', 'recreate-secret', 'remove-registry-entry', 'drop-orphan']);
 
 export const TenantStats = z.object({ users: z.number().int(), groups: z.number().int(), applications: z.number().int() });
@@ -121,13 +156,17 @@ export const OperationSummary = z.object({
 });
 export type OperationSummary = z.infer<typeof OperationSummary>;
 
-export const Leftover = z.object({ kind: z.enum(['database', 'role', 'secret', 'registry-entry', 'lease', 'deployment']), name: z.string() });
+export const Leftover = z.object({
+  kind: z.enum(['database', 'role', 'secret', 'registry-entry', 'lease', 'deployment']),
+  name: z.string(),
+});
 
 const slugInput = z.object({ slug: TenantSlug }).strict();
 const adminPassword = z.object({ slug: z.string(), username: z.string(), password: z.string() });
 
 export const tenantCommands = {
   'tenants.list': command({
+    fleet: true,
     summary: 'Tenants of the selected cluster (from the cache unless refresh is asked)',
     role: 'viewer',
     mutating: false,
@@ -135,6 +174,7 @@ export const tenantCommands = {
     output: TenantList,
   }),
   'tenants.get': command({
+    tenant: 'slug',
     summary: 'One tenant with its database, schema and stats',
     role: 'viewer',
     mutating: false,
@@ -143,19 +183,27 @@ export const tenantCommands = {
       tenant: TenantSummary,
       database: z.object({ host: z.string(), port: z.number().int(), database: z.string(), user: z.string() }).nullable(),
       schema: z.object({ current: z.number().int(), latest: z.number().int(), pending: z.array(z.string()) }).nullable(),
-      limits: z.object({ users: z.number().int().nullable(), applications: z.number().int().nullable(), dedicatedLoginWorker: z.boolean() }).nullable(),
+      limits: z
+        .object({ users: z.number().int().nullable(), applications: z.number().int().nullable(), dedicatedLoginWorker: z.boolean() })
+        .nullable(),
     }),
   }),
   'tenants.create': command({
+    tenant: 'slug',
     summary: 'Create a tenant: database, schema, admin user, Secret, registry entry',
     role: 'operator',
     mutating: true,
-    input: z
-      .object({ slug: TenantSlug, name: TenantName, tier: TenantTier, adminEmail: z.email().max(254).optional() })
-      .strict(),
-    output: z.object({ operationId: z.string(), slug: z.string(), adminUsername: z.string(), adminPassword: z.string(), steps: z.array(StepReport) }),
+    input: z.object({ slug: TenantSlug, name: TenantName, tier: TenantTier, adminEmail: z.email().max(254).optional() }).strict(),
+    output: z.object({
+      operationId: z.string(),
+      slug: z.string(),
+      adminUsername: z.string(),
+      adminPassword: z.string(),
+      steps: z.array(StepReport),
+    }),
   }),
   'tenants.delete': command({
+    tenant: 'slug',
     summary: 'Delete a tenant: database, role, Secret, workloads and registry entry',
     role: 'admin',
     mutating: true,
@@ -164,6 +212,7 @@ export const tenantCommands = {
     output: z.object({ operationId: z.string(), slug: z.string(), steps: z.array(StepReport), leftovers: z.array(Leftover) }),
   }),
   'tenants.suspend': command({
+    tenant: 'slug',
     summary: 'Suspend a tenant and scale its dedicated workloads to zero',
     role: 'operator',
     mutating: true,
@@ -171,6 +220,7 @@ export const tenantCommands = {
     output: z.object({ slug: z.string(), status: z.string(), scaled: z.array(z.object({ name: z.string(), replicas: z.number().int() })) }),
   }),
   'tenants.resume': command({
+    tenant: 'slug',
     summary: 'Resume a suspended tenant and scale its dedicated workloads back',
     role: 'operator',
     mutating: true,
@@ -178,6 +228,7 @@ export const tenantCommands = {
     output: z.object({ slug: z.string(), status: z.string(), scaled: z.array(z.object({ name: z.string(), replicas: z.number().int() })) }),
   }),
   'tenants.reconcile': command({
+    fleet: true,
     summary: 'Rebuild the tenant list from the cluster and the database server',
     role: 'viewer',
     mutating: false,
@@ -185,6 +236,7 @@ export const tenantCommands = {
     output: TenantList,
   }),
   'tenants.repair': command({
+    tenant: 'slug',
     summary: 'Repair one drift finding',
     role: 'admin',
     mutating: true,
@@ -193,6 +245,7 @@ export const tenantCommands = {
     output: z.object({ slug: z.string(), action: RepairAction, done: z.string() }),
   }),
   'tenants.schema.status': command({
+    tenant: 'slug',
     summary: 'Schema version and pending migrations per tenant',
     role: 'viewer',
     mutating: false,
@@ -212,6 +265,7 @@ export const tenantCommands = {
     }),
   }),
   'tenants.schema.apply': command({
+    tenant: 'slug',
     summary: 'Apply pending tenant schema migrations (one tenant or all)',
     role: 'operator',
     mutating: true,
@@ -223,6 +277,7 @@ export const tenantCommands = {
     }),
   }),
   'tenants.adminPassword.reveal': command({
+    tenant: 'slug',
     summary: "Reveal a tenant's initial admin password (audited)",
     role: 'admin',
     // Marked mutating so the reveal itself passes the audit path.
@@ -231,6 +286,7 @@ export const tenantCommands = {
     output: adminPassword,
   }),
   'tenants.adminPassword.reset': command({
+    tenant: 'slug',
     summary: "Generate a new password for a tenant's initial admin",
     role: 'admin',
     mutating: true,
@@ -283,5 +339,9 @@ export const TenantsChanged = z.object({
 export type TenantsChanged = z.infer<typeof TenantsChanged>;
 
 export const tenantEvents = {
-  'tenants.changed': event({ role: 'viewer', summary: 'The tenant list of the selected cluster changed (seen by WATCH)', payload: TenantsChanged }),
+  'tenants.changed': event({
+    role: 'viewer',
+    summary: 'The tenant list of the selected cluster changed (seen by WATCH)',
+    payload: TenantsChanged,
+  }),
 };

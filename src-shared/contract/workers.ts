@@ -72,6 +72,7 @@ const MaxConcurrency = 1024;
 
 export const workersCommands = {
   'workers.config.get': command({
+    tenant: 'slug',
     summary: "A tenant's worker configuration and its dedicated login worker's rollout",
     role: 'viewer',
     mutating: false,
@@ -89,6 +90,7 @@ export const workersCommands = {
     }),
   }),
   'workers.config.set': command({
+    tenant: 'slug',
     summary: "Change a tenant's worker configuration (creates or removes its dedicated login worker)",
     role: 'operator',
     mutating: true,
@@ -104,14 +106,28 @@ export const workersCommands = {
         loginMaxConcurrent: z.number().int().min(1).max(MaxConcurrency).nullable().default(null),
       })
       .strict(),
-    output: z.object({ operationId: z.string(), slug: z.string(), config: WorkerConfig, steps: z.array(StepReport), loginWorker: RolloutStatus.nullable() }),
+    output: z.object({
+      operationId: z.string(),
+      slug: z.string(),
+      config: WorkerConfig,
+      steps: z.array(StepReport),
+      loginWorker: RolloutStatus.nullable(),
+    }),
   }),
   'tenants.profile.set': command({
+    tenant: 'slug',
     summary: "Change a tenant's display name and tier (checked against the license; the tier's worker resources applied)",
     role: 'operator',
     mutating: true,
     input: z.object({ slug: TenantSlug, name: TenantName.optional(), tier: TenantTier.optional() }).strict(),
-    output: z.object({ operationId: z.string(), slug: z.string(), name: z.string(), tier: z.string(), steps: z.array(StepReport), loginWorker: RolloutStatus.nullable() }),
+    output: z.object({
+      operationId: z.string(),
+      slug: z.string(),
+      name: z.string(),
+      tier: z.string(),
+      steps: z.array(StepReport),
+      loginWorker: RolloutStatus.nullable(),
+    }),
   }),
 };
 
@@ -132,7 +148,16 @@ export const AgentPool = z.object({
 });
 export type AgentPool = z.infer<typeof AgentPool>;
 
-const PoolLabels = z.record(z.string().max(63).regex(/^[a-z0-9A-Z]([a-z0-9A-Z._-]*[a-z0-9A-Z])?$/, 'a label key'), z.string().max(63).regex(/^([a-z0-9A-Z]([a-z0-9A-Z._-]*[a-z0-9A-Z])?)?$/, 'a label value'));
+const PoolLabels = z.record(
+  z
+    .string()
+    .max(63)
+    .regex(/^[a-z0-9A-Z]([a-z0-9A-Z._-]*[a-z0-9A-Z])?$/, 'a label key'),
+  z
+    .string()
+    .max(63)
+    .regex(/^([a-z0-9A-Z]([a-z0-9A-Z._-]*[a-z0-9A-Z])?)?$/, 'a label value'),
+);
 const Replicas = z.number().int().min(0).max(200);
 const poolResult = z.object({ operationId: z.string(), pool: AgentPool, steps: z.array(StepReport) });
 
@@ -148,7 +173,9 @@ export const poolsCommands = {
     summary: 'Create an agent pool (Deployment agent-pool-<name>) with labels',
     role: 'operator',
     mutating: true,
-    input: z.object({ name: PoolName, labels: PoolLabels.default({}), replicas: Replicas.default(1), version: ImageTag.optional() }).strict(),
+    input: z
+      .object({ name: PoolName, labels: PoolLabels.default({}), replicas: Replicas.default(1), version: ImageTag.optional() })
+      .strict(),
     output: poolResult,
   }),
   'pools.delete': command({
@@ -160,6 +187,7 @@ export const poolsCommands = {
     output: z.object({ operationId: z.string(), name: z.string(), reassigned: z.array(z.string()), steps: z.array(StepReport) }),
   }),
   'pools.assign': command({
+    tenant: 'slug',
     summary: "Assign a tenant's tasks to a pool (null: back to inline)",
     role: 'operator',
     mutating: true,
@@ -233,6 +261,7 @@ const OperationId = z.object({ operationId: z.string().min(1).max(100) }).strict
 
 export const upgradesCommands = {
   'upgrades.start': command({
+    fleet: true,
     summary: 'Set a new version for a component (or all), optionally one agent pool first, with live rollout progress',
     role: 'operator',
     mutating: true,
@@ -254,8 +283,20 @@ export const upgradesCommands = {
     input: z.object({ operationId: z.string().max(100).nullable().default(null) }).strict(),
     output: z.object({ upgrade: UpgradeStatus.nullable() }),
   }),
-  'upgrades.pause': command({ summary: 'Pause a running upgrade (its Deployments stop rolling)', role: 'operator', mutating: true, input: OperationId, output: UpgradeStatus }),
-  'upgrades.resume': command({ summary: 'Resume a paused upgrade', role: 'operator', mutating: true, input: OperationId, output: UpgradeStatus }),
+  'upgrades.pause': command({
+    summary: 'Pause a running upgrade (its Deployments stop rolling)',
+    role: 'operator',
+    mutating: true,
+    input: OperationId,
+    output: UpgradeStatus,
+  }),
+  'upgrades.resume': command({
+    summary: 'Resume a paused upgrade',
+    role: 'operator',
+    mutating: true,
+    input: OperationId,
+    output: UpgradeStatus,
+  }),
   'upgrades.rollback': command({
     summary: 'Roll every Deployment an upgrade changed back to its previous version',
     role: 'operator',

@@ -40,7 +40,9 @@ async function audit(page: Page, screen: string, found: Record<string, string[]>
         const target = n.target.join(' ');
         const known = KNOWN.find((k) => k.screen.test(screen) && k.rule === v.id && k.target.test(target));
         if (known) {
-          test.info().annotations.push({ type: 'known a11y finding', description: `${screen} [${theme}]: ${v.id} on ${target} (${known.why})` });
+          test
+            .info()
+            .annotations.push({ type: 'known a11y finding', description: `${screen} [${theme}]: ${v.id} on ${target} (${known.why})` });
           continue;
         }
         lines.push(`${v.id} (${v.impact}): ${v.help} — ${target} — ${(n.failureSummary ?? '').replace(/\s+/g, ' ')}`);
@@ -55,7 +57,8 @@ async function expectFocusInside(page: Page, container: Locator) {
   expect(await container.evaluate((el) => el.contains(document.activeElement))).toBe(true);
 }
 
-const focusedTestId = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
+const focusedTestId = (page: Page) =>
+  page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
 
 test('dialogs and menus keep focus inside while open and give it back when they close', async ({ page }) => {
   await openApp(page, '#/dashboard');
@@ -114,7 +117,11 @@ test('sortable column headers are buttons: Enter and Space sort, aria-sort tells
   const table = page.getByTestId('tenants-table');
   await expect(table).toBeVisible({ timeout: 30_000 });
   const header = (name: RegExp) => table.getByRole('columnheader', { name });
-  const ariaSortFor: Record<string, string | null> = { 'sort ascending': 'ascending', 'sort descending': 'descending', 'remove sorting': null };
+  const ariaSortFor: Record<string, string | null> = {
+    'sort ascending': 'ascending',
+    'sort descending': 'descending',
+    'remove sorting': null,
+  };
 
   /** Focuses the header's button, presses `key`, and checks the order it announced beforehand. */
   const activate = async (name: RegExp, key: string) => {
@@ -136,7 +143,9 @@ test('sortable column headers are buttons: Enter and Space sort, aria-sort tells
   await expect(header(/Users/)).toHaveAttribute('aria-sort', /ascending|descending/);
   await expect(header(/Tenant/)).not.toHaveAttribute('aria-sort', /./);
   // reachable with Tab: from the Tenant header, Tab lands on the next header's button
-  await header(/Tenant/).getByRole('button').focus();
+  await header(/Tenant/)
+    .getByRole('button')
+    .focus();
   await page.keyboard.press('Tab');
   expect(await page.evaluate(() => document.activeElement?.closest('th')?.textContent)).toMatch(/Status/);
 });
@@ -149,7 +158,9 @@ test('axe-core finds no serious or critical violation on any page, dialog or men
   await configureDatabase(page);
 
   // every page of the navigation
-  const ids = await page.locator('nav[aria-label="Pages"] a.nav-link').evaluateAll((as) => as.map((a) => a.getAttribute('data-testid')!.slice(4)));
+  const ids = await page
+    .locator('nav[aria-label="Pages"] a.nav-link')
+    .evaluateAll((as) => as.map((a) => a.getAttribute('data-testid')!.slice(4)));
   expect(ids.length).toBeGreaterThanOrEqual(3);
   for (const id of ids) {
     await page.getByTestId(`nav-${id}`).click();
@@ -209,7 +220,13 @@ test('axe-core finds no serious or critical violation on any page, dialog or men
 test('axe-core finds no serious or critical violation on the sign-in screens of sign-in mode, in both themes', async ({ page }) => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-a11y-signin-'));
   const harness = JSON.parse(fs.readFileSync(process.env.GATEHOUSE_E2E_HARNESS!, 'utf8')) as { kubeconfigs: { operator: string } };
-  const { child, url } = await startBrowserMode({ dataDir: path.join(home, 'data'), home, kubeconfig: harness.kubeconfigs.operator, identity: 'sign-in', logName: 'e2e-server-a11y-signin.log' });
+  const { child, url } = await startBrowserMode({
+    dataDir: path.join(home, 'data'),
+    home,
+    kubeconfig: harness.kubeconfigs.operator,
+    identity: 'sign-in',
+    logName: 'e2e-server-a11y-signin.log',
+  });
   try {
     const found: Record<string, string[]> = {};
     await page.goto(url);

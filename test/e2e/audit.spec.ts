@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { configureDatabase, ensureClusterSelected, openApp, shootBothThemes } from './fixtures';
 
@@ -70,4 +73,30 @@ test('audit page: state on open, keyboard grid, bundle export and import through
   await page.getByTestId('audit-manage-signers').click();
   await expect(page.getByTestId('audit-signers-dialog')).toContainText('this installation');
   expect(dialogs).toEqual([]);
+});
+
+test('audit folders: an admin adds a share and makes it the checkpoint file of the cluster', async ({ page }) => {
+  const share = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-share-')));
+  await openApp(page);
+  await ensureClusterSelected(page);
+  await configureDatabase(page);
+  await page.evaluate(() => (location.hash = '/audit'));
+  await expect(page.getByTestId('audit-witness')).toBeVisible({ timeout: 30_000 });
+  await page.getByTestId('audit-folders').click();
+  const dialog = page.getByTestId('audit-folders-dialog');
+  await expect(dialog).toContainText('(built-in)');
+  await dialog.getByTestId('audit-roots').fill(share);
+  await dialog.getByTestId('audit-roots-save').click();
+  await expect(page.getByTestId('toast-success').filter({ hasText: 'Export folders saved' })).toBeVisible();
+  await dialog.getByRole('button', { name: `Use ${share}` }).click();
+  await expect(page.getByTestId('toast-success').filter({ hasText: 'Checkpoint file set' })).toBeVisible();
+  await expect(dialog.getByTestId('audit-checkpoint-folder')).toContainText(share);
+  await page.screenshot({ path: 'test-results/e2e/audit-folders.png' });
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  await expect(page.getByTestId('audit-checkpoint-file')).toContainText(`checkpoint file in ${share}`);
+  const files = fs.readdirSync(share).filter((f) => f.startsWith('gatehouse-audit-checkpoints-'));
+  expect(files).toHaveLength(1);
+  // every line is a signed note of this cluster's log
+  const lines = fs.readFileSync(path.join(share, files[0]!), 'utf8').trim().split('\n');
+  for (const l of lines) expect((JSON.parse(l) as { note: string }).note).toMatch(/^gatehouse\/audit\//);
 });

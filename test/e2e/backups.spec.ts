@@ -80,7 +80,8 @@ test.describe('backups', () => {
     await shootBothThemes(page, 'backup-restore');
     await restore.getByTestId('restore-start').click();
     await expect(restore.getByTestId('restore-done')).toBeVisible({ timeout: 180_000 });
-    for (const step of ['reserve', 'database', 'load', 'schema', 'secret', 'registry']) await expect(restore.getByTestId(`step-${step}`)).toHaveAttribute('data-status', 'done');
+    for (const step of ['reserve', 'database', 'load', 'schema', 'secret', 'registry'])
+      await expect(restore.getByTestId(`step-${step}`)).toHaveAttribute('data-status', 'done');
     await shootBothThemes(page, 'backup-restored');
     await restore.getByTestId('restore-close').click();
 

@@ -35,7 +35,12 @@ test.describe('clusters page', () => {
     const source = page.getByTestId('sources').getByText('/nonexistent/gatehouse-e2e.kubeconfig');
     await expect(toast.or(source).first()).toBeVisible();
     await expect(page.getByTestId('contexts-table').locator('tbody tr')).toHaveCount(before);
-    if (await source.count()) await page.getByTestId('sources').getByRole('row', { name: /gatehouse-e2e/ }).getByRole('button', { name: 'Remove' }).click();
+    if (await source.count())
+      await page
+        .getByTestId('sources')
+        .getByRole('row', { name: /gatehouse-e2e/ })
+        .getByRole('button', { name: 'Remove' })
+        .click();
   });
 });
 
@@ -84,7 +89,11 @@ test.describe('unreachable clusters', () => {
     // back to the harness cluster for the other specs
     await page.getByTestId(`context-${previous}`).getByRole('button', { name: 'Select' }).click();
     await expect(page.getByTestId('sb-state')).toHaveText('Online', { timeout: 30_000 });
-    await page.getByTestId('sources').getByRole('row', { name: /vpn\.kubeconfig/ }).getByRole('button', { name: 'Remove' }).click();
+    await page
+      .getByTestId('sources')
+      .getByRole('row', { name: /vpn\.kubeconfig/ })
+      .getByRole('button', { name: 'Remove' })
+      .click();
     await expect(row).toHaveCount(0);
     fs.rmSync(dir, { recursive: true, force: true });
   });

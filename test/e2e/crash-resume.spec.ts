@@ -22,7 +22,13 @@ test('a create interrupted by a crash is offered for roll back after restart', a
   const serve = async (crash?: string) => {
     if (crash) process.env.GATEHOUSE_SAGA_CRASH = crash;
     try {
-      const s = await startBrowserMode({ dataDir, home, kubeconfig: harness.kubeconfigs.operator, identity: 'os-user', logName: `e2e-server-crash-${servers.length}.log` });
+      const s = await startBrowserMode({
+        dataDir,
+        home,
+        kubeconfig: harness.kubeconfigs.operator,
+        identity: 'os-user',
+        logName: `e2e-server-crash-${servers.length}.log`,
+      });
       servers.push(s.child);
       return s;
     } finally {
@@ -53,7 +59,10 @@ test('a create interrupted by a crash is offered for roll back after restart', a
     await expect(unfinished.getByTestId('operation-cluster').first()).toContainText('on gatehouse@gatehouse-harness');
     await expect(unfinished).toContainText(/started .* by /);
     await shootBothThemes(page, 'unfinished-operations');
-    await unfinished.getByRole('row', { name: new RegExp(slug) }).getByRole('button', { name: 'Roll back' }).click();
+    await unfinished
+      .getByRole('row', { name: new RegExp(slug) })
+      .getByRole('button', { name: 'Roll back' })
+      .click();
     await expect(page.getByTestId('toast-success').filter({ hasText: 'rolled back' })).toBeVisible({ timeout: 60_000 });
     await expect(page.getByTestId('unfinished-operations')).toHaveCount(0);
     // nothing left: no row, no drift for that slug after a full reconcile

@@ -58,7 +58,9 @@ export async function ensureClusterSelected(page: Page) {
 
 /** PostgreSQL of the running harness (from its harness.json). */
 export function harnessPostgres(): { host: string; port: number; user: string; password: string; database: string } {
-  const state = JSON.parse(fs.readFileSync(required('GATEHOUSE_E2E_HARNESS'), 'utf8')) as { postgres: { host: string; port: number; user: string; password: string; database: string } };
+  const state = JSON.parse(fs.readFileSync(required('GATEHOUSE_E2E_HARNESS'), 'utf8')) as {
+    postgres: { host: string; port: number; user: string; password: string; database: string };
+  };
   return state.postgres;
 }
 

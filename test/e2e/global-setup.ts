@@ -44,7 +44,13 @@ export default async function globalSetup() {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-'));
   const dataDir = path.join(home, 'data');
   // the operator is the OS user (admin) here; signin.spec.ts starts its own server in sign-in mode
-  const { child, url, freshUrl } = await startBrowserMode({ dataDir, home, kubeconfig: state.kubeconfigs.operator, identity: 'os-user', logName: 'e2e-server.log' });
+  const { child, url, freshUrl } = await startBrowserMode({
+    dataDir,
+    home,
+    kubeconfig: state.kubeconfigs.operator,
+    identity: 'os-user',
+    logName: 'e2e-server.log',
+  });
   // Sign-in links are single-use and the server prints them only to its own stdout (here):
   // workers ask this loopback broker, which asks the server with SIGUSR2 as an operator would.
   const first = [url];
@@ -102,27 +108,46 @@ async function harnessForRun(): Promise<{ state: HarnessState; stop(): void }> {
   pruneOldRuns();
   const privateDir = path.join(cacheRoot(), 'runs', `e2e-${process.pid}`);
   const env = { ...process.env, GATEHOUSE_HARNESS_DIR: privateDir };
-  const up = spawnSync(tsx, ['test/harness/cli.ts', 'up'], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 30 * 60_000 });
+  const up = spawnSync(tsx, ['test/harness/cli.ts', 'up'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 30 * 60_000,
+  });
   if (up.status !== 0) {
     // `up` stops what it started when it fails; a leftover would be the watchdog's, so stop it here
     spawnSync(tsx, ['test/harness/cli.ts', 'down'], { cwd: root, env, stdio: 'ignore' });
-    throw new Error(`The cluster harness did not come up (tsx test/harness/cli.ts up exited ${up.status ?? up.signal}); see its output above.`);
+    throw new Error(
+      `The cluster harness did not come up (tsx test/harness/cli.ts up exited ${up.status ?? up.signal}); see its output above.`,
+    );
   }
   const state = readState(privateDir)!;
   const paths = runPaths(privateDir);
   // the runner killed without teardown (SIGKILL, OOM): the same watchdog as the integration suite's
   const pgOutside = state.postgres.dataDir.startsWith(privateDir) ? '' : path.dirname(state.postgres.dataDir);
-  spawn('/bin/sh', [path.join(root, 'test/harness/watchdog.sh'), String(process.pid), paths.state, paths.pidFile, privateDir, pgOutside], { detached: true, stdio: 'ignore' }).unref();
+  spawn('/bin/sh', [path.join(root, 'test/harness/watchdog.sh'), String(process.pid), paths.state, paths.pidFile, privateDir, pgOutside], {
+    detached: true,
+    stdio: 'ignore',
+  }).unref();
   log(`started a harness for this run in ${privateDir}; it is stopped at the end`);
   let stopped = false;
   const stop = () => {
     if (stopped) return;
     stopped = true;
-    const down = spawnSync(tsx, ['test/harness/cli.ts', 'down'], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 120_000 });
+    const down = spawnSync(tsx, ['test/harness/cli.ts', 'down'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      timeout: 120_000,
+    });
     for (const entry of fs.existsSync(privateDir) ? fs.readdirSync(privateDir) : []) {
       if (entry !== 'logs') fs.rmSync(path.join(privateDir, entry), { recursive: true, force: true });
     }
-    log(down.status === 0 ? `stopped the harness of this run (logs: ${paths.logs})` : `could not stop the harness in ${privateDir}: run GATEHOUSE_HARNESS_DIR=${privateDir} npm run cluster:down`);
+    log(
+      down.status === 0
+        ? `stopped the harness of this run (logs: ${paths.logs})`
+        : `could not stop the harness in ${privateDir}: run GATEHOUSE_HARNESS_DIR=${privateDir} npm run cluster:down`,
+    );
   };
   // Ctrl-C of the runner: Playwright may exit without running the teardown
   process.once('exit', stop);

@@ -9,7 +9,12 @@ import { configureDatabase, ensureClusterSelected, openApp, shootBothThemes } fr
 const harnessState = () => JSON.parse(fs.readFileSync(process.env.GATEHOUSE_E2E_HARNESS!, 'utf8')) as HarnessState;
 const adminConn = (state: HarnessState): KubeConn => {
   const pki = path.join(state.runDir, 'pki');
-  return { server: state.apiServer.url, caFile: state.apiServer.caFile, certFile: path.join(pki, 'admin.crt'), keyFile: path.join(pki, 'admin.key') };
+  return {
+    server: state.apiServer.url,
+    caFile: state.apiServer.caFile,
+    certFile: path.join(pki, 'admin.crt'),
+    keyFile: path.join(pki, 'admin.key'),
+  };
 };
 /** Pods made directly on the kwok nodes (no controller): the page at scale, cheaply. Removed afterwards. */
 const SCALE_PODS = Number(process.env.GATEHOUSE_E2E_INFRA_PODS ?? 1000);
@@ -20,10 +25,17 @@ async function createScalePods(conn: KubeConn, ns: string, n: number, run: strin
   const one = (i: number) => {
     const slug = `scale${run}${String(Math.floor(i / 2)).padStart(5, '0')}`;
     return kubeJson(conn, 'POST', `/api/v1/namespaces/${ns}/pods`, {
-      apiVersion: 'v1', kind: 'Pod',
+      apiVersion: 'v1',
+      kind: 'Pod',
       metadata: {
         name: `login-worker-${slug}-${i % 2}`,
-        labels: { 'app.kubernetes.io/name': `login-worker-${slug}`, 'app.kubernetes.io/component': 'login-worker', 'app.kubernetes.io/part-of': 'justiam', 'gatehouse.io/tenant': slug, [SCALE_LABEL]: 'true' },
+        labels: {
+          'app.kubernetes.io/name': `login-worker-${slug}`,
+          'app.kubernetes.io/component': 'login-worker',
+          'app.kubernetes.io/part-of': 'justiam',
+          'gatehouse.io/tenant': slug,
+          [SCALE_LABEL]: 'true',
+        },
       },
       spec: { nodeName: nodes[i % 3], containers: [{ name: 'login-worker', image: 'ghcr.io/justiam/login-worker:1.8.2' }] },
     });
@@ -72,7 +84,9 @@ test.describe('infrastructure', () => {
     await shootBothThemes(page, 'infrastructure-upgrades');
   });
 
-  test('a tenant switched to a dedicated login worker gets it rolled out, seen live on the Infrastructure page, and removed when switched back', async ({ page }) => {
+  test('a tenant switched to a dedicated login worker gets it rolled out, seen live on the Infrastructure page, and removed when switched back', async ({
+    page,
+  }) => {
     test.setTimeout(240_000);
     const slug = `e2e-${crypto.randomBytes(3).toString('hex')}`;
     await openApp(page);
@@ -105,7 +119,9 @@ test.describe('infrastructure', () => {
     await page.evaluate((s) => (location.hash = `/tenants/${s}/workers`), slug);
     await page.getByTestId('worker-config').getByTestId('login-mode').selectOption('inline');
     await page.getByTestId('worker-config').getByTestId('worker-save').click();
-    await expect(page.getByTestId('toast-success').filter({ hasText: 'Worker configuration saved' }).last()).toBeVisible({ timeout: 60_000 });
+    await expect(page.getByTestId('toast-success').filter({ hasText: 'Worker configuration saved' }).last()).toBeVisible({
+      timeout: 60_000,
+    });
     await expect(page.getByTestId('tenant-workloads')).toContainText('No dedicated workload', { timeout: 20_000 });
   });
 
@@ -122,7 +138,15 @@ test.describe('infrastructure', () => {
       await page.evaluate(() => (location.hash = '/infrastructure/pods'));
       // Every pod of the platform plus the extra ones, all ready (kwok), counted live as they come.
       await expect.poll(async () => podsReady(page), { timeout: 120_000, intervals: [500] }).toMatchObject({ ready: expect.any(Number) });
-      await expect.poll(async () => { const c = await podsReady(page); return c.total >= SCALE_PODS + 7 && c.ready === c.total; }, { timeout: 120_000, intervals: [500] }).toBe(true);
+      await expect
+        .poll(
+          async () => {
+            const c = await podsReady(page);
+            return c.total >= SCALE_PODS + 7 && c.ready === c.total;
+          },
+          { timeout: 120_000, intervals: [500] },
+        )
+        .toBe(true);
       // Only the rows on screen are in the DOM.
       expect(await page.getByTestId('infra-pods').locator('tbody tr').count()).toBeLessThan(120);
       await page.getByTestId('infra-filter').fill(`scale${run}00042`);
@@ -130,7 +154,9 @@ test.describe('infrastructure', () => {
       await page.getByTestId('infra-filter').fill('');
       await shootBothThemes(page, 'infrastructure-scale');
     } finally {
-      await kubeJson(conn, 'DELETE', `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(`${SCALE_LABEL}=true`)}`).catch(() => undefined);
+      await kubeJson(conn, 'DELETE', `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(`${SCALE_LABEL}=true`)}`).catch(
+        () => undefined,
+      );
     }
   });
 });

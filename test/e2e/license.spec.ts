@@ -17,7 +17,12 @@ import { configureDatabase, ensureClusterSelected, openApp, shootBothThemes, sub
 const harnessState = () => JSON.parse(fs.readFileSync(process.env.GATEHOUSE_E2E_HARNESS!, 'utf8')) as HarnessState;
 const adminConn = (state: HarnessState): KubeConn => {
   const pki = path.join(state.runDir, 'pki');
-  return { server: state.apiServer.url, caFile: state.apiServer.caFile, certFile: path.join(pki, 'admin.crt'), keyFile: path.join(pki, 'admin.key') };
+  return {
+    server: state.apiServer.url,
+    caFile: state.apiServer.caFile,
+    certFile: path.join(pki, 'admin.crt'),
+    keyFile: path.join(pki, 'admin.key'),
+  };
 };
 type Secret = { metadata: { resourceVersion: string }; data?: Record<string, string> };
 const decode = (v: string | undefined) => (v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8'));
@@ -89,10 +94,25 @@ test.describe('license', () => {
     const customer = `E2E Licensing ${crypto.randomBytes(2).toString('hex')}`;
     const lid = `lic-e2e-${crypto.randomBytes(4).toString('hex')}`;
     // 90 days: "valid" (more than 30 days left) however long the test takes
-    const { jws } = await makeLicense({ lid, customer, tier: 'PRO', limits: { tenants: 10, users: 500 }, features: ['sso', 'audit-export'], exp: nowS() + 90 * 86400 });
+    const { jws } = await makeLicense({
+      lid,
+      customer,
+      tier: 'PRO',
+      limits: { tenants: 10, users: 500 },
+      features: ['sso', 'audit-export'],
+      exp: nowS() + 90 * 86400,
+    });
     // issued an hour earlier, expiring sooner: activating it over the first one is a downgrade
     const olderLid = `${lid}-older`;
-    const older = await makeLicense({ lid: olderLid, customer, tier: 'PRO', limits: { tenants: 10, users: 500 }, iat: nowS() - 3600, nbf: nowS() - 3600, exp: nowS() + 60 * 86400 });
+    const older = await makeLicense({
+      lid: olderLid,
+      customer,
+      tier: 'PRO',
+      limits: { tenants: 10, users: 500 },
+      iat: nowS() - 3600,
+      nbf: nowS() - 3600,
+      exp: nowS() + 60 * 86400,
+    });
 
     await openApp(page);
     await ensureClusterSelected(page);
@@ -163,7 +183,11 @@ test.describe('license', () => {
       await expect(problem).toHaveCount(0);
 
       // a file goes as bytes: one that is not even UTF-8 gets its own reason
-      await page.getByTestId('license-file').setInputFiles({ name: 'license.jws', mimeType: 'application/octet-stream', buffer: Buffer.from([0x65, 0x79, 0x4a, 0xff, 0xfe, 0xc3, 0x28]) });
+      await page.getByTestId('license-file').setInputFiles({
+        name: 'license.jws',
+        mimeType: 'application/octet-stream',
+        buffer: Buffer.from([0x65, 0x79, 0x4a, 0xff, 0xfe, 0xc3, 0x28]),
+      });
       await expect(problem).toContainText('NOT_UTF8', { timeout: 30_000 });
       await expect(page.getByTestId('license-state')).toHaveAttribute('data-state', 'valid');
       expect((await readSecret('gatehouse-license'))?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
@@ -216,7 +240,9 @@ test.describe('license', () => {
       await expect(confirm).toHaveCount(0, { timeout: 60_000 });
       await expect(page.getByTestId('license-status')).toContainText(olderLid);
       await expect(page.getByTestId('license-paste')).toHaveValue('');
-      await expect(page.locator('[data-testid="license-history-row"][data-action="activate"]').filter({ hasText: olderLid })).toContainText('confirmed downgrade');
+      await expect(page.locator('[data-testid="license-history-row"][data-action="activate"]').filter({ hasText: olderLid })).toContainText(
+        'confirmed downgrade',
+      );
       const tenantSecret = await readSecret(`tenant-${slug}`);
       expect(decode(tenantSecret?.data?.LICENSE_JWS)).toBe(older.jws);
     });
@@ -246,7 +272,11 @@ test.describe('license', () => {
 
     await deleteTenant(page, slug);
     // the license Secret itself stays (history); its data says "no license"
-    const licenseSecret = await kubeJson<Secret>(adminConn(harnessState()), 'GET', `/api/v1/namespaces/${harnessState().platformNamespace}/secrets/gatehouse-license`);
+    const licenseSecret = await kubeJson<Secret>(
+      adminConn(harnessState()),
+      'GET',
+      `/api/v1/namespaces/${harnessState().platformNamespace}/secrets/gatehouse-license`,
+    );
     expect(licenseSecret.data?.LICENSE_JWS).toBeUndefined();
   });
 });

@@ -10,7 +10,12 @@ import { ensureClusterSelected, openApp } from './fixtures';
 test('the dashboard shows a new deployment live, then drops it when deleted', async ({ page }) => {
   const state = JSON.parse(fs.readFileSync(process.env.GATEHOUSE_E2E_HARNESS!, 'utf8')) as HarnessState;
   const pki = path.join(state.runDir, 'pki');
-  const admin: KubeConn = { server: state.apiServer.url, caFile: state.apiServer.caFile, certFile: path.join(pki, 'admin.crt'), keyFile: path.join(pki, 'admin.key') };
+  const admin: KubeConn = {
+    server: state.apiServer.url,
+    caFile: state.apiServer.caFile,
+    certFile: path.join(pki, 'admin.crt'),
+    keyFile: path.join(pki, 'admin.key'),
+  };
   const ns = state.platformNamespace;
   const name = `e2e-live-${crypto.randomBytes(3).toString('hex')}`;
   const labels = { app: name, 'app.kubernetes.io/managed-by': 'gatehouse-e2e' };

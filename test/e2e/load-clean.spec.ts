@@ -19,7 +19,9 @@ test('loading the console and every page logs no console error and no CSP violat
 
   await openApp(page);
   await ensureClusterSelected(page);
-  const ids = await page.locator('nav[aria-label="Pages"] a.nav-link').evaluateAll((as) => as.map((a) => a.getAttribute('data-testid')!.slice(4)));
+  const ids = await page
+    .locator('nav[aria-label="Pages"] a.nav-link')
+    .evaluateAll((as) => as.map((a) => a.getAttribute('data-testid')!.slice(4)));
   expect(ids.length).toBeGreaterThanOrEqual(3);
   for (const id of ids) {
     await page.getByTestId(`nav-${id}`).click();

@@ -69,7 +69,11 @@ test('when the cluster stops answering, the dashboard shows the cached copy with
     await page.evaluate(() => (location.hash = '/clusters'));
     await page.getByTestId(`context-${previous}`).getByRole('button', { name: 'Select' }).click();
     await expect(page.getByTestId('sb-state')).toHaveText('Online', { timeout: 30_000 });
-    await page.getByTestId('sources').getByRole('row', { name: /relay\.kubeconfig/ }).getByRole('button', { name: 'Remove' }).click();
+    await page
+      .getByTestId('sources')
+      .getByRole('row', { name: /relay\.kubeconfig/ })
+      .getByRole('button', { name: 'Remove' })
+      .click();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

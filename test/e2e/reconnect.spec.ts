@@ -16,7 +16,12 @@ test('after the WebSocket comes back, the open page reloads what changed meanwhi
   test.setTimeout(180_000);
   const state = JSON.parse(fs.readFileSync(process.env.GATEHOUSE_E2E_HARNESS!, 'utf8')) as HarnessState;
   const pki = path.join(state.runDir, 'pki');
-  const admin: KubeConn = { server: state.apiServer.url, caFile: state.apiServer.caFile, certFile: path.join(pki, 'admin.crt'), keyFile: path.join(pki, 'admin.key') };
+  const admin: KubeConn = {
+    server: state.apiServer.url,
+    caFile: state.apiServer.caFile,
+    certFile: path.join(pki, 'admin.crt'),
+    keyFile: path.join(pki, 'admin.key'),
+  };
   const ns = state.platformNamespace;
   const suffix = crypto.randomBytes(3).toString('hex');
   const whileDown = `e2e-gap-${suffix}`;
@@ -27,7 +32,11 @@ test('after the WebSocket comes back, the open page reloads what changed meanwhi
     kind: 'Deployment',
     metadata: { name, labels: labels(name) },
     // no replicas: nothing keeps changing it after the controller's first pass
-    spec: { replicas: 0, selector: { matchLabels: { app: name } }, template: { metadata: { labels: labels(name) }, spec: { containers: [{ name: 'web', image: 'registry.example/e2e-gap:1.0.0' }] } } },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: labels(name) }, spec: { containers: [{ name: 'web', image: 'registry.example/e2e-gap:1.0.0' }] } },
+    },
   });
 
   let refusing = false;
@@ -48,21 +57,29 @@ test('after the WebSocket comes back, the open page reloads what changed meanwhi
     // the connection drops, and stays down
     refusing = true;
     for (const ws of sockets.splice(0)) await ws.close({ code: 1011, reason: 'test: connection lost' });
-    await expect(page.getByText('Lost the connection to the console engine')).toBeVisible();
+    // the banner (a command in flight at that moment may also fail with a toast saying the same)
+    await expect(page.getByText('Lost the connection to the console engine. Reconnecting')).toBeVisible();
 
     // meanwhile a deployment appears; wait until the cluster is done with it (its events are gone with the socket)
     expect((await kubeRequest(admin, 'POST', `/apis/apps/v1/namespaces/${ns}/deployments`, deployment(whileDown))).status).toBe(201);
     await expect
-      .poll(async () => {
-        const d = await kubeJson<{ metadata: { generation: number }; status?: { observedGeneration?: number } }>(admin, 'GET', `/apis/apps/v1/namespaces/${ns}/deployments/${whileDown}`);
-        return d.status?.observedGeneration === d.metadata.generation;
-      }, { timeout: 30_000 })
+      .poll(
+        async () => {
+          const d = await kubeJson<{ metadata: { generation: number }; status?: { observedGeneration?: number } }>(
+            admin,
+            'GET',
+            `/apis/apps/v1/namespaces/${ns}/deployments/${whileDown}`,
+          );
+          return d.status?.observedGeneration === d.metadata.generation;
+        },
+        { timeout: 30_000 },
+      )
       .toBe(true);
     await expect(page.getByTestId(`workload-${whileDown}`)).toHaveCount(0);
 
     // the engine answers again: the dashboard reads its data again and shows what it missed
     refusing = false;
-    await expect(page.getByText('Lost the connection to the console engine')).toHaveCount(0, { timeout: 30_000 });
+    await expect(page.getByText('Lost the connection to the console engine. Reconnecting')).toHaveCount(0, { timeout: 30_000 });
     await expect(page.getByTestId(`workload-${whileDown}`)).toBeVisible({ timeout: 30_000 });
 
     // and the subscription was replayed on the new socket: a later change arrives live
@@ -71,6 +88,7 @@ test('after the WebSocket comes back, the open page reloads what changed meanwhi
     await expect(page.getByTestId('sb-state')).toHaveText('Online');
   } finally {
     refusing = false;
-    for (const name of [whileDown, afterBack]) await kubeRequest(admin, 'DELETE', `/apis/apps/v1/namespaces/${ns}/deployments/${name}`).catch(() => undefined);
+    for (const name of [whileDown, afterBack])
+      await kubeRequest(admin, 'DELETE', `/apis/apps/v1/namespaces/${ns}/deployments/${name}`).catch(() => undefined);
   }
 });

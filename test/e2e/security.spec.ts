@@ -13,11 +13,14 @@ const base = () => server().pathname;
 function request(pathName: string, headers: Record<string, string> = {}): Promise<Reply> {
   const { hostname, port } = server();
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port: Number(port), path: pathName, headers: { host: `${hostname}:${port}`, ...headers } }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = http.request(
+      { host: hostname, port: Number(port), path: pathName, headers: { host: `${hostname}:${port}`, ...headers } },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -30,7 +33,14 @@ function upgrade(headers: Record<string, string>): Promise<number> {
       host: hostname,
       port: Number(port),
       path: `${base()}ws`,
-      headers: { host: `${hostname}:${port}`, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
+      headers: {
+        host: `${hostname}:${port}`,
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        ...headers,
+      },
     });
     req.on('upgrade', (res, socket) => {
       socket.destroy();

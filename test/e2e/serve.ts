@@ -31,11 +31,15 @@ export async function startBrowserMode(o: ServeOptions): Promise<BrowserMode> {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: o.home, KUBECONFIG: o.kubeconfig, GATEHOUSE_HOME: o.dataDir };
   // explicit both ways: --dev alone would mean os-user
   env.GATEHOUSE_IDENTITY = o.identity;
-  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), ['src-main/serve/cli.ts', '--data-dir', o.dataDir, '--port', '0', '--dev'], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    path.join(root, 'node_modules/.bin/tsx'),
+    ['src-main/serve/cli.ts', '--data-dir', o.dataDir, '--port', '0', '--dev'],
+    {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const links: string[] = [];
   const waiting: ((link: string) => void)[] = [];
@@ -51,7 +55,10 @@ export async function startBrowserMode(o: ServeOptions): Promise<BrowserMode> {
   child.stderr?.on('data', onData);
   const nextLink = (timeoutMs: number) =>
     new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`browser mode printed no sign-in link within ${timeoutMs / 1000} s:\n${output}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`browser mode printed no sign-in link within ${timeoutMs / 1000} s:\n${output}`)),
+        timeoutMs,
+      );
       const onExit = (code: number | null) => {
         clearTimeout(timer);
         reject(new Error(`browser mode exited (${code}) before printing a sign-in link:\n${output}`));

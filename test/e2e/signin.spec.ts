@@ -14,7 +14,13 @@ test.describe('sign-in mode', () => {
   test.beforeAll(async () => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-signin-'));
     const harness = JSON.parse(fs.readFileSync(process.env.GATEHOUSE_E2E_HARNESS!, 'utf8')) as { kubeconfigs: { operator: string } };
-    ({ child, url } = await startBrowserMode({ dataDir: path.join(home, 'data'), home, kubeconfig: harness.kubeconfigs.operator, identity: 'sign-in', logName: 'e2e-server-signin.log' }));
+    ({ child, url } = await startBrowserMode({
+      dataDir: path.join(home, 'data'),
+      home,
+      kubeconfig: harness.kubeconfigs.operator,
+      identity: 'sign-in',
+      logName: 'e2e-server-signin.log',
+    }));
   });
   test.afterAll(async () => {
     if (child) await stopBrowserMode(child);
@@ -45,7 +51,10 @@ test.describe('sign-in mode', () => {
     await expect(signin.getByRole('heading', { name: 'Sign in' })).toBeVisible();
     await signin.getByLabel('Username').fill('alice');
     await signin.getByLabel('Password', { exact: true }).fill(password);
-    await signin.getByRole('button', { name: /sign in/i }).first().click();
+    await signin
+      .getByRole('button', { name: /sign in/i })
+      .first()
+      .click();
     await expect(page.getByTestId('sb-operator')).toContainText('alice');
   });
 });

@@ -15,7 +15,13 @@ test('a corrupt cache file is rebuilt and the startup warning is shown in a bann
   const harness = JSON.parse(fs.readFileSync(process.env.GATEHOUSE_E2E_HARNESS!, 'utf8')) as { kubeconfigs: { operator: string } };
   let child: ChildProcess | undefined;
   try {
-    const s = await startBrowserMode({ dataDir, home, kubeconfig: harness.kubeconfigs.operator, identity: 'os-user', logName: 'e2e-server-startup.log' });
+    const s = await startBrowserMode({
+      dataDir,
+      home,
+      kubeconfig: harness.kubeconfigs.operator,
+      identity: 'os-user',
+      logName: 'e2e-server-startup.log',
+    });
     child = s.child;
     await page.goto(s.url);
     const banner = page.getByTestId('startup-warnings');

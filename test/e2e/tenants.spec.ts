@@ -9,7 +9,12 @@ import { configureDatabase, ensureClusterSelected, openApp, shootBothThemes, sub
 const harnessState = () => JSON.parse(fs.readFileSync(process.env.GATEHOUSE_E2E_HARNESS!, 'utf8')) as HarnessState;
 const adminConn = (state: HarnessState): KubeConn => {
   const pki = path.join(state.runDir, 'pki');
-  return { server: state.apiServer.url, caFile: state.apiServer.caFile, certFile: path.join(pki, 'admin.crt'), keyFile: path.join(pki, 'admin.key') };
+  return {
+    server: state.apiServer.url,
+    caFile: state.apiServer.caFile,
+    certFile: path.join(pki, 'admin.crt'),
+    keyFile: path.join(pki, 'admin.key'),
+  };
 };
 
 test.describe('tenants', () => {

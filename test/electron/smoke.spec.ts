@@ -16,10 +16,17 @@ function electronBinary(): { path: string | null; reason: string } {
   const rel = fs.existsSync(pathTxt) ? fs.readFileSync(pathTxt, 'utf8').trim() : 'electron';
   if (process.env.ELECTRON_OVERRIDE_DIST_PATH) {
     const p = path.join(process.env.ELECTRON_OVERRIDE_DIST_PATH, rel);
-    return fs.existsSync(p) ? { path: p, reason: '' } : { path: null, reason: `ELECTRON_OVERRIDE_DIST_PATH is set but ${p} does not exist` };
+    return fs.existsSync(p)
+      ? { path: p, reason: '' }
+      : { path: null, reason: `ELECTRON_OVERRIDE_DIST_PATH is set but ${p} does not exist` };
   }
   if (!fs.existsSync(pkg)) return { path: null, reason: 'the electron package is not installed (npm install)' };
-  if (!fs.existsSync(pathTxt)) return { path: null, reason: 'the Electron binary was never downloaded (node_modules/electron/path.txt is missing; run `npx install-electron` where the network allows, or set ELECTRON_OVERRIDE_DIST_PATH)' };
+  if (!fs.existsSync(pathTxt))
+    return {
+      path: null,
+      reason:
+        'the Electron binary was never downloaded (node_modules/electron/path.txt is missing; run `npx install-electron` where the network allows, or set ELECTRON_OVERRIDE_DIST_PATH)',
+    };
   const p = path.join(pkg, 'dist', rel);
   return fs.existsSync(p) ? { path: p, reason: '' } : { path: null, reason: `the Electron binary ${p} is missing` };
 }
@@ -42,7 +49,13 @@ test.describe('desktop shell (Electron)', () => {
     app = await electron.launch({
       executablePath: binary.path!,
       args: [path.join(root, 'out/main/index.js'), ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])],
-      env: { ...process.env, GATEHOUSE_HOME: path.join(home, 'data'), HOME: home, GATEHOUSE_IDENTITY: 'os-user', ELECTRON_ENABLE_LOGGING: '1' },
+      env: {
+        ...process.env,
+        GATEHOUSE_HOME: path.join(home, 'data'),
+        HOME: home,
+        GATEHOUSE_IDENTITY: 'os-user',
+        ELECTRON_ENABLE_LOGGING: '1',
+      },
       timeout: 60_000,
     });
   });

@@ -27,7 +27,15 @@ import {
 import { HarnessError } from './errors';
 import { type KubeConn, kubeRequest } from './kubeapi';
 import { writeKubeconfig } from './kubeconfig';
-import { applyAll, devHarnessMarker, fakeNode, operatorToken, platformManifests, waitDeploymentsAvailable, waitNodesReady } from './platform';
+import {
+  applyAll,
+  devHarnessMarker,
+  fakeNode,
+  operatorToken,
+  platformManifests,
+  waitDeploymentsAvailable,
+  waitNodesReady,
+} from './platform';
 import { assertPortsFree, freePorts } from './ports';
 import { ensureDatabase, initPostgres, postgresDataDir, postgresSpec, waitPostgresReady } from './postgres';
 import { type ProcessRecord, type ProcessSpec, isRunning, killGroupSync, startProcess, stopProcess, tail } from './processes';

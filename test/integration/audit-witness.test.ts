@@ -275,3 +275,50 @@ describe('signers are enrolled, not discovered', () => {
     expect(after.trustedCheckpoint?.signers).toContain(key.name);
   }, 180_000);
 });
+
+describe('a checkpoint file in a folder the operator chose (a mounted share)', () => {
+  it('starts with the history, grows with each checkpoint, and names itself when the database and the ConfigMap were both rewritten', async () => {
+    const share = fs.realpathSync(tempDir('gatehouse-share-'));
+    const { svc, database } = await witnessed(40);
+    svc.folders.setRoots([share]);
+    const rootId = svc.folders.roots().find((r) => r.path === share)!.id;
+    // the built-in export folder lives in the data directory: not a place out of reach
+    const builtin = svc.folders.roots().find((r) => r.origin === 'builtin');
+    if (builtin) await expect(svc.setWitnessFolder(CLUSTER, builtin.id)).rejects.toThrow(/pick a folder an admin added/);
+    const set = await svc.setWitnessFolder(CLUSTER, rootId);
+    expect(set).toMatchObject({ folder: share });
+    expect(set.published).toBeGreaterThan(0);
+    const file = svc.witnessFolder(CLUSTER)!.file!;
+    const lines = () => fs.readFileSync(file, 'utf8').trim().split('\n').length;
+    const before = lines();
+    expect(before).toBeGreaterThan(0);
+    for (let i = 0; i < 12; i++) await svc.outbox.record(record({ cluster: CLUSTER, target: `tenant/f${i}` }));
+    await until(() => svc.outbox.pending().count === 0);
+    expect(lines()).toBeGreaterThan(before);
+    expect((await svc.status(CLUSTER)).witnessFile).toMatchObject({ folder: share, file, publication: { ok: true } });
+    expect(await svc.verify(`cluster:${CLUSTER}`)).toMatchObject({ state: 'verified' });
+
+    // a second workstation that never saw this log, which enrolled the first console's key and reads the same share
+    const own = await svc.key();
+    const other = consoleFor(database);
+    await other.enroll(own.verifier.vkey, fingerprint(own.verifier.vkey), 'local:admin');
+    other.folders.setRoots([share]);
+    await other.setWitnessFolder(CLUSTER, other.folders.roots().find((r) => r.path === share)!.id);
+
+    // the attacker owns the database and may edit the ConfigMap: rewrites, re-chains, deletes every checkpoint in both
+    const c = await owner(database);
+    await rewriteAndRechain(c, 13);
+    await c.query('DELETE FROM audit_checkpoints');
+    await c.end();
+    const core = kubeClients(kubeConfig('admin')).core;
+    const cm = await core.readNamespacedConfigMap({ name: CHECKPOINTS_CONFIGMAP, namespace });
+    const logId = svc.witness.boundLog(CLUSTER)!;
+    delete cm.data![`log-${logId}`];
+    await core.replaceNamespacedConfigMap({ name: CHECKPOINTS_CONFIGMAP, namespace, body: cm });
+
+    const report = await other.verify(`cluster:${CLUSTER}`);
+    expect(report.state).toBe('tampered');
+    expect(report.findings).toContainEqual(expect.objectContaining({ kind: 'checkpoint-disagrees', where: `checkpoint file in ${share}` }));
+    expect(report.findings).toContainEqual(expect.objectContaining({ kind: 'checkpoints-missing' }));
+  });
+});

@@ -13,7 +13,12 @@ import { EventBus } from '../../src-main/engine/core/events';
 import { SagaRunner } from '../../src-main/engine/core/saga';
 import { tenantsMigrations } from '../../src-main/engine/tenants';
 import { TenantService, type TenantServiceOptions } from '../../src-main/engine/tenants/service';
-import { backupsMigrations, createBackupsCapability, type BackupsCapability, type BackupsCapabilityOptions } from '../../src-main/engine/backups';
+import {
+  backupsMigrations,
+  createBackupsCapability,
+  type BackupsCapability,
+  type BackupsCapabilityOptions,
+} from '../../src-main/engine/backups';
 import type { AuditRecord } from '../../src-main/engine/audit/recorder';
 import { tenantDbName } from '../../src-main/engine/tenants/material';
 
@@ -49,11 +54,21 @@ export function buildBackupEngine(opts: {
   backups?: Partial<BackupsCapabilityOptions>;
 }): BackupTestEngine {
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const { db } = openLocalStore(opts.dataDir, [{ id: 100, name: 'settings', store: 'state' as const, sql: 'CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)' }, ...tenantsMigrations, ...backupsMigrations]);
+  const { db } = openLocalStore(opts.dataDir, [
+    { id: 100, name: 'settings', store: 'state' as const, sql: 'CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)' },
+    ...tenantsMigrations,
+    ...backupsMigrations,
+  ]);
   const kc = new KubeConfig();
   kc.loadFromFile(opts.kubeconfig);
   const clusterId = opts.clusterId ?? `test:${opts.namespace}`;
-  const runtime = new ClusterScope(clusterId, { contextId: clusterId, contextName: 'harness', kube: kubeClients(kc), namespace: opts.namespace, pgAdmin: async () => ({ ...opts.pg, ssl: false as const }) });
+  const runtime = new ClusterScope(clusterId, {
+    contextId: clusterId,
+    contextName: 'harness',
+    kube: kubeClients(kc),
+    namespace: opts.namespace,
+    pgAdmin: async () => ({ ...opts.pg, ssl: false as const }),
+  });
   const bus = new EventBus();
   const saga = new SagaRunner(db, bus, async (uid) => {
     if (uid !== runtime.clusterId) throw new ContractError('UNAVAILABLE', `cluster ${uid} is not reachable from this test engine`);
@@ -63,11 +78,29 @@ export function buildBackupEngine(opts: {
   const secrets = new Map<string, string>();
   const audit: AuditRecord[] = [];
   const backups = createBackupsCapability({
-    db, bus, saga, tenants, secrets: memorySecrets(secrets), consoleId: opts.consoleId, consoleVersion: 'test', dataDir: opts.dataDir,
-    audit: { record: async (r) => void audit.push(r) }, schedulerEveryMs: 0, jobs: 2, ...opts.backups,
+    db,
+    bus,
+    saga,
+    tenants,
+    secrets: memorySecrets(secrets),
+    consoleId: opts.consoleId,
+    consoleVersion: 'test',
+    dataDir: opts.dataDir,
+    audit: { record: async (r) => void audit.push(r) },
+    schedulerEveryMs: 0,
+    jobs: 2,
+    ...opts.backups,
   });
   return {
-    tenants, backups, saga, bus, db, runtime, secrets, audit, dataDir: opts.dataDir,
+    tenants,
+    backups,
+    saga,
+    bus,
+    db,
+    runtime,
+    secrets,
+    audit,
+    dataDir: opts.dataDir,
     async close() {
       await backups.close();
       await tenants.close();
@@ -93,9 +126,14 @@ export async function seedTenant(pgc: PgConnectionConfig, slug: string, n: numbe
   await c.connect();
   try {
     await c.query(`SET ROLE ${tenantDbName(slug)}`);
-    await c.query(`INSERT INTO users (username, email, display_name, password_hash) SELECT 'user' || g, 'user' || g || '@${slug}.example', 'User ' || g || E' with\\ttab and \\\\ backslash', 'hash-' || md5(g::text) FROM generate_series(1, $1) g`, [n]);
+    await c.query(
+      `INSERT INTO users (username, email, display_name, password_hash) SELECT 'user' || g, 'user' || g || '@${slug}.example', 'User ' || g || E' with\\ttab and \\\\ backslash', 'hash-' || md5(g::text) FROM generate_series(1, $1) g`,
+      [n],
+    );
     await c.query(`INSERT INTO groups (name, description) SELECT 'group' || g, E'line1\\nline2 ünïcødé' FROM generate_series(1, 5) g`);
-    await c.query(`INSERT INTO memberships (user_id, group_id) SELECT u.id, g.id FROM users u CROSS JOIN LATERAL (SELECT id FROM groups ORDER BY name LIMIT 2) g WHERE u.username <> 'admin'`);
+    await c.query(
+      `INSERT INTO memberships (user_id, group_id) SELECT u.id, g.id FROM users u CROSS JOIN LATERAL (SELECT id FROM groups ORDER BY name LIMIT 2) g WHERE u.username <> 'admin'`,
+    );
   } finally {
     await c.end();
   }
@@ -106,10 +144,16 @@ export async function fingerprint(pgc: PgConnectionConfig, database: string): Pr
   const c = new pg.Client({ ...pgc, database });
   await c.connect();
   try {
-    const tables = (await c.query<{ t: string }>(`SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.t);
+    const tables = (
+      await c.query<{ t: string }>(
+        `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`,
+      )
+    ).rows.map((r) => r.t);
     const out: Record<string, string> = {};
     for (const t of tables) {
-      const r = await c.query<{ n: string; h: string | null }>(`SELECT count(*) AS n, md5(string_agg(x::text, '|' ORDER BY x::text)) AS h FROM ${t} x`);
+      const r = await c.query<{ n: string; h: string | null }>(
+        `SELECT count(*) AS n, md5(string_agg(x::text, '|' ORDER BY x::text)) AS h FROM ${t} x`,
+      );
       out[t] = `${r.rows[0]!.n}:${r.rows[0]!.h ?? ''}`;
     }
     return out;

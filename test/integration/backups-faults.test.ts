@@ -22,7 +22,10 @@ const state = 'state' in h ? h.state : (undefined as never);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 async function expectCode(p: Promise<unknown>, code: string, message?: RegExp): Promise<ContractError> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err, 'expected a ContractError').toBeInstanceOf(ContractError);
   expect((err as ContractError).code, (err as Error).message).toBe(code);
   if (message) expect((err as Error).message).toMatch(message);
@@ -54,12 +57,31 @@ describe('backups: S3 target, consistency, schedules (harness PostgreSQL, s3rver
     admin.loadFromFile(state.kubeconfigs.admin);
     uid = (await admin.makeApiClient(CoreV1Api).readNamespace({ name: 'kube-system' })).metadata!.uid!;
     // The real cluster identity: the CronJob's code checks it against the cluster it runs in.
-    eng = buildBackupEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: pgc, dataDir: tempDataDir(), consoleId: 'console-s3', clusterId: uid });
+    eng = buildBackupEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: pgc,
+      dataDir: tempDataDir(),
+      consoleId: 'console-s3',
+      clusterId: uid,
+    });
     s3 = await startS3Server();
     await eng.tenants.create(eng.runtime, { slug, name: 'S3 Corp', tier: 'PRO' });
     await seedTenant(pgc, slug, 50);
     await configureKey(eng);
-    await eng.backups.service.setTarget(eng.runtime, { kind: 's3', endpoint: s3.endpoint, region: 'us-east-1', bucket: S3_BUCKET, prefix: 'site-a', forcePathStyle: true, accessKeyId: S3_ACCESS_KEY }, S3_SECRET_KEY);
+    await eng.backups.service.setTarget(
+      eng.runtime,
+      {
+        kind: 's3',
+        endpoint: s3.endpoint,
+        region: 'us-east-1',
+        bucket: S3_BUCKET,
+        prefix: 'site-a',
+        forcePathStyle: true,
+        accessKeyId: S3_ACCESS_KEY,
+      },
+      S3_SECRET_KEY,
+    );
   });
   afterAll(async () => {
     await eng?.tenants.delete(eng.runtime, slug, false).catch(() => undefined);
@@ -88,13 +110,22 @@ describe('backups: S3 target, consistency, schedules (harness PostgreSQL, s3rver
     const s = eng.backups.service;
     const before = (await s.list(eng.runtime, slug)).backups.length;
     const dying = buildBackupEngine({
-      kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: pgc, dataDir: eng.dataDir, consoleId: 'console-s3', clusterId: uid,
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: pgc,
+      dataDir: eng.dataDir,
+      consoleId: 'console-s3',
+      clusterId: uid,
       backups: { beforeDumpTable: async (_slug, i) => (i === 2 ? s3.kill() : undefined) },
     });
     // Same console: the same secret store.
     for (const [k, v] of eng.secrets) dying.secrets.set(k, v);
     try {
-      await expectCode(dying.backups.service.takeOne(dying.runtime, slug, { reason: 'manual', actor: 't' }), 'UNAVAILABLE', /unreachable|failed/);
+      await expectCode(
+        dying.backups.service.takeOne(dying.runtime, slug, { reason: 'manual', actor: 't' }),
+        'UNAVAILABLE',
+        /unreachable|failed/,
+      );
     } finally {
       await dying.close();
       await s3.start();
@@ -107,11 +138,23 @@ describe('backups: S3 target, consistency, schedules (harness PostgreSQL, s3rver
   });
 
   it('all parallel table streams read one snapshot: rows committed mid-dump appear in no table', async () => {
-    await asTenant(pgc, slug, `CREATE TABLE ledger_a (n int); CREATE TABLE ledger_b (n int); INSERT INTO ledger_a VALUES (0); INSERT INTO ledger_b VALUES (0);`);
+    await asTenant(
+      pgc,
+      slug,
+      `CREATE TABLE ledger_a (n int); CREATE TABLE ledger_b (n int); INSERT INTO ledger_a VALUES (0); INSERT INTO ledger_b VALUES (0);`,
+    );
     const writer = buildBackupEngine({
-      kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: pgc, dataDir: eng.dataDir, consoleId: 'console-s3', clusterId: uid,
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: pgc,
+      dataDir: eng.dataDir,
+      consoleId: 'console-s3',
+      clusterId: uid,
       // Between every two tables, one transaction adds a row to both ledgers.
-      backups: { beforeDumpTable: async (_s, i) => asTenant(pgc, slug, `BEGIN; INSERT INTO ledger_a VALUES (${i + 1}); INSERT INTO ledger_b VALUES (${i + 1}); COMMIT;`) },
+      backups: {
+        beforeDumpTable: async (_s, i) =>
+          asTenant(pgc, slug, `BEGIN; INSERT INTO ledger_a VALUES (${i + 1}); INSERT INTO ledger_b VALUES (${i + 1}); COMMIT;`),
+      },
     });
     for (const [k, v] of eng.secrets) writer.secrets.set(k, v);
     try {
@@ -128,8 +171,16 @@ describe('backups: S3 target, consistency, schedules (harness PostgreSQL, s3rver
 
   it('a table far larger than the protocol read buffer round-trips byte for byte (verify)', async () => {
     // ~4 MB of sign-ins (bigserial ids: the sequence value is restored too) and long user rows.
-    await asTenant(pgc, slug, `INSERT INTO sign_ins (user_id, outcome, at) SELECT (SELECT id FROM users ORDER BY username LIMIT 1), CASE WHEN g % 7 = 0 THEN 'failure' ELSE 'success' END, now() - g * interval '1 second' FROM generate_series(1, 40000) g`);
-    await asTenant(pgc, slug, `INSERT INTO users (username, email, display_name) SELECT 'bulk' || g, 'bulk' || g || '@x.example', repeat('long display name ', 10) || g FROM generate_series(1, 10000) g`);
+    await asTenant(
+      pgc,
+      slug,
+      `INSERT INTO sign_ins (user_id, outcome, at) SELECT (SELECT id FROM users ORDER BY username LIMIT 1), CASE WHEN g % 7 = 0 THEN 'failure' ELSE 'success' END, now() - g * interval '1 second' FROM generate_series(1, 40000) g`,
+    );
+    await asTenant(
+      pgc,
+      slug,
+      `INSERT INTO users (username, email, display_name) SELECT 'bulk' || g, 'bulk' || g || '@x.example', repeat('long display name ', 10) || g FROM generate_series(1, 10000) g`,
+    );
     const b = await eng.backups.service.takeOne(eng.runtime, slug, { reason: 'manual', actor: 't', verify: true });
     expect(b.verification.state, b.verification.message ?? '').toBe('passed');
     expect(b.rows).toBeGreaterThan(40_000);
@@ -138,8 +189,12 @@ describe('backups: S3 target, consistency, schedules (harness PostgreSQL, s3rver
   it('a table bigger than a quarter of shared_buffers verifies, whatever scans ran before or alongside (synchronized scans off)', async () => {
     // 64 MB shared_buffers in the harness: above 16 MB a seq scan may join another scan mid-table.
     // Two indexes: the restore builds them in parallel, and index builds are synchronized scans too.
-    await asTenant(pgc, slug, `CREATE TABLE bulk_events AS SELECT g AS id, repeat(md5(g::text), 6) AS payload FROM generate_series(1, 200000) g;
-      CREATE INDEX bulk_events_id ON bulk_events (id); CREATE INDEX bulk_events_payload ON bulk_events (payload); CREATE INDEX bulk_events_both ON bulk_events (payload, id)`);
+    await asTenant(
+      pgc,
+      slug,
+      `CREATE TABLE bulk_events AS SELECT g AS id, repeat(md5(g::text), 6) AS payload FROM generate_series(1, 200000) g;
+      CREATE INDEX bulk_events_id ON bulk_events (id); CREATE INDEX bulk_events_payload ON bulk_events (payload); CREATE INDEX bulk_events_both ON bulk_events (payload, id)`,
+    );
     try {
       // An abandoned scan leaves the shared scan position in the middle of the table.
       const c = new pg.Client({ ...pgc, database: tenantDbName(slug) });
@@ -161,7 +216,13 @@ describe('backups: S3 target, consistency, schedules (harness PostgreSQL, s3rver
 
   it('a schedule creates its CronJob and job Secret (no identity in it); due slots run once, by whoever claims them; pruning keeps the newest verified', async () => {
     const s = eng.backups.service;
-    const schedule = { scope: slug, enabled: true, cron: '0 3 * * *', verify: true, retention: { keepLast: 1, daily: 0, weekly: 0, monthly: 0 } };
+    const schedule = {
+      scope: slug,
+      enabled: true,
+      cron: '0 3 * * *',
+      verify: true,
+      retention: { keepLast: 1, daily: 0, weekly: 0, monthly: 0 },
+    };
     await s.setSchedule(eng.runtime, schedule, 'local:alice');
     await writeJobSecret(eng.runtime, jobSecret(ns.namespace, await s.jobConfig(eng.runtime)));
     await writeCronJob(eng.runtime, schedule, '0.1.0');
@@ -183,9 +244,21 @@ describe('backups: S3 target, consistency, schedules (harness PostgreSQL, s3rver
     // The job's code path, run here as the pod would run it (same Secret, operator credentials).
     const updated = new Date((await s.schedules(eng.runtime))[0]!.updatedAt);
     const slotTime = new Date(Date.UTC(updated.getUTCFullYear(), updated.getUTCMonth(), updated.getUTCDate() + 1, 3, 5));
-    const env = { ...data, KUBECONFIG: state.kubeconfigs.operator, GATEHOUSE_NAMESPACE: ns.namespace, TMPDIR: process.env.TMPDIR ?? '/tmp' };
+    const env = {
+      ...data,
+      KUBECONFIG: state.kubeconfigs.operator,
+      GATEHOUSE_NAMESPACE: ns.namespace,
+      TMPDIR: process.env.TMPDIR ?? '/tmp',
+    };
     const ran = await runScheduleJob(['run-schedule', '--scope', slug], env, slotTime);
-    expect(ran).toEqual([{ scope: slug, slot: new Date(Date.UTC(slotTime.getUTCFullYear(), slotTime.getUTCMonth(), slotTime.getUTCDate(), 3, 0)).toISOString(), ok: 1, failed: 0 }]);
+    expect(ran).toEqual([
+      {
+        scope: slug,
+        slot: new Date(Date.UTC(slotTime.getUTCFullYear(), slotTime.getUTCMonth(), slotTime.getUTCDate(), 3, 0)).toISOString(),
+        ok: 1,
+        failed: 0,
+      },
+    ]);
     // The console's runner, at the same moment, finds the slot already claimed.
     expect(await s.runDue(eng.runtime, slotTime)).toEqual([]);
     const scheduled = (await s.list(eng.runtime, slug)).backups.filter((b) => b.reason === 'schedule');
@@ -219,7 +292,11 @@ describe('backups: PostgreSQL killed during a dump and during a restore; console
     ns = await operatorNamespace(state, 'gh-backups-faults');
     db = await privatePostgres();
     eng = buildBackupEngine({
-      kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: db.config, dataDir, consoleId: 'console-f',
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: db.config,
+      dataDir,
+      consoleId: 'console-f',
       backups: {
         beforeDumpTable: async (_s, i) => (killAt.dump === i ? db.stop() : undefined),
         beforeLoadTable: async (_d, i) => (killAt.load === i ? db.stop() : undefined),
@@ -260,7 +337,11 @@ describe('backups: PostgreSQL killed during a dump and during a restore; console
     const damaged = await fingerprint(db.config, tenantDbName(slug));
     killAt = { load: 2 };
     try {
-      await expectCode(eng.backups.restoreInPlace(eng.runtime, { backupId: b.id, slug, name: null, actor: 't' }), 'UNAVAILABLE', /failed at step "load"/);
+      await expectCode(
+        eng.backups.restoreInPlace(eng.runtime, { backupId: b.id, slug, name: null, actor: 't' }),
+        'UNAVAILABLE',
+        /failed at step "load"/,
+      );
     } finally {
       killAt = {};
       await db.start();
@@ -279,18 +360,58 @@ describe('backups: PostgreSQL killed during a dump and during a restore; console
     expect(await eng.tenants.leftovers(eng.runtime, slug)).not.toContainEqual(expect.objectContaining({ kind: 'lease' }));
   });
 
-  function crashChild(crash: string, backupId: string): void {
+  function crashChild(crash: string, backupId: string, extra: Record<string, unknown> = {}): void {
     const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'backups-crash-child.ts')], {
       env: {
         ...process.env,
         GATEHOUSE_SAGA_CRASH: crash,
-        BACKUPS_CRASH_CHILD: JSON.stringify({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: db.config, dataDir, consoleId: 'console-f', slug, backupId, secrets: Object.fromEntries(eng.secrets) }),
+        BACKUPS_CRASH_CHILD: JSON.stringify({
+          ...extra,
+          kubeconfig: state.kubeconfigs.operator,
+          namespace: ns.namespace,
+          pg: db.config,
+          dataDir,
+          consoleId: 'console-f',
+          slug,
+          backupId,
+          secrets: Object.fromEntries(eng.secrets),
+        }),
       },
       encoding: 'utf8',
       timeout: 90_000,
     });
     expect(child.signal, `child should die by SIGKILL at ${crash}; stderr: ${child.stderr}`).toBe('SIGKILL');
   }
+
+  it('console SIGKILLed in the middle of an all-tenant run: listed as interrupted, resume backs up only the tenants it did not finish', async () => {
+    const s = eng.backups.service;
+    const others = [uniqueSlug('br'), uniqueSlug('br')].sort();
+    for (const o of others) {
+      await eng.tenants.create(eng.runtime, { slug: o, name: 'Run', tier: 'PRO' });
+      await seedTenant(db.config, o, 10);
+    }
+    const slugs = [slug, ...others].sort();
+    const countOf = async (t: string) => (await s.list(eng.runtime, t)).backups.length;
+    const before = Object.fromEntries(await Promise.all(slugs.map(async (t) => [t, await countOf(t)] as const)));
+    // concurrency 1, sorted: the child finishes slugs[0] and dies when it starts dumping slugs[1]
+    crashChild('none', '', { mode: 'take-many', slugs, killAtSlug: slugs[1] });
+    const run = s.runs.list(eng.runtime.clusterId).find((r) => r.actor === 'crash-child')!;
+    expect(run).toMatchObject({ status: 'interrupted', counts: { total: 3, done: 1 } });
+    expect(await countOf(slugs[0]!)).toBe(before[slugs[0]!]! + 1);
+    expect(await countOf(slugs[1]!)).toBe(before[slugs[1]!]);
+
+    const resumed = await s.resumeRun(eng.runtime, run.runId, 'local:resumer');
+    expect(resumed.operationId).toBe(run.runId);
+    expect(resumed.results.map((r) => r.slug).sort()).toEqual(slugs.slice(1));
+    expect(resumed.summary).toEqual({ ok: 2, failed: 0 });
+    for (const t of slugs) expect(await countOf(t), t).toBe(before[t]! + 1);
+    expect(s.runs.get(run.runId)).toMatchObject({ status: 'done', counts: { total: 3, done: 3, failed: 0, pending: 0 } });
+    const taken = (await s.list(eng.runtime, slugs[2]!)).backups[0]!;
+    expect(taken.actor).toBe('local:resumer');
+    // nothing left to do: refused with the reason
+    await expectCode(s.resumeRun(eng.runtime, run.runId, 'local:resumer'), 'VALIDATION', /nothing left to do/);
+    for (const o of others) await eng.tenants.delete(eng.runtime, o, false).catch(() => undefined);
+  });
 
   it('console SIGKILLed just before the swap: resume completes the restore', async () => {
     const s = eng.backups.service;

@@ -18,7 +18,10 @@ const h = harnessOrReason();
 const state = 'state' in h ? h.state : (undefined as never);
 
 async function expectCode(p: Promise<unknown>, code: string, message?: RegExp): Promise<ContractError> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err, 'expected a ContractError').toBeInstanceOf(ContractError);
   expect((err as ContractError).code, (err as Error).message).toBe(code);
   if (message) expect((err as Error).message).toMatch(message);
@@ -26,7 +29,12 @@ async function expectCode(p: Promise<unknown>, code: string, message?: RegExp): 
 }
 
 const filesUnder = (dir: string): string[] =>
-  fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)) : [];
+  fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.join(e.parentPath, e.name))
+    : [];
 
 describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
   let ns: { namespace: string; remove(): Promise<void> };
@@ -37,7 +45,13 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
 
   beforeAll(async () => {
     ns = await operatorNamespace(state, 'gh-backups');
-    eng = buildBackupEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: pgc, dataDir: tempDataDir(), consoleId: 'console-a' });
+    eng = buildBackupEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: pgc,
+      dataDir: tempDataDir(),
+      consoleId: 'console-a',
+    });
     const admin = new KubeConfig();
     admin.loadFromFile(state.kubeconfigs.admin);
     core = admin.makeApiClient(CoreV1Api);
@@ -81,7 +95,9 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
     const s = eng.backups.service;
     const before = await fingerprint(pgc, tenantDbName(slug));
     const progress: string[] = [];
-    const b = await s.takeOne(eng.runtime, slug, { reason: 'manual', actor: 'local:alice', note: 'first' }, (_d, _t, what) => progress.push(what));
+    const b = await s.takeOne(eng.runtime, slug, { reason: 'manual', actor: 'local:alice', note: 'first' }, (_d, _t, what) =>
+      progress.push(what),
+    );
     firstId = b.id;
     expect(b.tenant).toBe(slug);
     expect(b.verification.state).toBe('never');
@@ -103,7 +119,14 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
     const secret = decodeSecretData(await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace }));
     // The private signing keys (JWK "d") and the tokens, wherever the Secret holds them.
     const jwks = (JSON.parse(secret.JWT_KEYS!) as { keys: { kid: string; jwk: { d?: string } }[] }).keys;
-    const secretValues = [...jwks.map((k) => k.jwk.d!).filter(Boolean), secret.CP_TOKEN!, secret.PROXY_TOKEN!, secret.LOGIN_WORKER_TOKEN!, secret.INITIAL_ADMIN_PASSWORD!, secret.DATABASE_URL!];
+    const secretValues = [
+      ...jwks.map((k) => k.jwk.d!).filter(Boolean),
+      secret.CP_TOKEN!,
+      secret.PROXY_TOKEN!,
+      secret.LOGIN_WORKER_TOKEN!,
+      secret.INITIAL_ADMIN_PASSWORD!,
+      secret.DATABASE_URL!,
+    ];
     expect(secretValues.length).toBeGreaterThanOrEqual(6);
     for (const f of files) {
       const bytes = fs.readFileSync(f);
@@ -114,7 +137,10 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
     // The Kubernetes part: Secret metadata and key ids, never values, even once decrypted.
     const kube = fs.readFileSync(files.find((f) => f.endsWith('kubernetes.json.age'))!);
     const identity = parseEscrowFile((await s.exportKey(eng.runtime)).content).identity;
-    const k = JSON.parse((await decryptBuffer(kube, [identity])).toString()) as { secret: { keys: string[]; keyIds: { JWT_KEYS: { kid: string }[] } }; registry: { name: string } };
+    const k = JSON.parse((await decryptBuffer(kube, [identity])).toString()) as {
+      secret: { keys: string[]; keyIds: { JWT_KEYS: { kid: string }[] } };
+      registry: { name: string };
+    };
     expect(k.secret.keys).toContain('JWT_KEYS');
     expect(k.secret.keyIds.JWT_KEYS.map((x) => x.kid)).toEqual(jwks.map((x) => x.kid));
     expect(k.registry.name).toBe('Backup Corp');
@@ -123,7 +149,12 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
 
     const c = new pg.Client({ ...pgc, database: CONTROL_DATABASE });
     await c.connect();
-    const row = (await c.query('SELECT tenant, rows, verify_state FROM backup_catalog WHERE cluster_id = $1 AND id = $2', [eng.runtime.clusterId, b.id])).rows[0];
+    const row = (
+      await c.query('SELECT tenant, rows, verify_state FROM backup_catalog WHERE cluster_id = $1 AND id = $2', [
+        eng.runtime.clusterId,
+        b.id,
+      ])
+    ).rows[0];
     await c.end();
     expect(row).toMatchObject({ tenant: slug, verify_state: 'never' });
     expect((await s.list(eng.runtime, slug)).backups.map((x) => x.id)).toEqual([b.id]);
@@ -171,7 +202,9 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
   it('restores into a new tenant: same data, new credentials, its own registry entry', async () => {
     const clone = uniqueSlug('bkc');
     const out = await eng.backups.restoreClone(eng.runtime, { backupId: firstId, slug: clone, name: null, actor: 't' });
-    expect(out.operation.steps.map((x) => `${x.name}:${x.status}`)).toEqual(['reserve', 'database', 'load', 'schema', 'secret', 'registry', 'release'].map((x) => `${x}:done`));
+    expect(out.operation.steps.map((x) => `${x.name}:${x.status}`)).toEqual(
+      ['reserve', 'database', 'load', 'schema', 'secret', 'registry', 'release'].map((x) => `${x}:done`),
+    );
     try {
       const src = await fingerprint(pgc, tenantDbName(slug));
       const dst = await fingerprint(pgc, tenantDbName(clone));
@@ -217,7 +250,18 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
     });
     const out = await eng.backups.restoreInPlace(eng.runtime, { backupId: firstId, slug, name: null, actor: 't' });
     off();
-    expect(statuses).toEqual(['reserve', 'suspend', 'safety-backup', 'staging', 'load', 'schema', 'swap', 'reopen', 'drop-previous', 'release']);
+    expect(statuses).toEqual([
+      'reserve',
+      'suspend',
+      'safety-backup',
+      'staging',
+      'load',
+      'schema',
+      'swap',
+      'reopen',
+      'drop-previous',
+      'release',
+    ]);
     expect(await fingerprint(pgc, tenantDbName(slug))).toEqual(before);
     // The Secret is the same object, and its credentials still open the restored database.
     const secretAfter = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
@@ -233,7 +277,9 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
     // Nothing of the restore is left: no staging or previous database.
     const admin = new pg.Client(pgc);
     await admin.connect();
-    expect((await admin.query(`SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, [`${tenantDbName(slug)}__`])).rows).toEqual([]);
+    expect((await admin.query(`SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, [`${tenantDbName(slug)}__`])).rows).toEqual(
+      [],
+    );
     await admin.end();
   });
 
@@ -245,7 +291,14 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
     await expectCode(s.download(eng.runtime, firstId, file), 'CONFLICT');
 
     // A second console of another site: its own key, the first cluster's key imported.
-    const other = buildBackupEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: pgc, dataDir: tempDataDir(), consoleId: 'console-b', clusterId: `${eng.runtime.clusterId}-site-b` });
+    const other = buildBackupEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: pgc,
+      dataDir: tempDataDir(),
+      consoleId: 'console-b',
+      clusterId: `${eng.runtime.clusterId}-site-b`,
+    });
     try {
       await configureKey(other);
       // Without the origin cluster's key the backup is refused (foreign cluster).
@@ -289,7 +342,14 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
   });
 
   it('a second console of the cluster must import the key; replacing the key keeps older backups readable here', async () => {
-    const second = buildBackupEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: pgc, dataDir: tempDataDir(), consoleId: 'console-a2', clusterId: eng.runtime.clusterId });
+    const second = buildBackupEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: pgc,
+      dataDir: tempDataDir(),
+      consoleId: 'console-a2',
+      clusterId: eng.runtime.clusterId,
+    });
     try {
       const st = await second.backups.service.status(second.runtime);
       expect(st.key.state).toBe('missing-here');

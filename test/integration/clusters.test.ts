@@ -244,7 +244,15 @@ describe('offline mode', () => {
     expect(profile.expectedOffline).toBe(true);
     const withPassword: { hasPassword: boolean } = await invoke('clusters.profile.save', {
       clusterId: id,
-      database: { host: '127.0.0.1', port: 5432, user: 'gatehouse_admin', database: 'postgres', sslMode: 'disable', allowInsecureTls: true, password: 'Pg-Admin-Secret-1' },
+      database: {
+        host: '127.0.0.1',
+        port: 5432,
+        user: 'gatehouse_admin',
+        database: 'postgres',
+        sslMode: 'disable',
+        allowInsecureTls: true,
+        password: 'Pg-Admin-Secret-1',
+      },
       expectedOffline: true,
     });
     expect(withPassword).toMatchObject({ hasPassword: true });

@@ -3,8 +3,12 @@
 import { buildEntitiesEngine } from './entities-env';
 
 const cfg = JSON.parse(process.env.ENTITIES_CRASH_CHILD ?? '{}') as {
-  kubeconfig: string; namespace: string; pg: { host: string; port: number; user: string; password: string; database: string };
-  dataDir: string; consoleId: string; revision: number;
+  kubeconfig: string;
+  namespace: string;
+  pg: { host: string; port: number; user: string; password: string; database: string };
+  dataDir: string;
+  consoleId: string;
+  revision: number;
 };
 const eng = buildEntitiesEngine(cfg);
 try {

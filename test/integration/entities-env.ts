@@ -28,7 +28,14 @@ export interface EntitiesTestEngine {
   close(): Promise<void>;
 }
 
-export function buildEntitiesEngine(opts: { kubeconfig: string; namespace: string; pg: PgConnectionConfig; dataDir: string; consoleId: string; clusterId?: string }): EntitiesTestEngine {
+export function buildEntitiesEngine(opts: {
+  kubeconfig: string;
+  namespace: string;
+  pg: PgConnectionConfig;
+  dataDir: string;
+  consoleId: string;
+  clusterId?: string;
+}): EntitiesTestEngine {
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const { db } = openLocalStore(opts.dataDir, [
     { id: 100, name: 'settings', store: 'state' as const, sql: 'CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)' },
@@ -51,9 +58,20 @@ export function buildEntitiesEngine(opts: { kubeconfig: string; namespace: strin
     return runtime;
   });
   const entities = new EntitiesService({ db, bus, saga, consoleId: opts.consoleId });
-  const tenants = new TenantService({ db, bus, saga, consoleId: opts.consoleId, systemEntities: (p, slug, op) => entities.syncNewTenant(p, slug, op) });
+  const tenants = new TenantService({
+    db,
+    bus,
+    saga,
+    consoleId: opts.consoleId,
+    systemEntities: (p, slug, op) => entities.syncNewTenant(p, slug, op),
+  });
   return {
-    entities, tenants, saga, bus, db, runtime,
+    entities,
+    tenants,
+    saga,
+    bus,
+    db,
+    runtime,
     async close() {
       await tenants.close();
       await runtime.close();

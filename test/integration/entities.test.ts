@@ -20,7 +20,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const PASSWORD = 'tenant-role-password-for-tests';
 
 async function expectCode(p: Promise<unknown>, code: string): Promise<ContractError> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ContractError);
   expect((err as ContractError).code).toBe(code);
   return err as ContractError;
@@ -47,10 +50,16 @@ describeH('entity sync (real tenant databases)', () => {
     const c = await adminClient(server.config, slug);
     try {
       const rs = (await c.query('SELECT id, identifier, name, system_hash FROM resource_servers WHERE is_system ORDER BY identifier')).rows;
-      const perms = (await c.query('SELECT p.id, p.name, p.description, p.system_hash, r.identifier FROM permissions p JOIN resource_servers r ON r.id = p.resource_server_id WHERE p.is_system ORDER BY r.identifier, p.name')).rows;
+      const perms = (
+        await c.query(
+          'SELECT p.id, p.name, p.description, p.system_hash, r.identifier FROM permissions p JOIN resource_servers r ON r.id = p.resource_server_id WHERE p.is_system ORDER BY r.identifier, p.name',
+        )
+      ).rows;
       const roles = (await c.query('SELECT id, name, description, system_hash FROM roles WHERE is_system ORDER BY name')).rows;
-      const rp = (await c.query(`SELECT r.name AS role, rs.identifier || ' ' || p.name AS perm FROM role_permissions x JOIN roles r ON r.id = x.role_id
-                                   JOIN permissions p ON p.id = x.permission_id JOIN resource_servers rs ON rs.id = p.resource_server_id WHERE x.is_system ORDER BY 1, 2`)).rows;
+      const rp = (
+        await c.query(`SELECT r.name AS role, rs.identifier || ' ' || p.name AS perm FROM role_permissions x JOIN roles r ON r.id = x.role_id
+                                   JOIN permissions p ON p.id = x.permission_id JOIN resource_servers rs ON rs.id = p.resource_server_id WHERE x.is_system ORDER BY 1, 2`)
+      ).rows;
       return { rs, perms, roles, rp };
     } finally {
       await c.end();
@@ -73,18 +82,42 @@ describeH('entity sync (real tenant databases)', () => {
   });
 
   it('defines entities and syncs them into 20 tenants as system rows with stable ids and hashes', async () => {
-    const api = await eng.entities.createResourceServer(eng.runtime, {
-      identifier: 'https://api.acme.test', name: 'Acme API',
-      scopes: [{ value: 'read:data', description: 'Read data' }, { value: 'write:data', description: 'Write data' }],
-    }, 'test:operator');
-    const reports = await eng.entities.createResourceServer(eng.runtime, { identifier: 'urn:reports', name: 'Reports', scopes: [] }, 'test:operator');
+    const api = await eng.entities.createResourceServer(
+      eng.runtime,
+      {
+        identifier: 'https://api.acme.test',
+        name: 'Acme API',
+        scopes: [
+          { value: 'read:data', description: 'Read data' },
+          { value: 'write:data', description: 'Write data' },
+        ],
+      },
+      'test:operator',
+    );
+    const reports = await eng.entities.createResourceServer(
+      eng.runtime,
+      { identifier: 'urn:reports', name: 'Reports', scopes: [] },
+      'test:operator',
+    );
     ids.api = api.entity.id;
     ids.reports = reports.entity.id;
-    const adminRole = await eng.entities.createRole(eng.runtime, {
-      name: 'Admin', description: 'Administrator role',
-      permissions: [{ resourceServer: 'https://api.acme.test', scope: 'read:data' }, { resourceServer: 'https://api.acme.test', scope: 'write:data' }],
-    }, 'test:operator');
-    const viewer = await eng.entities.createRole(eng.runtime, { name: 'Viewer', description: 'Reads', permissions: [{ resourceServer: 'https://api.acme.test', scope: 'read:data' }] }, 'test:operator');
+    const adminRole = await eng.entities.createRole(
+      eng.runtime,
+      {
+        name: 'Admin',
+        description: 'Administrator role',
+        permissions: [
+          { resourceServer: 'https://api.acme.test', scope: 'read:data' },
+          { resourceServer: 'https://api.acme.test', scope: 'write:data' },
+        ],
+      },
+      'test:operator',
+    );
+    const viewer = await eng.entities.createRole(
+      eng.runtime,
+      { name: 'Viewer', description: 'Reads', permissions: [{ resourceServer: 'https://api.acme.test', scope: 'read:data' }] },
+      'test:operator',
+    );
     const empty = await eng.entities.createRole(eng.runtime, { name: 'Empty', description: '', permissions: [] }, 'test:operator');
     ids.admin = adminRole.entity.id;
     ids.viewer = viewer.entity.id;
@@ -95,9 +128,13 @@ describeH('entity sync (real tenant databases)', () => {
     expect(before.summary.pending).toBe(20);
     // 2 resource servers, 2 scopes, 3 roles to create in each tenant
     expect(before.tenants[0]!.changes.map((c) => `${c.action} ${c.entity} ${c.label}`).sort()).toEqual([
-      'create resource-server https://api.acme.test', 'create resource-server urn:reports',
-      'create role Admin', 'create role Empty', 'create role Viewer',
-      'create scope https://api.acme.test read:data', 'create scope https://api.acme.test write:data',
+      'create resource-server https://api.acme.test',
+      'create resource-server urn:reports',
+      'create role Admin',
+      'create role Empty',
+      'create role Viewer',
+      'create scope https://api.acme.test read:data',
+      'create scope https://api.acme.test write:data',
     ]);
 
     const out = await apply();
@@ -108,15 +145,31 @@ describeH('entity sync (real tenant databases)', () => {
     const readScope = defs.resourceServers.find((r) => r.id === ids.api)!.scopes.find((s) => s.value === 'read:data')!;
     for (const slug of slugs) {
       const rows = await systemRows(slug);
-      expect(rows.rs.map((r) => [r.id, r.identifier])).toEqual([[ids.api, 'https://api.acme.test'], [ids.reports, 'urn:reports']]);
-      expect(rows.rs[0].system_hash).toBe(entityHash('resource-server', normaliseRs({ id: ids.api, identifier: 'https://api.acme.test', name: 'Acme API' })));
-      expect(rows.perms.map((p) => `${p.identifier} ${p.name}`)).toEqual(['https://api.acme.test read:data', 'https://api.acme.test write:data']);
+      expect(rows.rs.map((r) => [r.id, r.identifier])).toEqual([
+        [ids.api, 'https://api.acme.test'],
+        [ids.reports, 'urn:reports'],
+      ]);
+      expect(rows.rs[0].system_hash).toBe(
+        entityHash('resource-server', normaliseRs({ id: ids.api, identifier: 'https://api.acme.test', name: 'Acme API' })),
+      );
+      expect(rows.perms.map((p) => `${p.identifier} ${p.name}`)).toEqual([
+        'https://api.acme.test read:data',
+        'https://api.acme.test write:data',
+      ]);
       expect(rows.perms[0].id).toBe(readScope.id);
-      expect(rows.perms[0].system_hash).toBe(entityHash('scope', normaliseScope({ id: readScope.id, resourceServerId: ids.api, value: 'read:data', description: 'Read data' })));
-      expect(rows.roles.map((r) => [r.id, r.name, r.description])).toEqual([[ids.admin, 'Admin', 'Administrator role'], [ids.empty, 'Empty', null], [ids.viewer, 'Viewer', 'Reads']]);
+      expect(rows.perms[0].system_hash).toBe(
+        entityHash('scope', normaliseScope({ id: readScope.id, resourceServerId: ids.api, value: 'read:data', description: 'Read data' })),
+      );
+      expect(rows.roles.map((r) => [r.id, r.name, r.description])).toEqual([
+        [ids.admin, 'Admin', 'Administrator role'],
+        [ids.empty, 'Empty', null],
+        [ids.viewer, 'Viewer', 'Reads'],
+      ]);
       expect(rows.roles[1].system_hash).toBe(entityHash('role', normaliseRole({ id: ids.empty, name: 'Empty' })));
       expect(rows.rp).toEqual([
-        { role: 'Admin', perm: 'https://api.acme.test read:data' }, { role: 'Admin', perm: 'https://api.acme.test write:data' }, { role: 'Viewer', perm: 'https://api.acme.test read:data' },
+        { role: 'Admin', perm: 'https://api.acme.test read:data' },
+        { role: 'Admin', perm: 'https://api.acme.test write:data' },
+        { role: 'Viewer', perm: 'https://api.acme.test read:data' },
       ]);
     }
     const after = await plan();
@@ -127,14 +180,31 @@ describeH('entity sync (real tenant databases)', () => {
   it('editing one definition: the plan shows only that change, field by field; apply writes it everywhere', async () => {
     const defs = await eng.entities.list(eng.runtime);
     const viewer = defs.roles.find((r) => r.id === ids.viewer)!;
-    const upd = await eng.entities.updateRole(eng.runtime, { id: viewer.id, version: viewer.version, name: 'Viewer', description: 'Reads data only', permissions: [{ resourceServer: 'https://api.acme.test', scope: 'read:data' }] }, 'test:operator');
+    const upd = await eng.entities.updateRole(
+      eng.runtime,
+      {
+        id: viewer.id,
+        version: viewer.version,
+        name: 'Viewer',
+        description: 'Reads data only',
+        permissions: [{ resourceServer: 'https://api.acme.test', scope: 'read:data' }],
+      },
+      'test:operator',
+    );
     expect(upd.changed).toBe(true);
     expect(upd.revision).toBe(defs.revision + 1);
     const p = await plan();
     expect(p.summary.pending).toBe(20);
     for (const t of p.tenants) {
       expect(t.changes).toEqual([
-        { entity: 'role', action: 'update', id: ids.viewer, label: 'Viewer', drift: false, changes: [{ field: 'description', from: 'Reads', to: 'Reads data only' }] },
+        {
+          entity: 'role',
+          action: 'update',
+          id: ids.viewer,
+          label: 'Viewer',
+          drift: false,
+          changes: [{ field: 'description', from: 'Reads', to: 'Reads data only' }],
+        },
       ]);
     }
     const out = await apply();
@@ -148,31 +218,73 @@ describeH('entity sync (real tenant databases)', () => {
     const own = await tenantClient(server.config, slugs[3]!, PASSWORD);
     try {
       await own.query(`INSERT INTO roles (name, description) VALUES ('Local editors', 'tenant-owned')`);
-      await own.query(`INSERT INTO role_permissions (role_id, permission_id) SELECT r.id, p.id FROM roles r, permissions p WHERE r.name = 'Local editors' AND p.name = 'write:data'`);
+      await own.query(
+        `INSERT INTO role_permissions (role_id, permission_id) SELECT r.id, p.id FROM roles r, permissions p WHERE r.name = 'Local editors' AND p.name = 'write:data'`,
+      );
     } finally {
       await own.end();
     }
     let defs = await eng.entities.list(eng.runtime);
     const adminRole = defs.roles.find((r) => r.id === ids.admin)!;
-    await eng.entities.updateRole(eng.runtime, { id: adminRole.id, version: adminRole.version, name: 'Admin', description: 'Administrator role', permissions: [{ resourceServer: 'https://api.acme.test', scope: 'read:data' }] }, 'test:operator');
+    await eng.entities.updateRole(
+      eng.runtime,
+      {
+        id: adminRole.id,
+        version: adminRole.version,
+        name: 'Admin',
+        description: 'Administrator role',
+        permissions: [{ resourceServer: 'https://api.acme.test', scope: 'read:data' }],
+      },
+      'test:operator',
+    );
     const p = await plan();
     expect(p.tenants[0]!.changes).toEqual([
-      { entity: 'role', action: 'update', id: ids.admin, label: 'Admin', drift: false, changes: [{ field: 'permissions', from: ['https://api.acme.test read:data', 'https://api.acme.test write:data'], to: ['https://api.acme.test read:data'] }] },
+      {
+        entity: 'role',
+        action: 'update',
+        id: ids.admin,
+        label: 'Admin',
+        drift: false,
+        changes: [
+          {
+            field: 'permissions',
+            from: ['https://api.acme.test read:data', 'https://api.acme.test write:data'],
+            to: ['https://api.acme.test read:data'],
+          },
+        ],
+      },
     ]);
     await apply();
-    for (const slug of slugs) expect((await systemRows(slug)).rp.filter((r) => r.role === 'Admin')).toEqual([{ role: 'Admin', perm: 'https://api.acme.test read:data' }]);
+    for (const slug of slugs)
+      expect((await systemRows(slug)).rp.filter((r) => r.role === 'Admin')).toEqual([
+        { role: 'Admin', perm: 'https://api.acme.test read:data' },
+      ]);
 
     defs = await eng.entities.list(eng.runtime);
     const api = defs.resourceServers.find((r) => r.id === ids.api)!;
-    await eng.entities.updateResourceServer(eng.runtime, { id: api.id, version: api.version, identifier: api.identifier, name: api.name, scopes: [{ value: 'read:data', description: 'Read data' }] }, 'test:operator');
+    await eng.entities.updateResourceServer(
+      eng.runtime,
+      {
+        id: api.id,
+        version: api.version,
+        identifier: api.identifier,
+        name: api.name,
+        scopes: [{ value: 'read:data', description: 'Read data' }],
+      },
+      'test:operator',
+    );
     const p2 = await plan();
-    expect(p2.tenants[0]!.changes.map((c) => `${c.action} ${c.entity} ${c.label}`)).toEqual(['delete scope https://api.acme.test write:data']);
+    expect(p2.tenants[0]!.changes.map((c) => `${c.action} ${c.entity} ${c.label}`)).toEqual([
+      'delete scope https://api.acme.test write:data',
+    ]);
     const out = await apply();
     expect(out.summary.applied).toBe(20);
     for (const slug of slugs) expect((await systemRows(slug)).perms.map((x) => x.name)).toEqual(['read:data']);
     const c = await adminClient(server.config, slugs[3]!);
     try {
-      expect((await c.query(`SELECT description FROM roles WHERE name = 'Local editors' AND NOT is_system`)).rows).toEqual([{ description: 'tenant-owned' }]);
+      expect((await c.query(`SELECT description FROM roles WHERE name = 'Local editors' AND NOT is_system`)).rows).toEqual([
+        { description: 'tenant-owned' },
+      ]);
       expect((await c.query(`SELECT count(*)::int AS n FROM permissions WHERE name = 'write:data'`)).rows[0].n).toBe(0);
     } finally {
       await c.end();
@@ -185,9 +297,21 @@ describeH('entity sync (real tenant databases)', () => {
     const reports = defs.resourceServers.find((r) => r.id === ids.reports)!;
     const empty = defs.roles.find((r) => r.id === ids.empty)!;
     // Created with scopes: [] and description "", now sent with both absent / null.
-    const a = await eng.entities.updateResourceServer(eng.runtime, { id: reports.id, version: reports.version, identifier: reports.identifier, name: reports.name }, 'test:operator');
-    const b = await eng.entities.updateRole(eng.runtime, { id: empty.id, version: empty.version, name: 'Empty', description: null }, 'test:operator');
-    const c = await eng.entities.updateRole(eng.runtime, { id: empty.id, version: empty.version, name: 'Empty', permissions: [] }, 'test:operator');
+    const a = await eng.entities.updateResourceServer(
+      eng.runtime,
+      { id: reports.id, version: reports.version, identifier: reports.identifier, name: reports.name },
+      'test:operator',
+    );
+    const b = await eng.entities.updateRole(
+      eng.runtime,
+      { id: empty.id, version: empty.version, name: 'Empty', description: null },
+      'test:operator',
+    );
+    const c = await eng.entities.updateRole(
+      eng.runtime,
+      { id: empty.id, version: empty.version, name: 'Empty', permissions: [] },
+      'test:operator',
+    );
     expect([a.changed, b.changed, c.changed]).toEqual([false, false, false]);
     expect((await eng.entities.list(eng.runtime)).revision).toBe(defs.revision);
     const p = await plan();
@@ -202,22 +326,31 @@ describeH('entity sync (real tenant databases)', () => {
     const c = await tenantClient(server.config, slugs[0]!, PASSWORD);
     try {
       const refused = async (sql: string) => {
-        const err = (await c.query(sql).then(() => null, (e: unknown) => e)) as { code?: string; message: string; hint?: string } | null;
+        const err = (await c.query(sql).then(
+          () => null,
+          (e: unknown) => e,
+        )) as { code?: string; message: string; hint?: string } | null;
         expect(err, sql).not.toBeNull();
         expect(err!.code, sql).toBe('42501');
         return err!;
       };
       const upd = await refused(`UPDATE roles SET description = 'hacked' WHERE name = 'Admin'`);
-      expect(upd.message).toBe('role "Admin" is a system entity synced from the Gatehouse control plane and cannot be changed in this tenant (UPDATE refused)');
+      expect(upd.message).toBe(
+        'role "Admin" is a system entity synced from the Gatehouse control plane and cannot be changed in this tenant (UPDATE refused)',
+      );
       expect(upd.hint).toMatch(/change them there/);
       expect((await refused(`DELETE FROM roles WHERE name = 'Viewer'`)).message).toMatch(/role "Viewer" is a system entity/);
-      expect((await refused(`UPDATE resource_servers SET name = 'x' WHERE identifier = 'urn:reports'`)).message).toMatch(/resource server "Reports" is a system entity/);
+      expect((await refused(`UPDATE resource_servers SET name = 'x' WHERE identifier = 'urn:reports'`)).message).toMatch(
+        /resource server "Reports" is a system entity/,
+      );
       await refused(`DELETE FROM permissions WHERE is_system`);
       await refused(`INSERT INTO roles (name, is_system) VALUES ('Forged', true)`);
       await c.query(`INSERT INTO roles (name, description) VALUES ('Support', 'tenant-owned')`);
       await refused(`UPDATE roles SET is_system = true WHERE name = 'Support'`);
       await refused(`INSERT INTO permissions (resource_server_id, name) VALUES ('${ids.api}', 'sneaky:scope')`);
-      await refused(`INSERT INTO role_permissions (role_id, permission_id) SELECT '${ids.viewer}', id FROM permissions WHERE is_system LIMIT 1`);
+      await refused(
+        `INSERT INTO role_permissions (role_id, permission_id) SELECT '${ids.viewer}', id FROM permissions WHERE is_system LIMIT 1`,
+      );
       await refused(`DELETE FROM role_permissions WHERE is_system`);
       await refused(`UPDATE system_entity_state SET revision = 0`);
       await refused(`TRUNCATE roles CASCADE`);
@@ -226,7 +359,9 @@ describeH('entity sync (real tenant databases)', () => {
       await refused(`SET ROLE ${SYNC_ROLE}`);
       // Its own rows: create, edit, grant a system permission, delete.
       await c.query(`UPDATE roles SET description = 'edited' WHERE name = 'Support'`);
-      await c.query(`INSERT INTO role_permissions (role_id, permission_id) SELECT r.id, p.id FROM roles r, permissions p WHERE r.name = 'Support' AND p.is_system`);
+      await c.query(
+        `INSERT INTO role_permissions (role_id, permission_id) SELECT r.id, p.id FROM roles r, permissions p WHERE r.name = 'Support' AND p.is_system`,
+      );
       await c.query(`DELETE FROM roles WHERE name = 'Support'`);
     } finally {
       await c.end();
@@ -265,7 +400,14 @@ describeH('entity sync (real tenant databases)', () => {
     expect(p.summary['in-sync']).toBe(16);
     expect(by.get(edited)!.drift).toEqual([{ entity: 'role', id: ids.admin, label: 'Admin', kind: 'edited' }]);
     expect(by.get(edited)!.changes).toEqual([
-      { entity: 'role', action: 'update', id: ids.admin, label: 'Admin', drift: true, changes: [{ field: 'description', from: 'changed behind the console', to: 'Administrator role' }] },
+      {
+        entity: 'role',
+        action: 'update',
+        id: ids.admin,
+        label: 'Admin',
+        drift: true,
+        changes: [{ field: 'description', from: 'changed behind the console', to: 'Administrator role' }],
+      },
     ]);
     expect(by.get(missing)!.drift).toEqual([{ entity: 'role', id: ids.viewer, label: 'Viewer', kind: 'missing' }]);
     expect(by.get(missing)!.changes.map((c) => `${c.action} ${c.label} ${c.drift}`)).toEqual(['create Viewer true']);
@@ -278,12 +420,19 @@ describeH('entity sync (real tenant databases)', () => {
     expect(out.summary).toMatchObject({ applied: 4, failed: 0 });
     expect(onlyStatus(await plan())).toEqual(['in-sync']);
     expect((await systemRows(edited)).roles.find((r) => r.name === 'Admin')!.description).toBe('Administrator role');
-    expect((await systemRows(missing)).rp.filter((r) => r.role === 'Viewer')).toEqual([{ role: 'Viewer', perm: 'https://api.acme.test read:data' }]);
+    expect((await systemRows(missing)).rp.filter((r) => r.role === 'Viewer')).toEqual([
+      { role: 'Viewer', perm: 'https://api.acme.test read:data' },
+    ]);
     expect((await systemRows(extra)).roles.map((r) => r.name)).toEqual(['Admin', 'Empty', 'Viewer']);
     const again = await tenantClient(server.config, disabled, PASSWORD);
     try {
       // protection restored: the same UPDATE is refused again; the tenant's own row is untouched
-      expect((await again.query(`UPDATE roles SET name = 'x' WHERE id = '${ids.admin}'`).then(() => null, (e: { code?: string }) => e.code))).toBe('42501');
+      expect(
+        await again.query(`UPDATE roles SET name = 'x' WHERE id = '${ids.admin}'`).then(
+          () => null,
+          (e: { code?: string }) => e.code,
+        ),
+      ).toBe('42501');
       expect((await again.query(`SELECT description FROM roles WHERE name = 'Mine'`)).rows).toEqual([{ description: 'keep me' }]);
     } finally {
       await again.end();
@@ -298,17 +447,25 @@ describeH('entity sync (real tenant databases)', () => {
     } finally {
       await own.end();
     }
-    await eng.entities.createRole(eng.runtime, { name: 'Auditor', permissions: [{ resourceServer: 'https://api.acme.test', scope: 'read:data' }] }, 'test:operator');
+    await eng.entities.createRole(
+      eng.runtime,
+      { name: 'Auditor', permissions: [{ resourceServer: 'https://api.acme.test', scope: 'read:data' }] },
+      'test:operator',
+    );
     const p = await plan();
     expect(p.summary).toMatchObject({ pending: 19, conflict: 1 });
-    expect(p.tenants.find((t) => t.slug === blocked)!.conflicts[0]).toMatch(/tenant-owned role "Auditor" has the name of the definition "Auditor"/);
+    expect(p.tenants.find((t) => t.slug === blocked)!.conflicts[0]).toMatch(
+      /tenant-owned role "Auditor" has the name of the definition "Auditor"/,
+    );
     const out = await apply();
     expect(out.status).toBe('partial');
     expect(out.summary).toMatchObject({ applied: 19, failed: 1 });
     expect(out.results.find((r) => r.slug === blocked)!.message).toMatch(/was not changed: tenant-owned role "Auditor"/);
     const c = await adminClient(server.config, blocked);
     try {
-      expect((await c.query(`SELECT description, is_system FROM roles WHERE name = 'Auditor'`)).rows).toEqual([{ description: "the tenant's own auditor", is_system: false }]);
+      expect((await c.query(`SELECT description, is_system FROM roles WHERE name = 'Auditor'`)).rows).toEqual([
+        { description: "the tenant's own auditor", is_system: false },
+      ]);
     } finally {
       await c.end();
     }
@@ -351,14 +508,26 @@ describeH('entity sync (real tenant databases)', () => {
   it('SIGKILL in the middle of the fan-out → the operation is interrupted, a resume finishes every tenant', async () => {
     const defs = await eng.entities.list(eng.runtime);
     const reports = defs.resourceServers.find((r) => r.id === ids.reports)!;
-    await eng.entities.updateResourceServer(eng.runtime, { id: reports.id, version: reports.version, identifier: reports.identifier, name: 'Reports v2', scopes: [{ value: 'export' }] }, 'test:operator');
+    await eng.entities.updateResourceServer(
+      eng.runtime,
+      { id: reports.id, version: reports.version, identifier: reports.identifier, name: 'Reports v2', scopes: [{ value: 'export' }] },
+      'test:operator',
+    );
     const { revision } = await eng.entities.list(eng.runtime);
     await eng.close();
     const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'entities-crash-child.ts')], {
       env: {
         ...process.env,
         GATEHOUSE_ENTITIES_CRASH_AFTER: '7',
-        ENTITIES_CRASH_CHILD: JSON.stringify({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: server.config, dataDir, consoleId, revision, slugs }),
+        ENTITIES_CRASH_CHILD: JSON.stringify({
+          kubeconfig: state.kubeconfigs.operator,
+          namespace: ns.namespace,
+          pg: server.config,
+          dataDir,
+          consoleId,
+          revision,
+          slugs,
+        }),
       },
       encoding: 'utf8',
       timeout: 120_000,
@@ -411,10 +580,18 @@ describeH('entity sync with a non-superuser admin (CREATEROLE, CREATEDB)', () =>
     await root.close();
     limited = { ...server.config, user: 'gh_limited', password: 'limited-admin-password' };
     admin = new PostgresAdmin(limited);
-    expect((await admin.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = current_user'))[0]!.rolsuper).toBe(false);
+    expect((await admin.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = current_user'))[0]!.rolsuper).toBe(
+      false,
+    );
     for (const slug of slugs) await createTenantDatabase(admin, slug, PASSWORD);
     ns = await operatorNamespace(state, 'gh-entities-lim');
-    eng = buildEntitiesEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: limited, dataDir: tempDataDir(), consoleId: 'entities-limited' });
+    eng = buildEntitiesEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: limited,
+      dataDir: tempDataDir(),
+      consoleId: 'entities-limited',
+    });
   }, 120_000);
   afterAll(async () => {
     await eng?.close();
@@ -424,13 +601,26 @@ describeH('entity sync with a non-superuser admin (CREATEROLE, CREATEDB)', () =>
   });
 
   it('defines, applies, protects and repairs exactly as with a superuser', async () => {
-    await eng.entities.createResourceServer(eng.runtime, { identifier: 'urn:billing', name: 'Billing', scopes: [{ value: 'pay' }] }, 'test:operator');
-    await eng.entities.createRole(eng.runtime, { name: 'Payer', permissions: [{ resourceServer: 'urn:billing', scope: 'pay' }] }, 'test:operator');
+    await eng.entities.createResourceServer(
+      eng.runtime,
+      { identifier: 'urn:billing', name: 'Billing', scopes: [{ value: 'pay' }] },
+      'test:operator',
+    );
+    await eng.entities.createRole(
+      eng.runtime,
+      { name: 'Payer', permissions: [{ resourceServer: 'urn:billing', scope: 'pay' }] },
+      'test:operator',
+    );
     const { revision } = await eng.entities.list(eng.runtime);
     expect((await eng.entities.apply(eng.runtime, { revision, concurrency: 2 })).summary).toMatchObject({ applied: 2, failed: 0 });
     const c = await tenantClient(server.config, slugs[0]!, PASSWORD);
     try {
-      expect(await c.query(`UPDATE roles SET description = 'x' WHERE name = 'Payer'`).then(() => null, (e: { code?: string }) => e.code)).toBe('42501');
+      expect(
+        await c.query(`UPDATE roles SET description = 'x' WHERE name = 'Payer'`).then(
+          () => null,
+          (e: { code?: string }) => e.code,
+        ),
+      ).toBe('42501');
       await c.query(`ALTER TABLE role_permissions DISABLE TRIGGER gatehouse_protect_rows`);
     } finally {
       await c.end();

@@ -8,7 +8,14 @@ import { buildWorkersEngine, type WorkersTestEngine } from './workers-env';
 
 const h = harnessOrReason();
 const state = 'state' in h ? h.state : (undefined as never);
-const inline = { taskMode: 'inline' as const, taskPool: null, taskConcurrency: 4, loginMode: 'inline' as const, loginUrl: null, loginMaxConcurrent: null };
+const inline = {
+  taskMode: 'inline' as const,
+  taskPool: null,
+  taskConcurrency: 4,
+  loginMode: 'inline' as const,
+  loginUrl: null,
+  loginMaxConcurrent: null,
+};
 
 async function until<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -32,7 +39,10 @@ describe('infrastructure view (real API server + kwok)', () => {
     infra = new InfraService({ bus: eng.bus, batchMs: 100 });
     eng.bus.subscribe('infra.changed', (e) => batches.push(e));
     const backend = await eng.admin.apps.readNamespacedDeployment({ name: 'backend', namespace: state.platformNamespace });
-    await eng.admin.apps.createNamespacedDeployment({ namespace: ns.namespace, body: { metadata: { name: 'backend', labels: backend.metadata?.labels ?? {} }, spec: backend.spec! } });
+    await eng.admin.apps.createNamespacedDeployment({
+      namespace: ns.namespace,
+      body: { metadata: { name: 'backend', labels: backend.metadata?.labels ?? {} }, spec: backend.spec! },
+    });
   });
   afterAll(async () => {
     infra?.close();
@@ -48,10 +58,21 @@ describe('infrastructure view (real API server + kwok)', () => {
       const s = infra.watcher(eng.runtime).snapshot();
       return s.pods.filter((p) => p.ready).length >= 3 && s.workloads.every((w) => w.health === 'Healthy') ? s : null;
     });
-    expect(snap.workloads.map((w) => `${w.name}:${w.group}:${w.version}:${w.health}`)).toEqual(['backend:backend:1.8.2:Healthy', 'login-worker-shared:login-shared:1.8.2:Healthy']);
+    expect(snap.workloads.map((w) => `${w.name}:${w.group}:${w.version}:${w.health}`)).toEqual([
+      'backend:backend:1.8.2:Healthy',
+      'login-worker-shared:login-shared:1.8.2:Healthy',
+    ]);
     const backendPods = snap.pods.filter((p) => p.workload === 'backend');
     expect(backendPods).toHaveLength(2);
-    for (const p of backendPods) expect(p).toMatchObject({ group: 'backend', ready: true, phase: 'Running', restarts: 0, version: '1.8.2', node: expect.stringMatching(/^kwok-node-/) });
+    for (const p of backendPods)
+      expect(p).toMatchObject({
+        group: 'backend',
+        ready: true,
+        phase: 'Running',
+        restarts: 0,
+        version: '1.8.2',
+        node: expect.stringMatching(/^kwok-node-/),
+      });
     expect(snap.missing.map((m) => `${m.name}:${m.health}`)).toEqual(['frontend:Missing']);
   });
 

@@ -18,7 +18,13 @@ export async function licenseNamespace() {
   const namespace = await uniqueNamespace('license');
   const core = kubeConfig('admin').makeApiClient(CoreV1Api);
   const operatorConfig: KubeConfig = kubeConfig('operator');
-  const operator: ClusterRuntime = new ClusterScope(`harness:${namespace}`, { contextId: `harness:${namespace}`, contextName: 'harness', kube: kubeClients(operatorConfig), namespace, pgAdmin: async () => null });
+  const operator: ClusterRuntime = new ClusterScope(`harness:${namespace}`, {
+    contextId: `harness:${namespace}`,
+    contextName: 'harness',
+    kube: kubeClients(operatorConfig),
+    namespace,
+    pgAdmin: async () => null,
+  });
   return { namespace, adminCore: core, operator, cleanup: () => deleteNamespace(namespace).catch(() => undefined) };
 }
 
@@ -37,4 +43,5 @@ export async function snapshot(core: CoreV1Api, namespace: string) {
   return Object.fromEntries(list.items.map((s) => [s.metadata?.name ?? '', { rv: s.metadata?.resourceVersion, data: s.data ?? {} }]));
 }
 
-export const decode = (s: V1Secret, key: string) => (s.data?.[key] === undefined ? undefined : Buffer.from(s.data[key]!, 'base64').toString('utf8'));
+export const decode = (s: V1Secret, key: string) =>
+  s.data?.[key] === undefined ? undefined : Buffer.from(s.data[key]!, 'base64').toString('utf8');

@@ -55,7 +55,12 @@ beforeAll(async () => {
   const ctx = (await call<{ contexts: { id: string }[] }>('clusters.list')).contexts[0]!;
   await call('clusters.select', { clusterId: ctx.id });
   const { host, port, user, password, database } = h.postgres;
-  await call('clusters.profile.save', { clusterId: ctx.id, namespace: ns, database: { host, port, user, database, sslMode: 'disable', allowInsecureTls: true, password }, expectedOffline: false });
+  await call('clusters.profile.save', {
+    clusterId: ctx.id,
+    namespace: ns,
+    database: { host, port, user, database, sslMode: 'disable', allowInsecureTls: true, password },
+    expectedOffline: false,
+  });
 });
 
 afterAll(async () => {

@@ -16,7 +16,10 @@ import { badInputs, makeLicense, nowS, testIssuerCert, testRoots } from '../fixt
 import { decode, harnessAvailable, licenseNamespace, snapshot, tenantSecret } from './license-kube';
 
 const available = harnessAvailable();
-if (!available) console.warn('license integration tests skipped: no harness is running (harness.json missing; run `npm run cluster:up` or the integration project).');
+if (!available)
+  console.warn(
+    'license integration tests skipped: no harness is running (harness.json missing; run `npm run cluster:up` or the integration project).',
+  );
 const TENANTS = ['alpha', 'bravo', 'charlie', 'delta', 'echo'];
 
 async function reason(p: Promise<unknown>): Promise<string> {
@@ -41,12 +44,23 @@ describe.skipIf(!available)('license on a real cluster', () => {
     ns = await licenseNamespace();
     for (const slug of TENANTS) await ns.adminCore.createNamespacedSecret({ namespace: ns.namespace, body: tenantSecret(slug) });
     // a Secret that is not a tenant must never be touched
-    await ns.adminCore.createNamespacedSecret({ namespace: ns.namespace, body: { metadata: { name: 'unrelated' }, stringData: { A: 'b' } } });
+    await ns.adminCore.createNamespacedSecret({
+      namespace: ns.namespace,
+      body: { metadata: { name: 'unrelated' }, stringData: { A: 'b' } },
+    });
     clusterUid = (await ns.adminCore.readNamespace({ name: 'kube-system' })).metadata!.uid!;
     const db = new Database(':memory:');
     for (const m of licenseMigrations) db.exec(m.sql);
     const cluster = kubeLicenseCluster(ns.operator);
-    service = new LicenseService({ db, bus: new EventBus(), roots: testRoots(), developmentMode: true, cluster: async () => cluster, secrets: new MemorySecretStore(), concurrency: 3 });
+    service = new LicenseService({
+      db,
+      bus: new EventBus(),
+      roots: testRoots(),
+      developmentMode: true,
+      cluster: async () => cluster,
+      secrets: new MemorySecretStore(),
+      concurrency: 3,
+    });
     server = http.createServer((req, res) => {
       let body = '';
       req.on('data', (c) => (body += c));
@@ -83,7 +97,10 @@ describe.skipIf(!available)('license on a real cluster', () => {
     const before = await snapshot(ns.adminCore, ns.namespace);
     const seen: Record<string, string> = {};
     for (const c of cases.filter((c) => c.reason !== 'REVOKED')) {
-      const input = typeof c.input === 'string' ? { content: c.input, encoding: 'text' as const } : { content: Buffer.from(c.input).toString('base64'), encoding: 'base64' as const };
+      const input =
+        typeof c.input === 'string'
+          ? { content: c.input, encoding: 'text' as const }
+          : { content: Buffer.from(c.input).toString('base64'), encoding: 'base64' as const };
       seen[c.name] = await reason(service.activate(input, 'it'));
     }
     expect(seen).toEqual(Object.fromEntries(cases.filter((c) => c.reason !== 'REVOKED').map((c) => [c.name, c.reason])));
@@ -96,7 +113,10 @@ describe.skipIf(!available)('license on a real cluster', () => {
     await service.importRevocations({ content: revocations, encoding: 'text' }, 'it');
     const active = await snapshot(ns.adminCore, ns.namespace);
     for (const c of cases) {
-      const input = typeof c.input === 'string' ? { content: c.input, encoding: 'text' as const } : { content: Buffer.from(c.input).toString('base64'), encoding: 'base64' as const };
+      const input =
+        typeof c.input === 'string'
+          ? { content: c.input, encoding: 'text' as const }
+          : { content: Buffer.from(c.input).toString('base64'), encoding: 'base64' as const };
       expect(await reason(service.activate(input, 'it')), c.name).toBe(c.reason);
     }
     expect(await snapshot(ns.adminCore, ns.namespace)).toEqual(active);
@@ -136,20 +156,37 @@ describe.skipIf(!available)('license on a real cluster', () => {
   });
 
   it('renews online from a loopback server, refusing forged and older answers', async () => {
-    const current = await makeLicense({ cluster_uid: clusterUid, renewal_url: serverUrl, limits: { tenants: 10, users: 1000 }, iat: nowS() + 3 });
+    const current = await makeLicense({
+      cluster_uid: clusterUid,
+      renewal_url: serverUrl,
+      limits: { tenants: 10, users: 1000 },
+      iat: nowS() + 3,
+    });
     await service.activate({ content: current.jws, encoding: 'text' }, 'it');
     const before = await snapshot(ns.adminCore, ns.namespace);
 
     const attacker = await generateEd25519('gh-issuer');
     const forgedClaims = { ...current.claims, lid: 'lic-forged', iat: nowS() + 10, exp: current.claims.exp + 86400 * 365 };
-    serve = async () => issueLicense({ ...attacker.privateJwk, kid: JSON.parse(Buffer.from(current.jws.split('.')[0]!, 'base64url').toString()).kid }, await testIssuerCert(), forgedClaims);
+    serve = async () =>
+      issueLicense(
+        { ...attacker.privateJwk, kid: JSON.parse(Buffer.from(current.jws.split('.')[0]!, 'base64url').toString()).kid },
+        await testIssuerCert(),
+        forgedClaims,
+      );
     expect(await reason(service.renewOnline('it'))).toBe('SIGNATURE_INVALID');
     const older = await makeLicense({ customer: current.claims.customer, cluster_uid: clusterUid, iat: nowS() - 3600, nbf: nowS() - 3600 });
     serve = async () => older.jws;
     expect(await reason(service.renewOnline('it'))).toBe('OLDER_THAN_CURRENT');
     expect(await snapshot(ns.adminCore, ns.namespace)).toEqual(before);
 
-    const renewed = await makeLicense({ customer: current.claims.customer, cluster_uid: clusterUid, renewal_url: serverUrl, limits: { tenants: 10, users: 2000 }, iat: nowS() + 20, exp: current.claims.exp + 86400 * 365 });
+    const renewed = await makeLicense({
+      customer: current.claims.customer,
+      cluster_uid: clusterUid,
+      renewal_url: serverUrl,
+      limits: { tenants: 10, users: 2000 },
+      iat: nowS() + 20,
+      exp: current.claims.exp + 86400 * 365,
+    });
     serve = async () => renewed.jws;
     const { status, fanout } = await service.renewOnline('it');
     expect(status.license?.lid).toBe(renewed.claims.lid);

@@ -1,78 +1,12 @@
 import net from 'node:net';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-// @ts-expect-error oidc-provider ships no type declarations (@types/oidc-provider is not a dependency)
-import ProviderUntyped from 'oidc-provider';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEngine, type Engine } from '../../src-main/engine';
 import { OidcSignIn } from '../../src-main/engine/operators/oidc';
 import { createRouter, type Router } from '../../src-main/ipc/router';
 import { memorySecrets, tempDir, auditJournal } from '../unit/audit/helpers';
-
-const Provider = ProviderUntyped as new (issuer: string, configuration: Record<string, unknown>) => { callback(): http.RequestListener };
-const CHROMIUM = process.env.GATEHOUSE_CHROMIUM ?? '/usr/bin/chromium';
-const GROUPS: Record<string, string[]> = { alice: ['staff', 'ops'], bob: ['contractors'] };
-const PW = 'Correct-Horse-42';
-
-async function startProvider(issuerHost = '127.0.0.1'): Promise<{ issuer: string; url: string; close(): Promise<void> }> {
-  const server = http.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  const issuer = `http://${issuerHost}:${port}`;
-  const provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: 'gatehouse',
-        application_type: 'native',
-        token_endpoint_auth_method: 'none',
-        // RFC 8252: any port on the loopback address is accepted for native clients
-        redirect_uris: ['http://127.0.0.1/callback'],
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-      },
-    ],
-    scopes: ['openid', 'offline_access', 'profile', 'groups'],
-    claims: { openid: ['sub'], profile: ['name', 'preferred_username'], groups: ['groups'] },
-    findAccount: async (_ctx: unknown, id: string) => ({
-      accountId: id,
-      claims: async () => ({ sub: id, name: id.toUpperCase(), preferred_username: id, groups: GROUPS[id] ?? [] }),
-    }),
-    features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
-    issueRefreshToken: async () => true,
-    // an ID token shorter-lived than the access token: the session must follow the ID token
-    ttl: { IdToken: 600, AccessToken: 3600 },
-    cookies: { keys: ['oidc-test-cookie-key'] },
-  });
-  server.on('request', provider.callback());
-  return {
-    issuer,
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
-/** The operator in the system browser: types into the provider's real login form, then consents. */
-async function signInInBrowser(browser: Browser, authorizationUrl: string, login: string): Promise<string> {
-  const context = await browser.newContext();
-  try {
-    const page = await context.newPage();
-    await page.goto(authorizationUrl);
-    await page.locator('input[name="login"]').fill(login);
-    await page.locator('input[name="password"]').fill('any password');
-    await page.locator('button[type="submit"]').click();
-    await page.locator('button[type="submit"]', { hasText: 'Continue' }).click();
-    await page.waitForURL(/127\.0\.0\.1:\d+\/callback/);
-    return (await page.locator('body').innerText()).trim();
-  } finally {
-    await context.close();
-  }
-}
+import { CHROMIUM, GROUPS, PW, signInInBrowser, startProvider } from './oidc-provider';
 
 let provider: Awaited<ReturnType<typeof startProvider>>;
 let browser: Browser | null = null;
@@ -244,13 +178,15 @@ describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', (
       (r) => JSON.parse(r) as { action: string; actor: string; outcome: string; before: unknown; after: unknown },
     );
 
-  it('an OIDC session ends at the ID token expiry (not the access token\'s) unless refreshed', async () => {
+  it("an OIDC session ends at the ID token expiry (not the access token's) unless refreshed", async () => {
     const done = await signedIn('w6');
     const key = [...secrets.map.keys()].find((k) => k.startsWith('oidc-tokens:') && k.endsWith(done.value.operator.id))!;
     const idToken = (JSON.parse(secrets.map.get(key)!) as { idToken: string }).idToken;
     const exp = (JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
     expect(done.value.expiresAt).toBe(new Date(exp * 1000).toISOString());
-    expect(await router.invoke('w6', 'operators.status', {})).toMatchObject({ value: { sessionExpiresAt: new Date(exp * 1000).toISOString() } });
+    expect(await router.invoke('w6', 'operators.status', {})).toMatchObject({
+      value: { sessionExpiresAt: new Date(exp * 1000).toISOString() },
+    });
     expect(await router.invoke('w6', 'audit.query', {})).toMatchObject({ ok: true });
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
@@ -274,7 +210,11 @@ describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', (
     } finally {
       GROUPS.alice = before!;
     }
-    expect(outbox().filter((r) => r.action === 'operators.oidc.refresh').at(-1)).toMatchObject({
+    expect(
+      outbox()
+        .filter((r) => r.action === 'operators.oidc.refresh')
+        .at(-1),
+    ).toMatchObject({
       actor: done.value.operator.id,
       outcome: 'success',
       before: { role: 'operator' },
@@ -287,11 +227,33 @@ describe.skipIf(skip)('OIDC sign-in against a real oidc-provider on loopback', (
     await signedIn('w8');
     expect(await router.invoke('w8', 'audit.query', {})).toMatchObject({ ok: true });
     const narrower = { admin: ['platform-admins'], operator: [], viewer: ['staff'] };
-    expect((await router.invoke('admin', 'operators.oidc.configure', { issuer: provider.issuer, clientId: 'gatehouse', scopes, roleMapping: narrower })).ok).toBe(true);
+    expect(
+      (
+        await router.invoke('admin', 'operators.oidc.configure', {
+          issuer: provider.issuer,
+          clientId: 'gatehouse',
+          scopes,
+          roleMapping: narrower,
+        })
+      ).ok,
+    ).toBe(true);
     expect(await router.invoke('w8', 'audit.query', {})).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
-    expect(outbox().filter((r) => r.action === 'operators.oidc.configure').at(-1)?.after).toMatchObject({ endedSessions: 1 });
+    expect(
+      outbox()
+        .filter((r) => r.action === 'operators.oidc.configure')
+        .at(-1)?.after,
+    ).toMatchObject({ endedSessions: 1 });
     // signing in again gives the role of the new mapping
     expect((await signedIn('w8')).value.operator.role).toBe('viewer');
-    expect((await router.invoke('admin', 'operators.oidc.configure', { issuer: provider.issuer, clientId: 'gatehouse', scopes, roleMapping: mapping })).ok).toBe(true);
+    expect(
+      (
+        await router.invoke('admin', 'operators.oidc.configure', {
+          issuer: provider.issuer,
+          clientId: 'gatehouse',
+          scopes,
+          roleMapping: mapping,
+        })
+      ).ok,
+    ).toBe(true);
   });
 });

@@ -11,7 +11,10 @@ const h = harnessOrReason();
 const state = 'state' in h ? h.state : (undefined as never);
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ContractError);
   return (err as ContractError).code;
 }
@@ -23,7 +26,10 @@ describe('agent pools (real API server + kwok)', () => {
     ns = await operatorNamespace(state, 'gh-pools');
     eng = await buildWorkersEngine({ state, namespace: ns.namespace, dataDir: tempDataDir() });
     const agent = await eng.admin.apps.readNamespacedDeployment({ name: 'agent-pool-default', namespace: state.platformNamespace });
-    await eng.admin.apps.createNamespacedDeployment({ namespace: ns.namespace, body: { metadata: { name: 'agent-pool-default', labels: agent.metadata?.labels ?? {} }, spec: agent.spec! } });
+    await eng.admin.apps.createNamespacedDeployment({
+      namespace: ns.namespace,
+      body: { metadata: { name: 'agent-pool-default', labels: agent.metadata?.labels ?? {} }, spec: agent.spec! },
+    });
   });
   afterAll(async () => {
     await eng?.close();
@@ -33,7 +39,13 @@ describe('agent pools (real API server + kwok)', () => {
 
   it('creates a pool with labels that rolls out; a tenant assigned to it blocks its delete until reassigned', async () => {
     const created = await pools().create(eng.runtime, { name: 'eu-west', labels: { region: 'eu-west-1', tier: 'gold' }, replicas: 2 });
-    expect(created.pool).toMatchObject({ name: 'eu-west', deployment: 'agent-pool-eu-west', labels: { region: 'eu-west-1', tier: 'gold' }, replicas: 2, shared: false });
+    expect(created.pool).toMatchObject({
+      name: 'eu-west',
+      deployment: 'agent-pool-eu-west',
+      labels: { region: 'eu-west-1', tier: 'gold' },
+      replicas: 2,
+      shared: false,
+    });
     expect(created.pool.rollout).toMatchObject({ complete: true, available: 2 });
     expect(created.pool.rollout.image).toBe('ghcr.io/justiam/agent:1.8.2');
 
@@ -53,7 +65,9 @@ describe('agent pools (real API server + kwok)', () => {
     const deleted = await pools().delete(eng.runtime, { name: 'eu-west', reassignTo: 'default' });
     expect(deleted.reassigned).toEqual([slug]);
     expect((await eng.service.getConfig(eng.runtime, slug)).config.task).toEqual({ mode: 'agent', pool: 'default', concurrency: 4 });
-    expect(await eng.admin.apps.readNamespacedDeployment({ name: 'agent-pool-eu-west', namespace: ns.namespace }).catch(() => null)).toBeNull();
+    expect(
+      await eng.admin.apps.readNamespacedDeployment({ name: 'agent-pool-eu-west', namespace: ns.namespace }).catch(() => null),
+    ).toBeNull();
   });
 
   it('initialises the shared pool with an HMAC key; rotation keeps old and new keys until every agent rolled, then drops the old', async () => {
@@ -74,7 +88,11 @@ describe('agent pools (real API server + kwok)', () => {
         ]);
         const k = decodeSecretData(s);
         const newTemplate = d.spec?.template?.metadata?.annotations?.['gatehouse.io/registration-key-id'] === k.HMAC_KEY_CURRENT_ID;
-        seen.push({ both: !!k.HMAC_KEY_PREVIOUS_ID && !!k.HMAC_KEY_CURRENT_ID, rolled: newTemplate && rolloutStatus('x', d).complete, current: k.HMAC_KEY_CURRENT_ID });
+        seen.push({
+          both: !!k.HMAC_KEY_PREVIOUS_ID && !!k.HMAC_KEY_CURRENT_ID,
+          rolled: newTemplate && rolloutStatus('x', d).complete,
+          current: k.HMAC_KEY_CURRENT_ID,
+        });
         await new Promise((r) => setTimeout(r, 40));
       }
     })();
@@ -95,10 +113,12 @@ describe('agent pools (real API server + kwok)', () => {
   });
 
   it('revokes one agent without renaming it; readmitting it moves it to a new credential epoch', async () => {
-    const key = decodeSecretData(await eng.admin.core.readNamespacedSecret({ name: REGISTRATION_SECRET, namespace: ns.namespace })).HMAC_KEY_CURRENT!;
+    const key = decodeSecretData(
+      await eng.admin.core.readNamespacedSecret({ name: REGISTRATION_SECRET, namespace: ns.namespace }),
+    ).HMAC_KEY_CURRENT!;
     const agent = 'agent-pool-shared-7d9f-abcde';
     const before = deriveAgentCredential(key, 'shared', agent, 0);
-    expect((await pools().setAgent(eng.runtime, 'shared', agent, true))).toMatchObject({ epoch: 0, revoked: true });
+    expect(await pools().setAgent(eng.runtime, 'shared', agent, true)).toMatchObject({ epoch: 0, revoked: true });
     const cm = await eng.admin.core.readNamespacedConfigMap({ name: agentsConfigMap('shared'), namespace: ns.namespace });
     expect(decodeAgents(cm).get(agent)).toEqual({ epoch: 0, revoked: true });
     expect((await pools().get(eng.runtime, 'shared')).revokedAgents).toEqual([agent]);

@@ -137,10 +137,16 @@ describe('the admin connection honours the profile TLS mode against a PostgreSQL
   it('verify-full refuses a certificate for another host name; require (explicitly chosen) still encrypts', async () => {
     await serve(makeServerCert(pki, ca, 'db-name', 'DNS:db.elsewhere.example'), 'db-name');
     await until(
-      async () => (await tlsOf({ mode: 'verify-full', ca: ca.pem }).then(() => 'ok', (e: { details?: { tls?: string } }) => e.details?.tls)) === 'ERR_TLS_CERT_ALTNAME_INVALID',
+      async () =>
+        (await tlsOf({ mode: 'verify-full', ca: ca.pem }).then(
+          () => 'ok',
+          (e: { details?: { tls?: string } }) => e.details?.tls,
+        )) === 'ERR_TLS_CERT_ALTNAME_INVALID',
       'the server to present the other certificate',
     );
-    await expect(tlsOf({ mode: 'verify-full', ca: ca.pem })).rejects.toMatchObject({ message: expect.stringMatching(/certificate for another host name/) });
+    await expect(tlsOf({ mode: 'verify-full', ca: ca.pem })).rejects.toMatchObject({
+      message: expect.stringMatching(/certificate for another host name/),
+    });
     expect(await tlsOf({ mode: 'require' })).toBe(true);
   });
 });

@@ -137,7 +137,9 @@ describe('JWT key rotation, rollout-aware, on cluster A', () => {
     const window = 60 + 1 + 60;
     const retireAfter = new Date(out.retireAfter!).getTime();
     // The window runs from after the promotion rolled out: never earlier than demotion + window.
-    const demoted = (JSON.parse(after.JWT_KEYS!) as { keys: { kid: string; demoted: string }[] }).keys.find((k) => k.kid === oldKid)!.demoted;
+    const demoted = (JSON.parse(after.JWT_KEYS!) as { keys: { kid: string; demoted: string }[] }).keys.find(
+      (k) => k.kid === oldKid,
+    )!.demoted;
     expect(retireAfter).toBeGreaterThanOrEqual(new Date(demoted).getTime() + window * 1000);
     expect(keys.find((k) => k.kid === oldKid)!.retireAfter).toBe(out.retireAfter);
     // The pods carry the revision of the final key set.

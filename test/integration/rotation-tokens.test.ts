@@ -249,7 +249,9 @@ describe('service tokens, revoke, bootstrap token', () => {
     const after = await eng.service.status(eng.runtime, slug);
     expect(after.lifetimesSource).toBe('secret');
     expect(after.revision).not.toBe(before.revision);
-    expect(after.workloads).toEqual([{ name: worker, desired: 1, updated: 1, available: 1, upToDate: true, revision: after.revision, complete: true }]);
+    expect(after.workloads).toEqual([
+      { name: worker, desired: 1, updated: 1, available: 1, upToDate: true, revision: after.revision, complete: true },
+    ]);
   });
 
   it('a malformed key set stops that tenant with a message, nothing written', async () => {

@@ -46,9 +46,24 @@ async function waitListening(port: number, child: ChildProcess, timeoutMs = 20_0
 export async function startS3Server(): Promise<S3Server> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-s3-'));
   const [backend, front] = await freePorts(2);
-  const child = spawn(process.execPath, [path.join(root, 'node_modules/s3rver/bin/s3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(backend), '-s', '--configure-bucket', S3_BUCKET], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(root, 'node_modules/s3rver/bin/s3rver.js'),
+      '-d',
+      dir,
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(backend),
+      '-s',
+      '--configure-bucket',
+      S3_BUCKET,
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   await waitListening(backend!, child);
   const sockets = new Set<net.Socket>();
   let proxy: net.Server | null = null;

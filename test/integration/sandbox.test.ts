@@ -37,7 +37,13 @@ describeH('sandbox seeding (real API server + PostgreSQL)', () => {
 
   beforeAll(async () => {
     ns = await operatorNamespace(state, 'gh-sandbox');
-    eng = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(state), dataDir: tempDataDir(), consoleId: 'console-sandbox' });
+    eng = buildTenantEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: harnessPg(state),
+      dataDir: tempDataDir(),
+      consoleId: 'console-sandbox',
+    });
   });
   afterAll(async () => {
     for (const t of tenants) await eng?.service.delete(eng.runtime, t.slug, false).catch(() => undefined);
@@ -59,7 +65,14 @@ describeH('sandbox seeding (real API server + PostgreSQL)', () => {
       // The cache carries the stats, so the Tenants page shows the counts at once.
       expect(row?.stats).toEqual({ users: rows.users.length + 1, groups: rows.groups.length, applications: rows.apps.length });
       const n = await counts(t.slug);
-      expect(n).toMatchObject({ users: rows.users.length + 1, groups: rows.groups.length, memberships: rows.memberships.length, apps: rows.apps.length, roles: rows.roles.length, sign_ins: 400 });
+      expect(n).toMatchObject({
+        users: rows.users.length + 1,
+        groups: rows.groups.length,
+        memberships: rows.memberships.length,
+        apps: rows.apps.length,
+        roles: rows.roles.length,
+        sign_ins: 400,
+      });
       expect(n.role_permissions).toBeGreaterThan(0);
       expect(n.role_assignments).toBeGreaterThan(0);
     }
@@ -69,7 +82,9 @@ describeH('sandbox seeding (real API server + PostgreSQL)', () => {
     // Seeded users really can sign in with the documented demo password (argon2id 64 MiB, t=3).
     const c = new pg.Client({ ...harnessPg(state), database: `tenant_${tenants[0]!.slug.replace(/-/g, '_')}` });
     await c.connect();
-    const { rows } = await c.query<{ username: string; email: string; password_hash: string }>(`SELECT username, email, password_hash FROM users WHERE NOT is_admin ORDER BY username LIMIT 1`);
+    const { rows } = await c.query<{ username: string; email: string; password_hash: string }>(
+      `SELECT username, email, password_hash FROM users WHERE NOT is_admin ORDER BY username LIMIT 1`,
+    );
     await c.end();
     expect(rows[0]!.email).toMatch(/@acme\.example$/);
     expect(rows[0]!.password_hash).toMatch(/^\$argon2id\$v=19\$m=65536,(p=1,)?t=3[,$]/);

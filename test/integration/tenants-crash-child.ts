@@ -3,8 +3,12 @@
 import { buildTenantEngine } from './tenants-env';
 
 const cfg = JSON.parse(process.env.TENANTS_CRASH_CHILD ?? '{}') as {
-  kubeconfig: string; namespace: string; pg: { host: string; port: number; user: string; password: string; database: string };
-  dataDir: string; consoleId: string; slug: string;
+  kubeconfig: string;
+  namespace: string;
+  pg: { host: string; port: number; user: string; password: string; database: string };
+  dataDir: string;
+  consoleId: string;
+  slug: string;
 };
 const eng = buildTenantEngine(cfg);
 try {

@@ -8,7 +8,15 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import argon2 from 'argon2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTenantEngine, harnessOrReason, harnessPg, operatorNamespace, tempDataDir, uniqueSlug, type TenantTestEngine } from './tenants-env';
+import {
+  buildTenantEngine,
+  harnessOrReason,
+  harnessPg,
+  operatorNamespace,
+  tempDataDir,
+  uniqueSlug,
+  type TenantTestEngine,
+} from './tenants-env';
 
 const h = harnessOrReason();
 if ('reason' in h) console.warn(h.reason);
@@ -37,7 +45,14 @@ describeH('create saga survives SIGKILL at every step boundary', () => {
       env: {
         ...process.env,
         GATEHOUSE_SAGA_CRASH: crash,
-        TENANTS_CRASH_CHILD: JSON.stringify({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(state), dataDir, consoleId, slug }),
+        TENANTS_CRASH_CHILD: JSON.stringify({
+          kubeconfig: state.kubeconfigs.operator,
+          namespace: ns.namespace,
+          pg: harnessPg(state),
+          dataDir,
+          consoleId,
+          slug,
+        }),
       },
       encoding: 'utf8',
       timeout: 60_000,
@@ -67,7 +82,12 @@ describeH('create saga survives SIGKILL at every step boundary', () => {
     expect(op).toBeDefined();
     const done = await eng.service.resumeOperation(op!.id);
     expect(done.status).toBe('done');
-    expect((await eng.service.leftovers(eng.runtime, slug)).map((l) => l.kind).sort()).toEqual(['database', 'registry-entry', 'role', 'secret']);
+    expect((await eng.service.leftovers(eng.runtime, slug)).map((l) => l.kind).sort()).toEqual([
+      'database',
+      'registry-entry',
+      'role',
+      'secret',
+    ]);
     // The credentials in the Secret work even though the process that generated some of them died.
     const { password } = await eng.service.maintenance.revealAdminPassword(eng.runtime, slug);
     const secret = await eng.runtime.kube.core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });

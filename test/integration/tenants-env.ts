@@ -25,7 +25,8 @@ import { CONSOLE_ROLE, PG_ADMIN_USER, PLATFORM_NAMESPACE } from '../harness/conf
 export function harnessOrReason(): { state: HarnessState } | { reason: string } {
   const state = readState();
   // The integration project's global setup always provides a harness or fails the run; never pass by skipping.
-  if (!state) throw new Error('no harness is running: run the integration project (npx vitest run --project integration) or `npm run cluster:up`');
+  if (!state)
+    throw new Error('no harness is running: run the integration project (npx vitest run --project integration) or `npm run cluster:up`');
   return { state };
 }
 
@@ -37,7 +38,11 @@ export interface Rules {
 }
 
 /** A namespace with a copy of the console Role bound to the operator ServiceAccount, like uniqueNamespace() of the fixture. */
-export async function operatorNamespace(state: HarnessState, prefix: string, rules: Rules = {}): Promise<{ namespace: string; remove(): Promise<void> }> {
+export async function operatorNamespace(
+  state: HarnessState,
+  prefix: string,
+  rules: Rules = {},
+): Promise<{ namespace: string; remove(): Promise<void> }> {
   const admin = new KubeConfig();
   admin.loadFromFile(state.kubeconfigs.admin);
   const core = admin.makeApiClient(CoreV1Api);
@@ -48,7 +53,9 @@ export async function operatorNamespace(state: HarnessState, prefix: string, rul
   const deny = new Set(rules.deny ?? []);
   // Split rules per resource so one verb of one resource can be removed.
   const copied: V1PolicyRule[] = (role.rules ?? []).flatMap((r) =>
-    (r.resources ?? []).map((res) => ({ ...r, resources: [res], verbs: r.verbs.filter((v) => !deny.has(`${v} ${res}`)) })).filter((x) => x.verbs.length > 0),
+    (r.resources ?? [])
+      .map((res) => ({ ...r, resources: [res], verbs: r.verbs.filter((v) => !deny.has(`${v} ${res}`)) }))
+      .filter((x) => x.verbs.length > 0),
   );
   await rbac.createNamespacedRole({ namespace, body: { metadata: { name: CONSOLE_ROLE }, rules: copied } });
   await rbac.createNamespacedRoleBinding({
@@ -63,7 +70,11 @@ export async function operatorNamespace(state: HarnessState, prefix: string, rul
 }
 
 export const harnessPg = (state: HarnessState): PgConnectionConfig => ({
-  host: state.postgres.host, port: state.postgres.port, user: state.postgres.user, password: state.postgres.password, database: state.postgres.database,
+  host: state.postgres.host,
+  port: state.postgres.port,
+  user: state.postgres.user,
+  password: state.postgres.password,
+  database: state.postgres.database,
 });
 
 export interface TenantTestEngine {
@@ -85,7 +96,10 @@ export function buildTenantEngine(opts: {
   tenants?: Partial<TenantServiceOptions>;
 }): TenantTestEngine {
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const { db } = openLocalStore(opts.dataDir, [{ id: 100, name: 'settings', store: 'state' as const, sql: 'CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)' }, ...tenantsMigrations]);
+  const { db } = openLocalStore(opts.dataDir, [
+    { id: 100, name: 'settings', store: 'state' as const, sql: 'CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)' },
+    ...tenantsMigrations,
+  ]);
   const kc = new KubeConfig();
   kc.loadFromFile(opts.kubeconfig);
   const runtime = new ClusterScope(`test:${opts.namespace}`, {
@@ -103,7 +117,11 @@ export function buildTenantEngine(opts: {
   });
   const service = new TenantService({ db, bus, saga, consoleId: opts.consoleId, ...opts.tenants });
   return {
-    service, saga, bus, db, runtime,
+    service,
+    saga,
+    bus,
+    db,
+    runtime,
     async close() {
       await service.close();
       await runtime.close();
@@ -115,7 +133,13 @@ export function buildTenantEngine(opts: {
 export const tempDataDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-tenants-'));
 
 /** A throwaway PostgreSQL this test may kill without disturbing anyone else's tests. */
-export async function privatePostgres(): Promise<{ config: PgConnectionConfig; current(): ProcessRecord | undefined; stop(): Promise<void>; start(): Promise<void>; destroy(): Promise<void> }> {
+export async function privatePostgres(): Promise<{
+  config: PgConnectionConfig;
+  current(): ProcessRecord | undefined;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  destroy(): Promise<void>;
+}> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-tenants-pg-'));
   fs.chmodSync(root, 0o755);
   const dataDir = path.join(root, 'data');

@@ -2,7 +2,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContractError } from '../../src-shared/contract';
 import { killGroupSync } from '../harness/processes';
-import { buildTenantEngine, harnessOrReason, operatorNamespace, privatePostgres, tempDataDir, uniqueSlug, type TenantTestEngine } from './tenants-env';
+import {
+  buildTenantEngine,
+  harnessOrReason,
+  operatorNamespace,
+  privatePostgres,
+  tempDataDir,
+  uniqueSlug,
+  type TenantTestEngine,
+} from './tenants-env';
 
 const h = harnessOrReason();
 if ('reason' in h) console.warn(h.reason);
@@ -17,7 +25,13 @@ describeH('tenant create when PostgreSQL goes away', () => {
   beforeAll(async () => {
     ns = await operatorNamespace(state, 'gh-tenants-fault');
     pgServer = await privatePostgres();
-    eng = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: pgServer.config, dataDir: tempDataDir(), consoleId: 'fault-console' });
+    eng = buildTenantEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: pgServer.config,
+      dataDir: tempDataDir(),
+      consoleId: 'fault-console',
+    });
   });
   afterAll(async () => {
     await eng?.close();
@@ -36,7 +50,10 @@ describeH('tenant create when PostgreSQL goes away', () => {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
       }
     });
-    const err = await eng.service.create(eng.runtime, { slug, name: 'Unlucky', tier: 'DEV' }).then(() => null, (e: unknown) => e);
+    const err = await eng.service.create(eng.runtime, { slug, name: 'Unlucky', tier: 'DEV' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     off();
     expect(err).toBeInstanceOf(ContractError);
     const e = err as ContractError;

@@ -9,7 +9,15 @@ import { PostgresAdmin, ownershipMark } from '../../src-main/adapters/postgres';
 import { quoteIdent } from '../../src-main/adapters/postgres';
 import { OPERATION_ANNOTATION } from '../../src-main/engine/tenants/material';
 import { ContractError } from '../../src-shared/contract';
-import { buildTenantEngine, harnessOrReason, harnessPg, operatorNamespace, tempDataDir, uniqueSlug, type TenantTestEngine } from './tenants-env';
+import {
+  buildTenantEngine,
+  harnessOrReason,
+  harnessPg,
+  operatorNamespace,
+  tempDataDir,
+  uniqueSlug,
+  type TenantTestEngine,
+} from './tenants-env';
 
 const h = harnessOrReason();
 if ('reason' in h) throw new Error(h.reason);
@@ -82,7 +90,11 @@ describe('tenant sagas: ownership marks and Leases', () => {
       await core.createNamespacedSecret({
         namespace: ns.namespace,
         body: {
-          metadata: { name: `tenant-${slug}`, annotations: { [OPERATION_ANNOTATION]: 'someone-else' }, labels: { 'gatehouse.io/tenant': slug } },
+          metadata: {
+            name: `tenant-${slug}`,
+            annotations: { [OPERATION_ANNOTATION]: 'someone-else' },
+            labels: { 'gatehouse.io/tenant': slug },
+          },
           stringData: { DATABASE_URL: 'postgresql://someone-else' },
         },
       });
@@ -143,7 +155,10 @@ describe('tenant sagas: ownership marks and Leases', () => {
       await coordination.replaceNamespacedLease({
         name: leaseName,
         namespace: ns.namespace,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: 'thief-console/op-9', renewTime: new V1MicroTime(), acquireTime: new V1MicroTime() } },
+        body: {
+          ...lease,
+          spec: { ...lease.spec, holderIdentity: 'thief-console/op-9', renewTime: new V1MicroTime(), acquireTime: new V1MicroTime() },
+        },
       });
       await sleep(LEASE_SECONDS * 1000); // at least one renewal tick notices
     });

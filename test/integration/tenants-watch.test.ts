@@ -9,7 +9,15 @@ import { createEngine, type Engine } from '../../src-main/engine';
 import { ClusterScope } from '../../src-main/engine/clusters/scope';
 import { shardIndex, shardName } from '../../src-main/engine/tenants/registry';
 import { TenantWatcher } from '../../src-main/engine/tenants/watch';
-import { buildTenantEngine, harnessOrReason, harnessPg, operatorNamespace, tempDataDir, uniqueSlug, type TenantTestEngine } from './tenants-env';
+import {
+  buildTenantEngine,
+  harnessOrReason,
+  harnessPg,
+  operatorNamespace,
+  tempDataDir,
+  uniqueSlug,
+  type TenantTestEngine,
+} from './tenants-env';
 
 const h = harnessOrReason();
 if ('reason' in h) console.warn(h.reason);
@@ -54,7 +62,13 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
 
   beforeAll(async () => {
     ns = await operatorNamespace(state, 'gh-twatch');
-    eng = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(state), dataDir: tempDataDir(), consoleId: 'console-w' });
+    eng = buildTenantEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: harnessPg(state),
+      dataDir: tempDataDir(),
+      consoleId: 'console-w',
+    });
     const admin = new KubeConfig();
     admin.loadFromFile(state.kubeconfigs.admin);
     core = admin.makeApiClient(CoreV1Api);
@@ -67,7 +81,13 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
       namespace: eng.runtime.namespace,
       pgAdmin: () => eng.runtime.pgAdmin(),
     });
-    watcher = new TenantWatcher({ cluster: runtime, ports: () => eng.service.ports(eng.runtime), cache: eng.service.cache, bus: eng.bus, debounceMs: 100 });
+    watcher = new TenantWatcher({
+      cluster: runtime,
+      ports: () => eng.service.ports(eng.runtime),
+      cache: eng.service.cache,
+      bus: eng.bus,
+      debounceMs: 100,
+    });
     eng.bus.subscribe('tenants.changed', (e) => events.push(e));
   });
   afterAll(async () => {
@@ -83,7 +103,12 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
     await watcher.ensure();
     expect(watcher.watching()).toMatchObject({ clusterId: eng.runtime.clusterId, namespace: ns.namespace, ready: true });
     // Secrets, registry ConfigMaps, Leases, backend Deployments: whatever the number of tenants.
-    expect([...calls].sort()).toEqual(['apps.listNamespacedDeployment', 'coordination.listNamespacedLease', 'core.listNamespacedConfigMap', 'core.listNamespacedSecret']);
+    expect([...calls].sort()).toEqual([
+      'apps.listNamespacedDeployment',
+      'coordination.listNamespacedLease',
+      'core.listNamespacedConfigMap',
+      'core.listNamespacedSecret',
+    ]);
     expect(watcher.stats.lists).toBe(4);
     expect(watcher.stats.watches).toBe(4);
     expect(cached(slug)).toMatchObject({ name: 'Watch Corp', hasSecret: true, hasDatabase: true, inRegistry: true, status: 'active' });
@@ -95,11 +120,19 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
     const before = eng.service.cache.load(eng.runtime.clusterId)!.refreshedAt;
     await core.createNamespacedSecret({
       namespace: ns.namespace,
-      body: { metadata: { name: `tenant-${orphan}`, labels: { 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': orphan } }, stringData: { TENANT_SLUG: orphan } },
+      body: {
+        metadata: { name: `tenant-${orphan}`, labels: { 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': orphan } },
+        stringData: { TENANT_SLUG: orphan },
+      },
     });
     const ev = await waitFor('tenants.changed for the new Secret', () => events.find((e) => e.upserted.some((t) => t.slug === orphan)));
     expect(ev.clusterId).toBe(eng.runtime.clusterId);
-    expect(ev.upserted.find((t) => t.slug === orphan)).toMatchObject({ hasSecret: true, hasDatabase: false, inRegistry: false, status: 'unregistered' });
+    expect(ev.upserted.find((t) => t.slug === orphan)).toMatchObject({
+      hasSecret: true,
+      hasDatabase: false,
+      inRegistry: false,
+      status: 'unregistered',
+    });
     expect(ev.drift).toContainEqual(expect.objectContaining({ slug: orphan, kind: 'secret-without-database' }));
     // Only what changed travels: the untouched tenant is not in the delta.
     expect(ev.upserted.map((t) => t.slug)).not.toContain(slug);
@@ -112,7 +145,11 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
     const name = shardName(shardIndex(slug, 16));
     const cm = await core.readNamespacedConfigMap({ name, namespace: ns.namespace });
     const entry = JSON.parse(cm.data![slug]!) as Record<string, unknown>;
-    await core.replaceNamespacedConfigMap({ name, namespace: ns.namespace, body: { ...cm, data: { ...cm.data, [slug]: JSON.stringify({ ...entry, name: 'Renamed Corp', status: 'suspended' }) } } });
+    await core.replaceNamespacedConfigMap({
+      name,
+      namespace: ns.namespace,
+      body: { ...cm, data: { ...cm.data, [slug]: JSON.stringify({ ...entry, name: 'Renamed Corp', status: 'suspended' }) } },
+    });
     const ev = await waitFor('tenants.changed for the registry edit', () => events.find((e) => e.upserted.some((t) => t.slug === slug)));
     expect(ev.upserted.find((t) => t.slug === slug)).toMatchObject({ name: 'Renamed Corp', status: 'suspended', hasDatabase: true });
     expect(cached(slug)).toMatchObject({ name: 'Renamed Corp', status: 'suspended' });
@@ -147,12 +184,25 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
       namespace: ns.namespace,
       body: {
         metadata: { name: 'backend-watch', labels },
-        spec: { replicas: 0, selector: { matchLabels: { app: 'backend-watch' } }, template: { metadata: { labels: { app: 'backend-watch' } }, spec: { containers: [{ name: 'b', image: 'example/backend:9.9.1' }] } } },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { app: 'backend-watch' } },
+          template: {
+            metadata: { labels: { app: 'backend-watch' } },
+            spec: { containers: [{ name: 'b', image: 'example/backend:9.9.1' }] },
+          },
+        },
       },
     });
-    const ev = await waitFor('tenants.changed with the new version', () => events.find((e) => e.upserted.some((t) => t.slug === slug && t.backendVersion === '9.9.1')));
+    const ev = await waitFor('tenants.changed with the new version', () =>
+      events.find((e) => e.upserted.some((t) => t.slug === slug && t.backendVersion === '9.9.1')),
+    );
     expect(ev.clusterId).toBe(eng.runtime.clusterId);
-    await apps.patchNamespacedDeployment({ name: 'backend-watch', namespace: ns.namespace, body: [{ op: 'replace', path: '/metadata/labels/app.kubernetes.io~1version', value: '9.10.0' }] });
+    await apps.patchNamespacedDeployment({
+      name: 'backend-watch',
+      namespace: ns.namespace,
+      body: [{ op: 'replace', path: '/metadata/labels/app.kubernetes.io~1version', value: '9.10.0' }],
+    });
     await waitFor('the upgraded version in the cache', () => cached(slug)?.backendVersion === '9.10.0');
     expect(watcher.stats.lists).toBe(4);
     await apps.deleteNamespacedDeployment({ name: 'backend-watch', namespace: ns.namespace });
@@ -167,10 +217,21 @@ describeH('tenant list refreshed by WATCH (real API server + PostgreSQL)', () =>
     events.length = 0;
     await core.createNamespacedSecret({
       namespace: ns.namespace,
-      body: { metadata: { name: `tenant-${orphan}x`, labels: { 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': `${orphan}x` } } },
+      body: {
+        metadata: {
+          name: `tenant-${orphan}x`,
+          labels: { 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': `${orphan}x` },
+        },
+      },
     });
     // A canary: a second watcher (fresh LIST) sees the Secret, so the first one had its chance too.
-    const canary = new TenantWatcher({ cluster: eng.runtime, ports: () => eng.service.ports(eng.runtime), cache: eng.service.cache, bus: null, debounceMs: 50 });
+    const canary = new TenantWatcher({
+      cluster: eng.runtime,
+      ports: () => eng.service.ports(eng.runtime),
+      cache: eng.service.cache,
+      bus: null,
+      debounceMs: 50,
+    });
     await canary.ensure();
     canary.stop();
     await new Promise((r) => setTimeout(r, 400));
@@ -211,12 +272,19 @@ describeH('tenant WATCH wired into the engine (createEngine, cluster.state)', ()
     await Promise.all([ns?.remove(), other?.remove()]);
   });
 
-  const labelled = (s: string) => ({ metadata: { name: `tenant-${s}`, labels: { 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': s } } });
+  const labelled = (s: string) => ({
+    metadata: { name: `tenant-${s}`, labels: { 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': s } },
+  });
 
   it('starts when a cluster in use is online, follows a namespace switch, stops on close', async () => {
     const id = engine.clusters.list(null).contexts.find((c) => c.sourceFile === state.kubeconfigs.operator)!.id;
     const pg = harnessPg(state);
-    await engine.clusters.saveProfile({ clusterId: id, namespace: ns.namespace, database: { ...pg, sslMode: 'disable', allowInsecureTls: true }, expectedOffline: false });
+    await engine.clusters.saveProfile({
+      clusterId: id,
+      namespace: ns.namespace,
+      database: { ...pg, sslMode: 'disable', allowInsecureTls: true },
+      expectedOffline: false,
+    });
     const cluster = await engine.directory.forContext(id);
     // The first "online" check of the context starts the watch of its cluster.
     await engine.clusters.monitorFor(id).refresh();
@@ -231,9 +299,17 @@ describeH('tenant WATCH wired into the engine (createEngine, cluster.state)', ()
     expect((await engine.tenants.list(cluster, { refresh: false, stats: false })).tenants.map((t) => t.slug)).toContain(slug);
 
     // Another namespace in the profile is another tenant list: the old streams stop, new ones start.
-    await engine.clusters.saveProfile({ clusterId: id, namespace: other.namespace, database: { ...pg, sslMode: 'disable', allowInsecureTls: true }, expectedOffline: false });
+    await engine.clusters.saveProfile({
+      clusterId: id,
+      namespace: other.namespace,
+      database: { ...pg, sslMode: 'disable', allowInsecureTls: true },
+      expectedOffline: false,
+    });
     await engine.clusters.monitorFor(id).refresh();
-    await waitFor('the watch to follow the namespace', () => watcher.watching()?.namespace === other.namespace && watcher.watching()?.ready);
+    await waitFor(
+      'the watch to follow the namespace',
+      () => watcher.watching()?.namespace === other.namespace && watcher.watching()?.ready,
+    );
 
     await engine.tenants.close();
     expect(watcher.watching()).toBeNull();

@@ -12,14 +12,25 @@ import { PostgresAdmin } from '../../src-main/adapters/postgres';
 import { DEFAULT_MIGRATIONS_DIR } from '../../src-main/engine/tenants/schema';
 import { TenantService } from '../../src-main/engine/tenants/service';
 import { SagaRunner } from '../../src-main/engine/core/saga';
-import { buildTenantEngine, harnessOrReason, harnessPg, operatorNamespace, tempDataDir, uniqueSlug, type TenantTestEngine } from './tenants-env';
+import {
+  buildTenantEngine,
+  harnessOrReason,
+  harnessPg,
+  operatorNamespace,
+  tempDataDir,
+  uniqueSlug,
+  type TenantTestEngine,
+} from './tenants-env';
 
 const h = harnessOrReason();
 if ('reason' in h) console.warn(h.reason);
 const describeH = 'state' in h ? describe : describe.skip;
 
 async function expectCode(p: Promise<unknown>, code: string): Promise<ContractError> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ContractError);
   expect((err as ContractError).code).toBe(code);
   return err as ContractError;
@@ -35,7 +46,13 @@ describeH('tenants (real API server + PostgreSQL)', () => {
 
   beforeAll(async () => {
     ns = await operatorNamespace(state, 'gh-tenants');
-    eng = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(state), dataDir, consoleId: 'console-a' });
+    eng = buildTenantEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: harnessPg(state),
+      dataDir,
+      consoleId: 'console-a',
+    });
     const admin = new KubeConfig();
     admin.loadFromFile(state.kubeconfigs.admin);
     core = admin.makeApiClient(CoreV1Api);
@@ -60,13 +77,26 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
     expect(secret.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': slug });
     const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
-    for (const key of ['DATABASE_URL', 'JWT_KEYS', 'JWKS', 'LOGIN_WORKER_TOKEN', 'LOGIN_WORKER_TOKENS', 'PROXY_TOKEN', 'PROXY_TOKENS', 'CP_TOKEN', 'CP_TOKENS', 'BOOTSTRAP_TOKEN_HASH']) {
+    for (const key of [
+      'DATABASE_URL',
+      'JWT_KEYS',
+      'JWKS',
+      'LOGIN_WORKER_TOKEN',
+      'LOGIN_WORKER_TOKENS',
+      'PROXY_TOKEN',
+      'PROXY_TOKENS',
+      'CP_TOKEN',
+      'CP_TOKENS',
+      'BOOTSTRAP_TOKEN_HASH',
+    ]) {
       expect(data[key], key).toBeTruthy();
     }
     // One current ES256 signing key, published (public part only) in the JWKS (docs/secrets.md).
     const keys = JSON.parse(data.JWT_KEYS!) as { keys: { kid: string; alg: string; state: string }[] };
     expect(keys.keys.map((k) => [k.alg, k.state])).toEqual([['ES256', 'current']]);
-    expect((JSON.parse(data.JWKS!) as { keys: { kid: string; d?: string }[] }).keys.map((k) => [k.kid, k.d])).toEqual([[keys.keys[0]!.kid, undefined]]);
+    expect((JSON.parse(data.JWKS!) as { keys: { kid: string; d?: string }[] }).keys.map((k) => [k.kid, k.d])).toEqual([
+      [keys.keys[0]!.kid, undefined],
+    ]);
     expect(data.INITIAL_ADMIN_PASSWORD).toBe(out.adminPassword);
 
     // The backend's own credentials work and see the admin user with an argon2id hash of the returned password.
@@ -87,7 +117,9 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const shards = await core.listNamespacedConfigMap({ namespace: ns.namespace, labelSelector: 'gatehouse.io/registry=tenants' });
     const entry = shards.items.map((c) => c.data?.[slug]).find(Boolean);
     expect(JSON.parse(entry!)).toMatchObject({ name: 'Acme Corp', tier: 'PRO', status: 'active', schema: eng.service.migrations.length });
-    expect(await eng.service.leftovers(eng.runtime, slug)).toEqual(expect.not.arrayContaining([{ kind: 'lease', name: `gatehouse-tenant-${slug}` }]));
+    expect(await eng.service.leftovers(eng.runtime, slug)).toEqual(
+      expect.not.arrayContaining([{ kind: 'lease', name: `gatehouse-tenant-${slug}` }]),
+    );
     expect((await eng.service.maintenance.revealAdminPassword(eng.runtime, slug)).password).toBe(out.adminPassword);
     const detail = await eng.service.get(eng.runtime, slug);
     expect(detail.tenant.stats).toEqual({ users: 1, groups: 0, applications: 0 });
@@ -100,7 +132,11 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     await eng.service.create(eng.runtime, { slug, name: 'Caps', tier: 'PRO' });
     // what the license fan-out writes (docs/license.md): the cap the backend enforces
     const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });
-    await core.replaceNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace, body: { ...secret, data: { ...secret.data, LICENSE_USER_CAP: Buffer.from('2000').toString('base64') } } });
+    await core.replaceNamespacedSecret({
+      name: `tenant-${slug}`,
+      namespace: ns.namespace,
+      body: { ...secret, data: { ...secret.data, LICENSE_USER_CAP: Buffer.from('2000').toString('base64') } },
+    });
     const row = (await eng.service.reconcile(eng.runtime)).tenants.find((t) => t.slug === slug)!;
     const detail = (await eng.service.get(eng.runtime, slug)).tenant;
     expect(row.licenseUsers).toBe(2000);
@@ -118,7 +154,13 @@ describeH('tenants (real API server + PostgreSQL)', () => {
   });
 
   it('lets exactly one of two racing consoles create the same slug', async () => {
-    const other = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: ns.namespace, pg: harnessPg(state), dataDir: tempDataDir(), consoleId: 'console-b' });
+    const other = buildTenantEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: ns.namespace,
+      pg: harnessPg(state),
+      dataDir: tempDataDir(),
+      consoleId: 'console-b',
+    });
     try {
       const slug = uniqueSlug('race');
       const results = await Promise.allSettled([
@@ -137,7 +179,13 @@ describeH('tenants (real API server + PostgreSQL)', () => {
 
   it('names the verb and resource of a 403 and rolls back what was done', async () => {
     const limited = await operatorNamespace(state, 'gh-tenants-403', { deny: ['create secrets'] });
-    const e2 = buildTenantEngine({ kubeconfig: state.kubeconfigs.operator, namespace: limited.namespace, pg: harnessPg(state), dataDir: tempDataDir(), consoleId: 'console-c' });
+    const e2 = buildTenantEngine({
+      kubeconfig: state.kubeconfigs.operator,
+      namespace: limited.namespace,
+      pg: harnessPg(state),
+      dataDir: tempDataDir(),
+      consoleId: 'console-c',
+    });
     try {
       const slug = uniqueSlug('rbac');
       const err = await expectCode(e2.service.create(e2.runtime, { slug, name: 'No rights', tier: 'DEV' }), 'FORBIDDEN');
@@ -165,10 +213,12 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const second = await eng.service.reconcile(eng.runtime);
     expect(second.apiCalls).toBe(first.apiCalls);
     expect(second.apiCalls).toBeLessThanOrEqual(5);
-    expect(second.drift).toEqual(expect.arrayContaining([
-      expect.objectContaining({ slug: a, kind: 'registry-without-secret', repairs: ['recreate-secret', 'drop-orphan'] }),
-      expect.objectContaining({ slug: orphan, kind: 'database-without-registry', repairs: ['drop-orphan'] }),
-    ]));
+    expect(second.drift).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ slug: a, kind: 'registry-without-secret', repairs: ['recreate-secret', 'drop-orphan'] }),
+        expect.objectContaining({ slug: orphan, kind: 'database-without-registry', repairs: ['drop-orphan'] }),
+      ]),
+    );
     expect((await eng.service.list(eng.runtime, { refresh: false, stats: false })).fromCache).toBe(true);
     await eng.service.maintenance.repair(eng.runtime, a, 'recreate-secret');
     const del = await eng.service.delete(eng.runtime, orphan, false);
@@ -191,11 +241,20 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const shipped = fs.readdirSync(DEFAULT_MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).length;
     const next = `${String(shipped + 1).padStart(4, '0')}_audit_trail`;
     for (const f of fs.readdirSync(DEFAULT_MIGRATIONS_DIR)) fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, f), path.join(dir, f));
-    fs.writeFileSync(path.join(dir, `${next}.sql`), 'CREATE TABLE tenant_audit (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());');
+    fs.writeFileSync(
+      path.join(dir, `${next}.sql`),
+      'CREATE TABLE tenant_audit (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());',
+    );
     const admin = new PostgresAdmin(harnessPg(state));
     await admin.withDatabase(`tenant_${bad}`, (c) => c.query(`SET ROLE tenant_${bad}; CREATE TABLE tenant_audit (x int)`));
     await admin.close();
-    const newer = new TenantService({ db: eng.db, bus: eng.bus, saga: new SagaRunner(eng.db, eng.bus, async () => eng.runtime), consoleId: 'console-a', migrationsDir: dir });
+    const newer = new TenantService({
+      db: eng.db,
+      bus: eng.bus,
+      saga: new SagaRunner(eng.db, eng.bus, async () => eng.runtime),
+      consoleId: 'console-a',
+      migrationsDir: dir,
+    });
     try {
       const status = await newer.maintenance.schemaStatus(eng.runtime, [good, bad]);
       expect(status.latest).toBe(shipped + 1);
@@ -207,7 +266,12 @@ describeH('tenants (real API server + PostgreSQL)', () => {
       expect(out.summary).toEqual({ ok: 1, failed: 1, upToDate: 0 });
       expect(out.results.find((r) => r.slug === bad)?.error).toMatch(new RegExp(next));
       expect(out.results.find((r) => r.slug === good)?.applied).toEqual([next]);
-      expect(events.filter((e) => e.status !== 'running').map((e) => `${e.target}:${e.status}`).sort()).toEqual([`${bad}:failed`, `${good}:done`].sort());
+      expect(
+        events
+          .filter((e) => e.status !== 'running')
+          .map((e) => `${e.target}:${e.status}`)
+          .sort(),
+      ).toEqual([`${bad}:failed`, `${good}:done`].sort());
       const again = await newer.maintenance.schemaApply(eng.runtime, [good], 1);
       expect(again.summary).toEqual({ ok: 0, failed: 0, upToDate: 1 });
     } finally {
@@ -219,14 +283,23 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     const slug = uniqueSlug('edited');
     await eng.service.create(eng.runtime, { slug, name: 'Edited', tier: 'DEV' });
     const dir = fs.mkdtempSync(path.join(tempDataDir(), 'mig-edit-'));
-    const files = fs.readdirSync(DEFAULT_MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
+    const files = fs
+      .readdirSync(DEFAULT_MIGRATIONS_DIR)
+      .filter((f) => f.endsWith('.sql'))
+      .sort();
     for (const f of files) fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, f), path.join(dir, f));
     // someone "fixed" an applied migration in place, and a new one is pending
     const second = files[1]!;
     fs.appendFileSync(path.join(dir, second), '\n-- edited after release\n');
     const next = String(files.length + 1).padStart(4, '0');
     fs.writeFileSync(path.join(dir, `${next}_later.sql`), 'CREATE TABLE later_thing (id int);');
-    const edited = new TenantService({ db: eng.db, bus: eng.bus, saga: new SagaRunner(eng.db, eng.bus, async () => eng.runtime), consoleId: 'console-a', migrationsDir: dir });
+    const edited = new TenantService({
+      db: eng.db,
+      bus: eng.bus,
+      saga: new SagaRunner(eng.db, eng.bus, async () => eng.runtime),
+      consoleId: 'console-a',
+      migrationsDir: dir,
+    });
     try {
       const status = await edited.maintenance.schemaStatus(eng.runtime, [slug]);
       expect(status.tenants[0]).toMatchObject({ modified: [second.replace(/\.sql$/, '')], pending: [`${next}_later`] });
@@ -235,7 +308,9 @@ describeH('tenants (real API server + PostgreSQL)', () => {
       expect(out.summary).toEqual({ ok: 0, failed: 1, upToDate: 0 });
       expect(out.results[0]?.error).toMatch(new RegExp(`${second.replace(/\.sql$/, '')} was applied as .* but the file now reads`));
       const admin = new PostgresAdmin(harnessPg(state));
-      const tables = await admin.withDatabase(`tenant_${slug.replace(/-/g, '_')}`, (c) => c.query("SELECT to_regclass('public.later_thing') AS t"));
+      const tables = await admin.withDatabase(`tenant_${slug.replace(/-/g, '_')}`, (c) =>
+        c.query("SELECT to_regclass('public.later_thing') AS t"),
+      );
       await admin.close();
       expect(tables.rows[0]?.t).toBeNull(); // nothing further was applied
     } finally {
@@ -253,7 +328,10 @@ describeH('tenants (real API server + PostgreSQL)', () => {
         spec: {
           replicas: 2,
           selector: { matchLabels: { app: `lw-${slug}` } },
-          template: { metadata: { labels: { app: `lw-${slug}` } }, spec: { containers: [{ name: 'w', image: 'ghcr.io/justiam/login-worker:1.8.2' }] } },
+          template: {
+            metadata: { labels: { app: `lw-${slug}` } },
+            spec: { containers: [{ name: 'w', image: 'ghcr.io/justiam/login-worker:1.8.2' }] },
+          },
         },
       },
     });
@@ -269,9 +347,15 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     expect((await eng.service.get(eng.runtime, slug)).tenant.status).toBe('active');
     // a workload that was at 0 when suspended comes back at 0, not 1
     const d = await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace });
-    await apps.replaceNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace, body: { ...d, spec: { ...d.spec!, replicas: 0 } } });
+    await apps.replaceNamespacedDeployment({
+      name: `login-worker-${slug}`,
+      namespace: ns.namespace,
+      body: { ...d, spec: { ...d.spec!, replicas: 0 } },
+    });
     await eng.service.maintenance.suspend(eng.runtime, slug);
-    expect((await eng.service.maintenance.resume(eng.runtime, slug)).result.scaled).toEqual([{ name: `login-worker-${slug}`, replicas: 0 }]);
+    expect((await eng.service.maintenance.resume(eng.runtime, slug)).result.scaled).toEqual([
+      { name: `login-worker-${slug}`, replicas: 0 },
+    ]);
     expect((await apps.readNamespacedDeployment({ name: `login-worker-${slug}`, namespace: ns.namespace })).spec?.replicas).toBe(0);
     // delete takes the dedicated workload with it and reports nothing left
     const del = await eng.service.delete(eng.runtime, slug, true);
@@ -286,7 +370,10 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     expect(reset.password).not.toBe(created.adminPassword);
     expect((await eng.service.maintenance.revealAdminPassword(eng.runtime, slug)).password).toBe(reset.password);
     const admin = new PostgresAdmin(harnessPg(state));
-    const hash = await admin.withDatabase(`tenant_${slug}`, async (c) => (await c.query(`SELECT password_hash FROM users WHERE username = 'admin'`)).rows[0].password_hash as string);
+    const hash = await admin.withDatabase(
+      `tenant_${slug}`,
+      async (c) => (await c.query(`SELECT password_hash FROM users WHERE username = 'admin'`)).rows[0].password_hash as string,
+    );
     await admin.close();
     expect(await argon2.verify(hash, reset.password)).toBe(true);
   });
@@ -306,7 +393,10 @@ describeH('tenants (real API server + PostgreSQL)', () => {
     // The database has the new hash; the Secret still says the old password is current but holds the new one as pending.
     const shown = (await maintenance.revealAdminPassword(eng.runtime, slug)).password;
     const admin = new PostgresAdmin(harnessPg(state));
-    const hash = await admin.withDatabase(`tenant_${slug.replace(/-/g, '_')}`, async (c) => (await c.query(`SELECT password_hash FROM users WHERE username = 'admin'`)).rows[0].password_hash as string);
+    const hash = await admin.withDatabase(
+      `tenant_${slug.replace(/-/g, '_')}`,
+      async (c) => (await c.query(`SELECT password_hash FROM users WHERE username = 'admin'`)).rows[0].password_hash as string,
+    );
     await admin.close();
     expect(await argon2.verify(hash, shown)).toBe(true); // what the console shows logs in
     const secret = await core.readNamespacedSecret({ name: `tenant-${slug}`, namespace: ns.namespace });

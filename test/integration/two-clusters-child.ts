@@ -4,7 +4,13 @@
 import { createEngine } from '../../src-main/engine';
 import { createRouter } from '../../src-main/ipc/router';
 
-const cfg = JSON.parse(process.env.TWO_CLUSTERS_CHILD ?? '{}') as { dataDir: string; home: string; kubeconfig: string; contextId: string; slug: string };
+const cfg = JSON.parse(process.env.TWO_CLUSTERS_CHILD ?? '{}') as {
+  dataDir: string;
+  home: string;
+  kubeconfig: string;
+  contextId: string;
+  slug: string;
+};
 const engine = createEngine({
   mode: 'browser',
   dataDir: cfg.dataDir,

@@ -85,7 +85,11 @@ async function registryHas(kc: KubeConfig, namespace: string, slug: string): Pro
 /** Runs a console in a child process that creates `slug` on `contextId` and is SIGKILLed at `crash`. */
 function interruptedCreate(contextId: string, slug: string, crash: string): void {
   const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'two-clusters-child.ts')], {
-    env: { ...process.env, GATEHOUSE_SAGA_CRASH: crash, TWO_CLUSTERS_CHILD: JSON.stringify({ dataDir, home: root, kubeconfig: kubeconfigEnv, contextId, slug }) },
+    env: {
+      ...process.env,
+      GATEHOUSE_SAGA_CRASH: crash,
+      TWO_CLUSTERS_CHILD: JSON.stringify({ dataDir, home: root, kubeconfig: kubeconfigEnv, contextId, slug }),
+    },
     encoding: 'utf8',
     timeout: 90_000,
   });
@@ -94,7 +98,10 @@ function interruptedCreate(contextId: string, slug: string, crash: string): void
 
 /** A kubeconfig with A's file name and context name whose cluster and credentials are B's. */
 function repointAtB(): void {
-  const docA = YAML.parse(fs.readFileSync(a.kubeconfigs.operator, 'utf8')) as { clusters: { cluster: Record<string, unknown> }[]; users: { user: Record<string, unknown> }[] };
+  const docA = YAML.parse(fs.readFileSync(a.kubeconfigs.operator, 'utf8')) as {
+    clusters: { cluster: Record<string, unknown> }[];
+    users: { user: Record<string, unknown> }[];
+  };
   const docB = YAML.parse(fs.readFileSync(b.kubeconfigs.operator, 'utf8')) as typeof docA;
   docA.clusters[0]!.cluster = docB.clusters[0]!.cluster;
   docA.users[0]!.user = docB.users[0]!.user;
@@ -119,7 +126,12 @@ beforeAll(async () => {
     [idB, b, nsB],
   ] as const) {
     const { host, port, user, password, database } = h.postgres;
-    await call('setup', 'clusters.profile.save', { clusterId: id, namespace, database: { host, port, user, database, sslMode: 'disable', allowInsecureTls: true, password }, expectedOffline: false });
+    await call('setup', 'clusters.profile.save', {
+      clusterId: id,
+      namespace,
+      database: { host, port, user, database, sslMode: 'disable', allowInsecureTls: true, password },
+      expectedOffline: false,
+    });
   }
 });
 
@@ -131,8 +143,14 @@ afterAll(async () => {
 
 describe('one console, two clusters', () => {
   it('identifies clusters by kube-system UID: two contexts of A are one cluster, B is another', async () => {
-    const adminA = (await call<{ contexts: { id: string; sourceFile: string }[] }>('s', 'clusters.list')).contexts.find((c) => c.sourceFile === a.kubeconfigs.admin)!.id;
-    const [scopeA, scopeAdmin, scopeB] = await Promise.all([engine.directory.forContext(idA), engine.directory.forContext(adminA), engine.directory.forContext(idB)]);
+    const adminA = (await call<{ contexts: { id: string; sourceFile: string }[] }>('s', 'clusters.list')).contexts.find(
+      (c) => c.sourceFile === a.kubeconfigs.admin,
+    )!.id;
+    const [scopeA, scopeAdmin, scopeB] = await Promise.all([
+      engine.directory.forContext(idA),
+      engine.directory.forContext(adminA),
+      engine.directory.forContext(idB),
+    ]);
     expect(scopeA.clusterId).toMatch(/^[0-9a-f-]{36}$/);
     expect(scopeAdmin).toBe(scopeA);
     expect(scopeB.clusterId).not.toBe(scopeA.clusterId);
@@ -200,12 +218,19 @@ describe('one console, two clusters', () => {
     expect(op.clusterId).toBe(uidA);
 
     repointAtB();
-    const listed = (await call<{ contexts: { id: string; clusterUid: string | null; identityChange: unknown }[] }>('operator', 'clusters.list')).contexts;
+    const listed = (
+      await call<{ contexts: { id: string; clusterUid: string | null; identityChange: unknown }[] }>('operator', 'clusters.list')
+    ).contexts;
     const refused = await router.invoke('operator', 'operations.rollback', { operationId: op.id });
     expect(refused).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
     if (!refused.ok) expect(refused.error.message).toMatch(/now leads to another cluster/);
     // The console says so on the cluster list too.
-    const after = (await call<{ contexts: { id: string; clusterUid: string | null; identityChange: { previousUid: string; uid: string } | null }[] }>('operator', 'clusters.list')).contexts.find((c) => c.id === idA)!;
+    const after = (
+      await call<{ contexts: { id: string; clusterUid: string | null; identityChange: { previousUid: string; uid: string } | null }[] }>(
+        'operator',
+        'clusters.list',
+      )
+    ).contexts.find((c) => c.id === idA)!;
     expect(listed.find((c) => c.id === idA)).toBeDefined();
     expect(after.identityChange).toMatchObject({ previousUid: uidA });
     expect(after.clusterUid).not.toBe(uidA);

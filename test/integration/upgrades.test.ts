@@ -16,10 +16,18 @@ describe('upgrades (real API server + kwok)', () => {
   beforeAll(async () => {
     ns = await operatorNamespace(state, 'gh-upgrades');
     // Stuck after 6 checks without progress (or 3 restarts), 300 ms apart: well before any progress deadline.
-    eng = await buildWorkersEngine({ state, namespace: ns.namespace, dataDir: tempDataDir(), workers: { rollout: { periodMs: 300, stuckPeriods: 6, restartBudget: 3, timeoutMs: 90_000 } } });
+    eng = await buildWorkersEngine({
+      state,
+      namespace: ns.namespace,
+      dataDir: tempDataDir(),
+      workers: { rollout: { periodMs: 300, stuckPeriods: 6, restartBudget: 3, timeoutMs: 90_000 } },
+    });
     for (const name of ['backend', 'frontend', 'agent-pool-default']) {
       const d = await eng.admin.apps.readNamespacedDeployment({ name, namespace: state.platformNamespace });
-      await eng.admin.apps.createNamespacedDeployment({ namespace: ns.namespace, body: { metadata: { name, labels: d.metadata?.labels ?? {} }, spec: d.spec! } });
+      await eng.admin.apps.createNamespacedDeployment({
+        namespace: ns.namespace,
+        body: { metadata: { name, labels: d.metadata?.labels ?? {} }, spec: d.spec! },
+      });
     }
     // A second pool, for the canary.
     await eng.service.pools.create(eng.runtime, { name: 'canary', labels: {}, replicas: 1 });
@@ -34,9 +42,20 @@ describe('upgrades (real API server + kwok)', () => {
   it('upgrades every Deployment, canary pool first, follows each rollout to completion and reports it', async () => {
     const progress: OperationProgress[] = [];
     const off = eng.bus.subscribe('operation.progress', (e) => progress.push(e));
-    const started = await eng.service.upgrades.start(eng.runtime, { component: 'all', version: '1.9.0', canaryPool: 'canary', autoRollback: true });
+    const started = await eng.service.upgrades.start(eng.runtime, {
+      component: 'all',
+      version: '1.9.0',
+      canaryPool: 'canary',
+      autoRollback: true,
+    });
     expect(started.targets[0]).toMatchObject({ deployment: 'agent-pool-canary', wave: 'canary' });
-    expect(started.targets.map((t) => t.deployment).sort()).toEqual(['agent-pool-canary', 'agent-pool-default', 'backend', 'frontend', 'login-worker-shared']);
+    expect(started.targets.map((t) => t.deployment).sort()).toEqual([
+      'agent-pool-canary',
+      'agent-pool-default',
+      'backend',
+      'frontend',
+      'login-worker-shared',
+    ]);
     const done = await eng.service.upgrades.settled(started.operationId);
     off();
     expect(done.state).toBe('done');
@@ -67,7 +86,12 @@ describe('upgrades (real API server + kwok)', () => {
 
   it('an image kwok keeps not-ready is reported stuck with its failing pods named, and rolled back', async () => {
     const before = await image('frontend');
-    const started = await eng.service.upgrades.start(eng.runtime, { component: 'frontend', version: '2.0.0-never-ready', canaryPool: null, autoRollback: true });
+    const started = await eng.service.upgrades.start(eng.runtime, {
+      component: 'frontend',
+      version: '2.0.0-never-ready',
+      canaryPool: null,
+      autoRollback: true,
+    });
     const end = await eng.service.upgrades.settled(started.operationId);
     expect(end.state).toBe('rolled-back');
     expect(end.error).toMatch(/Deployment frontend is stuck/);
@@ -82,8 +106,15 @@ describe('upgrades (real API server + kwok)', () => {
 
   it('without auto roll back a stuck upgrade waits paused for the operator; roll back restores it', async () => {
     const before = await image('backend');
-    const started = await eng.service.upgrades.start(eng.runtime, { component: 'backend', version: '2.0.0-never-ready', canaryPool: null, autoRollback: false });
-    await expect.poll(() => eng.service.upgrades.status(eng.runtime, started.operationId)?.state, { timeout: 60_000, interval: 200 }).toBe('stuck');
+    const started = await eng.service.upgrades.start(eng.runtime, {
+      component: 'backend',
+      version: '2.0.0-never-ready',
+      canaryPool: null,
+      autoRollback: false,
+    });
+    await expect
+      .poll(() => eng.service.upgrades.status(eng.runtime, started.operationId)?.state, { timeout: 60_000, interval: 200 })
+      .toBe('stuck');
     expect((await dep('backend')).spec?.paused).toBe(true);
     const err = await eng.service.upgrades.pause(eng.runtime, 'no-such-op').catch((e: unknown) => e);
     expect((err as ContractError).code).toBe('NOT_FOUND');
@@ -95,7 +126,12 @@ describe('upgrades (real API server + kwok)', () => {
   });
 
   it('pause holds a running upgrade and resume lets it finish', async () => {
-    const started = await eng.service.upgrades.start(eng.runtime, { component: 'agents', version: '1.9.1', canaryPool: null, autoRollback: true });
+    const started = await eng.service.upgrades.start(eng.runtime, {
+      component: 'agents',
+      version: '1.9.1',
+      canaryPool: null,
+      autoRollback: true,
+    });
     const paused = await eng.service.upgrades.pause(eng.runtime, started.operationId);
     expect(paused.state).toBe('paused');
     const resumed = await eng.service.upgrades.resume(eng.runtime, started.operationId);

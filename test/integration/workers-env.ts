@@ -26,20 +26,38 @@ export interface WorkersTestEngine {
   close(): Promise<void>;
 }
 
-export async function buildWorkersEngine(opts: { state: HarnessState; namespace: string; dataDir: string; workers?: Partial<WorkersServiceOptions> }): Promise<WorkersTestEngine> {
+export async function buildWorkersEngine(opts: {
+  state: HarnessState;
+  namespace: string;
+  dataDir: string;
+  workers?: Partial<WorkersServiceOptions>;
+}): Promise<WorkersTestEngine> {
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const { db } = openLocalStore(opts.dataDir, [{ id: 100, name: 'settings', store: 'state' as const, sql: 'CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)' }, ...tenantsMigrations]);
+  const { db } = openLocalStore(opts.dataDir, [
+    { id: 100, name: 'settings', store: 'state' as const, sql: 'CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)' },
+    ...tenantsMigrations,
+  ]);
   const kc = new KubeConfig();
   kc.loadFromFile(opts.state.kubeconfigs.operator);
   const runtime = new ClusterScope(`test:${opts.namespace}`, {
-    contextId: `test:${opts.namespace}`, contextName: 'harness', kube: kubeClients(kc), namespace: opts.namespace, pgAdmin: async () => null,
+    contextId: `test:${opts.namespace}`,
+    contextName: 'harness',
+    kube: kubeClients(kc),
+    namespace: opts.namespace,
+    pgAdmin: async () => null,
   });
   const bus = new EventBus();
   const saga = new SagaRunner(db, bus, async (uid) => {
     if (uid !== runtime.clusterId) throw new ContractError('UNAVAILABLE', `cluster ${uid} is not reachable from this test engine`);
     return runtime;
   });
-  const service = new WorkersService({ saga, bus, consoleId: 'console-w', rollout: { periodMs: 250, stuckPeriods: 40, timeoutMs: 90_000 }, ...opts.workers });
+  const service = new WorkersService({
+    saga,
+    bus,
+    consoleId: 'console-w',
+    rollout: { periodMs: 250, stuckPeriods: 40, timeoutMs: 90_000 },
+    ...opts.workers,
+  });
   const adminKc = new KubeConfig();
   adminKc.loadFromFile(opts.state.kubeconfigs.admin);
   const admin = { core: adminKc.makeApiClient(CoreV1Api), apps: adminKc.makeApiClient(AppsV1Api) };
@@ -50,10 +68,22 @@ export async function buildWorkersEngine(opts: { state: HarnessState; namespace:
     body: { metadata: { name: 'login-worker-shared', labels: platform.metadata?.labels ?? {} }, spec: platform.spec! },
   });
   return {
-    service, saga, bus, db, runtime, admin,
+    service,
+    saga,
+    bus,
+    db,
+    runtime,
+    admin,
     async seedTenant(slug, tier) {
       const p = service.ports(runtime);
-      await p.registry.put(slug, { name: `Tenant ${slug}`, tier, status: 'active', created: new Date().toISOString(), schema: 1, users: null });
+      await p.registry.put(slug, {
+        name: `Tenant ${slug}`,
+        tier,
+        status: 'active',
+        created: new Date().toISOString(),
+        schema: 1,
+        users: null,
+      });
       await p.tenantKube.createSecret(tenantSecret(slug, opts.namespace, { TENANT_SLUG: slug, LOGIN_WORKER_TOKEN: 'test-token' }));
     },
     async close() {

@@ -25,6 +25,8 @@ export function toChainFields(record: AuditRecord, seq: number, prevHash: string
     at: record.at,
     cluster: record.cluster,
     console_version: record.consoleVersion,
+    // only when present, so entries made without a token hash exactly as before
+    ...(record.via ? { via: { kind: record.via.kind, token_id: record.via.tokenId, token_name: record.via.tokenName } } : {}),
   };
 }
 
@@ -42,9 +44,10 @@ export function entryHash(prevHash: string, canonical: string): string {
 
 /**
  * The seq and prev_hash written inside a stored canonical text, found without parsing it.
- * Canonical JSON sorts keys, and after `prev_hash` only `role` (an enum), `seq` (a number)
- * and `target` (a JSON string, whose quotes are escaped) follow: the last occurrence of
- * `"prev_hash":"` and of `"seq":` is therefore the top-level one.
+ * Canonical JSON sorts keys, and after `prev_hash` only `role` (an enum), `seq` (a number),
+ * `target` (a JSON string, whose quotes are escaped) and `via` (keys kind, token_id, token_name
+ * with string values) follow: the last occurrence of `"prev_hash":"` and of `"seq":` is
+ * therefore the top-level one.
  */
 export function embeddedPosition(canonical: string): { seq: number; prevHash: string } | null {
   const p = canonical.lastIndexOf('"prev_hash":"');
@@ -89,6 +92,11 @@ export class ChainVerifier {
   private prevHash: string;
   /** Bytes 0–31: the previous entry's hash; then the canonical text being hashed. */
   private scratch = Buffer.allocUnsafe(64 * 1024);
+  /**
+   * Views of `scratch` by length, reused: a new subarray per entry (a Buffer object each)
+   * cost more than the SHA-256 over it. Entries of a log take a few hundred distinct lengths.
+   */
+  private views = new Map<number, Buffer>();
   checked = 0;
   fault: ChainFault | null = null;
   /** hash of every seq listed in `watch` (checkpoint sizes), filled as they pass. */
@@ -122,7 +130,7 @@ export class ChainVerifier {
     // One-shot SHA-256 over [prev hash bytes | canonical UTF-8] in a reused buffer: no Hash object per entry.
     if (canonical.length * 3 + 32 > this.scratch.length) this.grow(canonical.length * 3 + 32);
     const n = this.scratch.write(canonical, 32, 'utf8');
-    const digest = sha('sha256', this.scratch.subarray(0, 32 + n), 'hex');
+    const digest = sha('sha256', this.view(32 + n), 'hex');
     if (digest !== hash || !inner || inner.seq !== seq || inner.prevHash !== this.prevHash) {
       if (inner && inner.prevHash !== this.prevHash) return this.linkFault(expected);
       return this.fail(
@@ -135,10 +143,20 @@ export class ChainVerifier {
     return true;
   }
 
+  private view(length: number): Buffer {
+    let v = this.views.get(length);
+    if (!v) {
+      v = this.scratch.subarray(0, length);
+      this.views.set(length, v);
+    }
+    return v;
+  }
+
   private grow(size: number): void {
     const next = Buffer.allocUnsafe(Math.max(size, this.scratch.length * 2));
     this.scratch.copy(next, 0, 0, 32);
     this.scratch = next;
+    this.views = new Map();
   }
 
   private positionFault(seq: number): false {

@@ -5,6 +5,7 @@ import type { PgAdminConfig } from '../core/cluster-runtime';
 import type { Logger } from '../core/logger';
 import { ChainVerifier, GENESIS_HASH } from './chain';
 import type { KeptSources } from './evidence';
+import { FileCheckpoints, type CheckpointPublisher } from './file-checkpoints';
 import { KubeCheckpoints } from './kube-checkpoints';
 import type { LocalAuditCopy, StoredEntry } from './local-copy';
 import { SharedAuditLog, type PendingRecord } from './shared-log';
@@ -53,6 +54,8 @@ export interface ClusterLogsDeps {
   checkpointEvery: number;
   /** …or when the last one this console signed for the log is older than this. */
   checkpointMaxAgeMs: number;
+  /** The folder an admin chose for this cluster's checkpoint file (docs/audit.md), or null. */
+  witnessFolder?(cluster: string): string | null;
   /** The control database name (gatehouse_control; tests give another). */
   controlDatabase?: string;
   log?: Logger;
@@ -266,21 +269,41 @@ export class ClusterLogs {
     return cp.note;
   }
 
+  /** Where this cluster's checkpoints go outside the database: the ConfigMap, and the checkpoint file when one is set. */
+  private externals(cluster: string, c: Connection): { publisher: CheckpointPublisher; stateKey: string }[] {
+    const out: { publisher: CheckpointPublisher; stateKey: string }[] = [];
+    if (c.external) out.push({ publisher: c.external, stateKey: `publication.${cluster}` });
+    const folder = this.d.witnessFolder?.(cluster) ?? null;
+    if (folder) out.push({ publisher: new FileCheckpoints(folder), stateKey: `publicationFile.${cluster}` });
+    return out;
+  }
+
+  /**
+   * Publishes the checkpoints this console holds for the cluster (pulled and checked into its
+   * local copy, and its witness state) to every place outside the database: used when an admin
+   * sets a checkpoint file, so it starts with the history instead of the next checkpoint only.
+   */
+  async publishHeld(cluster: string): Promise<number> {
+    const c = await this.connect(cluster);
+    const notes = this.d.local.checkpoints(clusterSource(cluster)).map((n) => n.note);
+    const w = this.d.witness.get(c.log.logId);
+    if (w?.checkpointNote) notes.push(w.checkpointNote);
+    await this.publish(cluster, c, [...new Set(notes)]);
+    return notes.length;
+  }
+
   /** Publishes checkpoints outside the database; a failure is shown, never blocks the log. */
   private async publish(cluster: string, c: Connection, notes: string[]): Promise<void> {
-    if (!c.external || !notes.length) return;
-    const at = new Date().toISOString();
-    try {
-      await c.external.publish(c.log.logId, c.log.origin, notes);
-      this.d.state.set(`publication.${cluster}`, {
-        where: c.external.where,
-        ok: true,
-        message: `published ${notes.length} checkpoint(s)`,
-        at,
-      });
-    } catch (error) {
-      this.d.state.set(`publication.${cluster}`, { where: c.external.where, ok: false, message: (error as Error).message, at });
-      this.d.log?.warn({ cluster, err: error }, 'audit checkpoints could not be published outside the database');
+    if (!notes.length) return;
+    for (const { publisher, stateKey } of this.externals(cluster, c)) {
+      const at = new Date().toISOString();
+      try {
+        await publisher.publish(c.log.logId, c.log.origin, notes);
+        this.d.state.set(stateKey, { where: publisher.where, ok: true, message: `published ${notes.length} checkpoint(s)`, at });
+      } catch (error) {
+        this.d.state.set(stateKey, { where: publisher.where, ok: false, message: (error as Error).message, at });
+        this.d.log?.warn({ cluster, where: publisher.where, err: error }, 'audit checkpoints could not be published outside the database');
+      }
     }
   }
 
@@ -410,18 +433,18 @@ export class ClusterLogs {
     findings.push(...(await this.protectionFindings(c, protection, w?.ddlEvents ?? 0)));
 
     const sources: CheckpointSource[] = [{ where: c.log.where, primary: true, notes: await c.log.checkpoints() }];
-    if (c.external) {
+    for (const { publisher } of this.externals(cluster, c)) {
       try {
-        const notes = await c.external.read(c.log.logId);
-        sources.push({ where: c.external.where, notes: (notes ?? []).map((note) => ({ size: Number(note.split('\n')[1]), note })) });
+        const notes = await publisher.read(c.log.logId);
+        sources.push({ where: publisher.where, notes: (notes ?? []).map((note) => ({ size: Number(note.split('\n')[1]), note })) });
       } catch (error) {
         findings.push({
           kind: 'witness-unreadable',
           severity: 'info',
-          message: `The checkpoints published in the ${c.external.where} could not be read (${(error as Error).message}); verified without them.`,
+          message: `The checkpoints published in the ${publisher.where} could not be read (${(error as Error).message}); verified without them.`,
           seq: null,
           range: null,
-          where: c.external.where,
+          where: publisher.where,
         });
       }
     }

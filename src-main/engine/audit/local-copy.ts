@@ -33,6 +33,7 @@ function values(value: unknown, out: string[], depth = 0): void {
  */
 export function searchText(e: ChainFields): string {
   const out = [e.actor, e.role, e.action, e.target ?? '', e.outcome, e.error_code ?? ''];
+  if (e.via) out.push('token', e.via.token_name);
   values(e.params, out);
   values(e.before, out);
   values(e.after, out);
@@ -293,7 +294,11 @@ export class LocalAuditCopy {
   private bounds(source: string): { lo: number; hi: number } | null {
     const t = this.lookup(source);
     if (!t) return null;
-    const r = this.db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${t.entries}`).get() as { lo: number | null; hi: number | null };
+    // Two subqueries: min() and max() together in one SELECT scan the whole table; alone, each is one seek.
+    const r = this.db.prepare(`SELECT (SELECT min(seq) FROM ${t.entries}) AS lo, (SELECT max(seq) FROM ${t.entries}) AS hi`).get() as {
+      lo: number | null;
+      hi: number | null;
+    };
     return r.lo === null || r.hi === null ? null : { lo: r.lo, hi: r.hi };
   }
 

@@ -61,15 +61,21 @@ export class AuditOutbox implements AuditRecorder {
    */
   intend(entry: AuditIntent): string {
     const id = randomUUID();
-    this.db.prepare('INSERT INTO audit_intents (id, cluster, record, created_at) VALUES (?, ?, ?, ?)').run(id, entry.cluster, JSON.stringify(entry), new Date().toISOString());
+    this.db
+      .prepare('INSERT INTO audit_intents (id, cluster, record, created_at) VALUES (?, ?, ?, ?)')
+      .run(id, entry.cluster, JSON.stringify(entry), new Date().toISOString());
     return id;
   }
 
   /** Intents not yet followed by their outcome (the console is running them, or stopped while it did). */
   openIntents(): { id: string; record: AuditIntent; createdAt: string }[] {
-    return (this.db.prepare('SELECT id, record, created_at AS createdAt FROM audit_intents ORDER BY created_at').all() as { id: string; record: string; createdAt: string }[]).map(
-      (r) => ({ id: r.id, record: JSON.parse(r.record) as AuditIntent, createdAt: r.createdAt }),
-    );
+    return (
+      this.db.prepare('SELECT id, record, created_at AS createdAt FROM audit_intents ORDER BY created_at').all() as {
+        id: string;
+        record: string;
+        createdAt: string;
+      }[]
+    ).map((r) => ({ id: r.id, record: JSON.parse(r.record) as AuditIntent, createdAt: r.createdAt }));
   }
 
   /**
@@ -79,7 +85,15 @@ export class AuditOutbox implements AuditRecorder {
   async recordInterrupted(): Promise<number> {
     const open = this.openIntents();
     for (const i of open) {
-      await this.record({ ...i.record, outcome: 'failure', errorCode: 'INTERRUPTED', after: { note: 'the console stopped while this action ran; its result is unknown — check Operations and the target' } }, i.id);
+      await this.record(
+        {
+          ...i.record,
+          outcome: 'failure',
+          errorCode: 'INTERRUPTED',
+          after: { note: 'the console stopped while this action ran; its result is unknown — check Operations and the target' },
+        },
+        i.id,
+      );
     }
     return open.length;
   }

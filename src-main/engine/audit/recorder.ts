@@ -16,6 +16,8 @@ export interface AuditRecord {
   at: string;
   cluster: string | null;
   consoleVersion: string;
+  /** The actor acted through an API token (docs/security.md#api-tokens); absent otherwise. */
+  via?: { kind: 'token'; tokenId: string; tokenName: string };
 }
 
 /** What is known of a mutation before it runs: the record without its outcome. */

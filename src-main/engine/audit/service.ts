@@ -8,6 +8,7 @@ import { AuditBundles } from './bundles';
 import { ClusterLogs, clusterSource, type AuditClusters } from './cluster-logs';
 import { KeptSources } from './evidence';
 import { ExportFolders } from './folders';
+import { FileCheckpoints } from './file-checkpoints';
 import { LocalAuditCopy } from './local-copy';
 import { AuditOutbox } from './outbox';
 import { AuditReview } from './review';
@@ -98,6 +99,7 @@ export class AuditService {
       checkpointEvery: o.checkpointEvery ?? 100,
       checkpointMaxAgeMs: o.checkpointMaxAgeMs ?? 3600_000,
       controlDatabase: o.controlDatabase,
+      witnessFolder: (cluster) => this.witnessFolder(cluster)?.folder ?? null,
       log: o.log,
       changed,
     });
@@ -329,6 +331,12 @@ export class AuditService {
       lastVerification: src ? this.state.get<VerifyReport>(`verify.${src}`) : null,
       witness: w ? { logId: w.logId, seq: w.seq, head: w.head, checkpointSize: w.checkpointSize, updatedAt: w.updatedAt } : null,
       publication: cluster ? this.state.get(`publication.${cluster}`) : null,
+      witnessFile: cluster
+        ? (() => {
+            const w = this.witnessFolder(cluster);
+            return w ? { ...w, publication: this.state.get(`publicationFile.${cluster}`) } : null;
+          })()
+        : null,
       alarms: this.alarms.recent(),
       signer: key
         ? { name: key.name, vkey: key.verifier.vkey, fingerprint: fingerprint(key.verifier.vkey) }
@@ -341,6 +349,42 @@ export class AuditService {
       },
       sources: this.sources(),
     };
+  }
+
+  /**
+   * The checkpoint file of a cluster: a folder an admin added as an export root (a mounted
+   * share, WORM storage) and chose for it. Null when none is set, or when its root was removed.
+   */
+  witnessFolder(cluster: string): { rootId: string; folder: string; file: string | null } | null {
+    const set = this.state.get<{ folder: string }>(`witnessFile.${cluster}`);
+    if (!set) return null;
+    const root = this.folders.roots().find((r) => r.origin === 'admin' && r.path === set.folder);
+    if (!root) return null;
+    const logId = this.witness.boundLog(cluster);
+    return { rootId: root.id, folder: root.path, file: logId ? new FileCheckpoints(root.path).file(logId) : null };
+  }
+
+  /** Admin: writes the cluster's checkpoints to a file in one of the admin-added export roots too (null: stop). */
+  async setWitnessFolder(cluster: string, rootId: string | null): Promise<{ folder: string | null; published: number }> {
+    if (rootId === null) {
+      this.state.set(`witnessFile.${cluster}`, null);
+      this.changed();
+      return { folder: null, published: 0 };
+    }
+    const root = this.folders.roots().find((r) => r.id === rootId);
+    if (!root || root.origin !== 'admin') {
+      throw new ContractError(
+        'VALIDATION',
+        root
+          ? `The checkpoint file belongs outside this workstation's data directory: pick a folder an admin added (a mounted share), not ${root.path}.`
+          : `There is no export folder ${rootId}. Add the folder under Audit log → Folders first, then pick it.`,
+      );
+    }
+    this.state.set(`witnessFile.${cluster}`, { folder: root.path });
+    this.changed();
+    // publish what this console already holds; a failure is shown in the status, like any publication
+    const published = await this.logs.publishHeld(cluster).catch(() => 0);
+    return { folder: root.path, published };
   }
 
   /** The last verification of any source (the page shows it at once, before verifying again). */

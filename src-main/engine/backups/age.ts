@@ -30,7 +30,11 @@ function polymod(values: number[]): number {
   }
   return chk >>> 0;
 }
-const hrpExpand = (hrp: string): number[] => [...[...hrp].map((c) => c.charCodeAt(0) >> 5), 0, ...[...hrp].map((c) => c.charCodeAt(0) & 31)];
+const hrpExpand = (hrp: string): number[] => [
+  ...[...hrp].map((c) => c.charCodeAt(0) >> 5),
+  0,
+  ...[...hrp].map((c) => c.charCodeAt(0) & 31),
+];
 
 function convertBits(data: Uint8Array | number[], from: number, to: number, pad: boolean): number[] {
   let acc = 0;
@@ -83,7 +87,8 @@ export class AgeError extends Error {}
 
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
-const privateKeyObject = (raw: Buffer) => crypto.createPrivateKey({ key: Buffer.concat([PKCS8_X25519, raw]), format: 'der', type: 'pkcs8' });
+const privateKeyObject = (raw: Buffer) =>
+  crypto.createPrivateKey({ key: Buffer.concat([PKCS8_X25519, raw]), format: 'der', type: 'pkcs8' });
 const publicKeyObject = (raw: Buffer) => crypto.createPublicKey({ key: Buffer.concat([SPKI_X25519, raw]), format: 'der', type: 'spki' });
 const rawPublic = (key: crypto.KeyObject): Buffer => Buffer.from(key.export({ format: 'jwk' }).x!, 'base64url');
 const rawPrivate = (key: crypto.KeyObject): Buffer => Buffer.from(key.export({ format: 'jwk' }).d!, 'base64url');
@@ -145,7 +150,7 @@ function unb64(s: string): Buffer {
 }
 
 /** One sealed chunk as two buffers (ciphertext, tag): pushed as they are, without a copy. */
-function sealChunk(key: Buffer, counter: bigint, last: boolean, plain: Buffer): [Buffer, Buffer] {
+function sealChunk(key: crypto.KeyObject, counter: bigint, last: boolean, plain: Buffer): [Buffer, Buffer] {
   const nonce = Buffer.alloc(12);
   nonce.writeBigUInt64BE(counter, 3);
   nonce[11] = last ? 1 : 0;
@@ -155,7 +160,7 @@ function sealChunk(key: Buffer, counter: bigint, last: boolean, plain: Buffer): 
   return [head, c.getAuthTag()];
 }
 
-function openChunk(key: Buffer, counter: bigint, last: boolean, sealed: Buffer): Buffer {
+function openChunk(key: crypto.KeyObject, counter: bigint, last: boolean, sealed: Buffer): Buffer {
   const nonce = Buffer.alloc(12);
   nonce.writeBigUInt64BE(counter, 3);
   nonce[11] = last ? 1 : 0;
@@ -184,12 +189,55 @@ function wrapForRecipient(fileKey: Buffer, recipient: Buffer): string {
 }
 
 const headerMac = (fileKey: Buffer, headerUpToDashes: string): Buffer =>
-  crypto.createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(headerUpToDashes, 'latin1').digest();
+  crypto
+    .createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header'))
+    .update(headerUpToDashes, 'latin1')
+    .digest();
+
+/**
+ * Cuts a byte stream into pieces of `size` bytes, always holding the last 1..size bytes
+ * back (only the end of the stream tells whether they are the last chunk). Pieces are
+ * views into the input where they can be; a copy is made only to join a short tail with
+ * the next input (the inputs are never modified, only referenced until sealed/opened).
+ */
+function splitter(size: number) {
+  let held: Buffer | null = null;
+  return {
+    feed(chunk: Buffer, emit: (piece: Buffer) => void): void {
+      let pos = 0;
+      if (held && held.length < size) {
+        const n = Math.min(size - held.length, chunk.length);
+        held = Buffer.concat([held, chunk.subarray(0, n)]);
+        pos = n;
+      }
+      if (pos === chunk.length) return;
+      if (held) emit(held);
+      while (chunk.length - pos > size) {
+        emit(chunk.subarray(pos, pos + size));
+        pos += size;
+      }
+      held = chunk.subarray(pos);
+    },
+    get held(): number {
+      return held?.length ?? 0;
+    },
+    rest(): Buffer {
+      const h = held ?? Buffer.alloc(0);
+      held = null;
+      return h;
+    },
+  };
+}
 
 // ---- streams
 
-/** Encrypts a byte stream to the given recipients, in the age v1 format. */
-export function encryptStream(recipients: string[]): Transform {
+/**
+ * A new age file's header for the recipients: the header text with its MAC line and the
+ * 16-byte payload nonce, ready to be written first, and the payload key (HKDF of the file
+ * key and that nonce) that seals the STREAM chunks after it. The file key itself is not
+ * kept. Used by encryptStream and by the sealing workers (seal-worker.ts).
+ */
+export function ageHeader(recipients: string[]): { header: Buffer; payloadKey: Buffer } {
   if (recipients.length === 0) throw new AgeError('at least one recipient is needed');
   const fileKey = crypto.randomBytes(16);
   let header = INTRO;
@@ -197,38 +245,39 @@ export function encryptStream(recipients: string[]): Transform {
   header += '---';
   const mac = headerMac(fileKey, header);
   const nonce = crypto.randomBytes(16);
-  const key = hkdf(fileKey, nonce, 'payload');
-  let counter = 0n;
-  let pending: Buffer[] = [];
-  let pendingLength = 0;
-  let started = false;
-  const take = (n: number): Buffer => {
-    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength);
-    const head = all.subarray(0, n);
-    const rest = all.subarray(n);
-    pending = rest.length ? [rest] : [];
-    pendingLength = rest.length;
-    return head;
+  return {
+    header: Buffer.concat([Buffer.from(`${header} ${b64(mac)}\n`, 'latin1'), nonce]),
+    payloadKey: hkdf(fileKey, nonce, 'payload'),
   };
+}
+
+/** The age STREAM chunk size (plaintext bytes per sealed chunk) and its tag length. */
+export const AGE_CHUNK = CHUNK;
+export const AGE_TAG = TAG;
+
+/** Encrypts a byte stream to the given recipients, in the age v1 format. */
+export function encryptStream(recipients: string[]): Transform {
+  const { header, payloadKey } = ageHeader(recipients);
+  // One KeyObject for every chunk: a raw Buffer key would be imported again per chunk.
+  const key = crypto.createSecretKey(payloadKey);
+  let counter = 0n;
+  let started = false;
+  const chunks = splitter(CHUNK);
   return new Transform({
     transform(chunk: Buffer, _enc, done: TransformCallback) {
       if (!started) {
-        this.push(Buffer.from(`${header} ${b64(mac)}\n`, 'latin1'));
-        this.push(nonce);
+        this.push(header);
         started = true;
       }
-      pending.push(chunk);
-      pendingLength += chunk.length;
       // A full chunk is sealed only once more data follows: the last one carries the "last" flag.
-      while (pendingLength > CHUNK) for (const part of sealChunk(key, counter++, false, take(CHUNK))) this.push(part);
+      chunks.feed(chunk, (piece) => {
+        for (const part of sealChunk(key, counter++, false, piece)) this.push(part);
+      });
       done();
     },
     flush(done: TransformCallback) {
-      if (!started) {
-        this.push(Buffer.from(`${header} ${b64(mac)}\n`, 'latin1'));
-        this.push(nonce);
-      }
-      for (const part of sealChunk(key, counter, true, take(pendingLength))) this.push(part);
+      if (!started) this.push(header);
+      for (const part of sealChunk(key, counter, true, chunks.rest())) this.push(part);
       done();
     },
   });
@@ -318,19 +367,10 @@ function unwrap(stanzas: ParsedHeader['stanzas'], identities: Buffer[]): Buffer 
 export function decryptStream(identities: string[]): Transform {
   const ids = identities.map(parseIdentity);
   let head: Buffer | null = Buffer.alloc(0);
-  let key: Buffer | null = null;
+  let key: crypto.KeyObject | null = null;
   let counter = 0n;
-  let pending: Buffer[] = [];
-  let pendingLength = 0;
   let sawLast = false;
-  const take = (n: number): Buffer => {
-    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength);
-    const h = all.subarray(0, n);
-    const rest = all.subarray(n);
-    pending = rest.length ? [rest] : [];
-    pendingLength = rest.length;
-    return h;
-  };
+  const chunks = splitter(CHUNK + TAG);
   return new Transform({
     transform(chunk: Buffer, _enc, done: TransformCallback) {
       try {
@@ -343,14 +383,12 @@ export function decryptStream(identities: string[]): Transform {
           if (!crypto.timingSafeEqual(headerMac(fileKey, parsed.macInput), parsed.mac.length === 32 ? parsed.mac : Buffer.alloc(32))) {
             throw new AgeError('header MAC mismatch (the file header was modified)');
           }
-          key = hkdf(fileKey, head.subarray(parsed.length, parsed.length + 16), 'payload');
+          key = crypto.createSecretKey(hkdf(fileKey, head.subarray(parsed.length, parsed.length + 16), 'payload'));
           chunk = head.subarray(parsed.length + 16);
           head = null;
         }
         if (sawLast && chunk.length) throw new AgeError('data after the end of the age payload');
-        pending.push(chunk);
-        pendingLength += chunk.length;
-        while (pendingLength > CHUNK + TAG) this.push(openChunk(key!, counter++, false, take(CHUNK + TAG)));
+        chunks.feed(chunk, (sealed) => this.push(openChunk(key!, counter++, false, sealed)));
         done();
       } catch (error) {
         done(error as Error);
@@ -359,8 +397,8 @@ export function decryptStream(identities: string[]): Transform {
     flush(done: TransformCallback) {
       try {
         if (head) throw new AgeError(head.length === 0 ? 'empty file (not an age file)' : 'truncated age file (incomplete header)');
-        if (pendingLength < TAG) throw new AgeError('truncated age file (the last chunk is missing)');
-        const last = take(pendingLength);
+        if (chunks.held < TAG) throw new AgeError('truncated age file (the last chunk is missing)');
+        const last = chunks.rest();
         if (last.length === TAG && counter > 0n) throw new AgeError('malformed age payload (empty last chunk)');
         this.push(openChunk(key!, counter, true, last));
         sawLast = true;

@@ -73,25 +73,68 @@ CREATE TABLE IF NOT EXISTS backup_schedules (
 `;
 
 interface CatalogRow {
-  id: string; tenant: string; cluster_id: string; created_at: Date; finished_at: Date; reason: string; actor: string; note: string | null;
-  stored_bytes: string; rows: string; tables: number; schema_version: number; postgres_version: string; manifest_sha256: string; imported: boolean;
-  verify_state: string; verify_at: Date | null; verify_by: string | null; verify_message: string | null; verify_ms: number | null;
+  id: string;
+  tenant: string;
+  cluster_id: string;
+  created_at: Date;
+  finished_at: Date;
+  reason: string;
+  actor: string;
+  note: string | null;
+  stored_bytes: string;
+  rows: string;
+  tables: number;
+  schema_version: number;
+  postgres_version: string;
+  manifest_sha256: string;
+  imported: boolean;
+  verify_state: string;
+  verify_at: Date | null;
+  verify_by: string | null;
+  verify_message: string | null;
+  verify_ms: number | null;
 }
 
 const toSummary = (r: CatalogRow): BackupSummary => ({
-  id: r.id, tenant: r.tenant, clusterId: r.cluster_id, createdAt: r.created_at.toISOString(), finishedAt: r.finished_at.toISOString(),
-  reason: r.reason as BackupSummary['reason'], actor: r.actor, note: r.note, storedBytes: Number(r.stored_bytes), rows: Number(r.rows), tables: r.tables,
-  schemaVersion: r.schema_version, postgresVersion: r.postgres_version, manifestSha256: r.manifest_sha256, imported: r.imported,
+  id: r.id,
+  tenant: r.tenant,
+  clusterId: r.cluster_id,
+  createdAt: r.created_at.toISOString(),
+  finishedAt: r.finished_at.toISOString(),
+  reason: r.reason as BackupSummary['reason'],
+  actor: r.actor,
+  note: r.note,
+  storedBytes: Number(r.stored_bytes),
+  rows: Number(r.rows),
+  tables: r.tables,
+  schemaVersion: r.schema_version,
+  postgresVersion: r.postgres_version,
+  manifestSha256: r.manifest_sha256,
+  imported: r.imported,
   verification: {
     state: r.verify_state as BackupSummary['verification']['state'],
-    at: r.verify_at?.toISOString() ?? null, by: r.verify_by, message: r.verify_message, durationMs: r.verify_ms,
+    at: r.verify_at?.toISOString() ?? null,
+    by: r.verify_by,
+    message: r.verify_message,
+    durationMs: r.verify_ms,
   },
 });
 
 export const summaryOf = (m: Manifest, imported = false): BackupSummary => ({
-  id: m.id, tenant: m.tenant.slug, clusterId: m.cluster.id, createdAt: m.createdAt, finishedAt: m.finishedAt, reason: m.takenBy.reason,
-  actor: m.takenBy.actor, note: m.takenBy.note, storedBytes: m.totals.storedBytes, rows: m.totals.rows, tables: m.tables.length,
-  schemaVersion: m.schemaVersion, postgresVersion: m.postgres.serverVersion, imported,
+  id: m.id,
+  tenant: m.tenant.slug,
+  clusterId: m.cluster.id,
+  createdAt: m.createdAt,
+  finishedAt: m.finishedAt,
+  reason: m.takenBy.reason,
+  actor: m.takenBy.actor,
+  note: m.takenBy.note,
+  storedBytes: m.totals.storedBytes,
+  rows: m.totals.rows,
+  tables: m.tables.length,
+  schemaVersion: m.schemaVersion,
+  postgresVersion: m.postgres.serverVersion,
+  imported,
   manifestSha256: crypto.createHash('sha256').update(manifestBytes(m)).digest('hex'),
   verification: { state: 'never', at: null, by: null, message: null, durationMs: null },
 });
@@ -127,9 +170,10 @@ export class CatalogIndex {
       try {
         await bootstrap.connect();
         const exists = await bootstrap.query('SELECT 1 FROM pg_database WHERE datname = $1', [CONTROL_DATABASE]);
-        if (exists.rowCount === 0) await bootstrap.query(`CREATE DATABASE ${CONTROL_DATABASE}`).catch((e: { code?: string }) => {
-          if (e.code !== '42P04' && e.code !== '23505') throw e; // another console created it meanwhile
-        });
+        if (exists.rowCount === 0)
+          await bootstrap.query(`CREATE DATABASE ${CONTROL_DATABASE}`).catch((e: { code?: string }) => {
+            if (e.code !== '42P04' && e.code !== '23505') throw e; // another console created it meanwhile
+          });
       } finally {
         await bootstrap.end().catch(() => undefined);
       }
@@ -154,7 +198,17 @@ export class CatalogIndex {
 
   private conn(database: string): pg.ClientConfig {
     const a = this.admin;
-    return { host: a.host, port: a.port, user: a.user, password: a.password, database, ssl: pgSslOptions(a.ssl, a.host), connectionTimeoutMillis: 5_000, query_timeout: 30_000, application_name: 'gatehouse-backups' };
+    return {
+      host: a.host,
+      port: a.port,
+      user: a.user,
+      password: a.password,
+      database,
+      ssl: pgSslOptions(a.ssl, a.host),
+      connectionTimeoutMillis: 5_000,
+      query_timeout: 30_000,
+      application_name: 'gatehouse-backups',
+    };
   }
 
   private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[], doing: string): Promise<R[]> {
@@ -171,13 +225,32 @@ export class CatalogIndex {
       `INSERT INTO backup_catalog (cluster_id, id, tenant, created_at, finished_at, reason, actor, note, stored_bytes, rows, tables, schema_version, postgres_version, manifest_sha256, imported)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
        ON CONFLICT (cluster_id, id) DO UPDATE SET manifest_sha256 = EXCLUDED.manifest_sha256, stored_bytes = EXCLUDED.stored_bytes`,
-      [this.clusterId, s.id, s.tenant, s.createdAt, s.finishedAt, s.reason, s.actor, s.note, s.storedBytes, s.rows, s.tables, s.schemaVersion, s.postgresVersion, s.manifestSha256, s.imported],
+      [
+        this.clusterId,
+        s.id,
+        s.tenant,
+        s.createdAt,
+        s.finishedAt,
+        s.reason,
+        s.actor,
+        s.note,
+        s.storedBytes,
+        s.rows,
+        s.tables,
+        s.schemaVersion,
+        s.postgresVersion,
+        s.manifestSha256,
+        s.imported,
+      ],
       'adding a backup to the catalog',
     );
     this.mirror([s]);
   }
 
-  async recordVerification(id: string, v: { at: string; outcome: 'passed' | 'failed'; by: string; message: string | null; durationMs: number }): Promise<BackupSummary | null> {
+  async recordVerification(
+    id: string,
+    v: { at: string; outcome: 'passed' | 'failed'; by: string; message: string | null; durationMs: number },
+  ): Promise<BackupSummary | null> {
     await this.q(
       `INSERT INTO backup_verifications (cluster_id, backup_id, at, outcome, by, message, duration_ms) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING`,
       [this.clusterId, id, v.at, v.outcome, v.by, v.message, v.durationMs],
@@ -195,40 +268,68 @@ export class CatalogIndex {
   }
 
   async get(id: string): Promise<BackupSummary | null> {
-    const rows = await this.q<CatalogRow>('SELECT * FROM backup_catalog WHERE cluster_id = $1 AND id = $2', [this.clusterId, id], 'reading the backup catalog');
+    const rows = await this.q<CatalogRow>(
+      'SELECT * FROM backup_catalog WHERE cluster_id = $1 AND id = $2',
+      [this.clusterId, id],
+      'reading the backup catalog',
+    );
     return rows[0] ? toSummary(rows[0]) : null;
   }
 
   async forTenant(tenant: string): Promise<BackupSummary[]> {
-    const rows = await this.q<CatalogRow>('SELECT * FROM backup_catalog WHERE cluster_id = $1 AND tenant = $2 ORDER BY created_at DESC, id DESC', [this.clusterId, tenant], 'reading the backup catalog');
+    const rows = await this.q<CatalogRow>(
+      'SELECT * FROM backup_catalog WHERE cluster_id = $1 AND tenant = $2 ORDER BY created_at DESC, id DESC',
+      [this.clusterId, tenant],
+      'reading the backup catalog',
+    );
     const list = rows.map(toSummary);
     this.replaceTenantMirror(tenant, list);
     return list;
   }
 
   async all(): Promise<BackupSummary[]> {
-    const rows = await this.q<CatalogRow>('SELECT * FROM backup_catalog WHERE cluster_id = $1 ORDER BY tenant, created_at DESC, id DESC', [this.clusterId], 'reading the backup catalog');
+    const rows = await this.q<CatalogRow>(
+      'SELECT * FROM backup_catalog WHERE cluster_id = $1 ORDER BY tenant, created_at DESC, id DESC',
+      [this.clusterId],
+      'reading the backup catalog',
+    );
     const list = rows.map(toSummary);
     this.replaceMirror(list);
     return list;
   }
 
   async remove(id: string): Promise<void> {
-    await this.q('DELETE FROM backup_verifications WHERE cluster_id = $1 AND backup_id = $2', [this.clusterId, id], 'removing a backup from the catalog');
-    await this.q('DELETE FROM backup_catalog WHERE cluster_id = $1 AND id = $2', [this.clusterId, id], 'removing a backup from the catalog');
+    await this.q(
+      'DELETE FROM backup_verifications WHERE cluster_id = $1 AND backup_id = $2',
+      [this.clusterId, id],
+      'removing a backup from the catalog',
+    );
+    await this.q(
+      'DELETE FROM backup_catalog WHERE cluster_id = $1 AND id = $2',
+      [this.clusterId, id],
+      'removing a backup from the catalog',
+    );
     this.cache.prepare('DELETE FROM backups_cache WHERE cluster_id = ? AND id = ?').run(this.clusterId, id);
   }
 
   // ---- the cluster's published backup recipient (so a second console knows to import the key)
 
   async publishedRecipient(): Promise<string | null> {
-    const rows = await this.q<{ recipient: string }>('SELECT recipient FROM backup_cluster_keys WHERE cluster_id = $1', [this.clusterId], 'reading the cluster backup key');
+    const rows = await this.q<{ recipient: string }>(
+      'SELECT recipient FROM backup_cluster_keys WHERE cluster_id = $1',
+      [this.clusterId],
+      'reading the cluster backup key',
+    );
     return rows[0]?.recipient ?? null;
   }
 
   /** Publishes the recipient unless another is already there; returns the one that is. */
   async publishRecipient(recipient: string, by: string): Promise<string> {
-    await this.q('INSERT INTO backup_cluster_keys (cluster_id, recipient, created_by) VALUES ($1, $2, $3) ON CONFLICT (cluster_id) DO NOTHING', [this.clusterId, recipient, by], 'publishing the cluster backup key');
+    await this.q(
+      'INSERT INTO backup_cluster_keys (cluster_id, recipient, created_by) VALUES ($1, $2, $3) ON CONFLICT (cluster_id) DO NOTHING',
+      [this.clusterId, recipient, by],
+      'publishing the cluster backup key',
+    );
     return (await this.publishedRecipient())!;
   }
 
@@ -244,14 +345,27 @@ export class CatalogIndex {
   // ---- schedules
 
   async schedules(): Promise<ScheduleRow[]> {
-    const rows = await this.q<{ scope: string; enabled: boolean; cron: string; retention: BackupSchedule['retention']; verify: boolean; updated_at: Date; updated_by: string; last_run_at: Date | null; last_outcome: string | null }>(
-      'SELECT * FROM backup_schedules WHERE cluster_id = $1 ORDER BY scope',
-      [this.clusterId],
-      'reading backup schedules',
-    );
+    const rows = await this.q<{
+      scope: string;
+      enabled: boolean;
+      cron: string;
+      retention: BackupSchedule['retention'];
+      verify: boolean;
+      updated_at: Date;
+      updated_by: string;
+      last_run_at: Date | null;
+      last_outcome: string | null;
+    }>('SELECT * FROM backup_schedules WHERE cluster_id = $1 ORDER BY scope', [this.clusterId], 'reading backup schedules');
     return rows.map((r) => ({
-      scope: r.scope, enabled: r.enabled, cron: r.cron, retention: r.retention, verify: r.verify, updatedAt: r.updated_at.toISOString(), updatedBy: r.updated_by,
-      lastRunAt: r.last_run_at?.toISOString() ?? null, lastOutcome: r.last_outcome,
+      scope: r.scope,
+      enabled: r.enabled,
+      cron: r.cron,
+      retention: r.retention,
+      verify: r.verify,
+      updatedAt: r.updated_at.toISOString(),
+      updatedBy: r.updated_by,
+      lastRunAt: r.last_run_at?.toISOString() ?? null,
+      lastOutcome: r.last_outcome,
     }));
   }
 
@@ -265,7 +379,11 @@ export class CatalogIndex {
   }
 
   async removeSchedule(scope: string): Promise<boolean> {
-    const rows = await this.q('DELETE FROM backup_schedules WHERE cluster_id = $1 AND scope = $2 RETURNING scope', [this.clusterId, scope], 'removing a backup schedule');
+    const rows = await this.q(
+      'DELETE FROM backup_schedules WHERE cluster_id = $1 AND scope = $2 RETURNING scope',
+      [this.clusterId, scope],
+      'removing a backup schedule',
+    );
     return rows.length > 0;
   }
 
@@ -284,13 +402,19 @@ export class CatalogIndex {
   }
 
   async finishRun(scope: string, outcome: string): Promise<void> {
-    await this.q('UPDATE backup_schedules SET last_outcome = $3 WHERE cluster_id = $1 AND scope = $2', [this.clusterId, scope, outcome.slice(0, 500)], 'recording a scheduled backup');
+    await this.q(
+      'UPDATE backup_schedules SET last_outcome = $3 WHERE cluster_id = $1 AND scope = $2',
+      [this.clusterId, scope, outcome.slice(0, 500)],
+      'recording a scheduled backup',
+    );
   }
 
   // ---- local mirror (cache.sqlite): read when gatehouse_control cannot be reached
 
   private mirror(list: BackupSummary[]): void {
-    const ins = this.cache.prepare('INSERT INTO backups_cache (cluster_id, id, tenant, created_at, json) VALUES (?,?,?,?,?) ON CONFLICT(cluster_id, id) DO UPDATE SET json = excluded.json');
+    const ins = this.cache.prepare(
+      'INSERT INTO backups_cache (cluster_id, id, tenant, created_at, json) VALUES (?,?,?,?,?) ON CONFLICT(cluster_id, id) DO UPDATE SET json = excluded.json',
+    );
     this.cache.transaction(() => {
       for (const s of list) ins.run(this.clusterId, s.id, s.tenant, s.createdAt, JSON.stringify(s));
     })();
@@ -307,14 +431,24 @@ export class CatalogIndex {
     this.cache.transaction(() => {
       this.cache.prepare('DELETE FROM backups_cache WHERE cluster_id = ?').run(this.clusterId);
       this.mirror(list);
-      this.cache.prepare('INSERT INTO backups_cache_sync (cluster_id, synced_at) VALUES (?, ?) ON CONFLICT(cluster_id) DO UPDATE SET synced_at = excluded.synced_at').run(this.clusterId, new Date().toISOString());
+      this.cache
+        .prepare(
+          'INSERT INTO backups_cache_sync (cluster_id, synced_at) VALUES (?, ?) ON CONFLICT(cluster_id) DO UPDATE SET synced_at = excluded.synced_at',
+        )
+        .run(this.clusterId, new Date().toISOString());
     })();
   }
 
   cached(tenant?: string): BackupSummary[] {
-    const rows = (tenant
-      ? this.cache.prepare('SELECT json FROM backups_cache WHERE cluster_id = ? AND tenant = ? ORDER BY created_at DESC, id DESC').all(this.clusterId, tenant)
-      : this.cache.prepare('SELECT json FROM backups_cache WHERE cluster_id = ? ORDER BY tenant, created_at DESC, id DESC').all(this.clusterId)) as { json: string }[];
+    const rows = (
+      tenant
+        ? this.cache
+            .prepare('SELECT json FROM backups_cache WHERE cluster_id = ? AND tenant = ? ORDER BY created_at DESC, id DESC')
+            .all(this.clusterId, tenant)
+        : this.cache
+            .prepare('SELECT json FROM backups_cache WHERE cluster_id = ? ORDER BY tenant, created_at DESC, id DESC')
+            .all(this.clusterId)
+    ) as { json: string }[];
     return rows.map((r) => JSON.parse(r.json) as BackupSummary);
   }
 

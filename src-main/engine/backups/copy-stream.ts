@@ -26,11 +26,15 @@ const rowsOf = (text: string | undefined): number | null => {
 /** COPY sends one protocol message per row: rows are gathered into blocks this big before they enter the stream. */
 const BLOCK = 256 * 1024;
 
-/** Streams the output of `COPY … TO STDOUT`. `rows` is set once the stream ended. */
+/**
+ * Streams the output of `COPY … TO STDOUT`. `rows` is set once the stream ended. Every
+ * chunk pushed is in an ArrayBuffer of its own (unpooled) that this stream never touches
+ * again, so a consumer may transfer it to a worker thread (seal-worker.ts).
+ */
 export class CopyOut extends Readable {
   rows: number | null = null;
   private connection: PgConnection | null = null;
-  private block = Buffer.allocUnsafe(BLOCK);
+  private block = Buffer.allocUnsafeSlow(BLOCK);
   private used = 0;
   callback?: (err: Error | null) => void;
   private called = false;
@@ -56,7 +60,9 @@ export class CopyOut extends Readable {
     const c = msg.chunk;
     if (this.used + c.length > BLOCK) this.flushBlock();
     if (c.length > BLOCK) {
-      if (!this.push(Buffer.from(c))) this.connection?.stream.pause();
+      const own = Buffer.allocUnsafeSlow(c.length);
+      c.copy(own);
+      if (!this.push(own)) this.connection?.stream.pause();
       return;
     }
     c.copy(this.block, this.used);
@@ -66,7 +72,7 @@ export class CopyOut extends Readable {
   private flushBlock(): void {
     if (this.used === 0) return;
     const out = this.block.subarray(0, this.used);
-    this.block = Buffer.allocUnsafe(BLOCK);
+    this.block = Buffer.allocUnsafeSlow(BLOCK);
     this.used = 0;
     if (!this.push(out)) this.connection?.stream.pause();
   }

@@ -68,7 +68,10 @@ export function cronJobManifest(namespace: string, s: BackupSchedule, consoleVer
 }
 
 /** The job's configuration Secret (the job cannot decrypt: it holds the recipient, not the identity). */
-export function jobSecret(namespace: string, c: { admin: PgAdminConfig; target: BackupTarget; s3Secret: string | null; recipient: string; authKey: Buffer; clusterId: string }): V1Secret {
+export function jobSecret(
+  namespace: string,
+  c: { admin: PgAdminConfig; target: BackupTarget; s3Secret: string | null; recipient: string; authKey: Buffer; clusterId: string },
+): V1Secret {
   const data: Record<string, string> = {
     GATEHOUSE_PG_HOST: c.admin.host,
     GATEHOUSE_PG_PORT: String(c.admin.port),
@@ -91,7 +94,10 @@ export function jobSecret(namespace: string, c: { admin: PgAdminConfig; target: 
   };
 }
 
-export async function readCronJob(cluster: ClusterRuntime, scope: string): Promise<{ name: string; exists: boolean; schedule: string | null; note: string | null }> {
+export async function readCronJob(
+  cluster: ClusterRuntime,
+  scope: string,
+): Promise<{ name: string; exists: boolean; schedule: string | null; note: string | null }> {
   const name = cronJobName(scope);
   try {
     const cj = await batch(cluster).readNamespacedCronJob({ name, namespace: cluster.namespace });
@@ -103,7 +109,11 @@ export async function readCronJob(cluster: ClusterRuntime, scope: string): Promi
 }
 
 /** Creates or replaces the CronJob of a schedule (optimistic concurrency: the read's resourceVersion). */
-export async function writeCronJob(cluster: ClusterRuntime, s: BackupSchedule, consoleVersion: string): Promise<{ name: string; exists: boolean; schedule: string | null; note: string | null }> {
+export async function writeCronJob(
+  cluster: ClusterRuntime,
+  s: BackupSchedule,
+  consoleVersion: string,
+): Promise<{ name: string; exists: boolean; schedule: string | null; note: string | null }> {
   const api = batch(cluster);
   const body = cronJobManifest(cluster.namespace, s, consoleVersion);
   const name = body.metadata!.name!;
@@ -112,7 +122,12 @@ export async function writeCronJob(cluster: ClusterRuntime, s: BackupSchedule, c
       if (kubeStatusCode(e) === 404) return null;
       throw e;
     });
-    if (existing) await api.replaceNamespacedCronJob({ name, namespace: cluster.namespace, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+    if (existing)
+      await api.replaceNamespacedCronJob({
+        name,
+        namespace: cluster.namespace,
+        body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+      });
     else await api.createNamespacedCronJob({ namespace: cluster.namespace, body });
   } catch (error) {
     throw kubeError(error, { verb: 'create', resource: 'cronjobs', namespace: cluster.namespace, name });
@@ -137,7 +152,12 @@ export async function writeJobSecret(cluster: ClusterRuntime, body: V1Secret): P
       if (kubeStatusCode(e) === 404) return null;
       throw e;
     });
-    if (existing) await core.replaceNamespacedSecret({ name, namespace: cluster.namespace, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+    if (existing)
+      await core.replaceNamespacedSecret({
+        name,
+        namespace: cluster.namespace,
+        body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+      });
     else await core.createNamespacedSecret({ namespace: cluster.namespace, body });
   } catch (error) {
     throw kubeError(error, { verb: 'create', resource: 'secrets', namespace: cluster.namespace, name });

@@ -9,6 +9,7 @@ import { copyOut } from './copy-stream';
 import { tap } from './crypto-pipe';
 import { BACKUP_FORMAT, MANIFEST, MANIFEST_MAC, backupPrefix, macOf, manifestBytes, type Manifest, type ManifestFile } from './manifest';
 import { findPgTools, pgEnv, runTool } from './pg-tools';
+import { sealStream } from './seal-worker';
 import { bufferStream, type BackupStorage } from './storage';
 
 /**
@@ -16,7 +17,8 @@ import { bufferStream, type BackupStorage } from './storage';
  * (parallel connections sharing one exported snapshot, like `pg_dump -j`), the schema
  * sections from pg_dump in that same snapshot, sequence values, the tenant's Kubernetes
  * objects and a manifest. Every file is encrypted (age) on its way out and hashed twice
- * (plaintext: the content checksum; ciphertext: what storage holds). Nothing touches
+ * (plaintext: the content checksum; ciphertext: what storage holds); for table data
+ * that per-byte work runs in worker threads, one per job (seal-worker.ts). Nothing touches
  * the local disk in clear. The manifest is written last: a backup without one is not a
  * backup, and its partial files are removed.
  */
@@ -48,8 +50,14 @@ export interface TableRow {
 
 const clientFor = (admin: PgAdminConfig, database: string): pg.Client => {
   const c = new pg.Client({
-    host: admin.host, port: admin.port, user: admin.user, password: admin.password, database,
-    ssl: pgSslOptions(admin.ssl, admin.host), connectionTimeoutMillis: 10_000, application_name: 'gatehouse-backup',
+    host: admin.host,
+    port: admin.port,
+    user: admin.user,
+    password: admin.password,
+    database,
+    ssl: pgSslOptions(admin.ssl, admin.host),
+    connectionTimeoutMillis: 10_000,
+    application_name: 'gatehouse-backup',
   });
   c.on('error', () => undefined); // a dying server fails the awaited query instead
   return c;
@@ -76,22 +84,39 @@ async function putEncrypted(
   key: string,
   source: Readable,
   recipients: string[],
-  opts: { countLines?: boolean } = {},
+  opts: { countLines?: boolean; worker?: { owned: boolean; workers: number } } = {},
 ): Promise<{ file: Omit<ManifestFile, 'name' | 'kind'>; plainSha256: string; lines: number }> {
-  const plain = tap(opts.countLines ?? false);
-  const stored = tap();
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   const upload = storage.put(key, body);
+  let sums: () => { plainSha256: string; plainBytes: number; storedSha256: string; storedBytes: number; lines: number };
   try {
-    await pipeline(source, plain, encryptStream(recipients), stored, body);
+    if (opts.worker) {
+      // Table data: hashing, counting and sealing in a worker thread (seal-worker.ts).
+      const seal = sealStream(recipients, { countLines: opts.countLines, ...opts.worker });
+      await pipeline(source, seal, body);
+      sums = () => seal.result!;
+    } else {
+      const plain = tap(opts.countLines ?? false);
+      const stored = tap();
+      await pipeline(source, plain, encryptStream(recipients), stored, body);
+      sums = () => ({
+        plainSha256: plain.hex(),
+        plainBytes: plain.bytes,
+        storedSha256: stored.hex(),
+        storedBytes: stored.bytes,
+        lines: plain.lines,
+      });
+    }
   } catch (error) {
     body.destroy(error as Error);
     await upload.catch(() => undefined);
     throw error;
   }
   const { size } = await upload;
-  if (size !== stored.bytes) throw new ContractError('UNAVAILABLE', `Storage accepted ${size} of ${stored.bytes} bytes of ${key}; the backup is incomplete.`);
-  return { file: { size, sha256: stored.hex(), plainBytes: plain.bytes }, plainSha256: plain.hex(), lines: plain.lines };
+  const s = sums();
+  if (size !== s.storedBytes)
+    throw new ContractError('UNAVAILABLE', `Storage accepted ${size} of ${s.storedBytes} bytes of ${key}; the backup is incomplete.`);
+  return { file: { size, sha256: s.storedSha256, plainBytes: s.plainBytes }, plainSha256: s.plainSha256, lines: s.lines };
 }
 
 /** pg_dump of one schema section in the exported snapshot, without owners and grants (credentials stay the tenant's). */
@@ -99,7 +124,18 @@ function pgDumpSection(admin: PgAdminConfig, database: string, snapshot: string,
   const tools = findPgTools();
   return runTool(
     tools.pgDump,
-    ['--format=plain', `--section=${section}`, `--snapshot=${snapshot}`, '--no-owner', '--no-privileges', '--no-publications', '--no-subscriptions', '--no-security-labels', '--no-tablespaces', '--no-password'],
+    [
+      '--format=plain',
+      `--section=${section}`,
+      `--snapshot=${snapshot}`,
+      '--no-owner',
+      '--no-privileges',
+      '--no-publications',
+      '--no-subscriptions',
+      '--no-security-labels',
+      '--no-tablespaces',
+      '--no-password',
+    ],
     pgEnv(admin, database),
     `dumping the ${section} schema of ${database}`,
   );
@@ -126,17 +162,26 @@ export async function dumpTenant(req: DumpRequest): Promise<Manifest> {
                to_regclass('public.schema_migrations') IS NOT NULL AS migrations
           FROM pg_database d WHERE d.datname = current_database()`)
     ).rows[0]!;
-    const schemaVersion = info.migrations ? ((await coordinator.query<{ v: number | null }>('SELECT max(version) AS v FROM public.schema_migrations')).rows[0]?.v ?? 0) : 0;
+    const schemaVersion = info.migrations
+      ? ((await coordinator.query<{ v: number | null }>('SELECT max(version) AS v FROM public.schema_migrations')).rows[0]?.v ?? 0)
+      : 0;
     const serverMajor = Math.floor(Number(info.num) / 10000);
     if (tools.major < serverMajor) {
-      throw new ContractError('UNAVAILABLE', `pg_dump ${tools.major} cannot dump a PostgreSQL ${serverMajor} server. Install the client tools of version ${serverMajor} or newer (GATEHOUSE_PG_BIN).`);
+      throw new ContractError(
+        'UNAVAILABLE',
+        `pg_dump ${tools.major} cannot dump a PostgreSQL ${serverMajor} server. Install the client tools of version ${serverMajor} or newer (GATEHOUSE_PG_BIN).`,
+      );
     }
     if (Number(info.lo) > 0) {
-      throw new ContractError('VALIDATION', `Database ${database} holds ${info.lo} large object(s), which Gatehouse backups do not cover. Use pg_dump for this tenant.`);
+      throw new ContractError(
+        'VALIDATION',
+        `Database ${database} holds ${info.lo} large object(s), which Gatehouse backups do not cover. Use pg_dump for this tenant.`,
+      );
     }
     const tables = await listTables(coordinator);
     // The locks pg_dump takes: nobody can drop or rewrite a table while it is read.
-    if (tables.length) await coordinator.query(`LOCK TABLE ${tables.map((t) => qualified(t.schema, t.name)).join(', ')} IN ACCESS SHARE MODE`);
+    if (tables.length)
+      await coordinator.query(`LOCK TABLE ${tables.map((t) => qualified(t.schema, t.name)).join(', ')} IN ACCESS SHARE MODE`);
     const sequences = (
       await coordinator.query<{ schema: string; name: string }>(`
         SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -156,7 +201,10 @@ export async function dumpTenant(req: DumpRequest): Promise<Manifest> {
     const section = async (name: string, which: 'pre-data' | 'post-data') => {
       const dump = pgDumpSection(req.admin, database, snapshot, which);
       dump.child.stdin!.end();
-      const [put, ran] = await Promise.allSettled([putEncrypted(req.storage, `${prefix}/${name}`, dump.child.stdout!, req.recipients), dump.done]);
+      const [put, ran] = await Promise.allSettled([
+        putEncrypted(req.storage, `${prefix}/${name}`, dump.child.stdout!, req.recipients),
+        dump.done,
+      ]);
       // pg_dump's own error says more than the broken pipe it causes.
       if (ran.status === 'rejected') throw ran.reason;
       if (put.status === 'rejected') throw put.reason;
@@ -190,9 +238,15 @@ export async function dumpTenant(req: DumpRequest): Promise<Manifest> {
         await req.beforeTable?.(i);
         const file = `data/${String(i + 1).padStart(4, '0')}.copy.age`;
         const out = copyOut(c, `COPY ${qualified(t.schema, t.name)} (${copyColumns(t.columns)}) TO STDOUT`);
-        const put = await putEncrypted(req.storage, `${prefix}/${file}`, out, req.recipients, { countLines: true });
+        const put = await putEncrypted(req.storage, `${prefix}/${file}`, out, req.recipients, {
+          countLines: true,
+          worker: { owned: true, workers: jobs },
+        });
         if (out.rows !== null && out.rows !== put.lines) {
-          throw new ContractError('INTERNAL', `Table ${t.schema}.${t.name}: the server reported ${out.rows} rows, the stream held ${put.lines}.`);
+          throw new ContractError(
+            'INTERNAL',
+            `Table ${t.schema}.${t.name}: the server reported ${out.rows} rows, the stream held ${put.lines}.`,
+          );
         }
         record(file, 'table-data', put.file);
         tableEntries[i] = { schema: t.schema, name: t.name, columns: t.columns, file, rows: put.lines, sha256: put.plainSha256 };
@@ -212,14 +266,25 @@ export async function dumpTenant(req: DumpRequest): Promise<Manifest> {
     // Sequence values in the snapshot (pg_dump puts them in its data section, which we replace).
     const setvals: string[] = [];
     for (const s of sequences) {
-      const v = (await coordinator.query<{ last_value: string; is_called: boolean }>(`SELECT last_value, is_called FROM ${qualified(s.schema, s.name)}`)).rows[0]!;
-      setvals.push(`SELECT pg_catalog.setval(${quoteLiteral(qualified(s.schema, s.name))}, ${BigInt(v.last_value).toString()}, ${v.is_called ? 'true' : 'false'});`);
+      const v = (
+        await coordinator.query<{ last_value: string; is_called: boolean }>(
+          `SELECT last_value, is_called FROM ${qualified(s.schema, s.name)}`,
+        )
+      ).rows[0]!;
+      setvals.push(
+        `SELECT pg_catalog.setval(${quoteLiteral(qualified(s.schema, s.name))}, ${BigInt(v.last_value).toString()}, ${v.is_called ? 'true' : 'false'});`,
+      );
     }
     const seq = await putEncrypted(req.storage, `${prefix}/sequences.sql.age`, bufferStream(setvals.join('\n') + '\n'), req.recipients);
     record('sequences.sql.age', 'sequences', seq.file);
     progress('sequences');
 
-    const kube = await putEncrypted(req.storage, `${prefix}/kubernetes.json.age`, bufferStream(JSON.stringify(await req.kubernetes(), null, 2)), req.recipients);
+    const kube = await putEncrypted(
+      req.storage,
+      `${prefix}/kubernetes.json.age`,
+      bufferStream(JSON.stringify(await req.kubernetes(), null, 2)),
+      req.recipients,
+    );
     record('kubernetes.json.age', 'kubernetes', kube.file);
     progress('kubernetes');
     await coordinator.query('COMMIT');
@@ -232,7 +297,13 @@ export async function dumpTenant(req: DumpRequest): Promise<Manifest> {
       createdAt,
       finishedAt: new Date().toISOString(),
       takenBy: req.takenBy,
-      postgres: { serverVersion: info.version, serverVersionNum: Number(info.num), pgDump: tools.version, encoding: info.encoding, snapshot },
+      postgres: {
+        serverVersion: info.version,
+        serverVersionNum: Number(info.num),
+        pgDump: tools.version,
+        encoding: info.encoding,
+        snapshot,
+      },
       schemaVersion,
       encryption: { format: 'age-v1', recipients: req.recipients },
       tables: tableEntries,

@@ -5,16 +5,20 @@ import { LEASE_SECONDS } from '../tenants';
 import { catalogCacheMigration } from './catalog';
 import { keysMigration } from './keys';
 import { RESTORE_CLONE, RESTORE_IN_PLACE, restoreCloneSaga, restoreInPlaceSaga, type RestoreCtx, type RestoreParams } from './restore-saga';
+import { backupRunsMigration } from './runs';
 import { BackupScheduler } from './scheduler';
 import { BackupService, type BackupServiceOptions } from './service';
 import { targetsMigration } from './targets';
 
 export { BackupService } from './service';
+/** For the alert rules (engine/alerts): how long a schedule lets a backup get. */
+export { parseCron, nextRun } from './schedule';
 
 /** Local ids 700–749 belong to the backups capability. */
 export const backupsMigrations: CacheMigration[] = [
   { id: 700, name: 'backups: keys and targets', store: 'state', sql: `${keysMigration}\n${targetsMigration}` },
   { id: 701, name: 'backups: catalog mirror', store: 'cache', sql: catalogCacheMigration },
+  { id: 702, name: 'backups: run journal', store: 'state', sql: backupRunsMigration },
 ];
 
 export interface BackupsCapabilityOptions extends BackupServiceOptions {
@@ -32,7 +36,8 @@ export function createBackupsCapability(o: BackupsCapabilityOptions) {
   const deps = {
     ports: (cluster: ClusterRuntime) => o.tenants.ports(cluster),
     open: (cluster: ClusterRuntime, id: string) => service.open(cluster, id),
-    safetyBackup: async (cluster: ClusterRuntime, slug: string, actor: string, note: string) => (await service.takeOne(cluster, slug, { reason: 'before-restore', actor, note })).id,
+    safetyBackup: async (cluster: ClusterRuntime, slug: string, actor: string, note: string) =>
+      (await service.takeOne(cluster, slug, { reason: 'before-restore', actor, note })).id,
     consoleId: o.consoleId,
     leaseSeconds: o.leaseSeconds ?? LEASE_SECONDS,
     jobs: service.jobs,
@@ -45,7 +50,12 @@ export function createBackupsCapability(o: BackupsCapabilityOptions) {
   const finalBackup = Object.assign(
     async (t: { slug: string; cluster: ClusterRuntime; operationId: string }) => {
       const actor = o.saga.get(t.operationId).actor ?? 'gatehouse';
-      const backup = await service.takeOne(t.cluster, t.slug, { reason: 'before-delete', actor, note: `final backup before delete (operation ${t.operationId})`, verify: true });
+      const backup = await service.takeOne(t.cluster, t.slug, {
+        reason: 'before-delete',
+        actor,
+        note: `final backup before delete (operation ${t.operationId})`,
+        verify: true,
+      });
       if (backup.verification.state !== 'passed') {
         throw new ContractError(
           'VALIDATION',
@@ -65,7 +75,10 @@ export function createBackupsCapability(o: BackupsCapabilityOptions) {
     const op = outcome.operation;
     if (outcome.error) {
       const cause = outcome.error instanceof ContractError ? outcome.error : null;
-      const left = op.status === 'rolled-back' ? 'Everything it had done was rolled back.' : `It is listed under Unfinished operations (${op.id}): resume it or roll it back once the cause is fixed.`;
+      const left =
+        op.status === 'rolled-back'
+          ? 'Everything it had done was rolled back.'
+          : `It is listed under Unfinished operations (${op.id}): resume it or roll it back once the cause is fixed.`;
       throw new ContractError(
         cause?.code ?? 'INTERNAL',
         `Restoring backup ${params.backupId} into "${params.slug}" failed at step "${op.failedStep ?? '?'}": ${cause?.message ?? String((outcome.error as Error)?.message ?? outcome.error)} ${left}${op.notices.length ? ` ${op.notices.join(' ')}` : ''}`,

@@ -63,15 +63,24 @@ export function escrowFile(key: BackupKey, clusterName: string, createdAt: strin
 export function parseEscrowFile(text: string): BackupKey {
   let identities: string[];
   try {
-    identities = parseIdentityFile(text.split(/\r?\n/).filter((l) => !l.trim().startsWith('#')).join('\n'));
+    identities = parseIdentityFile(
+      text
+        .split(/\r?\n/)
+        .filter((l) => !l.trim().startsWith('#'))
+        .join('\n'),
+    );
   } catch (error) {
     throw new ContractError('VALIDATION', `Not a backup key file: ${(error as AgeError).message}.`);
   }
-  if (identities.length !== 1) throw new ContractError('VALIDATION', `A backup key file holds exactly one AGE-SECRET-KEY line (found ${identities.length}).`);
+  if (identities.length !== 1)
+    throw new ContractError('VALIDATION', `A backup key file holds exactly one AGE-SECRET-KEY line (found ${identities.length}).`);
   const auth = AUTH_LINE.exec(text);
   const authKey = auth ? Buffer.from(auth[1]!, 'base64') : null;
   if (!authKey || authKey.length !== 32) {
-    throw new ContractError('VALIDATION', 'The key file has no "# gatehouse-auth-key:" line: it was not exported by Gatehouse, and backups cannot be authenticated without it.');
+    throw new ContractError(
+      'VALIDATION',
+      'The key file has no "# gatehouse-auth-key:" line: it was not exported by Gatehouse, and backups cannot be authenticated without it.',
+    );
   }
   const identity = identities[0]!;
   return { clusterId: CLUSTER_LINE.exec(text)?.[1] ?? null, identity, recipient: identityToRecipient(identity), authKey };
@@ -90,13 +99,18 @@ export class BackupKeys {
 
   local(clusterId: string): { recipient: string; createdAt: string; escrowedAt: string | null } | null {
     const row = this.db.prepare('SELECT recipient, created_at, escrowed_at FROM backup_keys WHERE cluster_id = ?').get(clusterId) as
-      | { recipient: string; created_at: string; escrowed_at: string | null }
-      | undefined;
+      { recipient: string; created_at: string; escrowed_at: string | null } | undefined;
     return row ? { recipient: row.recipient, createdAt: row.created_at, escrowedAt: row.escrowed_at } : null;
   }
 
   imported(): { recipient: string; clusterId: string | null; importedAt: string }[] {
-    return (this.db.prepare('SELECT recipient, cluster_id, imported_at FROM backup_imported_keys ORDER BY imported_at').all() as { recipient: string; cluster_id: string | null; imported_at: string }[]).map((r) => ({
+    return (
+      this.db.prepare('SELECT recipient, cluster_id, imported_at FROM backup_imported_keys ORDER BY imported_at').all() as {
+        recipient: string;
+        cluster_id: string | null;
+        imported_at: string;
+      }[]
+    ).map((r) => ({
       recipient: r.recipient,
       clusterId: r.cluster_id,
       importedAt: r.imported_at,
@@ -109,8 +123,12 @@ export class BackupKeys {
     const authKey = crypto.randomBytes(32);
     const createdAt = new Date().toISOString();
     // The secret store first: if it is locked nothing is recorded and the operator unlocks it.
-    await (await this.secrets()).set(secretKey(clusterId), JSON.stringify({ identity, authKey: authKey.toString('base64'), createdAt } satisfies Stored));
-    this.db.prepare('INSERT INTO backup_keys (cluster_id, recipient, created_at) VALUES (?, ?, ?)').run(clusterId, identityToRecipient(identity), createdAt);
+    await (
+      await this.secrets()
+    ).set(secretKey(clusterId), JSON.stringify({ identity, authKey: authKey.toString('base64'), createdAt } satisfies Stored));
+    this.db
+      .prepare('INSERT INTO backup_keys (cluster_id, recipient, created_at) VALUES (?, ?, ?)')
+      .run(clusterId, identityToRecipient(identity), createdAt);
     return { clusterId, identity, recipient: identityToRecipient(identity), authKey };
   }
 
@@ -153,7 +171,10 @@ export class BackupKeys {
     const own = key.clusterId === clusterId || (ownRecipient !== null && ownRecipient === key.recipient);
     if (own) {
       if (ownRecipient && ownRecipient !== key.recipient) {
-        throw new ContractError('CONFLICT', `This cluster's backups are encrypted to ${ownRecipient}; the file holds ${key.recipient}. Import the key file of this cluster.`);
+        throw new ContractError(
+          'CONFLICT',
+          `This cluster's backups are encrypted to ${ownRecipient}; the file holds ${key.recipient}. Import the key file of this cluster.`,
+        );
       }
       const existing = this.local(clusterId);
       if (existing && existing.recipient !== key.recipient) {
@@ -162,13 +183,17 @@ export class BackupKeys {
       await store.set(secretKey(clusterId), JSON.stringify(stored));
       // Whoever imports from the escrow file has, by definition, an escrowed copy.
       this.db
-        .prepare('INSERT INTO backup_keys (cluster_id, recipient, created_at, escrowed_at) VALUES (?, ?, ?, ?) ON CONFLICT(cluster_id) DO UPDATE SET escrowed_at = excluded.escrowed_at')
+        .prepare(
+          'INSERT INTO backup_keys (cluster_id, recipient, created_at, escrowed_at) VALUES (?, ?, ?, ?) ON CONFLICT(cluster_id) DO UPDATE SET escrowed_at = excluded.escrowed_at',
+        )
         .run(clusterId, key.recipient, stored.createdAt, stored.createdAt);
       return 'own';
     }
     await store.set(importedKey(key.recipient), JSON.stringify(stored));
     this.db
-      .prepare('INSERT INTO backup_imported_keys (recipient, cluster_id, imported_at) VALUES (?, ?, ?) ON CONFLICT(recipient) DO UPDATE SET imported_at = excluded.imported_at')
+      .prepare(
+        'INSERT INTO backup_imported_keys (recipient, cluster_id, imported_at) VALUES (?, ?, ?) ON CONFLICT(recipient) DO UPDATE SET imported_at = excluded.imported_at',
+      )
       .run(key.recipient, key.clusterId, stored.createdAt);
     return 'foreign';
   }

@@ -54,7 +54,10 @@ async function openFile(req: Pick<LoadRequest, 'storage' | 'manifest' | 'identit
   const stored = tap();
   const checked = gate(() => {
     if (stored.bytes !== f.size || stored.hex() !== f.sha256) {
-      throw new IntegrityError(`Backup ${m.id}: ${name} does not match its manifest (${stored.bytes} bytes, sha256 ${stored.hex().slice(0, 12)}…; expected ${f.size} bytes, ${f.sha256.slice(0, 12)}…). The backup is corrupted or was modified.`, { file: name });
+      throw new IntegrityError(
+        `Backup ${m.id}: ${name} does not match its manifest (${stored.bytes} bytes, sha256 ${stored.hex().slice(0, 12)}…; expected ${f.size} bytes, ${f.sha256.slice(0, 12)}…). The backup is corrupted or was modified.`,
+        { file: name },
+      );
     }
   });
   return { streams: [source, stored, decryptStream(req.identities), checked] as const, stored };
@@ -120,7 +123,9 @@ export function splitDump(sql: string, what: string): { preamble: string; entrie
   const header = /^--\n-- Name: [^\n]*; Type: ([^;\n]+); Schema: [^\n]*\n--\n/gm;
   const marks = [...text.matchAll(header)];
   const preamble = text.slice(0, marks[0]?.index ?? text.length);
-  const entries = marks.map((m, i) => ({ type: m[1]!, sql: text.slice(m.index + m[0].length, marks[i + 1]?.index ?? text.length).trim() })).filter((e) => e.sql);
+  const entries = marks
+    .map((m, i) => ({ type: m[1]!, sql: text.slice(m.index + m[0].length, marks[i + 1]?.index ?? text.length).trim() }))
+    .filter((e) => e.sql);
   return { preamble, entries };
 }
 
@@ -250,7 +255,8 @@ async function loadTable(c: pg.Client, req: LoadRequest, t: Manifest['tables'][n
     if (req.owner) await c.query(`SET LOCAL ROLE ${quoteIdent(req.owner)}`);
     const sink = copyIn(c, `COPY ${qualified(t.schema, t.name)} (${copyColumns(t.columns)}) FROM STDIN`);
     await pipeline(...file.streams, sink);
-    if (sink.rows !== null && sink.rows !== t.rows) throw new IntegrityError(`Table ${t.schema}.${t.name}: the server loaded ${sink.rows} rows, the manifest says ${t.rows}.`);
+    if (sink.rows !== null && sink.rows !== t.rows)
+      throw new IntegrityError(`Table ${t.schema}.${t.name}: the server loaded ${sink.rows} rows, the manifest says ${t.rows}.`);
     await c.query('COMMIT');
   } catch (error) {
     await c.query('ROLLBACK').catch(() => undefined);
@@ -274,7 +280,9 @@ export async function compareWithManifest(admin: PgAdminConfig, database: string
       const read = tap(true);
       await pipeline(copyOut(c, `COPY ${qualified(t.schema, t.name)} (${copyColumns(t.columns)}) TO STDOUT`), read, discard());
       if (read.lines !== t.rows || read.hex() !== t.sha256) {
-        mismatches.push(`${t.schema}.${t.name}: ${read.lines} rows (sha256 ${read.hex().slice(0, 12)}…), manifest ${t.rows} (${t.sha256.slice(0, 12)}…)`);
+        mismatches.push(
+          `${t.schema}.${t.name}: ${read.lines} rows (sha256 ${read.hex().slice(0, 12)}…), manifest ${t.rows} (${t.sha256.slice(0, 12)}…)`,
+        );
       }
     }
     await c.query('COMMIT');

@@ -44,14 +44,30 @@ export const Manifest = z.object({
   cluster: z.object({ id: z.string().min(1), name: z.string(), namespace: z.string() }),
   createdAt: z.string(),
   finishedAt: z.string(),
-  takenBy: z.object({ actor: z.string(), reason: BackupReason, note: z.string().nullable(), console: z.string(), consoleVersion: z.string() }),
-  postgres: z.object({ serverVersion: z.string(), serverVersionNum: z.number().int(), pgDump: z.string(), encoding: z.string(), snapshot: z.string() }),
+  takenBy: z.object({
+    actor: z.string(),
+    reason: BackupReason,
+    note: z.string().nullable(),
+    console: z.string(),
+    consoleVersion: z.string(),
+  }),
+  postgres: z.object({
+    serverVersion: z.string(),
+    serverVersionNum: z.number().int(),
+    pgDump: z.string(),
+    encoding: z.string(),
+    snapshot: z.string(),
+  }),
   schemaVersion: z.number().int().nonnegative(),
   encryption: z.object({ format: z.literal('age-v1'), recipients: z.array(z.string()).min(1) }),
   tables: z.array(ManifestTable),
   sequences: z.number().int().nonnegative(),
   files: z.array(ManifestFile).min(1),
-  totals: z.object({ rows: z.number().int().nonnegative(), plainBytes: z.number().int().nonnegative(), storedBytes: z.number().int().nonnegative() }),
+  totals: z.object({
+    rows: z.number().int().nonnegative(),
+    plainBytes: z.number().int().nonnegative(),
+    storedBytes: z.number().int().nonnegative(),
+  }),
 });
 export type Manifest = z.infer<typeof Manifest>;
 export type ManifestFile = z.infer<typeof ManifestFile>;
@@ -71,20 +87,32 @@ export function openManifest(bytes: Buffer, mac: string | null, keys: Buffer[]):
   try {
     raw = JSON.parse(bytes.toString('utf8'));
   } catch {
-    throw new ContractError('VALIDATION', 'The backup manifest is not valid JSON: the backup is corrupted or truncated.', { reason: 'manifest-corrupt' });
+    throw new ContractError('VALIDATION', 'The backup manifest is not valid JSON: the backup is corrupted or truncated.', {
+      reason: 'manifest-corrupt',
+    });
   }
   const format = (raw as { format?: unknown } | null)?.format;
   if (format !== BACKUP_FORMAT) {
-    throw new ContractError('VALIDATION', `Not a Gatehouse backup of a known format (format ${JSON.stringify(format ?? null)}, expected ${BACKUP_FORMAT}).`, { reason: 'manifest-format' });
+    throw new ContractError(
+      'VALIDATION',
+      `Not a Gatehouse backup of a known format (format ${JSON.stringify(format ?? null)}, expected ${BACKUP_FORMAT}).`,
+      { reason: 'manifest-format' },
+    );
   }
   const parsed = Manifest.safeParse(raw);
   if (!parsed.success) {
-    throw new ContractError('VALIDATION', `The backup manifest is malformed (${parsed.error.issues[0]?.path.join('.') ?? '?'}: ${parsed.error.issues[0]?.message ?? '?'}).`, { reason: 'manifest-corrupt' });
+    throw new ContractError(
+      'VALIDATION',
+      `The backup manifest is malformed (${parsed.error.issues[0]?.path.join('.') ?? '?'}: ${parsed.error.issues[0]?.message ?? '?'}).`,
+      { reason: 'manifest-corrupt' },
+    );
   }
   const m = parsed.data;
   const macText = (mac ?? '').trim();
   if (!/^[0-9a-f]{64}$/.test(macText)) {
-    throw new ContractError('VALIDATION', `Backup ${m.id} has no valid manifest.mac: it cannot be authenticated and is refused.`, { reason: 'manifest-mac-missing' });
+    throw new ContractError('VALIDATION', `Backup ${m.id} has no valid manifest.mac: it cannot be authenticated and is refused.`, {
+      reason: 'manifest-mac-missing',
+    });
   }
   const ok = keys.some((k) => crypto.timingSafeEqual(Buffer.from(macOf(k, bytes), 'hex'), Buffer.from(macText, 'hex')));
   if (!ok) {
@@ -96,14 +124,20 @@ export function openManifest(bytes: Buffer, mac: string | null, keys: Buffer[]):
   }
   // Cross-checks that a consistent-looking but edited manifest would fail.
   const names = new Set(m.files.map((f) => f.name));
-  if (names.size !== m.files.length) throw new ContractError('VALIDATION', `Backup ${m.id} lists a file twice.`, { reason: 'manifest-corrupt' });
-  for (const t of m.tables) if (!names.has(t.file)) throw new ContractError('VALIDATION', `Backup ${m.id}: table ${t.schema}.${t.name} has no file.`, { reason: 'manifest-corrupt' });
+  if (names.size !== m.files.length)
+    throw new ContractError('VALIDATION', `Backup ${m.id} lists a file twice.`, { reason: 'manifest-corrupt' });
+  for (const t of m.tables)
+    if (!names.has(t.file))
+      throw new ContractError('VALIDATION', `Backup ${m.id}: table ${t.schema}.${t.name} has no file.`, { reason: 'manifest-corrupt' });
   return m;
 }
 
 /** `20261201T214500Z-1a2b3c4d`: sorts by time, unique enough to never collide. */
 export function newBackupId(at = new Date()): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${crypto.randomBytes(4).toString('hex')}`;
 }
 

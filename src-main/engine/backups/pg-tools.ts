@@ -29,7 +29,10 @@ export function findPgTools(env: NodeJS.ProcessEnv = process.env): PgTools {
   const candidates: string[] = [];
   if (env.GATEHOUSE_PG_BIN) candidates.push(env.GATEHOUSE_PG_BIN);
   try {
-    const versions = fs.readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    const versions = fs
+      .readdirSync('/usr/lib/postgresql')
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
     for (const v of versions) candidates.push(`/usr/lib/postgresql/${v}/bin`);
   } catch {
     // not Debian-like
@@ -104,7 +107,10 @@ export function runTool(file: string, args: string[], env: NodeJS.ProcessEnv, wh
       if (code === 0) return resolve();
       const password = env.PGPASSWORD;
       // The tool's own error lines, not the SQL it was running ("detail: Query was: …").
-      const lines = (password ? stderr.split(password).join('****') : stderr).trim().split('\n').filter((l) => l.trim() && !/Query was:/.test(l));
+      const lines = (password ? stderr.split(password).join('****') : stderr)
+        .trim()
+        .split('\n')
+        .filter((l) => l.trim() && !/Query was:/.test(l));
       const errors = lines.filter((l) => /error|fatal|could not|closed the connection|terminat/i.test(l));
       const text = (errors.length ? errors : lines).slice(-3).join(' ').slice(0, 600);
       const lost = /closed the connection|terminat|could not connect|Connection refused/i.test(text);

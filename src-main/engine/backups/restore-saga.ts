@@ -69,7 +69,13 @@ export interface RestoreDeps {
 
 const short = (id: string) => id.replace(/-/g, '').slice(0, 8);
 
-async function context(deps: RestoreDeps, params: RestoreParams, op: OperationHandle, cluster: ClusterRuntime, kind: string): Promise<RestoreCtx> {
+async function context(
+  deps: RestoreDeps,
+  params: RestoreParams,
+  op: OperationHandle,
+  cluster: ClusterRuntime,
+  kind: string,
+): Promise<RestoreCtx> {
   const resumed = op.notes.started === true;
   if (!resumed) op.note('started', true);
   const ports = await deps.ports(cluster);
@@ -79,7 +85,10 @@ async function context(deps: RestoreDeps, params: RestoreParams, op: OperationHa
   const source = () => {
     opened ??= deps.open(cluster, params.backupId).then((o) => {
       if (kind === RESTORE_IN_PLACE && o.manifest.tenant.slug !== params.slug) {
-        throw new ContractError('VALIDATION', `Backup ${params.backupId} belongs to tenant "${o.manifest.tenant.slug}", not "${params.slug}". Restore it as a new tenant instead.`);
+        throw new ContractError(
+          'VALIDATION',
+          `Backup ${params.backupId} belongs to tenant "${o.manifest.tenant.slug}", not "${params.slug}". Restore it as a new tenant instead.`,
+        );
       }
       return o;
     });
@@ -89,10 +98,20 @@ async function context(deps: RestoreDeps, params: RestoreParams, op: OperationHa
   const holder = `${deps.consoleId}/${op.id}`;
   const db = tenantDbName(params.slug);
   return {
-    ports, op, slug: params.slug, params, holder, leaseChecked: !resumed, leaseSeconds: deps.leaseSeconds,
+    ports,
+    op,
+    slug: params.slug,
+    params,
+    holder,
+    leaseChecked: !resumed,
+    leaseSeconds: deps.leaseSeconds,
     lease: new LeaseKeeper(ports.kube, params.slug, holder, deps.leaseSeconds),
-    cluster, admin, source,
-    staging: `${db}__r${short(op.id)}`, previous: `${db}__p${short(op.id)}`, adminPassword: null,
+    cluster,
+    admin,
+    source,
+    staging: `${db}__r${short(op.id)}`,
+    previous: `${db}__p${short(op.id)}`,
+    adminPassword: null,
   };
 }
 
@@ -101,18 +120,41 @@ async function load(deps: RestoreDeps, ctx: RestoreCtx, kind: string, database: 
   const pg = ctx.ports.pg;
   const { manifest, storage, identities } = await ctx.source();
   const objects = await pg.withDatabase(database, async (c) =>
-    Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'`)).rows[0]!.n),
+    Number(
+      (
+        await c.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'`,
+        )
+      ).rows[0]!.n,
+    ),
   );
   if (objects > 0) {
     const mark = await pg.ownershipMark('database', database);
-    if (mark.operationId !== ctx.op.id) throw new ContractError('CONFLICT', `Database ${database} is not empty and not this operation's; refused to load into it.`);
+    if (mark.operationId !== ctx.op.id)
+      throw new ContractError('CONFLICT', `Database ${database} is not empty and not this operation's; refused to load into it.`);
     await pg.dropDatabase(database);
     await createMarkedDatabase(pg, database, owner, ctx.op.id);
   }
   await loadBackup({
-    admin: ctx.admin, storage, manifest, identities, database, owner, jobs: deps.jobs,
+    admin: ctx.admin,
+    storage,
+    manifest,
+    identities,
+    database,
+    owner,
+    jobs: deps.jobs,
     onProgress: (done, total, what) =>
-      deps.bus?.publish('operation.progress', { operationId: ctx.op.id, kind, target: ctx.slug, step: 'load', status: 'running', done, total, message: what, at: new Date().toISOString() }),
+      deps.bus?.publish('operation.progress', {
+        operationId: ctx.op.id,
+        kind,
+        target: ctx.slug,
+        step: 'load',
+        status: 'running',
+        done,
+        total,
+        message: what,
+        at: new Date().toISOString(),
+      }),
     ...(deps.beforeLoadTable ? { beforeTable: (i: number) => deps.beforeLoadTable!(database, i) } : {}),
   });
 }
@@ -139,7 +181,11 @@ const leftAlone = (what: string, markedBy: string | null): string =>
   `Left ${what} in place: it is not this operation's (${markedBy ? `marked by operation ${markedBy}` : 'no Gatehouse mark'}). Inspect it before deleting it by hand.`;
 
 const migrate = (ctx: RestoreCtx, database: string) =>
-  ctx.ports.pg.withDatabase(database, (c) => applyPendingMigrations(c, tenantRoleName(ctx.slug), ctx.ports.migrations), 'applying pending schema migrations to the restored database');
+  ctx.ports.pg.withDatabase(
+    database,
+    (c) => applyPendingMigrations(c, tenantRoleName(ctx.slug), ctx.ports.migrations),
+    'applying pending schema migrations to the restored database',
+  );
 
 /**
  * Restore into a new tenant (clone): reserve → database → load → schema → secret →
@@ -169,7 +215,12 @@ export function restoreCloneSaga(deps: RestoreDeps): SagaDefinition<RestoreParam
           if (await kube.getSecret(tenantSecretName(ctx.slug))) taken.push(`Secret ${tenantSecretName(ctx.slug)}`);
           if (await pg.databaseExists(tenantDbName(ctx.slug))) taken.push(`database ${tenantDbName(ctx.slug)}`);
           if (await pg.roleExists(tenantRoleName(ctx.slug))) taken.push(`role ${tenantRoleName(ctx.slug)}`);
-          if (taken.length) throw new ContractError('CONFLICT', `Tenant "${ctx.slug}" already exists (${taken.join(', ')}). Choose another slug for the restored copy.`, { existing: taken });
+          if (taken.length)
+            throw new ContractError(
+              'CONFLICT',
+              `Tenant "${ctx.slug}" already exists (${taken.join(', ')}). Choose another slug for the restored copy.`,
+              { existing: taken },
+            );
         },
         compensate: (ctx) => releaseTenantLease(ctx.ports.kube, ctx.slug, ctx.holder),
       },
@@ -192,7 +243,8 @@ export function restoreCloneSaga(deps: RestoreDeps): SagaDefinition<RestoreParam
           const dbMark = await pg.ownershipMark('database', db);
           const roleOurs = roleMark.exists && roleMark.operationId === ctx.op.id;
           if (dbMark.exists) {
-            if (dbMark.operationId === ctx.op.id || (dbMark.operationId === null && roleOurs && dbMark.owner === role)) await pg.dropDatabase(db);
+            if (dbMark.operationId === ctx.op.id || (dbMark.operationId === null && roleOurs && dbMark.owner === role))
+              await pg.dropDatabase(db);
             else ctx.op.notice(leftAlone(`database ${db}`, dbMark.operationId));
           }
           if (roleMark.exists) {
@@ -223,10 +275,14 @@ export function restoreCloneSaga(deps: RestoreDeps): SagaDefinition<RestoreParam
           const name = tenantSecretName(ctx.slug);
           const role = tenantRoleName(ctx.slug);
           const existing = await kube.getSecret(name);
-          if (existing && existing.metadata?.annotations?.[OPERATION_ANNOTATION] !== ctx.op.id) throw notOurs(`Secret ${name}`, existing.metadata?.annotations?.[OPERATION_ANNOTATION] ?? null);
+          if (existing && existing.metadata?.annotations?.[OPERATION_ANNOTATION] !== ctx.op.id)
+            throw notOurs(`Secret ${name}`, existing.metadata?.annotations?.[OPERATION_ANNOTATION] ?? null);
           const current = decodeSecretData(existing);
           const rolePassword = current.DATABASE_URL ? decodeURIComponent(new URL(current.DATABASE_URL).password) : generatePassword(32);
-          const data = tenantSecretData(ctx.slug, current, { databaseUrl: pg.tenantUrl(role, rolePassword, tenantDbName(ctx.slug)), adminPassword: generatePassword() });
+          const data = tenantSecretData(ctx.slug, current, {
+            databaseUrl: pg.tenantUrl(role, rolePassword, tenantDbName(ctx.slug)),
+            adminPassword: generatePassword(),
+          });
           if (!existing) {
             try {
               await kube.createSecret(tenantSecret(ctx.slug, kube.namespace, data, null, ctx.op.id));
@@ -238,14 +294,18 @@ export function restoreCloneSaga(deps: RestoreDeps): SagaDefinition<RestoreParam
           await pg.setRolePassword(role, rolePassword);
           // The restored users keep their data; the initial admin gets the clone's new password (as after create).
           const adminPassword = data.INITIAL_ADMIN_PASSWORD!;
-          await pg.withDatabase(tenantDbName(ctx.slug), async (c) => {
-            await c.query(`SET ROLE ${quoteIdent(role)}`);
-            await c.query(
-              `INSERT INTO users (username, display_name, password_hash, is_admin, must_change_password) VALUES ($1, 'Administrator', $2, true, true)
+          await pg.withDatabase(
+            tenantDbName(ctx.slug),
+            async (c) => {
+              await c.query(`SET ROLE ${quoteIdent(role)}`);
+              await c.query(
+                `INSERT INTO users (username, display_name, password_hash, is_admin, must_change_password) VALUES ($1, 'Administrator', $2, true, true)
                ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, must_change_password = true, updated_at = now()`,
-              [INITIAL_ADMIN_USERNAME, await hashPassword(adminPassword)],
-            );
-          }, 'setting the initial admin password of the restored copy');
+                [INITIAL_ADMIN_USERNAME, await hashPassword(adminPassword)],
+              );
+            },
+            'setting the initial admin password of the restored copy',
+          );
           ctx.adminPassword = adminPassword;
         },
         async compensate(ctx) {
@@ -264,21 +324,30 @@ export function restoreCloneSaga(deps: RestoreDeps): SagaDefinition<RestoreParam
           const { manifest } = await ctx.source();
           const source = await sourceRegistry(ctx);
           const schema = await ctx.ports.pg.withDatabase(tenantDbName(ctx.slug), (c) => currentSchemaVersion(c));
-          await ctx.ports.registry.put(
-            ctx.slug,
-            {
-              name: ctx.params.name ?? `${source?.name ?? manifest.tenant.name} (restored ${manifest.createdAt.slice(0, 10)})`.slice(0, 100),
-              tier: source?.tier ?? manifest.tenant.tier, status: 'active', created: new Date().toISOString(), schema: schema || latestVersion(ctx.ports.migrations), users: null, op: ctx.op.id,
-            },
-            { ifAbsent: true },
-          ).catch(async (error: unknown) => {
-            // A resumed run finds its own entry (same op): that is done, not a conflict.
-            if ((await ctx.ports.registry.get(ctx.slug))?.op === ctx.op.id) return;
-            throw error;
-          });
+          await ctx.ports.registry
+            .put(
+              ctx.slug,
+              {
+                name:
+                  ctx.params.name ?? `${source?.name ?? manifest.tenant.name} (restored ${manifest.createdAt.slice(0, 10)})`.slice(0, 100),
+                tier: source?.tier ?? manifest.tenant.tier,
+                status: 'active',
+                created: new Date().toISOString(),
+                schema: schema || latestVersion(ctx.ports.migrations),
+                users: null,
+                op: ctx.op.id,
+              },
+              { ifAbsent: true },
+            )
+            .catch(async (error: unknown) => {
+              // A resumed run finds its own entry (same op): that is done, not a conflict.
+              if ((await ctx.ports.registry.get(ctx.slug))?.op === ctx.op.id) return;
+              throw error;
+            });
         },
         async compensate(ctx) {
-          if ((await ctx.ports.registry.removeIfMarked(ctx.slug, ctx.op.id)) === 'not-ours') ctx.op.notice(leftAlone(`registry entry ${ctx.slug}`, null));
+          if ((await ctx.ports.registry.removeIfMarked(ctx.slug, ctx.op.id)) === 'not-ours')
+            ctx.op.notice(leftAlone(`registry entry ${ctx.slug}`, null));
         },
       },
       { name: 'release', run: (ctx) => releaseTenantLease(ctx.ports.kube, ctx.slug, ctx.holder) },
@@ -288,7 +357,9 @@ export function restoreCloneSaga(deps: RestoreDeps): SagaDefinition<RestoreParam
 
 async function sourceRegistry(ctx: RestoreCtx): Promise<RegistryEntry | null> {
   try {
-    const k = JSON.parse((await readSmallFile(await ctx.source(), 'kubernetes.json.age')).toString('utf8')) as { registry?: RegistryEntry | null };
+    const k = JSON.parse((await readSmallFile(await ctx.source(), 'kubernetes.json.age')).toString('utf8')) as {
+      registry?: RegistryEntry | null;
+    };
     return k.registry ?? null;
   } catch {
     return null;
@@ -296,7 +367,11 @@ async function sourceRegistry(ctx: RestoreCtx): Promise<RegistryEntry | null> {
 }
 
 async function setAllowConnections(pg: PostgresAdmin, db: string, allow: boolean): Promise<void> {
-  await pg.query(`ALTER DATABASE ${quoteIdent(db)} WITH ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`, [], `${allow ? 'opening' : 'closing'} database ${db} to connections`);
+  await pg.query(
+    `ALTER DATABASE ${quoteIdent(db)} WITH ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`,
+    [],
+    `${allow ? 'opening' : 'closing'} database ${db} to connections`,
+  );
 }
 
 /**
@@ -324,7 +399,11 @@ export function restoreInPlaceSaga(deps: RestoreDeps): SagaDefinition<RestorePar
           ctx.lease.start();
           await ctx.source();
           const { pg } = ctx.ports;
-          if (!(await pg.roleExists(tenantRoleName(ctx.slug)))) throw new ContractError('NOT_FOUND', `Tenant "${ctx.slug}" has no role ${tenantRoleName(ctx.slug)}; restore the backup as a new tenant instead.`);
+          if (!(await pg.roleExists(tenantRoleName(ctx.slug))))
+            throw new ContractError(
+              'NOT_FOUND',
+              `Tenant "${ctx.slug}" has no role ${tenantRoleName(ctx.slug)}; restore the backup as a new tenant instead.`,
+            );
           if (!(await pg.databaseExists(tenantDbName(ctx.slug))) && !(await pg.databaseExists(ctx.previous))) {
             throw new ContractError('NOT_FOUND', `Tenant "${ctx.slug}" has no database; restore the backup as a new tenant instead.`);
           }
@@ -344,7 +423,8 @@ export function restoreInPlaceSaga(deps: RestoreDeps): SagaDefinition<RestorePar
         async compensate(ctx) {
           const before = ctx.op.notes.statusBefore;
           if (typeof before !== 'string' || before === 'suspended') return;
-          if ((await ctx.ports.registry.get(ctx.slug))?.status === 'suspended') await ctx.ports.registry.update(ctx.slug, (e) => ({ ...e, status: before as RegistryEntry['status'] }));
+          if ((await ctx.ports.registry.get(ctx.slug))?.status === 'suspended')
+            await ctx.ports.registry.update(ctx.slug, (e) => ({ ...e, status: before as RegistryEntry['status'] }));
         },
       },
       {
@@ -353,11 +433,17 @@ export function restoreInPlaceSaga(deps: RestoreDeps): SagaDefinition<RestorePar
           await holdLease(ctx);
           if (typeof ctx.op.notes.safetyBackup === 'string') return;
           if (!(await ctx.ports.pg.databaseExists(tenantDbName(ctx.slug)))) return;
-          const id = await deps.safetyBackup(ctx.cluster, ctx.slug, ctx.params.actor, `safety backup before restoring ${ctx.params.backupId} (operation ${ctx.op.id})`);
+          const id = await deps.safetyBackup(
+            ctx.cluster,
+            ctx.slug,
+            ctx.params.actor,
+            `safety backup before restoring ${ctx.params.backupId} (operation ${ctx.op.id})`,
+          );
           ctx.op.note('safetyBackup', id);
         },
         async compensate(ctx) {
-          if (typeof ctx.op.notes.safetyBackup === 'string') ctx.op.notice(`The safety backup ${ctx.op.notes.safetyBackup} taken before the restore was kept.`);
+          if (typeof ctx.op.notes.safetyBackup === 'string')
+            ctx.op.notice(`The safety backup ${ctx.op.notes.safetyBackup} taken before the restore was kept.`);
         },
       },
       {
@@ -408,9 +494,17 @@ export function restoreInPlaceSaga(deps: RestoreDeps): SagaDefinition<RestorePar
           }
           if (await pg.databaseExists(ctx.staging)) {
             await pg.terminateConnections(ctx.staging);
-            await pg.query(`ALTER DATABASE ${quoteIdent(ctx.staging)} RENAME TO ${quoteIdent(live)}`, [], `putting the restored database in place`);
+            await pg.query(
+              `ALTER DATABASE ${quoteIdent(ctx.staging)} RENAME TO ${quoteIdent(live)}`,
+              [],
+              `putting the restored database in place`,
+            );
           }
-          if (!(await pg.databaseExists(live))) throw new ContractError('INTERNAL', `Neither ${ctx.staging} nor ${live} exists after the swap; the previous data is in ${ctx.previous}.`);
+          if (!(await pg.databaseExists(live)))
+            throw new ContractError(
+              'INTERNAL',
+              `Neither ${ctx.staging} nor ${live} exists after the swap; the previous data is in ${ctx.previous}.`,
+            );
           // The restored database keeps the lineage mark of the tenant's database.
           const liveMark = ctx.op.notes.liveMark;
           if (typeof liveMark === 'string') await pg.setOwnershipMark('database', live, liveMark);
@@ -422,15 +516,26 @@ export function restoreInPlaceSaga(deps: RestoreDeps): SagaDefinition<RestorePar
           const { pg } = ctx.ports;
           const live = tenantDbName(ctx.slug);
           if (!(await pg.databaseExists(ctx.previous))) {
-            if (ctx.op.notes.swapped === true) ctx.op.notice(`The previous database of "${ctx.slug}" is gone; the restored data stays in place. Restore the safety backup ${String(ctx.op.notes.safetyBackup ?? '(none)')} to go back.`);
+            if (ctx.op.notes.swapped === true)
+              ctx.op.notice(
+                `The previous database of "${ctx.slug}" is gone; the restored data stays in place. Restore the safety backup ${String(ctx.op.notes.safetyBackup ?? '(none)')} to go back.`,
+              );
             return;
           }
           if (await pg.databaseExists(live)) {
             await pg.terminateConnections(live);
-            await pg.query(`ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(ctx.staging)}`, [], 'moving the restored database aside');
+            await pg.query(
+              `ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(ctx.staging)}`,
+              [],
+              'moving the restored database aside',
+            );
             await pg.setOwnershipMark('database', ctx.staging, ctx.op.id);
           }
-          await pg.query(`ALTER DATABASE ${quoteIdent(ctx.previous)} RENAME TO ${quoteIdent(live)}`, [], 'putting the previous database back');
+          await pg.query(
+            `ALTER DATABASE ${quoteIdent(ctx.previous)} RENAME TO ${quoteIdent(live)}`,
+            [],
+            'putting the previous database back',
+          );
           await setAllowConnections(pg, live, true);
           ctx.op.note('swapped', false);
         },
@@ -444,7 +549,11 @@ export function restoreInPlaceSaga(deps: RestoreDeps): SagaDefinition<RestorePar
           const schema = await ctx.ports.pg.withDatabase(live, (c) => currentSchemaVersion(c));
           const before = ctx.op.notes.statusBefore;
           if (await ctx.ports.registry.get(ctx.slug)) {
-            await ctx.ports.registry.update(ctx.slug, (e) => ({ ...e, schema, status: typeof before === 'string' ? (before as RegistryEntry['status']) : e.status }));
+            await ctx.ports.registry.update(ctx.slug, (e) => ({
+              ...e,
+              schema,
+              status: typeof before === 'string' ? (before as RegistryEntry['status']) : e.status,
+            }));
           }
         },
       },
@@ -455,7 +564,9 @@ export function restoreInPlaceSaga(deps: RestoreDeps): SagaDefinition<RestorePar
           try {
             if (await ctx.ports.pg.databaseExists(ctx.previous)) await ctx.ports.pg.dropDatabase(ctx.previous);
           } catch (error) {
-            ctx.op.notice(`The restore is complete, but the previous database ${ctx.previous} could not be dropped (${(error as Error).message}). Drop it by hand once PostgreSQL answers.`);
+            ctx.op.notice(
+              `The restore is complete, but the previous database ${ctx.previous} could not be dropped (${(error as Error).message}). Drop it by hand once PostgreSQL answers.`,
+            );
           }
         },
       },
@@ -463,4 +574,3 @@ export function restoreInPlaceSaga(deps: RestoreDeps): SagaDefinition<RestorePar
     ],
   };
 }
-

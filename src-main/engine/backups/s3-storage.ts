@@ -58,20 +58,46 @@ export class S3Storage implements BackupStorage {
   private error(error: unknown, doing: string): ContractError {
     if (error instanceof ContractError) return error;
     const where = this.description;
-    const code = error instanceof S3ServiceException ? error.name : ((error as { code?: string; name?: string }).code ?? (error as Error).name);
+    const code =
+      error instanceof S3ServiceException ? error.name : ((error as { code?: string; name?: string }).code ?? (error as Error).name);
     const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
     if (code === 'NoSuchKey' || status === 404) return new ContractError('NOT_FOUND', `Not found in ${where} while ${doing}.`);
-    if (code === 'NoSuchBucket') return new ContractError('UNAVAILABLE', `The bucket of ${where} does not exist. Create it or correct the backup target.`);
+    if (code === 'NoSuchBucket')
+      return new ContractError('UNAVAILABLE', `The bucket of ${where} does not exist. Create it or correct the backup target.`);
     if (code === 'AccessDenied' || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || status === 403) {
-      return new ContractError('FORBIDDEN', `${where} refused the credentials while ${doing} (${code}). Check the access key of the backup target.`);
+      return new ContractError(
+        'FORBIDDEN',
+        `${where} refused the credentials while ${doing} (${code}). Check the access key of the backup target.`,
+      );
     }
-    if (code === 'EntityTooLarge' || code === 'QuotaExceeded' || code === 'XMinioStorageFull' || code === 'InsufficientStorage' || status === 507) {
-      return new ContractError('UNAVAILABLE', `${where} is full (${code}) while ${doing}. Free space or raise the quota; nothing was listed.`, { reason: 'storage-full' });
+    if (
+      code === 'EntityTooLarge' ||
+      code === 'QuotaExceeded' ||
+      code === 'XMinioStorageFull' ||
+      code === 'InsufficientStorage' ||
+      status === 507
+    ) {
+      return new ContractError(
+        'UNAVAILABLE',
+        `${where} is full (${code}) while ${doing}. Free space or raise the quota; nothing was listed.`,
+        { reason: 'storage-full' },
+      );
     }
-    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'TimeoutError', 'RequestTimeout'].includes(code ?? '')) {
-      return new ContractError('UNAVAILABLE', `${where} is unreachable while ${doing} (${code}). Check the endpoint and the network, then retry.`, { reason: 'storage-unreachable' });
+    if (
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'TimeoutError', 'RequestTimeout'].includes(
+        code ?? '',
+      )
+    ) {
+      return new ContractError(
+        'UNAVAILABLE',
+        `${where} is unreachable while ${doing} (${code}). Check the endpoint and the network, then retry.`,
+        { reason: 'storage-unreachable' },
+      );
     }
-    return new ContractError('UNAVAILABLE', `${where} failed while ${doing}: ${code ?? ''} ${(error as Error).message?.slice(0, 200) ?? ''}`.trim());
+    return new ContractError(
+      'UNAVAILABLE',
+      `${where} failed while ${doing}: ${code ?? ''} ${(error as Error).message?.slice(0, 200) ?? ''}`.trim(),
+    );
   }
 
   async put(key: string, body: Readable): Promise<{ size: number }> {
@@ -88,7 +114,9 @@ export class S3Storage implements BackupStorage {
       buffered = [];
       bufferedLength = 0;
       uploadId ??= (await this.client.send(new CreateMultipartUploadCommand({ Bucket, Key }))).UploadId;
-      const r = await this.client.send(new UploadPartCommand({ Bucket, Key, UploadId: uploadId, PartNumber: parts.length + 1, Body: data, ContentLength: data.length }));
+      const r = await this.client.send(
+        new UploadPartCommand({ Bucket, Key, UploadId: uploadId, PartNumber: parts.length + 1, Body: data, ContentLength: data.length }),
+      );
       parts.push({ PartNumber: parts.length + 1, ETag: r.ETag! });
     };
     try {
@@ -140,7 +168,9 @@ export class S3Storage implements BackupStorage {
     let token: string | undefined;
     try {
       do {
-        const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.cfg.bucket, Prefix: `${base}${prefix}`, ContinuationToken: token }));
+        const r = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.cfg.bucket, Prefix: `${base}${prefix}`, ContinuationToken: token }),
+        );
         for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key.slice(base.length), size: o.Size ?? 0 });
         token = r.IsTruncated ? r.NextContinuationToken : undefined;
       } while (token);

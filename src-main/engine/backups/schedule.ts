@@ -33,7 +33,8 @@ function field(text: string, [name, min, max]: [string, number, number]): Set<nu
     const step = m[4] ? Number(m[4]) : 1;
     const lo = m[1] === '*' ? min : Number(m[2]);
     const hi = m[1] === '*' ? max : m[3] !== undefined ? Number(m[3]) : m[4] ? max : lo;
-    if (step < 1 || lo < min || hi > max || lo > hi) throw new ContractError('VALIDATION', `Cron ${name} "${part}" is out of range ${min}–${max}.`);
+    if (step < 1 || lo < min || hi > max || lo > hi)
+      throw new ContractError('VALIDATION', `Cron ${name} "${part}" is out of range ${min}–${max}.`);
     for (let v = lo; v <= hi; v += step) out.add(v);
   }
   return out;
@@ -41,10 +42,23 @@ function field(text: string, [name, min, max]: [string, number, number]): Set<nu
 
 export function parseCron(text: string): Cron {
   const parts = text.trim().split(/\s+/);
-  if (parts.length !== 5) throw new ContractError('VALIDATION', `A cron schedule has five fields (minute hour day-of-month month day-of-week); "${text}" has ${parts.length}.`);
+  if (parts.length !== 5)
+    throw new ContractError(
+      'VALIDATION',
+      `A cron schedule has five fields (minute hour day-of-month month day-of-week); "${text}" has ${parts.length}.`,
+    );
   const [minute, hour, dom, month, dow] = parts.map((p, i) => field(p, FIELDS[i]!));
   if (dow!.has(7)) dow!.add(0);
-  return { minute: minute!, hour: hour!, dom: dom!, month: month!, dow: dow!, domAny: parts[2] === '*', dowAny: parts[4] === '*', source: parts.join(' ') };
+  return {
+    minute: minute!,
+    hour: hour!,
+    dom: dom!,
+    month: month!,
+    dow: dow!,
+    domAny: parts[2] === '*',
+    dowAny: parts[4] === '*',
+    source: parts.join(' '),
+  };
 }
 
 function dayMatches(c: Cron, d: Date): boolean {
@@ -118,7 +132,10 @@ export interface RetentionDecision {
  * restic's --keep-*), and always the newest verified one. Final backups taken before a
  * delete are never pruned automatically.
  */
-export function applyRetention(backups: Pick<BackupSummary, 'id' | 'createdAt' | 'reason' | 'verification'>[], policy: Retention): RetentionDecision {
+export function applyRetention(
+  backups: Pick<BackupSummary, 'id' | 'createdAt' | 'reason' | 'verification'>[],
+  policy: Retention,
+): RetentionDecision {
   const sorted = [...backups].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
   const why = new Map<string, string[]>();
   const keep = (id: string, reason: string) => why.set(id, [...(why.get(id) ?? []), reason]);

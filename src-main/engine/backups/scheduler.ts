@@ -43,7 +43,8 @@ export class BackupScheduler {
       const ran = await this.service.runDue(cluster);
       if (ran.length) this.log?.info({ cluster: cluster.clusterId, ran }, 'scheduled backups');
       const drilled = await this.service.drill(cluster);
-      if (drilled.length) this.log?.info({ cluster: cluster.clusterId, drilled: drilled.map((b) => [b.id, b.verification.state]) }, 'restore drills');
+      if (drilled.length)
+        this.log?.info({ cluster: cluster.clusterId, drilled: drilled.map((b) => [b.id, b.verification.state]) }, 'restore drills');
     } catch (error) {
       // Not configured or unreachable: the next tick tries again; the page shows why.
       this.log?.debug?.({ cluster: cluster.clusterId, error: errorText(error) }, 'scheduled backups skipped');

@@ -21,6 +21,7 @@ import { compareWithManifest, loadBackup } from './load';
 import { MANIFEST, MANIFEST_MAC, backupPrefix, macOf, manifestBytes, newBackupId, openManifest, type Manifest } from './manifest';
 import { findPgTools } from './pg-tools';
 import { applyRetention, dueSlot, nextRun, parseCron } from './schedule';
+import { BackupRuns, type RunOptions } from './runs';
 import { BackupTargets } from './targets';
 import { bufferStream, readAll, type BackupStorage } from './storage';
 import { readTar, tarStream } from './tar';
@@ -53,8 +54,18 @@ export interface BackupServiceOptions {
 /** The audit recorder's write (engine/audit's AuditRecorder): what a background run records. */
 export interface BackgroundAudit {
   record(entry: {
-    actor: string; actorRole: 'viewer' | 'operator' | 'admin'; action: string; target: string | null; params: unknown; before: unknown; after: unknown;
-    outcome: 'success' | 'failure' | 'denied' | 'invalid'; errorCode: string | null; at: string; cluster: string | null; consoleVersion: string;
+    actor: string;
+    actorRole: 'viewer' | 'operator' | 'admin';
+    action: string;
+    target: string | null;
+    params: unknown;
+    before: unknown;
+    after: unknown;
+    outcome: 'success' | 'failure' | 'denied' | 'invalid';
+    errorCode: string | null;
+    at: string;
+    cluster: string | null;
+    consoleVersion: string;
   }): Promise<void>;
 }
 
@@ -75,12 +86,14 @@ const VERIFY_PREFIX = 'gatehouse_verify_';
 export class BackupService {
   readonly keys: BackupKeys;
   readonly targets: BackupTargets;
+  readonly runs: BackupRuns;
   private readonly indexes = new Map<string, { key: string; index: CatalogIndex }>();
   readonly jobs: number;
 
   constructor(readonly opts: BackupServiceOptions) {
     this.keys = new BackupKeys(opts.db, opts.secrets);
     this.targets = new BackupTargets(opts.db, opts.secrets, opts.dataDir);
+    this.runs = new BackupRuns(opts.db);
     this.jobs = opts.jobs ?? 2;
   }
 
@@ -133,16 +146,28 @@ export class BackupService {
     }
     const state = local ? (local.escrowedAt ? 'ready' : 'needs-escrow') : published ? 'missing-here' : 'none';
     if (!reason) {
-      if (state === 'none') reason = 'No backup key yet: create one, export it for escrow and confirm, then take the first backup (Backups → Key).';
-      else if (state === 'needs-escrow') reason = 'Export the backup key and confirm its check code before the first backup (Backups → Key): without it, backups could never be decrypted in a disaster.';
-      else if (state === 'missing-here') reason = `This cluster's backups are encrypted to ${published}; this console does not hold that key. Import its escrow file (Backups → Key → Import).`;
+      if (state === 'none')
+        reason = 'No backup key yet: create one, export it for escrow and confirm, then take the first backup (Backups → Key).';
+      else if (state === 'needs-escrow')
+        reason =
+          'Export the backup key and confirm its check code before the first backup (Backups → Key): without it, backups could never be decrypted in a disaster.';
+      else if (state === 'missing-here')
+        reason = `This cluster's backups are encrypted to ${published}; this console does not hold that key. Import its escrow file (Backups → Key → Import).`;
     }
     return {
       clusterId: cluster.clusterId,
       clusterName: cluster.contextName,
       configured: state === 'ready' && reason === null,
       reason,
-      target: { kind: target.kind, description: target.kind === 'directory' ? `directory ${target.path}` : `s3://${target.bucket}${target.prefix ? `/${target.prefix}` : ''} at ${new URL(target.endpoint).host}`, isDefault, config: target },
+      target: {
+        kind: target.kind,
+        description:
+          target.kind === 'directory'
+            ? `directory ${target.path}`
+            : `s3://${target.bucket}${target.prefix ? `/${target.prefix}` : ''} at ${new URL(target.endpoint).host}`,
+        isDefault,
+        config: target,
+      },
       key: { state, recipient: local?.recipient ?? published, escrowedAt: local?.escrowedAt ?? null, imported: this.keys.imported() },
       pgTools,
     } as const;
@@ -152,7 +177,10 @@ export class BackupService {
   async ensureReady(cluster: ClusterRuntime): Promise<void> {
     if (this.opts.jobKey) return void findPgTools();
     const s = await this.status(cluster);
-    if (!s.configured) throw new ContractError('VALIDATION', `Backups are not configured on this cluster. ${s.reason ?? ''}`.trim(), { reason: 'backups-not-configured' });
+    if (!s.configured)
+      throw new ContractError('VALIDATION', `Backups are not configured on this cluster. ${s.reason ?? ''}`.trim(), {
+        reason: 'backups-not-configured',
+      });
   }
 
   async setTarget(cluster: ClusterRuntime, target: BackupTarget, secretAccessKey?: string) {
@@ -163,13 +191,21 @@ export class BackupService {
   /** Writes, reads back and deletes a probe object. */
   async testTarget(cluster: ClusterRuntime): Promise<{ ok: boolean; description: string; message: string }> {
     const storage = await this.storage(cluster);
-    const key = `.probe/${this.opts.consoleId.replace(/[^A-Za-z0-9._-]/g, '_')}-${crypto.randomBytes(4).toString('hex')}`.replace(/^\./, 'probe');
+    const key = `.probe/${this.opts.consoleId.replace(/[^A-Za-z0-9._-]/g, '_')}-${crypto.randomBytes(4).toString('hex')}`.replace(
+      /^\./,
+      'probe',
+    );
     const body = crypto.randomBytes(1024);
     try {
       await storage.put(key, bufferStream(body));
       const back = await readAll(await storage.get(key));
       await storage.delete(key);
-      if (!back.equals(body)) return { ok: false, description: storage.description, message: 'The probe object came back different; the target is not reliable.' };
+      if (!back.equals(body))
+        return {
+          ok: false,
+          description: storage.description,
+          message: 'The probe object came back different; the target is not reliable.',
+        };
       return { ok: true, description: storage.description, message: 'Wrote, read back and deleted a probe object.' };
     } catch (error) {
       return { ok: false, description: storage.description, message: errorText(error) };
@@ -180,15 +216,22 @@ export class BackupService {
     const index = await this.index(cluster);
     const published = await index.publishedRecipient();
     if (published && this.keys.local(cluster.clusterId)?.recipient !== published) {
-      throw new ContractError('CONFLICT', `This cluster already has a backup key (${published}), created on another console. Import its escrow file instead of creating a new key.`);
+      throw new ContractError(
+        'CONFLICT',
+        `This cluster already has a backup key (${published}), created on another console. Import its escrow file instead of creating a new key.`,
+      );
     }
-    if (this.keys.local(cluster.clusterId)) throw new ContractError('CONFLICT', 'This cluster already has a backup key on this console; export it for escrow.');
+    if (this.keys.local(cluster.clusterId))
+      throw new ContractError('CONFLICT', 'This cluster already has a backup key on this console; export it for escrow.');
     const key = await this.keys.create(cluster.clusterId);
     const winner = await index.publishRecipient(key.recipient, actor);
     if (winner !== key.recipient) {
       // Another console published first (a race): our key must not be used.
       this.opts.db.prepare('DELETE FROM backup_keys WHERE cluster_id = ?').run(cluster.clusterId);
-      throw new ContractError('CONFLICT', `Another console created this cluster's backup key (${winner}) at the same time. Import its escrow file.`);
+      throw new ContractError(
+        'CONFLICT',
+        `Another console created this cluster's backup key (${winner}) at the same time. Import its escrow file.`,
+      );
     }
     return this.status(cluster);
   }
@@ -210,7 +253,8 @@ export class BackupService {
   async exportKey(cluster: ClusterRuntime) {
     const key = await this.keys.get(cluster.clusterId);
     const local = this.keys.local(cluster.clusterId);
-    if (!key || !local) throw new ContractError('NOT_FOUND', 'This console holds no backup key for this cluster. Create one, or import the escrow file.');
+    if (!key || !local)
+      throw new ContractError('NOT_FOUND', 'This console holds no backup key for this cluster. Create one, or import the escrow file.');
     return {
       fileName: `gatehouse-backup-key-${cluster.contextName.replace(/[^A-Za-z0-9._-]/g, '_')}-${cluster.clusterId.slice(0, 8)}.txt`,
       content: escrowFile(key, cluster.contextName, local.createdAt),
@@ -222,9 +266,18 @@ export class BackupService {
     const key = await this.keys.get(cluster.clusterId);
     if (!key) throw new ContractError('NOT_FOUND', 'This console holds no backup key for this cluster.');
     const expected = checkCode(key.identity, key.authKey);
-    const given = code.trim().toUpperCase().replace(/[^A-Z0-9]/g, '');
-    if (!crypto.timingSafeEqual(Buffer.from(given.padEnd(8, '?').slice(0, 8)), Buffer.from(expected.replace('-', ''))) || given.length !== 8) {
-      throw new ContractError('VALIDATION', 'That is not the check code of the exported key file. Open the saved file and type the code on its "# check:" line.');
+    const given = code
+      .trim()
+      .toUpperCase()
+      .replace(/[^A-Z0-9]/g, '');
+    if (
+      !crypto.timingSafeEqual(Buffer.from(given.padEnd(8, '?').slice(0, 8)), Buffer.from(expected.replace('-', ''))) ||
+      given.length !== 8
+    ) {
+      throw new ContractError(
+        'VALIDATION',
+        'That is not the check code of the exported key file. Open the saved file and type the code on its "# check:" line.',
+      );
     }
     this.keys.confirmEscrow(cluster.clusterId);
     return this.status(cluster);
@@ -243,24 +296,39 @@ export class BackupService {
   private async tenantFacts(cluster: ClusterRuntime, slug: string) {
     const p = await this.opts.tenants.ports(cluster);
     const database = tenantDbName(slug);
-    if (!(await p.pg.databaseExists(database))) throw new ContractError('NOT_FOUND', `Tenant "${slug}" has no database (${database}) on this cluster; nothing to back up.`);
+    if (!(await p.pg.databaseExists(database)))
+      throw new ContractError('NOT_FOUND', `Tenant "${slug}" has no database (${database}) on this cluster; nothing to back up.`);
     const entry = await p.registry.get(slug);
     const kubernetes = async () => {
-      const [secret, deployments] = await Promise.all([p.kube.getSecret(tenantSecretName(slug)), p.kube.listDeployments(`${TENANT_LABEL}=${slug}`)]);
+      const [secret, deployments] = await Promise.all([
+        p.kube.getSecret(tenantSecretName(slug)),
+        p.kube.listDeployments(`${TENANT_LABEL}=${slug}`),
+      ]);
       const data = decodeSecretData(secret);
       return {
         // Metadata and key ids only: the values stay in the cluster.
         secret: secret
           ? {
-              name: secret.metadata?.name, uid: secret.metadata?.uid, resourceVersion: secret.metadata?.resourceVersion,
-              labels: secret.metadata?.labels ?? {}, annotations: secret.metadata?.annotations ?? {},
-              keys: Object.keys(secret.data ?? {}).sort(), keyIds: keyIdsOf(data),
+              name: secret.metadata?.name,
+              uid: secret.metadata?.uid,
+              resourceVersion: secret.metadata?.resourceVersion,
+              labels: secret.metadata?.labels ?? {},
+              annotations: secret.metadata?.annotations ?? {},
+              keys: Object.keys(secret.data ?? {}).sort(),
+              keyIds: keyIdsOf(data),
             }
           : null,
         registry: entry,
         workers: deployments.map((d) => ({
-          name: d.metadata?.name, labels: d.metadata?.labels ?? {}, annotations: d.metadata?.annotations ?? {}, replicas: d.spec?.replicas ?? null,
-          containers: (d.spec?.template.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image, env: (c.env ?? []).map((e) => e.name).sort() })),
+          name: d.metadata?.name,
+          labels: d.metadata?.labels ?? {},
+          annotations: d.metadata?.annotations ?? {},
+          replicas: d.spec?.replicas ?? null,
+          containers: (d.spec?.template.spec?.containers ?? []).map((c) => ({
+            name: c.name,
+            image: c.image,
+            env: (c.env ?? []).map((e) => e.name).sort(),
+          })),
         })),
       };
     };
@@ -268,7 +336,12 @@ export class BackupService {
   }
 
   /** One tenant's backup, indexed in the catalog; with verify, also restored into a scratch database. */
-  async takeOne(cluster: ClusterRuntime, slug: string, o: TakeOptions, onProgress?: (done: number, total: number, what: string) => void): Promise<BackupSummary> {
+  async takeOne(
+    cluster: ClusterRuntime,
+    slug: string,
+    o: TakeOptions,
+    onProgress?: (done: number, total: number, what: string) => void,
+  ): Promise<BackupSummary> {
     await this.ensureReady(cluster);
     const key = this.opts.jobKey ?? (await this.keys.get(cluster.clusterId))!;
     const admin = (await cluster.pgAdmin())!;
@@ -279,9 +352,21 @@ export class BackupService {
       admin,
       storage,
       id: newBackupId(),
-      tenant: { slug, name: facts.entry?.name ?? slug, tier: facts.entry?.tier ?? 'unknown', database: facts.database, role: tenantRoleName(slug) },
+      tenant: {
+        slug,
+        name: facts.entry?.name ?? slug,
+        tier: facts.entry?.tier ?? 'unknown',
+        database: facts.database,
+        role: tenantRoleName(slug),
+      },
       cluster: { id: cluster.clusterId, name: cluster.contextName, namespace: cluster.namespace },
-      takenBy: { actor: o.actor, reason: o.reason, note: o.note ?? null, console: this.opts.consoleId, consoleVersion: this.opts.consoleVersion },
+      takenBy: {
+        actor: o.actor,
+        reason: o.reason,
+        note: o.note ?? null,
+        console: this.opts.consoleId,
+        consoleVersion: this.opts.consoleVersion,
+      },
       recipients: [key.recipient],
       macKey: key.authKey,
       kubernetes: facts.kubernetes,
@@ -296,43 +381,92 @@ export class BackupService {
     return summary;
   }
 
-  /** Several tenants with at most `concurrency` at once; one failure never stops the others; live progress. */
+  /**
+   * Several tenants with at most `concurrency` at once; one failure never stops the others; live
+   * progress. Journaled (runs.ts): a run cut short by a quit or a crash is listed as interrupted
+   * and `resumeRun` takes only the tenants it did not finish.
+   */
   async takeMany(cluster: ClusterRuntime, slugs: string[], o: TakeOptions & { concurrency: number }) {
     await this.ensureReady(cluster);
-    const operationId = randomUUID();
-    const total = slugs.length;
-    let completed = 0;
+    const runId = randomUUID();
+    const unique = [...new Set(slugs)];
+    const options: RunOptions = {
+      reason: o.reason,
+      actor: o.actor,
+      note: o.note ?? null,
+      verify: o.verify ?? false,
+      concurrency: o.concurrency,
+    };
+    this.runs.start(cluster, runId, unique, options);
+    this.runs.began(runId);
+    return this.runJournaled(cluster, runId, unique, unique.length, 0, options);
+  }
+
+  /** Resumes an interrupted (or partly failed) run of this cluster for the tenants it did not finish; `actor` takes them. */
+  async resumeRun(cluster: ClusterRuntime, runId: string, actor: string) {
+    await this.ensureReady(cluster);
+    const { options, todo, total } = this.runs.claim(cluster, runId);
+    return this.runJournaled(cluster, runId, todo, total, total - todo.length, { ...options, actor });
+  }
+
+  private async runJournaled(cluster: ClusterRuntime, runId: string, slugs: string[], total: number, doneBefore: number, o: RunOptions) {
+    let completed = doneBefore;
     const progress = (target: string, status: 'running' | 'done' | 'failed', message?: string) =>
       this.opts.bus?.publish('operation.progress', {
-        operationId, kind: 'backups.take', target, step: 'backup', status, done: completed, total, at: new Date().toISOString(), ...(message ? { message } : {}),
+        operationId: runId,
+        kind: 'backups.take',
+        target,
+        step: 'backup',
+        status,
+        done: completed,
+        total,
+        at: new Date().toISOString(),
+        ...(message ? { message } : {}),
       });
-    progress('*', 'running', `${total} tenant(s) to back up`);
-    const results = await mapLimit(slugs, Math.max(1, o.concurrency), async (slug) => {
-      progress(slug, 'running');
-      try {
-        const backup = await this.takeOne(cluster, slug, o);
-        completed++;
-        progress(slug, backup.verification.state === 'failed' ? 'failed' : 'done', backup.verification.state === 'failed' ? backup.verification.message ?? 'verify failed' : undefined);
-        return { slug, ok: backup.verification.state !== 'failed', backup, error: backup.verification.state === 'failed' ? backup.verification.message : null };
-      } catch (error) {
-        completed++;
-        const message = errorText(error);
-        progress(slug, 'failed', message);
-        return { slug, ok: false, backup: null, error: message };
-      }
-    });
+    let results: { slug: string; ok: boolean; backup: BackupSummary | null; error: string | null }[];
+    try {
+      progress('*', 'running', doneBefore ? `${slugs.length} of ${total} tenant(s) left to back up` : `${total} tenant(s) to back up`);
+      results = await mapLimit(slugs, Math.max(1, o.concurrency), async (slug) => {
+        progress(slug, 'running');
+        this.runs.item(runId, slug, 'running');
+        try {
+          const backup = await this.takeOne(cluster, slug, o);
+          completed++;
+          const failedVerify = backup.verification.state === 'failed';
+          const error = failedVerify ? (backup.verification.message ?? 'verify failed') : null;
+          this.runs.item(runId, slug, failedVerify ? 'failed' : 'done', backup.id, error);
+          progress(slug, failedVerify ? 'failed' : 'done', error ?? undefined);
+          return { slug, ok: !failedVerify, backup, error };
+        } catch (error) {
+          completed++;
+          const message = errorText(error);
+          this.runs.item(runId, slug, 'failed', null, message);
+          progress(slug, 'failed', message);
+          return { slug, ok: false, backup: null, error: message };
+        }
+      });
+    } finally {
+      this.runs.finish(runId);
+    }
     const failed = results.filter((r) => !r.ok).length;
-    progress('*', failed ? 'failed' : 'done', failed ? `${failed} of ${total} failed` : 'all tenants backed up');
-    return { operationId, results, summary: { ok: total - failed, failed } };
+    progress('*', failed ? 'failed' : 'done', failed ? `${failed} of ${slugs.length} failed` : 'all tenants backed up');
+    return { operationId: runId, results, summary: { ok: slugs.length - failed, failed } };
   }
 
   // ---- open, verify
 
   /** A backup's authenticated manifest, wherever the catalog says it is. */
-  async open(cluster: ClusterRuntime, id: string): Promise<{ manifest: Manifest; storage: BackupStorage; identities: string[]; summary: BackupSummary }> {
+  async open(
+    cluster: ClusterRuntime,
+    id: string,
+  ): Promise<{ manifest: Manifest; storage: BackupStorage; identities: string[]; summary: BackupSummary }> {
     const index = await this.index(cluster);
     const summary = await index.get(id);
-    if (!summary) throw new ContractError('NOT_FOUND', `Backup ${id} is not in the catalog of this cluster. Rescan the storage (Backups → Rescan) if it was copied there by hand.`);
+    if (!summary)
+      throw new ContractError(
+        'NOT_FOUND',
+        `Backup ${id} is not in the catalog of this cluster. Rescan the storage (Backups → Rescan) if it was copied there by hand.`,
+      );
     const storage = await this.storage(cluster);
     const { identities, authKeys } = await this.keys.openers(cluster.clusterId);
     const manifest = await this.readManifest(storage, summary.tenant, id, authKeys);
@@ -343,10 +477,16 @@ export class BackupService {
     const prefix = backupPrefix(tenant, id);
     const [bytes, mac] = await Promise.all([
       storage.get(`${prefix}/${MANIFEST}`).then((s) => readAll(s, 16 * 1024 * 1024)),
-      storage.get(`${prefix}/${MANIFEST_MAC}`).then((s) => readAll(s, 1024)).catch(() => null),
+      storage
+        .get(`${prefix}/${MANIFEST_MAC}`)
+        .then((s) => readAll(s, 1024))
+        .catch(() => null),
     ]);
     const m = openManifest(bytes, mac?.toString('utf8') ?? null, authKeys);
-    if (m.id !== id || m.tenant.slug !== tenant) throw new ContractError('VALIDATION', `The manifest stored as ${prefix} describes backup ${m.id} of ${m.tenant.slug}; refused.`, { reason: 'manifest-misplaced' });
+    if (m.id !== id || m.tenant.slug !== tenant)
+      throw new ContractError('VALIDATION', `The manifest stored as ${prefix} describes backup ${m.id} of ${m.tenant.slug}; refused.`, {
+        reason: 'manifest-misplaced',
+      });
     return m;
   }
 
@@ -358,7 +498,9 @@ export class BackupService {
     for (const { datname } of rows) {
       const m = /^gatehouse_verify_(\d{8})(\d{6})_/.exec(datname);
       if (!m) continue;
-      const at = Date.parse(`${m[1]!.slice(0, 4)}-${m[1]!.slice(4, 6)}-${m[1]!.slice(6)}T${m[2]!.slice(0, 2)}:${m[2]!.slice(2, 4)}:${m[2]!.slice(4)}Z`);
+      const at = Date.parse(
+        `${m[1]!.slice(0, 4)}-${m[1]!.slice(4, 6)}-${m[1]!.slice(6)}T${m[2]!.slice(0, 2)}:${m[2]!.slice(2, 4)}:${m[2]!.slice(4)}Z`,
+      );
       if (at < cutoff) await pg.dropDatabase(datname).catch(() => undefined);
     }
   }
@@ -385,9 +527,22 @@ export class BackupService {
     let outcome: 'passed' | 'failed' = 'passed';
     let message: string;
     try {
-      await pg.query(`CREATE DATABASE ${quoteIdent(scratch)} ENCODING ${quoteLiteral(manifest.postgres.encoding)} TEMPLATE template0`, [], `creating scratch database ${scratch}`);
+      await pg.query(
+        `CREATE DATABASE ${quoteIdent(scratch)} ENCODING ${quoteLiteral(manifest.postgres.encoding)} TEMPLATE template0`,
+        [],
+        `creating scratch database ${scratch}`,
+      );
       await pg.query(`COMMENT ON DATABASE ${quoteIdent(scratch)} IS ${quoteLiteral(`gatehouse:verify backup=${manifest.id}`)}`);
-      const loaded = await loadBackup({ admin, storage, manifest, identities, database: scratch, owner: null, jobs: this.jobs, ...(this.opts.beforeLoadTable ? { beforeTable: (i: number) => this.opts.beforeLoadTable!(scratch, i) } : {}) });
+      const loaded = await loadBackup({
+        admin,
+        storage,
+        manifest,
+        identities,
+        database: scratch,
+        owner: null,
+        jobs: this.jobs,
+        ...(this.opts.beforeLoadTable ? { beforeTable: (i: number) => this.opts.beforeLoadTable!(scratch, i) } : {}),
+      });
       const { mismatches } = await compareWithManifest(admin, scratch, manifest);
       if (mismatches.length) {
         outcome = 'failed';
@@ -404,7 +559,12 @@ export class BackupService {
     return { at, outcome, by: actor, message, durationMs: Date.now() - started };
   }
 
-  private async recordVerification(cluster: ClusterRuntime, manifest: Manifest, storage: BackupStorage, record: Awaited<ReturnType<BackupService['restoreCheck']>>): Promise<BackupSummary> {
+  private async recordVerification(
+    cluster: ClusterRuntime,
+    manifest: Manifest,
+    storage: BackupStorage,
+    record: Awaited<ReturnType<BackupService['restoreCheck']>>,
+  ): Promise<BackupSummary> {
     const index = await this.index(cluster);
     const key = await this.keys.get(cluster.clusterId).catch(() => null);
     if (key) {
@@ -443,7 +603,11 @@ export class BackupService {
       all = index.cached();
       fromCache = true;
     }
-    const tenants = new Set<string>((await this.opts.tenants.list(cluster, { refresh: false, stats: false }).catch(() => ({ tenants: [] as { slug: string }[] }))).tenants.map((t) => t.slug));
+    const tenants = new Set<string>(
+      (
+        await this.opts.tenants.list(cluster, { refresh: false, stats: false }).catch(() => ({ tenants: [] as { slug: string }[] }))
+      ).tenants.map((t) => t.slug),
+    );
     for (const b of all) tenants.add(b.tenant);
     const byTenant = new Map<string, BackupSummary[]>();
     for (const b of all) byTenant.set(b.tenant, [...(byTenant.get(b.tenant) ?? []), b]);
@@ -453,7 +617,13 @@ export class BackupService {
       const lastBackup = list[0] ?? null;
       const lastVerified = list.find((b) => b.verification.state === 'passed') ?? null;
       const newestVerify = [...list].filter((b) => b.verification.at).sort((a, b) => (a.verification.at! < b.verification.at! ? 1 : -1))[0];
-      const health: keyof typeof rank = !lastBackup ? 'never' : newestVerify?.verification.state === 'failed' ? 'failed' : lastVerified ? 'ok' : 'unverified';
+      const health: keyof typeof rank = !lastBackup
+        ? 'never'
+        : newestVerify?.verification.state === 'failed'
+          ? 'failed'
+          : lastVerified
+            ? 'ok'
+            : 'unverified';
       return { tenant, lastBackup, lastVerified, health, backups: list.length, storedBytes: list.reduce((n, b) => n + b.storedBytes, 0) };
     });
     rows.sort((a, b) => rank[a.health] - rank[b.health] || (a.tenant < b.tenant ? -1 : 1));
@@ -479,7 +649,8 @@ export class BackupService {
   async prune(cluster: ClusterRuntime, slug?: string): Promise<{ deleted: { tenant: string; id: string }[]; kept: number }> {
     const index = await this.index(cluster);
     const schedules = await index.schedules();
-    const policyFor = (tenant: string) => (schedules.find((s) => s.scope === tenant) ?? schedules.find((s) => s.scope === '*'))?.retention ?? null;
+    const policyFor = (tenant: string) =>
+      (schedules.find((s) => s.scope === tenant) ?? schedules.find((s) => s.scope === '*'))?.retention ?? null;
     const all = slug ? await index.forTenant(slug) : await index.all();
     const byTenant = new Map<string, BackupSummary[]>();
     for (const b of all) byTenant.set(b.tenant, [...(byTenant.get(b.tenant) ?? []), b]);
@@ -534,7 +705,10 @@ export class BackupService {
     for (const f of m.files) {
       const h = await storage.head(`${prefix}/${f.name}`);
       if (!h) throw new ContractError('VALIDATION', `Backup ${m.id}: ${f.name} is missing from storage.`, { reason: 'file-missing' });
-      if (h.size !== f.size) throw new ContractError('VALIDATION', `Backup ${m.id}: ${f.name} holds ${h.size} bytes, the manifest says ${f.size}.`, { reason: 'file-size' });
+      if (h.size !== f.size)
+        throw new ContractError('VALIDATION', `Backup ${m.id}: ${f.name} holds ${h.size} bytes, the manifest says ${f.size}.`, {
+          reason: 'file-size',
+        });
     }
   }
 
@@ -565,7 +739,11 @@ export class BackupService {
       if (error instanceof ContractError) throw error;
       throw new ContractError('UNAVAILABLE', `Could not write ${target}: ${errorText(error)}`);
     }
-    return { path: target, bytes: (await fs.promises.stat(target)).size, manifestSha256: crypto.createHash('sha256').update(bytes).digest('hex') };
+    return {
+      path: target,
+      bytes: (await fs.promises.stat(target)).size,
+      manifestSha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+    };
   }
 
   /**
@@ -578,7 +756,11 @@ export class BackupService {
     const storage = await this.storage(cluster);
     const index = await this.index(cluster);
     const { authKeys } = await this.keys.openers(cluster.clusterId);
-    if (authKeys.length === 0) throw new ContractError('VALIDATION', 'This console holds no backup key: import the key file of the cluster the backup comes from first (Backups → Key → Import).');
+    if (authKeys.length === 0)
+      throw new ContractError(
+        'VALIDATION',
+        'This console holds no backup key: import the key file of the cluster the backup comes from first (Backups → Key → Import).',
+      );
     let source: fs.ReadStream;
     try {
       source = fs.createReadStream(file, { highWaterMark: 1 << 20 });
@@ -602,12 +784,20 @@ export class BackupService {
         else {
           // The manifest and its MAC come first in our archives; anything else is refused.
           if (!manifest) {
-            if (!manifestRaw) throw new ContractError('VALIDATION', 'The archive does not start with a backup manifest; it is not a Gatehouse backup file.', { reason: 'archive-layout' });
+            if (!manifestRaw)
+              throw new ContractError(
+                'VALIDATION',
+                'The archive does not start with a backup manifest; it is not a Gatehouse backup file.',
+                { reason: 'archive-layout' },
+              );
             manifest = openManifest(manifestRaw, mac, authKeys);
             if (await index.get(manifest.id)) throw new ContractError('CONFLICT', `Backup ${manifest.id} is already in the catalog.`);
           }
           const f = manifest.files.find((x) => x.name === name);
-          if (!f || seen.has(name)) throw new ContractError('VALIDATION', `The archive holds ${name}, which the manifest does not list.`, { reason: 'archive-extra' });
+          if (!f || seen.has(name))
+            throw new ContractError('VALIDATION', `The archive holds ${name}, which the manifest does not list.`, {
+              reason: 'archive-extra',
+            });
           seen.add(name);
           const key = `${backupPrefix(manifest.tenant.slug, manifest.id)}/${name}`;
           const check = tap();
@@ -617,15 +807,28 @@ export class BackupService {
           });
           written.push(key);
           await storage.put(key, check);
-          if (check.bytes !== f.size || check.hex() !== f.sha256) throw new ContractError('VALIDATION', `Backup ${manifest.id}: ${name} in the archive does not match its manifest (corrupted file).`, { reason: 'integrity' });
+          if (check.bytes !== f.size || check.hex() !== f.sha256)
+            throw new ContractError(
+              'VALIDATION',
+              `Backup ${manifest.id}: ${name} in the archive does not match its manifest (corrupted file).`,
+              { reason: 'integrity' },
+            );
         }
       }
       if (!manifest) {
-        if (!manifestRaw) throw new ContractError('VALIDATION', 'The archive holds no manifest.json; it is not a Gatehouse backup file.', { reason: 'archive-layout' });
+        if (!manifestRaw)
+          throw new ContractError('VALIDATION', 'The archive holds no manifest.json; it is not a Gatehouse backup file.', {
+            reason: 'archive-layout',
+          });
         manifest = openManifest(manifestRaw, mac, authKeys);
       }
       const missing = manifest.files.filter((f) => !seen.has(f.name)).map((f) => f.name);
-      if (missing.length) throw new ContractError('VALIDATION', `The archive lacks ${missing.length} file(s) of backup ${manifest.id} (${missing.slice(0, 3).join(', ')}): truncated or incomplete.`, { reason: 'archive-incomplete' });
+      if (missing.length)
+        throw new ContractError(
+          'VALIDATION',
+          `The archive lacks ${missing.length} file(s) of backup ${manifest.id} (${missing.slice(0, 3).join(', ')}): truncated or incomplete.`,
+          { reason: 'archive-incomplete' },
+        );
       const prefix = backupPrefix(manifest.tenant.slug, manifest.id);
       written.push(`${prefix}/${MANIFEST_MAC}`, `${prefix}/${MANIFEST}`);
       await storage.put(`${prefix}/${MANIFEST_MAC}`, bufferStream(mac ?? ''));
@@ -634,7 +837,9 @@ export class BackupService {
       const { identities } = await this.keys.openers(cluster.clusterId);
       const record = await this.restoreCheck(cluster, manifest, storage, identities, actor);
       if (record.outcome !== 'passed') {
-        throw new ContractError('VALIDATION', `Backup ${manifest.id} did not verify and was not imported: ${record.message}`, { reason: 'verify-failed' });
+        throw new ContractError('VALIDATION', `Backup ${manifest.id} did not verify and was not imported: ${record.message}`, {
+          reason: 'verify-failed',
+        });
       }
       await index.add(summaryOf(manifest, true));
       catalogued = true;
@@ -643,7 +848,9 @@ export class BackupService {
       // Only what this import wrote goes: an id already in the catalog (CONFLICT) keeps its files and row.
       for (const key of written) await storage.delete(key).catch(() => undefined);
       if (manifest && catalogued) await index.remove(manifest.id).catch(() => undefined);
-      throw error instanceof ContractError ? error : new ContractError('VALIDATION', `The backup file could not be imported: ${errorText(error)}`);
+      throw error instanceof ContractError
+        ? error
+        : new ContractError('VALIDATION', `The backup file could not be imported: ${errorText(error)}`);
     } finally {
       source.destroy();
     }
@@ -657,8 +864,19 @@ export class BackupService {
     const key = (await this.keys.get(cluster.clusterId))!;
     const admin = (await cluster.pgAdmin())!;
     const { target } = this.targets.get(cluster.clusterId);
-    if (target.kind === 'directory') throw new ContractError('VALIDATION', `The CronJob cannot reach the directory ${target.path} on this workstation; set an S3-compatible bucket as the backup target.`);
-    return { admin, target, s3Secret: await this.targets.s3Secret(cluster.clusterId), recipient: key.recipient, authKey: key.authKey, clusterId: cluster.clusterId };
+    if (target.kind === 'directory')
+      throw new ContractError(
+        'VALIDATION',
+        `The CronJob cannot reach the directory ${target.path} on this workstation; set an S3-compatible bucket as the backup target.`,
+      );
+    return {
+      admin,
+      target,
+      s3Secret: await this.targets.s3Secret(cluster.clusterId),
+      recipient: key.recipient,
+      authKey: key.authKey,
+      clusterId: cluster.clusterId,
+    };
   }
 
   async schedules(cluster: ClusterRuntime) {
@@ -690,7 +908,12 @@ export class BackupService {
    * CronJob's entry point). A slot is claimed in gatehouse_control first, so two consoles
    * (or a console and the CronJob) never run the same one twice.
    */
-  async runDue(cluster: ClusterRuntime, now = new Date(), actor = 'gatehouse:scheduler', onlyScope?: string): Promise<{ scope: string; slot: string; ok: number; failed: number }[]> {
+  async runDue(
+    cluster: ClusterRuntime,
+    now = new Date(),
+    actor = 'gatehouse:scheduler',
+    onlyScope?: string,
+  ): Promise<{ scope: string; slot: string; ok: number; failed: number }[]> {
     const index = await this.index(cluster);
     const schedules = (await index.schedules()).filter((s) => s.enabled);
     const out: { scope: string; slot: string; ok: number; failed: number }[] = [];
@@ -703,18 +926,53 @@ export class BackupService {
       if (!slot) continue;
       if (!(await index.claimRun(s.scope, slot.toISOString(), s.lastRunAt))) continue;
       const slugs = s.scope === '*' ? (await this.opts.tenants.slugsWithDatabase(cluster)).filter((t) => !own.has(t)) : [s.scope];
-      const run = await this.takeMany(cluster, slugs, { reason: 'schedule', actor, note: `schedule ${s.scope} (${s.cron})`, verify: s.verify, concurrency: 2 }).catch((error: unknown) => ({
-        operationId: '', results: slugs.map((slug) => ({ slug, ok: false, backup: null, error: errorText(error) })), summary: { ok: 0, failed: slugs.length },
+      const run = await this.takeMany(cluster, slugs, {
+        reason: 'schedule',
+        actor,
+        note: `schedule ${s.scope} (${s.cron})`,
+        verify: s.verify,
+        concurrency: 2,
+      }).catch((error: unknown) => ({
+        operationId: '',
+        results: slugs.map((slug) => ({ slug, ok: false, backup: null, error: errorText(error) })),
+        summary: { ok: 0, failed: slugs.length },
       }));
       let pruned = 0;
       for (const slug of slugs) pruned += (await this.prune(cluster, slug).catch(() => ({ deleted: [] }))).deleted.length;
-      const outcome = run.summary.failed ? `${run.summary.failed} of ${slugs.length} failed: ${run.results.filter((r) => !r.ok).map((r) => `${r.slug}: ${r.error}`).join('; ')}` : `ok (${run.summary.ok} backed up, ${pruned} pruned)`;
+      const outcome = run.summary.failed
+        ? `${run.summary.failed} of ${slugs.length} failed: ${run.results
+            .filter((r) => !r.ok)
+            .map((r) => `${r.slug}: ${r.error}`)
+            .join('; ')}`
+        : `ok (${run.summary.ok} backed up, ${pruned} pruned)`;
       await index.finishRun(s.scope, outcome);
-      await this.opts.audit?.record({
-        actor, actorRole: 'operator', action: 'backups.schedule.run', target: `backups:${s.scope}`, params: { scope: s.scope, slot: slot.toISOString(), cron: s.cron },
-        before: null, after: { ok: run.summary.ok, failed: run.summary.failed, pruned, verified: s.verify, results: run.results.map((r) => ({ slug: r.slug, ok: r.ok, backup: r.backup?.id ?? null, verify: r.backup?.verification.state ?? null })) },
-        outcome: run.summary.failed ? 'failure' : 'success', errorCode: null, at: new Date().toISOString(), cluster: cluster.clusterId, consoleVersion: this.opts.consoleVersion,
-      }).catch(() => undefined);
+      await this.opts.audit
+        ?.record({
+          actor,
+          actorRole: 'operator',
+          action: 'backups.schedule.run',
+          target: `backups:${s.scope}`,
+          params: { scope: s.scope, slot: slot.toISOString(), cron: s.cron },
+          before: null,
+          after: {
+            ok: run.summary.ok,
+            failed: run.summary.failed,
+            pruned,
+            verified: s.verify,
+            results: run.results.map((r) => ({
+              slug: r.slug,
+              ok: r.ok,
+              backup: r.backup?.id ?? null,
+              verify: r.backup?.verification.state ?? null,
+            })),
+          },
+          outcome: run.summary.failed ? 'failure' : 'success',
+          errorCode: null,
+          at: new Date().toISOString(),
+          cluster: cluster.clusterId,
+          consoleVersion: this.opts.consoleVersion,
+        })
+        .catch(() => undefined);
       out.push({ scope: s.scope, slot: slot.toISOString(), ok: run.summary.ok, failed: run.summary.failed });
     }
     return out;
@@ -732,7 +990,8 @@ export class BackupService {
     if (!schedules.some((s) => s.verify)) return [];
     const all = await index.all();
     // A tenant's own schedule replaces the all-tenants one, for the drill too.
-    const covered = (tenant: string) => (schedules.find((s) => s.scope === tenant) ?? schedules.find((s) => s.scope === '*'))?.verify === true;
+    const covered = (tenant: string) =>
+      (schedules.find((s) => s.scope === tenant) ?? schedules.find((s) => s.scope === '*'))?.verify === true;
     const newest = new Map<string, BackupSummary>();
     for (const b of all) if (b.reason === 'schedule' && covered(b.tenant) && !newest.has(b.tenant)) newest.set(b.tenant, b);
     const due = [...newest.values()].filter((b) => b.verification.state === 'never').slice(0, limit);
@@ -740,11 +999,22 @@ export class BackupService {
     for (const b of due) {
       const v = await this.verify(cluster, b.id, actor);
       out.push(v);
-      await this.opts.audit?.record({
-        actor, actorRole: 'operator', action: 'backups.drill', target: `backup:${b.id}`, params: { tenant: b.tenant }, before: { verification: 'never' },
-        after: { verification: v.verification.state, message: v.verification.message }, outcome: v.verification.state === 'passed' ? 'success' : 'failure',
-        errorCode: null, at: new Date().toISOString(), cluster: cluster.clusterId, consoleVersion: this.opts.consoleVersion,
-      }).catch(() => undefined);
+      await this.opts.audit
+        ?.record({
+          actor,
+          actorRole: 'operator',
+          action: 'backups.drill',
+          target: `backup:${b.id}`,
+          params: { tenant: b.tenant },
+          before: { verification: 'never' },
+          after: { verification: v.verification.state, message: v.verification.message },
+          outcome: v.verification.state === 'passed' ? 'success' : 'failure',
+          errorCode: null,
+          at: new Date().toISOString(),
+          cluster: cluster.clusterId,
+          consoleVersion: this.opts.consoleVersion,
+        })
+        .catch(() => undefined);
     }
     return out;
   }
@@ -778,7 +1048,10 @@ export function keyIdsOf(data: Record<string, string>): Record<string, unknown> 
 }
 
 const noDatabase = (cluster: ClusterRuntime) =>
-  new ContractError('UNAVAILABLE', `The profile of "${cluster.contextName}" has no database connection. Set its PostgreSQL admin connection (Clusters → Profile).`);
+  new ContractError(
+    'UNAVAILABLE',
+    `The profile of "${cluster.contextName}" has no database connection. Set its PostgreSQL admin connection (Clusters → Profile).`,
+  );
 
 export function readmeText(m: Manifest): string {
   return `Gatehouse backup ${m.id} of tenant ${m.tenant.slug} (${m.tenant.name})

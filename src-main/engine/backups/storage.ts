@@ -61,13 +61,23 @@ function fsError(error: unknown, doing: string, where: string): ContractError {
   if (error instanceof ContractError) return error;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new ContractError('UNAVAILABLE', `The backup directory ${where} is full (${code}) while ${doing}. Free space or choose another target; nothing was listed.`, { reason: 'storage-full' });
+    return new ContractError(
+      'UNAVAILABLE',
+      `The backup directory ${where} is full (${code}) while ${doing}. Free space or choose another target; nothing was listed.`,
+      { reason: 'storage-full' },
+    );
   }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new ContractError('FORBIDDEN', `The console may not write to the backup directory ${where} (${code}) while ${doing}. Fix its permissions or choose another target.`);
+    return new ContractError(
+      'FORBIDDEN',
+      `The console may not write to the backup directory ${where} (${code}) while ${doing}. Fix its permissions or choose another target.`,
+    );
   }
   if (code === 'ENOENT') return new ContractError('NOT_FOUND', `Not found in the backup directory ${where} while ${doing}.`);
-  return new ContractError('UNAVAILABLE', `The backup directory ${where} failed while ${doing}: ${(error as Error).message?.slice(0, 200) ?? String(error)}`);
+  return new ContractError(
+    'UNAVAILABLE',
+    `The backup directory ${where} failed while ${doing}: ${(error as Error).message?.slice(0, 200) ?? String(error)}`,
+  );
 }
 
 export class DirectoryStorage implements BackupStorage {

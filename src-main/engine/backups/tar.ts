@@ -16,7 +16,14 @@ function header(name: string, size: number, mtime: number): Buffer {
   h.write('0000000\0', 108, 8, 'ascii');
   h.write('0000000\0', 116, 8, 'ascii');
   h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 12, 'ascii');
-  h.write(`${Math.floor(mtime / 1000).toString(8).padStart(11, '0')}\0`, 136, 12, 'ascii');
+  h.write(
+    `${Math.floor(mtime / 1000)
+      .toString(8)
+      .padStart(11, '0')}\0`,
+    136,
+    12,
+    'ascii',
+  );
   h.write('        ', 148, 8, 'ascii');
   h.write('0', 156, 1, 'ascii');
   h.write('ustar\0', 257, 6, 'ascii');
@@ -47,7 +54,8 @@ export function tarStream(entries: TarSource[], mtime = Date.now()): Readable {
           if (n > e.size) throw new ContractError('VALIDATION', `${e.name} is larger than its recorded size; the stored backup changed.`);
           yield chunk as Buffer;
         }
-        if (n !== e.size) throw new ContractError('VALIDATION', `${e.name} holds ${n} bytes, ${e.size} expected; the stored backup is truncated.`);
+        if (n !== e.size)
+          throw new ContractError('VALIDATION', `${e.name} holds ${n} bytes, ${e.size} expected; the stored backup is truncated.`);
         if (n % BLOCK) yield Buffer.alloc(BLOCK - (n % BLOCK));
       }
       yield Buffer.alloc(2 * BLOCK);
@@ -88,7 +96,10 @@ class ByteReader {
   }
 }
 
-const bad = (why: string) => new ContractError('VALIDATION', `Not a readable backup file: ${why}. Download it again from the source site.`, { reason: 'archive-corrupt' });
+const bad = (why: string) =>
+  new ContractError('VALIDATION', `Not a readable backup file: ${why}. Download it again from the source site.`, {
+    reason: 'archive-corrupt',
+  });
 
 function parseHeader(h: Buffer): { name: string; size: number; type: string } | null {
   if (h.every((b) => b === 0)) return null;

@@ -39,11 +39,16 @@ export class BackupTargets {
     if (target.kind === 's3') {
       if (secretAccessKey !== undefined) await store.set(s3SecretKey(clusterId), secretAccessKey);
       else if ((await store.get(s3SecretKey(clusterId))) === null) {
-        throw new ContractError('VALIDATION', 'Give the secret access key of the bucket (it is kept in the secret store, never in the console database).');
+        throw new ContractError(
+          'VALIDATION',
+          'Give the secret access key of the bucket (it is kept in the secret store, never in the console database).',
+        );
       }
     }
     this.db
-      .prepare('INSERT INTO backup_targets (cluster_id, json, updated_at) VALUES (?, ?, ?) ON CONFLICT(cluster_id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at')
+      .prepare(
+        'INSERT INTO backup_targets (cluster_id, json, updated_at) VALUES (?, ?, ?) ON CONFLICT(cluster_id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at',
+      )
       .run(clusterId, JSON.stringify(target), new Date().toISOString());
     this.open.delete(clusterId);
   }
@@ -63,7 +68,11 @@ export class BackupTargets {
       storage = new DirectoryStorage(target.path);
     } else {
       const secret = await (await this.secrets()).get(s3SecretKey(clusterId));
-      if (secret === null) throw new ContractError('VALIDATION', 'The secret access key of the backup bucket is missing from the secret store. Set the backup target again (Backups → Target).');
+      if (secret === null)
+        throw new ContractError(
+          'VALIDATION',
+          'The secret access key of the backup bucket is missing from the secret store. Set the backup target again (Backups → Target).',
+        );
       storage = new S3Storage({ ...target, secretAccessKey: secret });
     }
     (hit?.storage as S3Storage | undefined)?.close?.();

@@ -63,7 +63,10 @@ const byName = (a: WorkloadSummary, b: WorkloadSummary) => a.name.localeCompare(
  */
 export class DashboardService {
   /** One deployments WATCH per context in use (each session may look at another cluster). */
-  private readonly informers = new Map<string, { clusterId: string; namespace: string; informer: Informer<V1Deployment>; ready: Promise<boolean> }>();
+  private readonly informers = new Map<
+    string,
+    { clusterId: string; namespace: string; informer: Informer<V1Deployment>; ready: Promise<boolean> }
+  >();
 
   constructor(
     private readonly db: Sqlite,

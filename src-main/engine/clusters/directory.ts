@@ -74,7 +74,9 @@ export class ClusterDirectory {
 
   /** The UID a context was last seen to lead to, without a network call; null if never reached. */
   knownUid(contextId: string): string | null {
-    return (this.db.prepare('SELECT uid FROM cluster_identities WHERE context_id = ?').pluck().get(contextId) as string | undefined) ?? null;
+    return (
+      (this.db.prepare('SELECT uid FROM cluster_identities WHERE context_id = ?').pluck().get(contextId) as string | undefined) ?? null
+    );
   }
 
   identities(): IdentityRow[] {
@@ -88,7 +90,9 @@ export class ClusterDirectory {
 
   lastChange(contextId: string): IdentityChange | null {
     const row = this.db
-      .prepare('SELECT context_id AS contextId, old_uid AS oldUid, new_uid AS newUid, at FROM cluster_identity_changes WHERE context_id = ? ORDER BY at DESC LIMIT 1')
+      .prepare(
+        'SELECT context_id AS contextId, old_uid AS oldUid, new_uid AS newUid, at FROM cluster_identity_changes WHERE context_id = ? ORDER BY at DESC LIMIT 1',
+      )
       .get(contextId) as IdentityChange | undefined;
     return row ?? null;
   }
@@ -154,7 +158,11 @@ export class ClusterDirectory {
       if (known) return known; // unreachable now: keep working with what it was
       throw this.clusters.failure(error, contextId, { verb: 'get', resource: 'namespaces', namespace: 'kube-system' });
     }
-    if (!uid) throw new ContractError('UNAVAILABLE', `The API server of "${ctx.contextName}" returned no UID for namespace kube-system; Gatehouse cannot tell which cluster it is.`);
+    if (!uid)
+      throw new ContractError(
+        'UNAVAILABLE',
+        `The API server of "${ctx.contextName}" returned no UID for namespace kube-system; Gatehouse cannot tell which cluster it is.`,
+      );
     this.record(contextId, ctx.contextName, ctx.server, uid);
     this.verified.set(contextId, { fingerprint: ctx.fingerprint, uid, at: Date.now() });
     return uid;
@@ -165,7 +173,9 @@ export class ClusterDirectory {
     const before = this.knownUid(contextId);
     this.db.transaction(() => {
       if (before && before !== uid) {
-        this.db.prepare('INSERT OR REPLACE INTO cluster_identity_changes (context_id, old_uid, new_uid, at) VALUES (?,?,?,?)').run(contextId, before, uid, now);
+        this.db
+          .prepare('INSERT OR REPLACE INTO cluster_identity_changes (context_id, old_uid, new_uid, at) VALUES (?,?,?,?)')
+          .run(contextId, before, uid, now);
       }
       this.db
         .prepare(
@@ -198,7 +208,11 @@ export class ClusterDirectory {
         // A proof younger than the connection check's period is reused (outbox flushes come often);
         // otherwise read again: the context may have been re-pointed at another cluster since.
         const proof = this.verified.get(contextId);
-        const fresh = proof && proof.uid === uid && proof.fingerprint === this.clusters.context(contextId).fingerprint && Date.now() - proof.at < PROOF_TTL_MS;
+        const fresh =
+          proof &&
+          proof.uid === uid &&
+          proof.fingerprint === this.clusters.context(contextId).fingerprint &&
+          Date.now() - proof.at < PROOF_TTL_MS;
         if (fresh) return this.scopeFor(uid, contextId);
         this.verified.delete(contextId);
         const seen = await this.readUid(contextId, false);
@@ -231,10 +245,16 @@ export class ClusterDirectory {
   }
 
   /** What the cluster list shows of a context's identity. */
-  describeContext(contextId: string): { clusterUid: string | null; identityChange: { previousUid: string; uid: string; at: string } | null } {
+  describeContext(contextId: string): {
+    clusterUid: string | null;
+    identityChange: { previousUid: string; uid: string; at: string } | null;
+  } {
     const change = this.lastChange(contextId);
     const uid = this.knownUid(contextId);
-    return { clusterUid: uid, identityChange: change && change.newUid === uid ? { previousUid: change.oldUid, uid: change.newUid, at: change.at } : null };
+    return {
+      clusterUid: uid,
+      identityChange: change && change.newUid === uid ? { previousUid: change.oldUid, uid: change.newUid, at: change.at } : null,
+    };
   }
 
   /** Scopes that exist in this process (for shutdown and background loops). */

@@ -270,7 +270,12 @@ function buildContext(
     const waiting: string[] = [];
     for (const request of trustRequests(file, contextName, userName, user, cluster)) {
       const approval = trust.approval(request);
-      approvals.push({ ...request, approved: approval !== null, approvedBy: approval?.approvedBy ?? null, approvedAt: approval?.approvedAt ?? null });
+      approvals.push({
+        ...request,
+        approved: approval !== null,
+        approvedBy: approval?.approvedBy ?? null,
+        approvedAt: approval?.approvedAt ?? null,
+      });
       if (!approval) waiting.push(request.kind);
     }
     if (waiting.length > 0) {
@@ -330,7 +335,11 @@ function fileStamps(files: (string | null)[]): string {
  * Reads every file on its own, so a broken file or context never hides the others. Files added
  * in the console run or read nothing that `trust` has not approved.
  */
-export function loadKubeconfigs(refs: KubeconfigFileRef[], cache = new KubeconfigCache(), trust: KubeconfigTrust = NO_APPROVALS): KubeconfigSnapshot {
+export function loadKubeconfigs(
+  refs: KubeconfigFileRef[],
+  cache = new KubeconfigCache(),
+  trust: KubeconfigTrust = NO_APPROVALS,
+): KubeconfigSnapshot {
   // A missing ~/.kube/config is normal (no kubectl set up); anything else missing is reported.
   const present = refs.filter((r) => r.origin !== 'default' || fs.existsSync(r.path));
   const files = present.map((ref) => {

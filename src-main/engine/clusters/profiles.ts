@@ -93,9 +93,13 @@ function checkCa(pem: string | null): string | null {
   if (pem === null || pem.trim() === '') return null;
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   const invalid = (reason: string) =>
-    new ContractError('VALIDATION', `The CA certificate is not usable: ${reason}. Paste the PEM of the CA that signed the database server's certificate.`, {
-      fields: { 'database.caPem': reason },
-    });
+    new ContractError(
+      'VALIDATION',
+      `The CA certificate is not usable: ${reason}. Paste the PEM of the CA that signed the database server's certificate.`,
+      {
+        fields: { 'database.caPem': reason },
+      },
+    );
   if (blocks.length === 0) throw invalid('no PEM certificate found');
   for (const block of blocks) {
     let cert: X509Certificate;
@@ -163,8 +167,7 @@ export class ProfileStore implements KubeconfigTrust {
         { fields: { 'database.allowInsecureTls': 'required for require or disable' } },
       );
     }
-    const retargeted =
-      before.database !== null && database !== null && TARGET_FIELDS.some((f) => before.database![f] !== database[f]);
+    const retargeted = before.database !== null && database !== null && TARGET_FIELDS.some((f) => before.database![f] !== database[f]);
     let hasPassword = before.hasPassword;
     let passwordDropped = false;
     // The secret store first: when it is locked, nothing changes and the operator is told to unlock.
@@ -242,8 +245,11 @@ export class ProfileStore implements KubeconfigTrust {
   /** KubeconfigTrust: exactly this request approved? An approval of the same slot for something else is revoked. */
   approval(request: TrustRequest): { approvedBy: string; approvedAt: string } | null {
     const row = this.db
-      .prepare('SELECT fingerprint, approved_by, approved_at FROM cluster_kubeconfig_approvals WHERE source_file = ? AND context_name = ? AND kind = ?')
-      .get(request.sourceFile, request.contextName, request.kind) as { fingerprint: string; approved_by: string; approved_at: string } | undefined;
+      .prepare(
+        'SELECT fingerprint, approved_by, approved_at FROM cluster_kubeconfig_approvals WHERE source_file = ? AND context_name = ? AND kind = ?',
+      )
+      .get(request.sourceFile, request.contextName, request.kind) as
+      { fingerprint: string; approved_by: string; approved_at: string } | undefined;
     if (!row) return null;
     if (row.fingerprint !== request.id) {
       // What was approved changed (another command, arguments, path or server): the approval ends here.

@@ -43,7 +43,10 @@ export interface ContextConnection {
 }
 
 const approvalGone = () =>
-  new ContractError('NOT_FOUND', 'That kubeconfig command or file is no longer what the file names (it changed or was removed). Review the list again.');
+  new ContractError(
+    'NOT_FOUND',
+    'That kubeconfig command or file is no longer what the file names (it changed or was removed). Review the list again.',
+  );
 
 /**
  * The kubeconfig contexts this workstation knows and how each reaches its cluster.
@@ -246,7 +249,12 @@ export class ClustersService {
     const key = `${ctx.fingerprint}|${namespace}`;
     const cached = this.connections.get(id);
     if (cached?.key === key) return cached.connection;
-    const connection: ContextConnection = { contextId: id, kube: kubeClients(ctx.config), namespace, pgAdmin: () => this.o.store.pgAdmin(id) };
+    const connection: ContextConnection = {
+      contextId: id,
+      kube: kubeClients(ctx.config),
+      namespace,
+      pgAdmin: () => this.o.store.pgAdmin(id),
+    };
     this.connections.set(id, { key, connection });
     return connection;
   }

@@ -1,4 +1,4 @@
-import type { OperatorIdentity } from '../../../src-shared/contract';
+import type { OperatorIdentity, Role } from '../../../src-shared/contract';
 import type { ClusterRuntime } from './cluster-runtime';
 
 /** What an audited command may tell the audit path beyond its input. */
@@ -11,6 +11,10 @@ export interface AuditNotes {
    * (resume or roll back an operation of another cluster). Its kube-system UID.
    */
   cluster?: string | null;
+  /** The handler refused the caller (a bad API token at sign-in): recorded as denied, not as a failure. */
+  denied?: boolean;
+  /** Who acted, when a public command run before sign-in established it (an accepted invitation). */
+  actor?: { id: string; role: Role };
 }
 
 /** Passed to every handler: who is calling, which cluster context the session looks at, and where to note audit details. */

@@ -80,13 +80,30 @@ export const sagaMigrations: CacheMigration[] = [
 ];
 
 interface OperationRow {
-  id: string; kind: string; target: string; cluster_id: string; cluster_name: string; actor: string | null; params: string;
-  notes: string; notices: string; status: OperationStatus; failed_step: string | null; error: string | null; created_at: string; updated_at: string;
+  id: string;
+  kind: string;
+  target: string;
+  cluster_id: string;
+  cluster_name: string;
+  actor: string | null;
+  params: string;
+  notes: string;
+  notices: string;
+  status: OperationStatus;
+  failed_step: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
 }
 
 /** Finds the cluster an operation belongs to by its identity; UNAVAILABLE while it cannot be reached. */
 export type ClusterResolver = (clusterId: string) => Promise<ClusterRuntime>;
-interface StepRow { idx: number; name: string; status: StepStatus; error: string | null }
+interface StepRow {
+  idx: number;
+  name: string;
+  status: StepStatus;
+  error: string | null;
+}
 
 /** Test hook: GATEHOUSE_SAGA_CRASH=<kind>:<step index>:<before|after> SIGKILLs the process at that boundary. */
 function crashPoint(kind: string, idx: number, where: 'before' | 'after'): void {
@@ -122,7 +139,9 @@ export class SagaRunner {
     const target = def.target(params);
     this.db.transaction(() => {
       this.db
-        .prepare(`INSERT INTO operations (id, kind, target, cluster_id, cluster_name, actor, params, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?, 'running', ?, ?)`)
+        .prepare(
+          `INSERT INTO operations (id, kind, target, cluster_id, cluster_name, actor, params, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?, 'running', ?, ?)`,
+        )
         .run(id, kind, target, cluster.clusterId, cluster.contextName, opts.actor ?? null, JSON.stringify(params), now, now);
       const ins = this.db.prepare(`INSERT INTO operation_steps (operation_id, idx, name, status) VALUES (?,?,?, 'pending')`);
       def.steps.forEach((s, i) => ins.run(id, i, s.name));
@@ -186,8 +205,17 @@ export class SagaRunner {
     const status: OperationSummary['status'] =
       row.status === 'done' || row.status === 'rolled-back' || row.status === 'failed' ? row.status : live ? 'running' : 'interrupted';
     return {
-      id: row.id, kind: row.kind, target: row.target, status, clusterId: row.cluster_id, clusterName: row.cluster_name, actor: row.actor,
-      createdAt: row.created_at, updatedAt: row.updated_at, failedStep: row.failed_step, error: row.error,
+      id: row.id,
+      kind: row.kind,
+      target: row.target,
+      status,
+      clusterId: row.cluster_id,
+      clusterName: row.cluster_name,
+      actor: row.actor,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      failedStep: row.failed_step,
+      error: row.error,
       steps: steps.map((s) => ({ name: s.name, status: s.status, error: s.error })),
       canRollback: !this.definitions.get(row.kind)?.forwardOnly && status !== 'done' && status !== 'rolled-back',
       notices: JSON.parse(row.notices) as string[],
@@ -197,22 +225,40 @@ export class SagaRunner {
   private setStep(id: string, idx: number, status: StepStatus, error: string | null = null): void {
     const now = new Date().toISOString();
     const col = status === 'running' || status === 'compensating' ? 'started_at' : 'finished_at';
-    this.db.prepare(`UPDATE operation_steps SET status = ?, error = ?, ${col} = ? WHERE operation_id = ? AND idx = ?`).run(status, error, now, id, idx);
+    this.db
+      .prepare(`UPDATE operation_steps SET status = ?, error = ?, ${col} = ? WHERE operation_id = ? AND idx = ?`)
+      .run(status, error, now, id, idx);
     this.db.prepare('UPDATE operations SET updated_at = ? WHERE id = ?').run(now, id);
   }
 
   private setOperation(id: string, status: OperationStatus, failed?: { step: string; error: string }): void {
     const now = new Date().toISOString();
     if (failed) {
-      this.db.prepare('UPDATE operations SET status = ?, failed_step = ?, error = ?, updated_at = ? WHERE id = ?').run(status, failed.step, failed.error, now, id);
+      this.db
+        .prepare('UPDATE operations SET status = ?, failed_step = ?, error = ?, updated_at = ? WHERE id = ?')
+        .run(status, failed.step, failed.error, now, id);
     } else {
       this.db.prepare('UPDATE operations SET status = ?, updated_at = ? WHERE id = ?').run(status, now, id);
     }
   }
 
-  private publish(row: OperationRow, step: string, status: OperationProgress['status'], idx: number, total: number, message?: string): void {
+  private publish(
+    row: OperationRow,
+    step: string,
+    status: OperationProgress['status'],
+    idx: number,
+    total: number,
+    message?: string,
+  ): void {
     this.bus?.publish('operation.progress', {
-      operationId: row.id, kind: row.kind, target: row.target, step, status, done: idx, total, at: new Date().toISOString(),
+      operationId: row.id,
+      kind: row.kind,
+      target: row.target,
+      step,
+      status,
+      done: idx,
+      total,
+      at: new Date().toISOString(),
       ...(message ? { message } : {}),
     });
   }
@@ -229,7 +275,9 @@ export class SagaRunner {
         this.db.prepare('UPDATE operations SET notes = ? WHERE id = ?').run(JSON.stringify(safe), row.id);
       },
       notice: (text) => {
-        const current = JSON.parse((this.db.prepare('SELECT notices FROM operations WHERE id = ?').pluck().get(row.id) as string | undefined) ?? '[]') as string[];
+        const current = JSON.parse(
+          (this.db.prepare('SELECT notices FROM operations WHERE id = ?').pluck().get(row.id) as string | undefined) ?? '[]',
+        ) as string[];
         if (current.includes(text)) return;
         this.db.prepare('UPDATE operations SET notices = ? WHERE id = ?').run(JSON.stringify([...current, text]), row.id);
       },

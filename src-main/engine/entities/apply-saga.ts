@@ -68,7 +68,9 @@ export class SyncJournal {
   constructor(private readonly db: Sqlite) {}
 
   seed(operationId: string, slugs: string[]): void {
-    const ins = this.db.prepare(`INSERT OR IGNORE INTO entity_sync_items (operation_id, slug, status, updated_at) VALUES (?, ?, 'pending', ?)`);
+    const ins = this.db.prepare(
+      `INSERT OR IGNORE INTO entity_sync_items (operation_id, slug, status, updated_at) VALUES (?, ?, 'pending', ?)`,
+    );
     const now = new Date().toISOString();
     this.db.transaction(() => slugs.forEach((s) => ins.run(operationId, s, now)))();
   }
@@ -80,12 +82,16 @@ export class SyncJournal {
   }
 
   results(operationId: string): TenantApplyResult[] {
-    return (this.db.prepare('SELECT slug, status, changes, message FROM entity_sync_items WHERE operation_id = ? ORDER BY slug').all(operationId) as TenantApplyResult[]);
+    return this.db
+      .prepare('SELECT slug, status, changes, message FROM entity_sync_items WHERE operation_id = ? ORDER BY slug')
+      .all(operationId) as TenantApplyResult[];
   }
 
   /** What a run (or a resume) still has to do: everything not in a final state, with the state it was left in. */
   remaining(operationId: string): { slug: string; status: ItemStatus }[] {
-    return this.results(operationId).filter((r) => !FINAL.includes(r.status)).map((r) => ({ slug: r.slug, status: r.status }));
+    return this.results(operationId)
+      .filter((r) => !FINAL.includes(r.status))
+      .map((r) => ({ slug: r.slug, status: r.status }));
   }
 }
 
@@ -111,15 +117,32 @@ function crashAfterCommit(): void {
  * resume retries only what is not done. Forward-only: an apply is undone by changing the
  * definitions back and applying again, not by replaying old rows.
  */
-export function entitySyncSaga(deps: { journal: SyncJournal; bus: EventBus | null; consoleId: string; spec: () => ProtectionSpec; leaseSeconds?: number | undefined }): SagaDefinition<SyncParams, SyncCtx> {
+export function entitySyncSaga(deps: {
+  journal: SyncJournal;
+  bus: EventBus | null;
+  consoleId: string;
+  spec: () => ProtectionSpec;
+  leaseSeconds?: number | undefined;
+}): SagaDefinition<SyncParams, SyncCtx> {
   return {
     kind: ENTITY_SYNC,
     forwardOnly: true,
     target: (p) => (p.slugs.length === 1 ? `tenant:${p.slugs[0]}` : `${p.slugs.length} tenants @ revision ${p.revision}`),
     async context(params, op, cluster: ClusterRuntime) {
       const pg = await cluster.postgres();
-      if (!pg) throw new ContractError('UNAVAILABLE', `The profile of "${cluster.contextName}" has no database connection. Set its PostgreSQL admin connection (Clusters → Profile).`);
-      return { params, desired: setOf(params.definitions), op, pg, kube: tenantKube(cluster.kube, cluster.namespace), holder: `${deps.consoleId}/${op.id}` };
+      if (!pg)
+        throw new ContractError(
+          'UNAVAILABLE',
+          `The profile of "${cluster.contextName}" has no database connection. Set its PostgreSQL admin connection (Clusters → Profile).`,
+        );
+      return {
+        params,
+        desired: setOf(params.definitions),
+        op,
+        pg,
+        kube: tenantKube(cluster.kube, cluster.namespace),
+        holder: `${deps.consoleId}/${op.id}`,
+      };
     },
     steps: [
       {
@@ -136,17 +159,32 @@ export function entitySyncSaga(deps: { journal: SyncJournal; bus: EventBus | nul
           let done = total - todo.length;
           const progress = (slug: string, status: 'running' | 'done' | 'failed' | 'skipped', message?: string) =>
             bus?.publish('operation.progress', {
-              operationId: opId, kind: ENTITY_SYNC, target: slug, step: 'sync-tenants', status, done, total, at: new Date().toISOString(),
+              operationId: opId,
+              kind: ENTITY_SYNC,
+              target: slug,
+              step: 'sync-tenants',
+              status,
+              done,
+              total,
+              at: new Date().toISOString(),
               ...(message ? { message } : {}),
             });
           const failed: { slug: string; error: unknown }[] = [];
           await mapLimit(todo, ctx.params.concurrency, async ({ slug, status: before }) => {
             // In flight when a crash stopped the last run: that run's Lease (same holder) may still be there.
-            const releaseLeftover = () => (before === 'running' ? releaseTenantLease(ctx.kube, slug, ctx.holder).catch(() => undefined) : undefined);
+            const releaseLeftover = () =>
+              before === 'running' ? releaseTenantLease(ctx.kube, slug, ctx.holder).catch(() => undefined) : undefined;
             journal.set(opId, slug, 'running');
             progress(slug, 'running');
             try {
-              const input = { tenantRole: tenantRoleName(slug), desired: ctx.desired, revision: ctx.params.revision, definitionsHash: ctx.params.definitionsHash, operationId: opId, spec: deps.spec() };
+              const input = {
+                tenantRole: tenantRoleName(slug),
+                desired: ctx.desired,
+                revision: ctx.params.revision,
+                definitionsHash: ctx.params.definitionsHash,
+                operationId: opId,
+                spec: deps.spec(),
+              };
               const outcome = await ctx.pg.withDatabase(
                 tenantDbName(slug),
                 async (c) => {
@@ -168,7 +206,11 @@ export function entitySyncSaga(deps: { journal: SyncJournal; bus: EventBus | nul
               );
               done++;
               journal.set(opId, slug, outcome.status, outcome.rows, outcome.message);
-              progress(slug, outcome.status === 'skipped' ? 'skipped' : 'done', outcome.message ?? `${outcome.status} (${outcome.rows} row(s))`);
+              progress(
+                slug,
+                outcome.status === 'skipped' ? 'skipped' : 'done',
+                outcome.message ?? `${outcome.status} (${outcome.rows} row(s))`,
+              );
             } catch (error) {
               done++;
               await releaseLeftover();
@@ -187,7 +229,12 @@ export function entitySyncSaga(deps: { journal: SyncJournal; bus: EventBus | nul
             const first = failed[0]!.error;
             throw new ContractError(
               isContractError(first) ? first.code : 'UNAVAILABLE',
-              `${failed.length} of ${total} tenant(s) were not synced (${failed.slice(0, 5).map((f) => f.slug).join(', ')}${failed.length > 5 ? ', …' : ''}); the others were. First reason: ${isContractError(first) ? first.message : errorText(first)} Fix the cause, then resume operation ${opId}.`,
+              `${failed.length} of ${total} tenant(s) were not synced (${failed
+                .slice(0, 5)
+                .map((f) => f.slug)
+                .join(
+                  ', ',
+                )}${failed.length > 5 ? ', …' : ''}); the others were. First reason: ${isContractError(first) ? first.message : errorText(first)} Fix the cause, then resume operation ${opId}.`,
               { failed: failed.map((f) => f.slug) },
             );
           }

@@ -44,28 +44,53 @@ export async function ensureControlSchema(pg: PostgresAdmin): Promise<void> {
       if (!(error instanceof ContractError && error.code === 'CONFLICT')) throw error; // another console created it meanwhile
     });
   }
-  await pg.withDatabase(CONTROL_DATABASE, async (c) => {
-    await c.query('BEGIN');
-    try {
-      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      await c.query('CREATE TABLE IF NOT EXISTS entity_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-      const done = new Set((await c.query<{ version: number }>('SELECT version FROM entity_migrations')).rows.map((r) => r.version));
-      for (const m of MIGRATIONS) {
-        if (done.has(m.version)) continue;
-        await c.query(m.sql);
-        await c.query('INSERT INTO entity_migrations (version) VALUES ($1)', [m.version]);
+  await pg.withDatabase(
+    CONTROL_DATABASE,
+    async (c) => {
+      await c.query('BEGIN');
+      try {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+        await c.query(
+          'CREATE TABLE IF NOT EXISTS entity_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+        );
+        const done = new Set((await c.query<{ version: number }>('SELECT version FROM entity_migrations')).rows.map((r) => r.version));
+        for (const m of MIGRATIONS) {
+          if (done.has(m.version)) continue;
+          await c.query(m.sql);
+          await c.query('INSERT INTO entity_migrations (version) VALUES ($1)', [m.version]);
+        }
+        await c.query('COMMIT');
+      } catch (error) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw error;
       }
-      await c.query('COMMIT');
-    } catch (error) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
-  }, 'preparing the entity definitions in gatehouse_control');
+    },
+    'preparing the entity definitions in gatehouse_control',
+  );
 }
 
-interface RsRow { id: string; identifier: string; name: string; version: number; updated_at: Date; updated_by: string }
-interface ScopeRow { id: string; resource_server_id: string; value: string; description: string | null }
-interface RoleRow { id: string; name: string; description: string | null; version: number; updated_at: Date; updated_by: string }
+interface RsRow {
+  id: string;
+  identifier: string;
+  name: string;
+  version: number;
+  updated_at: Date;
+  updated_by: string;
+}
+interface ScopeRow {
+  id: string;
+  resource_server_id: string;
+  value: string;
+  description: string | null;
+}
+interface RoleRow {
+  id: string;
+  name: string;
+  description: string | null;
+  version: number;
+  updated_at: Date;
+  updated_by: string;
+}
 
 /** The definitions as the contract shows them, and as the comparable set the sync uses. */
 export interface LoadedDefinitions {
@@ -87,25 +112,45 @@ export function toSet(view: Pick<Definitions, 'resourceServers' | 'roles'>): Ent
 export async function readDefinitions(c: pg.Client): Promise<LoadedDefinitions> {
   await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
-    const revision = Number((await c.query<{ revision: string }>('SELECT revision FROM entity_revision WHERE id = 1')).rows[0]?.revision ?? 0);
-    const rs = (await c.query<RsRow>('SELECT id, identifier, name, version, updated_at, updated_by FROM entity_resource_servers ORDER BY identifier')).rows;
+    const revision = Number(
+      (await c.query<{ revision: string }>('SELECT revision FROM entity_revision WHERE id = 1')).rows[0]?.revision ?? 0,
+    );
+    const rs = (
+      await c.query<RsRow>('SELECT id, identifier, name, version, updated_at, updated_by FROM entity_resource_servers ORDER BY identifier')
+    ).rows;
     const scopes = (await c.query<ScopeRow>('SELECT id, resource_server_id, value, description FROM entity_scopes ORDER BY value')).rows;
-    const roles = (await c.query<RoleRow>('SELECT id, name, description, version, updated_at, updated_by FROM entity_roles ORDER BY name')).rows;
+    const roles = (await c.query<RoleRow>('SELECT id, name, description, version, updated_at, updated_by FROM entity_roles ORDER BY name'))
+      .rows;
     const rp = (await c.query<{ role_id: string; scope_id: string }>('SELECT role_id, scope_id FROM entity_role_permissions')).rows;
     await c.query('COMMIT');
     const rsById = new Map(rs.map((r) => [r.id, r]));
     const scopeById = new Map(scopes.map((s) => [s.id, s]));
     const resourceServers: ResourceServer[] = rs.map((r) => ({
-      id: r.id, identifier: r.identifier, name: r.name, version: r.version, updatedAt: r.updated_at.toISOString(), updatedBy: r.updated_by,
+      id: r.id,
+      identifier: r.identifier,
+      name: r.name,
+      version: r.version,
+      updatedAt: r.updated_at.toISOString(),
+      updatedBy: r.updated_by,
       scopes: scopes.filter((s) => s.resource_server_id === r.id).map((s) => ({ id: s.id, value: s.value, description: s.description })),
     }));
     const roleViews: Role[] = roles.map((r) => ({
-      id: r.id, name: r.name, description: r.description, version: r.version, updatedAt: r.updated_at.toISOString(), updatedBy: r.updated_by,
+      id: r.id,
+      name: r.name,
+      description: r.description,
+      version: r.version,
+      updatedAt: r.updated_at.toISOString(),
+      updatedBy: r.updated_by,
       permissions: rp
         .filter((p) => p.role_id === r.id)
         .map((p) => {
           const s = scopeById.get(p.scope_id)!;
-          return { resourceServerId: s.resource_server_id, resourceServer: rsById.get(s.resource_server_id)!.identifier, scopeId: s.id, scope: s.value };
+          return {
+            resourceServerId: s.resource_server_id,
+            resourceServer: rsById.get(s.resource_server_id)!.identifier,
+            scopeId: s.id,
+            scope: s.value,
+          };
         })
         .sort((a, b) => `${a.resourceServer} ${a.scope}`.localeCompare(`${b.resourceServer} ${b.scope}`)),
     }));
@@ -119,43 +164,78 @@ export async function readDefinitions(c: pg.Client): Promise<LoadedDefinitions> 
 
 /** One resource server with its scopes (inside the caller's transaction: the audit's exact before/after). */
 export async function readResourceServer(c: pg.Client, id: string): Promise<ResourceServer | null> {
-  const r = (await c.query<RsRow>('SELECT id, identifier, name, version, updated_at, updated_by FROM entity_resource_servers WHERE id = $1', [id])).rows[0];
+  const r = (
+    await c.query<RsRow>('SELECT id, identifier, name, version, updated_at, updated_by FROM entity_resource_servers WHERE id = $1', [id])
+  ).rows[0];
   if (!r) return null;
-  const scopes = (await c.query<ScopeRow>('SELECT id, resource_server_id, value, description FROM entity_scopes WHERE resource_server_id = $1 ORDER BY value', [id])).rows;
+  const scopes = (
+    await c.query<ScopeRow>(
+      'SELECT id, resource_server_id, value, description FROM entity_scopes WHERE resource_server_id = $1 ORDER BY value',
+      [id],
+    )
+  ).rows;
   return {
-    id: r.id, identifier: r.identifier, name: r.name, version: r.version, updatedAt: r.updated_at.toISOString(), updatedBy: r.updated_by,
+    id: r.id,
+    identifier: r.identifier,
+    name: r.name,
+    version: r.version,
+    updatedAt: r.updated_at.toISOString(),
+    updatedBy: r.updated_by,
     scopes: scopes.map((s) => ({ id: s.id, value: s.value, description: s.description })),
   };
 }
 
 export async function readRole(c: pg.Client, id: string): Promise<Role | null> {
-  const r = (await c.query<RoleRow>('SELECT id, name, description, version, updated_at, updated_by FROM entity_roles WHERE id = $1', [id])).rows[0];
+  const r = (await c.query<RoleRow>('SELECT id, name, description, version, updated_at, updated_by FROM entity_roles WHERE id = $1', [id]))
+    .rows[0];
   if (!r) return null;
-  const perms = (await c.query<{ rs_id: string; identifier: string; scope_id: string; value: string }>(
-    `SELECT rs.id AS rs_id, rs.identifier, s.id AS scope_id, s.value FROM entity_role_permissions p
+  const perms = (
+    await c.query<{ rs_id: string; identifier: string; scope_id: string; value: string }>(
+      `SELECT rs.id AS rs_id, rs.identifier, s.id AS scope_id, s.value FROM entity_role_permissions p
        JOIN entity_scopes s ON s.id = p.scope_id JOIN entity_resource_servers rs ON rs.id = s.resource_server_id
       WHERE p.role_id = $1 ORDER BY rs.identifier, s.value`,
-    [id],
-  )).rows;
+      [id],
+    )
+  ).rows;
   return {
-    id: r.id, name: r.name, description: r.description, version: r.version, updatedAt: r.updated_at.toISOString(), updatedBy: r.updated_by,
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    version: r.version,
+    updatedAt: r.updated_at.toISOString(),
+    updatedBy: r.updated_by,
     permissions: perms.map((p) => ({ resourceServerId: p.rs_id, resourceServer: p.identifier, scopeId: p.scope_id, scope: p.value })),
   };
 }
 
 /** Runs fn in a transaction holding the revision row, and bumps the revision when fn says it changed something. */
-async function mutate<T>(c: pg.Client, fn: () => Promise<{ changed: boolean; value: T }>): Promise<{ revision: number; changed: boolean; value: T }> {
+async function mutate<T>(
+  c: pg.Client,
+  fn: () => Promise<{ changed: boolean; value: T }>,
+): Promise<{ revision: number; changed: boolean; value: T }> {
   await c.query('BEGIN');
   try {
-    let revision = Number((await c.query<{ revision: string }>('SELECT revision FROM entity_revision WHERE id = 1 FOR UPDATE')).rows[0]!.revision);
+    let revision = Number(
+      (await c.query<{ revision: string }>('SELECT revision FROM entity_revision WHERE id = 1 FOR UPDATE')).rows[0]!.revision,
+    );
     const { changed, value } = await fn();
-    if (changed) revision = Number((await c.query<{ revision: string }>('UPDATE entity_revision SET revision = revision + 1, updated_at = now() WHERE id = 1 RETURNING revision')).rows[0]!.revision);
+    if (changed)
+      revision = Number(
+        (
+          await c.query<{ revision: string }>(
+            'UPDATE entity_revision SET revision = revision + 1, updated_at = now() WHERE id = 1 RETURNING revision',
+          )
+        ).rows[0]!.revision,
+      );
     await c.query('COMMIT');
     return { revision, changed, value };
   } catch (error) {
     await c.query('ROLLBACK').catch(() => undefined);
     if ((error as { code?: string }).code === '23505') {
-      throw new ContractError('CONFLICT', `Another definition already uses that ${/identifier/.test((error as { detail?: string }).detail ?? '') ? 'identifier' : 'name'}: ${(error as { detail?: string }).detail ?? ''} Choose another one.`);
+      throw new ContractError(
+        'CONFLICT',
+        `Another definition already uses that ${/identifier/.test((error as { detail?: string }).detail ?? '') ? 'identifier' : 'name'}: ${(error as { detail?: string }).detail ?? ''} Choose another one.`,
+      );
     }
     throw error;
   }
@@ -166,7 +246,10 @@ const clean = (s: string | null | undefined): string | null => (s === undefined 
 function uniqueScopes(scopes: { value: string; description?: string | null | undefined }[] | undefined) {
   const seen = new Set<string>();
   for (const s of scopes ?? []) {
-    if (seen.has(s.value)) throw new ContractError('VALIDATION', `Scope "${s.value}" is listed twice; each scope value appears once per resource server.`, { fields: { scopes: 'duplicate value' } });
+    if (seen.has(s.value))
+      throw new ContractError('VALIDATION', `Scope "${s.value}" is listed twice; each scope value appears once per resource server.`, {
+        fields: { scopes: 'duplicate value' },
+      });
     seen.add(s.value);
   }
   return (scopes ?? []).map((s) => ({ value: s.value, description: clean(s.description) }));
@@ -180,14 +263,29 @@ function staleVersion(what: string, current: { version: number; updated_by: stri
   );
 }
 
-export interface RsInput { identifier: string; name: string; scopes?: { value: string; description?: string | null | undefined }[] | undefined }
+export interface RsInput {
+  identifier: string;
+  name: string;
+  scopes?: { value: string; description?: string | null | undefined }[] | undefined;
+}
 
 export async function createResourceServer(c: pg.Client, input: RsInput, actor: string) {
   const scopes = uniqueScopes(input.scopes);
   const id = randomUUID();
   return mutate(c, async () => {
-    await c.query('INSERT INTO entity_resource_servers (id, identifier, name, updated_by) VALUES ($1, $2, $3, $4)', [id, input.identifier, input.name, actor]);
-    for (const s of scopes) await c.query('INSERT INTO entity_scopes (id, resource_server_id, value, description) VALUES ($1, $2, $3, $4)', [randomUUID(), id, s.value, s.description]);
+    await c.query('INSERT INTO entity_resource_servers (id, identifier, name, updated_by) VALUES ($1, $2, $3, $4)', [
+      id,
+      input.identifier,
+      input.name,
+      actor,
+    ]);
+    for (const s of scopes)
+      await c.query('INSERT INTO entity_scopes (id, resource_server_id, value, description) VALUES ($1, $2, $3, $4)', [
+        randomUUID(),
+        id,
+        s.value,
+        s.description,
+      ]);
     return { changed: true, value: { before: null, after: (await readResourceServer(c, id))! } };
   });
 }
@@ -205,12 +303,23 @@ export async function updateResourceServer(c: pg.Client, input: RsInput & { id: 
     const removed = existing.filter((s) => !scopes.some((x) => x.value === s.value));
     const added = scopes.filter((s) => !byValue.has(s.value));
     const described = scopes.filter((s) => byValue.has(s.value) && clean(byValue.get(s.value)!.description) !== s.description);
-    const changed = current.identifier !== input.identifier || current.name !== input.name || removed.length + added.length + described.length > 0;
+    const changed =
+      current.identifier !== input.identifier || current.name !== input.name || removed.length + added.length + described.length > 0;
     if (!changed) return { changed: false, value: { before, after: before } };
-    await c.query('UPDATE entity_resource_servers SET identifier = $2, name = $3, version = version + 1, updated_at = now(), updated_by = $4 WHERE id = $1', [input.id, input.identifier, input.name, actor]);
+    await c.query(
+      'UPDATE entity_resource_servers SET identifier = $2, name = $3, version = version + 1, updated_at = now(), updated_by = $4 WHERE id = $1',
+      [input.id, input.identifier, input.name, actor],
+    );
     if (removed.length) await c.query('DELETE FROM entity_scopes WHERE id = ANY($1::uuid[])', [removed.map((s) => s.id)]);
-    for (const s of described) await c.query('UPDATE entity_scopes SET description = $2 WHERE id = $1', [byValue.get(s.value)!.id, s.description]);
-    for (const s of added) await c.query('INSERT INTO entity_scopes (id, resource_server_id, value, description) VALUES ($1, $2, $3, $4)', [randomUUID(), input.id, s.value, s.description]);
+    for (const s of described)
+      await c.query('UPDATE entity_scopes SET description = $2 WHERE id = $1', [byValue.get(s.value)!.id, s.description]);
+    for (const s of added)
+      await c.query('INSERT INTO entity_scopes (id, resource_server_id, value, description) VALUES ($1, $2, $3, $4)', [
+        randomUUID(),
+        input.id,
+        s.value,
+        s.description,
+      ]);
     return { changed: true, value: { before, after: (await readResourceServer(c, input.id))! } };
   });
 }
@@ -219,12 +328,18 @@ export async function deleteResourceServer(c: pg.Client, input: { id: string; id
   return mutate(c, async () => {
     const current = (await c.query<RsRow>('SELECT * FROM entity_resource_servers WHERE id = $1 FOR UPDATE', [input.id])).rows[0];
     if (!current) throw new ContractError('NOT_FOUND', `Resource server ${input.id} is not defined (deleted meanwhile?). Reload the page.`);
-    if (current.identifier !== input.identifier) throw new ContractError('VALIDATION', `Resource server ${input.id} is "${current.identifier}", not "${input.identifier}". Reload the page and confirm again.`);
+    if (current.identifier !== input.identifier)
+      throw new ContractError(
+        'VALIDATION',
+        `Resource server ${input.id} is "${current.identifier}", not "${input.identifier}". Reload the page and confirm again.`,
+      );
     const before = (await readResourceServer(c, input.id))!;
-    const roles = (await c.query<{ name: string }>(
-      `SELECT DISTINCT r.name FROM entity_roles r JOIN entity_role_permissions p ON p.role_id = r.id JOIN entity_scopes s ON s.id = p.scope_id WHERE s.resource_server_id = $1 ORDER BY r.name`,
-      [input.id],
-    )).rows.map((r) => r.name);
+    const roles = (
+      await c.query<{ name: string }>(
+        `SELECT DISTINCT r.name FROM entity_roles r JOIN entity_role_permissions p ON p.role_id = r.id JOIN entity_scopes s ON s.id = p.scope_id WHERE s.resource_server_id = $1 ORDER BY r.name`,
+        [input.id],
+      )
+    ).rows.map((r) => r.name);
     // Roles lose their permissions on it: their version moves too, so an editor holding an old copy is told.
     if (roles.length) await c.query('UPDATE entity_roles SET version = version + 1, updated_at = now() WHERE name = ANY($1)', [roles]);
     await c.query('DELETE FROM entity_resource_servers WHERE id = $1', [input.id]);
@@ -232,7 +347,11 @@ export async function deleteResourceServer(c: pg.Client, input: { id: string; id
   });
 }
 
-export interface RoleInput { name: string; description?: string | null | undefined; permissions?: { resourceServer: string; scope: string }[] | undefined }
+export interface RoleInput {
+  name: string;
+  description?: string | null | undefined;
+  permissions?: { resourceServer: string; scope: string }[] | undefined;
+}
 
 async function resolvePermissions(c: pg.Client, perms: RoleInput['permissions']): Promise<string[]> {
   const list = perms ?? [];
@@ -258,8 +377,14 @@ export async function createRole(c: pg.Client, input: RoleInput, actor: string) 
   const id = randomUUID();
   return mutate(c, async () => {
     const scopeIds = await resolvePermissions(c, input.permissions);
-    await c.query('INSERT INTO entity_roles (id, name, description, updated_by) VALUES ($1, $2, $3, $4)', [id, input.name, clean(input.description), actor]);
-    if (scopeIds.length) await c.query('INSERT INTO entity_role_permissions (role_id, scope_id) SELECT $1, unnest($2::uuid[])', [id, scopeIds]);
+    await c.query('INSERT INTO entity_roles (id, name, description, updated_by) VALUES ($1, $2, $3, $4)', [
+      id,
+      input.name,
+      clean(input.description),
+      actor,
+    ]);
+    if (scopeIds.length)
+      await c.query('INSERT INTO entity_role_permissions (role_id, scope_id) SELECT $1, unnest($2::uuid[])', [id, scopeIds]);
     return { changed: true, value: { before: null, after: (await readRole(c, id))! } };
   });
 }
@@ -271,14 +396,20 @@ export async function updateRole(c: pg.Client, input: RoleInput & { id: string; 
     if (current.version !== input.version) throw staleVersion(`Role "${current.name}"`, current, input.version);
     const before = (await readRole(c, input.id))!;
     const scopeIds = await resolvePermissions(c, input.permissions);
-    const had = (await c.query<{ scope_id: string }>('SELECT scope_id FROM entity_role_permissions WHERE role_id = $1', [input.id])).rows.map((r) => r.scope_id);
+    const had = (
+      await c.query<{ scope_id: string }>('SELECT scope_id FROM entity_role_permissions WHERE role_id = $1', [input.id])
+    ).rows.map((r) => r.scope_id);
     const sameSet = had.length === scopeIds.length && had.every((s) => scopeIds.includes(s));
     const changed = current.name !== input.name || clean(current.description) !== clean(input.description) || !sameSet;
     if (!changed) return { changed: false, value: { before, after: before } };
-    await c.query('UPDATE entity_roles SET name = $2, description = $3, version = version + 1, updated_at = now(), updated_by = $4 WHERE id = $1', [input.id, input.name, clean(input.description), actor]);
+    await c.query(
+      'UPDATE entity_roles SET name = $2, description = $3, version = version + 1, updated_at = now(), updated_by = $4 WHERE id = $1',
+      [input.id, input.name, clean(input.description), actor],
+    );
     if (!sameSet) {
       await c.query('DELETE FROM entity_role_permissions WHERE role_id = $1', [input.id]);
-      if (scopeIds.length) await c.query('INSERT INTO entity_role_permissions (role_id, scope_id) SELECT $1, unnest($2::uuid[])', [input.id, scopeIds]);
+      if (scopeIds.length)
+        await c.query('INSERT INTO entity_role_permissions (role_id, scope_id) SELECT $1, unnest($2::uuid[])', [input.id, scopeIds]);
     }
     return { changed: true, value: { before, after: (await readRole(c, input.id))! } };
   });
@@ -288,7 +419,11 @@ export async function deleteRole(c: pg.Client, input: { id: string; name: string
   return mutate(c, async () => {
     const current = (await c.query<RoleRow>('SELECT * FROM entity_roles WHERE id = $1 FOR UPDATE', [input.id])).rows[0];
     if (!current) throw new ContractError('NOT_FOUND', `Role ${input.id} is not defined (deleted meanwhile?). Reload the page.`);
-    if (current.name !== input.name) throw new ContractError('VALIDATION', `Role ${input.id} is "${current.name}", not "${input.name}". Reload the page and confirm again.`);
+    if (current.name !== input.name)
+      throw new ContractError(
+        'VALIDATION',
+        `Role ${input.id} is "${current.name}", not "${input.name}". Reload the page and confirm again.`,
+      );
     const before = (await readRole(c, input.id))!;
     await c.query('DELETE FROM entity_roles WHERE id = $1', [input.id]);
     return { changed: true, value: { before } };

@@ -7,10 +7,24 @@ import type { DriftFinding, FieldChange, PlanChange } from '../../../src-shared/
  * hashes goes through `normalise*`, so equivalent values ("" / null / absent, [] / absent,
  * list order) are equal and never show as a change (rancher #45517: re-syncing forever).
  */
-export interface RsEntity { id: string; identifier: string; name: string }
-export interface ScopeEntity { id: string; resourceServerId: string; value: string; description: string | null }
+export interface RsEntity {
+  id: string;
+  identifier: string;
+  name: string;
+}
+export interface ScopeEntity {
+  id: string;
+  resourceServerId: string;
+  value: string;
+  description: string | null;
+}
 /** permissions: scope ids, sorted and unique. */
-export interface RoleEntity { id: string; name: string; description: string | null; permissions: string[] }
+export interface RoleEntity {
+  id: string;
+  name: string;
+  description: string | null;
+  permissions: string[];
+}
 
 export interface EntitySet {
   resourceServers: Map<string, RsEntity>;
@@ -25,25 +39,48 @@ export const normaliseText = (v: string | null | undefined): string | null => (v
 /** Absent and [] are the same list; order and duplicates do not matter. */
 export const normaliseList = (v: readonly string[] | null | undefined): string[] => [...new Set(v ?? [])].sort();
 
-export const normaliseRs = (r: { id: string; identifier: string; name: string }): RsEntity => ({ id: r.id, identifier: r.identifier, name: r.name });
-export const normaliseScope = (s: { id: string; resourceServerId: string; value: string; description?: string | null | undefined }): ScopeEntity => ({
-  id: s.id, resourceServerId: s.resourceServerId, value: s.value, description: normaliseText(s.description),
+export const normaliseRs = (r: { id: string; identifier: string; name: string }): RsEntity => ({
+  id: r.id,
+  identifier: r.identifier,
+  name: r.name,
 });
-export const normaliseRole = (r: { id: string; name: string; description?: string | null | undefined; permissions?: readonly string[] | null | undefined }): RoleEntity => ({
-  id: r.id, name: r.name, description: normaliseText(r.description), permissions: normaliseList(r.permissions),
+export const normaliseScope = (s: {
+  id: string;
+  resourceServerId: string;
+  value: string;
+  description?: string | null | undefined;
+}): ScopeEntity => ({
+  id: s.id,
+  resourceServerId: s.resourceServerId,
+  value: s.value,
+  description: normaliseText(s.description),
+});
+export const normaliseRole = (r: {
+  id: string;
+  name: string;
+  description?: string | null | undefined;
+  permissions?: readonly string[] | null | undefined;
+}): RoleEntity => ({
+  id: r.id,
+  name: r.name,
+  description: normaliseText(r.description),
+  permissions: normaliseList(r.permissions),
 });
 
 /** RFC 8785-style canonical JSON for the flat values used here: sorted keys, no spaces. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 /** The hash stored with each system row: of its normalised definition, so equivalent definitions hash the same. */
-export const entityHash = (kind: EntityKind, entity: RsEntity | ScopeEntity | RoleEntity): string => sha256(`${kind}\n${canonicalJson(entity)}`);
+export const entityHash = (kind: EntityKind, entity: RsEntity | ScopeEntity | RoleEntity): string =>
+  sha256(`${kind}\n${canonicalJson(entity)}`);
 
 export function emptySet(): EntitySet {
   return { resourceServers: new Map(), scopes: new Map(), roles: new Map() };
@@ -77,7 +114,8 @@ export function labelsOf(...sets: EntitySet[]): Labels {
   for (const set of sets) for (const r of set.resourceServers.values()) if (!rs.has(r.id)) rs.set(r.id, r.identifier);
   for (const set of sets) for (const r of set.roles.values()) if (!role.has(r.id)) role.set(r.id, r.name);
   for (const set of sets) {
-    for (const s of set.scopes.values()) if (!scope.has(s.id)) scope.set(s.id, `${rs.get(s.resourceServerId) ?? s.resourceServerId} ${s.value}`);
+    for (const s of set.scopes.values())
+      if (!scope.has(s.id)) scope.set(s.id, `${rs.get(s.resourceServerId) ?? s.resourceServerId} ${s.value}`);
   }
   return { rs: (id) => rs.get(id) ?? id, scope: (id) => scope.get(id) ?? id, role: (id) => role.get(id) ?? id };
 }
@@ -85,7 +123,12 @@ export function labelsOf(...sets: EntitySet[]): Labels {
 /** Absent, null, "" and [] compare (and show) as "nothing". */
 const empty = (v: unknown): unknown => (v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) ? null : v);
 
-function fieldChanges<T extends object>(from: T | undefined, to: T | undefined, fields: (keyof T & string)[], render: (field: string, v: unknown) => FieldChange['from'] = (_f, v) => v as FieldChange['from']): FieldChange[] {
+function fieldChanges<T extends object>(
+  from: T | undefined,
+  to: T | undefined,
+  fields: (keyof T & string)[],
+  render: (field: string, v: unknown) => FieldChange['from'] = (_f, v) => v as FieldChange['from'],
+): FieldChange[] {
   const out: FieldChange[] = [];
   for (const f of fields) {
     const a = empty(from ? (from[f] as unknown) : undefined);
@@ -120,12 +163,21 @@ export function findDrift(actual: ActualRows, labels: Labels): DriftFinding[] {
     ['role', actual.set.roles],
   ];
   const label = (kind: EntityKind, id: string, e?: RsEntity | ScopeEntity | RoleEntity) =>
-    kind === 'resource-server' ? (e ? (e as RsEntity).identifier : labels.rs(id)) : kind === 'scope' ? labels.scope(id) : e ? (e as RoleEntity).name : labels.role(id);
+    kind === 'resource-server'
+      ? e
+        ? (e as RsEntity).identifier
+        : labels.rs(id)
+      : kind === 'scope'
+        ? labels.scope(id)
+        : e
+          ? (e as RoleEntity).name
+          : labels.role(id);
   for (const [kind, rows] of kinds) {
     for (const [id, e] of rows) {
       const written = m[kind][id];
       if (written === undefined) out.push({ entity: kind, id, label: label(kind, id, e), kind: 'extra' });
-      else if (entityHash(kind, e) !== written || actual.storedHash[kind].get(id) !== written) out.push({ entity: kind, id, label: label(kind, id, e), kind: 'edited' });
+      else if (entityHash(kind, e) !== written || actual.storedHash[kind].get(id) !== written)
+        out.push({ entity: kind, id, label: label(kind, id, e), kind: 'edited' });
     }
     for (const id of Object.keys(m[kind])) if (!rows.has(id)) out.push({ entity: kind, id, label: label(kind, id), kind: 'missing' });
   }
@@ -149,7 +201,14 @@ export function diff(desired: EntitySet, actual: ActualRows, driftIds: Set<strin
 
   for (const [id, want] of desired.resourceServers) {
     const have = actual.set.resourceServers.get(id);
-    if (!have) push({ entity: 'resource-server', action: 'create', id, label: want.identifier, changes: fieldChanges(undefined, want, ['identifier', 'name']) });
+    if (!have)
+      push({
+        entity: 'resource-server',
+        action: 'create',
+        id,
+        label: want.identifier,
+        changes: fieldChanges(undefined, want, ['identifier', 'name']),
+      });
     else {
       const changes = fieldChanges(have, want, ['identifier', 'name']);
       const all = changes.length ? changes : hashChange('resource-server', id, want);
@@ -157,28 +216,41 @@ export function diff(desired: EntitySet, actual: ActualRows, driftIds: Set<strin
     }
   }
   for (const [id, have] of actual.set.resourceServers) {
-    if (!desired.resourceServers.has(id)) push({ entity: 'resource-server', action: 'delete', id, label: have.identifier, changes: fieldChanges(have, undefined, ['identifier', 'name']) });
+    if (!desired.resourceServers.has(id))
+      push({
+        entity: 'resource-server',
+        action: 'delete',
+        id,
+        label: have.identifier,
+        changes: fieldChanges(have, undefined, ['identifier', 'name']),
+      });
   }
 
   const scopeFields: (keyof ScopeEntity & string)[] = ['value', 'description'];
   for (const [id, want] of desired.scopes) {
     const have = actual.set.scopes.get(id);
-    if (!have) push({ entity: 'scope', action: 'create', id, label: labels.scope(id), changes: fieldChanges(undefined, want, scopeFields) });
+    if (!have)
+      push({ entity: 'scope', action: 'create', id, label: labels.scope(id), changes: fieldChanges(undefined, want, scopeFields) });
     else {
-      const changes = fieldChanges(have, want, [...scopeFields, 'resourceServerId'], (f, v) => (f === 'resourceServerId' ? labels.rs(v as string) : (v as string | null)));
+      const changes = fieldChanges(have, want, [...scopeFields, 'resourceServerId'], (f, v) =>
+        f === 'resourceServerId' ? labels.rs(v as string) : (v as string | null),
+      );
       const all = changes.length ? changes : hashChange('scope', id, want);
       if (all.length) push({ entity: 'scope', action: 'update', id, label: labels.scope(id), changes: all });
     }
   }
   for (const [id, have] of actual.set.scopes) {
-    if (!desired.scopes.has(id)) push({ entity: 'scope', action: 'delete', id, label: labels.scope(id), changes: fieldChanges(have, undefined, scopeFields) });
+    if (!desired.scopes.has(id))
+      push({ entity: 'scope', action: 'delete', id, label: labels.scope(id), changes: fieldChanges(have, undefined, scopeFields) });
   }
 
   const roleFields: (keyof RoleEntity & string)[] = ['name', 'description', 'permissions'];
-  const renderRole = (f: string, v: unknown): FieldChange['from'] => (f === 'permissions' ? (v as string[]).map((s) => labels.scope(s)).sort() : (v as string | null));
+  const renderRole = (f: string, v: unknown): FieldChange['from'] =>
+    f === 'permissions' ? (v as string[]).map((s) => labels.scope(s)).sort() : (v as string | null);
   for (const [id, want] of desired.roles) {
     const have = actual.set.roles.get(id);
-    if (!have) push({ entity: 'role', action: 'create', id, label: want.name, changes: fieldChanges(undefined, want, roleFields, renderRole) });
+    if (!have)
+      push({ entity: 'role', action: 'create', id, label: want.name, changes: fieldChanges(undefined, want, roleFields, renderRole) });
     else {
       const changes = fieldChanges(have, want, roleFields, renderRole);
       const all = changes.length ? changes : hashChange('role', id, want);
@@ -186,7 +258,8 @@ export function diff(desired: EntitySet, actual: ActualRows, driftIds: Set<strin
     }
   }
   for (const [id, have] of actual.set.roles) {
-    if (!desired.roles.has(id)) push({ entity: 'role', action: 'delete', id, label: have.name, changes: fieldChanges(have, undefined, roleFields, renderRole) });
+    if (!desired.roles.has(id))
+      push({ entity: 'role', action: 'delete', id, label: have.name, changes: fieldChanges(have, undefined, roleFields, renderRole) });
   }
   return out;
 }

@@ -57,12 +57,24 @@ export class EntitiesService {
     const migration = loadTenantMigrations(opts.migrationsDir).find((m) => m.version === REQUIRED_SCHEMA);
     if (!migration) throw new Error(`tenant migration ${REQUIRED_SCHEMA} (system entities) is missing from the tenant migrations`);
     this.spec = protectionSpec(migration.sql);
-    opts.saga.register(entitySyncSaga({ journal: this.journal, bus: opts.bus, consoleId: opts.consoleId, spec: () => this.spec, leaseSeconds: opts.leaseSeconds }));
+    opts.saga.register(
+      entitySyncSaga({
+        journal: this.journal,
+        bus: opts.bus,
+        consoleId: opts.consoleId,
+        spec: () => this.spec,
+        leaseSeconds: opts.leaseSeconds,
+      }),
+    );
   }
 
   private async pg(cluster: ClusterRuntime): Promise<PostgresAdmin> {
     const pg = await cluster.postgres();
-    if (!pg) throw new ContractError('UNAVAILABLE', `The profile of "${cluster.contextName}" has no database connection. Set its PostgreSQL admin connection (Clusters → Profile).`);
+    if (!pg)
+      throw new ContractError(
+        'UNAVAILABLE',
+        `The profile of "${cluster.contextName}" has no database connection. Set its PostgreSQL admin connection (Clusters → Profile).`,
+      );
     await this.prepare(pg);
     return pg;
   }
@@ -143,17 +155,34 @@ export class EntitiesService {
     const slugs = await this.targets(pg, input.slugs);
     const tenants = await mapLimit(slugs, this.opts.planConcurrency ?? 8, async (slug): Promise<TenantPlan> => {
       try {
-        const obs = await pg.withDatabase(tenantDbName(slug), (c) => observeTenant(c, tenantRoleName(slug), defs.set, this.spec), `reading the system entities of tenant ${slug}`);
+        const obs = await pg.withDatabase(
+          tenantDbName(slug),
+          (c) => observeTenant(c, tenantRoleName(slug), defs.set, this.spec),
+          `reading the system entities of tenant ${slug}`,
+        );
         return planTenant(slug, defs.set, obs);
       } catch (error) {
         const missing = isContractError(error) && error.details?.postgres === '3D000';
         return {
-          slug, status: 'error', appliedRevision: null, changes: [], drift: [], conflicts: [], protection: { ok: false, problems: [] },
-          error: missing ? `Tenant "${slug}" has no database on this cluster's server.` : isContractError(error) ? error.message : errorText(error),
+          slug,
+          status: 'error',
+          appliedRevision: null,
+          changes: [],
+          drift: [],
+          conflicts: [],
+          protection: { ok: false, problems: [] },
+          error: missing
+            ? `Tenant "${slug}" has no database on this cluster's server.`
+            : isContractError(error)
+              ? error.message
+              : errorText(error),
         };
       }
     });
-    const summary = Object.fromEntries(['in-sync', 'pending', 'drift', 'conflict', 'schema-behind', 'error'].map((s) => [s, 0])) as Record<TenantSyncStatus, number>;
+    const summary = Object.fromEntries(['in-sync', 'pending', 'drift', 'conflict', 'schema-behind', 'error'].map((s) => [s, 0])) as Record<
+      TenantSyncStatus,
+      number
+    >;
     for (const t of tenants) summary[t.status]++;
     return { clusterId: cluster.clusterId, revision: defs.view.revision, hash: defs.view.hash, tenants, summary };
   }
@@ -163,7 +192,11 @@ export class EntitiesService {
    * before anything is journaled (plan again). Returns the per-tenant results, partial ones
    * included: the operation then waits under Unfinished operations for a resume.
    */
-  async apply(cluster: ClusterRuntime, input: { slugs?: string[] | undefined; revision: number; concurrency: number }, actor?: string): Promise<ApplyResult> {
+  async apply(
+    cluster: ClusterRuntime,
+    input: { slugs?: string[] | undefined; revision: number; concurrency: number },
+    actor?: string,
+  ): Promise<ApplyResult> {
     const pg = await this.pg(cluster);
     const defs = await this.control(pg, store.readDefinitions, 'reading the entity definitions');
     if (defs.view.revision !== input.revision) {
@@ -174,13 +207,27 @@ export class EntitiesService {
       );
     }
     const slugs = await this.targets(pg, input.slugs);
-    if (slugs.length === 0) throw new ContractError('VALIDATION', 'No tenant to apply to: choose at least one tenant, or leave the selection empty for the whole fleet.');
-    const params: SyncParams = { revision: defs.view.revision, definitionsHash: defs.view.hash, definitions: snapshotOf(defs.set), slugs, concurrency: input.concurrency };
+    if (slugs.length === 0)
+      throw new ContractError(
+        'VALIDATION',
+        'No tenant to apply to: choose at least one tenant, or leave the selection empty for the whole fleet.',
+      );
+    const params: SyncParams = {
+      revision: defs.view.revision,
+      definitionsHash: defs.view.hash,
+      definitions: snapshotOf(defs.set),
+      slugs,
+      concurrency: input.concurrency,
+    };
     const outcome = await this.opts.saga.start(ENTITY_SYNC, params, cluster, { ...(actor ? { actor } : {}), id: randomUUID() });
     // A failure before any tenant was reached is an error; tenant failures are results.
     if (outcome.error && outcome.operation.failedStep !== 'sync-tenants') {
       const cause = isContractError(outcome.error) ? outcome.error : null;
-      throw new ContractError(cause?.code ?? 'INTERNAL', `The apply could not start: ${cause?.message ?? errorText(outcome.error)} It is listed under Unfinished operations (${outcome.operation.id}).`, { operationId: outcome.operation.id });
+      throw new ContractError(
+        cause?.code ?? 'INTERNAL',
+        `The apply could not start: ${cause?.message ?? errorText(outcome.error)} It is listed under Unfinished operations (${outcome.operation.id}).`,
+        { operationId: outcome.operation.id },
+      );
     }
     return this.result(outcome.operation.id);
   }
@@ -191,10 +238,20 @@ export class EntitiesService {
     if (op.kind !== ENTITY_SYNC) throw new ContractError('NOT_FOUND', `Operation ${operationId} is not an entity apply.`);
     const results = this.journal.results(operationId);
     const count = (...s: string[]) => results.filter((r) => s.includes(r.status)).length;
-    const status: ApplyResult['status'] = op.status === 'done' ? 'done' : op.status === 'failed' ? 'partial' : op.status === 'running' ? 'running' : 'interrupted';
+    const status: ApplyResult['status'] =
+      op.status === 'done' ? 'done' : op.status === 'failed' ? 'partial' : op.status === 'running' ? 'running' : 'interrupted';
     return {
-      operationId, status, revision: this.revisionOf(operationId), results,
-      summary: { applied: count('applied'), unchanged: count('unchanged'), skipped: count('skipped'), failed: count('failed'), pending: count('pending', 'running') },
+      operationId,
+      status,
+      revision: this.revisionOf(operationId),
+      results,
+      summary: {
+        applied: count('applied'),
+        unchanged: count('unchanged'),
+        skipped: count('skipped'),
+        failed: count('failed'),
+        pending: count('pending', 'running'),
+      },
     };
   }
 
@@ -212,7 +269,15 @@ export class EntitiesService {
     const defs = await this.control(pg, store.readDefinitions, 'reading the entity definitions');
     await pg.withDatabase(
       tenantDbName(slug),
-      (c) => syncTenant(c, slug, { tenantRole: tenantRoleName(slug), desired: defs.set, revision: defs.view.revision, definitionsHash: defs.view.hash, operationId, spec: this.spec }),
+      (c) =>
+        syncTenant(c, slug, {
+          tenantRole: tenantRoleName(slug),
+          desired: defs.set,
+          revision: defs.view.revision,
+          definitionsHash: defs.view.hash,
+          operationId,
+          spec: this.spec,
+        }),
       `syncing the system entities into the new tenant ${slug}`,
     );
   }
@@ -221,12 +286,21 @@ export class EntitiesService {
 /** NOLOGIN: nobody signs in as it; the console's admin reaches it with SET ROLE, the tenant roles never can. */
 async function ensureSyncRole(pg: PostgresAdmin): Promise<void> {
   if (!(await pg.roleExists(SYNC_ROLE))) {
-    await pg.query(`CREATE ROLE ${SYNC_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT`, [], `creating role ${SYNC_ROLE}`).catch((error: unknown) => {
-      if (!(error instanceof ContractError && error.code === 'CONFLICT')) throw error;
-    });
-    await pg.query(`COMMENT ON ROLE ${SYNC_ROLE} IS 'Gatehouse: the only role that may write system entities in tenant databases'`, [], `describing role ${SYNC_ROLE}`);
+    await pg
+      .query(`CREATE ROLE ${SYNC_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT`, [], `creating role ${SYNC_ROLE}`)
+      .catch((error: unknown) => {
+        if (!(error instanceof ContractError && error.code === 'CONFLICT')) throw error;
+      });
+    await pg.query(
+      `COMMENT ON ROLE ${SYNC_ROLE} IS 'Gatehouse: the only role that may write system entities in tenant databases'`,
+      [],
+      `describing role ${SYNC_ROLE}`,
+    );
   }
-  const [me] = await pg.query<{ rolsuper: boolean; member: boolean }>(`SELECT rolsuper, pg_has_role(current_user, $1, 'MEMBER') AS member FROM pg_roles WHERE rolname = current_user`, [SYNC_ROLE]);
+  const [me] = await pg.query<{ rolsuper: boolean; member: boolean }>(
+    `SELECT rolsuper, pg_has_role(current_user, $1, 'MEMBER') AS member FROM pg_roles WHERE rolname = current_user`,
+    [SYNC_ROLE],
+  );
   // A non-superuser admin needs the membership to SET ROLE to it.
   if (!me?.rolsuper && !me?.member) await pg.query(`GRANT ${SYNC_ROLE} TO CURRENT_USER`, [], `granting ${SYNC_ROLE} to the admin`);
 }

@@ -3,7 +3,20 @@ import type pg from 'pg';
 import { ContractError } from '../../../src-shared/contract';
 import type { TenantPlan } from '../../../src-shared/contract/entities';
 import { quoteIdent } from '../../adapters/postgres';
-import { diff, emptySet, entityHash, findDrift, labelsOf, manifestOf, normaliseRole, normaliseRs, normaliseScope, type ActualRows, type EntitySet, type Manifest } from './model';
+import {
+  diff,
+  emptySet,
+  entityHash,
+  findDrift,
+  labelsOf,
+  manifestOf,
+  normaliseRole,
+  normaliseRs,
+  normaliseScope,
+  type ActualRows,
+  type EntitySet,
+  type Manifest,
+} from './model';
 
 /**
  * The tenant side of entity sync: read a tenant's system rows and the state of their
@@ -40,7 +53,8 @@ export function protectionSpec(migrationSql: string): ProtectionSpec {
   for (const m of migrationSql.matchAll(/CREATE OR REPLACE FUNCTION (\w+)\(\)[\s\S]*?AS \$fn\$([\s\S]*?)\$fn\$/g)) {
     functionHashes[m[1]!] = createHash('md5').update(m[2]!).digest('hex');
   }
-  if (!functionHashes[ROW_TRIGGER.fn] || !functionHashes[TRUNCATE_TRIGGER.fn]) throw new Error('tenant migration 0004 does not define the protection functions');
+  if (!functionHashes[ROW_TRIGGER.fn] || !functionHashes[TRUNCATE_TRIGGER.fn])
+    throw new Error('tenant migration 0004 does not define the protection functions');
   return { sql: migrationSql, functionHashes };
 }
 
@@ -52,7 +66,15 @@ export interface TenantObservation {
   state: { revision: number; hash: string; manifest: Manifest } | null;
 }
 
-interface TriggerRow { table: string; name: string; enabled: string; type: number; fn: string; qual: boolean; cols: string }
+interface TriggerRow {
+  table: string;
+  name: string;
+  enabled: string;
+  type: number;
+  fn: string;
+  qual: boolean;
+  cols: string;
+}
 
 async function readProtection(c: Queryable, tenantRole: string, spec: ProtectionSpec) {
   const { rows } = await c.query<{ version: number; triggers: TriggerRow[]; functions: Record<string, string>; tenant_member: boolean }>(
@@ -79,7 +101,8 @@ async function readProtection(c: Queryable, tenantRole: string, spec: Protection
         const t = r.triggers.find((x) => x.table === table && x.name === want.name);
         if (!t) problems.push(`trigger ${want.name} on ${table} is missing`);
         else if (t.enabled !== 'O') problems.push(`trigger ${want.name} on ${table} is disabled`);
-        else if (t.fn !== want.fn || t.type !== want.type || t.qual || t.cols !== '') problems.push(`trigger ${want.name} on ${table} was altered`);
+        else if (t.fn !== want.fn || t.type !== want.type || t.qual || t.cols !== '')
+          problems.push(`trigger ${want.name} on ${table} was altered`);
       }
     }
     if (r.tenant_member) problems.push(`role ${tenantRole} is a member of ${SYNC_ROLE}, so it could write system rows`);
@@ -148,15 +171,27 @@ async function readRows(c: Queryable, desired: EntitySet): Promise<Omit<TenantOb
     set.roles.set(r.id, normaliseRole({ ...r, permissions: perms.get(r.id) ?? [] }));
     storedHash.role.set(r.id, r.hash);
   }
-  const state = snap.state ? { revision: Number(snap.state.revision), hash: snap.state.definitions_hash, manifest: snap.state.manifest } : null;
+  const state = snap.state
+    ? { revision: Number(snap.state.revision), hash: snap.state.definitions_hash, manifest: snap.state.manifest }
+    : null;
   return { actual: { set, storedHash, manifest: state?.manifest ?? null, rolePermissions: snap.rp }, tenantOwned, state };
 }
 
 /** Two statements: the schema version with the protection, then (at version 4+) the rows. */
-export async function observeTenant(c: Queryable, tenantRole: string, desired: EntitySet, spec: ProtectionSpec): Promise<TenantObservation> {
+export async function observeTenant(
+  c: Queryable,
+  tenantRole: string,
+  desired: EntitySet,
+  spec: ProtectionSpec,
+): Promise<TenantObservation> {
   const { version, protection } = await readProtection(c, tenantRole, spec);
   if (version < REQUIRED_SCHEMA) {
-    const actual: ActualRows = { set: emptySet(), storedHash: { 'resource-server': new Map(), scope: new Map(), role: new Map() }, manifest: null, rolePermissions: [] };
+    const actual: ActualRows = {
+      set: emptySet(),
+      storedHash: { 'resource-server': new Map(), scope: new Map(), role: new Map() },
+      manifest: null,
+      rolePermissions: [],
+    };
     return { schemaVersion: version, protection, actual, tenantOwned: { resourceServers: [], roles: [] }, state: null };
   }
   return { schemaVersion: version, protection, ...(await readRows(c, desired)) };
@@ -167,23 +202,37 @@ function conflictsOf(desired: EntitySet, obs: TenantObservation): string[] {
   for (const want of desired.resourceServers.values()) {
     for (const own of obs.tenantOwned.resourceServers) {
       const same = own.id === want.id ? 'id' : own.identifier === want.identifier ? 'identifier' : own.name === want.name ? 'name' : null;
-      if (same) out.push(`tenant-owned resource server "${own.identifier}" has the ${same} of the definition "${want.identifier}": rename or remove it in the tenant (the sync never touches tenant-owned rows), or rename the definition`);
+      if (same)
+        out.push(
+          `tenant-owned resource server "${own.identifier}" has the ${same} of the definition "${want.identifier}": rename or remove it in the tenant (the sync never touches tenant-owned rows), or rename the definition`,
+        );
     }
   }
   for (const want of desired.roles.values()) {
     for (const own of obs.tenantOwned.roles) {
       const same = own.id === want.id ? 'id' : own.name === want.name ? 'name' : null;
-      if (same) out.push(`tenant-owned role "${own.name}" has the ${same} of the definition "${want.name}": rename or remove it in the tenant (the sync never touches tenant-owned rows), or rename the definition`);
+      if (same)
+        out.push(
+          `tenant-owned role "${own.name}" has the ${same} of the definition "${want.name}": rename or remove it in the tenant (the sync never touches tenant-owned rows), or rename the definition`,
+        );
     }
   }
   return out;
 }
 
 export function planTenant(slug: string, desired: EntitySet, obs: TenantObservation): TenantPlan {
-  const base = { slug, appliedRevision: obs.state?.revision ?? null, protection: { ok: obs.protection.ok, problems: obs.protection.problems } };
+  const base = {
+    slug,
+    appliedRevision: obs.state?.revision ?? null,
+    protection: { ok: obs.protection.ok, problems: obs.protection.problems },
+  };
   if (obs.schemaVersion < REQUIRED_SCHEMA) {
     return {
-      ...base, status: 'schema-behind', changes: [], drift: [], conflicts: [],
+      ...base,
+      status: 'schema-behind',
+      changes: [],
+      drift: [],
+      conflicts: [],
       error: `The tenant schema is at version ${obs.schemaVersion}; entity sync needs version ${REQUIRED_SCHEMA}. Apply the tenant schema migrations first (Tenants → Schema), then plan again.`,
     };
   }
@@ -228,10 +277,16 @@ export async function syncTenant(c: Queryable, slug: string, input: SyncInput): 
     const obs = await observeTenant(c, input.tenantRole, desired, input.spec);
     const plan = planTenant(slug, desired, obs);
     if (plan.status === 'schema-behind') throw new ContractError('CONFLICT', plan.error!);
-    if (plan.status === 'conflict') throw new ContractError('CONFLICT', `Tenant "${slug}" was not changed: ${plan.conflicts.join('; ')}.`, { conflicts: plan.conflicts });
+    if (plan.status === 'conflict')
+      throw new ContractError('CONFLICT', `Tenant "${slug}" was not changed: ${plan.conflicts.join('; ')}.`, { conflicts: plan.conflicts });
     if (obs.state && obs.state.revision > input.revision) {
       await c.query('ROLLBACK');
-      return { status: 'skipped', rows: 0, message: `already at revision ${obs.state.revision}, newer than this apply's ${input.revision}`, plan };
+      return {
+        status: 'skipped',
+        rows: 0,
+        message: `already at revision ${obs.state.revision}, newer than this apply's ${input.revision}`,
+        plan,
+      };
     }
     if (plan.changes.length === 0 && plan.drift.length === 0 && obs.protection.ok) {
       await c.query('COMMIT');
@@ -278,58 +333,129 @@ async function writeDifference(c: Queryable, desired: EntitySet, actual: ActualR
   const rpDelete = [...there.keys()].filter((k) => !want.has(k)).map(pair);
   const rpInsert = [...want].filter((k) => there.get(k) !== true).map(pair);
 
-  n += await exec(c, `DELETE FROM public.role_permissions WHERE (role_id, permission_id) IN (SELECT r, p FROM json_to_recordset($1::json) AS x(r uuid, p uuid))`, rpDelete);
-  n += await exec(c, `DELETE FROM public.roles WHERE is_system AND id IN (SELECT id FROM json_to_recordset($1::json) AS x(id uuid))`,
-    [...have.roles.keys()].filter((id) => !desired.roles.has(id)).map((id) => ({ id })));
-  n += await exec(c, `DELETE FROM public.permissions WHERE id IN (SELECT id FROM json_to_recordset($1::json) AS x(id uuid))
+  n += await exec(
+    c,
+    `DELETE FROM public.role_permissions WHERE (role_id, permission_id) IN (SELECT r, p FROM json_to_recordset($1::json) AS x(r uuid, p uuid))`,
+    rpDelete,
+  );
+  n += await exec(
+    c,
+    `DELETE FROM public.roles WHERE is_system AND id IN (SELECT id FROM json_to_recordset($1::json) AS x(id uuid))`,
+    [...have.roles.keys()].filter((id) => !desired.roles.has(id)).map((id) => ({ id })),
+  );
+  n += await exec(
+    c,
+    `DELETE FROM public.permissions WHERE id IN (SELECT id FROM json_to_recordset($1::json) AS x(id uuid))
                         AND (is_system OR resource_server_id IN (SELECT id FROM public.resource_servers WHERE is_system))`,
-    [...have.scopes.keys()].filter((id) => !desired.scopes.has(id)).map((id) => ({ id })));
-  n += await exec(c, `DELETE FROM public.resource_servers WHERE is_system AND id IN (SELECT id FROM json_to_recordset($1::json) AS x(id uuid))`,
-    [...have.resourceServers.keys()].filter((id) => !desired.resourceServers.has(id)).map((id) => ({ id })));
+    [...have.scopes.keys()].filter((id) => !desired.scopes.has(id)).map((id) => ({ id })),
+  );
+  n += await exec(
+    c,
+    `DELETE FROM public.resource_servers WHERE is_system AND id IN (SELECT id FROM json_to_recordset($1::json) AS x(id uuid))`,
+    [...have.resourceServers.keys()].filter((id) => !desired.resourceServers.has(id)).map((id) => ({ id })),
+  );
 
   // Renames go through a unique placeholder first, so a swap (A→B, B→A) never collides.
   const rsUpdate = [...desired.resourceServers.values()].filter((w) => {
     const h = have.resourceServers.get(w.id);
-    return h && (h.identifier !== w.identifier || h.name !== w.name || actual.storedHash['resource-server'].get(w.id) !== hash('resource-server', w));
+    return (
+      h &&
+      (h.identifier !== w.identifier || h.name !== w.name || actual.storedHash['resource-server'].get(w.id) !== hash('resource-server', w))
+    );
   });
-  const rsRenamed = rsUpdate.filter((w) => { const h = have.resourceServers.get(w.id)!; return h.identifier !== w.identifier || h.name !== w.name; });
+  const rsRenamed = rsUpdate.filter((w) => {
+    const h = have.resourceServers.get(w.id)!;
+    return h.identifier !== w.identifier || h.name !== w.name;
+  });
   const scUpdate = [...desired.scopes.values()].filter((w) => {
     const h = have.scopes.get(w.id);
-    return h && (h.value !== w.value || h.description !== w.description || h.resourceServerId !== w.resourceServerId || actual.storedHash.scope.get(w.id) !== hash('scope', w));
+    return (
+      h &&
+      (h.value !== w.value ||
+        h.description !== w.description ||
+        h.resourceServerId !== w.resourceServerId ||
+        actual.storedHash.scope.get(w.id) !== hash('scope', w))
+    );
   });
   const scRenamed = scUpdate.filter((w) => have.scopes.get(w.id)!.value !== w.value);
   const roUpdate = [...desired.roles.values()].filter((w) => {
     const h = have.roles.get(w.id);
-    return h && (h.name !== w.name || h.description !== w.description || actual.storedHash.role.get(w.id) !== hash('role', w) || hash('role', h) !== hash('role', w));
+    return (
+      h &&
+      (h.name !== w.name ||
+        h.description !== w.description ||
+        actual.storedHash.role.get(w.id) !== hash('role', w) ||
+        hash('role', h) !== hash('role', w))
+    );
   });
   const roRenamed = roUpdate.filter((w) => have.roles.get(w.id)!.name !== w.name);
   const placeholder = `'~gatehouse-rename~' || x.id::text`;
   // (placeholder rows are rewritten just below, so they are not counted twice)
-  await exec(c, `UPDATE public.resource_servers t SET identifier = ${placeholder}, name = ${placeholder} FROM json_to_recordset($1::json) AS x(id uuid) WHERE t.id = x.id AND t.is_system`, rsRenamed.map((w) => ({ id: w.id })));
-  await exec(c, `UPDATE public.permissions t SET name = ${placeholder} FROM json_to_recordset($1::json) AS x(id uuid) WHERE t.id = x.id`, scRenamed.map((w) => ({ id: w.id })));
-  await exec(c, `UPDATE public.roles t SET name = ${placeholder} FROM json_to_recordset($1::json) AS x(id uuid) WHERE t.id = x.id AND t.is_system`, roRenamed.map((w) => ({ id: w.id })));
+  await exec(
+    c,
+    `UPDATE public.resource_servers t SET identifier = ${placeholder}, name = ${placeholder} FROM json_to_recordset($1::json) AS x(id uuid) WHERE t.id = x.id AND t.is_system`,
+    rsRenamed.map((w) => ({ id: w.id })),
+  );
+  await exec(
+    c,
+    `UPDATE public.permissions t SET name = ${placeholder} FROM json_to_recordset($1::json) AS x(id uuid) WHERE t.id = x.id`,
+    scRenamed.map((w) => ({ id: w.id })),
+  );
+  await exec(
+    c,
+    `UPDATE public.roles t SET name = ${placeholder} FROM json_to_recordset($1::json) AS x(id uuid) WHERE t.id = x.id AND t.is_system`,
+    roRenamed.map((w) => ({ id: w.id })),
+  );
 
-  n += await exec(c, `UPDATE public.resource_servers t SET identifier = x.identifier, name = x.name, system_hash = x.hash
+  n += await exec(
+    c,
+    `UPDATE public.resource_servers t SET identifier = x.identifier, name = x.name, system_hash = x.hash
                         FROM json_to_recordset($1::json) AS x(id uuid, identifier text, name text, hash text) WHERE t.id = x.id AND t.is_system`,
-    rsUpdate.map((w) => ({ id: w.id, identifier: w.identifier, name: w.name, hash: hash('resource-server', w) })));
-  n += await exec(c, `INSERT INTO public.resource_servers (id, identifier, name, is_system, system_hash)
+    rsUpdate.map((w) => ({ id: w.id, identifier: w.identifier, name: w.name, hash: hash('resource-server', w) })),
+  );
+  n += await exec(
+    c,
+    `INSERT INTO public.resource_servers (id, identifier, name, is_system, system_hash)
                         SELECT id, identifier, name, true, hash FROM json_to_recordset($1::json) AS x(id uuid, identifier text, name text, hash text)`,
-    [...desired.resourceServers.values()].filter((w) => !have.resourceServers.has(w.id)).map((w) => ({ id: w.id, identifier: w.identifier, name: w.name, hash: hash('resource-server', w) })));
+    [...desired.resourceServers.values()]
+      .filter((w) => !have.resourceServers.has(w.id))
+      .map((w) => ({ id: w.id, identifier: w.identifier, name: w.name, hash: hash('resource-server', w) })),
+  );
   // A permission row written behind the console under a system resource server is adopted as the system row it must be.
-  n += await exec(c, `UPDATE public.permissions t SET resource_server_id = x.rs, name = x.name, description = x.description, is_system = true, system_hash = x.hash
+  n += await exec(
+    c,
+    `UPDATE public.permissions t SET resource_server_id = x.rs, name = x.name, description = x.description, is_system = true, system_hash = x.hash
                         FROM json_to_recordset($1::json) AS x(id uuid, rs uuid, name text, description text, hash text) WHERE t.id = x.id`,
-    scUpdate.map((w) => ({ id: w.id, rs: w.resourceServerId, name: w.value, description: w.description, hash: hash('scope', w) })));
-  n += await exec(c, `INSERT INTO public.permissions (id, resource_server_id, name, description, is_system, system_hash)
+    scUpdate.map((w) => ({ id: w.id, rs: w.resourceServerId, name: w.value, description: w.description, hash: hash('scope', w) })),
+  );
+  n += await exec(
+    c,
+    `INSERT INTO public.permissions (id, resource_server_id, name, description, is_system, system_hash)
                         SELECT id, rs, name, description, true, hash FROM json_to_recordset($1::json) AS x(id uuid, rs uuid, name text, description text, hash text)`,
-    [...desired.scopes.values()].filter((w) => !have.scopes.has(w.id)).map((w) => ({ id: w.id, rs: w.resourceServerId, name: w.value, description: w.description, hash: hash('scope', w) })));
-  n += await exec(c, `UPDATE public.roles t SET name = x.name, description = x.description, system_hash = x.hash
+    [...desired.scopes.values()]
+      .filter((w) => !have.scopes.has(w.id))
+      .map((w) => ({ id: w.id, rs: w.resourceServerId, name: w.value, description: w.description, hash: hash('scope', w) })),
+  );
+  n += await exec(
+    c,
+    `UPDATE public.roles t SET name = x.name, description = x.description, system_hash = x.hash
                         FROM json_to_recordset($1::json) AS x(id uuid, name text, description text, hash text) WHERE t.id = x.id AND t.is_system`,
-    roUpdate.map((w) => ({ id: w.id, name: w.name, description: w.description, hash: hash('role', w) })));
-  n += await exec(c, `INSERT INTO public.roles (id, name, description, is_system, system_hash)
+    roUpdate.map((w) => ({ id: w.id, name: w.name, description: w.description, hash: hash('role', w) })),
+  );
+  n += await exec(
+    c,
+    `INSERT INTO public.roles (id, name, description, is_system, system_hash)
                         SELECT id, name, description, true, hash FROM json_to_recordset($1::json) AS x(id uuid, name text, description text, hash text)`,
-    [...desired.roles.values()].filter((w) => !have.roles.has(w.id)).map((w) => ({ id: w.id, name: w.name, description: w.description, hash: hash('role', w) })));
-  n += await exec(c, `INSERT INTO public.role_permissions (role_id, permission_id, is_system)
+    [...desired.roles.values()]
+      .filter((w) => !have.roles.has(w.id))
+      .map((w) => ({ id: w.id, name: w.name, description: w.description, hash: hash('role', w) })),
+  );
+  n += await exec(
+    c,
+    `INSERT INTO public.role_permissions (role_id, permission_id, is_system)
                         SELECT r, p, true FROM json_to_recordset($1::json) AS x(r uuid, p uuid)
-                        ON CONFLICT (role_id, permission_id) DO UPDATE SET is_system = true`, rpInsert);
+                        ON CONFLICT (role_id, permission_id) DO UPDATE SET is_system = true`,
+    rpInsert,
+  );
   return n;
 }

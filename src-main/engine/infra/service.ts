@@ -52,7 +52,8 @@ export class InfraWatcher {
     const namespace = (this.namespace = cluster.namespace);
     const watch = (o.makeWatch ?? makeWatch)(kube.config);
     const common = { watch, pageSize: o.pageSize ?? 500, log: o.log, counters: this.counters, onFail: (e: unknown) => this.fail(e) };
-    const key = (x: unknown) => (x as { metadata?: { uid?: string; name?: string } }).metadata?.uid ?? (x as { metadata?: { name?: string } }).metadata?.name ?? '';
+    const key = (x: unknown) =>
+      (x as { metadata?: { uid?: string; name?: string } }).metadata?.uid ?? (x as { metadata?: { name?: string } }).metadata?.name ?? '';
     const nameKey = (x: unknown) => (x as { metadata?: { name?: string } }).metadata?.name ?? '';
     this.pods = new ListWatchStream<unknown, InfraPod>({
       ...common,
@@ -127,7 +128,10 @@ export class InfraWatcher {
 
   private fail(error: unknown): void {
     if (this.stopped) return;
-    this.o.log?.warn({ clusterId: this.cluster.clusterId, err: errorText(error).slice(0, 200) }, 'infrastructure watch stopped; the next page open starts it again');
+    this.o.log?.warn(
+      { clusterId: this.cluster.clusterId, err: errorText(error).slice(0, 200) },
+      'infrastructure watch stopped; the next page open starts it again',
+    );
     this.stop();
   }
 
@@ -175,10 +179,15 @@ export class InfraWatcher {
     if (!resync && !pods.length && !podsRemoved.length && !workloads.length && !workloadsRemoved.length && !missing) return;
     this.counters.batches++;
     this.o.bus?.publish('infra.changed', {
-      clusterId: this.cluster.clusterId, namespace: this.namespace,
-      pods: resync ? [] : pods, podsRemoved: resync ? [] : podsRemoved,
-      workloads: resync ? [] : workloads, workloadsRemoved: resync ? [] : workloadsRemoved,
-      missing, resync, at: new Date().toISOString(),
+      clusterId: this.cluster.clusterId,
+      namespace: this.namespace,
+      pods: resync ? [] : pods,
+      podsRemoved: resync ? [] : podsRemoved,
+      workloads: resync ? [] : workloads,
+      workloadsRemoved: resync ? [] : workloadsRemoved,
+      missing,
+      resync,
+      at: new Date().toISOString(),
     });
   }
 
@@ -186,18 +195,25 @@ export class InfraWatcher {
   missing(): InfraWorkload[] {
     const have = this.workloads.rows;
     const out: InfraWorkload[] = [];
-    for (const name of ['backend', 'frontend'] as const) if (!have.has(name)) out.push(missingRow(name, name, null, null, 'the platform needs it'));
+    for (const name of ['backend', 'frontend'] as const)
+      if (!have.has(name)) out.push(missingRow(name, name, null, null, 'the platform needs it'));
     const expectShared = new Set<string>();
     const pools = new Map<string, string[]>();
     for (const shard of this.configs.rows.values()) {
       for (const [slug, e] of shard) {
-        if (e.login === 'dedicated' && !have.has(`login-worker-${slug}`)) out.push(missingRow(`login-worker-${slug}`, 'login-dedicated', slug, null, `tenant ${slug} is configured for a dedicated login worker`));
+        if (e.login === 'dedicated' && !have.has(`login-worker-${slug}`))
+          out.push(
+            missingRow(`login-worker-${slug}`, 'login-dedicated', slug, null, `tenant ${slug} is configured for a dedicated login worker`),
+          );
         if (e.login === 'shared') expectShared.add(slug);
         if (e.pool) pools.set(e.pool, [...(pools.get(e.pool) ?? []), slug]);
       }
     }
-    if (expectShared.size && !have.has('login-worker-shared')) out.push(missingRow('login-worker-shared', 'login-shared', null, null, `${expectShared.size} tenants use the shared login worker`));
-    for (const [pool, slugs] of pools) if (!have.has(`agent-pool-${pool}`)) out.push(missingRow(`agent-pool-${pool}`, 'agent-pool', null, pool, `${slugs.length} tenants send tasks to pool ${pool}`));
+    if (expectShared.size && !have.has('login-worker-shared'))
+      out.push(missingRow('login-worker-shared', 'login-shared', null, null, `${expectShared.size} tenants use the shared login worker`));
+    for (const [pool, slugs] of pools)
+      if (!have.has(`agent-pool-${pool}`))
+        out.push(missingRow(`agent-pool-${pool}`, 'agent-pool', null, pool, `${slugs.length} tenants send tasks to pool ${pool}`));
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -261,9 +277,24 @@ export class InfraService {
   /** PostgreSQL status from the admin connection: a handful of catalog queries, none per tenant database. */
   async database(cluster: ClusterRuntime): Promise<DatabaseStatus> {
     const at = new Date().toISOString();
-    const empty = { version: null, startedAt: null, uptimeSeconds: null, connections: null, databases: [], totalBytes: null, longestTransaction: null, replication: { role: 'primary' as const, replicas: [] } };
+    const empty = {
+      version: null,
+      startedAt: null,
+      uptimeSeconds: null,
+      connections: null,
+      databases: [],
+      totalBytes: null,
+      longestTransaction: null,
+      replication: { role: 'primary' as const, replicas: [] },
+    };
     const pg = await cluster.postgres();
-    if (!pg) return { reachable: false, error: `The profile of "${cluster.contextName}" has no database connection. Set it under Clusters → Profile.`, ...empty, at };
+    if (!pg)
+      return {
+        reachable: false,
+        error: `The profile of "${cluster.contextName}" has no database connection. Set it under Clusters → Profile.`,
+        ...empty,
+        at,
+      };
     try {
       const [info] = await pg.query<{ version: string; started: Date; uptime: string; used: string; max: string; standby: boolean }>(
         `SELECT current_setting('server_version') AS version, pg_postmaster_start_time() AS started,
@@ -301,7 +332,10 @@ export class InfraService {
         databases: sizes.slice(0, 20).map((s) => ({ name: s.name, bytes: Number(s.bytes) })),
         totalBytes: sizes.reduce((n, s) => n + Number(s.bytes), 0),
         longestTransaction: longest ? { seconds: Number(longest.seconds), database: longest.database, state: longest.state } : null,
-        replication: { role: info?.standby ? 'standby' : 'primary', replicas: replicas.map((r) => ({ name: r.name, state: r.state, lagBytes: r.lag === null ? null : Number(r.lag) })) },
+        replication: {
+          role: info?.standby ? 'standby' : 'primary',
+          replicas: replicas.map((r) => ({ name: r.name, state: r.state, lagBytes: r.lag === null ? null : Number(r.lag) })),
+        },
         at,
       };
     } catch (error) {

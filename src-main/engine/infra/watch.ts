@@ -67,7 +67,11 @@ export class ListWatchStream<O, R> {
     let cont: string | undefined;
     do {
       this.d.counters.lists++;
-      const page = await this.d.list({ limit: this.d.pageSize ?? 500, labelSelector: this.d.labelSelector, ...(cont ? { _continue: cont } : {}) });
+      const page = await this.d.list({
+        limit: this.d.pageSize ?? 500,
+        labelSelector: this.d.labelSelector,
+        ...(cont ? { _continue: cont } : {}),
+      });
       for (const o of page.items) fresh.set(this.d.key(o), this.d.row(o));
       cont = page.metadata?._continue || undefined;
       this.rv = page.metadata?.resourceVersion ?? this.rv;
@@ -85,7 +89,12 @@ export class ListWatchStream<O, R> {
     if (this.stopped) return;
     this.d.counters.watches++;
     let gone = false;
-    const query = { resourceVersion: this.rv, allowWatchBookmarks: true, labelSelector: this.d.labelSelector, timeoutSeconds: BOOKMARK_TIMEOUT_SECONDS };
+    const query = {
+      resourceVersion: this.rv,
+      allowWatchBookmarks: true,
+      labelSelector: this.d.labelSelector,
+      timeoutSeconds: BOOKMARK_TIMEOUT_SECONDS,
+    };
     this.d.watch
       .watch(
         this.d.path,
@@ -193,7 +202,11 @@ interface PodLike {
     phase?: string;
     startTime?: unknown;
     conditions?: { type?: string; status?: string; reason?: string; message?: string }[];
-    containerStatuses?: { ready?: boolean; restartCount?: number; state?: { waiting?: { reason?: string }; terminated?: { reason?: string } } }[];
+    containerStatuses?: {
+      ready?: boolean;
+      restartCount?: number;
+      state?: { waiting?: { reason?: string }; terminated?: { reason?: string } };
+    }[];
   };
 }
 
@@ -249,7 +262,8 @@ export function deploymentHealth(d: DeploymentLike): { health: Health; message: 
   const conditions = s.conditions ?? [];
   const progressing = conditions.find((c) => c.type === 'Progressing');
   const failure = conditions.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
-  if (progressing?.reason === 'ProgressDeadlineExceeded') return { health: 'Degraded', message: progressing.message ?? 'progress deadline exceeded' };
+  if (progressing?.reason === 'ProgressDeadlineExceeded')
+    return { health: 'Degraded', message: progressing.message ?? 'progress deadline exceeded' };
   if (failure) return { health: 'Degraded', message: failure.message ?? failure.reason ?? 'replica failure' };
   if (desired === 0) return { health: 'Suspended', message: 'scaled to 0' };
   const observed = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
@@ -282,7 +296,22 @@ export function workloadRow(d: DeploymentLike): InfraWorkload {
 }
 
 export function missingRow(name: string, group: InfraGroup, tenant: string | null, pool: string | null, why: string): InfraWorkload {
-  return { name, group, tenant, pool, desired: 0, updated: 0, ready: 0, available: 0, version: null, image: null, health: 'Missing', message: why, paused: false };
+  return {
+    name,
+    group,
+    tenant,
+    pool,
+    desired: 0,
+    updated: 0,
+    ready: 0,
+    available: 0,
+    version: null,
+    image: null,
+    health: 'Missing',
+    message: why,
+    paused: false,
+  };
 }
 
-export const watchFailure = (error: unknown, resource: string, namespace: string) => kubeError(error, { verb: 'watch', resource, namespace });
+export const watchFailure = (error: unknown, resource: string, namespace: string) =>
+  kubeError(error, { verb: 'watch', resource, namespace });

@@ -72,11 +72,17 @@ export class LicenseCache {
   constructor(private readonly db: Sqlite) {}
 
   get(clusterId: string): CachedLicense | null {
-    const row = this.db.prepare('SELECT jws, allocations, history, synced_at, dev_harness FROM license_cache WHERE cluster_id = ?').get(clusterId) as
-      | { jws: string | null; allocations: string; history: string; synced_at: string; dev_harness: number }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT jws, allocations, history, synced_at, dev_harness FROM license_cache WHERE cluster_id = ?')
+      .get(clusterId) as { jws: string | null; allocations: string; history: string; synced_at: string; dev_harness: number } | undefined;
     if (!row) return null;
-    return { jws: row.jws, allocations: JSON.parse(row.allocations), history: JSON.parse(row.history), syncedAt: row.synced_at, devHarness: row.dev_harness === 1 };
+    return {
+      jws: row.jws,
+      allocations: JSON.parse(row.allocations),
+      history: JSON.parse(row.history),
+      syncedAt: row.synced_at,
+      devHarness: row.dev_harness === 1,
+    };
   }
 
   /** `devHarness` undefined keeps what was recorded. */
@@ -87,13 +93,20 @@ export class LicenseCache {
          ON CONFLICT(cluster_id) DO UPDATE SET jws = excluded.jws, allocations = excluded.allocations, history = excluded.history, synced_at = excluded.synced_at,
            dev_harness = COALESCE(?, license_cache.dev_harness)`,
       )
-      .run(clusterId, value.jws, JSON.stringify(value.allocations), JSON.stringify(value.history), new Date().toISOString(), devFlag(value.devHarness), devFlag(value.devHarness));
+      .run(
+        clusterId,
+        value.jws,
+        JSON.stringify(value.allocations),
+        JSON.stringify(value.history),
+        new Date().toISOString(),
+        devFlag(value.devHarness),
+        devFlag(value.devHarness),
+      );
   }
 
   revocations(): { jws: string; seq: number; importedAt: string } | null {
     const row = this.db.prepare('SELECT jws, seq, imported_at FROM license_revocations WHERE id = 1').get() as
-      | { jws: string; seq: number; imported_at: string }
-      | undefined;
+      { jws: string; seq: number; imported_at: string } | undefined;
     return row ? { jws: row.jws, seq: row.seq, importedAt: row.imported_at } : null;
   }
 
@@ -120,7 +133,9 @@ export class LicenseCache {
 
   setItem(opId: string, slug: string, status: ItemStatus, error: string | null = null, cap?: number): void {
     this.db
-      .prepare('UPDATE license_fanout_items SET status = ?, error = ?, user_cap = COALESCE(?, user_cap), updated_at = ? WHERE op_id = ? AND slug = ?')
+      .prepare(
+        'UPDATE license_fanout_items SET status = ?, error = ?, user_cap = COALESCE(?, user_cap), updated_at = ? WHERE op_id = ? AND slug = ?',
+      )
       .run(status, error, cap ?? null, new Date().toISOString(), opId, slug);
   }
 
@@ -141,23 +156,27 @@ export class LicenseCache {
   }
 
   lastOp(clusterId: string): FanoutOp | null {
-    const row = this.db.prepare('SELECT * FROM license_fanout_ops WHERE cluster_id = ? ORDER BY started_at DESC, rowid DESC LIMIT 1').get(clusterId) as
-      | Record<string, unknown>
-      | undefined;
+    const row = this.db
+      .prepare('SELECT * FROM license_fanout_ops WHERE cluster_id = ? ORDER BY started_at DESC, rowid DESC LIMIT 1')
+      .get(clusterId) as Record<string, unknown> | undefined;
     return row ? rowToOp(row) : null;
   }
 
   items(opId: string): { slug: string; cap: number; status: ItemStatus; error: string | null }[] {
-    return (this.db.prepare('SELECT slug, user_cap, status, error FROM license_fanout_items WHERE op_id = ? ORDER BY slug').all(opId) as {
-      slug: string;
-      user_cap: number;
-      status: ItemStatus;
-      error: string | null;
-    }[]).map((r) => ({ slug: r.slug, cap: r.user_cap, status: r.status, error: r.error }));
+    return (
+      this.db.prepare('SELECT slug, user_cap, status, error FROM license_fanout_items WHERE op_id = ? ORDER BY slug').all(opId) as {
+        slug: string;
+        user_cap: number;
+        status: ItemStatus;
+        error: string | null;
+      }[]
+    ).map((r) => ({ slug: r.slug, cap: r.user_cap, status: r.status, error: r.error }));
   }
 
   rememberNonce(nonce: string, clusterId: string, lid: string | null): void {
-    this.db.prepare('INSERT INTO license_renewal_requests (nonce, cluster_id, lid, created_at) VALUES (?, ?, ?, ?)').run(nonce, clusterId, lid, new Date().toISOString());
+    this.db
+      .prepare('INSERT INTO license_renewal_requests (nonce, cluster_id, lid, created_at) VALUES (?, ?, ?, ?)')
+      .run(nonce, clusterId, lid, new Date().toISOString());
   }
 
   knowsNonce(nonce: string): boolean {

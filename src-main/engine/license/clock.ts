@@ -31,7 +31,8 @@ export class TrustedTime {
   ) {}
 
   witness(): TimeWitness | null {
-    const row = this.db.prepare('SELECT seen_at, source FROM license_time_witness WHERE id = 1').get() as { seen_at: number; source: string } | undefined;
+    const row = this.db.prepare('SELECT seen_at, source FROM license_time_witness WHERE id = 1').get() as
+      { seen_at: number; source: string } | undefined;
     return row ? { seenAt: row.seen_at, source: row.source } : null;
   }
 

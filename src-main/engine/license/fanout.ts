@@ -72,7 +72,9 @@ export async function runFanout(
       cache.setItem(op.id, item.slug, 'running', null, item.cap);
       progress(item.slug, 'running');
       try {
-        const exists = item.unchanged ? true : await targets.writeLicense(item.slug, { jws: item.jws, userCap: item.cap }, item.resourceVersion);
+        const exists = item.unchanged
+          ? true
+          : await targets.writeLicense(item.slug, { jws: item.jws, userCap: item.cap }, item.resourceVersion);
         completed++;
         if (exists) {
           written++;
@@ -94,6 +96,10 @@ export async function runFanout(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, desired.length)) }, worker));
   const status = failed.length === 0 ? 'done' : 'partial';
   cache.finishOp(op.id, status);
-  progress('*', failed.length === 0 ? 'done' : 'failed', failed.length === 0 ? 'all tenants updated' : `${failed.length} tenant(s) failed; resume to retry them`);
+  progress(
+    '*',
+    failed.length === 0 ? 'done' : 'failed',
+    failed.length === 0 ? 'all tenants updated' : `${failed.length} tenant(s) failed; resume to retry them`,
+  );
   return { operationId: op.id, kind: op.kind, status, total, written, skipped, failed };
 }

@@ -27,9 +27,7 @@ export function publicOf(jwk: JWK): JWK {
 
 async function sign(payload: unknown, header: Record<string, unknown>, privateJwk: JWK): Promise<string> {
   const key = await importJWK(privateJwk, ALG);
-  return new CompactSign(encoder.encode(JSON.stringify(payload)))
-    .setProtectedHeader({ alg: ALG, ...header })
-    .sign(key);
+  return new CompactSign(encoder.encode(JSON.stringify(payload))).setProtectedHeader({ alg: ALG, ...header }).sign(key);
 }
 
 /** The root vouches for an issuing key for [nbf, exp]; licenses must be issued inside that window. */
@@ -54,7 +52,10 @@ export async function issueRevocations(signer: JWK, claims: RevocationClaims, ce
 }
 
 /** Defaults a vendor fills in when issuing; every field can be overridden. */
-export function defaultClaims(overrides: Partial<LicenseClaims> & { customer: string }, now = Math.floor(Date.now() / 1000)): LicenseClaims {
+export function defaultClaims(
+  overrides: Partial<LicenseClaims> & { customer: string },
+  now = Math.floor(Date.now() / 1000),
+): LicenseClaims {
   return {
     lid: overrides.lid ?? `lic-${crypto.randomUUID()}`,
     iat: now,

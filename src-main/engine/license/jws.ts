@@ -40,7 +40,11 @@ export function jsonDepth(text: string, stopAt = MAX_JSON_DEPTH + 1): number {
 export function toText(input: string | Uint8Array, what = 'license'): string {
   const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
   if (size > MAX_LICENSE_BYTES) {
-    throw invalid('TOO_LARGE', `The ${what} is ${size} bytes; a valid one is under ${MAX_LICENSE_BYTES / 1024} KiB. Check that you picked the right file.`, { size });
+    throw invalid(
+      'TOO_LARGE',
+      `The ${what} is ${size} bytes; a valid one is under ${MAX_LICENSE_BYTES / 1024} KiB. Check that you picked the right file.`,
+      { size },
+    );
   }
   if (typeof input === 'string') return input;
   try {
@@ -51,7 +55,8 @@ export function toText(input: string | Uint8Array, what = 'license'): string {
 }
 
 function decodeJsonSegment(segment: string, part: 'header' | 'payload', what: string): Record<string, unknown> {
-  if (!B64URL.test(segment)) throw invalid('MALFORMED', `The ${what} ${part} contains characters that are not base64url; the text was altered or is not a ${what}.`);
+  if (!B64URL.test(segment))
+    throw invalid('MALFORMED', `The ${what} ${part} contains characters that are not base64url; the text was altered or is not a ${what}.`);
   let text: string;
   try {
     text = utf8.decode(base64url.decode(segment));
@@ -99,12 +104,19 @@ export function decodeCompact(text: string, expectedTyp: string, what = 'license
     throw invalid('ALG_NONE', `The ${what} is unsigned (alg "none"). Only ${ALG} (Ed25519) signatures are accepted.`);
   }
   if (header.alg !== ALG) {
-    throw invalid('ALG_NOT_ALLOWED', `The ${what} uses algorithm ${JSON.stringify(String(header.alg)).slice(0, 40)}; only ${ALG} (Ed25519) is accepted.`, {
-      alg: String(header.alg).slice(0, 40),
-    });
+    throw invalid(
+      'ALG_NOT_ALLOWED',
+      `The ${what} uses algorithm ${JSON.stringify(String(header.alg)).slice(0, 40)}; only ${ALG} (Ed25519) is accepted.`,
+      {
+        alg: String(header.alg).slice(0, 40),
+      },
+    );
   }
   if (header.typ !== expectedTyp) {
-    throw invalid('WRONG_TYPE', `This is not a ${what} (type ${JSON.stringify(String(header.typ)).slice(0, 60)}, expected "${expectedTyp}").`);
+    throw invalid(
+      'WRONG_TYPE',
+      `This is not a ${what} (type ${JSON.stringify(String(header.typ)).slice(0, 60)}, expected "${expectedTyp}").`,
+    );
   }
   if (!B64URL.test(s)) throw invalid('MALFORMED', `The ${what} signature contains characters that are not base64url.`);
   const sigLength = Math.floor((s.length * 3) / 4);

@@ -4,7 +4,14 @@ import { DEV_HARNESS_LABEL, isLoopbackServer, kubeError, kubeStatusCode, MANAGED
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import { TENANT_LABEL, tenantSecretName } from '../tenants';
 import { parseHttpDate } from './clock';
-import { emptyRecord, type LicenseCluster, type LicenseRecord, type LicenseStore, type TenantLicenseState, type TenantTargets } from './ports';
+import {
+  emptyRecord,
+  type LicenseCluster,
+  type LicenseRecord,
+  type LicenseStore,
+  type TenantLicenseState,
+  type TenantTargets,
+} from './ports';
 
 export const LICENSE_SECRET = 'gatehouse-license';
 export { DEV_HARNESS_LABEL, isLoopbackServer } from '../../adapters/kube';
@@ -51,12 +58,17 @@ function stateFromSecret(secret: V1Secret): TenantLicenseState | null {
   const jws = unb64(secret.data?.[TENANT_KEYS.jws]);
   const cap = unb64(secret.data?.[TENANT_KEYS.cap]);
   const rv = secret.metadata?.resourceVersion;
-  return { slug, licenseSha: jws ? sha256(jws) : null, userCap: cap !== undefined && cap !== '' ? Number(cap) : null, ...(rv ? { resourceVersion: rv } : {}) };
+  return {
+    slug,
+    licenseSha: jws ? sha256(jws) : null,
+    userCap: cap !== undefined && cap !== '' ? Number(cap) : null,
+    ...(rv ? { resourceVersion: rv } : {}),
+  };
 }
 
 function headerValue(headers: unknown, name: string): string | null {
   if (!headers || typeof headers !== 'object') return null;
-  if (typeof (headers as { get?: unknown }).get === 'function') return ((headers as { get(n: string): string | null }).get(name)) ?? null;
+  if (typeof (headers as { get?: unknown }).get === 'function') return (headers as { get(n: string): string | null }).get(name) ?? null;
   const entry = Object.entries(headers as Record<string, unknown>).find(([k]) => k.toLowerCase() === name);
   return typeof entry?.[1] === 'string' ? entry[1] : null;
 }

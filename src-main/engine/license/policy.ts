@@ -61,9 +61,16 @@ export function checkAllocations(allocations: Record<string, number>, licenseUse
   if (knownSlugs) {
     const unknown = Object.keys(allocations).filter((s) => !knownSlugs.has(s));
     if (unknown.length > 0) {
-      throw new ContractError('VALIDATION', `No tenant named ${unknown.slice(0, 5).map((s) => `"${s}"`).join(', ')}. Refresh the tenant list and try again.`, {
-        unknown,
-      });
+      throw new ContractError(
+        'VALIDATION',
+        `No tenant named ${unknown
+          .slice(0, 5)
+          .map((s) => `"${s}"`)
+          .join(', ')}. Refresh the tenant list and try again.`,
+        {
+          unknown,
+        },
+      );
     }
   }
   const sum = Object.values(allocations).reduce((a, b) => a + b, 0);

@@ -31,7 +31,11 @@ export interface RenewalRequestPayload {
   console_version: string;
 }
 
-export async function signRenewalRequest(secrets: SecretStore, payload: Omit<RenewalRequestPayload, 'nonce' | 'iat'>, now = Math.floor(Date.now() / 1000)) {
+export async function signRenewalRequest(
+  secrets: SecretStore,
+  payload: Omit<RenewalRequestPayload, 'nonce' | 'iat'>,
+  now = Math.floor(Date.now() / 1000),
+) {
   const key = await installationKey(secrets);
   const publicJwk = { kty: key.kty, crv: key.crv, x: key.x };
   const nonce = randomBytes(18).toString('base64url');
@@ -64,13 +68,20 @@ export async function fetchRenewal(
     });
   } catch (error) {
     const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
-    throw new ContractError('UNAVAILABLE', `Cannot reach the renewal server ${new URL(url).host} (${reason}). If this site is air-gapped, export a renewal request file instead.`);
+    throw new ContractError(
+      'UNAVAILABLE',
+      `Cannot reach the renewal server ${new URL(url).host} (${reason}). If this site is air-gapped, export a renewal request file instead.`,
+    );
   }
   if (!response.ok) {
-    throw new ContractError('UNAVAILABLE', `The renewal server answered ${response.status}. Try again later or use an exported renewal request.`);
+    throw new ContractError(
+      'UNAVAILABLE',
+      `The renewal server answered ${response.status}. Try again later or use an exported renewal request.`,
+    );
   }
   const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > MAX_LICENSE_BYTES) throw new ContractError('LICENSE_INVALID', 'The renewal server sent more than 64 KiB; refused.', { reason: 'TOO_LARGE' });
+  if (declared > MAX_LICENSE_BYTES)
+    throw new ContractError('LICENSE_INVALID', 'The renewal server sent more than 64 KiB; refused.', { reason: 'TOO_LARGE' });
   const body = new Uint8Array(await response.arrayBuffer());
   return { body, serverTime: parseHttpDate(response.headers.get('date')) };
 }

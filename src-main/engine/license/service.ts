@@ -10,7 +10,17 @@ import { FREE_TIER, type LicenseClaims, type RevocationClaims } from './format';
 import { invalid, LicenseInvalid } from './jws';
 import { sha256 } from './kube-targets';
 import { checkAllocations, effectiveCaps, licenseState, usageWarning, type StateInfo } from './policy';
-import { emptyRecord, unknownUsage, type HistoryAction, type HistoryEntry, type LicenseCluster, type LicenseRecord, type SecretStore, type TenantLicenseState, type UsageProvider } from './ports';
+import {
+  emptyRecord,
+  unknownUsage,
+  type HistoryAction,
+  type HistoryEntry,
+  type LicenseCluster,
+  type LicenseRecord,
+  type SecretStore,
+  type TenantLicenseState,
+  type UsageProvider,
+} from './ports';
 import { clusterFingerprint, fetchRenewal, signRenewalRequest } from './renewal';
 import { mapLimit } from '../core/limit';
 import { buildStatus } from './status';
@@ -56,7 +66,8 @@ const NOT_HARNESS =
   'this cluster is not the local development harness (its kube-system namespace lacks the label gatehouse.io/dev-harness=true, or its API server is not on this machine)';
 
 type Input = { content: string; encoding: 'text' | 'base64' };
-const toBytes = ({ content, encoding }: Input): string | Uint8Array => (encoding === 'base64' ? new Uint8Array(Buffer.from(content, 'base64')) : content);
+const toBytes = ({ content, encoding }: Input): string | Uint8Array =>
+  encoding === 'base64' ? new Uint8Array(Buffer.from(content, 'base64')) : content;
 const iso = (s: number) => new Date(s * 1000).toISOString();
 
 /** Claims of a license already verified once (cache, export); never used to grant anything. */
@@ -150,7 +161,13 @@ export class LicenseService {
   ): Promise<{ verified: VerifiedLicense | null; invalid: { reason: string; message: string } | null; error?: LicenseInvalid }> {
     if (!loaded.record.jws) return { verified: null, invalid: null };
     try {
-      const verified = await verifyLicense(loaded.record.jws, { roots: loaded.roots, clusterUid: loaded.clusterUid, revocations: loaded.revocations, allowExpired: true, now });
+      const verified = await verifyLicense(loaded.record.jws, {
+        roots: loaded.roots,
+        clusterUid: loaded.clusterUid,
+        revocations: loaded.revocations,
+        allowExpired: true,
+        now,
+      });
       this.time.observe(verified.claims.iat, `license ${verified.claims.lid}, issued by the vendor`);
       return { verified, invalid: null };
     } catch (error) {
@@ -181,9 +198,18 @@ export class LicenseService {
   }
 
   /** What every tenant should carry now: the license and its cap, or the free tier. */
-  private desired(tenants: TenantLicenseState[], record: LicenseRecord, verified: VerifiedLicense | null, info: StateInfo): DesiredTenant[] {
+  private desired(
+    tenants: TenantLicenseState[],
+    record: LicenseRecord,
+    verified: VerifiedLicense | null,
+    info: StateInfo,
+  ): DesiredTenant[] {
     const licensed = verified && !info.freeTier ? verified : null;
-    const caps = effectiveCaps(tenants.map((t) => t.slug), record.allocations, licensed ? licensed.claims.limits.users : null);
+    const caps = effectiveCaps(
+      tenants.map((t) => t.slug),
+      record.allocations,
+      licensed ? licensed.claims.limits.users : null,
+    );
     return tenants.map((t) => {
       const jws = licensed ? licensed.jws : null;
       const cap = caps.get(t.slug) ?? FREE_TIER.usersPerTenant;
@@ -206,10 +232,19 @@ export class LicenseService {
     // with a wrong clock nobody can tell what the tenants should carry: none is shown as lagging
     const desired = clockProblem ? [] : this.desired(tenants, loaded.record, verified, info);
     return buildStatus({
-      verified, info, invalid: bad, tenants, desired, record: loaded.record,
-      lastFanout: this.cache.lastOp(loaded.cluster.clusterId), revocations: this.cache.revocations(),
-      developmentMode: this.deps.developmentMode, trustsTestKeys: loaded.roots.includesTestKeys,
-      source: 'cluster', syncedAt: new Date(this.clock() * 1000).toISOString(), clusterUid: loaded.clusterUid,
+      verified,
+      info,
+      invalid: bad,
+      tenants,
+      desired,
+      record: loaded.record,
+      lastFanout: this.cache.lastOp(loaded.cluster.clusterId),
+      revocations: this.cache.revocations(),
+      developmentMode: this.deps.developmentMode,
+      trustsTestKeys: loaded.roots.includesTestKeys,
+      source: 'cluster',
+      syncedAt: new Date(this.clock() * 1000).toISOString(),
+      clusterUid: loaded.clusterUid,
     });
   }
 
@@ -226,10 +261,19 @@ export class LicenseService {
     const { now, verified, invalid: bad } = await this.judge({ record, clusterUid: bound, revocations, roots });
     const info = licenseState(verified?.claims ?? null, now, bad !== null);
     return buildStatus({
-      verified, info, invalid: bad, tenants: null, desired: [], record,
-      lastFanout: this.cache.lastOp(cluster.clusterId), revocations: this.cache.revocations(),
-      developmentMode: this.deps.developmentMode, trustsTestKeys: roots.includesTestKeys,
-      source: 'cache', syncedAt: cached.syncedAt, clusterUid: verified?.claims.cluster_uid ?? null,
+      verified,
+      info,
+      invalid: bad,
+      tenants: null,
+      desired: [],
+      record,
+      lastFanout: this.cache.lastOp(cluster.clusterId),
+      revocations: this.cache.revocations(),
+      developmentMode: this.deps.developmentMode,
+      trustsTestKeys: roots.includesTestKeys,
+      source: 'cache',
+      syncedAt: cached.syncedAt,
+      clusterUid: verified?.claims.cluster_uid ?? null,
     });
   }
 
@@ -246,10 +290,23 @@ export class LicenseService {
 
   // ---------------------------------------------------------------- activation & fan-out
 
-  private entry(action: HistoryAction, actor: string, claims: LicenseClaims | null, operationId: string | null, note?: string): HistoryEntry {
+  private entry(
+    action: HistoryAction,
+    actor: string,
+    claims: LicenseClaims | null,
+    operationId: string | null,
+    note?: string,
+  ): HistoryEntry {
     return {
-      at: new Date(this.clock() * 1000).toISOString(), action, actor, lid: claims?.lid ?? null, customer: claims?.customer ?? null,
-      tier: claims?.tier ?? null, exp: claims ? iso(claims.exp) : null, operationId, ...(note ? { note } : {}),
+      at: new Date(this.clock() * 1000).toISOString(),
+      action,
+      actor,
+      lid: claims?.lid ?? null,
+      customer: claims?.customer ?? null,
+      tier: claims?.tier ?? null,
+      exp: claims ? iso(claims.exp) : null,
+      operationId,
+      ...(note ? { note } : {}),
     };
   }
 
@@ -261,12 +318,23 @@ export class LicenseService {
    */
   private async install(
     bytes: string | Uint8Array,
-    opts: { actor: string; action: HistoryAction; allocations?: Record<string, number>; replacement?: { nonce?: string }; confirmReplace?: string },
+    opts: {
+      actor: string;
+      action: HistoryAction;
+      allocations?: Record<string, number>;
+      replacement?: { nonce?: string };
+      confirmReplace?: string;
+    },
   ) {
     const loaded = await this.load();
     // a wrong clock (witness, or behind the active license's iat) stops here: the replacement rules need the truth
     const { now, verified: current } = await this.judgeForChange(loaded);
-    const verified = await verifyLicense(bytes, { roots: loaded.roots, clusterUid: loaded.clusterUid, revocations: loaded.revocations, now });
+    const verified = await verifyLicense(bytes, {
+      roots: loaded.roots,
+      clusterUid: loaded.clusterUid,
+      revocations: loaded.revocations,
+      now,
+    });
     this.time.observe(verified.claims.iat, `license ${verified.claims.lid}, issued by the vendor`);
     let note: string | undefined;
     if (opts.replacement) this.checkReplacement(current?.claims ?? null, verified.claims, opts.replacement.nonce);
@@ -288,21 +356,36 @@ export class LicenseService {
     }));
     this.cache.put(loaded.cluster.clusterId, { jws: record.jws, allocations: record.allocations, history: record.history });
     const info = licenseState(verified.claims, now);
-    const fanout = await this.fanout(loaded.cluster, operationId, opts.action, verified.claims.lid, this.desired(tenants, record, verified, info));
+    const fanout = await this.fanout(
+      loaded.cluster,
+      operationId,
+      opts.action,
+      verified.claims.lid,
+      this.desired(tenants, record, verified, info),
+    );
     return { status: await this.status(), fanout, previous: current?.claims ?? null };
   }
 
   private checkReplacement(current: LicenseClaims | null, next: LicenseClaims, nonce?: string) {
     if (next.renewal_nonce !== undefined && next.renewal_nonce !== nonce && !this.cache.knowsNonce(next.renewal_nonce)) {
-      throw invalid('NONCE_MISMATCH', 'This renewed license answers a renewal request this console did not export. Import the answer to your own request.');
+      throw invalid(
+        'NONCE_MISMATCH',
+        'This renewed license answers a renewal request this console did not export. Import the answer to your own request.',
+      );
     }
     if (!current) return;
     const problem = replacementProblem(current, next);
     if (problem === 'OTHER_CUSTOMER') {
-      throw invalid('OTHER_CUSTOMER', `The renewed license is for "${next.customer}", not "${current.customer}". Refused; contact the vendor.`);
+      throw invalid(
+        'OTHER_CUSTOMER',
+        `The renewed license is for "${next.customer}", not "${current.customer}". Refused; contact the vendor.`,
+      );
     }
     if (problem === 'OLDER_THAN_CURRENT') {
-      throw invalid('OLDER_THAN_CURRENT', `The license offered (issued ${iso(next.iat)}, expires ${iso(next.exp)}) is not newer than the active one (issued ${iso(current.iat)}, expires ${iso(current.exp)}). Refused.`);
+      throw invalid(
+        'OLDER_THAN_CURRENT',
+        `The license offered (issued ${iso(next.iat)}, expires ${iso(next.exp)}) is not newer than the active one (issued ${iso(current.iat)}, expires ${iso(current.exp)}). Refused.`,
+      );
     }
   }
 
@@ -322,18 +405,29 @@ export class LicenseService {
         ? `This license is for "${n.customer}", but the active license (${c.lid}) is for "${c.customer}".`
         : `This license (issued ${iso(n.iat)}, expires ${iso(n.exp)}) is not newer than the active one (${c.lid}, issued ${iso(c.iat)}, expires ${iso(c.exp)}): activating it is a downgrade.`;
     if (typed !== n.lid) {
-      throw new ContractError('CONFIRMATION_REQUIRED', `${what} To replace the active license anyway, type the new license's id, "${n.lid}", to confirm.`, {
-        field: 'confirmReplace',
-        expected: n.lid,
-        reason: problem,
-        current: { lid: c.lid, customer: c.customer, issuedAt: iso(c.iat), expiresAt: iso(c.exp) },
-        offered: { lid: n.lid, customer: n.customer, issuedAt: iso(n.iat), expiresAt: iso(n.exp) },
-      });
+      throw new ContractError(
+        'CONFIRMATION_REQUIRED',
+        `${what} To replace the active license anyway, type the new license's id, "${n.lid}", to confirm.`,
+        {
+          field: 'confirmReplace',
+          expected: n.lid,
+          reason: problem,
+          current: { lid: c.lid, customer: c.customer, issuedAt: iso(c.iat), expiresAt: iso(c.exp) },
+          offered: { lid: n.lid, customer: n.customer, issuedAt: iso(n.iat), expiresAt: iso(n.exp) },
+        },
+      );
     }
     return problem === 'OTHER_CUSTOMER' ? `confirmed: replaces ${c.customer}'s license ${c.lid}` : `confirmed downgrade from ${c.lid}`;
   }
 
-  private fanout(cluster: LicenseCluster, id: string, kind: string, lid: string | null, desired: DesiredTenant[], resume = false): Promise<FanoutResult> {
+  private fanout(
+    cluster: LicenseCluster,
+    id: string,
+    kind: string,
+    lid: string | null,
+    desired: DesiredTenant[],
+    resume = false,
+  ): Promise<FanoutResult> {
     return runFanout(
       { cache: this.cache, bus: this.deps.bus, targets: cluster.targets, concurrency: this.deps.concurrency ?? 8 },
       { id, clusterId: cluster.clusterId, kind, lid },
@@ -358,10 +452,17 @@ export class LicenseService {
     const shown = verified?.claims.customer ?? null;
     if (!loaded.record.jws) throw new ContractError('NOT_FOUND', 'No license is active on this cluster; there is nothing to clear.');
     if (shown !== null && customer !== shown) {
-      throw new ContractError('CONFIRMATION_REQUIRED', `Type the licensed customer's name, "${shown}", exactly to clear the license.`, { field: 'customer' });
+      throw new ContractError('CONFIRMATION_REQUIRED', `Type the licensed customer's name, "${shown}", exactly to clear the license.`, {
+        field: 'customer',
+      });
     }
     const operationId = randomUUID();
-    const record = await loaded.cluster.store.update((rec) => ({ ...rec, jws: null, allocations: {}, history: [...rec.history, this.entry('clear', actor, verified?.claims ?? null, operationId)] }));
+    const record = await loaded.cluster.store.update((rec) => ({
+      ...rec,
+      jws: null,
+      allocations: {},
+      history: [...rec.history, this.entry('clear', actor, verified?.claims ?? null, operationId)],
+    }));
     this.cache.put(loaded.cluster.clusterId, { jws: null, allocations: {}, history: record.history });
     const tenants = await loaded.cluster.targets.list();
     const desired = this.desired(tenants, record, null, licenseState(null, this.clock()));
@@ -378,8 +479,20 @@ export class LicenseService {
     const desired = this.desired(tenants, loaded.record, verified, info);
     const open = this.cache.unfinishedOp(loaded.cluster.clusterId);
     if (open) {
-      const notDone = new Set(this.cache.items(open.id).filter((i) => i.status !== 'done' && i.status !== 'skipped').map((i) => i.slug));
-      return this.fanout(loaded.cluster, open.id, open.kind, open.lid, desired.filter((d) => notDone.has(d.slug)), true);
+      const notDone = new Set(
+        this.cache
+          .items(open.id)
+          .filter((i) => i.status !== 'done' && i.status !== 'skipped')
+          .map((i) => i.slug),
+      );
+      return this.fanout(
+        loaded.cluster,
+        open.id,
+        open.kind,
+        open.lid,
+        desired.filter((d) => notDone.has(d.slug)),
+        true,
+      );
     }
     const lagging = desired.filter((d) => !d.unchanged);
     return this.fanout(loaded.cluster, randomUUID(), 'reconcile', verified?.claims.lid ?? null, lagging);
@@ -416,7 +529,10 @@ export class LicenseService {
     const { now, verified, invalid: bad } = await this.judgeForChange(loaded);
     const info = licenseState(verified?.claims ?? null, now, bad !== null);
     if (!verified || info.freeTier) {
-      throw new ContractError('VALIDATION', 'Per-tenant caps need an active license; in the free tier every tenant has the fixed free cap. Activate a license first.');
+      throw new ContractError(
+        'VALIDATION',
+        'Per-tenant caps need an active license; in the free tier every tenant has the fixed free cap. Activate a license first.',
+      );
     }
     const tenants = await loaded.cluster.targets.list();
     const known = new Set(tenants.map((t) => t.slug));
@@ -430,10 +546,19 @@ export class LicenseService {
     const record = await loaded.cluster.store.update((rec) => ({
       ...rec,
       allocations: next,
-      history: [...rec.history, this.entry('allocations', actor, verified.claims, operationId, `${Object.keys(changes).length} tenant cap(s) changed`)],
+      history: [
+        ...rec.history,
+        this.entry('allocations', actor, verified.claims, operationId, `${Object.keys(changes).length} tenant cap(s) changed`),
+      ],
     }));
     this.cache.put(loaded.cluster.clusterId, { jws: record.jws, allocations: record.allocations, history: record.history });
-    const fanout = await this.fanout(loaded.cluster, operationId, 'allocations', verified.claims.lid, this.desired(tenants, record, verified, info));
+    const fanout = await this.fanout(
+      loaded.cluster,
+      operationId,
+      'allocations',
+      verified.claims.lid,
+      this.desired(tenants, record, verified, info),
+    );
     return { allocations: await this.allocations({ ...loaded, record }), fanout };
   }
 
@@ -460,13 +585,17 @@ export class LicenseService {
     }
     const claims = jws ? unverifiedClaims(jws) : null;
     const knownUsers = perTenant.every((t) => t.users !== null) ? perTenant.reduce((s, t) => s + (t.users ?? 0), 0) : null;
-    const request = await signRenewalRequest(this.deps.secrets, {
-      lid: claims?.lid ?? null,
-      customer: claims?.customer ?? null,
-      cluster_fingerprint: clusterFingerprint(clusterUid ?? claims?.cluster_uid ?? null),
-      usage: { tenants: perTenant.length, users: knownUsers, per_tenant: perTenant },
-      console_version: this.deps.consoleVersion ?? '0.0.0',
-    }, this.clock());
+    const request = await signRenewalRequest(
+      this.deps.secrets,
+      {
+        lid: claims?.lid ?? null,
+        customer: claims?.customer ?? null,
+        cluster_fingerprint: clusterFingerprint(clusterUid ?? claims?.cluster_uid ?? null),
+        usage: { tenants: perTenant.length, users: knownUsers, per_tenant: perTenant },
+        console_version: this.deps.consoleVersion ?? '0.0.0',
+      },
+      this.clock(),
+    );
     this.cache.rememberNonce(request.nonce, clusterId, claims?.lid ?? null);
     const stamp = new Date(this.clock() * 1000).toISOString().slice(0, 10);
     return { fileName: `gatehouse-renewal-${claims?.lid ?? 'unlicensed'}-${stamp}.jws`, content: request.jws, nonce: request.nonce };
@@ -481,7 +610,10 @@ export class LicenseService {
     const { verified } = await this.judgeForChange(loaded);
     const url = verified?.claims.renewal_url;
     if (!verified || !url) {
-      throw new ContractError('VALIDATION', 'The active license has no renewal URL. Export a renewal request and send it to the vendor instead.');
+      throw new ContractError(
+        'VALIDATION',
+        'The active license has no renewal URL. Export a renewal request and send it to the vendor instead.',
+      );
     }
     const request = await this.exportRenewalRequest();
     const { body, serverTime } = await fetchRenewal(url, request.content, this.deps.fetch);
@@ -500,9 +632,22 @@ export class LicenseService {
     await loaded.cluster.store.update((rec) => ({
       ...rec,
       revocations: list.jws,
-      history: [...rec.history, this.entry('revocations', actor, verified?.claims ?? null, null, `list #${list.claims.seq}${currentLicenseRevoked ? ': the active license is revoked' : ''}`)],
+      history: [
+        ...rec.history,
+        this.entry(
+          'revocations',
+          actor,
+          verified?.claims ?? null,
+          null,
+          `list #${list.claims.seq}${currentLicenseRevoked ? ': the active license is revoked' : ''}`,
+        ),
+      ],
     }));
-    return { seq: list.claims.seq, revokedLicenses: list.claims.revoked_lids.length, revokedKeys: list.claims.revoked_kids.length, currentLicenseRevoked };
+    return {
+      seq: list.claims.seq,
+      revokedLicenses: list.claims.revoked_lids.length,
+      revokedKeys: list.claims.revoked_kids.length,
+      currentLicenseRevoked,
+    };
   }
 }
-

@@ -38,7 +38,10 @@ function decodePart(segment: string | undefined): unknown {
 
 function signerFromArgs(values: Record<string, unknown>): { key: JWK; cert: string | undefined } {
   if (values.test) {
-    return { key: readJwk(path.join(TEST_DIR(), 'test-issuer.private.jwk.json')), cert: fs.readFileSync(path.join(TEST_DIR(), 'test-issuer.cert.jws'), 'utf8').trim() };
+    return {
+      key: readJwk(path.join(TEST_DIR(), 'test-issuer.private.jwk.json')),
+      cert: fs.readFileSync(path.join(TEST_DIR(), 'test-issuer.cert.jws'), 'utf8').trim(),
+    };
   }
   if (typeof values.key !== 'string') throw new Error('pass --key ISSUER.private.jwk.json (and --cert) or --test');
   return { key: readJwk(values.key), cert: typeof values.cert === 'string' ? fs.readFileSync(values.cert, 'utf8').trim() : undefined };
@@ -127,21 +130,26 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
         },
         iat,
       );
-      if (values.tenants || values.users) claims.limits = { tenants: Number(values.tenants ?? claims.limits.tenants), users: Number(values.users ?? claims.limits.users) };
+      if (values.tenants || values.users)
+        claims.limits = { tenants: Number(values.tenants ?? claims.limits.tenants), users: Number(values.users ?? claims.limits.users) };
       if (values['after-grace']) claims.expiry_strategy.after_grace = values['after-grace'] === 'freeze' ? 'freeze' : 'free-tier';
       // consoles stop trusting an issuing key when its certificate ends, grace included
       const certExp = (decodePart(cert.split('.')[1]) as { exp?: number }).exp;
       const graceEnd = claims.exp + claims.grace_days * 86400;
       if (typeof certExp === 'number' && graceEnd > certExp) {
-        throw new Error(`the issuing key's certificate ends ${new Date(certExp * 1000).toISOString()}, before this license's grace does (${new Date(graceEnd * 1000).toISOString()}); certify a new issuing key or shorten the license`);
+        throw new Error(
+          `the issuing key's certificate ends ${new Date(certExp * 1000).toISOString()}, before this license's grace does (${new Date(graceEnd * 1000).toISOString()}); certify a new issuing key or shorten the license`,
+        );
       }
       output(await issueLicense(key, cert, claims), values.out);
       return 0;
     }
     case 'revoke': {
       const seq = Number(values.seq);
-      if (!values.seq || !Number.isSafeInteger(seq) || seq < 0) throw new Error('revoke needs --seq N: the seq of the list in force plus one');
-      if (seq > MAX_REVOCATION_SEQ_JUMP) console.error(`note: consoles without a list accept a first list only up to #${MAX_REVOCATION_SEQ_JUMP}`);
+      if (!values.seq || !Number.isSafeInteger(seq) || seq < 0)
+        throw new Error('revoke needs --seq N: the seq of the list in force plus one');
+      if (seq > MAX_REVOCATION_SEQ_JUMP)
+        console.error(`note: consoles without a list accept a first list only up to #${MAX_REVOCATION_SEQ_JUMP}`);
       const { key, cert } = signerFromArgs(values);
       const jws = await issueRevocations(key, { iat: now, seq, revoked_lids: values.lid ?? [], revoked_kids: values.kid ?? [] }, cert);
       output(jws, values.out);
@@ -153,7 +161,10 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       const parts = fs.readFileSync(file, 'utf8').trim().split('.');
       const header = decodePart(parts[0]) as Record<string, unknown>;
       const certParts = typeof header[CERT_HEADER] === 'string' ? (header[CERT_HEADER] as string).split('.') : null;
-      const shown = { ...header, [CERT_HEADER]: certParts ? { header: decodePart(certParts[0]), payload: decodePart(certParts[1]) } : header[CERT_HEADER] };
+      const shown = {
+        ...header,
+        [CERT_HEADER]: certParts ? { header: decodePart(certParts[0]), payload: decodePart(certParts[1]) } : header[CERT_HEADER],
+      };
       console.log(JSON.stringify({ header: shown, payload: decodePart(parts[1]), note: 'not verified; use `verify`' }, null, 2));
       return 0;
     }

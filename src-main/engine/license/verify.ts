@@ -61,7 +61,10 @@ function refusedTestRoot(kid: unknown, roots: TrustedRoots, what: string): Licen
  */
 export async function verifyIssuerCert(cert: unknown, roots: TrustedRoots, what = 'license', now = nowSeconds()) {
   if (typeof cert !== 'string' || cert.length === 0) {
-    throw invalid('CERT_MISSING', `The ${what} does not carry its issuing key's certificate (header "${CERT_HEADER}"); it was not issued by the vendor's tooling.`);
+    throw invalid(
+      'CERT_MISSING',
+      `The ${what} does not carry its issuing key's certificate (header "${CERT_HEADER}"); it was not issued by the vendor's tooling.`,
+    );
   }
   let decoded;
   try {
@@ -85,7 +88,10 @@ export async function verifyIssuerCert(cert: unknown, roots: TrustedRoots, what 
     );
   }
   await checkSignature(decoded.compact, root.jwk, () =>
-    invalid('CERT_INVALID', `The ${what}'s issuing-key certificate does not carry a valid signature of root key "${root.kid}"; it is forged or altered.`),
+    invalid(
+      'CERT_INVALID',
+      `The ${what}'s issuing-key certificate does not carry a valid signature of root key "${root.kid}"; it is forged or altered.`,
+    ),
   );
   const claims = IssuerCertClaims.safeParse(decoded.payload);
   if (!claims.success) throw invalid('CERT_INVALID', `The ${what}'s issuing-key certificate lacks required fields.`);
@@ -123,18 +129,30 @@ export async function verifyLicense(input: string | Uint8Array, options: VerifyO
   }
   const { claims: cert, root } = await verifyIssuerCert(decoded.header[CERT_HEADER], options.roots, 'license', now);
   if (cert.sub !== kid) {
-    throw invalid('UNKNOWN_KID', `The license names issuing key "${kid.slice(0, 80)}" but carries the certificate of "${cert.sub}".`, { kid: kid.slice(0, 80) });
+    throw invalid('UNKNOWN_KID', `The license names issuing key "${kid.slice(0, 80)}" but carries the certificate of "${cert.sub}".`, {
+      kid: kid.slice(0, 80),
+    });
   }
   if (options.revocations?.revoked_kids.includes(kid)) {
-    throw invalid('REVOKED', `The vendor revoked issuing key "${kid}"; licenses it signed are no longer accepted. Ask the vendor for a reissued license.`, { kid });
+    throw invalid(
+      'REVOKED',
+      `The vendor revoked issuing key "${kid}"; licenses it signed are no longer accepted. Ask the vendor for a reissued license.`,
+      { kid },
+    );
   }
   await checkSignature(decoded.compact, cert.jwk as JWK, () =>
-    invalid('SIGNATURE_INVALID', 'The license signature does not match its content: it was altered after issue, or forged. Ask the vendor for a fresh copy.'),
+    invalid(
+      'SIGNATURE_INVALID',
+      'The license signature does not match its content: it was altered after issue, or forged. Ask the vendor for a fresh copy.',
+    ),
   );
   const parsed = LicenseClaims.safeParse(decoded.payload);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw invalid('CLAIMS_INVALID', `The license is signed but its claims are invalid (${first ? `${first.path.join('.') || 'claims'}: ${first.message}` : 'unknown'}).`);
+    throw invalid(
+      'CLAIMS_INVALID',
+      `The license is signed but its claims are invalid (${first ? `${first.path.join('.') || 'claims'}: ${first.message}` : 'unknown'}).`,
+    );
   }
   const claims = parsed.data;
   // a signed iat is a floor on the real time: a license "issued in the future" means this clock is behind
@@ -146,21 +164,30 @@ export async function verifyLicense(input: string | Uint8Array, options: VerifyO
     );
   }
   if (claims.iat < cert.nbf - tol || claims.iat > cert.exp + tol) {
-    throw invalid('CERT_INVALID', `The license was issued (${iso(claims.iat)}) outside the validity of issuing key "${kid}" (${iso(cert.nbf)} – ${iso(cert.exp)}).`);
+    throw invalid(
+      'CERT_INVALID',
+      `The license was issued (${iso(claims.iat)}) outside the validity of issuing key "${kid}" (${iso(cert.nbf)} – ${iso(cert.exp)}).`,
+    );
   }
   if (claims.nbf > now + tol) {
-    throw invalid('NOT_YET_VALID', `The license is not valid before ${iso(claims.nbf)}. Check this workstation's clock, or activate it on or after that date.`, {
-      nbf: iso(claims.nbf),
-    });
+    throw invalid(
+      'NOT_YET_VALID',
+      `The license is not valid before ${iso(claims.nbf)}. Check this workstation's clock, or activate it on or after that date.`,
+      {
+        nbf: iso(claims.nbf),
+      },
+    );
   }
   if (!options.allowExpired && claims.exp + tol < now) {
-    throw invalid('EXPIRED', `The license expired on ${iso(claims.exp)}. Activate a renewed license (Renew, or ask the vendor).`, { exp: iso(claims.exp) });
+    throw invalid('EXPIRED', `The license expired on ${iso(claims.exp)}. Activate a renewed license (Renew, or ask the vendor).`, {
+      exp: iso(claims.exp),
+    });
   }
   if (claims.cluster_uid !== undefined && claims.cluster_uid !== options.clusterUid) {
     throw invalid(
       'CLUSTER_MISMATCH',
       options.clusterUid === null
-        ? 'The license is bound to a cluster, and this cluster\'s identity (kube-system namespace UID) could not be read. Grant `get namespaces` and retry.'
+        ? "The license is bound to a cluster, and this cluster's identity (kube-system namespace UID) could not be read. Grant `get namespaces` and retry."
         : `The license is bound to another cluster (kube-system UID ${claims.cluster_uid}); this cluster is ${options.clusterUid}. Ask the vendor for a license bound to this cluster.`,
       { licenseCluster: claims.cluster_uid, thisCluster: options.clusterUid },
     );
@@ -187,7 +214,8 @@ export async function verifyRevocations(input: string | Uint8Array, roots: Trust
   const what = 'revocation list';
   const decoded = decodeCompact(toText(input, what), REVOCATIONS_TYP, what);
   const kid = decoded.header.kid;
-  if (typeof kid !== 'string' || kid.length === 0) throw invalid('UNKNOWN_KID', 'The revocation list does not name the key that signed it ("kid").');
+  if (typeof kid !== 'string' || kid.length === 0)
+    throw invalid('UNKNOWN_KID', 'The revocation list does not name the key that signed it ("kid").');
   const root = roots.roots.get(kid);
   let signer: JWK;
   let kind: 'root' | 'issuer';
@@ -198,11 +226,17 @@ export async function verifyRevocations(input: string | Uint8Array, roots: Trust
     const refused = decoded.header[CERT_HEADER] === undefined ? refusedTestRoot(kid, roots, what) : null;
     if (refused) throw refused;
     const { claims: cert } = await verifyIssuerCert(decoded.header[CERT_HEADER], roots, what, now);
-    if (cert.sub !== kid) throw invalid('UNKNOWN_KID', `The revocation list names key ${JSON.stringify(kid).slice(0, 80)}, which is neither a trusted root nor its certified issuing key.`);
+    if (cert.sub !== kid)
+      throw invalid(
+        'UNKNOWN_KID',
+        `The revocation list names key ${JSON.stringify(kid).slice(0, 80)}, which is neither a trusted root nor its certified issuing key.`,
+      );
     signer = cert.jwk as JWK;
     kind = 'issuer';
   }
-  await checkSignature(decoded.compact, signer, () => invalid('SIGNATURE_INVALID', 'The revocation list signature does not match its content: it was altered or forged.'));
+  await checkSignature(decoded.compact, signer, () =>
+    invalid('SIGNATURE_INVALID', 'The revocation list signature does not match its content: it was altered or forged.'),
+  );
   const parsed = RevocationClaims.safeParse(decoded.payload);
   if (!parsed.success) throw invalid('CLAIMS_INVALID', 'The revocation list is signed but its content is not a revocation list.');
   return { jws: decoded.compact, claims: parsed.data, signer: { kind, kid } };
@@ -218,7 +252,11 @@ export function checkRevocationSuccessor(current: RevocationClaims | null, next:
   const { claims, signer } = next;
   const base = current?.seq ?? 0;
   if (current && claims.seq <= current.seq) {
-    throw invalid('OLDER_THAN_CURRENT', `This revocation list (#${claims.seq}) is not newer than the one in force (#${current.seq}). Refused.`, { seq: claims.seq, current: current.seq });
+    throw invalid(
+      'OLDER_THAN_CURRENT',
+      `This revocation list (#${claims.seq}) is not newer than the one in force (#${current.seq}). Refused.`,
+      { seq: claims.seq, current: current.seq },
+    );
   }
   if (claims.seq - base > MAX_REVOCATION_SEQ_JUMP) {
     throw invalid(

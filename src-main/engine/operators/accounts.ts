@@ -98,7 +98,9 @@ export class LocalAccounts {
   find(username: string): AccountRow | null {
     return (
       (this.db
-        .prepare(`SELECT ${ACCOUNT_COLUMNS} FROM operators_accounts a LEFT JOIN operators_signin_failures f USING (username) WHERE a.username = ?`)
+        .prepare(
+          `SELECT ${ACCOUNT_COLUMNS} FROM operators_accounts a LEFT JOIN operators_signin_failures f USING (username) WHERE a.username = ?`,
+        )
         .get(username) as AccountRow | undefined) ?? null
     );
   }
@@ -111,7 +113,9 @@ export class LocalAccounts {
 
   list(): AccountRow[] {
     return this.db
-      .prepare(`SELECT ${ACCOUNT_COLUMNS} FROM operators_accounts a LEFT JOIN operators_signin_failures f USING (username) ORDER BY a.username`)
+      .prepare(
+        `SELECT ${ACCOUNT_COLUMNS} FROM operators_accounts a LEFT JOIN operators_signin_failures f USING (username) ORDER BY a.username`,
+      )
       .all() as AccountRow[];
   }
 
@@ -151,8 +155,9 @@ export class LocalAccounts {
   private charge(username: string, now: number): { lockedUntil: string | null; waitMs: number; failures: number; locksNow: string | null } {
     return this.db.transaction(() => {
       this.db.prepare('DELETE FROM operators_signin_failures WHERE last_failed_at < ?').run(iso(now - FAILURE_WINDOW_MS));
-      const row = this.db.prepare('SELECT failed_attempts, last_failed_at, locked_until FROM operators_signin_failures WHERE username = ?').get(username) as
-        { failed_attempts: number; last_failed_at: string; locked_until: string | null } | undefined;
+      const row = this.db
+        .prepare('SELECT failed_attempts, last_failed_at, locked_until FROM operators_signin_failures WHERE username = ?')
+        .get(username) as { failed_attempts: number; last_failed_at: string; locked_until: string | null } | undefined;
       const failures = row?.failed_attempts ?? 0;
       const lockedUntil = row?.locked_until && Date.parse(row.locked_until) > now ? row.locked_until : null;
       const waitMs = !lockedUntil && row ? Date.parse(row.last_failed_at) + backoffMs(failures) - now : 0;
@@ -171,13 +176,32 @@ export class LocalAccounts {
 
   /** Checks a password with backoff, lockout and the console-wide rate; returns the account on success. */
   async authenticate(username: string, password: string): Promise<AccountRow> {
+    const signedIn = await this.throttled(username, username, async () => {
+      // The same argon2id verification whether or not the name exists.
+      const row = this.find(username);
+      const ok = (await argon2.verify(row?.password_hash ?? UNKNOWN_USER_HASH, password).catch(() => false)) && row !== null;
+      if (!ok) return null;
+      this.db.prepare('UPDATE operators_accounts SET last_sign_in_at = ? WHERE username = ?').run(iso(this.now()), username);
+      // deleted while its password was being checked: a wrong answer like any other
+      return this.find(username);
+    });
+    // read again: a success has just cleared the failure count
+    return this.find(username) ?? signedIn;
+  }
+
+  /**
+   * Backoff, lockout and the console-wide rate around one password check, counted under `key`
+   * (a local username, or `member:<cluster>:<username>` for cluster members). `verify` must do
+   * the same work whether or not the name exists and answers null for a wrong password.
+   */
+  async throttled<T>(key: string, label: string, verify: () => Promise<T | null>): Promise<T> {
     const wrong = new ContractError('UNAUTHENTICATED', 'Wrong username or password.');
     const now = this.now();
-    const gate = this.charge(username, now);
+    const gate = this.charge(key, now);
     if (gate.lockedUntil) {
       throw new ContractError(
         'UNAUTHENTICATED',
-        `The account "${username}" is locked after ${gate.failures - 1} failed sign-ins until ${gate.lockedUntil}. Wait, or ask an admin to unlock it.`,
+        `The account "${label}" is locked after ${gate.failures - 1} failed sign-ins until ${gate.lockedUntil}. Wait, or ask an admin to unlock it.`,
         { reason: 'locked', lockedUntil: gate.lockedUntil },
       );
     }
@@ -195,25 +219,36 @@ export class LocalAccounts {
         { reason: 'rate-limited', retryAfterMs },
       );
     }
-    // The same argon2id verification whether or not the name exists.
-    const row = this.find(username);
-    const ok = (await argon2.verify(row?.password_hash ?? UNKNOWN_USER_HASH, password).catch(() => false)) && row !== null;
-    if (!ok) {
+    const result = await verify();
+    if (result === null) {
       if (gate.locksNow) {
-        throw new ContractError('UNAUTHENTICATED', `Wrong username or password. The account is now locked until ${gate.locksNow}; an admin can unlock it.`, {
-          reason: 'locked',
-          lockedUntil: gate.locksNow,
-        });
+        throw new ContractError(
+          'UNAUTHENTICATED',
+          `Wrong username or password. The account is now locked until ${gate.locksNow}; an admin can unlock it.`,
+          {
+            reason: 'locked',
+            lockedUntil: gate.locksNow,
+          },
+        );
       }
       throw wrong;
     }
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM operators_signin_failures WHERE username = ?').run(username);
-      this.db.prepare('UPDATE operators_accounts SET last_sign_in_at = ? WHERE username = ?').run(iso(now), username);
-    })();
-    const signedIn = this.find(username);
-    if (!signedIn) throw wrong; // deleted while its password was being checked
-    return signedIn;
+    this.clearFailures(key);
+    return result;
+  }
+
+  /** The throttle state of a key (members: `member:<cluster>:<username>`), or null when it has no failure. */
+  failures(key: string): { failedAttempts: number; lockedUntil: string | null } | null {
+    const row = this.db
+      .prepare('SELECT failed_attempts, locked_until FROM operators_signin_failures WHERE username = ? AND last_failed_at >= ?')
+      .get(key, iso(this.now() - FAILURE_WINDOW_MS)) as { failed_attempts: number; locked_until: string | null } | undefined;
+    if (!row) return null;
+    const locked = row.locked_until && Date.parse(row.locked_until) > this.now() ? row.locked_until : null;
+    return { failedAttempts: row.failed_attempts, lockedUntil: locked };
+  }
+
+  clearFailures(key: string): void {
+    this.db.prepare('DELETE FROM operators_signin_failures WHERE username = ?').run(key);
   }
 
   async changePassword(username: string, current: string, next: string): Promise<void> {

@@ -10,7 +10,13 @@ export interface OidcProfileConfig {
   clientId: string;
   scopes: string[];
   groupsClaim: string;
-  roleMapping: { admin: string[]; operator: string[]; viewer: string[] };
+  roleMapping: {
+    admin: string[];
+    operator: string[];
+    viewer: string[];
+    /** Groups granting a role on some tenants only; absent in settings saved before scoped roles. */
+    tenants?: { group: string; role: 'operator' | 'admin'; tenants: string[] }[];
+  };
 }
 
 export interface OidcTokens {
@@ -25,6 +31,25 @@ export interface OidcResult {
   operator: OperatorIdentity;
   tokens: OidcTokens;
   profile: string;
+  /** The provider's identity of the person: what an invitation links to a member. */
+  issuer: string;
+  subject: string;
+  email: string | null;
+  /** The groups mapped to a role. False: only a linked member (or an invitation link) may use this result. */
+  mapped: boolean;
+  groups: string[];
+}
+
+/** What a browser sign-in is for: signing this window in, or linking the identity to an invitation. */
+export type OidcPurpose = 'sign-in' | 'link';
+
+/** The refusal for an identity whose groups give no role (and that is linked to no member). */
+export function unmappedGroups(profile: string, groups: string[]): ContractError {
+  return new ContractError(
+    'FORBIDDEN',
+    `Your groups (${groups.join(', ') || 'none'}) map to no Gatehouse role in profile "${profile}", and your identity is linked to no member of this cluster. Ask an admin to map one of them, or to invite you.`,
+    { groups },
+  );
 }
 
 export interface OidcOptions {
@@ -42,6 +67,21 @@ export function roleFromGroups(groups: string[], mapping: OidcProfileConfig['rol
   return null;
 }
 
+/** The tenant grants the token's groups carry (scoped roles), merged per role. */
+export function grantsFromGroups(
+  groups: string[],
+  mapping: OidcProfileConfig['roleMapping'],
+): { role: 'operator' | 'admin'; tenants: string[] }[] {
+  const byRole = new Map<'operator' | 'admin', Set<string>>();
+  for (const m of mapping.tenants ?? []) {
+    if (!groups.includes(m.group)) continue;
+    const set = byRole.get(m.role) ?? new Set<string>();
+    for (const t of m.tenants) set.add(t);
+    byRole.set(m.role, set);
+  }
+  return [...byRole].map(([role, tenants]) => ({ role, tenants: [...tenants].sort() }));
+}
+
 const isLoopbackHost = (u: URL) => ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
 
 interface Flow {
@@ -54,6 +94,7 @@ interface Flow {
   verifier: string;
   state: string;
   nonce: string;
+  purpose: OidcPurpose;
   expiresAt: number;
   done: Promise<OidcResult>;
   settle: { resolve(r: OidcResult): void; reject(e: unknown): void };
@@ -119,7 +160,7 @@ export class OidcSignIn {
     }
   }
 
-  async begin(connectionId: string, cfg: OidcProfileConfig, clientSecret: string | null) {
+  async begin(connectionId: string, cfg: OidcProfileConfig, clientSecret: string | null, purpose: OidcPurpose = 'sign-in') {
     const config = await this.discover(cfg, clientSecret);
     const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
@@ -153,6 +194,7 @@ export class OidcSignIn {
       verifier,
       state,
       nonce,
+      purpose,
       expiresAt: Date.now() + timeoutMs,
       done,
       settle,
@@ -191,12 +233,15 @@ export class OidcSignIn {
         expectedNonce: flow.nonce,
         idTokenExpected: true,
       });
-      const result = await this.toResult(flow.cfg, flow.config, tokens);
+      // Unmapped groups are decided by the console: a member linked to this identity still signs in.
+      const result = await this.toResult(flow.cfg, flow.config, tokens, undefined, true);
       page(
         res,
         200,
-        'Signed in to Gatehouse',
-        `You are signed in as ${result.operator.displayName} (${result.operator.role}). You can close this tab.`,
+        flow.purpose === 'link' ? 'Identity confirmed' : 'Signed in to Gatehouse',
+        flow.purpose === 'link' || !result.mapped
+          ? `The provider confirmed you as ${result.operator.displayName}. Return to Gatehouse to finish; you can close this tab.`
+          : `You are signed in as ${result.operator.displayName} (${result.operator.role}). You can close this tab.`,
       );
       this.finish(flow, result);
     } catch (error) {
@@ -211,6 +256,7 @@ export class OidcSignIn {
     config: client.Configuration,
     tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
     previous?: OperatorIdentity,
+    allowUnmapped = false,
   ): Promise<OidcResult> {
     const claims = tokens.claims();
     if (!claims && !previous) throw new ContractError('UNAUTHENTICATED', 'The provider returned no ID token.');
@@ -226,16 +272,15 @@ export class OidcSignIn {
     const groups = profile[cfg.groupsClaim];
     const list = Array.isArray(groups) ? groups.map(String) : typeof groups === 'string' ? [groups] : [];
     // The groups decide. Only a refresh that brought no ID token and no userinfo keeps the role it had.
-    const role = groups === undefined && previous && !claims ? previous.role : roleFromGroups(list, cfg.roleMapping);
-    if (!role) {
-      throw new ContractError(
-        'FORBIDDEN',
-        `Your groups (${list.join(', ') || 'none'}) map to no Gatehouse role in profile "${cfg.profile}". Ask an admin to map one of them.`,
-        {
-          groups: list,
-        },
-      );
-    }
+    const keep = groups === undefined && previous !== undefined && !claims;
+    const globalRole = keep ? (previous.globalRole === false ? null : previous.role) : roleFromGroups(list, cfg.roleMapping);
+    const grants = keep ? (previous.grants ?? []) : grantsFromGroups(list, cfg.roleMapping);
+    const mapped = globalRole !== null || grants.length > 0;
+    if (!mapped && !allowUnmapped) throw unmappedGroups(cfg.profile, list);
+    // Only tenant grants: nominally viewer, limited to those tenants (ipc/tenant-scope.ts).
+    // Unmapped: no global role and no grant; the result is only ever used through a linked member.
+    const role: Role = globalRole ?? 'viewer';
+    const scope = grants.length > 0 || !mapped ? { grants, ...(globalRole ? {} : { globalRole: false }) } : {};
     const sub = claims?.sub ?? previousSub!;
     const name = (profile.name ?? profile.preferred_username ?? profile.email ?? previous?.displayName ?? sub) as string;
     const expiresIn = tokens.expiresIn();
@@ -247,7 +292,12 @@ export class OidcSignIn {
         : null;
     return {
       profile: cfg.profile,
-      operator: { id: `oidc:${new URL(cfg.issuer).host}:${sub}`, displayName: String(name), role, via: 'oidc' },
+      issuer: cfg.issuer,
+      subject: sub,
+      email: typeof profile.email === 'string' ? profile.email : null,
+      mapped,
+      groups: list,
+      operator: { id: `oidc:${new URL(cfg.issuer).host}:${sub}`, displayName: String(name), role, via: 'oidc', ...scope },
       tokens: {
         idToken: tokens.id_token ?? null,
         refreshToken: tokens.refresh_token ?? null,
@@ -268,10 +318,16 @@ export class OidcSignIn {
   }
 
   /** Waits for the browser to come back; only the connection that began the flow may finish it. */
-  async complete(connectionId: string, flowId: string, timeoutMs: number): Promise<OidcResult> {
+  async complete(connectionId: string, flowId: string, timeoutMs: number, purpose: OidcPurpose = 'sign-in'): Promise<OidcResult> {
     const flow = this.flows.get(flowId);
     if (!flow || flow.connectionId !== connectionId)
       throw new ContractError('NOT_FOUND', 'No sign-in in progress with that id. Start again.');
+    // A flow started to link an invitation never signs a window in, and the other way round.
+    if (flow.purpose !== purpose)
+      throw new ContractError(
+        'VALIDATION',
+        `That browser sign-in was started for ${flow.purpose === 'link' ? 'an invitation' : 'signing in'}. Start again.`,
+      );
     let timer: NodeJS.Timeout | undefined;
     const wait = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -295,7 +351,8 @@ export class OidcSignIn {
     const config = await this.discover(cfg, clientSecret);
     try {
       const tokens = await client.refreshTokenGrant(config, refreshToken);
-      return await this.toResult(cfg, config, tokens, previous);
+      // a linked member's role comes from the member record, not the groups
+      return await this.toResult(cfg, config, tokens, previous, previous.member !== undefined);
     } catch (error) {
       throw refused(error, 'refresh');
     }

@@ -2,7 +2,7 @@ import { ContractError, type OperatorIdentity, type Role } from '../../../src-sh
 import type { Sqlite } from '../../adapters/sqlite';
 import type { SecretStore } from '../secrets-store';
 import { accountView, LocalAccounts, SIGN_IN_RATE, type AccountRow } from './accounts';
-import { OidcSignIn, type OidcOptions, type OidcProfileConfig, type OidcTokens } from './oidc';
+import { OidcSignIn, unmappedGroups, type OidcOptions, type OidcProfileConfig, type OidcPurpose, type OidcTokens } from './oidc';
 import { PASSWORD_POLICY_TEXT } from './password-policy';
 import type { Session, SessionRegistry } from './sessions';
 
@@ -27,6 +27,8 @@ const localIdentity = (r: AccountRow): OperatorIdentity => ({
   displayName: r.display_name,
   role: r.role,
   via: 'local-account',
+  // a workstation account, not a member of any cluster: the air-gapped recovery path
+  ...(r.role === 'admin' ? { breakGlass: true } : {}),
 });
 
 /** Sign-in (local accounts, OIDC), first-run setup and roles. */
@@ -144,7 +146,12 @@ export class OperatorsService {
   }
 
   async oidcView(cfg: OidcProfileConfig) {
-    return { ...cfg, hasClientSecret: (await this.o.secrets.get(clientSecretKey(cfg.profile))) !== null };
+    return {
+      ...cfg,
+      // settings saved before tenant-scoped groups existed have none
+      roleMapping: { ...cfg.roleMapping, tenants: cfg.roleMapping.tenants ?? [] },
+      hasClientSecret: (await this.o.secrets.get(clientSecretKey(cfg.profile))) !== null,
+    };
   }
 
   async configureOidc(input: OidcProfileConfig & { clientSecret?: string }) {
@@ -180,25 +187,52 @@ export class OperatorsService {
     return cfg;
   }
 
-  async oidcBegin(connectionId: string, profile: string | undefined, clusterId: string | null) {
+  async oidcBegin(connectionId: string, profile: string | undefined, clusterId: string | null, purpose: OidcPurpose = 'sign-in') {
     const cfg = this.requireProfile(profile, clusterId);
-    return this.oidc.begin(connectionId, cfg, await this.o.secrets.get(clientSecretKey(cfg.profile)));
+    return this.oidc.begin(connectionId, cfg, await this.o.secrets.get(clientSecretKey(cfg.profile)), purpose);
   }
 
-  async oidcComplete(connectionId: string, flowId: string, timeoutMs: number) {
+  /**
+   * Finishes a browser sign-in. `linked` looks the provider identity up among the members of the
+   * window's cluster: a linked member signs in as that member (its role and grants from the member
+   * record); anyone else gets the role their groups map to, or is refused.
+   */
+  async oidcComplete(
+    connectionId: string,
+    flowId: string,
+    timeoutMs: number,
+    linked?: (issuer: string, subject: string) => Promise<OperatorIdentity | null>,
+  ) {
     const result = await this.oidc.complete(connectionId, flowId, timeoutMs);
-    const key = tokenKey(result.profile, result.operator.id);
+    const member = linked ? await linked(result.issuer, result.subject) : null;
+    if (!member && !result.mapped) throw unmappedGroups(result.profile, result.groups);
+    const operator = member ?? result.operator;
+    const key = tokenKey(result.profile, operator.id);
     await this.o.secrets.set(key, JSON.stringify(result.tokens));
-    this.o.sessions.signIn(connectionId, result.operator, {
+    this.o.sessions.signIn(connectionId, operator, {
       oidc: { profile: result.profile, tokenKey: key, expiresAt: result.tokens.expiresAt },
     });
+    return { operator, expiresAt: result.tokens.expiresAt };
+  }
+
+  /** A test sign-in: the identity the provider and mapping give, nothing signed in or stored (the tokens are dropped). */
+  async oidcTest(connectionId: string, flowId: string, timeoutMs: number) {
+    const result = await this.oidc.complete(connectionId, flowId, timeoutMs);
+    if (!result.mapped) throw unmappedGroups(result.profile, result.groups);
     return { operator: result.operator, expiresAt: result.tokens.expiresAt };
+  }
+
+  /** The provider identity of a flow begun with purpose "link" (an invitation being accepted); nothing signed in or stored. */
+  async oidcLinkIdentity(connectionId: string, flowId: string, timeoutMs: number) {
+    const result = await this.oidc.complete(connectionId, flowId, timeoutMs, 'link');
+    return { issuer: result.issuer, subject: result.subject, displayName: result.operator.displayName, email: result.email };
   }
 
   /** New tokens, groups re-read; the session then lasts until the new ID token expires. */
   async oidcRefresh(connectionId: string) {
     const session = this.o.sessions.session(connectionId);
-    if (!session?.extra.oidc) throw new ContractError('UNAUTHENTICATED', 'This window is not signed in with OIDC (or its session has ended). Sign in again.');
+    if (!session?.extra.oidc)
+      throw new ContractError('UNAUTHENTICATED', 'This window is not signed in with OIDC (or its session has ended). Sign in again.');
     const { profile, tokenKey: key } = session.extra.oidc;
     const cfg = this.requireProfile(profile, null);
     const saved = await this.o.secrets.get(key);
@@ -218,8 +252,10 @@ export class OperatorsService {
         idToken: result.tokens.idToken ?? tokens.idToken,
       };
       await this.o.secrets.set(key, JSON.stringify(next));
-      this.o.sessions.signIn(connectionId, result.operator, { oidc: { profile, tokenKey: key, expiresAt: next.expiresAt } });
-      return { operator: result.operator, expiresAt: next.expiresAt, previousRole: session.operator.role };
+      // A linked member stays that member: its role follows the member record (re-read at every command).
+      const operator = session.operator.member ? session.operator : result.operator;
+      this.o.sessions.signIn(connectionId, operator, { oidc: { profile, tokenKey: key, expiresAt: next.expiresAt } });
+      return { operator, expiresAt: next.expiresAt, previousRole: session.operator.role };
     } catch (error) {
       // A refused refresh ends the session: the provider no longer vouches for this operator.
       this.o.sessions.signOut(connectionId);

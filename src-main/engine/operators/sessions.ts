@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { OperatorIdentity } from '../../../src-shared/contract';
 
@@ -13,7 +14,12 @@ export interface SessionExtra {
 export interface Session {
   operator: OperatorIdentity;
   extra: SessionExtra;
+  /** When this connection signed in. */
+  since: string;
 }
+
+/** How a session is named outside the engine (the Operators page): a digest, never the connection id. */
+export const sessionDigest = (connectionId: string): string => createHash('sha256').update(connectionId).digest('hex').slice(0, 16);
 
 /**
  * Who is calling on each connection (an Electron window, a browser-mode socket).
@@ -58,7 +64,16 @@ export class SessionRegistry {
     });
   }
   signIn(connectionId: string, operator: OperatorIdentity, extra: SessionExtra = {}): void {
-    this.byConnection.set(connectionId, { operator, extra });
+    this.byConnection.set(connectionId, { operator, extra, since: new Date(this.now()).toISOString() });
+  }
+  /** The same session with a re-read identity (a member changed on another console). */
+  replace(connectionId: string, operator: OperatorIdentity): void {
+    const s = this.byConnection.get(connectionId);
+    if (s) this.byConnection.set(connectionId, { ...s, operator });
+  }
+  /** The connection of a session named by its digest, or null. */
+  byDigest(digest: string): string | null {
+    return [...this.byConnection.keys()].find((id) => sessionDigest(id) === digest) ?? null;
   }
   signOut(connectionId: string): void {
     this.byConnection.delete(connectionId);

@@ -1,5 +1,4 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { V1ConfigMap } from '@kubernetes/client-node';
 import { ContractError } from '../../../src-shared/contract';
 import {
   MaxAgePolicy,
@@ -14,7 +13,7 @@ import {
   type TenantSecretsStatus,
   type TokenLifetimes,
 } from '../../../src-shared/contract/secrets';
-import { MANAGED_BY_LABEL, retryOnConflict } from '../../adapters/kube';
+import { MANAGED_BY_LABEL } from '../../adapters/kube';
 import type { Sqlite } from '../../adapters/sqlite';
 import type { ClusterRuntime } from '../core/cluster-runtime';
 import type { EventBus } from '../core/events';
@@ -44,7 +43,7 @@ import {
   type RotationParams,
 } from './saga';
 import { overlapWindow } from './window';
-import { LEASE_SECONDS, TENANT_LABEL, acquireTenantLease, releaseTenantLease } from '../tenants';
+import { LEASE_SECONDS, TENANT_LABEL, acquireTenantLease, releaseTenantLease, writeConfigMapKey } from '../tenants';
 
 export const POLICY_CONFIGMAP = 'gatehouse-rotation-policy';
 const POLICY_KEY = 'policy.json';
@@ -147,23 +146,8 @@ export class RotationService {
   async setPolicy(cluster: ClusterRuntime, policy: MaxAgePolicy): Promise<{ before: MaxAgePolicy; after: MaxAgePolicy }> {
     const kube = this.kube(cluster);
     let before = DEFAULT_POLICY;
-    await retryOnConflict(async () => {
-      const cm = await kube.getConfigMap(POLICY_CONFIGMAP);
+    await writeConfigMapKey(kube, POLICY_CONFIGMAP, POLICY_KEY, JSON.stringify(policy), async (cm) => {
       before = cm ? await this.policy(cluster).catch(() => DEFAULT_POLICY) : DEFAULT_POLICY;
-      const body: V1ConfigMap = {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        ...(cm ?? {}),
-        metadata: {
-          ...(cm?.metadata ?? {}),
-          name: POLICY_CONFIGMAP,
-          namespace: kube.namespace,
-          labels: { ...(cm?.metadata?.labels ?? {}), ...MANAGED_BY_LABEL },
-        },
-        data: { ...(cm?.data ?? {}), [POLICY_KEY]: JSON.stringify(policy) },
-      };
-      if (cm) await kube.replaceConfigMap(POLICY_CONFIGMAP, body);
-      else await kube.createConfigMap(body);
     });
     return { before, after: policy };
   }

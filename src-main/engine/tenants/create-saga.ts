@@ -45,7 +45,10 @@ export interface CreateTenantCtx extends TenantSagaCtx {
  * Secrets are never journaled: the tenant Secret is where they live, and the secret step
  * re-derives the role password and the admin password from it when it already exists.
  */
-export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<TenantPorts>, o: TenantSagaOptions): SagaDefinition<CreateTenantParams, CreateTenantCtx> {
+export function createTenantSaga(
+  ports: (cluster: ClusterRuntime) => Promise<TenantPorts>,
+  o: TenantSagaOptions,
+): SagaDefinition<CreateTenantParams, CreateTenantCtx> {
   return {
     kind: CREATE_TENANT,
     target: (p) => p.slug,
@@ -55,9 +58,17 @@ export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<Ten
       const p = await ports(cluster);
       const holder = `${o.consoleId}/${op.id}`;
       return {
-        cluster, ports: p, op, slug: params.slug, params, holder, leaseChecked: !resumed, leaseSeconds: o.leaseSeconds,
+        cluster,
+        ports: p,
+        op,
+        slug: params.slug,
+        params,
+        holder,
+        leaseChecked: !resumed,
+        leaseSeconds: o.leaseSeconds,
         lease: new LeaseKeeper(p.kube, params.slug, holder, o.leaseSeconds),
-        created: op.notes.created as string, adminPassword: null,
+        created: op.notes.created as string,
+        adminPassword: null,
       };
     },
     guard: (ctx) => ctx.lease.check(),
@@ -80,7 +91,11 @@ export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<Ten
           if (await pg.databaseExists(db)) taken.push(`database ${db}`);
           if (await pg.roleExists(tenantRoleName(ctx.slug))) taken.push(`role ${tenantRoleName(ctx.slug)}`);
           if (taken.length) {
-            throw new ContractError('CONFLICT', `Tenant "${ctx.slug}" already exists (${taken.join(', ')}). Choose another slug, or reconcile to repair it.`, { existing: taken });
+            throw new ContractError(
+              'CONFLICT',
+              `Tenant "${ctx.slug}" already exists (${taken.join(', ')}). Choose another slug, or reconcile to repair it.`,
+              { existing: taken },
+            );
           }
         },
         compensate: (ctx) => releaseTenantLease(ctx.ports.kube, ctx.slug, ctx.holder),
@@ -115,7 +130,8 @@ export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<Ten
           const dbMark = await pg.ownershipMark('database', db);
           const roleOurs = roleMark.exists && roleMark.operationId === ctx.op.id;
           if (dbMark.exists) {
-            if (dbMark.operationId === ctx.op.id || (dbMark.operationId === null && roleOurs && dbMark.owner === role)) await pg.dropDatabase(db);
+            if (dbMark.operationId === ctx.op.id || (dbMark.operationId === null && roleOurs && dbMark.owner === role))
+              await pg.dropDatabase(db);
             else ctx.op.notice(leftAlone(`database ${db}`, dbMark.operationId));
           }
           if (roleMark.exists) {
@@ -128,13 +144,25 @@ export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<Ten
         name: 'schema',
         async run(ctx) {
           await holdLease(ctx);
-          await ctx.ports.pg.withDatabase(tenantDbName(ctx.slug), (c) => applyPendingMigrations(c, tenantRoleName(ctx.slug), ctx.ports.migrations), 'applying the tenant schema');
+          await ctx.ports.pg.withDatabase(
+            tenantDbName(ctx.slug),
+            (c) => applyPendingMigrations(c, tenantRoleName(ctx.slug), ctx.ports.migrations),
+            'applying the tenant schema',
+          );
         },
         // Dropping the database (previous step's compensation) removes the schema.
       },
       // The current control-plane definitions (docs/entities.md); dropping the database undoes it.
       ...(o.systemEntities
-        ? [{ name: 'system-entities', run: async (ctx: CreateTenantCtx) => { await holdLease(ctx); await o.systemEntities!(ctx.ports.pg, ctx.slug, ctx.op.id); } }]
+        ? [
+            {
+              name: 'system-entities',
+              run: async (ctx: CreateTenantCtx) => {
+                await holdLease(ctx);
+                await o.systemEntities!(ctx.ports.pg, ctx.slug, ctx.op.id);
+              },
+            },
+          ]
         : []),
       {
         name: 'admin-user',
@@ -142,13 +170,15 @@ export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<Ten
           await holdLease(ctx);
           const password = generatePassword();
           const hash = await hashPassword(password);
-          await ctx.ports.pg.withDatabase(tenantDbName(ctx.slug), (c) =>
-            c.query(
-              `INSERT INTO users (username, email, display_name, password_hash, is_admin, must_change_password)
+          await ctx.ports.pg.withDatabase(
+            tenantDbName(ctx.slug),
+            (c) =>
+              c.query(
+                `INSERT INTO users (username, email, display_name, password_hash, is_admin, must_change_password)
                VALUES ($1, $2, 'Administrator', $3, true, true)
                ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, updated_at = now()`,
-              [INITIAL_ADMIN_USERNAME, ctx.params.adminEmail, hash],
-            ),
+                [INITIAL_ADMIN_USERNAME, ctx.params.adminEmail, hash],
+              ),
             'creating the initial admin user',
           );
           ctx.adminPassword = password;
@@ -187,12 +217,21 @@ export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<Ten
           const adminPassword = data.INITIAL_ADMIN_PASSWORD!;
           if (adminPassword !== ctx.adminPassword) {
             // This process never saw the password of the admin-user step (resume after a crash): make the hash match the Secret.
-            await pg.withDatabase(tenantDbName(ctx.slug), async (c) => {
-              const row = (await c.query<{ h: string | null }>('SELECT password_hash AS h FROM users WHERE username = $1', [INITIAL_ADMIN_USERNAME])).rows[0];
-              if (!row?.h || !(await verifyPassword(row.h, adminPassword))) {
-                await c.query('UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1', [INITIAL_ADMIN_USERNAME, await hashPassword(adminPassword)]);
-              }
-            }, 'matching the admin password to the tenant Secret');
+            await pg.withDatabase(
+              tenantDbName(ctx.slug),
+              async (c) => {
+                const row = (
+                  await c.query<{ h: string | null }>('SELECT password_hash AS h FROM users WHERE username = $1', [INITIAL_ADMIN_USERNAME])
+                ).rows[0];
+                if (!row?.h || !(await verifyPassword(row.h, adminPassword))) {
+                  await c.query('UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1', [
+                    INITIAL_ADMIN_USERNAME,
+                    await hashPassword(adminPassword),
+                  ]);
+                }
+              },
+              'matching the admin password to the tenant Secret',
+            );
           }
           ctx.adminPassword = adminPassword;
         },
@@ -216,12 +255,21 @@ export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<Ten
           const { params } = ctx;
           await ctx.ports.registry.put(
             ctx.slug,
-            { name: params.name, tier: params.tier, status: 'active', created: ctx.created, schema: latestVersion(ctx.ports.migrations), users: null, op: ctx.op.id },
+            {
+              name: params.name,
+              tier: params.tier,
+              status: 'active',
+              created: ctx.created,
+              schema: latestVersion(ctx.ports.migrations),
+              users: null,
+              op: ctx.op.id,
+            },
             { ifAbsent: true },
           );
         },
         compensate: async (ctx) => {
-          if ((await ctx.ports.registry.removeIfMarked(ctx.slug, ctx.op.id)) === 'not-ours') ctx.op.notice(leftAlone(`registry entry ${ctx.slug}`, null));
+          if ((await ctx.ports.registry.removeIfMarked(ctx.slug, ctx.op.id)) === 'not-ours')
+            ctx.op.notice(leftAlone(`registry entry ${ctx.slug}`, null));
         },
       },
       {
@@ -230,12 +278,18 @@ export function createTenantSaga(ports: (cluster: ClusterRuntime) => Promise<Ten
         async run(ctx) {
           await holdLease(ctx);
           const problem = await o.license()?.(ctx.cluster, ctx.op.actor);
-          if (problem) ctx.op.notice(`The license was not installed on the new tenant yet: ${problem} Run License → Bring tenants up to date once it is fixed.`);
+          if (problem)
+            ctx.op.notice(
+              `The license was not installed on the new tenant yet: ${problem} Run License → Bring tenants up to date once it is fixed.`,
+            );
         },
       },
       {
         name: 'release',
-        run: (ctx) => releaseTenantLease(ctx.ports.kube, ctx.slug, ctx.holder),
+        async run(ctx) {
+          await ctx.lease.halt();
+          await releaseTenantLease(ctx.ports.kube, ctx.slug, ctx.holder);
+        },
       },
     ]),
   };

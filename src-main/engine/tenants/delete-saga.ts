@@ -36,7 +36,14 @@ export function deleteTenantSaga(
       const p = await ports(cluster);
       const holder = `${o.consoleId}/${op.id}`;
       return {
-        cluster, ports: p, op, slug: params.slug, params, holder, leaseChecked: !resumed, leaseSeconds: o.leaseSeconds,
+        cluster,
+        ports: p,
+        op,
+        slug: params.slug,
+        params,
+        holder,
+        leaseChecked: !resumed,
+        leaseSeconds: o.leaseSeconds,
         lease: new LeaseKeeper(p.kube, params.slug, holder, o.leaseSeconds),
       };
     },
@@ -67,7 +74,8 @@ export function deleteTenantSaga(
         async run(ctx) {
           if (!ctx.params.finalBackup) return;
           await holdLease(ctx);
-          if (await ctx.ports.pg.databaseExists(tenantDbName(ctx.slug))) await finalBackup()({ slug: ctx.slug, database: tenantDbName(ctx.slug), cluster: ctx.cluster, operationId: ctx.op.id });
+          if (await ctx.ports.pg.databaseExists(tenantDbName(ctx.slug)))
+            await finalBackup()({ slug: ctx.slug, database: tenantDbName(ctx.slug), cluster: ctx.cluster, operationId: ctx.op.id });
         },
       },
       {
@@ -114,7 +122,10 @@ export function deleteTenantSaga(
       },
       {
         name: 'release',
-        run: (ctx) => releaseTenantLease(ctx.ports.kube, ctx.slug, ctx.holder),
+        async run(ctx) {
+          await ctx.lease.halt();
+          await releaseTenantLease(ctx.ports.kube, ctx.slug, ctx.holder);
+        },
       },
     ]),
   };

@@ -25,7 +25,7 @@ export { decodeSecretData, generatePassword, tenantLoginRoleNames } from './mate
 export { INITIAL_ADMIN_USERNAME, hashPassword, tenantSecret, tenantSecretData } from './material';
 export { holdLease, type FinalBackupHook, type TenantPorts, type TenantSagaCtx } from './ports';
 export { applyPendingMigrations, currentSchemaVersion, latestVersion } from './schema';
-export { isKubeConflict } from './kube-ports';
+export { isKubeConflict, writeConfigMapKey } from './kube-ports';
 export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenantCacheMigrations];
 
 /**
@@ -35,7 +35,10 @@ export const tenantsMigrations: CacheMigration[] = [...sagaMigrations, ...tenant
 export function consoleInstallationId(settings: SettingsService): string {
   let id = settings.get<string | null>('console.installationId', null);
   if (!id) {
-    id = `${os.hostname().replace(/[^a-zA-Z0-9.-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`;
+    id = `${os
+      .hostname()
+      .replace(/[^a-zA-Z0-9.-]/g, '-')
+      .slice(0, 40)}-${randomBytes(4).toString('hex')}`;
     settings.set('console.installationId', id);
   }
   return id;
@@ -47,8 +50,20 @@ export function createTenantsCapability(deps: {
   settings: SettingsService;
   saga: SagaRunner;
   log?: Logger;
-  options?: Partial<Pick<TenantServiceOptions, 'leaseSeconds' | 'beforeStep' | 'statsEveryMs' | 'statsConcurrency' | 'migrationsDir' | 'registryShards' | 'systemEntities'>>;
+  options?: Partial<
+    Pick<
+      TenantServiceOptions,
+      'leaseSeconds' | 'beforeStep' | 'statsEveryMs' | 'statsConcurrency' | 'migrationsDir' | 'registryShards' | 'systemEntities'
+    >
+  >;
 }) {
   // Watches are per cluster: the engine starts each when that cluster comes online (TenantService.onClusterState).
-  return new TenantService({ db: deps.db, bus: deps.bus, saga: deps.saga, consoleId: consoleInstallationId(deps.settings), log: deps.log, ...deps.options });
+  return new TenantService({
+    db: deps.db,
+    bus: deps.bus,
+    saga: deps.saga,
+    consoleId: consoleInstallationId(deps.settings),
+    log: deps.log,
+    ...deps.options,
+  });
 }

@@ -21,7 +21,9 @@ function expired(lease: V1Lease, now = Date.now()): boolean {
 
 function busy(slug: string, lease: V1Lease): ContractError {
   const holder = lease.spec?.holderIdentity ?? 'unknown';
-  const until = lease.spec?.renewTime ? new Date(new Date(lease.spec.renewTime).getTime() + (lease.spec.leaseDurationSeconds ?? LEASE_SECONDS) * 1000).toISOString() : 'unknown';
+  const until = lease.spec?.renewTime
+    ? new Date(new Date(lease.spec.renewTime).getTime() + (lease.spec.leaseDurationSeconds ?? LEASE_SECONDS) * 1000).toISOString()
+    : 'unknown';
   return new ContractError(
     'CONFLICT',
     `Another operation (${holder}) is working on tenant "${slug}" right now. Wait for it to finish (its lock expires at ${until}) or resume it from the console that started it.`,
@@ -73,9 +75,18 @@ export async function acquireTenantLease(kube: TenantKube, slug: string, holder:
 
 /** Releases the Lease if holder still holds it; someone else's Lease is left alone. */
 export async function releaseTenantLease(kube: TenantKube, slug: string, holder: string): Promise<void> {
-  const lease = await kube.getLease(tenantLeaseName(slug));
-  if (!lease || lease.spec?.holderIdentity !== holder) return;
-  await kube.deleteLease(tenantLeaseName(slug), lease.metadata?.resourceVersion);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const lease = await kube.getLease(tenantLeaseName(slug));
+    if (!lease || lease.spec?.holderIdentity !== holder) return;
+    try {
+      await kube.deleteLease(tenantLeaseName(slug), lease.metadata?.resourceVersion);
+      return;
+    } catch (error) {
+      // Renewed in between (our own keeper, or a resumed run of this operation): read again.
+      if (!isKubeConflict(error)) throw error;
+    }
+  }
+  throw new ContractError('CONFLICT', `The lock on tenant "${slug}" changed repeatedly while releasing it; it expires by itself.`);
 }
 
 /**
@@ -106,6 +117,12 @@ export class LeaseKeeper {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** Stops renewing and waits for a renewal in flight, so a release that follows does not race it. */
+  async halt(): Promise<void> {
+    this.stop();
+    await this.renewing;
   }
 
   /** Renews now (single flight). A lost Lease stops the keeper; network trouble is retried next tick. */

@@ -18,13 +18,21 @@ import {
   tenantSecretName,
 } from './material';
 import type { LicenseHook, TenantPorts } from './ports';
-import { applyPendingMigrations, currentSchemaVersion, describeModified, latestVersion, modifiedMigrations, pendingMigrations } from './schema';
+import {
+  applyPendingMigrations,
+  currentSchemaVersion,
+  describeModified,
+  latestVersion,
+  modifiedMigrations,
+  pendingMigrations,
+} from './schema';
 import { mapLimit } from '../core/limit';
 
 const SUSPENDED_REPLICAS = 'gatehouse.io/replicas-before-suspend';
 /** Secret key of an admin password being set (see resetAdminPassword). */
 const PENDING_ADMIN_PASSWORD = 'INITIAL_ADMIN_PASSWORD_PENDING';
-const withoutPending = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).filter(([k]) => k !== PENDING_ADMIN_PASSWORD));
+const withoutPending = (data: Record<string, string>) =>
+  Object.fromEntries(Object.entries(data).filter(([k]) => k !== PENDING_ADMIN_PASSWORD));
 
 /** Day-two operations on existing tenants: suspend/resume, schema, admin password, drift repairs. */
 export class TenantMaintenance {
@@ -67,7 +75,10 @@ export class TenantMaintenance {
           const fresh = (await p.kube.listDeployments(`${TENANT_LABEL}=${slug}`)).find((x) => x.metadata?.name === name);
           if (!fresh || fresh.metadata?.annotations?.[SUSPENDED_REPLICAS] !== undefined) return;
           const before = fresh.spec?.replicas ?? 1;
-          await p.kube.replaceDeployment(name, { ...fresh, metadata: { ...fresh.metadata, annotations: { ...(fresh.metadata?.annotations ?? {}), [SUSPENDED_REPLICAS]: String(before) } } });
+          await p.kube.replaceDeployment(name, {
+            ...fresh,
+            metadata: { ...fresh.metadata, annotations: { ...(fresh.metadata?.annotations ?? {}), [SUSPENDED_REPLICAS]: String(before) } },
+          });
         });
         await p.kube.scaleDeployment(name, 0);
         scaled.push({ name, replicas: 0 });
@@ -112,9 +123,13 @@ export class TenantMaintenance {
           `reading the schema version of ${slug}`,
         );
         return {
-          slug, current, pending: pendingMigrations(p.migrations, current).map((m) => m.name),
+          slug,
+          current,
+          pending: pendingMigrations(p.migrations, current).map((m) => m.name),
           modified: modified.map((m) => m.name),
-          error: modified.length ? `Applied migrations differ from the shipped files: ${describeModified(modified)}. Further migrations are refused.` : null,
+          error: modified.length
+            ? `Applied migrations differ from the shipped files: ${describeModified(modified)}. Further migrations are refused.`
+            : null,
         };
       } catch (error) {
         return { slug, current: null, pending: [], modified: [], error: errorText(error) };
@@ -131,13 +146,24 @@ export class TenantMaintenance {
     let done = 0;
     const progress = (slug: string, status: 'running' | 'done' | 'failed', message?: string) =>
       this.bus?.publish('operation.progress', {
-        operationId, kind: 'tenant.schema', target: slug, step: 'migrate', status, done, total: slugs.length, at: new Date().toISOString(),
+        operationId,
+        kind: 'tenant.schema',
+        target: slug,
+        step: 'migrate',
+        status,
+        done,
+        total: slugs.length,
+        at: new Date().toISOString(),
         ...(message ? { message } : {}),
       });
     const results = await mapLimit(slugs, concurrency, async (slug) => {
       progress(slug, 'running');
       try {
-        const applied = await p.pg.withDatabase(tenantDbName(slug), (c) => applyPendingMigrations(c, tenantRoleName(slug), p.migrations), `migrating ${slug}`);
+        const applied = await p.pg.withDatabase(
+          tenantDbName(slug),
+          (c) => applyPendingMigrations(c, tenantRoleName(slug), p.migrations),
+          `migrating ${slug}`,
+        );
         if (applied.length && (await p.registry.get(slug))) await p.registry.update(slug, (e) => ({ ...e, schema: latest }));
         done++;
         progress(slug, 'done', applied.length ? `applied ${applied.join(', ')}` : 'up to date');
@@ -162,7 +188,10 @@ export class TenantMaintenance {
     await this.settlePendingAdminPassword(p, slug);
     const data = decodeSecretData(await p.kube.getSecret(tenantSecretName(slug)));
     if (!data.INITIAL_ADMIN_PASSWORD) {
-      throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} holds no initial admin password. Reset it (tenant page → Reset password, admins) to generate a new one.`);
+      throw new ContractError(
+        'NOT_FOUND',
+        `Secret ${tenantSecretName(slug)} holds no initial admin password. Reset it (tenant page → Reset password, admins) to generate a new one.`,
+      );
     }
     return { slug, username: data.INITIAL_ADMIN_USERNAME ?? INITIAL_ADMIN_USERNAME, password: data.INITIAL_ADMIN_PASSWORD };
   }
@@ -179,8 +208,13 @@ export class TenantMaintenance {
       const password = generatePassword();
       await this.writeSecret(p, slug, (data) => ({ ...data, [PENDING_ADMIN_PASSWORD]: password }));
       const hash = await hashPassword(password);
-      const updated = await p.pg.withDatabase(tenantDbName(slug), (c) =>
-        c.query('UPDATE users SET password_hash = $2, must_change_password = true, updated_at = now() WHERE username = $1', [INITIAL_ADMIN_USERNAME, hash]),
+      const updated = await p.pg.withDatabase(
+        tenantDbName(slug),
+        (c) =>
+          c.query('UPDATE users SET password_hash = $2, must_change_password = true, updated_at = now() WHERE username = $1', [
+            INITIAL_ADMIN_USERNAME,
+            hash,
+          ]),
         'resetting the admin password',
       );
       if (!updated.rowCount) {
@@ -201,15 +235,26 @@ export class TenantMaintenance {
     const secret = await p.kube.getSecret(tenantSecretName(slug));
     const pending = decodeSecretData(secret)[PENDING_ADMIN_PASSWORD];
     if (!secret || !pending) return;
-    const row = await p.pg.withDatabase(tenantDbName(slug), async (c) => (await c.query<{ h: string | null }>('SELECT password_hash AS h FROM users WHERE username = $1', [INITIAL_ADMIN_USERNAME])).rows[0], 'checking the admin password');
+    const row = await p.pg.withDatabase(
+      tenantDbName(slug),
+      async (c) =>
+        (await c.query<{ h: string | null }>('SELECT password_hash AS h FROM users WHERE username = $1', [INITIAL_ADMIN_USERNAME])).rows[0],
+      'checking the admin password',
+    );
     const taken = !!row?.h && (await verifyPassword(row.h, pending));
-    await this.writeSecret(p, slug, (data) => (taken ? { ...withoutPending(data), INITIAL_ADMIN_PASSWORD: pending, INITIAL_ADMIN_USERNAME } : withoutPending(data)));
+    await this.writeSecret(p, slug, (data) =>
+      taken ? { ...withoutPending(data), INITIAL_ADMIN_PASSWORD: pending, INITIAL_ADMIN_USERNAME } : withoutPending(data),
+    );
   }
 
   private async writeSecret(p: TenantPorts, slug: string, change: (data: Record<string, string>) => Record<string, string>): Promise<void> {
     await retryOnConflict(async () => {
       const secret = await p.kube.getSecret(tenantSecretName(slug));
-      if (!secret) throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(slug)} is missing; repair the tenant first (Tenants → drift → Recreate Secret).`);
+      if (!secret)
+        throw new ContractError(
+          'NOT_FOUND',
+          `Secret ${tenantSecretName(slug)} is missing; repair the tenant first (Tenants → drift → Recreate Secret).`,
+        );
       // resourceVersion from the read: a concurrent writer makes this a 409 and a retry
       await p.kube.replaceSecret(tenantSecretName(slug), tenantSecret(slug, p.kube.namespace, change(decodeSecretData(secret)), secret));
     });
@@ -223,21 +268,37 @@ export class TenantMaintenance {
         return `removed "${slug}" from the registry`;
       }
       if (action === 'register') {
-        if (!(await p.pg.databaseExists(tenantDbName(slug)))) throw new ContractError('NOT_FOUND', `Database ${tenantDbName(slug)} does not exist; nothing to register.`);
+        if (!(await p.pg.databaseExists(tenantDbName(slug))))
+          throw new ContractError('NOT_FOUND', `Database ${tenantDbName(slug)} does not exist; nothing to register.`);
         const schema = await p.pg.withDatabase(tenantDbName(slug), currentSchemaVersion);
         // The original name and tier were lost with the entry: register as DEV under the slug, and say so.
-        await p.registry.put(slug, { name: slug, tier: 'DEV', status: 'active', created: new Date().toISOString(), schema, users: null }, { ifAbsent: true });
+        await p.registry.put(
+          slug,
+          { name: slug, tier: 'DEV', status: 'active', created: new Date().toISOString(), schema, users: null },
+          { ifAbsent: true },
+        );
         return `registered "${slug}" as tier DEV with the slug as its display name (the original name and tier were lost with the registry entry)`;
       }
       // recreate-secret: fresh credentials, applied to the role and the admin user so the Secret works at once.
-      if (await p.kube.getSecret(tenantSecretName(slug))) throw new ContractError('CONFLICT', `Secret ${tenantSecretName(slug)} exists, so there is nothing to recreate. Reconcile to refresh the drift list; to replace a damaged Secret, delete it (kubectl delete secret ${tenantSecretName(slug)} -n ${p.kube.namespace}) and run this repair again.`);
+      if (await p.kube.getSecret(tenantSecretName(slug)))
+        throw new ContractError(
+          'CONFLICT',
+          `Secret ${tenantSecretName(slug)} exists, so there is nothing to recreate. Reconcile to refresh the drift list; to replace a damaged Secret, delete it (kubectl delete secret ${tenantSecretName(slug)} -n ${p.kube.namespace}) and run this repair again.`,
+        );
       const rolePassword = generatePassword(32);
       const adminPassword = generatePassword();
       await p.pg.setRolePassword(tenantRoleName(slug), rolePassword);
       await p.pg.withDatabase(tenantDbName(slug), async (c) =>
-        c.query('UPDATE users SET password_hash = $2, must_change_password = true WHERE username = $1', [INITIAL_ADMIN_USERNAME, await hashPassword(adminPassword)]),
+        c.query('UPDATE users SET password_hash = $2, must_change_password = true WHERE username = $1', [
+          INITIAL_ADMIN_USERNAME,
+          await hashPassword(adminPassword),
+        ]),
       );
-      const data = tenantSecretData(slug, {}, { databaseUrl: p.pg.tenantUrl(tenantRoleName(slug), rolePassword, tenantDbName(slug)), adminPassword });
+      const data = tenantSecretData(
+        slug,
+        {},
+        { databaseUrl: p.pg.tenantUrl(tenantRoleName(slug), rolePassword, tenantDbName(slug)), adminPassword },
+      );
       await p.kube.createSecret(tenantSecret(slug, p.kube.namespace, data));
       // the license keys went with the old Secret: the fan-out writes them again
       const problem = await this.license()?.(cluster, null);

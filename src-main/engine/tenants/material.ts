@@ -74,7 +74,13 @@ export const decodeSecretData = (s: V1Secret | null): Record<string, string> =>
 /** Annotation naming the operation that created an object: compensations delete only their own. */
 export const OPERATION_ANNOTATION = 'gatehouse.io/operation-id';
 
-export function tenantSecret(slug: string, namespace: string, data: Record<string, string>, base?: V1Secret | null, operationId?: string): V1Secret {
+export function tenantSecret(
+  slug: string,
+  namespace: string,
+  data: Record<string, string>,
+  base?: V1Secret | null,
+  operationId?: string,
+): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',

@@ -19,7 +19,12 @@ export interface TenantPorts {
  * Filled by the backup capability (engine/backups). Must throw to stop a delete if the backup
  * failed; `ready` throws before the delete starts when no final backup can be taken there.
  */
-export type FinalBackupHook = ((tenant: { slug: string; database: string; cluster: ClusterRuntime; operationId: string }) => Promise<void>) & {
+export type FinalBackupHook = ((tenant: {
+  slug: string;
+  database: string;
+  cluster: ClusterRuntime;
+  operationId: string;
+}) => Promise<void>) & {
   ready?: (cluster: ClusterRuntime, slug: string) => Promise<void>;
 };
 
@@ -47,7 +52,10 @@ export interface TenantSagaCtx {
 }
 
 export const noDatabase = (contextName: string): never => {
-  throw new ContractError('UNAVAILABLE', `The profile of "${contextName}" has no database connection. Set its PostgreSQL admin connection (Clusters → Profile).`);
+  throw new ContractError(
+    'UNAVAILABLE',
+    `The profile of "${contextName}" has no database connection. Set its PostgreSQL admin connection (Clusters → Profile).`,
+  );
 };
 
 /**

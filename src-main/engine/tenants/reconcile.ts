@@ -59,7 +59,9 @@ export async function observe(ports: TenantPorts): Promise<Observed> {
 }
 
 /** LICENSE_USER_CAP of each tenant Secret (written by the license fan-out; the backend reads it there). */
-export function licenseCapsOf(secrets: { metadata?: { labels?: Record<string, string> }; data?: Record<string, string> }[]): Map<string, number> {
+export function licenseCapsOf(
+  secrets: { metadata?: { labels?: Record<string, string> }; data?: Record<string, string> }[],
+): Map<string, number> {
   const caps = new Map<string, number>();
   for (const s of secrets) {
     const slug = s.metadata?.labels?.[TENANT_LABEL];
@@ -99,16 +101,36 @@ export function joinObserved(o: Observed): { tenants: TenantSummary[]; drift: Dr
     });
     if (busy) continue;
     if (hasDatabase && !entry) {
-      drift.push({ slug, kind: 'database-without-registry', message: `Database ${tenantDbName(slug)} exists but the registry does not list it, so the backend does not serve it.`, repairs: hasSecret ? ['register', 'drop-orphan'] : ['drop-orphan'] });
+      drift.push({
+        slug,
+        kind: 'database-without-registry',
+        message: `Database ${tenantDbName(slug)} exists but the registry does not list it, so the backend does not serve it.`,
+        repairs: hasSecret ? ['register', 'drop-orphan'] : ['drop-orphan'],
+      });
     }
     if (entry && !hasSecret && hasDatabase) {
-      drift.push({ slug, kind: 'registry-without-secret', message: `The registry lists "${slug}" but Secret tenant-${slug} is missing, so the backend cannot start it.`, repairs: ['recreate-secret', 'drop-orphan'] });
+      drift.push({
+        slug,
+        kind: 'registry-without-secret',
+        message: `The registry lists "${slug}" but Secret tenant-${slug} is missing, so the backend cannot start it.`,
+        repairs: ['recreate-secret', 'drop-orphan'],
+      });
     }
     if (!entry && hasSecret && !hasDatabase) {
-      drift.push({ slug, kind: 'secret-without-database', message: `Secret tenant-${slug} exists but its database does not.`, repairs: ['drop-orphan'] });
+      drift.push({
+        slug,
+        kind: 'secret-without-database',
+        message: `Secret tenant-${slug} exists but its database does not.`,
+        repairs: ['drop-orphan'],
+      });
     }
     if (entry && !hasDatabase) {
-      drift.push({ slug, kind: 'registry-without-database', message: `The registry lists "${slug}" but its database is missing: restore it from a backup or remove the entry.`, repairs: ['remove-registry-entry', 'drop-orphan'] });
+      drift.push({
+        slug,
+        kind: 'registry-without-database',
+        message: `The registry lists "${slug}" but its database is missing: restore it from a backup or remove the entry.`,
+        repairs: ['remove-registry-entry', 'drop-orphan'],
+      });
     }
   }
   return { tenants, drift };
@@ -125,7 +147,9 @@ export class TenantCache {
       const ins = this.db.prepare('INSERT INTO tenant_cache (cluster_id, slug, data) VALUES (?, ?, ?)');
       for (const t of tenants) ins.run(clusterId, t.slug, JSON.stringify(t));
       this.db
-        .prepare('INSERT INTO tenant_cache_meta (cluster_id, refreshed_at, drift, api_calls) VALUES (?, ?, ?, ?) ON CONFLICT(cluster_id) DO UPDATE SET refreshed_at = excluded.refreshed_at, drift = excluded.drift, api_calls = excluded.api_calls')
+        .prepare(
+          'INSERT INTO tenant_cache_meta (cluster_id, refreshed_at, drift, api_calls) VALUES (?, ?, ?, ?) ON CONFLICT(cluster_id) DO UPDATE SET refreshed_at = excluded.refreshed_at, drift = excluded.drift, api_calls = excluded.api_calls',
+        )
         .run(clusterId, at, JSON.stringify(drift), apiCalls);
     })();
     return at;
@@ -133,16 +157,24 @@ export class TenantCache {
 
   load(clusterId: string): { tenants: TenantSummary[]; drift: Drift[]; refreshedAt: string; apiCalls: number } | null {
     const meta = this.db.prepare('SELECT refreshed_at, drift, api_calls FROM tenant_cache_meta WHERE cluster_id = ?').get(clusterId) as
-      | { refreshed_at: string; drift: string; api_calls: number }
-      | undefined;
+      { refreshed_at: string; drift: string; api_calls: number } | undefined;
     if (!meta) return null;
     const rows = this.db.prepare('SELECT data FROM tenant_cache WHERE cluster_id = ? ORDER BY slug').pluck().all(clusterId) as string[];
-    return { tenants: rows.map((r) => JSON.parse(r) as TenantSummary), drift: JSON.parse(meta.drift) as Drift[], refreshedAt: meta.refreshed_at, apiCalls: meta.api_calls };
+    return {
+      tenants: rows.map((r) => JSON.parse(r) as TenantSummary),
+      drift: JSON.parse(meta.drift) as Drift[],
+      refreshedAt: meta.refreshed_at,
+      apiCalls: meta.api_calls,
+    };
   }
 
   /** Updates one row after a mutation so the list is right before the next rebuild. */
   upsert(clusterId: string, tenant: TenantSummary): void {
-    this.db.prepare('INSERT INTO tenant_cache (cluster_id, slug, data) VALUES (?, ?, ?) ON CONFLICT(cluster_id, slug) DO UPDATE SET data = excluded.data').run(clusterId, tenant.slug, JSON.stringify(tenant));
+    this.db
+      .prepare(
+        'INSERT INTO tenant_cache (cluster_id, slug, data) VALUES (?, ?, ?) ON CONFLICT(cluster_id, slug) DO UPDATE SET data = excluded.data',
+      )
+      .run(clusterId, tenant.slug, JSON.stringify(tenant));
   }
 
   remove(clusterId: string, slug: string): void {

@@ -45,7 +45,15 @@ export const shardName = (n: number): string => `gatehouse-registry-${n}`;
 
 /** Fixed key order, no whitespace: the bytes per tenant stay small and diffs stay readable. */
 export function encodeEntry(e: RegistryEntry): string {
-  return JSON.stringify({ name: e.name, tier: e.tier, status: e.status, created: e.created, schema: e.schema, users: e.users, ...(e.op ? { op: e.op } : {}) });
+  return JSON.stringify({
+    name: e.name,
+    tier: e.tier,
+    status: e.status,
+    created: e.created,
+    schema: e.schema,
+    users: e.users,
+    ...(e.op ? { op: e.op } : {}),
+  });
 }
 
 export function decodeEntry(raw: string): RegistryEntry | null {
@@ -53,8 +61,12 @@ export function decodeEntry(raw: string): RegistryEntry | null {
     const v = JSON.parse(raw) as Partial<RegistryEntry>;
     if (typeof v.name !== 'string' || typeof v.tier !== 'string') return null;
     return {
-      name: v.name, tier: v.tier, status: (v.status ?? 'active') as RegistryEntry['status'], created: v.created ?? '',
-      schema: typeof v.schema === 'number' ? v.schema : 0, users: typeof v.users === 'number' ? v.users : null,
+      name: v.name,
+      tier: v.tier,
+      status: (v.status ?? 'active') as RegistryEntry['status'],
+      created: v.created ?? '',
+      schema: typeof v.schema === 'number' ? v.schema : 0,
+      users: typeof v.users === 'number' ? v.users : null,
       ...(typeof v.op === 'string' ? { op: v.op } : {}),
     };
   } catch {

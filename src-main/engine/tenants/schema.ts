@@ -52,24 +52,31 @@ export interface ModifiedMigration {
 
 /** Compares the checksums recorded in schema_migrations with the shipped files. */
 export async function modifiedMigrations(client: pg.Client, migrations: TenantMigration[]): Promise<ModifiedMigration[]> {
-  const { rows } = await client.query<{ version: number; name: string; checksum: string }>(
-    'SELECT version, name, checksum FROM public.schema_migrations ORDER BY version',
-  ).catch((error: { code?: string }) => {
-    if (error.code === '42P01') return { rows: [] }; // no schema yet
-    throw error;
-  });
+  const { rows } = await client
+    .query<{ version: number; name: string; checksum: string }>(
+      'SELECT version, name, checksum FROM public.schema_migrations ORDER BY version',
+    )
+    .catch((error: { code?: string }) => {
+      if (error.code === '42P01') return { rows: [] }; // no schema yet
+      throw error;
+    });
   const byVersion = new Map(migrations.map((m) => [m.version, m]));
   const out: ModifiedMigration[] = [];
   for (const r of rows) {
     const shipped = byVersion.get(r.version);
-    if (!shipped || shipped.checksum !== r.checksum) out.push({ version: r.version, name: r.name, applied: r.checksum, shipped: shipped?.checksum ?? null });
+    if (!shipped || shipped.checksum !== r.checksum)
+      out.push({ version: r.version, name: r.name, applied: r.checksum, shipped: shipped?.checksum ?? null });
   }
   return out;
 }
 
 export function describeModified(m: ModifiedMigration[]): string {
   return m
-    .map((x) => (x.shipped ? `${x.name} was applied as ${x.applied.slice(0, 12)}… but the file now reads ${x.shipped.slice(0, 12)}…` : `${x.name} is applied but this console does not ship it`))
+    .map((x) =>
+      x.shipped
+        ? `${x.name} was applied as ${x.applied.slice(0, 12)}… but the file now reads ${x.shipped.slice(0, 12)}…`
+        : `${x.name} is applied but this console does not ship it`,
+    )
     .join('; ');
 }
 
@@ -104,18 +111,26 @@ export async function applyPendingMigrations(
       const modified = await modifiedMigrations(client, migrations);
       if (modified.length) {
         throw Object.assign(
-          new Error(`already-applied migrations differ from the files (${describeModified(modified)}); no further migration is applied. Restore the original file(s) shipped with this console version, or inspect the database.`),
+          new Error(
+            `already-applied migrations differ from the files (${describeModified(modified)}); no further migration is applied. Restore the original file(s) shipped with this console version, or inspect the database.`,
+          ),
           { code: 'GH_MODIFIED_MIGRATION' },
         );
       }
       await client.query(m.sql);
-      await client.query('INSERT INTO public.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+      await client.query('INSERT INTO public.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        m.checksum,
+      ]);
       await client.query('COMMIT');
       applied.push(m.name);
       onApplied?.(m);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw Object.assign(new Error(`migration ${m.name} failed: ${(error as Error).message}`), { code: (error as { code?: string }).code });
+      throw Object.assign(new Error(`migration ${m.name} failed: ${(error as Error).message}`), {
+        code: (error as { code?: string }).code,
+      });
     }
   }
   return applied;

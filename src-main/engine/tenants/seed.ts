@@ -27,37 +27,130 @@ export interface SeedTenant {
 
 export const SANDBOX_TENANTS: SeedTenant[] = [
   {
-    slug: 'acme', name: 'Acme Corporation', tier: 'PRO', domain: 'acme.example', users: 40,
+    slug: 'acme',
+    name: 'Acme Corporation',
+    tier: 'PRO',
+    domain: 'acme.example',
+    users: 40,
     groups: ['Engineering', 'Sales', 'Support', 'Finance', 'Administrators'],
-    apps: [{ name: 'Acme Portal', type: 'web' }, { name: 'Roadrunner Tracker', type: 'spa' }, { name: 'Acme Mobile', type: 'native' }, { name: 'Inventory Sync', type: 'machine' }],
+    apps: [
+      { name: 'Acme Portal', type: 'web' },
+      { name: 'Roadrunner Tracker', type: 'spa' },
+      { name: 'Acme Mobile', type: 'native' },
+      { name: 'Inventory Sync', type: 'machine' },
+    ],
   },
   {
-    slug: 'globex', name: 'Globex Corporation', tier: 'Enterprise', domain: 'globex.example', users: 60,
+    slug: 'globex',
+    name: 'Globex Corporation',
+    tier: 'Enterprise',
+    domain: 'globex.example',
+    users: 60,
     groups: ['Research', 'Operations', 'Legal', 'Executives', 'Contractors', 'Administrators'],
-    apps: [{ name: 'Globex Intranet', type: 'web' }, { name: 'Hammock Planner', type: 'spa' }, { name: 'Globex Field App', type: 'native' }, { name: 'Data Warehouse Loader', type: 'machine' }, { name: 'Partner API', type: 'machine' }],
+    apps: [
+      { name: 'Globex Intranet', type: 'web' },
+      { name: 'Hammock Planner', type: 'spa' },
+      { name: 'Globex Field App', type: 'native' },
+      { name: 'Data Warehouse Loader', type: 'machine' },
+      { name: 'Partner API', type: 'machine' },
+    ],
   },
   {
-    slug: 'initech', name: 'Initech', tier: 'DEV', domain: 'initech.example', users: 15,
+    slug: 'initech',
+    name: 'Initech',
+    tier: 'DEV',
+    domain: 'initech.example',
+    users: 15,
     groups: ['Software', 'Management', 'Administrators'],
-    apps: [{ name: 'TPS Reports', type: 'web' }, { name: 'Jump to Conclusions', type: 'spa' }],
+    apps: [
+      { name: 'TPS Reports', type: 'web' },
+      { name: 'Jump to Conclusions', type: 'spa' },
+    ],
   },
   {
-    slug: 'umbrella', name: 'Umbrella Corporation', tier: 'PRO', domain: 'umbrella.example', users: 30,
+    slug: 'umbrella',
+    name: 'Umbrella Corporation',
+    tier: 'PRO',
+    domain: 'umbrella.example',
+    users: 30,
     groups: ['Laboratories', 'Security', 'Logistics', 'Administrators'],
-    apps: [{ name: 'Hive Console', type: 'web' }, { name: 'Umbrella Badge', type: 'native' }, { name: 'Sample Tracker', type: 'machine' }],
+    apps: [
+      { name: 'Hive Console', type: 'web' },
+      { name: 'Umbrella Badge', type: 'native' },
+      { name: 'Sample Tracker', type: 'machine' },
+    ],
   },
   {
-    slug: 'hooli', name: 'Hooli', tier: 'Enterprise', domain: 'hooli.example', users: 50,
+    slug: 'hooli',
+    name: 'Hooli',
+    tier: 'Enterprise',
+    domain: 'hooli.example',
+    users: 50,
     groups: ['Platform', 'Nucleus', 'Marketing', 'People Ops', 'Administrators'],
-    apps: [{ name: 'HooliMail', type: 'web' }, { name: 'Hooli Chat', type: 'spa' }, { name: 'HooliPhone', type: 'native' }, { name: 'Nucleus Compression API', type: 'machine' }],
+    apps: [
+      { name: 'HooliMail', type: 'web' },
+      { name: 'Hooli Chat', type: 'spa' },
+      { name: 'HooliPhone', type: 'native' },
+      { name: 'Nucleus Compression API', type: 'machine' },
+    ],
   },
 ];
 
 /** Password of every seeded (non-admin) user; the tenant's initial admin has its own generated one. */
 export const SANDBOX_USER_PASSWORD = 'gatehouse-sandbox';
 
-const FIRST = ['Ada', 'Grace', 'Alan', 'Linus', 'Margaret', 'Ken', 'Barbara', 'Dennis', 'Frances', 'Edsger', 'Radia', 'Tim', 'Katherine', 'John', 'Hedy', 'Donald', 'Sophie', 'Guido', 'Anita', 'Vint', 'Joan', 'Bjarne', 'Lynn', 'Niklaus'];
-const LAST = ['Lovelace', 'Hopper', 'Turing', 'Torvalds', 'Hamilton', 'Thompson', 'Liskov', 'Ritchie', 'Allen', 'Dijkstra', 'Perlman', 'Berners-Lee', 'Johnson', 'McCarthy', 'Lamarr', 'Knuth', 'Wilson', 'van Rossum', 'Borg', 'Cerf', 'Clarke', 'Stroustrup', 'Conway', 'Wirth'];
+const FIRST = [
+  'Ada',
+  'Grace',
+  'Alan',
+  'Linus',
+  'Margaret',
+  'Ken',
+  'Barbara',
+  'Dennis',
+  'Frances',
+  'Edsger',
+  'Radia',
+  'Tim',
+  'Katherine',
+  'John',
+  'Hedy',
+  'Donald',
+  'Sophie',
+  'Guido',
+  'Anita',
+  'Vint',
+  'Joan',
+  'Bjarne',
+  'Lynn',
+  'Niklaus',
+];
+const LAST = [
+  'Lovelace',
+  'Hopper',
+  'Turing',
+  'Torvalds',
+  'Hamilton',
+  'Thompson',
+  'Liskov',
+  'Ritchie',
+  'Allen',
+  'Dijkstra',
+  'Perlman',
+  'Berners-Lee',
+  'Johnson',
+  'McCarthy',
+  'Lamarr',
+  'Knuth',
+  'Wilson',
+  'van Rossum',
+  'Borg',
+  'Cerf',
+  'Clarke',
+  'Stroustrup',
+  'Conway',
+  'Wirth',
+];
 
 export interface SeedRows {
   users: Array<{ username: string; email: string; displayName: string; disabled: boolean }>;
@@ -99,14 +192,31 @@ export function seedRows(t: SeedTenant): SeedRows {
       type: a.type,
       redirectUris: a.type === 'machine' ? [] : a.type === 'native' ? [`${t.slug}://callback`] : [`${base}/callback`],
       // Confidential clients get a secret; only its hash is stored (the demo secret is derived, not random, so re-runs agree).
-      secretHash: a.type === 'web' || a.type === 'machine' ? `sha256:${createHash('sha256').update(`sandbox-secret:${clientId}`).digest('hex')}` : null,
+      secretHash:
+        a.type === 'web' || a.type === 'machine'
+          ? `sha256:${createHash('sha256').update(`sandbox-secret:${clientId}`).digest('hex')}`
+          : null,
     };
   });
-  const resourceServer = { name: `${t.name} API`, identifier: `https://api.${t.domain}/`, permissions: ['read:profile', 'write:profile', 'read:reports', 'write:reports', 'read:billing', 'admin:users'] };
+  const resourceServer = {
+    name: `${t.name} API`,
+    identifier: `https://api.${t.domain}/`,
+    permissions: ['read:profile', 'write:profile', 'read:reports', 'write:reports', 'read:billing', 'admin:users'],
+  };
   const roles = [
     { name: 'viewer', description: 'Read-only access', permissions: ['read:profile', 'read:reports'], groups: teams },
-    { name: 'editor', description: 'Creates and edits reports', permissions: ['read:profile', 'write:profile', 'read:reports', 'write:reports'], groups: teams.slice(0, 2) },
-    { name: 'billing-admin', description: 'Sees invoices and payment methods', permissions: ['read:billing'], groups: teams.filter((g) => /finance|exec|management|operations/i.test(g)) },
+    {
+      name: 'editor',
+      description: 'Creates and edits reports',
+      permissions: ['read:profile', 'write:profile', 'read:reports', 'write:reports'],
+      groups: teams.slice(0, 2),
+    },
+    {
+      name: 'billing-admin',
+      description: 'Sees invoices and payment methods',
+      permissions: ['read:billing'],
+      groups: teams.filter((g) => /finance|exec|management|operations/i.test(g)),
+    },
     { name: 'tenant-admin', description: 'Manages users and groups', permissions: resourceServer.permissions, groups: ['Administrators'] },
   ];
   return { users, groups, memberships, apps, resourceServer, roles };
@@ -126,7 +236,10 @@ export async function populateTenant(c: pg.Client, rows: SeedRows, passwordHash:
        SELECT x.u, x.e, x.d, $4, x.dis FROM unnest($1::text[], $2::text[], $3::text[], $5::bool[]) AS x(u, e, d, dis) ON CONFLICT DO NOTHING`,
       [u.map((x) => x.username), u.map((x) => x.email), u.map((x) => x.displayName), passwordHash, u.map((x) => x.disabled)],
     );
-    await run(`INSERT INTO groups (name, description) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, [rows.groups.map((g) => g.name), rows.groups.map((g) => g.description)]);
+    await run(`INSERT INTO groups (name, description) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, [
+      rows.groups.map((g) => g.name),
+      rows.groups.map((g) => g.description),
+    ]);
     await run(
       `INSERT INTO memberships (user_id, group_id)
        SELECT us.id, gr.id FROM unnest($1::text[], $2::text[]) AS m(u, g) JOIN users us ON us.username = m.u JOIN groups gr ON gr.name = m.g ON CONFLICT DO NOTHING`,
@@ -137,7 +250,13 @@ export async function populateTenant(c: pg.Client, rows: SeedRows, passwordHash:
       `INSERT INTO applications (name, client_id, type, client_secret_hash, redirect_uris)
        SELECT x.n, x.c, x.t, x.s, CASE WHEN x.r = '' THEN '{}'::text[] ELSE string_to_array(x.r, ' ') END
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(n, c, t, s, r) ON CONFLICT DO NOTHING`,
-      [a.map((x) => x.name), a.map((x) => x.clientId), a.map((x) => x.type), a.map((x) => x.secretHash), a.map((x) => x.redirectUris.join(' '))],
+      [
+        a.map((x) => x.name),
+        a.map((x) => x.clientId),
+        a.map((x) => x.type),
+        a.map((x) => x.secretHash),
+        a.map((x) => x.redirectUris.join(' ')),
+      ],
     );
     const rs = rows.resourceServer;
     await run(`INSERT INTO resource_servers (name, identifier) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [rs.name, rs.identifier]);
@@ -203,7 +322,12 @@ export async function seedTenants(service: TenantService, cluster: ClusterRuntim
     const rows = seedRows(t);
     const existing = before.get(t.slug);
     if (existing && !(existing.inRegistry && existing.hasSecret && existing.hasDatabase)) {
-      results.push({ slug: t.slug, outcome: 'conflict', rowsAdded: 0, detail: 'partly present (see drift on the Tenants page); left alone' });
+      results.push({
+        slug: t.slug,
+        outcome: 'conflict',
+        rowsAdded: 0,
+        detail: 'partly present (see drift on the Tenants page); left alone',
+      });
       log(`${t.slug}: partly present (drift), left alone`);
       continue;
     }
@@ -222,10 +346,21 @@ export async function seedTenants(service: TenantService, cluster: ClusterRuntim
     passwordHash ??= await hashPassword(SANDBOX_USER_PASSWORD);
     const hash = passwordHash;
     const ports = await service.ports(cluster);
-    const added = await ports.pg.withDatabase(tenantDbName(t.slug), (c) => populateTenant(c, rows, hash), `seeding demo data into ${t.slug}`);
+    const added = await ports.pg.withDatabase(
+      tenantDbName(t.slug),
+      (c) => populateTenant(c, rows, hash),
+      `seeding demo data into ${t.slug}`,
+    );
     const outcome = existing ? 'completed' : 'created';
-    results.push({ slug: t.slug, outcome, rowsAdded: added, detail: `${rows.users.length} users, ${rows.groups.length} groups, ${rows.apps.length} applications` });
-    log(`${t.slug}: ${outcome}: ${rows.users.length} users, ${rows.groups.length} groups, ${rows.apps.length} applications, ${rows.roles.length} roles`);
+    results.push({
+      slug: t.slug,
+      outcome,
+      rowsAdded: added,
+      detail: `${rows.users.length} users, ${rows.groups.length} groups, ${rows.apps.length} applications`,
+    });
+    log(
+      `${t.slug}: ${outcome}: ${rows.users.length} users, ${rows.groups.length} groups, ${rows.apps.length} applications, ${rows.roles.length} roles`,
+    );
   }
   // Refresh the cached list with stats so the Tenants page shows the counts at once.
   if (results.some((r) => r.outcome === 'created' || r.outcome === 'completed')) await service.reconcile(cluster, true);

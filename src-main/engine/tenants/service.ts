@@ -8,7 +8,15 @@ import { CREATE_TENANT, createTenantSaga, type CreateTenantCtx } from './create-
 import { DELETE_TENANT, deleteTenantSaga } from './delete-saga';
 import { tenantKube } from './kube-ports';
 import { LEASE_SECONDS, TENANT_LABEL, tenantLeaseName } from './lease';
-import { INITIAL_ADMIN_USERNAME, decodeSecretData, slugOfDbName, loginWorkerName, tenantDbName, tenantRoleName, tenantSecretName } from './material';
+import {
+  INITIAL_ADMIN_USERNAME,
+  decodeSecretData,
+  slugOfDbName,
+  loginWorkerName,
+  tenantDbName,
+  tenantRoleName,
+  tenantSecretName,
+} from './material';
 import { noDatabase, type FinalBackupHook, type LicenseHook, type TenantPorts, type TenantSagaOptions } from './ports';
 import { TenantCache, joinObserved, licenseCapsOf, observe } from './reconcile';
 import { TenantRegistry } from './registry';
@@ -59,7 +67,11 @@ export class TenantService {
     this.finalBackup = opts.finalBackup ?? (async () => undefined);
     const ports = (cluster: ClusterRuntime) => this.ports(cluster);
     const sagaOptions = {
-      consoleId: opts.consoleId, leaseSeconds: opts.leaseSeconds ?? LEASE_SECONDS, beforeStep: opts.beforeStep, license: () => this.licenseHook, systemEntities: opts.systemEntities,
+      consoleId: opts.consoleId,
+      leaseSeconds: opts.leaseSeconds ?? LEASE_SECONDS,
+      beforeStep: opts.beforeStep,
+      license: () => this.licenseHook,
+      systemEntities: opts.systemEntities,
     };
     opts.saga.register(createTenantSaga(ports, sagaOptions));
     opts.saga.register(deleteTenantSaga(ports, sagaOptions, () => this.finalBackup));
@@ -89,7 +101,13 @@ export class TenantService {
   watcher(cluster: ClusterRuntime): TenantWatcher {
     let entry = this.watchers.get(cluster.clusterId);
     if (!entry) {
-      const watcher = new TenantWatcher({ cluster, ports: () => this.ports(cluster), cache: this.cache, bus: this.opts.bus, log: this.opts.log });
+      const watcher = new TenantWatcher({
+        cluster,
+        ports: () => this.ports(cluster),
+        cache: this.cache,
+        bus: this.opts.bus,
+        log: this.opts.log,
+      });
       const stats = new StatsRefresher(cluster, {
         ports: () => this.ports(cluster),
         cache: this.cache,
@@ -122,7 +140,11 @@ export class TenantService {
     else stats.stop();
   }
 
-  async create(cluster: ClusterRuntime, input: { slug: string; name: string; tier: TenantTier; adminEmail?: string | undefined }, actor?: string) {
+  async create(
+    cluster: ClusterRuntime,
+    input: { slug: string; name: string; tier: TenantTier; adminEmail?: string | undefined },
+    actor?: string,
+  ) {
     const params = { slug: input.slug, name: input.name, tier: input.tier, adminEmail: input.adminEmail ?? null };
     const outcome = await this.opts.saga.start<typeof params, CreateTenantCtx>(CREATE_TENANT, params, cluster, actor ? { actor } : {});
     const ctx = this.finish(outcome, `Creating tenant "${input.slug}"`);
@@ -138,7 +160,8 @@ export class TenantService {
 
   async delete(cluster: ClusterRuntime, slug: string, finalBackup: boolean, actor?: string) {
     const found = await this.leftovers(cluster, slug);
-    if (found.length === 0) throw new ContractError('NOT_FOUND', `Tenant "${slug}" does not exist (no database, role, Secret, registry entry or workload).`);
+    if (found.length === 0)
+      throw new ContractError('NOT_FOUND', `Tenant "${slug}" does not exist (no database, role, Secret, registry entry or workload).`);
     // A final backup that cannot be taken is refused before the delete changes anything.
     if (finalBackup && found.some((f) => f.kind === 'database')) await this.finalBackup.ready?.(cluster, slug);
     const outcome = await this.opts.saga.start(DELETE_TENANT, { slug, finalBackup }, cluster, actor ? { actor } : {});
@@ -201,7 +224,9 @@ export class TenantService {
     if (opts.stats) void this.statsOf(cluster).runNow();
     const cached = this.cache.load(cluster.clusterId);
     if (cached) return { clusterId: cluster.clusterId, ...cached, fromCache: true };
-    await this.watcher(cluster).ensure().catch(() => undefined);
+    await this.watcher(cluster)
+      .ensure()
+      .catch(() => undefined);
     const filled = this.cache.load(cluster.clusterId);
     if (filled) return { clusterId: cluster.clusterId, ...filled, fromCache: false };
     // No watch possible (e.g. the database is not configured yet): one constant-cost reconcile.
@@ -209,7 +234,10 @@ export class TenantService {
   }
 
   /** Rebuilds the list with a constant number of calls and caches it for this cluster. */
-  async reconcile(cluster: ClusterRuntime, withStats = false): Promise<{ clusterId: string; tenants: TenantSummary[]; drift: Drift[]; refreshedAt: string; fromCache: boolean; apiCalls: number }> {
+  async reconcile(
+    cluster: ClusterRuntime,
+    withStats = false,
+  ): Promise<{ clusterId: string; tenants: TenantSummary[]; drift: Drift[]; refreshedAt: string; fromCache: boolean; apiCalls: number }> {
     const ports = await this.ports(cluster);
     const observed = await observe(ports);
     const { tenants, drift } = joinObserved(observed);
@@ -221,7 +249,9 @@ export class TenantService {
     if (withStats) await readStats(ports, tenants, this.opts.statsConcurrency ?? 4);
     const refreshedAt = this.cache.save(cluster.clusterId, tenants, drift, observed.apiCalls);
     // A reconcile proves cluster and database answer: keep the list current from here on (no-op when watching).
-    void this.watcher(cluster).ensure().catch(() => undefined);
+    void this.watcher(cluster)
+      .ensure()
+      .catch(() => undefined);
     return { clusterId: cluster.clusterId, tenants, drift, refreshedAt, fromCache: false, apiCalls: observed.apiCalls };
   }
 
@@ -234,7 +264,13 @@ export class TenantService {
 
   private publishRow(clusterId: string, upserted: TenantSummary[], removed: string[]): void {
     const cached = this.cache.load(clusterId);
-    this.opts.bus?.publish('tenants.changed', { clusterId, upserted, removed, drift: cached?.drift ?? [], refreshedAt: cached?.refreshedAt ?? new Date().toISOString() });
+    this.opts.bus?.publish('tenants.changed', {
+      clusterId,
+      upserted,
+      removed,
+      drift: cached?.drift ?? [],
+      refreshedAt: cached?.refreshedAt ?? new Date().toISOString(),
+    });
   }
 
   async get(cluster: ClusterRuntime, slug: string) {
@@ -254,22 +290,41 @@ export class TenantService {
         return { current, stats: current > 0 ? await tenantStats(c).catch(() => null) : null };
       });
       stats = read.stats;
-      schema = { current: read.current, latest: latestVersion(this.migrations), pending: pendingMigrations(this.migrations, read.current).map((m) => m.name) };
+      schema = {
+        current: read.current,
+        latest: latestVersion(this.migrations),
+        pending: pendingMigrations(this.migrations, read.current).map((m) => m.name),
+      };
     }
     const url = decodeSecretData(secret).DATABASE_URL;
     const parsed = url ? new URL(url) : null;
     const tier = entry?.tier as TenantTier | undefined;
     return {
       tenant: {
-        slug, name: entry?.name ?? slug, tier: entry?.tier ?? 'unknown', status: entry?.status ?? 'unregistered', created: entry?.created || null,
+        slug,
+        name: entry?.name ?? slug,
+        tier: entry?.tier ?? 'unknown',
+        status: entry?.status ?? 'unregistered',
+        created: entry?.created || null,
         // the same sources as the list: the license fan-out's cap in the Secret, the backend Deployment's version label
         schemaVersion: schema?.current ?? entry?.schema ?? null,
         licenseUsers: secret ? (licenseCapsOf([secret]).get(slug) ?? null) : null,
         backendVersion: backends[0]?.metadata?.labels?.['app.kubernetes.io/version'] ?? null,
-        hasSecret: secret !== null, hasDatabase, inRegistry: entry !== null, stats, statsAt: stats ? new Date().toISOString() : null,
+        hasSecret: secret !== null,
+        hasDatabase,
+        inRegistry: entry !== null,
+        stats,
+        statsAt: stats ? new Date().toISOString() : null,
       },
       // The password stays in the Secret; the page shows it masked.
-      database: parsed ? { host: parsed.hostname, port: Number(parsed.port || 5432), database: parsed.pathname.slice(1), user: decodeURIComponent(parsed.username) } : null,
+      database: parsed
+        ? {
+            host: parsed.hostname,
+            port: Number(parsed.port || 5432),
+            database: parsed.pathname.slice(1),
+            user: decodeURIComponent(parsed.username),
+          }
+        : null,
       schema,
       limits: tier && tier in TIER_LIMITS ? TIER_LIMITS[tier] : null,
     };

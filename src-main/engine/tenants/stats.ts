@@ -80,11 +80,18 @@ export class StatsRefresher {
     if (!now) return;
     const current = new Set(now.tenants.map((t) => t.slug));
     const upserted = rows.filter((t) => current.has(t.slug) && t.statsAt);
-    for (const t of upserted) this.deps.cache.upsert(clusterId, { ...now.tenants.find((x) => x.slug === t.slug)!, stats: t.stats, statsAt: t.statsAt });
+    for (const t of upserted)
+      this.deps.cache.upsert(clusterId, { ...now.tenants.find((x) => x.slug === t.slug)!, stats: t.stats, statsAt: t.statsAt });
     if (upserted.length) {
       const fresh = this.deps.cache.load(clusterId)!;
       const changed = fresh.tenants.filter((t) => upserted.some((u) => u.slug === t.slug));
-      this.deps.bus?.publish('tenants.changed', { clusterId, upserted: changed, removed: [], drift: fresh.drift, refreshedAt: fresh.refreshedAt });
+      this.deps.bus?.publish('tenants.changed', {
+        clusterId,
+        upserted: changed,
+        removed: [],
+        drift: fresh.drift,
+        refreshedAt: fresh.refreshedAt,
+      });
     }
   }
 }

@@ -47,7 +47,12 @@ const BACKEND_SELECTOR = 'app.kubernetes.io/component=backend';
 interface Running {
   clusterId: string;
   namespace: string;
-  streams: { secrets: ListWatch<KubernetesObject>; registry: ListWatch<KubernetesObject>; leases: ListWatch<KubernetesObject>; backends: ListWatch<KubernetesObject> };
+  streams: {
+    secrets: ListWatch<KubernetesObject>;
+    registry: ListWatch<KubernetesObject>;
+    leases: ListWatch<KubernetesObject>;
+    backends: ListWatch<KubernetesObject>;
+  };
   ready: boolean;
   stopped: boolean;
   timer: NodeJS.Timeout | null;
@@ -139,8 +144,12 @@ export class TenantWatcher {
       clusterId: rt.clusterId,
       namespace,
       streams: {
-        secrets: stream(`/api/v1/namespaces/${namespace}/secrets`, TENANT_SELECTOR, () => kube.core.listNamespacedSecret({ namespace, labelSelector: TENANT_SELECTOR })),
-        registry: stream(`/api/v1/namespaces/${namespace}/configmaps`, REGISTRY_SELECTOR, () => kube.core.listNamespacedConfigMap({ namespace, labelSelector: REGISTRY_SELECTOR })),
+        secrets: stream(`/api/v1/namespaces/${namespace}/secrets`, TENANT_SELECTOR, () =>
+          kube.core.listNamespacedSecret({ namespace, labelSelector: TENANT_SELECTOR }),
+        ),
+        registry: stream(`/api/v1/namespaces/${namespace}/configmaps`, REGISTRY_SELECTOR, () =>
+          kube.core.listNamespacedConfigMap({ namespace, labelSelector: REGISTRY_SELECTOR }),
+        ),
         leases: stream(`/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, TENANT_SELECTOR, () =>
           kube.coordination.listNamespacedLease({ namespace, labelSelector: TENANT_SELECTOR }),
         ),
@@ -171,7 +180,10 @@ export class TenantWatcher {
   private fail(run: Running, error: unknown, stream?: string): void {
     this.stats.errors++;
     if (run.stopped) return;
-    this.deps.log?.warn({ clusterId: run.clusterId, stream, err: String(error).slice(0, 200) }, 'tenant watch stopped; restarts when the cluster is back online');
+    this.deps.log?.warn(
+      { clusterId: run.clusterId, stream, err: String(error).slice(0, 200) },
+      'tenant watch stopped; restarts when the cluster is back online',
+    );
     if (this.run === run) this.stop();
     else run.stopped = true;
   }
@@ -192,7 +204,9 @@ export class TenantWatcher {
       return run.refreshing;
     }
     run.refreshing = this.rebuild(run, kubeCalls)
-      .catch((error: unknown) => this.deps.log?.warn({ clusterId: run.clusterId, err: String(error).slice(0, 200) }, 'tenant watch refresh failed'))
+      .catch((error: unknown) =>
+        this.deps.log?.warn({ clusterId: run.clusterId, err: String(error).slice(0, 200) }, 'tenant watch refresh failed'),
+      )
       .finally(() => {
         run.refreshing = null;
         if (run.dirty && !run.stopped) {

@@ -1,5 +1,16 @@
 import type { V1Deployment } from '@kubernetes/client-node';
-import { LeaseKeeper, OPERATION_ANNOTATION, TENANT_LABEL, acquireTenantLease, loginWorkerName, releaseTenantLease, tenantSecretName, type RegistryEntry, type TenantKube, type TenantRegistry } from '../tenants';
+import {
+  LeaseKeeper,
+  OPERATION_ANNOTATION,
+  TENANT_LABEL,
+  acquireTenantLease,
+  loginWorkerName,
+  releaseTenantLease,
+  tenantSecretName,
+  type RegistryEntry,
+  type TenantKube,
+  type TenantRegistry,
+} from '../tenants';
 import { ContractError } from '../../../src-shared/contract';
 import type { RolloutStatus, WorkerConfig } from '../../../src-shared/contract/workers';
 import { MANAGED_BY_LABEL } from '../../adapters/kube';
@@ -83,24 +94,42 @@ async function loginWorkerImage(kube: WorkersKube): Promise<string> {
   const backend = await kube.getDeployment('backend');
   const b = backend?.spec?.template?.spec?.containers?.[0]?.image;
   if (b) return withTag(b.replace(/\/backend(?=[:@]|$)/, '/login-worker'), b.split(':').pop() ?? 'latest');
-  throw new ContractError('VALIDATION', `No login worker image is known on this cluster: deploy ${SHARED_LOGIN_WORKER} (or the backend) first, then retry.`);
+  throw new ContractError(
+    'VALIDATION',
+    `No login worker image is known on this cluster: deploy ${SHARED_LOGIN_WORKER} (or the backend) first, then retry.`,
+  );
 }
 
 /** A worker named like the tenant's, made by this console for this tenant (any operation): it is the tenant's. */
 const isTenantsWorker = (d: V1Deployment, slug: string) =>
-  d.metadata?.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY_LABEL['app.kubernetes.io/managed-by'] && d.metadata?.labels?.[TENANT_LABEL] === slug;
+  d.metadata?.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY_LABEL['app.kubernetes.io/managed-by'] &&
+  d.metadata?.labels?.[TENANT_LABEL] === slug;
 
-const mark = (o: { metadata?: { annotations?: Record<string, string> } } | null) => o?.metadata?.annotations?.[OPERATION_ANNOTATION] ?? null;
+const mark = (o: { metadata?: { annotations?: Record<string, string> } } | null) =>
+  o?.metadata?.annotations?.[OPERATION_ANNOTATION] ?? null;
 
 function notices(op: OperationHandle, what: string, markedBy: string | null) {
-  op.notice(`Left ${what} in place: it is not this operation's (${markedBy ? `marked by operation ${markedBy}` : 'no Gatehouse mark'}). Inspect it before deleting it by hand.`);
+  op.notice(
+    `Left ${what} in place: it is not this operation's (${markedBy ? `marked by operation ${markedBy}` : 'no Gatehouse mark'}). Inspect it before deleting it by hand.`,
+  );
 }
 
 function commonContext<P extends { slug: string }>(ports: (c: ClusterRuntime) => Promise<WorkerPorts>, o: WorkerSagaOptions) {
   return async (params: P, op: OperationHandle, cluster: ClusterRuntime) => {
     const p = await ports(cluster);
     const holder = `${o.consoleId}/${op.id}`;
-    return { ports: p, leaseHeld: false, op, slug: params.slug, holder, lease: new LeaseKeeper(p.tenantKube, params.slug, holder, o.leaseSeconds), entry: null, cluster, loginWorker: null, params };
+    return {
+      ports: p,
+      leaseHeld: false,
+      op,
+      slug: params.slug,
+      holder,
+      lease: new LeaseKeeper(p.tenantKube, params.slug, holder, o.leaseSeconds),
+      entry: null,
+      cluster,
+      loginWorker: null,
+      params,
+    };
   };
 }
 
@@ -112,8 +141,13 @@ function reserveStep<C extends BaseCtx>(o: WorkerSagaOptions, check: (ctx: C) =>
       ctx.leaseHeld = true;
       ctx.lease.start();
       ctx.entry = await ctx.ports.registry.get(ctx.slug);
-      if (!ctx.entry) throw new ContractError('NOT_FOUND', `Tenant "${ctx.slug}" is not in the registry of this cluster. Reconcile the tenant list to see what exists.`);
-      if (ctx.entry.status === 'deleting') throw new ContractError('CONFLICT', `Tenant "${ctx.slug}" is being deleted; its workers cannot change.`);
+      if (!ctx.entry)
+        throw new ContractError(
+          'NOT_FOUND',
+          `Tenant "${ctx.slug}" is not in the registry of this cluster. Reconcile the tenant list to see what exists.`,
+        );
+      if (ctx.entry.status === 'deleting')
+        throw new ContractError('CONFLICT', `Tenant "${ctx.slug}" is being deleted; its workers cannot change.`);
       // What was stored before this operation: a compensation puts exactly this back.
       if (ctx.op.notes.previousConfig === undefined) ctx.op.note('previousConfig', await ctx.ports.store.raw(ctx.slug));
       await check(ctx);
@@ -129,15 +163,27 @@ async function provisionDedicated(ctx: BaseCtx, resources: TierResources): Promi
   const existing = await kube.getDeployment(name);
   if (existing) {
     if (!isTenantsWorker(existing, ctx.slug)) {
-      throw new ContractError('CONFLICT', `Deployment ${name} exists but was not made by Gatehouse for tenant "${ctx.slug}". It was left untouched; rename or remove it, then retry.`);
+      throw new ContractError(
+        'CONFLICT',
+        `Deployment ${name} exists but was not made by Gatehouse for tenant "${ctx.slug}". It was left untouched; rename or remove it, then retry.`,
+      );
     }
-    if (mark(existing) !== ctx.op.id && ctx.op.notes.adoptedWorker === undefined) ctx.op.note('adoptedWorker', existing.metadata?.uid ?? true);
+    if (mark(existing) !== ctx.op.id && ctx.op.notes.adoptedWorker === undefined)
+      ctx.op.note('adoptedWorker', existing.metadata?.uid ?? true);
     if (applyResources(existing, resources)) await kube.replaceDeployment(name, existing);
   } else {
     const secret = await kube.getSecret(tenantSecretName(ctx.slug));
-    if (!secret) throw new ContractError('NOT_FOUND', `Secret ${tenantSecretName(ctx.slug)} is missing, so the login worker would have no token. Repair the tenant first.`);
+    if (!secret)
+      throw new ContractError(
+        'NOT_FOUND',
+        `Secret ${tenantSecretName(ctx.slug)} is missing, so the login worker would have no token. Repair the tenant first.`,
+      );
     const spec: LoginWorkerSpec = {
-      slug: ctx.slug, namespace: kube.namespace, image: await loginWorkerImage(kube), resources, operationId: ctx.op.id,
+      slug: ctx.slug,
+      namespace: kube.namespace,
+      image: await loginWorkerImage(kube),
+      resources,
+      operationId: ctx.op.id,
       owner: secret.metadata?.uid ? { uid: secret.metadata.uid } : null,
     };
     await kube.createDeployment(loginWorkerDeployment(spec));
@@ -222,7 +268,10 @@ function underLease<C extends BaseCtx>(o: WorkerSagaOptions, steps: SagaStep<C>[
   );
 }
 
-const releaseStep = <C extends BaseCtx>(): SagaStep<C> => ({ name: 'release', run: (ctx) => releaseTenantLease(ctx.ports.tenantKube, ctx.slug, ctx.holder) });
+const releaseStep = <C extends BaseCtx>(): SagaStep<C> => ({
+  name: 'release',
+  run: (ctx) => releaseTenantLease(ctx.ports.tenantKube, ctx.slug, ctx.holder),
+});
 
 /** Puts back the worker configuration this operation replaced, only while the entry is still its own write. */
 async function restoreConfig(ctx: BaseCtx): Promise<void> {
@@ -239,7 +288,10 @@ async function restoreConfig(ctx: BaseCtx): Promise<void> {
  * Compensations delete only the Deployment/Service this operation created and restore the
  * exact configuration entry it replaced.
  */
-export function workerConfigSaga(ports: (c: ClusterRuntime) => Promise<WorkerPorts>, o: WorkerSagaOptions): SagaDefinition<WorkerConfigParams, WorkerConfigCtx> {
+export function workerConfigSaga(
+  ports: (c: ClusterRuntime) => Promise<WorkerPorts>,
+  o: WorkerSagaOptions,
+): SagaDefinition<WorkerConfigParams, WorkerConfigCtx> {
   const dedicated = (ctx: WorkerConfigCtx) => ctx.params.config.login.mode === 'dedicated';
   return {
     kind: WORKER_CONFIG,
@@ -254,12 +306,18 @@ export function workerConfigSaga(ports: (c: ClusterRuntime) => Promise<WorkerPor
         const { config } = ctx.params;
         const tier = ctx.entry!.tier;
         if (config.login.mode === 'dedicated' && !dedicatedResources(tier)) {
-          throw new ContractError('VALIDATION', `Tier ${tier} has no dedicated login worker. Move the tenant to PRO or Enterprise first, or use the shared login worker.`);
+          throw new ContractError(
+            'VALIDATION',
+            `Tier ${tier} has no dedicated login worker. Move the tenant to PRO or Enterprise first, or use the shared login worker.`,
+          );
         }
         if (config.task.mode === 'agent') {
           const pool = config.task.pool!;
           if (!(await ctx.ports.kube.getDeployment(poolDeploymentName(pool)))) {
-            throw new ContractError('NOT_FOUND', `Agent pool "${pool}" does not exist on this cluster (no Deployment ${poolDeploymentName(pool)}). Create it under Infrastructure → Agent pools first.`);
+            throw new ContractError(
+              'NOT_FOUND',
+              `Agent pool "${pool}" does not exist on this cluster (no Deployment ${poolDeploymentName(pool)}). Create it under Infrastructure → Agent pools first.`,
+            );
           }
         }
       }),
@@ -287,7 +345,8 @@ export function workerConfigSaga(ports: (c: ClusterRuntime) => Promise<WorkerPor
           if (dedicated(ctx)) return;
           const previous = decodeWorkerConfig((ctx.op.notes.previousConfig as string | null) ?? '')?.config ?? DEFAULT_WORKER_CONFIG;
           // Only a tenant that had a dedicated worker (or one left by a crash) has anything to remove.
-          if (previous.login.mode === 'dedicated' || (await ctx.ports.kube.getDeployment(loginWorkerName(ctx.slug)))) await retireDedicated(ctx);
+          if (previous.login.mode === 'dedicated' || (await ctx.ports.kube.getDeployment(loginWorkerName(ctx.slug))))
+            await retireDedicated(ctx);
         },
       },
       releaseStep<WorkerConfigCtx>(),
@@ -300,7 +359,10 @@ export function workerConfigSaga(ports: (c: ClusterRuntime) => Promise<WorkerPor
  * rollout → release. A tier change applies the new tier's resources to a dedicated worker;
  * a tier without dedicated workers is refused while the tenant uses one.
  */
-export function tenantProfileSaga(ports: (c: ClusterRuntime) => Promise<WorkerPorts>, o: WorkerSagaOptions): SagaDefinition<TenantProfileParams, TenantProfileCtx> {
+export function tenantProfileSaga(
+  ports: (c: ClusterRuntime) => Promise<WorkerPorts>,
+  o: WorkerSagaOptions,
+): SagaDefinition<TenantProfileParams, TenantProfileCtx> {
   const tierChange = (ctx: TenantProfileCtx) => ctx.params.tier !== null;
   return {
     kind: TENANT_PROFILE,
@@ -320,7 +382,10 @@ export function tenantProfileSaga(ports: (c: ClusterRuntime) => Promise<WorkerPo
         if (refusal) throw new ContractError('LICENSE_INVALID', refusal);
         const stored = (await ctx.ports.store.get(ctx.slug))?.config ?? DEFAULT_WORKER_CONFIG;
         if (stored.login.mode === 'dedicated' && !dedicatedResources(tier)) {
-          throw new ContractError('VALIDATION', `Tier ${tier} has no dedicated login worker, and "${ctx.slug}" uses one. Switch its login worker to shared or inline first.`);
+          throw new ContractError(
+            'VALIDATION',
+            `Tier ${tier} has no dedicated login worker, and "${ctx.slug}" uses one. Switch its login worker to shared or inline first.`,
+          );
         }
       }),
       {
@@ -333,7 +398,8 @@ export function tenantProfileSaga(ports: (c: ClusterRuntime) => Promise<WorkerPo
           if (!previous) return;
           await ctx.ports.registry.update(ctx.slug, (e) => {
             // Only what this operation set goes back; a later change by someone else stays.
-            const ours = (ctx.params.name === null || e.name === ctx.params.name) && (ctx.params.tier === null || e.tier === ctx.params.tier);
+            const ours =
+              (ctx.params.name === null || e.name === ctx.params.name) && (ctx.params.tier === null || e.tier === ctx.params.tier);
             if (!ours) {
               ctx.op.notice(`Left the registry entry of "${ctx.slug}" as it is: it was changed by someone else after this operation.`);
               return e;
@@ -364,4 +430,3 @@ export function tenantProfileSaga(ports: (c: ClusterRuntime) => Promise<WorkerPo
     ]),
   };
 }
-

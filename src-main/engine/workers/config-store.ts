@@ -50,7 +50,11 @@ export function decodeWorkerConfig(raw: string): StoredWorkerConfig | null {
     if (!task || !login) return null;
     return {
       config: {
-        task: { mode: task, pool: task === 'agent' && typeof v.pool === 'string' ? v.pool : null, concurrency: typeof v.concurrency === 'number' ? v.concurrency : DEFAULT_WORKER_CONFIG.task.concurrency },
+        task: {
+          mode: task,
+          pool: task === 'agent' && typeof v.pool === 'string' ? v.pool : null,
+          concurrency: typeof v.concurrency === 'number' ? v.concurrency : DEFAULT_WORKER_CONFIG.task.concurrency,
+        },
         login: {
           mode: login,
           url: login === 'shared' && typeof v.url === 'string' ? v.url : null,

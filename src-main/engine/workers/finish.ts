@@ -11,10 +11,14 @@ export function finish<C>(outcome: SagaOutcome<C>, doing: string): C {
       ? 'Everything it had done was rolled back.'
       : `It is listed under Unfinished operations (${op.id}): resume it${op.canRollback ? ' or roll it back' : ''} once the cause is fixed.`) +
     (op.notices.length ? ` ${op.notices.join(' ')}` : '');
-  throw new ContractError(cause?.code ?? 'INTERNAL', `${doing} failed at step "${op.failedStep ?? '?'}": ${cause?.message ?? errorText(outcome.error)} ${left}`, {
-    ...(cause?.details ?? {}),
-    operationId: op.id,
-    step: op.failedStep,
-    status: op.status,
-  });
+  throw new ContractError(
+    cause?.code ?? 'INTERNAL',
+    `${doing} failed at step "${op.failedStep ?? '?'}": ${cause?.message ?? errorText(outcome.error)} ${left}`,
+    {
+      ...(cause?.details ?? {}),
+      operationId: op.id,
+      step: op.failedStep,
+      status: op.status,
+    },
+  );
 }

@@ -36,6 +36,18 @@ export function licenseTierCheck(view: LicenseView): NonNullable<WorkersServiceO
   };
 }
 
-export function createWorkersCapability(deps: { saga: SagaRunner; bus: EventBus; consoleId: string; license: LicenseView; options?: Partial<WorkersServiceOptions> }) {
-  return new WorkersService({ saga: deps.saga, bus: deps.bus, consoleId: deps.consoleId, licenseCheck: licenseTierCheck(deps.license), ...deps.options });
+export function createWorkersCapability(deps: {
+  saga: SagaRunner;
+  bus: EventBus;
+  consoleId: string;
+  license: LicenseView;
+  options?: Partial<WorkersServiceOptions>;
+}) {
+  return new WorkersService({
+    saga: deps.saga,
+    bus: deps.bus,
+    consoleId: deps.consoleId,
+    licenseCheck: licenseTierCheck(deps.license),
+    ...deps.options,
+  });
 }

@@ -47,7 +47,9 @@ export function workersKube(kube: KubeClients, namespace: string): WorkersKube {
     try {
       return await fn();
     } catch (error) {
-      throw Object.assign(kubeError(error, { verb, resource, namespace, ...(name ? { name } : {}) }), { kubeStatus: kubeStatusCode(error) });
+      throw Object.assign(kubeError(error, { verb, resource, namespace, ...(name ? { name } : {}) }), {
+        kubeStatus: kubeStatusCode(error),
+      });
     }
   }
   const ns = { namespace };
@@ -56,9 +58,12 @@ export function workersKube(kube: KubeClients, namespace: string): WorkersKube {
     namespace,
     calls,
     getDeployment: (name) => orNull(call('get', 'deployments', name, () => kube.apps.readNamespacedDeployment({ name, ...ns }))),
-    listDeployments: async (labelSelector) => (await call('list', 'deployments', undefined, () => kube.apps.listNamespacedDeployment({ ...ns, labelSelector }))).items,
-    createDeployment: (body) => call('create', 'deployments', body.metadata?.name, () => kube.apps.createNamespacedDeployment({ ...ns, body })),
-    replaceDeployment: (name, body) => call('update', 'deployments', name, () => kube.apps.replaceNamespacedDeployment({ name, ...ns, body })),
+    listDeployments: async (labelSelector) =>
+      (await call('list', 'deployments', undefined, () => kube.apps.listNamespacedDeployment({ ...ns, labelSelector }))).items,
+    createDeployment: (body) =>
+      call('create', 'deployments', body.metadata?.name, () => kube.apps.createNamespacedDeployment({ ...ns, body })),
+    replaceDeployment: (name, body) =>
+      call('update', 'deployments', name, () => kube.apps.replaceNamespacedDeployment({ name, ...ns, body })),
     deleteDeployment: async (name, p) => {
       await orNull(call('delete', 'deployments', name, () => kube.apps.deleteNamespacedDeployment({ name, ...ns, ...pre(p) })));
     },
@@ -73,8 +78,10 @@ export function workersKube(kube: KubeClients, namespace: string): WorkersKube {
       await orNull(call('delete', 'services', name, () => kube.core.deleteNamespacedService({ name, ...ns, ...pre(p) })));
     },
     getConfigMap: (name) => orNull(call('get', 'configmaps', name, () => kube.core.readNamespacedConfigMap({ name, ...ns }))),
-    listConfigMaps: async (labelSelector) => (await call('list', 'configmaps', undefined, () => kube.core.listNamespacedConfigMap({ ...ns, labelSelector }))).items,
-    createConfigMap: (body) => call('create', 'configmaps', body.metadata?.name, () => kube.core.createNamespacedConfigMap({ ...ns, body })),
+    listConfigMaps: async (labelSelector) =>
+      (await call('list', 'configmaps', undefined, () => kube.core.listNamespacedConfigMap({ ...ns, labelSelector }))).items,
+    createConfigMap: (body) =>
+      call('create', 'configmaps', body.metadata?.name, () => kube.core.createNamespacedConfigMap({ ...ns, body })),
     replaceConfigMap: (name, body) => call('update', 'configmaps', name, () => kube.core.replaceNamespacedConfigMap({ name, ...ns, body })),
     deleteConfigMap: async (name) => {
       await orNull(call('delete', 'configmaps', name, () => kube.core.deleteNamespacedConfigMap({ name, ...ns })));
@@ -85,6 +92,7 @@ export function workersKube(kube: KubeClients, namespace: string): WorkersKube {
     getSecret: (name) => orNull(call('get', 'secrets', name, () => kube.core.readNamespacedSecret({ name, ...ns }))),
     createSecret: (body) => call('create', 'secrets', body.metadata?.name, () => kube.core.createNamespacedSecret({ ...ns, body })),
     replaceSecret: (name, body) => call('update', 'secrets', name, () => kube.core.replaceNamespacedSecret({ name, ...ns, body })),
-    listPods: async (labelSelector) => (await call('list', 'pods', undefined, () => kube.core.listNamespacedPod({ ...ns, labelSelector }))).items,
+    listPods: async (labelSelector) =>
+      (await call('list', 'pods', undefined, () => kube.core.listNamespacedPod({ ...ns, labelSelector }))).items,
   };
 }

@@ -62,7 +62,12 @@ export interface LoginWorkerSpec {
   owner: { uid: string } | null;
 }
 
-const ownerSecret = (slug: string, uid: string): V1OwnerReference => ({ apiVersion: 'v1', kind: 'Secret', name: tenantSecretName(slug), uid });
+const ownerSecret = (slug: string, uid: string): V1OwnerReference => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  name: tenantSecretName(slug),
+  uid,
+});
 
 export function loginWorkerDeployment(s: LoginWorkerSpec): V1Deployment {
   const name = loginWorkerName(s.slug);
@@ -158,11 +163,23 @@ export function poolDeployment(s: PoolSpec): V1Deployment {
   const name = poolDeploymentName(s.pool);
   const version = imageVersion(s.image);
   const userLabels = Object.fromEntries(Object.entries(s.labels).map(([k, v]) => [`${POOL_USER_LABEL_PREFIX}${k}`, v]));
-  const labels = { [NAME_LABEL]: name, [COMPONENT_LABEL]: 'agent', ...PART_OF, ...MANAGED_BY_LABEL, [POOL_LABEL]: s.pool, ...(version ? { [VERSION_LABEL]: version } : {}) };
+  const labels = {
+    [NAME_LABEL]: name,
+    [COMPONENT_LABEL]: 'agent',
+    ...PART_OF,
+    ...MANAGED_BY_LABEL,
+    [POOL_LABEL]: s.pool,
+    ...(version ? { [VERSION_LABEL]: version } : {}),
+  };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: s.namespace, labels: { ...labels, ...userLabels }, annotations: { [OPERATION_ANNOTATION]: s.operationId } },
+    metadata: {
+      name,
+      namespace: s.namespace,
+      labels: { ...labels, ...userLabels },
+      annotations: { [OPERATION_ANNOTATION]: s.operationId },
+    },
     spec: {
       replicas: s.replicas,
       selector: { matchLabels: { [NAME_LABEL]: name } },
@@ -186,8 +203,14 @@ export function poolDeployment(s: PoolSpec): V1Deployment {
                 { name: 'AGENT_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 ...(s.registration
                   ? [
-                      { name: 'AGENT_REGISTRATION_KEY_ID', valueFrom: { secretKeyRef: { name: s.registration.secret, key: 'HMAC_KEY_CURRENT_ID' } } },
-                      { name: 'AGENT_REGISTRATION_KEY', valueFrom: { secretKeyRef: { name: s.registration.secret, key: 'HMAC_KEY_CURRENT' } } },
+                      {
+                        name: 'AGENT_REGISTRATION_KEY_ID',
+                        valueFrom: { secretKeyRef: { name: s.registration.secret, key: 'HMAC_KEY_CURRENT_ID' } },
+                      },
+                      {
+                        name: 'AGENT_REGISTRATION_KEY',
+                        valueFrom: { secretKeyRef: { name: s.registration.secret, key: 'HMAC_KEY_CURRENT' } },
+                      },
                     ]
                   : []),
               ],

@@ -31,8 +31,12 @@ export function deriveAgentCredential(key: string, pool: string, agent: string, 
   return createHmac('sha256', Buffer.from(key, 'base64url')).update(`gatehouse-agent/v1\n${pool}\n${agent}\n${epoch}`).digest('base64url');
 }
 
-const newKey = () => ({ id: `hk-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`, key: randomBytes(32).toString('base64url') });
-const mark = (o: { metadata?: { annotations?: Record<string, string> } } | null) => o?.metadata?.annotations?.[OPERATION_ANNOTATION] ?? null;
+const newKey = () => ({
+  id: `hk-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`,
+  key: randomBytes(32).toString('base64url'),
+});
+const mark = (o: { metadata?: { annotations?: Record<string, string> } } | null) =>
+  o?.metadata?.annotations?.[OPERATION_ANNOTATION] ?? null;
 
 export interface AgentEntry {
   epoch: number;
@@ -96,19 +100,30 @@ export class AgentPools {
       p.kube.getSecret(REGISTRATION_SECRET),
     ]);
     const tenantsOf = new Map<string, string[]>();
-    for (const [slug, c] of configs) if (c.config.task.mode === 'agent' && c.config.task.pool) tenantsOf.set(c.config.task.pool, [...(tenantsOf.get(c.config.task.pool) ?? []), slug]);
+    for (const [slug, c] of configs)
+      if (c.config.task.mode === 'agent' && c.config.task.pool)
+        tenantsOf.set(c.config.task.pool, [...(tenantsOf.get(c.config.task.pool) ?? []), slug]);
     const revoked = new Map<string, string[]>();
     for (const cm of registries) {
       const pool = cm.metadata?.labels?.[AGENT_REGISTRY_LABEL] ?? '';
-      revoked.set(pool, [...decodeAgents(cm)].filter(([, e]) => e.revoked).map(([a]) => a).sort());
+      revoked.set(
+        pool,
+        [...decodeAgents(cm)]
+          .filter(([, e]) => e.revoked)
+          .map(([a]) => a)
+          .sort(),
+      );
     }
     const keys = decodeSecretData(secret);
-    return deployments
-      .map((d) => this.summary(d, tenantsOf, revoked, keys))
-      .sort((a, b) => a.name.localeCompare(b.name));
+    return deployments.map((d) => this.summary(d, tenantsOf, revoked, keys)).sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  private summary(d: V1Deployment, tenantsOf: Map<string, string[]>, revoked: Map<string, string[]>, keys: Record<string, string>): AgentPool {
+  private summary(
+    d: V1Deployment,
+    tenantsOf: Map<string, string[]>,
+    revoked: Map<string, string[]>,
+    keys: Record<string, string>,
+  ): AgentPool {
     const name = d.metadata?.labels?.[POOL_LABEL] ?? '';
     const shared = name === SHARED_POOL;
     const labels = Object.fromEntries(
@@ -117,9 +132,15 @@ export class AgentPools {
         .map(([k, v]) => [k.slice(POOL_USER_LABEL_PREFIX.length), v]),
     );
     return {
-      name, deployment: d.metadata?.name ?? poolDeploymentName(name), labels, shared, replicas: d.spec?.replicas ?? 1,
-      rollout: rolloutStatus(d.metadata?.name ?? '', d), tenants: (tenantsOf.get(name) ?? []).sort(),
-      keyId: shared ? (keys.HMAC_KEY_CURRENT_ID ?? null) : null, previousKeyId: shared ? (keys.HMAC_KEY_PREVIOUS_ID ?? null) : null,
+      name,
+      deployment: d.metadata?.name ?? poolDeploymentName(name),
+      labels,
+      shared,
+      replicas: d.spec?.replicas ?? 1,
+      rollout: rolloutStatus(d.metadata?.name ?? '', d),
+      tenants: (tenantsOf.get(name) ?? []).sort(),
+      keyId: shared ? (keys.HMAC_KEY_CURRENT_ID ?? null) : null,
+      previousKeyId: shared ? (keys.HMAC_KEY_PREVIOUS_ID ?? null) : null,
       revokedAgents: revoked.get(name) ?? [],
     };
   }
@@ -138,22 +159,42 @@ export class AgentPools {
       const b = (await p.kube.getDeployment('backend'))?.spec?.template?.spec?.containers?.[0]?.image;
       if (b) image = b.replace(/\/backend(?=[:@]|$)/, '/agent');
     }
-    if (!image) throw new ContractError('VALIDATION', 'No agent image is known on this cluster: give the version, after deploying the backend.');
+    if (!image)
+      throw new ContractError('VALIDATION', 'No agent image is known on this cluster: give the version, after deploying the backend.');
     return version ? withTag(image, version) : image;
   }
 
-  async create(cluster: ClusterRuntime, input: { name: string; labels: Record<string, string>; replicas: number; version?: string | undefined }, actor?: string) {
-    if (input.name === SHARED_POOL) throw new ContractError('VALIDATION', 'The shared pool is created with "Initialise shared pool" (it needs its registration key).');
+  async create(
+    cluster: ClusterRuntime,
+    input: { name: string; labels: Record<string, string>; replicas: number; version?: string | undefined },
+    actor?: string,
+  ) {
+    if (input.name === SHARED_POOL)
+      throw new ContractError('VALIDATION', 'The shared pool is created with "Initialise shared pool" (it needs its registration key).');
     const p = this.ports(cluster);
-    if (await p.kube.getDeployment(poolDeploymentName(input.name))) throw new ContractError('CONFLICT', `Agent pool "${input.name}" already exists.`);
-    const params: CreateParams = { name: input.name, labels: input.labels, replicas: input.replicas, image: await this.image(p, input.version), shared: false };
+    if (await p.kube.getDeployment(poolDeploymentName(input.name)))
+      throw new ContractError('CONFLICT', `Agent pool "${input.name}" already exists.`);
+    const params: CreateParams = {
+      name: input.name,
+      labels: input.labels,
+      replicas: input.replicas,
+      image: await this.image(p, input.version),
+      shared: false,
+    };
     return this.runCreate(cluster, params, actor);
   }
 
   async initShared(cluster: ClusterRuntime, input: { replicas: number; version?: string | undefined }, actor?: string) {
     const p = this.ports(cluster);
-    if (await p.kube.getDeployment(poolDeploymentName(SHARED_POOL))) throw new ContractError('CONFLICT', 'The shared agent pool is already initialised: scale it or rotate its key instead.');
-    const params: CreateParams = { name: SHARED_POOL, labels: { scope: 'shared' }, replicas: input.replicas, image: await this.image(p, input.version), shared: true };
+    if (await p.kube.getDeployment(poolDeploymentName(SHARED_POOL)))
+      throw new ContractError('CONFLICT', 'The shared agent pool is already initialised: scale it or rotate its key instead.');
+    const params: CreateParams = {
+      name: SHARED_POOL,
+      labels: { scope: 'shared' },
+      replicas: input.replicas,
+      image: await this.image(p, input.version),
+      shared: true,
+    };
     return this.runCreate(cluster, params, actor);
   }
 
@@ -176,11 +217,17 @@ export class AgentPools {
             if (!params.shared) return;
             const existing = await ctx.ports.kube.getSecret(REGISTRATION_SECRET);
             if (existing) {
-              if (mark(existing) !== ctx.op.id) throw new ContractError('CONFLICT', `Secret ${REGISTRATION_SECRET} exists but was not made by this operation; it was left untouched. Remove it or rotate the key instead.`);
+              if (mark(existing) !== ctx.op.id)
+                throw new ContractError(
+                  'CONFLICT',
+                  `Secret ${REGISTRATION_SECRET} exists but was not made by this operation; it was left untouched. Remove it or rotate the key instead.`,
+                );
               return;
             }
             const k = newKey();
-            await ctx.ports.kube.createSecret(registrationSecret(ctx.ports.kube.namespace, { HMAC_KEY_CURRENT_ID: k.id, HMAC_KEY_CURRENT: k.key }, ctx.op.id));
+            await ctx.ports.kube.createSecret(
+              registrationSecret(ctx.ports.kube.namespace, { HMAC_KEY_CURRENT_ID: k.id, HMAC_KEY_CURRENT: k.key }, ctx.op.id),
+            );
           },
           compensate: async (ctx) => {
             const s = await ctx.ports.kube.getSecret(REGISTRATION_SECRET);
@@ -196,13 +243,21 @@ export class AgentPools {
             const name = poolDeploymentName(params.name);
             const existing = await ctx.ports.kube.getDeployment(name);
             if (existing) {
-              if (mark(existing) !== ctx.op.id) throw new ContractError('CONFLICT', `Deployment ${name} exists but was not made by this operation; it was left untouched.`);
+              if (mark(existing) !== ctx.op.id)
+                throw new ContractError('CONFLICT', `Deployment ${name} exists but was not made by this operation; it was left untouched.`);
               return;
             }
-            const keyId = params.shared ? (decodeSecretData(await ctx.ports.kube.getSecret(REGISTRATION_SECRET)).HMAC_KEY_CURRENT_ID ?? '') : '';
+            const keyId = params.shared
+              ? (decodeSecretData(await ctx.ports.kube.getSecret(REGISTRATION_SECRET)).HMAC_KEY_CURRENT_ID ?? '')
+              : '';
             await ctx.ports.kube.createDeployment(
               poolDeployment({
-                pool: params.name, namespace: ctx.ports.kube.namespace, image: params.image, replicas: params.replicas, labels: params.labels, operationId: ctx.op.id,
+                pool: params.name,
+                namespace: ctx.ports.kube.namespace,
+                image: params.image,
+                replicas: params.replicas,
+                labels: params.labels,
+                operationId: ctx.op.id,
                 ...(params.shared ? { registration: { secret: REGISTRATION_SECRET, keyId } } : {}),
               }),
             );
@@ -211,7 +266,8 @@ export class AgentPools {
             const name = poolDeploymentName(ctx.params.name);
             const d = await ctx.ports.kube.getDeployment(name);
             if (!d) return;
-            if (mark(d) === ctx.op.id) await ctx.ports.kube.deleteDeployment(name, { uid: d.metadata?.uid, resourceVersion: d.metadata?.resourceVersion });
+            if (mark(d) === ctx.op.id)
+              await ctx.ports.kube.deleteDeployment(name, { uid: d.metadata?.uid, resourceVersion: d.metadata?.resourceVersion });
             else ctx.op.notice(`Left Deployment ${name} in place: it is not this operation's.`);
           },
         },
@@ -237,8 +293,10 @@ export class AgentPools {
       );
     }
     if (input.reassignTo !== null && input.reassignTo !== 'inline') {
-      if (input.reassignTo === input.name) throw new ContractError('VALIDATION', 'Reassign the tenants to another pool than the one being deleted.');
-      if (!pools.some((x) => x.name === input.reassignTo)) throw new ContractError('NOT_FOUND', `Pool "${input.reassignTo}" to reassign the tenants to does not exist.`);
+      if (input.reassignTo === input.name)
+        throw new ContractError('VALIDATION', 'Reassign the tenants to another pool than the one being deleted.');
+      if (!pools.some((x) => x.name === input.reassignTo))
+        throw new ContractError('NOT_FOUND', `Pool "${input.reassignTo}" to reassign the tenants to does not exist.`);
     }
     const params: DeleteParams = { name: input.name, reassignTo: input.reassignTo, tenants: pool.tenants };
     const outcome = await this.saga.start<DeleteParams, PoolCtx<DeleteParams>>(POOL_DELETE, params, cluster, actor ? { actor } : {});
@@ -264,7 +322,10 @@ export class AgentPools {
               try {
                 const current = (await ctx.ports.store.get(slug))?.config ?? DEFAULT_WORKER_CONFIG;
                 if (current.task.mode !== 'agent' || current.task.pool !== params.name) continue;
-                const task = params.reassignTo === null || params.reassignTo === 'inline' ? { ...current.task, mode: 'inline' as const, pool: null } : { ...current.task, pool: params.reassignTo };
+                const task =
+                  params.reassignTo === null || params.reassignTo === 'inline'
+                    ? { ...current.task, mode: 'inline' as const, pool: null }
+                    : { ...current.task, pool: params.reassignTo };
                 await ctx.ports.store.put(slug, { ...current, task }, ctx.op.id);
               } finally {
                 await releaseTenantLease(ctx.ports.tenantKube, slug, holder).catch(() => undefined);
@@ -300,7 +361,12 @@ export class AgentPools {
     const before = await p.kube.getDeployment(deployment);
     if (!before) throw new ContractError('NOT_FOUND', `Agent pool "${name}" does not exist on this cluster.`);
     await p.kube.scaleDeployment(deployment, replicas);
-    return { name, replicas, before: before.spec?.replicas ?? 1, rollout: rolloutStatus(deployment, await p.kube.getDeployment(deployment)) };
+    return {
+      name,
+      replicas,
+      before: before.spec?.replicas ?? 1,
+      rollout: rolloutStatus(deployment, await p.kube.getDeployment(deployment)),
+    };
   }
 
   /**
@@ -311,9 +377,14 @@ export class AgentPools {
   async rotateKey(cluster: ClusterRuntime, actor?: string) {
     const p = this.ports(cluster);
     const secret = await p.kube.getSecret(REGISTRATION_SECRET);
-    if (!secret || !(await p.kube.getDeployment(poolDeploymentName(SHARED_POOL)))) throw new ContractError('NOT_FOUND', 'The shared agent pool is not initialised on this cluster: initialise it first.');
+    if (!secret || !(await p.kube.getDeployment(poolDeploymentName(SHARED_POOL))))
+      throw new ContractError('NOT_FOUND', 'The shared agent pool is not initialised on this cluster: initialise it first.');
     const keys = decodeSecretData(secret);
-    if (keys.HMAC_KEY_PREVIOUS_ID) throw new ContractError('CONFLICT', `A rotation is still in progress (previous key ${keys.HMAC_KEY_PREVIOUS_ID} not retired yet). Resume or roll back that operation first.`);
+    if (keys.HMAC_KEY_PREVIOUS_ID)
+      throw new ContractError(
+        'CONFLICT',
+        `A rotation is still in progress (previous key ${keys.HMAC_KEY_PREVIOUS_ID} not retired yet). Resume or roll back that operation first.`,
+      );
     const outcome = await this.saga.start<{ pool: string }, PoolCtx>(POOL_ROTATE, { pool: SHARED_POOL }, cluster, actor ? { actor } : {});
     finish(outcome, 'Rotating the shared pool registration key');
     return { operationId: outcome.operation.id, pool: await this.get(cluster, SHARED_POOL), steps: outcome.operation.steps };
@@ -326,7 +397,10 @@ export class AgentPools {
         const d = await ctx.ports.kube.getDeployment(deployment);
         if (!d?.spec?.template) throw new ContractError('NOT_FOUND', `Deployment ${deployment} disappeared during the rotation.`);
         if (d.spec.template.metadata?.annotations?.[KEY_ID_ANNOTATION] === keyId) return;
-        d.spec.template.metadata = { ...d.spec.template.metadata, annotations: { ...(d.spec.template.metadata?.annotations ?? {}), [KEY_ID_ANNOTATION]: keyId } };
+        d.spec.template.metadata = {
+          ...d.spec.template.metadata,
+          annotations: { ...(d.spec.template.metadata?.annotations ?? {}), [KEY_ID_ANNOTATION]: keyId },
+        };
         await ctx.ports.kube.replaceDeployment(deployment, d);
       });
     const writeKeys = (ctx: PoolCtx, change: (k: Record<string, string>) => Record<string, string> | null) =>
@@ -335,7 +409,10 @@ export class AgentPools {
         if (!s) throw new ContractError('NOT_FOUND', `Secret ${REGISTRATION_SECRET} disappeared during the rotation.`);
         const next = change(decodeSecretData(s));
         if (!next) return;
-        await ctx.ports.kube.replaceSecret(REGISTRATION_SECRET, { ...s, data: Object.fromEntries(Object.entries(next).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) });
+        await ctx.ports.kube.replaceSecret(REGISTRATION_SECRET, {
+          ...s,
+          data: Object.fromEntries(Object.entries(next).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+        });
       });
     return {
       kind: POOL_ROTATE,
@@ -351,7 +428,13 @@ export class AgentPools {
               if (k.HMAC_KEY_CURRENT_ID === ctx.op.notes.newKeyId) return null; // already staged by this operation
               ctx.op.note('oldKeyId', k.HMAC_KEY_CURRENT_ID ?? null);
               ctx.op.note('newKeyId', fresh.id);
-              return { ...k, HMAC_KEY_PREVIOUS_ID: k.HMAC_KEY_CURRENT_ID ?? '', HMAC_KEY_PREVIOUS: k.HMAC_KEY_CURRENT ?? '', HMAC_KEY_CURRENT_ID: fresh.id, HMAC_KEY_CURRENT: fresh.key };
+              return {
+                ...k,
+                HMAC_KEY_PREVIOUS_ID: k.HMAC_KEY_CURRENT_ID ?? '',
+                HMAC_KEY_PREVIOUS: k.HMAC_KEY_CURRENT ?? '',
+                HMAC_KEY_CURRENT_ID: fresh.id,
+                HMAC_KEY_CURRENT: fresh.key,
+              };
             });
           },
           compensate: (ctx) =>
@@ -389,7 +472,8 @@ export class AgentPools {
   /** Revokes one agent's credential (epoch kept) or lets it back in under epoch + 1. */
   async setAgent(cluster: ClusterRuntime, pool: string, agent: string, revoke: boolean) {
     const p = this.ports(cluster);
-    if (!(await p.kube.getDeployment(poolDeploymentName(pool)))) throw new ContractError('NOT_FOUND', `Agent pool "${pool}" does not exist on this cluster.`);
+    if (!(await p.kube.getDeployment(poolDeploymentName(pool))))
+      throw new ContractError('NOT_FOUND', `Agent pool "${pool}" does not exist on this cluster.`);
     const name = agentsConfigMap(pool);
     let result: AgentEntry = { epoch: 0, revoked: false };
     let before: AgentEntry | null = null;
@@ -402,7 +486,8 @@ export class AgentPools {
       const data = { ...(cm?.data ?? {}), [agent]: JSON.stringify(result) };
       if (!cm) {
         await p.kube.createConfigMap({
-          apiVersion: 'v1', kind: 'ConfigMap',
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
           metadata: { name, namespace: p.kube.namespace, labels: { ...MANAGED_BY_LABEL, [AGENT_REGISTRY_LABEL]: pool } },
           data,
         });
@@ -414,8 +499,15 @@ export class AgentPools {
 
 function registrationSecret(namespace: string, data: Record<string, string>, operationId: string): V1Secret {
   return {
-    apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-    metadata: { name: REGISTRATION_SECRET, namespace, labels: { ...MANAGED_BY_LABEL, [POOL_LABEL]: SHARED_POOL }, annotations: { [OPERATION_ANNOTATION]: operationId } },
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {
+      name: REGISTRATION_SECRET,
+      namespace,
+      labels: { ...MANAGED_BY_LABEL, [POOL_LABEL]: SHARED_POOL },
+      annotations: { [OPERATION_ANNOTATION]: operationId },
+    },
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
   };
 }

@@ -6,7 +6,20 @@ import { NAME_LABEL } from './manifests';
 
 /** A Deployment's rollout as its controller reports it (kubectl rollout status's rule). */
 export function rolloutStatus(name: string, d: V1Deployment | null): RolloutStatus {
-  if (!d) return { name, exists: false, desired: 0, updated: 0, ready: 0, available: 0, observed: true, complete: false, paused: false, image: null, message: 'does not exist' };
+  if (!d)
+    return {
+      name,
+      exists: false,
+      desired: 0,
+      updated: 0,
+      ready: 0,
+      available: 0,
+      observed: true,
+      complete: false,
+      paused: false,
+      image: null,
+      message: 'does not exist',
+    };
   const desired = d.spec?.replicas ?? 1;
   const s = d.status ?? {};
   const observed = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
@@ -28,8 +41,17 @@ export function rolloutStatus(name: string, d: V1Deployment | null): RolloutStat
             ? `${available} of ${updated} updated replicas available`
             : (progressing?.message ?? null);
   return {
-    name, exists: true, desired, updated, ready: s.readyReplicas ?? 0, available, observed, complete, paused: d.spec?.paused === true,
-    image: d.spec?.template?.spec?.containers?.[0]?.image ?? null, message,
+    name,
+    exists: true,
+    desired,
+    updated,
+    ready: s.readyReplicas ?? 0,
+    available,
+    observed,
+    complete,
+    paused: d.spec?.paused === true,
+    image: d.spec?.template?.spec?.containers?.[0]?.image ?? null,
+    message,
   };
 }
 
@@ -57,7 +79,10 @@ export function podReason(p: V1Pod): string | null {
 /** Pods of the Deployment running `image` that are not ready: the ones a stuck rollout names. */
 export function failingPods(pods: V1Pod[], image: string | null): FailingPod[] {
   return pods
-    .filter((p) => !p.metadata?.deletionTimestamp && !podReady(p) && (image === null || (p.spec?.containers ?? []).some((c) => c.image === image)))
+    .filter(
+      (p) =>
+        !p.metadata?.deletionTimestamp && !podReady(p) && (image === null || (p.spec?.containers ?? []).some((c) => c.image === image)),
+    )
     .map((p) => ({ name: p.metadata?.name ?? '', reason: podReason(p), restarts: podRestarts(p) }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -87,7 +112,8 @@ export class StuckDetector {
       this.still = 0;
     }
     if (r.paused) return { stuck: false, why: null };
-    if (restarts - this.firstRestarts >= this.restartBudget) return { stuck: true, why: `the new pods restarted ${restarts - this.firstRestarts} times since the rollout began` };
+    if (restarts - this.firstRestarts >= this.restartBudget)
+      return { stuck: true, why: `the new pods restarted ${restarts - this.firstRestarts} times since the rollout began` };
     if (this.still >= this.periods) return { stuck: true, why: `no progress for ${this.still} checks (${r.message ?? 'no message'})` };
     return { stuck: false, why: null };
   }
@@ -109,8 +135,13 @@ export class RolloutStuck extends ContractError {
     readonly pods: FailingPod[],
     why: string,
   ) {
-    const named = pods.length ? ` Failing pods: ${pods.map((p) => `${p.name} (${p.reason ?? 'not ready'}, ${p.restarts} restarts)`).join(', ')}.` : '';
-    super('UNAVAILABLE', `Deployment ${rollout.name} is stuck: ${why}.${named} Check the image and the pods' events, then roll back.`, { deployment: rollout.name, pods });
+    const named = pods.length
+      ? ` Failing pods: ${pods.map((p) => `${p.name} (${p.reason ?? 'not ready'}, ${p.restarts} restarts)`).join(', ')}.`
+      : '';
+    super('UNAVAILABLE', `Deployment ${rollout.name} is stuck: ${why}.${named} Check the image and the pods' events, then roll back.`, {
+      deployment: rollout.name,
+      pods,
+    });
   }
 }
 
@@ -126,7 +157,10 @@ export async function waitForRollout(kube: WorkersKube, name: string, o: Rollout
     const selector = d.spec?.selector?.matchLabels?.[NAME_LABEL] ? `${NAME_LABEL}=${d.spec.selector.matchLabels[NAME_LABEL]}` : null;
     const pods = selector ? await kube.listPods(selector) : [];
     const failing = failingPods(pods, r.image);
-    const verdict = detector.observe(r, failing.reduce((n, p) => n + p.restarts, 0));
+    const verdict = detector.observe(
+      r,
+      failing.reduce((n, p) => n + p.restarts, 0),
+    );
     if (verdict.stuck) throw new RolloutStuck(r, failing, verdict.why!);
     if (Date.now() > deadline) throw new RolloutStuck(r, failing, `not rolled out after ${Math.round(o.timeoutMs / 1000)} s`);
     await new Promise((res) => setTimeout(res, o.periodMs));

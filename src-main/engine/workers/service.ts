@@ -45,22 +45,37 @@ export interface ConfigInput {
   loginMaxConcurrent: number | null;
 }
 
-export const DEFAULT_ROLLOUT: Omit<RolloutWait, 'onProgress'> = { periodMs: 2000, stuckPeriods: 30, restartBudget: 3, timeoutMs: 10 * 60_000 };
+export const DEFAULT_ROLLOUT: Omit<RolloutWait, 'onProgress'> = {
+  periodMs: 2000,
+  stuckPeriods: 30,
+  restartBudget: 3,
+  timeoutMs: 10 * 60_000,
+};
 
 /** Checks and normalises an input into what is stored: fields of modes that do not use them are dropped. */
 export function normaliseConfig(input: ConfigInput): WorkerConfig {
-  if (input.taskMode === 'agent' && !input.taskPool) throw new ContractError('VALIDATION', 'Task worker mode "agent" needs a pool: choose the agent pool the tasks go to.');
+  if (input.taskMode === 'agent' && !input.taskPool)
+    throw new ContractError('VALIDATION', 'Task worker mode "agent" needs a pool: choose the agent pool the tasks go to.');
   let url: string | null = null;
   if (input.loginMode === 'shared') {
-    if (!input.loginUrl) throw new ContractError('VALIDATION', 'Login worker mode "shared" needs the shared login worker URL (e.g. http://login-worker-shared.iam-system.svc:8090).');
+    if (!input.loginUrl)
+      throw new ContractError(
+        'VALIDATION',
+        'Login worker mode "shared" needs the shared login worker URL (e.g. http://login-worker-shared.iam-system.svc:8090).',
+      );
     let parsed: URL;
     try {
       parsed = new URL(input.loginUrl);
     } catch {
-      throw new ContractError('VALIDATION', `"${input.loginUrl.slice(0, 100)}" is not a URL: give http(s)://host:port of the shared login worker.`);
+      throw new ContractError(
+        'VALIDATION',
+        `"${input.loginUrl.slice(0, 100)}" is not a URL: give http(s)://host:port of the shared login worker.`,
+      );
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ContractError('VALIDATION', 'The shared login worker URL must be http:// or https://.');
-    if (parsed.username || parsed.password) throw new ContractError('VALIDATION', 'The shared login worker URL must not carry credentials: the tenant token authenticates it.');
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new ContractError('VALIDATION', 'The shared login worker URL must be http:// or https://.');
+    if (parsed.username || parsed.password)
+      throw new ContractError('VALIDATION', 'The shared login worker URL must not carry credentials: the tenant token authenticates it.');
     url = parsed.toString().replace(/\/$/, '');
   }
   return {
@@ -100,14 +115,27 @@ export class WorkersService {
   /** Live rollout figures while a saga waits (the step itself is reported by the runner). */
   private progress(op: OperationHandle, kind: string, target: string, r: RolloutStatus): void {
     this.opts.bus?.publish('operation.progress', {
-      operationId: op.id, kind, target, step: 'rollout', status: 'running', done: r.available, total: r.desired, at: new Date().toISOString(),
-      message: r.complete ? `${r.name} rolled out (${r.available}/${r.desired} available)` : `${r.name}: ${r.message ?? 'rolling out'} (${r.updated} updated, ${r.available}/${r.desired} available)`,
+      operationId: op.id,
+      kind,
+      target,
+      step: 'rollout',
+      status: 'running',
+      done: r.available,
+      total: r.desired,
+      at: new Date().toISOString(),
+      message: r.complete
+        ? `${r.name} rolled out (${r.available}/${r.desired} available)`
+        : `${r.name}: ${r.message ?? 'rolling out'} (${r.updated} updated, ${r.available}/${r.desired} available)`,
     });
   }
 
   async getConfig(cluster: ClusterRuntime, slug: string) {
     const p = this.ports(cluster);
-    const [entry, stored, deployment] = await Promise.all([p.registry.get(slug), p.store.get(slug), p.kube.getDeployment(loginWorkerName(slug))]);
+    const [entry, stored, deployment] = await Promise.all([
+      p.registry.get(slug),
+      p.store.get(slug),
+      p.kube.getDeployment(loginWorkerName(slug)),
+    ]);
     if (!entry) throw new ContractError('NOT_FOUND', `Tenant "${slug}" is not in the registry of this cluster.`);
     const resources = dedicatedResources(entry.tier);
     return {
@@ -130,12 +158,25 @@ export class WorkersService {
   }
 
   async setProfile(cluster: ClusterRuntime, input: { slug: string; name?: string | undefined; tier?: string | undefined }, actor?: string) {
-    if (input.name === undefined && input.tier === undefined) throw new ContractError('VALIDATION', 'Nothing to change: give a new display name, a new tier, or both.');
+    if (input.name === undefined && input.tier === undefined)
+      throw new ContractError('VALIDATION', 'Nothing to change: give a new display name, a new tier, or both.');
     const params: TenantProfileParams = { slug: input.slug, name: input.name ?? null, tier: input.tier ?? null };
-    const outcome = await this.opts.saga.start<TenantProfileParams, TenantProfileCtx>(TENANT_PROFILE, params, cluster, actor ? { actor } : {});
+    const outcome = await this.opts.saga.start<TenantProfileParams, TenantProfileCtx>(
+      TENANT_PROFILE,
+      params,
+      cluster,
+      actor ? { actor } : {},
+    );
     const ctx = finish(outcome, `Changing tenant "${input.slug}"`);
     const entry = await this.ports(cluster).registry.get(input.slug);
-    return { operationId: outcome.operation.id, slug: input.slug, name: entry?.name ?? input.name ?? input.slug, tier: entry?.tier ?? input.tier ?? '', steps: outcome.operation.steps, loginWorker: ctx.loginWorker };
+    return {
+      operationId: outcome.operation.id,
+      slug: input.slug,
+      name: entry?.name ?? input.name ?? input.slug,
+      tier: entry?.tier ?? input.tier ?? '',
+      steps: outcome.operation.steps,
+      loginWorker: ctx.loginWorker,
+    };
   }
 
   /** Sends a tenant's tasks to a pool (or back inline with null), keeping the rest of its configuration: the worker-config saga. */
@@ -144,8 +185,13 @@ export class WorkersService {
     const out = await this.setConfig(
       cluster,
       {
-        slug, taskMode: pool ? 'agent' : 'inline', taskPool: pool, taskConcurrency: current.task.concurrency,
-        loginMode: current.login.mode, loginUrl: current.login.url, loginMaxConcurrent: current.login.maxConcurrent,
+        slug,
+        taskMode: pool ? 'agent' : 'inline',
+        taskPool: pool,
+        taskConcurrency: current.task.concurrency,
+        loginMode: current.login.mode,
+        loginUrl: current.login.url,
+        loginMaxConcurrent: current.login.maxConcurrent,
       },
       actor,
     );

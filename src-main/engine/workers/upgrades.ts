@@ -36,7 +36,12 @@ export interface UpgradeParams {
   restoreOf: string | null;
 }
 
-const COMPONENTS: Record<Exclude<Component, 'all'>, string> = { backend: 'backend', frontend: 'frontend', 'login-workers': 'login-worker', agents: 'agent' };
+const COMPONENTS: Record<Exclude<Component, 'all'>, string> = {
+  backend: 'backend',
+  frontend: 'frontend',
+  'login-workers': 'login-worker',
+  agents: 'agent',
+};
 
 interface Control {
   paused: boolean;
@@ -72,13 +77,23 @@ export class Upgrades {
 
   /** Starts the upgrade in the background; answers with its first status (the plan). Progress: operation.progress and upgrades.status. */
   async start(cluster: ClusterRuntime, input: Omit<UpgradeParams, 'restoreOf'>, actor?: string): Promise<UpgradeStatus> {
-    const busy = [...this.statuses.values()].find((s) => (s.state === 'running' || s.state === 'paused' || s.state === 'stuck') && this.latest.get(cluster.clusterId) === s.operationId);
-    if (busy) throw new ContractError('CONFLICT', `Upgrade ${busy.operationId} (${busy.component} → ${busy.version}) is still ${busy.state}. Let it finish, or roll it back first.`);
+    const busy = [...this.statuses.values()].find(
+      (s) => (s.state === 'running' || s.state === 'paused' || s.state === 'stuck') && this.latest.get(cluster.clusterId) === s.operationId,
+    );
+    if (busy)
+      throw new ContractError(
+        'CONFLICT',
+        `Upgrade ${busy.operationId} (${busy.component} → ${busy.version}) is still ${busy.state}. Let it finish, or roll it back first.`,
+      );
     const p = this.ports(cluster);
     const targets = await this.plan(p, input.component, input.canaryPool, null);
-    if (targets.length === 0) throw new ContractError('NOT_FOUND', `No ${input.component} Deployment runs in ${p.kube.namespace}: nothing to upgrade.`);
+    if (targets.length === 0)
+      throw new ContractError('NOT_FOUND', `No ${input.component} Deployment runs in ${p.kube.namespace}: nothing to upgrade.`);
     if (input.canaryPool && !targets.some((t) => t.wave === 'canary')) {
-      throw new ContractError('VALIDATION', `Canary pool "${input.canaryPool}" is not among the Deployments of this upgrade (${poolDeploymentName(input.canaryPool)} not found): choose a pool the upgrade covers.`);
+      throw new ContractError(
+        'VALIDATION',
+        `Canary pool "${input.canaryPool}" is not among the Deployments of this upgrade (${poolDeploymentName(input.canaryPool)} not found): choose a pool the upgrade covers.`,
+      );
     }
     return this.launch(cluster, { ...input, restoreOf: null }, actor);
   }
@@ -86,8 +101,15 @@ export class Upgrades {
   private async launch(cluster: ClusterRuntime, params: UpgradeParams, actor?: string): Promise<UpgradeStatus> {
     const id = randomUUID();
     const status: UpgradeStatus = {
-      operationId: id, component: params.component, version: params.version, canaryPool: params.canaryPool, state: 'running',
-      startedAt: new Date().toISOString(), finishedAt: null, error: null, targets: [],
+      operationId: id,
+      component: params.component,
+      version: params.version,
+      canaryPool: params.canaryPool,
+      state: 'running',
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      error: null,
+      targets: [],
     };
     this.statuses.set(id, status);
     this.latest.set(cluster.clusterId, id);
@@ -124,7 +146,11 @@ export class Upgrades {
   status(cluster: ClusterRuntime, operationId: string | null): UpgradeStatus | null {
     const id = operationId ?? this.latest.get(cluster.clusterId) ?? null;
     const s = id ? this.statuses.get(id) : undefined;
-    if (operationId && !s) throw new ContractError('NOT_FOUND', `Upgrade ${operationId} is not known to this console (it ran elsewhere, or before a restart: see Unfinished operations).`);
+    if (operationId && !s)
+      throw new ContractError(
+        'NOT_FOUND',
+        `Upgrade ${operationId} is not known to this console (it ran elsewhere, or before a restart: see Unfinished operations).`,
+      );
     return s ? structuredClone(s) : null;
   }
 
@@ -137,14 +163,16 @@ export class Upgrades {
   private own(cluster: ClusterRuntime, operationId: string): { status: UpgradeStatus; control: Control } {
     const status = this.statuses.get(operationId);
     const control = this.controls.get(operationId);
-    if (!status || !control || this.clusterOf.get(operationId) !== cluster.clusterId) throw new ContractError('NOT_FOUND', `Upgrade ${operationId} is not known to this console.`);
+    if (!status || !control || this.clusterOf.get(operationId) !== cluster.clusterId)
+      throw new ContractError('NOT_FOUND', `Upgrade ${operationId} is not known to this console.`);
     return { status, control };
   }
 
   /** Pauses the Deployments still rolling and holds the next ones back. */
   async pause(cluster: ClusterRuntime, operationId: string): Promise<UpgradeStatus> {
     const { status, control } = this.own(cluster, operationId);
-    if (status.state !== 'running' && status.state !== 'stuck') throw new ContractError('CONFLICT', `Upgrade ${operationId} is ${status.state}; only a running upgrade can be paused.`);
+    if (status.state !== 'running' && status.state !== 'stuck')
+      throw new ContractError('CONFLICT', `Upgrade ${operationId} is ${status.state}; only a running upgrade can be paused.`);
     control.paused = true;
     const p = this.ports(cluster);
     for (const t of status.targets) if (t.state === 'rolling' || t.state === 'stuck') await setPaused(p, t.deployment, true);
@@ -156,12 +184,14 @@ export class Upgrades {
 
   async resume(cluster: ClusterRuntime, operationId: string): Promise<UpgradeStatus> {
     const { status, control } = this.own(cluster, operationId);
-    if (status.state !== 'paused' && status.state !== 'stuck') throw new ContractError('CONFLICT', `Upgrade ${operationId} is ${status.state}; only a paused or stuck upgrade can be resumed.`);
+    if (status.state !== 'paused' && status.state !== 'stuck')
+      throw new ContractError('CONFLICT', `Upgrade ${operationId} is ${status.state}; only a paused or stuck upgrade can be resumed.`);
     const p = this.ports(cluster);
-    for (const t of status.targets) if (t.state === 'paused' || t.state === 'stuck') {
-      await setPaused(p, t.deployment, false);
-      t.state = 'rolling';
-    }
+    for (const t of status.targets)
+      if (t.state === 'paused' || t.state === 'stuck') {
+        await setPaused(p, t.deployment, false);
+        t.state = 'rolling';
+      }
     control.paused = false;
     control.generation++;
     status.state = 'running';
@@ -179,17 +209,41 @@ export class Upgrades {
       await this.settled(operationId);
       return structuredClone(this.statuses.get(operationId)!);
     }
-    if (status.state !== 'done') throw new ContractError('CONFLICT', `Upgrade ${operationId} is ${status.state}; there is nothing of it to roll back.`);
-    const restore = await this.launch(cluster, { component: status.component, version: `previous of ${status.version}`.slice(0, 128), canaryPool: null, autoRollback: true, restoreOf: operationId }, actor);
+    if (status.state !== 'done')
+      throw new ContractError('CONFLICT', `Upgrade ${operationId} is ${status.state}; there is nothing of it to roll back.`);
+    const restore = await this.launch(
+      cluster,
+      {
+        component: status.component,
+        version: `previous of ${status.version}`.slice(0, 128),
+        canaryPool: null,
+        autoRollback: true,
+        restoreOf: operationId,
+      },
+      actor,
+    );
     return restore;
   }
 
   private publish(s: UpgradeStatus, message: string): void {
     const done = s.targets.filter((t) => t.state === 'done').length;
     this.bus?.publish('operation.progress', {
-      operationId: s.operationId, kind: PLATFORM_UPGRADE, target: `${s.component}@${s.version}`, step: 'rollout',
-      status: s.state === 'done' ? 'done' : s.state === 'failed' || s.state === 'stuck' ? 'failed' : s.state === 'rolled-back' ? 'compensated' : 'running',
-      done, total: s.targets.length, at: new Date().toISOString(), message,
+      operationId: s.operationId,
+      kind: PLATFORM_UPGRADE,
+      target: `${s.component}@${s.version}`,
+      step: 'rollout',
+      status:
+        s.state === 'done'
+          ? 'done'
+          : s.state === 'failed' || s.state === 'stuck'
+            ? 'failed'
+            : s.state === 'rolled-back'
+              ? 'compensated'
+              : 'running',
+      done,
+      total: s.targets.length,
+      at: new Date().toISOString(),
+      message,
     });
   }
 
@@ -198,7 +252,9 @@ export class Upgrades {
     const all = await p.kube.listDeployments(`${Object.keys(PART_OF)[0]}=${Object.values(PART_OF)[0]}`);
     const wanted = component === 'all' ? new Set(Object.values(COMPONENTS)) : new Set([COMPONENTS[component]]);
     return all
-      .filter((d) => (restoreOf ? d.metadata?.annotations?.[UPGRADE_ANNOTATION] === restoreOf : wanted.has(d.metadata?.labels?.[COMPONENT_LABEL] ?? '')))
+      .filter((d) =>
+        restoreOf ? d.metadata?.annotations?.[UPGRADE_ANNOTATION] === restoreOf : wanted.has(d.metadata?.labels?.[COMPONENT_LABEL] ?? ''),
+      )
       .map((d) => {
         const from = d.spec?.template?.spec?.containers?.[0]?.image ?? null;
         const to = restoreOf ? (d.metadata?.annotations?.[PREVIOUS_IMAGE_ANNOTATION] ?? from ?? '') : '';
@@ -219,8 +275,15 @@ export class Upgrades {
       target: (p) => `${p.component}@${p.version}`,
       context: (params, op, cluster) => {
         const status = this.statuses.get(op.id) ?? {
-          operationId: op.id, component: params.component, version: params.version, canaryPool: params.canaryPool, state: 'running' as const,
-          startedAt: new Date().toISOString(), finishedAt: null, error: null, targets: (op.notes.targets as Target[] | undefined) ?? [],
+          operationId: op.id,
+          component: params.component,
+          version: params.version,
+          canaryPool: params.canaryPool,
+          state: 'running' as const,
+          startedAt: new Date().toISOString(),
+          finishedAt: null,
+          error: null,
+          targets: (op.notes.targets as Target[] | undefined) ?? [],
         };
         this.statuses.set(op.id, status);
         this.latest.set(cluster.clusterId, op.id);
@@ -237,7 +300,10 @@ export class Upgrades {
             for (const t of targets) if (!ctx.params.restoreOf) t.to = t.from ? withTag(t.from, ctx.params.version) : '';
             ctx.status.targets = targets;
             // Names and images only (no secrets): what a resume or roll back after a crash works from.
-            ctx.op.note('targets', targets.map((t) => ({ ...t, rollout: null, failingPods: [] })));
+            ctx.op.note(
+              'targets',
+              targets.map((t) => ({ ...t, rollout: null, failingPods: [] })),
+            );
             this.planned.get(ctx.op.id)?.();
           },
         },
@@ -263,7 +329,8 @@ export class Upgrades {
 
   /** Follows a wave with one LIST per check; names the failing pods of a stuck Deployment. */
   private async follow(ctx: UpgradeCtx, targets: Target[]): Promise<void> {
-    const fresh = () => new Map(targets.map((t) => [t.deployment, new StuckDetector(this.rollout.stuckPeriods, this.rollout.restartBudget)]));
+    const fresh = () =>
+      new Map(targets.map((t) => [t.deployment, new StuckDetector(this.rollout.stuckPeriods, this.rollout.restartBudget)]));
     let detectors = fresh();
     let generation = ctx.control.generation;
     const deadline = Date.now() + this.rollout.timeoutMs;
@@ -294,7 +361,10 @@ export class Upgrades {
         if (ctx.control.paused) continue;
         const pods = failingPods(await this.podsOf(ctx, d), t.to);
         t.failingPods = pods;
-        const verdict = detectors.get(t.deployment)!.observe(r, pods.reduce((n, x) => n + x.restarts, 0));
+        const verdict = detectors.get(t.deployment)!.observe(
+          r,
+          pods.reduce((n, x) => n + x.restarts, 0),
+        );
         if (verdict.stuck && t.state !== 'stuck') {
           t.state = 'stuck';
           const named = pods.length ? ` Failing pods: ${pods.map((x) => `${x.name} (${x.reason ?? 'not ready'})`).join(', ')}.` : '';
@@ -315,7 +385,11 @@ export class Upgrades {
       }
       this.publish(ctx.status, `${targets.filter((t) => t.state === 'done').length}/${targets.length} rolled out`);
       if (pending === 0) return;
-      if (!ctx.control.paused && Date.now() > deadline) throw new ContractError('UNAVAILABLE', `The upgrade did not finish within ${Math.round(this.rollout.timeoutMs / 1000)} s (${pending} Deployment(s) still rolling).`);
+      if (!ctx.control.paused && Date.now() > deadline)
+        throw new ContractError(
+          'UNAVAILABLE',
+          `The upgrade did not finish within ${Math.round(this.rollout.timeoutMs / 1000)} s (${pending} Deployment(s) still rolling).`,
+        );
       await new Promise((r) => setTimeout(r, this.rollout.periodMs));
     }
   }
@@ -360,7 +434,10 @@ function applyImage(d: V1Deployment, image: string): void {
   const version = imageVersion(image);
   if (version) {
     d.metadata = { ...d.metadata, labels: { ...(d.metadata?.labels ?? {}), [VERSION_LABEL]: version } };
-    d.spec!.template!.metadata = { ...d.spec!.template!.metadata, labels: { ...(d.spec!.template!.metadata?.labels ?? {}), [VERSION_LABEL]: version } };
+    d.spec!.template!.metadata = {
+      ...d.spec!.template!.metadata,
+      labels: { ...(d.spec!.template!.metadata?.labels ?? {}), [VERSION_LABEL]: version },
+    };
   }
 }
 
@@ -368,7 +445,8 @@ function applyImage(d: V1Deployment, image: string): void {
 async function setImage(p: WorkerPorts, name: string, image: string, operationId: string, record: boolean): Promise<void> {
   await retryKubeConflict(async () => {
     const d = await p.kube.getDeployment(name);
-    if (!d?.spec?.template?.spec?.containers?.[0]) throw new ContractError('NOT_FOUND', `Deployment ${name} disappeared during the upgrade.`);
+    if (!d?.spec?.template?.spec?.containers?.[0])
+      throw new ContractError('NOT_FOUND', `Deployment ${name} disappeared during the upgrade.`);
     const current = d.spec.template.spec.containers[0].image ?? '';
     const ann = { ...(d.metadata?.annotations ?? {}) };
     if (record) {

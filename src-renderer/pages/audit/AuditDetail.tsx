@@ -29,6 +29,7 @@ export function AuditDetail({ source, entry, onClose }: { source: string; entry:
           <dt className="muted">Actor</dt>
           <dd>
             {entry.actor} <span className="muted">({entry.role})</span>
+            {entry.via ? <span> via token {entry.via.token_name}</span> : null}
           </dd>
           <dt className="muted">Action</dt>
           <dd>{entry.action}</dd>

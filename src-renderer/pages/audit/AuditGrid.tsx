@@ -139,8 +139,14 @@ export function AuditGrid({
                     <div role="gridcell" aria-colindex={2} className="audit-cell audit-col-time" title={e.at}>
                       {exactTime(e.at)}
                     </div>
-                    <div role="gridcell" aria-colindex={3} className="audit-cell audit-col-actor">
+                    <div
+                      role="gridcell"
+                      aria-colindex={3}
+                      className="audit-cell audit-col-actor"
+                      title={e.via ? `${e.actor} via token ${e.via.token_name}` : undefined}
+                    >
                       {e.actor}
+                      {e.via ? <span className="muted"> via token {e.via.token_name}</span> : null}
                     </div>
                     <div role="gridcell" aria-colindex={4} className="audit-cell audit-col-action">
                       {e.action}

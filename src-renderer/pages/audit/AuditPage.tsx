@@ -9,6 +9,7 @@ import { AuditGrid } from './AuditGrid';
 import { AuditStatusPanel, VerifyBadge } from './AuditStatusPanel';
 import { ExportDialog, ImportDialog } from './BundleDialogs';
 import { PageCache } from './page-cache';
+import { FoldersDialog } from './FoldersDialog';
 import { SignersDialog } from './SignersDialog';
 import './audit.css';
 
@@ -69,7 +70,7 @@ export default function AuditPage() {
   const [verifying, setVerifying] = useState(false);
   const [syncing, setSyncing] = useState(false);
   const [fresh, setFresh] = useState(0);
-  const [dialog, setDialog] = useState<'export' | 'import' | 'signers' | null>(null);
+  const [dialog, setDialog] = useState<'export' | 'import' | 'signers' | 'folders' | null>(null);
   const st = status.data;
 
   // The source: this session's cluster when there is one, else the workstation log.
@@ -216,6 +217,9 @@ export default function AuditPage() {
         <button className="btn" onClick={() => setDialog('import')} data-testid="audit-import">
           Import…
         </button>
+        <button className="btn" onClick={() => setDialog('folders')} data-testid="audit-folders">
+          Folders…
+        </button>
       </div>
       {st && source && (
         <AuditStatusPanel
@@ -320,6 +324,15 @@ export default function AuditPage() {
             void status.reload();
             setSource(`bundle:${b.id}`);
           }}
+        />
+      )}
+      {dialog === 'folders' && (
+        <FoldersDialog
+          isAdmin={isAdmin}
+          cluster={st?.cluster ?? null}
+          checkpointFolder={st?.witnessFile?.folder ?? null}
+          onClose={() => setDialog(null)}
+          onChanged={() => void status.reload()}
         />
       )}
       {dialog === 'signers' && <SignersDialog isAdmin={isAdmin} onClose={() => setDialog(null)} onChanged={() => void status.reload()} />}

@@ -116,6 +116,20 @@ export function AuditStatusPanel({
                 {status.publication.ok ? 'published' : `not published (${status.publication.message})`} {ago(status.publication.at)}
               </div>
             )}
+            {status.witnessFile && (
+              <div
+                className={status.witnessFile.publication && !status.witnessFile.publication.ok ? 'field-error' : 'muted'}
+                title={status.witnessFile.file ?? status.witnessFile.folder}
+                data-testid="audit-checkpoint-file"
+              >
+                checkpoint file in {status.witnessFile.folder}:{' '}
+                {!status.witnessFile.publication
+                  ? 'nothing written yet'
+                  : status.witnessFile.publication.ok
+                    ? `written ${ago(status.witnessFile.publication.at)}`
+                    : `not written (${status.witnessFile.publication.message}) ${ago(status.witnessFile.publication.at)}`}
+              </div>
+            )}
           </div>
         )}
         <div>

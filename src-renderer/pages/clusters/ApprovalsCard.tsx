@@ -43,8 +43,8 @@ export function ApprovalsCard({ approvals }: { approvals: KubeconfigApproval[] }
       </header>
       <div className="card-body">
         <p className="muted" style={{ marginTop: 0 }}>
-          A kubeconfig added in the console runs no command and reads no credential file until an admin approves exactly that command or path for that
-          context and server. Changing it in the file withdraws the approval.
+          A kubeconfig added in the console runs no command and reads no credential file until an admin approves exactly that command or
+          path for that context and server. Changing it in the file withdraws the approval.
         </p>
         {!isAdmin && approvals.some((a) => !a.approved) && <p className="muted">Ask an admin to review these.</p>}
       </div>
@@ -88,7 +88,12 @@ export function ApprovalsCard({ approvals }: { approvals: KubeconfigApproval[] }
                         Withdraw
                       </button>
                     ) : (
-                      <button className="btn btn-small btn-primary" disabled={busy !== null} onClick={() => void act(a, 'clusters.kubeconfig.approve')} data-testid="approve">
+                      <button
+                        className="btn btn-small btn-primary"
+                        disabled={busy !== null}
+                        onClick={() => void act(a, 'clusters.kubeconfig.approve')}
+                        data-testid="approve"
+                      >
                         Approve
                       </button>
                     ))}

@@ -32,7 +32,11 @@ export default function ClustersPage() {
     try {
       const result = await client.invoke('clusters.test', { clusterId });
       setTests((t) => ({ ...t, [clusterId]: result }));
-      if (result.ok) toastSuccess('Connection works', `Kubernetes ${result.serverVersion.gitVersion}; all ${result.permissionsChecked} permissions granted.`);
+      if (result.ok)
+        toastSuccess(
+          'Connection works',
+          `Kubernetes ${result.serverVersion.gitVersion}; all ${result.permissionsChecked} permissions granted.`,
+        );
     } catch (e) {
       setTests((t) => ({ ...t, [clusterId]: { error: errorShape(e).message } }));
     } finally {
@@ -70,12 +74,21 @@ export default function ClustersPage() {
             </thead>
             <tbody>
               {list?.contexts.map((c) => (
-                <tr key={c.id} data-testid={`context-${c.contextName}`} className={focus?.id === c.id ? 'row-focus' : ''} onClick={() => setFocusId(c.id)}>
+                <tr
+                  key={c.id}
+                  data-testid={`context-${c.contextName}`}
+                  className={focus?.id === c.id ? 'row-focus' : ''}
+                  onClick={() => setFocusId(c.id)}
+                >
                   <td className="wrap-anywhere" style={{ minWidth: 160 }}>
                     <span className="row row-wrap">
                       <strong>{c.contextName}</strong>
                       {c.selected && <span className="badge badge-info">selected</span>}
-                      {c.current && <span className="badge" title="current-context of its file">current</span>}
+                      {c.current && (
+                        <span className="badge" title="current-context of its file">
+                          current
+                        </span>
+                      )}
                     </span>
                   </td>
                   <td>{c.clusterName}</td>
@@ -106,10 +119,20 @@ export default function ClustersPage() {
                   </td>
                   <td>
                     <span className="actions">
-                      <button className="btn btn-small" disabled={c.status === 'error' || testing !== null} onClick={() => void test(c.id)} data-testid={`test-${c.contextName}`}>
+                      <button
+                        className="btn btn-small"
+                        disabled={c.status === 'error' || testing !== null}
+                        onClick={() => void test(c.id)}
+                        data-testid={`test-${c.contextName}`}
+                      >
                         {testing === c.id ? 'Testing…' : 'Test'}
                       </button>
-                      <button className="btn btn-small btn-primary" disabled={c.status === 'error' || c.selected} onClick={() => void select(c.id)} data-testid={`select-${c.contextName}`}>
+                      <button
+                        className="btn btn-small btn-primary"
+                        disabled={c.status === 'error' || c.selected}
+                        onClick={() => void select(c.id)}
+                        data-testid={`select-${c.contextName}`}
+                      >
                         Select
                       </button>
                     </span>
@@ -155,7 +178,12 @@ export default function ClustersPage() {
 }
 
 function TestResult({ result }: { result: ConnectionTest | { error: string } | undefined }) {
-  if (!result) return <p className="muted">Reaches the API server, reads its version and asks the server (SelfSubjectAccessReview) about every permission Gatehouse needs.</p>;
+  if (!result)
+    return (
+      <p className="muted">
+        Reaches the API server, reads its version and asks the server (SelfSubjectAccessReview) about every permission Gatehouse needs.
+      </p>
+    );
   if ('error' in result) {
     return (
       <div className="callout callout-err" data-testid="test-error">

@@ -82,7 +82,12 @@ export function ProfileForm({ clusterId, contextName }: { clusterId: string; con
     };
   }, [clusterId]);
 
-  if (!draft) return <section className="card"><div className="card-body muted">Loading profile…</div></section>;
+  if (!draft)
+    return (
+      <section className="card">
+        <div className="card-body muted">Loading profile…</div>
+      </section>
+    );
   const set = <K extends keyof Draft>(k: K, v: Draft[K]) => setDraft({ ...draft, [k]: v });
   const willDropPassword = !!profile?.hasPassword && retargets(profile, draft) && !draft.password;
 
@@ -113,7 +118,8 @@ export function ProfileForm({ clusterId, contextName }: { clusterId: string; con
         useToasts.getState().push({
           kind: 'info',
           title: 'Profile saved; the stored password was removed',
-          message: 'The host, port, user, database or TLS changed, so the old password is not sent there. Enter the password and save again.',
+          message:
+            'The host, port, user, database or TLS changed, so the old password is not sent there. Enter the password and save again.',
         });
       } else {
         toastSuccess('Profile saved', saved.hasPassword ? 'The database password is in the secret store.' : undefined);
@@ -137,7 +143,13 @@ export function ProfileForm({ clusterId, contextName }: { clusterId: string; con
   const field = (label: string, key: 'host' | 'port' | 'user' | 'database', hint?: string) => (
     <div className="field">
       <label htmlFor={`pf-${key}`}>{label}</label>
-      <input id={`pf-${key}`} type={key === 'port' ? 'number' : 'text'} value={draft[key]} aria-invalid={!!err(key)} onChange={(e) => set(key, e.target.value)} />
+      <input
+        id={`pf-${key}`}
+        type={key === 'port' ? 'number' : 'text'}
+        value={draft[key]}
+        aria-invalid={!!err(key)}
+        onChange={(e) => set(key, e.target.value)}
+      />
       {err(key) ? <span className="field-error">{err(key)}</span> : hint && <span className="field-hint">{hint}</span>}
     </div>
   );
@@ -165,19 +177,35 @@ export function ProfileForm({ clusterId, contextName }: { clusterId: string; con
           <div className="form-grid">
             <div className="field">
               <label htmlFor="pf-namespace">Platform namespace</label>
-              <input id="pf-namespace" type="text" value={draft.namespace} aria-invalid={!!err('namespace')} onChange={(e) => set('namespace', e.target.value)} />
+              <input
+                id="pf-namespace"
+                type="text"
+                value={draft.namespace}
+                aria-invalid={!!err('namespace')}
+                onChange={(e) => set('namespace', e.target.value)}
+              />
               {err('namespace') && <span className="field-error">{err('namespace')}</span>}
             </div>
             <div className="field">
               <span className="field-label">Reachability</span>
               <label className="check" style={{ height: 30 }}>
-                <input type="checkbox" checked={draft.expectedOffline} onChange={(e) => set('expectedOffline', e.target.checked)} data-testid="expected-offline" />
+                <input
+                  type="checkbox"
+                  checked={draft.expectedOffline}
+                  onChange={(e) => set('expectedOffline', e.target.checked)}
+                  data-testid="expected-offline"
+                />
                 Expected offline (VPN-only)
               </label>
             </div>
           </div>
           <label className="check">
-            <input type="checkbox" checked={draft.withDatabase} onChange={(e) => set('withDatabase', e.target.checked)} data-testid="db-enabled" />
+            <input
+              type="checkbox"
+              checked={draft.withDatabase}
+              onChange={(e) => set('withDatabase', e.target.checked)}
+              data-testid="db-enabled"
+            />
             <Icon name="database" size={14} /> Database admin connection
           </label>
           {draft.withDatabase && (
@@ -237,7 +265,12 @@ export function ProfileForm({ clusterId, contextName }: { clusterId: string; con
                     data-testid="pf-ca"
                   />
                   <span className="row">
-                    <input type="file" accept=".pem,.crt,.cer" aria-label="Read the CA certificate from a file" onChange={(e) => void readCaFile(e.target.files?.[0])} />
+                    <input
+                      type="file"
+                      accept=".pem,.crt,.cer"
+                      aria-label="Read the CA certificate from a file"
+                      onChange={(e) => void readCaFile(e.target.files?.[0])}
+                    />
                   </span>
                   {err('caPem') ? (
                     <span className="field-error">{err('caPem')}</span>
@@ -254,7 +287,12 @@ export function ProfileForm({ clusterId, contextName }: { clusterId: string; con
                     The choice is recorded in the audit log.
                   </div>
                   <label className="check">
-                    <input type="checkbox" checked={draft.allowInsecureTls} onChange={(e) => set('allowInsecureTls', e.target.checked)} data-testid="pf-allow-insecure" />
+                    <input
+                      type="checkbox"
+                      checked={draft.allowInsecureTls}
+                      onChange={(e) => set('allowInsecureTls', e.target.checked)}
+                      data-testid="pf-allow-insecure"
+                    />
                     I accept a connection whose server is {draft.sslMode === 'disable' ? 'not encrypted' : 'not verified'}
                   </label>
                   {err('allowInsecureTls') && <span className="field-error">{err('allowInsecureTls')}</span>}
@@ -266,7 +304,9 @@ export function ProfileForm({ clusterId, contextName }: { clusterId: string; con
         {/* outside the admin-only fieldset: an operator may unlock an existing secret file */}
         {draft.withDatabase && <SecretsUnlock />}
         <div className="row">
-          <span className="muted">{profile?.updatedAt ? `Saved ${new Date(profile.updatedAt).toLocaleString()}` : 'Not saved yet (defaults shown)'}</span>
+          <span className="muted">
+            {profile?.updatedAt ? `Saved ${new Date(profile.updatedAt).toLocaleString()}` : 'Not saved yet (defaults shown)'}
+          </span>
           <span className="spacer" />
           <button
             className="btn btn-primary"

@@ -32,8 +32,8 @@ export function SecretsUnlock({ onChange }: { onChange?(s: SecretsStatus): void 
     // Creating the file chooses the passphrase of every stored credential: the engine allows it to admins only.
     return (
       <div className="callout callout-warn" data-testid="secrets-locked">
-        <Icon name="key" size={14} /> No OS keychain here: secrets go to an encrypted file that does not exist yet. An admin must create it (choosing its
-        passphrase) before credentials can be stored.
+        <Icon name="key" size={14} /> No OS keychain here: secrets go to an encrypted file that does not exist yet. An admin must create it
+        (choosing its passphrase) before credentials can be stored.
       </div>
     );
   }
@@ -55,12 +55,27 @@ export function SecretsUnlock({ onChange }: { onChange?(s: SecretsStatus): void 
   return (
     <div className="callout callout-warn" data-testid="secrets-locked">
       <div style={{ marginBottom: 6 }}>
-        <Icon name="key" size={14} /> No OS keychain here{status.keychainUnavailableReason ? ` (${status.keychainUnavailableReason})` : ''}: secrets go to an encrypted file.{' '}
+        <Icon name="key" size={14} /> No OS keychain here{status.keychainUnavailableReason ? ` (${status.keychainUnavailableReason})` : ''}:
+        secrets go to an encrypted file.{' '}
         {status.initialized ? 'Enter its passphrase to unlock it.' : 'Choose a passphrase to create it (at least 8 characters).'}
       </div>
       <div className="row">
-        <input type="password" placeholder="Passphrase" value={passphrase} onChange={(e) => setPassphrase(e.target.value)} aria-label="Secret store passphrase" data-testid="secrets-passphrase" style={{ flex: 1 }} />
-        <button type="button" className="btn" disabled={busy || passphrase.length < 8} onClick={() => void unlock()} data-testid="secrets-unlock">
+        <input
+          type="password"
+          placeholder="Passphrase"
+          value={passphrase}
+          onChange={(e) => setPassphrase(e.target.value)}
+          aria-label="Secret store passphrase"
+          data-testid="secrets-passphrase"
+          style={{ flex: 1 }}
+        />
+        <button
+          type="button"
+          className="btn"
+          disabled={busy || passphrase.length < 8}
+          onClick={() => void unlock()}
+          data-testid="secrets-unlock"
+        >
           {status.initialized ? 'Unlock' : 'Create'}
         </button>
       </div>

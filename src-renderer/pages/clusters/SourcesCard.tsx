@@ -27,7 +27,10 @@ export function SourcesCard({ sources, electron }: { sources: KubeconfigSource[]
   };
   const browse = async () => {
     try {
-      const { paths } = await client.invoke('system.openFileDialog', { title: 'Add a kubeconfig file', filters: [{ name: 'Kubeconfig', extensions: ['yaml', 'yml', 'conf', 'config', '*'] }] });
+      const { paths } = await client.invoke('system.openFileDialog', {
+        title: 'Add a kubeconfig file',
+        filters: [{ name: 'Kubeconfig', extensions: ['yaml', 'yml', 'conf', 'config', '*'] }],
+      });
       if (paths[0]) await add(paths[0]);
     } catch (e) {
       toastError('Could not open the file dialog', e);
@@ -85,7 +88,15 @@ export function SourcesCard({ sources, electron }: { sources: KubeconfigSource[]
         }}
       >
         <Icon name="folder" />
-        <input type="text" placeholder="/absolute/path/to/kubeconfig" value={path} onChange={(e) => setPath(e.target.value)} style={{ flex: 1 }} aria-label="Kubeconfig path" data-testid="kubeconfig-path" />
+        <input
+          type="text"
+          placeholder="/absolute/path/to/kubeconfig"
+          value={path}
+          onChange={(e) => setPath(e.target.value)}
+          style={{ flex: 1 }}
+          aria-label="Kubeconfig path"
+          data-testid="kubeconfig-path"
+        />
         {electron && (
           <button type="button" className="btn" onClick={() => void browse()}>
             Browse…

@@ -9,6 +9,7 @@ import { ReadinessBar } from '../../components/ReadinessBar';
 import { StateDot } from '../../shell/StateDot';
 import { Icon } from '../../shell/Icon';
 import { KeyAgeCard } from '../secrets/KeyAgeCard';
+import { OverviewCards } from './OverviewCards';
 
 const CONDITION_BADGE: Record<WorkloadSummary['condition'], string> = {
   available: 'badge-ok',
@@ -17,7 +18,7 @@ const CONDITION_BADGE: Record<WorkloadSummary['condition'], string> = {
   'scaled-down': '',
 };
 
-/** First look at the selected cluster: version, nodes, the platform's workloads; live through watch events. */
+/** First look at the selected cluster: version, nodes, the overview cards, the platform's workloads; live through events. */
 export default function DashboardPage() {
   const list = useCluster((s) => s.list);
   const clusterState = useCluster((s) => s.state);
@@ -137,7 +138,9 @@ export default function DashboardPage() {
               '—'
             )}
           </div>
-          <div className="stat-sub">{data && data.nodes.ready < data.nodes.total ? `${data.nodes.total - data.nodes.ready} not ready` : 'all nodes ready'}</div>
+          <div className="stat-sub">
+            {data && data.nodes.ready < data.nodes.total ? `${data.nodes.total - data.nodes.ready} not ready` : 'all nodes ready'}
+          </div>
         </div>
         <div className="stat">
           <div className="stat-label">Platform workloads</div>
@@ -151,13 +154,25 @@ export default function DashboardPage() {
               '—'
             )}
           </div>
-          <div className="stat-sub">{plural(deployments.reduce((n, w) => n + w.ready, 0), 'pod')} ready</div>
+          <div className="stat-sub">
+            {plural(
+              deployments.reduce((n, w) => n + w.ready, 0),
+              'pod',
+            )}{' '}
+            ready
+          </div>
         </div>
         <div className="stat">
           <div className="stat-label">Connection</div>
           <div className="stat-value row" style={{ fontSize: 16 }}>
             <StateDot state={clusterState?.state ?? 'unknown'} />
-            {clusterState?.state === 'online' ? 'Online' : clusterState?.state === 'expected-offline' ? 'Expected offline' : clusterState?.state === 'offline' ? 'Offline' : 'Unknown'}
+            {clusterState?.state === 'online'
+              ? 'Online'
+              : clusterState?.state === 'expected-offline'
+                ? 'Expected offline'
+                : clusterState?.state === 'offline'
+                  ? 'Offline'
+                  : 'Unknown'}
           </div>
           <div className="stat-sub" title={exactTime(clusterState?.lastSyncAt)}>
             last sync {ago(clusterState?.lastSyncAt)}
@@ -165,6 +180,8 @@ export default function DashboardPage() {
         </div>
         {!data?.offline && <KeyAgeCard clusterKey={`${selectedId}:${online}`} />}
       </div>
+
+      <OverviewCards clusterKey={selectedId ?? ''} nodes={data ? data.nodes : null} />
 
       <section className="card">
         <header className="card-header">

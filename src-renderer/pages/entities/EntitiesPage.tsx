@@ -38,8 +38,17 @@ export default function EntitiesPage() {
     setBusy(true);
     try {
       if (deleting.kind === 'rs') {
-        const r = await client.invoke('entities.resourceServers.delete', { id: deleting.entity.id, identifier: deleting.entity.identifier, confirm });
-        toastSuccess(`Resource server ${r.deleted} deleted`, r.rolesAffected.length ? `Roles that lose permissions: ${r.rolesAffected.join(', ')}. Apply to remove it from the tenants.` : 'Apply to remove it from the tenants.');
+        const r = await client.invoke('entities.resourceServers.delete', {
+          id: deleting.entity.id,
+          identifier: deleting.entity.identifier,
+          confirm,
+        });
+        toastSuccess(
+          `Resource server ${r.deleted} deleted`,
+          r.rolesAffected.length
+            ? `Roles that lose permissions: ${r.rolesAffected.join(', ')}. Apply to remove it from the tenants.`
+            : 'Apply to remove it from the tenants.',
+        );
       } else {
         const r = await client.invoke('entities.roles.delete', { id: deleting.entity.id, name: deleting.entity.name, confirm });
         toastSuccess(`Role ${r.deleted} deleted`, 'Apply to remove it from the tenants.');
@@ -63,18 +72,33 @@ export default function EntitiesPage() {
         <div>
           <h1>Control-plane entities</h1>
           <div className="sub">
-            {d ? `Revision ${d.revision} · ` : ''}defined once for this cluster, synced into every tenant as system rows the tenant cannot change
+            {d ? `Revision ${d.revision} · ` : ''}defined once for this cluster, synced into every tenant as system rows the tenant cannot
+            change
           </div>
         </div>
         <span className="spacer" />
-        <button className="btn" onClick={() => setEditing({ kind: 'rs', current: null })} disabled={!canEdit || readOnly || !d} data-testid="new-rs">
+        <button
+          className="btn"
+          onClick={() => setEditing({ kind: 'rs', current: null })}
+          disabled={!canEdit || readOnly || !d}
+          data-testid="new-rs"
+        >
           <Icon name="plus" /> Resource server
         </button>
-        <button className="btn btn-primary" onClick={() => setEditing({ kind: 'role', current: null })} disabled={!canEdit || readOnly || !d} data-testid="new-role">
+        <button
+          className="btn btn-primary"
+          onClick={() => setEditing({ kind: 'role', current: null })}
+          disabled={!canEdit || readOnly || !d}
+          data-testid="new-role"
+        >
           <Icon name="plus" /> Role
         </button>
       </div>
-      {defs.error && <div className="callout callout-err" style={{ marginBottom: 14 }} data-testid="entities-error">{defs.error.message}</div>}
+      {defs.error && (
+        <div className="callout callout-err" style={{ marginBottom: 14 }} data-testid="entities-error">
+          {defs.error.message}
+        </div>
+      )}
       {!d && !defs.error && <div className="loading">Reading definitions…</div>}
       {d && (
         <>
@@ -86,7 +110,9 @@ export default function EntitiesPage() {
                 <span className="muted">{d.resourceServers.length}</span>
               </header>
               {d.resourceServers.length === 0 ? (
-                <div className="empty-state muted">No resource server defined. Define the APIs every tenant must know, with their scopes.</div>
+                <div className="empty-state muted">
+                  No resource server defined. Define the APIs every tenant must know, with their scopes.
+                </div>
               ) : (
                 <table className="table">
                   <tbody>
@@ -97,16 +123,36 @@ export default function EntitiesPage() {
                           <div className="cell-sub">{rs.name}</div>
                           <div className="entities-tags">
                             {rs.scopes.map((s) => (
-                              <span className="tag" key={s.id} title={s.description ?? ''}>{s.value}</span>
+                              <span className="tag" key={s.id} title={s.description ?? ''}>
+                                {s.value}
+                              </span>
                             ))}
                             {rs.scopes.length === 0 && <span className="cell-sub">no scopes</span>}
                           </div>
                         </td>
-                        <td className="cell-sub nowrap" title={exactTime(rs.updatedAt)}>v{rs.version} · {ago(rs.updatedAt)}<div>{rs.updatedBy}</div></td>
+                        <td className="cell-sub nowrap" title={exactTime(rs.updatedAt)}>
+                          v{rs.version} · {ago(rs.updatedAt)}
+                          <div>{rs.updatedBy}</div>
+                        </td>
                         <td>
                           <span className="actions">
-                            <button className="btn btn-small" disabled={!canEdit || readOnly} onClick={() => setEditing({ kind: 'rs', current: rs })} data-testid={`edit-rs-${rs.identifier}`}>Edit</button>
-                            <button className="btn btn-small btn-danger" disabled={!admin || readOnly} title={admin ? '' : 'Needs the admin role'} onClick={() => setDeleting({ kind: 'rs', entity: rs })} data-testid={`delete-rs-${rs.identifier}`}>Delete</button>
+                            <button
+                              className="btn btn-small"
+                              disabled={!canEdit || readOnly}
+                              onClick={() => setEditing({ kind: 'rs', current: rs })}
+                              data-testid={`edit-rs-${rs.identifier}`}
+                            >
+                              Edit
+                            </button>
+                            <button
+                              className="btn btn-small btn-danger"
+                              disabled={!admin || readOnly}
+                              title={admin ? '' : 'Needs the admin role'}
+                              onClick={() => setDeleting({ kind: 'rs', entity: rs })}
+                              data-testid={`delete-rs-${rs.identifier}`}
+                            >
+                              Delete
+                            </button>
                           </span>
                         </td>
                       </tr>
@@ -133,16 +179,36 @@ export default function EntitiesPage() {
                           {r.description && <div className="cell-sub">{r.description}</div>}
                           <div className="entities-tags">
                             {r.permissions.map((p) => (
-                              <span className="tag" key={p.scopeId} title={p.resourceServer}>{p.scope}</span>
+                              <span className="tag" key={p.scopeId} title={p.resourceServer}>
+                                {p.scope}
+                              </span>
                             ))}
                             {r.permissions.length === 0 && <span className="cell-sub">no permissions</span>}
                           </div>
                         </td>
-                        <td className="cell-sub nowrap" title={exactTime(r.updatedAt)}>v{r.version} · {ago(r.updatedAt)}<div>{r.updatedBy}</div></td>
+                        <td className="cell-sub nowrap" title={exactTime(r.updatedAt)}>
+                          v{r.version} · {ago(r.updatedAt)}
+                          <div>{r.updatedBy}</div>
+                        </td>
                         <td>
                           <span className="actions">
-                            <button className="btn btn-small" disabled={!canEdit || readOnly} onClick={() => setEditing({ kind: 'role', current: r })} data-testid={`edit-role-${r.name}`}>Edit</button>
-                            <button className="btn btn-small btn-danger" disabled={!admin || readOnly} title={admin ? '' : 'Needs the admin role'} onClick={() => setDeleting({ kind: 'role', entity: r })} data-testid={`delete-role-${r.name}`}>Delete</button>
+                            <button
+                              className="btn btn-small"
+                              disabled={!canEdit || readOnly}
+                              onClick={() => setEditing({ kind: 'role', current: r })}
+                              data-testid={`edit-role-${r.name}`}
+                            >
+                              Edit
+                            </button>
+                            <button
+                              className="btn btn-small btn-danger"
+                              disabled={!admin || readOnly}
+                              title={admin ? '' : 'Needs the admin role'}
+                              onClick={() => setDeleting({ kind: 'role', entity: r })}
+                              data-testid={`delete-role-${r.name}`}
+                            >
+                              Delete
+                            </button>
                           </span>
                         </td>
                       </tr>
@@ -156,7 +222,9 @@ export default function EntitiesPage() {
         </>
       )}
       {editing?.kind === 'rs' && <ResourceServerEditor current={editing.current} onClose={() => setEditing(null)} onSaved={saved} />}
-      {editing?.kind === 'role' && d && <RoleEditor current={editing.current} definitions={d} onClose={() => setEditing(null)} onSaved={saved} />}
+      {editing?.kind === 'role' && d && (
+        <RoleEditor current={editing.current} definitions={d} onClose={() => setEditing(null)} onSaved={saved} />
+      )}
       {deleting && (
         <ConfirmTyped
           title={deleting.kind === 'rs' ? `Delete resource server ${deleting.entity.identifier}` : `Delete role ${deleting.entity.name}`}
@@ -167,7 +235,11 @@ export default function EntitiesPage() {
           onConfirm={(t) => void remove(t)}
         >
           <div className="callout callout-err">
-            The next apply removes it from every tenant{deleting.kind === 'rs' ? ', with its scopes and the permissions roles have on them' : ', with the tenants’ assignments of this role'}. Tenant-owned rows are not touched.
+            The next apply removes it from every tenant
+            {deleting.kind === 'rs'
+              ? ', with its scopes and the permissions roles have on them'
+              : ', with the tenants’ assignments of this role'}
+            . Tenant-owned rows are not touched.
           </div>
         </ConfirmTyped>
       )}

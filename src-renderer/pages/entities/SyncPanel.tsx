@@ -24,7 +24,11 @@ function ChangeList({ changes }: { changes: PlanChange[] }) {
       {changes.map((c) => (
         <li key={`${c.entity}/${c.id}`} data-testid="plan-change">
           <span className={`tag entities-action-${c.action}`}>{c.action}</span> {c.entity} <code>{c.label}</code>
-          {c.drift && <span className="badge badge-warn" title="The tenant's row differs from what the console last wrote">drift</span>}
+          {c.drift && (
+            <span className="badge badge-warn" title="The tenant's row differs from what the console last wrote">
+              drift
+            </span>
+          )}
           {c.changes.length > 0 && (
             <ul>
               {c.changes.map((f) => (
@@ -45,19 +49,21 @@ function TenantDetails({ t }: { t: TenantPlan }) {
     <div className="entities-details">
       {t.error && <div className="callout callout-err">{t.error}</div>}
       {t.conflicts.map((c) => (
-        <div key={c} className="callout callout-err">{c}</div>
+        <div key={c} className="callout callout-err">
+          {c}
+        </div>
       ))}
       {!t.protection.ok && (
         <div className="callout callout-warn" data-testid="protection-problems">
           The database protection of system rows is damaged: {t.protection.problems.join('; ')}. Repair restores it.
         </div>
       )}
-      {t.drift.length > 0 && (
-        <p className="muted">
-          Drift: {t.drift.map((d) => `${d.label} (${d.kind})`).join(', ')}
-        </p>
+      {t.drift.length > 0 && <p className="muted">Drift: {t.drift.map((d) => `${d.label} (${d.kind})`).join(', ')}</p>}
+      {t.changes.length > 0 ? (
+        <ChangeList changes={t.changes} />
+      ) : (
+        !t.error && t.conflicts.length === 0 && <p className="muted">Nothing to change.</p>
       )}
-      {t.changes.length > 0 ? <ChangeList changes={t.changes} /> : !t.error && t.conflicts.length === 0 && <p className="muted">Nothing to change.</p>}
     </div>
   );
 }
@@ -95,7 +101,8 @@ export function SyncPanel({ revision, clusterId }: { revision: number; clusterId
   useEffect(
     () =>
       client.subscribe('operation.progress', (e) => {
-        if (e.kind === 'entities.sync' && e.step === 'sync-tenants' && e.total !== undefined) setProgress({ done: e.done ?? 0, total: e.total });
+        if (e.kind === 'entities.sync' && e.step === 'sync-tenants' && e.total !== undefined)
+          setProgress({ done: e.done ?? 0, total: e.total });
       }),
     [],
   );
@@ -108,8 +115,18 @@ export function SyncPanel({ revision, clusterId }: { revision: number; clusterId
     try {
       const r = await client.invoke('entities.apply', { revision: plan.revision, slugs });
       setResult(r);
-      if (r.status === 'done') toastSuccess(slugs?.length === 1 && plan.tenants.find((t) => t.slug === slugs[0])?.status === 'drift' ? `Tenant ${slugs[0]} repaired` : 'Definitions applied', `${r.summary.applied} applied, ${r.summary.unchanged} unchanged, ${r.summary.skipped} skipped`);
-      else toastError('Some tenants were not synced', { code: 'CONFLICT', message: `${r.summary.failed} failed; fix the cause, then resume the operation under Tenants → Unfinished operations.` });
+      if (r.status === 'done')
+        toastSuccess(
+          slugs?.length === 1 && plan.tenants.find((t) => t.slug === slugs[0])?.status === 'drift'
+            ? `Tenant ${slugs[0]} repaired`
+            : 'Definitions applied',
+          `${r.summary.applied} applied, ${r.summary.unchanged} unchanged, ${r.summary.skipped} skipped`,
+        );
+      else
+        toastError('Some tenants were not synced', {
+          code: 'CONFLICT',
+          message: `${r.summary.failed} failed; fix the cause, then resume the operation under Tenants → Unfinished operations.`,
+        });
     } catch (e) {
       toastError('Apply failed', e);
     } finally {
@@ -121,28 +138,51 @@ export function SyncPanel({ revision, clusterId }: { revision: number; clusterId
   // the fleet's apply targets what the plan says needs it; a tenant changed since is caught by the next plan
   const needing = plan ? plan.tenants.filter((t) => t.status === 'pending' || t.status === 'drift').map((t) => t.slug) : [];
   const toApply = needing.length;
-  const rows = plan ? [...plan.tenants].filter((t) => !filter || t.status === filter).sort((a, b) => ORDER.indexOf(a.status) - ORDER.indexOf(b.status) || a.slug.localeCompare(b.slug)) : [];
+  const rows = plan
+    ? [...plan.tenants]
+        .filter((t) => !filter || t.status === filter)
+        .sort((a, b) => ORDER.indexOf(a.status) - ORDER.indexOf(b.status) || a.slug.localeCompare(b.slug))
+    : [];
   return (
     <section className="card" data-testid="sync-panel">
       <header className="card-header">
         <Icon name="refresh" />
         <h2>Sync into tenants</h2>
-        <span className="muted">{plan ? `plan of revision ${plan.revision} · ${plural(plan.tenants.length, 'tenant')}` : planning ? 'planning…' : ''}</span>
+        <span className="muted">
+          {plan ? `plan of revision ${plan.revision} · ${plural(plan.tenants.length, 'tenant')}` : planning ? 'planning…' : ''}
+        </span>
         <span className="spacer" />
         <button className="btn" onClick={() => void runPlan()} disabled={planning || applying} data-testid="plan-again">
           {planning ? 'Planning…' : 'Plan again'}
         </button>
-        <button className="btn btn-primary" onClick={() => void apply(needing)} disabled={!plan || planning || toApply === 0 || applying || readOnly} data-testid="apply-fleet">
+        <button
+          className="btn btn-primary"
+          onClick={() => void apply(needing)}
+          disabled={!plan || planning || toApply === 0 || applying || readOnly}
+          data-testid="apply-fleet"
+        >
           {applying ? 'Applying…' : `Apply to ${plural(toApply, 'tenant')}`}
         </button>
       </header>
       <div className="card-body">
-        {planError && <div className="callout callout-err" data-testid="plan-error">{planError}</div>}
+        {planError && (
+          <div className="callout callout-err" data-testid="plan-error">
+            {planError}
+          </div>
+        )}
         {plan && (
           <div className="row-wrap entities-summary" data-testid="plan-summary">
-            <button className={`badge ${filter === '' ? 'badge-info' : ''}`} onClick={() => setFilter('')}>all {plan.tenants.length}</button>
+            <button className={`badge ${filter === '' ? 'badge-info' : ''}`} onClick={() => setFilter('')}>
+              all {plan.tenants.length}
+            </button>
             {ORDER.filter((s) => plan.summary[s] > 0).map((s) => (
-              <button key={s} className={`badge ${STATUS[s].badge}`} onClick={() => setFilter(filter === s ? '' : s)} data-testid={`summary-${s}`} aria-pressed={filter === s}>
+              <button
+                key={s}
+                className={`badge ${STATUS[s].badge}`}
+                onClick={() => setFilter(filter === s ? '' : s)}
+                data-testid={`summary-${s}`}
+                aria-pressed={filter === s}
+              >
                 {STATUS[s].label} {plan.summary[s]}
               </button>
             ))}
@@ -150,22 +190,36 @@ export function SyncPanel({ revision, clusterId }: { revision: number; clusterId
         )}
         {applying && progress && (
           <div className="entities-progress" data-testid="apply-progress">
-            <span className="bar-track"><span className="bar-fill" style={{ width: `${progress.total ? (100 * progress.done) / progress.total : 0}%` }} /></span> {progress.done} / {progress.total}
+            <span className="bar-track">
+              <span className="bar-fill" style={{ width: `${progress.total ? (100 * progress.done) / progress.total : 0}%` }} />
+            </span>{' '}
+            {progress.done} / {progress.total}
           </div>
         )}
         {result && (
           <div className={`callout ${result.status === 'done' ? 'callout-ok' : 'callout-err'}`} data-testid="apply-result">
-            Operation <code>{result.operationId}</code>: {result.summary.applied} applied, {result.summary.unchanged} unchanged, {result.summary.skipped} skipped, {result.summary.failed} failed.
-            {result.results.filter((r) => r.status === 'failed').map((r) => (
-              <div key={r.slug} className="cell-sub">
-                <code>{r.slug}</code>: {r.message}
+            Operation <code>{result.operationId}</code>: {result.summary.applied} applied, {result.summary.unchanged} unchanged,{' '}
+            {result.summary.skipped} skipped, {result.summary.failed} failed.
+            {result.results
+              .filter((r) => r.status === 'failed')
+              .map((r) => (
+                <div key={r.slug} className="cell-sub">
+                  <code>{r.slug}</code>: {r.message}
+                </div>
+              ))}
+            {result.status !== 'done' && (
+              <div className="cell-sub">
+                Resume the operation (Tenants → Unfinished operations) once the cause is fixed: it retries only the failed tenants.
               </div>
-            ))}
-            {result.status !== 'done' && <div className="cell-sub">Resume the operation (Tenants → Unfinished operations) once the cause is fixed: it retries only the failed tenants.</div>}
+            )}
           </div>
         )}
       </div>
-      {plan && plan.tenants.length === 0 && <div className="empty-state muted">No tenant databases on this cluster yet. New tenants receive the definitions when they are created.</div>}
+      {plan && plan.tenants.length === 0 && (
+        <div className="empty-state muted">
+          No tenant databases on this cluster yet. New tenants receive the definitions when they are created.
+        </div>
+      )}
       {rows.length > 0 && (
         <div className="card-body flush">
           <table className="table" data-testid="plan-table">
@@ -182,13 +236,30 @@ export function SyncPanel({ revision, clusterId }: { revision: number; clusterId
               {rows.map((t) => (
                 <Fragment key={t.slug}>
                   <tr className="clickable" onClick={() => setOpen(open === t.slug ? null : t.slug)} data-testid={`plan-row-${t.slug}`}>
-                    <td><code>{t.slug}</code></td>
-                    <td><span className={`badge ${STATUS[t.status].badge}`} data-testid="plan-status">{STATUS[t.status].label}</span></td>
-                    <td className="cell-sub">{t.changes.length ? plural(t.changes.length, 'change') : '—'}{t.drift.length > 0 && ` · ${plural(t.drift.length, 'drifted row')}`}</td>
+                    <td>
+                      <code>{t.slug}</code>
+                    </td>
+                    <td>
+                      <span className={`badge ${STATUS[t.status].badge}`} data-testid="plan-status">
+                        {STATUS[t.status].label}
+                      </span>
+                    </td>
+                    <td className="cell-sub">
+                      {t.changes.length ? plural(t.changes.length, 'change') : '—'}
+                      {t.drift.length > 0 && ` · ${plural(t.drift.length, 'drifted row')}`}
+                    </td>
                     <td className="cell-sub">{t.appliedRevision ?? 'never'}</td>
                     <td>
                       {t.status === 'drift' && (
-                        <button className="btn btn-small btn-primary" disabled={planning || applying || readOnly} onClick={(e) => { e.stopPropagation(); void apply([t.slug]); }} data-testid={`repair-${t.slug}`}>
+                        <button
+                          className="btn btn-small btn-primary"
+                          disabled={planning || applying || readOnly}
+                          onClick={(e) => {
+                            e.stopPropagation();
+                            void apply([t.slug]);
+                          }}
+                          data-testid={`repair-${t.slug}`}
+                        >
                           Repair
                         </button>
                       )}
@@ -196,7 +267,9 @@ export function SyncPanel({ revision, clusterId }: { revision: number; clusterId
                   </tr>
                   {open === t.slug && (
                     <tr>
-                      <td colSpan={5}><TenantDetails t={t} /></td>
+                      <td colSpan={5}>
+                        <TenantDetails t={t} />
+                      </td>
                     </tr>
                   )}
                 </Fragment>

@@ -51,13 +51,23 @@ export default function InfrastructurePage({ segments }: { segments: string[] })
   const workloads = useMemo(() => {
     const all = [...view.workloads.values(), ...view.missing];
     return all
-      .filter((w) => (filter.group === 'all' || w.group === filter.group) && (!filter.problems || w.health !== 'Healthy') && matches(filter, w.name, w.tenant, w.pool, w.version))
+      .filter(
+        (w) =>
+          (filter.group === 'all' || w.group === filter.group) &&
+          (!filter.problems || w.health !== 'Healthy') &&
+          matches(filter, w.name, w.tenant, w.pool, w.version),
+      )
       .sort((a, b) => rank(a.group) - rank(b.group) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }, [view.version, view.missing, filter]);
   const pods = useMemo(() => {
     const all: InfraPod[] = [];
     for (const p of view.pods.values()) {
-      if ((filter.group === 'all' || p.group === filter.group) && (!filter.problems || !p.ready || p.restarts > 0) && matches(filter, p.name, p.workload, p.tenant, p.node, p.version)) all.push(p);
+      if (
+        (filter.group === 'all' || p.group === filter.group) &&
+        (!filter.problems || !p.ready || p.restarts > 0) &&
+        matches(filter, p.name, p.workload, p.tenant, p.node, p.version)
+      )
+        all.push(p);
     }
     return all.sort((a, b) => rank(a.group) - rank(b.group) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }, [view.version, filter]);
@@ -72,7 +82,13 @@ export default function InfrastructurePage({ segments }: { segments: string[] })
     }
     const health: Partial<Record<Health, number>> = {};
     for (const w of view.workloads.values()) health[w.health] = (health[w.health] ?? 0) + 1;
-    return { ready, agents, restarting, health, versions: [...new Set([...view.workloads.values()].filter((w) => w.group === 'backend').map((w) => w.version ?? '?'))] };
+    return {
+      ready,
+      agents,
+      restarting,
+      health,
+      versions: [...new Set([...view.workloads.values()].filter((w) => w.group === 'backend').map((w) => w.version ?? '?'))],
+    };
   }, [view.version]);
 
   if (!selected) return <div className="empty-state">Select a cluster to see its infrastructure.</div>;
@@ -84,7 +100,8 @@ export default function InfrastructurePage({ segments }: { segments: string[] })
           <div className="sub muted" data-testid="infra-live">
             {view.clusterId && online === 'online' ? <span className="live-dot" aria-hidden="true" /> : null}
             namespace <code>{view.namespace ?? '…'}</code> · live from LIST + WATCH
-            {view.stats && ` (${view.stats.lists} lists, ${view.stats.watches} watches${view.stats.relists ? `, ${view.stats.relists} re-lists` : ''})`}
+            {view.stats &&
+              ` (${view.stats.lists} lists, ${view.stats.watches} watches${view.stats.relists ? `, ${view.stats.relists} re-lists` : ''})`}
             {view.lastAt && <span title={exactTime(view.lastAt)}> · updated {ago(view.lastAt)}</span>}
           </div>
         </div>
@@ -123,15 +140,36 @@ export default function InfrastructurePage({ segments }: { segments: string[] })
       </div>
       <div className="tabs" role="tablist">
         {TABS.map(([id, label]) => (
-          <button key={id} role="tab" className="tab" aria-selected={tab === id} onClick={() => navigate(`/infrastructure/${id}`)} data-testid={`infra-tab-${id}`}>
+          <button
+            key={id}
+            role="tab"
+            className="tab"
+            aria-selected={tab === id}
+            onClick={() => navigate(`/infrastructure/${id}`)}
+            data-testid={`infra-tab-${id}`}
+          >
             {label}
           </button>
         ))}
       </div>
       {(tab === 'workloads' || tab === 'pods') && (
         <div className="infra-filters">
-          <input type="search" className="input" placeholder="Filter: name, tenant, pool, node, version" value={filter.text} onChange={(e) => setFilter({ ...filter, text: e.target.value })} data-testid="infra-filter" aria-label="Filter" />
-          <select className="input" value={filter.group} onChange={(e) => setFilter({ ...filter, group: e.target.value as Filter['group'] })} aria-label="Group" data-testid="infra-group">
+          <input
+            type="search"
+            className="input"
+            placeholder="Filter: name, tenant, pool, node, version"
+            value={filter.text}
+            onChange={(e) => setFilter({ ...filter, text: e.target.value })}
+            data-testid="infra-filter"
+            aria-label="Filter"
+          />
+          <select
+            className="input"
+            value={filter.group}
+            onChange={(e) => setFilter({ ...filter, group: e.target.value as Filter['group'] })}
+            aria-label="Group"
+            data-testid="infra-group"
+          >
             <option value="all">All groups</option>
             {GROUP_ORDER.map((g) => (
               <option key={g} value={g}>
@@ -140,11 +178,18 @@ export default function InfrastructurePage({ segments }: { segments: string[] })
             ))}
           </select>
           <label className="check">
-            <input type="checkbox" checked={filter.problems} onChange={(e) => setFilter({ ...filter, problems: e.target.checked })} data-testid="infra-problems" />
+            <input
+              type="checkbox"
+              checked={filter.problems}
+              onChange={(e) => setFilter({ ...filter, problems: e.target.checked })}
+              data-testid="infra-problems"
+            />
             Problems only
           </label>
           <span className="muted" data-testid="infra-count">
-            {tab === 'pods' ? `${pods.length.toLocaleString()} of ${plural(view.pods.size, 'pod')}` : `${workloads.length.toLocaleString()} workloads`}
+            {tab === 'pods'
+              ? `${pods.length.toLocaleString()} of ${plural(view.pods.size, 'pod')}`
+              : `${workloads.length.toLocaleString()} workloads`}
           </span>
         </div>
       )}
@@ -177,14 +222,20 @@ export function WorkloadTable({ rows }: { rows: InfraWorkload[] }) {
       ]}
       render={(w) => (
         <>
-          <td className="mono" title={w.image ?? ''}>{w.name}</td>
+          <td className="mono" title={w.image ?? ''}>
+            {w.name}
+          </td>
           <td>{GROUP_LABEL[w.group]}</td>
-          <td><HealthBadge health={w.health} /></td>
+          <td>
+            <HealthBadge health={w.health} />
+          </td>
           <td className="num">{w.health === 'Missing' ? '—' : `${w.ready}/${w.desired}`}</td>
           <td className="num">{w.health === 'Missing' ? '—' : w.updated}</td>
           <td>{w.version ? <span className="tag">{w.version}</span> : '—'}</td>
           <td>{w.tenant ? <a href={`#/tenants/${w.tenant}/workers`}>{w.tenant}</a> : (w.pool ?? '')}</td>
-          <td className="muted" title={w.message ?? ''}>{w.message ?? ''}</td>
+          <td className="muted" title={w.message ?? ''}>
+            {w.message ?? ''}
+          </td>
         </>
       )}
     />
@@ -211,11 +262,15 @@ export function PodTable({ rows }: { rows: InfraPod[] }) {
       ]}
       render={(p) => (
         <>
-          <td className="mono" title={p.image ?? ''}>{p.name}</td>
+          <td className="mono" title={p.image ?? ''}>
+            {p.name}
+          </td>
           <td className="mono">{p.workload ?? '—'}</td>
           <td>{p.ready ? <span className="badge badge-ok">ready</span> : <span className="badge badge-err">not ready</span>}</td>
           <td>{p.phase}</td>
-          <td className="num" data-testid="pod-restarts">{p.restarts}</td>
+          <td className="num" data-testid="pod-restarts">
+            {p.restarts}
+          </td>
           <td>{p.version ? <span className="tag">{p.version}</span> : '—'}</td>
           <td className="mono">{p.node ?? '—'}</td>
           <td className="muted">{p.reason ?? ''}</td>
@@ -225,8 +280,14 @@ export function PodTable({ rows }: { rows: InfraPod[] }) {
   );
 }
 
-const bytes = (n: number) => (n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`);
-const duration = (s: number) => (s >= 86400 ? `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h` : s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min` : `${Math.floor(s / 60)} min ${Math.floor(s % 60)} s`);
+const bytes = (n: number) =>
+  n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`;
+const duration = (s: number) =>
+  s >= 86400
+    ? `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`
+    : s >= 3600
+      ? `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+      : `${Math.floor(s / 60)} min ${Math.floor(s % 60)} s`;
 
 function DatabaseCard() {
   const q = useInvoke('infra.database', {});
@@ -246,23 +307,60 @@ function DatabaseCard() {
         {d?.reachable && (
           <table className="kv-table infra-kv">
             <tbody>
-              <tr><td>Version</td><td>{d.version}</td></tr>
-              <tr><td>Up since</td><td>{exactTime(d.startedAt)} ({d.uptimeSeconds !== null ? duration(d.uptimeSeconds) : '—'})</td></tr>
+              <tr>
+                <td>Version</td>
+                <td>{d.version}</td>
+              </tr>
+              <tr>
+                <td>Up since</td>
+                <td>
+                  {exactTime(d.startedAt)} ({d.uptimeSeconds !== null ? duration(d.uptimeSeconds) : '—'})
+                </td>
+              </tr>
               <tr>
                 <td>Connections</td>
                 <td>
                   {d.connections && (
                     <>
-                      <span className="rollout-bar"><span style={{ width: `${Math.min(100, (100 * d.connections.used) / Math.max(1, d.connections.max))}%` }} /></span>
+                      <span className="rollout-bar">
+                        <span style={{ width: `${Math.min(100, (100 * d.connections.used) / Math.max(1, d.connections.max))}%` }} />
+                      </span>
                       {d.connections.used} of {d.connections.max}
                     </>
                   )}
                 </td>
               </tr>
-              <tr><td>Databases</td><td>{d.totalBytes !== null ? `${bytes(d.totalBytes)} in total` : '—'}; largest: {d.databases.slice(0, 5).map((x) => `${x.name} ${bytes(x.bytes)}`).join(', ')}</td></tr>
-              <tr><td>Longest transaction</td><td>{d.longestTransaction ? `${duration(d.longestTransaction.seconds)} in ${d.longestTransaction.database ?? '?'} (${d.longestTransaction.state ?? '?'})` : 'none open'}</td></tr>
-              <tr><td>Replication</td><td>{d.replication.role}{d.replication.replicas.length ? `: ${d.replication.replicas.map((r) => `${r.name} ${r.state}${r.lagBytes !== null ? `, ${bytes(r.lagBytes)} behind` : ''}`).join('; ')}` : ' (no replicas)'}</td></tr>
-              <tr><td>Read</td><td>{ago(d.at)}</td></tr>
+              <tr>
+                <td>Databases</td>
+                <td>
+                  {d.totalBytes !== null ? `${bytes(d.totalBytes)} in total` : '—'}; largest:{' '}
+                  {d.databases
+                    .slice(0, 5)
+                    .map((x) => `${x.name} ${bytes(x.bytes)}`)
+                    .join(', ')}
+                </td>
+              </tr>
+              <tr>
+                <td>Longest transaction</td>
+                <td>
+                  {d.longestTransaction
+                    ? `${duration(d.longestTransaction.seconds)} in ${d.longestTransaction.database ?? '?'} (${d.longestTransaction.state ?? '?'})`
+                    : 'none open'}
+                </td>
+              </tr>
+              <tr>
+                <td>Replication</td>
+                <td>
+                  {d.replication.role}
+                  {d.replication.replicas.length
+                    ? `: ${d.replication.replicas.map((r) => `${r.name} ${r.state}${r.lagBytes !== null ? `, ${bytes(r.lagBytes)} behind` : ''}`).join('; ')}`
+                    : ' (no replicas)'}
+                </td>
+              </tr>
+              <tr>
+                <td>Read</td>
+                <td>{ago(d.at)}</td>
+              </tr>
             </tbody>
           </table>
         )}

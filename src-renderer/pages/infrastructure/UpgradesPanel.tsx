@@ -16,7 +16,14 @@ const COMPONENTS = [
   ['all', 'Everything'],
 ] as const;
 
-const STATE_BADGE: Record<UpgradeStatus['state'], string> = { running: 'badge-warn', paused: '', done: 'badge-ok', stuck: 'badge-err', 'rolled-back': 'badge-warn', failed: 'badge-err' };
+const STATE_BADGE: Record<UpgradeStatus['state'], string> = {
+  running: 'badge-warn',
+  paused: '',
+  done: 'badge-ok',
+  stuck: 'badge-err',
+  'rolled-back': 'badge-warn',
+  failed: 'badge-err',
+};
 
 /** Set a new version, optionally one pool first; live rollout per Deployment; pause, resume, roll back. */
 export function UpgradesPanel() {
@@ -54,10 +61,18 @@ export function UpgradesPanel() {
     try {
       const s =
         what === 'start'
-          ? await client.invoke('upgrades.start', { component: form.component, version: form.version, canaryPool: form.canaryPool || null, autoRollback: form.autoRollback })
+          ? await client.invoke('upgrades.start', {
+              component: form.component,
+              version: form.version,
+              canaryPool: form.canaryPool || null,
+              autoRollback: form.autoRollback,
+            })
           : await client.invoke(`upgrades.${what}`, { operationId: upgrade!.operationId });
       setUpgrade(s);
-      toastSuccess(what === 'start' ? `Upgrade to ${s.version} started` : `Upgrade ${what === 'rollback' ? 'rolled back' : `${what}d`}`, `${s.targets.length} Deployment(s)`);
+      toastSuccess(
+        what === 'start' ? `Upgrade to ${s.version} started` : `Upgrade ${what === 'rollback' ? 'rolled back' : `${what}d`}`,
+        `${s.targets.length} Deployment(s)`,
+      );
     } catch (e) {
       toastError(`Could not ${what} the upgrade`, errorShape(e));
     } finally {
@@ -69,41 +84,117 @@ export function UpgradesPanel() {
   return (
     <div data-testid="upgrades-panel">
       <section className="card">
-        <header className="card-header"><h2>New version</h2><span className="muted">each Deployment is followed until rolled out; a rollout that stops moving is reported stuck</span></header>
+        <header className="card-header">
+          <h2>New version</h2>
+          <span className="muted">each Deployment is followed until rolled out; a rollout that stops moving is reported stuck</span>
+        </header>
         <div className="card-body infra-form">
           <label className="field">
             <span>Component</span>
-            <select className="input" value={form.component} onChange={(e) => setForm({ ...form, component: e.target.value as UpgradeStatus['component'] })} disabled={!canOperate} data-testid="upgrade-component">
-              {COMPONENTS.map(([id, label]) => <option key={id} value={id}>{label}</option>)}
+            <select
+              className="input"
+              value={form.component}
+              onChange={(e) => setForm({ ...form, component: e.target.value as UpgradeStatus['component'] })}
+              disabled={!canOperate}
+              data-testid="upgrade-component"
+            >
+              {COMPONENTS.map(([id, label]) => (
+                <option key={id} value={id}>
+                  {label}
+                </option>
+              ))}
             </select>
           </label>
-          <label className="field"><span>Version (image tag)</span><input className="input" value={form.version} onChange={(e) => setForm({ ...form, version: e.target.value.trim() })} placeholder="1.9.0" disabled={!canOperate} data-testid="upgrade-version" /></label>
+          <label className="field">
+            <span>Version (image tag)</span>
+            <input
+              className="input"
+              value={form.version}
+              onChange={(e) => setForm({ ...form, version: e.target.value.trim() })}
+              placeholder="1.9.0"
+              disabled={!canOperate}
+              data-testid="upgrade-version"
+            />
+          </label>
           {(form.component === 'agents' || form.component === 'all') && (
             <label className="field">
               <span>Canary pool first</span>
-              <select className="input" value={form.canaryPool} onChange={(e) => setForm({ ...form, canaryPool: e.target.value })} disabled={!canOperate}>
+              <select
+                className="input"
+                value={form.canaryPool}
+                onChange={(e) => setForm({ ...form, canaryPool: e.target.value })}
+                disabled={!canOperate}
+              >
                 <option value="">none</option>
-                {(pools.data?.pools ?? []).map((p) => <option key={p.name} value={p.name}>{p.name}</option>)}
+                {(pools.data?.pools ?? []).map((p) => (
+                  <option key={p.name} value={p.name}>
+                    {p.name}
+                  </option>
+                ))}
               </select>
             </label>
           )}
-          <label className="check"><input type="checkbox" checked={form.autoRollback} onChange={(e) => setForm({ ...form, autoRollback: e.target.checked })} disabled={!canOperate} /> Roll back by itself when stuck</label>
-          <button className="btn btn-primary" disabled={!canOperate || busy || !form.version || !!live} onClick={() => void act('start')} data-testid="upgrade-start">Upgrade</button>
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={form.autoRollback}
+              onChange={(e) => setForm({ ...form, autoRollback: e.target.checked })}
+              disabled={!canOperate}
+            />{' '}
+            Roll back by itself when stuck
+          </label>
+          <button
+            className="btn btn-primary"
+            disabled={!canOperate || busy || !form.version || !!live}
+            onClick={() => void act('start')}
+            data-testid="upgrade-start"
+          >
+            Upgrade
+          </button>
         </div>
       </section>
       {upgrade && (
         <section className="card" data-testid="upgrade-status">
           <header className="card-header">
-            <h2>{upgrade.component} → {upgrade.version}</h2>
-            <span className={`badge ${STATE_BADGE[upgrade.state]}`} data-testid="upgrade-state">{upgrade.state}</span>
-            <span className="muted">{done}/{upgrade.targets.length} rolled out · started {exactTime(upgrade.startedAt)}</span>
+            <h2>
+              {upgrade.component} → {upgrade.version}
+            </h2>
+            <span className={`badge ${STATE_BADGE[upgrade.state]}`} data-testid="upgrade-state">
+              {upgrade.state}
+            </span>
+            <span className="muted">
+              {done}/{upgrade.targets.length} rolled out · started {exactTime(upgrade.startedAt)}
+            </span>
             <span className="spacer" />
-            <button className="btn btn-small" disabled={!canOperate || busy || upgrade.state !== 'running'} onClick={() => void act('pause')}>Pause</button>
-            <button className="btn btn-small" disabled={!canOperate || busy || (upgrade.state !== 'paused' && upgrade.state !== 'stuck')} onClick={() => void act('resume')}>Resume</button>
-            <button className="btn btn-small" disabled={!canOperate || busy || !(live || upgrade.state === 'done')} onClick={() => void act('rollback')} data-testid="upgrade-rollback">Roll back</button>
+            <button
+              className="btn btn-small"
+              disabled={!canOperate || busy || upgrade.state !== 'running'}
+              onClick={() => void act('pause')}
+            >
+              Pause
+            </button>
+            <button
+              className="btn btn-small"
+              disabled={!canOperate || busy || (upgrade.state !== 'paused' && upgrade.state !== 'stuck')}
+              onClick={() => void act('resume')}
+            >
+              Resume
+            </button>
+            <button
+              className="btn btn-small"
+              disabled={!canOperate || busy || !(live || upgrade.state === 'done')}
+              onClick={() => void act('rollback')}
+              data-testid="upgrade-rollback"
+            >
+              Roll back
+            </button>
           </header>
           <div className="card-body">
-            {upgrade.error && <div className="callout callout-err" style={{ marginBottom: 10 }}>{upgrade.error}</div>}
+            {upgrade.error && (
+              <div className="callout callout-err" style={{ marginBottom: 10 }}>
+                {upgrade.error}
+              </div>
+            )}
             <VirtualRows
               rows={upgrade.targets}
               testId="upgrade-targets"
@@ -122,7 +213,13 @@ export function UpgradesPanel() {
                 <>
                   <td className="mono">{t.deployment}</td>
                   <td>{t.wave}</td>
-                  <td><span className={`badge ${t.state === 'done' ? 'badge-ok' : t.state === 'stuck' || t.state === 'failed' ? 'badge-err' : ''}`}>{t.state}</span></td>
+                  <td>
+                    <span
+                      className={`badge ${t.state === 'done' ? 'badge-ok' : t.state === 'stuck' || t.state === 'failed' ? 'badge-err' : ''}`}
+                    >
+                      {t.state}
+                    </span>
+                  </td>
                   <td>{t.rollout ? `${t.rollout.updated} updated, ${t.rollout.available}/${t.rollout.desired} available` : '—'}</td>
                   <td className="mono muted">{t.from ?? '—'}</td>
                   <td className="muted">{t.failingPods.map((p) => `${p.name} (${p.reason ?? 'not ready'}, ${p.restarts}×)`).join(', ')}</td>

@@ -2,7 +2,16 @@ import { useRef, type ReactNode } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 
 /** A fixed-height virtualized table body: only the rows on screen are in the DOM (10,000 pods stay cheap). */
-export function VirtualRows<T>({ rows, columns, render, rowKey, testId, label, rowHeight = 32, empty }: {
+export function VirtualRows<T>({
+  rows,
+  columns,
+  render,
+  rowKey,
+  testId,
+  label,
+  rowHeight = 32,
+  empty,
+}: {
   rows: T[];
   columns: { title: string; width: number; numeric?: boolean }[];
   render: (row: T) => ReactNode;
@@ -13,7 +22,12 @@ export function VirtualRows<T>({ rows, columns, render, rowKey, testId, label, r
   empty: string;
 }) {
   const scrollRef = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({ count: rows.length, getScrollElement: () => scrollRef.current, estimateSize: () => rowHeight, overscan: 15 });
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => rowHeight,
+    overscan: 15,
+  });
   const items = virtualizer.getVirtualItems();
   const padTop = items[0]?.start ?? 0;
   const padBottom = items.length ? virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0) : 0;
@@ -42,7 +56,11 @@ export function VirtualRows<T>({ rows, columns, render, rowKey, testId, label, r
           )}
           {items.map((vi) => {
             const row = rows[vi.index]!;
-            return <tr key={rowKey(row)} style={{ height: rowHeight }}>{render(row)}</tr>;
+            return (
+              <tr key={rowKey(row)} style={{ height: rowHeight }}>
+                {render(row)}
+              </tr>
+            );
           })}
           {padBottom > 0 && (
             <tr aria-hidden="true">

@@ -23,7 +23,16 @@ export interface InfraView {
  */
 export function useInfra(enabled: boolean): InfraView & { reload(): Promise<void> } {
   const data = useRef({ pods: new Map<string, InfraPod>(), workloads: new Map<string, InfraWorkload>() });
-  const [meta, setMeta] = useState<Omit<InfraView, 'pods' | 'workloads'>>({ clusterId: null, namespace: null, missing: [], stats: null, version: 0, error: null, loading: enabled, lastAt: null });
+  const [meta, setMeta] = useState<Omit<InfraView, 'pods' | 'workloads'>>({
+    clusterId: null,
+    namespace: null,
+    missing: [],
+    stats: null,
+    version: 0,
+    error: null,
+    loading: enabled,
+    lastAt: null,
+  });
   const pending = useRef<InfraChanged[]>([]);
   const frame = useRef<number | null>(null);
   const current = useRef<{ clusterId: string | null; namespace: string | null }>({ clusterId: null, namespace: null });
@@ -37,7 +46,16 @@ export function useInfra(enabled: boolean): InfraView & { reload(): Promise<void
       data.current = { pods, workloads };
       current.current = { clusterId: snap.clusterId, namespace: snap.namespace };
       pending.current = [];
-      setMeta((m) => ({ clusterId: snap.clusterId, namespace: snap.namespace, missing: snap.missing, stats: snap.stats, version: m.version + 1, error: null, loading: false, lastAt: snap.at }));
+      setMeta((m) => ({
+        clusterId: snap.clusterId,
+        namespace: snap.namespace,
+        missing: snap.missing,
+        stats: snap.stats,
+        version: m.version + 1,
+        error: null,
+        loading: false,
+        lastAt: snap.at,
+      }));
     } catch (e) {
       setMeta((m) => ({ ...m, error: errorShape(e).message, loading: false }));
     }

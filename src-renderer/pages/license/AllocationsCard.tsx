@@ -36,7 +36,10 @@ export function AllocationsCard({ data, onSaved }: { data: Allocations | undefin
     setRefused(null);
     try {
       const r = await client.invoke('license.allocations.set', { allocations: changes });
-      toastSuccess('Caps applied', `${r.fanout.written} tenant(s) updated${r.fanout.failed.length ? `, ${r.fanout.failed.length} failed (Resume retries them)` : ''}`);
+      toastSuccess(
+        'Caps applied',
+        `${r.fanout.written} tenant(s) updated${r.fanout.failed.length ? `, ${r.fanout.failed.length} failed (Resume retries them)` : ''}`,
+      );
       setDraft({});
       onSaved();
     } catch (e) {
@@ -58,7 +61,9 @@ export function AllocationsCard({ data, onSaved }: { data: Allocations | undefin
       </div>
       <div className="card-body">
         {data.tenants.length === 0 ? (
-          <div className="muted" data-testid="allocations-empty">No tenants on this cluster yet: caps are set once tenants exist.</div>
+          <div className="muted" data-testid="allocations-empty">
+            No tenants on this cluster yet: caps are set once tenants exist.
+          </div>
         ) : (
           <table className="table">
             <thead>
@@ -92,8 +97,18 @@ export function AllocationsCard({ data, onSaved }: { data: Allocations | undefin
                       <span className="muted">free cap</span>
                     )}
                   </td>
-                  <td className="num" data-testid="alloc-effective">{t.effectiveCap.toLocaleString()}</td>
-                  <td className="num" data-testid="alloc-users">{t.users === null ? <span className="muted" title="the tenant database could not be counted">unknown</span> : t.users.toLocaleString()}</td>
+                  <td className="num" data-testid="alloc-effective">
+                    {t.effectiveCap.toLocaleString()}
+                  </td>
+                  <td className="num" data-testid="alloc-users">
+                    {t.users === null ? (
+                      <span className="muted" title="the tenant database could not be counted">
+                        unknown
+                      </span>
+                    ) : (
+                      t.users.toLocaleString()
+                    )}
+                  </td>
                   <td>
                     {t.percent !== null && (
                       <>
@@ -103,7 +118,9 @@ export function AllocationsCard({ data, onSaved }: { data: Allocations | undefin
                         {t.percent} %{' '}
                       </>
                     )}
-                    {t.warning !== null && <span className={`badge ${WARN_BADGE[t.warning]}`}>{t.warning === 100 ? 'at cap' : `≥ ${t.warning} %`}</span>}
+                    {t.warning !== null && (
+                      <span className={`badge ${WARN_BADGE[t.warning]}`}>{t.warning === 100 ? 'at cap' : `≥ ${t.warning} %`}</span>
+                    )}
                   </td>
                 </tr>
               ))}
@@ -119,16 +136,31 @@ export function AllocationsCard({ data, onSaved }: { data: Allocations | undefin
           <div className="alloc-footer">
             {over && (
               <span className="field-error" data-testid="allocations-over">
-                Caps add up to {draftSum.toLocaleString()} users; the license allows {data.licenseUsers?.toLocaleString()}. Lower them by {(draftSum - (data.licenseUsers ?? 0)).toLocaleString()}.
+                Caps add up to {draftSum.toLocaleString()} users; the license allows {data.licenseUsers?.toLocaleString()}. Lower them by{' '}
+                {(draftSum - (data.licenseUsers ?? 0)).toLocaleString()}.
               </span>
             )}
             {invalid.length > 0 && <span className="field-error">A cap is a whole number of users, or empty to share the rest.</span>}
-            {!over && invalid.length === 0 && <span className="muted">Empty: the tenant shares what is left. Warnings at 80, 95 and 100 % of a cap.</span>}
+            {!over && invalid.length === 0 && (
+              <span className="muted">Empty: the tenant shares what is left. Warnings at 80, 95 and 100 % of a cap.</span>
+            )}
             <span className="spacer" />
-            <button className="btn" disabled={busy || !dirty} onClick={() => { setDraft({}); setRefused(null); }}>
+            <button
+              className="btn"
+              disabled={busy || !dirty}
+              onClick={() => {
+                setDraft({});
+                setRefused(null);
+              }}
+            >
               Reset
             </button>
-            <button className="btn btn-primary" disabled={busy || over || invalid.length > 0 || Object.keys(changes).length === 0} onClick={save} data-testid="allocations-save">
+            <button
+              className="btn btn-primary"
+              disabled={busy || over || invalid.length > 0 || Object.keys(changes).length === 0}
+              onClick={save}
+              data-testid="allocations-save"
+            >
               {busy ? 'Applying…' : 'Apply caps'}
             </button>
           </div>

@@ -163,13 +163,22 @@ export default function LicensePage() {
     setProgress(null);
     try {
       const r = (await fn()) as { fanout?: { written: number; failed: unknown[] } } | undefined;
-      toastSuccess(label.done, r?.fanout ? `${plural(r.fanout.written, 'tenant')} updated${r.fanout.failed.length ? `, ${r.fanout.failed.length} failed (Resume retries them)` : ''}` : undefined);
+      toastSuccess(
+        label.done,
+        r?.fanout
+          ? `${plural(r.fanout.written, 'tenant')} updated${r.fanout.failed.length ? `, ${r.fanout.failed.length} failed (Resume retries them)` : ''}`
+          : undefined,
+      );
       await reloadAll();
       return true;
     } catch (e) {
       if (intercept?.(e)) return false;
       const shape = errorShape(e);
-      setProblem({ title: label.failed, message: shape.message, reason: shape.details?.reason ? String(shape.details.reason) : shape.code });
+      setProblem({
+        title: label.failed,
+        message: shape.message,
+        reason: shape.details?.reason ? String(shape.details.reason) : shape.code,
+      });
       // the Activate card shows the refusal in place; actions started elsewhere also get a toast
       if (action === 'resume' || action === 'clear') toastError(label.failed, e);
       return false;
@@ -216,17 +225,23 @@ export default function LicensePage() {
       <div className="page-header">
         <div>
           <h1>License</h1>
-          <div className="sub">{s?.source === 'cache' ? `Read-only: cluster unreachable, data from ${exactTime(s.syncedAt)}` : 'Verified offline on this workstation'}</div>
+          <div className="sub">
+            {s?.source === 'cache'
+              ? `Read-only: cluster unreachable, data from ${exactTime(s.syncedAt)}`
+              : 'Verified offline on this workstation'}
+          </div>
         </div>
       </div>
       {s?.trustsTestKeys && (
         <div className="callout callout-warn page-callout" data-testid="license-dev-mode">
-          Development mode: licenses signed with the <strong>test keys</strong> are accepted. A production console trusts only the pinned vendor keys.
+          Development mode: licenses signed with the <strong>test keys</strong> are accepted. A production console trusts only the pinned
+          vendor keys.
         </div>
       )}
       {s?.developmentMode && !s.trustsTestKeys && (
         <div className="callout callout-warn page-callout" data-testid="license-dev-mode-refused">
-          Development mode, but this cluster is not the local harness: licenses signed with the <strong>test keys</strong> are refused here, exactly as by a production console.
+          Development mode, but this cluster is not the local harness: licenses signed with the <strong>test keys</strong> are refused here,
+          exactly as by a production console.
         </div>
       )}
       {status.error && <div className="callout callout-err page-callout">{status.error.message}</div>}
@@ -235,35 +250,117 @@ export default function LicensePage() {
         <div className="card" data-testid="license-status">
           <div className="card-header">
             <h2>
-              Status <span className={`badge ${STATE_BADGE[s.state]}`} data-testid="license-state" data-state={s.state}>{STATE_LABEL[s.state]}{s.expiringWithin ? ` (≤ ${s.expiringWithin} d)` : ''}</span>
+              Status{' '}
+              <span className={`badge ${STATE_BADGE[s.state]}`} data-testid="license-state" data-state={s.state}>
+                {STATE_LABEL[s.state]}
+                {s.expiringWithin ? ` (≤ ${s.expiringWithin} d)` : ''}
+              </span>
             </h2>
-            <span className="muted" data-testid="license-countdown">{s.license ? countdown(s.secondsToExpiry) : `free tier: ${s.freeTier.tenants} tenants, ${s.freeTier.usersPerTenant} users each`}</span>
+            <span className="muted" data-testid="license-countdown">
+              {s.license
+                ? countdown(s.secondsToExpiry)
+                : `free tier: ${s.freeTier.tenants} tenants, ${s.freeTier.usersPerTenant} users each`}
+            </span>
           </div>
           <div className="card-body">
-            {s.invalid && <div className="callout callout-err page-callout" data-testid="license-invalid">{s.invalid.message} <code>{s.invalid.reason}</code></div>}
+            {s.invalid && (
+              <div className="callout callout-err page-callout" data-testid="license-invalid">
+                {s.invalid.message} <code>{s.invalid.reason}</code>
+              </div>
+            )}
             <div className="stats">
-              <div className="stat"><div className="stat-label">Tier</div><div className="stat-value" data-testid="license-tier">{s.effective.tier}</div><div className="stat-sub">{s.effective.freeTier ? 'free tier: no premium features' : s.effective.frozen ? 'frozen: nothing may grow' : `${plural(s.effective.features.length, 'feature')}`}</div></div>
-              <div className="stat"><div className="stat-label">Tenants</div><div className="stat-value" data-testid="license-tenants">{s.tenants.total ?? '—'} <small>of {s.effective.limits.tenants}</small></div><div className="stat-sub">{s.tenants.overLimit ? <span className="field-error">over the limit: no new tenants</span> : s.effective.freeTier ? 'the free tier allows' : 'the license allows'}</div></div>
+              <div className="stat">
+                <div className="stat-label">Tier</div>
+                <div className="stat-value" data-testid="license-tier">
+                  {s.effective.tier}
+                </div>
+                <div className="stat-sub">
+                  {s.effective.freeTier
+                    ? 'free tier: no premium features'
+                    : s.effective.frozen
+                      ? 'frozen: nothing may grow'
+                      : `${plural(s.effective.features.length, 'feature')}`}
+                </div>
+              </div>
+              <div className="stat">
+                <div className="stat-label">Tenants</div>
+                <div className="stat-value" data-testid="license-tenants">
+                  {s.tenants.total ?? '—'} <small>of {s.effective.limits.tenants}</small>
+                </div>
+                <div className="stat-sub">
+                  {s.tenants.overLimit ? (
+                    <span className="field-error">over the limit: no new tenants</span>
+                  ) : s.effective.freeTier ? (
+                    'the free tier allows'
+                  ) : (
+                    'the license allows'
+                  )}
+                </div>
+              </div>
               {/* the free tier caps each tenant; a license shares one total out as per-tenant caps */}
-              <div className="stat"><div className="stat-label">Users</div><div className="stat-value" data-testid="license-users">{s.effective.freeTier ? s.freeTier.usersPerTenant : s.effective.limits.users.toLocaleString()} <small>{s.effective.freeTier ? 'per tenant' : 'in total'}</small></div><div className="stat-sub">{s.effective.freeTier ? 'the fixed free cap' : 'shared out as per-tenant caps'}</div></div>
-              <div className="stat"><div className="stat-label">Expiry</div><div className="stat-value" data-testid="license-expiry">{expiryFigure(s.secondsToExpiry)}</div><div className="stat-sub">{lic ? `until ${shortDate(lic.expiresAt)}, then ${lic.graceDays} d grace` : 'no license: does not expire'}</div></div>
+              <div className="stat">
+                <div className="stat-label">Users</div>
+                <div className="stat-value" data-testid="license-users">
+                  {s.effective.freeTier ? s.freeTier.usersPerTenant : s.effective.limits.users.toLocaleString()}{' '}
+                  <small>{s.effective.freeTier ? 'per tenant' : 'in total'}</small>
+                </div>
+                <div className="stat-sub">{s.effective.freeTier ? 'the fixed free cap' : 'shared out as per-tenant caps'}</div>
+              </div>
+              <div className="stat">
+                <div className="stat-label">Expiry</div>
+                <div className="stat-value" data-testid="license-expiry">
+                  {expiryFigure(s.secondsToExpiry)}
+                </div>
+                <div className="stat-sub">
+                  {lic ? `until ${shortDate(lic.expiresAt)}, then ${lic.graceDays} d grace` : 'no license: does not expire'}
+                </div>
+              </div>
             </div>
             {lic && (
               <table className="kv-table license-kv">
                 <tbody>
-                  <tr><td>Customer</td><td>{lic.customer}</td></tr>
-                  <tr><td>License id</td><td><code>{lic.lid}</code> {lic.trust === 'test' && <span className="badge badge-warn">test key</span>}</td></tr>
-                  <tr><td>Valid</td><td>{exactTime(lic.notBefore)} – {exactTime(lic.expiresAt)} (grace until {exactTime(lic.graceEndsAt)})</td></tr>
+                  <tr>
+                    <td>Customer</td>
+                    <td>{lic.customer}</td>
+                  </tr>
+                  <tr>
+                    <td>License id</td>
+                    <td>
+                      <code>{lic.lid}</code> {lic.trust === 'test' && <span className="badge badge-warn">test key</span>}
+                    </td>
+                  </tr>
+                  <tr>
+                    <td>Valid</td>
+                    <td>
+                      {exactTime(lic.notBefore)} – {exactTime(lic.expiresAt)} (grace until {exactTime(lic.graceEndsAt)})
+                    </td>
+                  </tr>
                   <tr>
                     <td>After grace</td>
                     <td>
-                      {lic.expiryStrategy.afterGrace === 'freeze' ? 'Frozen at the licensed limits (nothing may grow)' : 'Back to the free tier'}
-                      <div className="cell-sub">Stops: {lic.expiryStrategy.stops.join(', ') || 'nothing'} · keeps working: {lic.expiryStrategy.keeps.join(', ') || 'nothing'}</div>
+                      {lic.expiryStrategy.afterGrace === 'freeze'
+                        ? 'Frozen at the licensed limits (nothing may grow)'
+                        : 'Back to the free tier'}
+                      <div className="cell-sub">
+                        Stops: {lic.expiryStrategy.stops.join(', ') || 'nothing'} · keeps working:{' '}
+                        {lic.expiryStrategy.keeps.join(', ') || 'nothing'}
+                      </div>
                     </td>
                   </tr>
-                  <tr><td>Features</td><td>{lic.features.join(', ') || '—'}</td></tr>
-                  <tr><td>Cluster binding</td><td>{lic.clusterUid ?? 'none'}</td></tr>
-                  <tr><td>Issuing key</td><td><code>{lic.issuerKid}</code></td></tr>
+                  <tr>
+                    <td>Features</td>
+                    <td>{lic.features.join(', ') || '—'}</td>
+                  </tr>
+                  <tr>
+                    <td>Cluster binding</td>
+                    <td>{lic.clusterUid ?? 'none'}</td>
+                  </tr>
+                  <tr>
+                    <td>Issuing key</td>
+                    <td>
+                      <code>{lic.issuerKid}</code>
+                    </td>
+                  </tr>
                 </tbody>
               </table>
             )}
@@ -271,41 +368,125 @@ export default function LicensePage() {
               <div className="callout callout-warn" data-testid="license-lagging">
                 {plural(s.tenants.lagging.length, 'tenant')} behind: {s.tenants.lagging.slice(0, 10).map(laggingText).join(', ')}
                 {s.tenants.lagging.length > 10 ? '…' : ''}{' '}
-                <button className="btn btn-small" disabled={!!busy} onClick={() => run('resume', () => client.invoke('license.fanout.resume', {}))} data-testid="license-resume">Bring up to date</button>
+                <button
+                  className="btn btn-small"
+                  disabled={!!busy}
+                  onClick={() => run('resume', () => client.invoke('license.fanout.resume', {}))}
+                  data-testid="license-resume"
+                >
+                  Bring up to date
+                </button>
               </div>
             )}
-            {busy && progress && <div className="muted" data-testid="license-progress">{ACTIONS[busy].doing}: {progress.done} / {progress.total} tenants</div>}
+            {busy && progress && (
+              <div className="muted" data-testid="license-progress">
+                {ACTIONS[busy].doing}: {progress.done} / {progress.total} tenants
+              </div>
+            )}
           </div>
         </div>
       )}
 
       <div className="card">
-        <div className="card-header"><h2>Activate or renew</h2></div>
+        <div className="card-header">
+          <h2>Activate or renew</h2>
+        </div>
         <div className="card-body">
-          <p className="muted license-hint">Drop a license file anywhere on this page, choose one, or paste its text. Nothing is written unless it verifies.</p>
+          <p className="muted license-hint">
+            Drop a license file anywhere on this page, choose one, or paste its text. Nothing is written unless it verifies.
+          </p>
           <div className="field">
-            <textarea className="license-paste" aria-label="license text" spellCheck={false} rows={4} value={pasted} onChange={(e) => {
+            <textarea
+              className="license-paste"
+              aria-label="license text"
+              spellCheck={false}
+              rows={4}
+              value={pasted}
+              onChange={(e) => {
                 setPasted(e.target.value);
                 // a refusal is about the text that was sent, not what is being typed now
                 setProblem(null);
-              }} placeholder="eyJhbGciOiJFZERTQSIs…" data-testid="license-paste" />
+              }}
+              placeholder="eyJhbGciOiJFZERTQSIs…"
+              data-testid="license-paste"
+            />
           </div>
           {problem && (
             <div className="callout callout-err license-problem" role="alert" data-testid="license-problem">
               <div>
-                <strong>{problem.title}.</strong> {problem.message} <span className="muted">(reason <code>{problem.reason}</code>)</span>
+                <strong>{problem.title}.</strong> {problem.message}{' '}
+                <span className="muted">
+                  (reason <code>{problem.reason}</code>)
+                </span>
               </div>
-              <button className="icon-btn" aria-label="Dismiss message" onClick={() => setProblem(null)}>✕</button>
+              <button className="icon-btn" aria-label="Dismiss message" onClick={() => setProblem(null)}>
+                ✕
+              </button>
             </div>
           )}
           <div className="row row-wrap license-actions">
-            <button className="btn btn-primary" disabled={!!busy || pasted.trim() === ''} onClick={() => void activate({ license: pasted.trim(), encoding: 'text' }).then((ok) => ok && setPasted(''))} data-testid="license-activate">{busy === 'activate' ? 'Verifying…' : 'Activate pasted'}</button>
-            <label className="btn">Activate file…<input type="file" hidden onChange={pickFile(activateFile)} data-testid="license-file" /></label>
-            {lic?.renewalUrl && <button className="btn" disabled={!!busy} onClick={() => run('renewOnline', () => client.invoke('license.renew.online', {}))}>Renew online</button>}
-            <button className="btn" disabled={!!busy} onClick={() => run('exportRequest', async () => { const r = await client.invoke('license.renew.exportRequest', {}); download(r.fileName, r.content); return r; })}>Export renewal request</button>
-            <label className="btn">Import renewal answer…<input type="file" hidden onChange={pickFile((f) => run('importAnswer', async () => client.invoke('license.renew.importAnswer', { license: await fileToBase64(f), encoding: 'base64' })))} /></label>
-            <label className="btn">Import revocation list…<input type="file" hidden onChange={pickFile((f) => run('revocations', async () => client.invoke('license.revocations.import', { content: await fileToBase64(f), encoding: 'base64' })))} /></label>
-            {lic && <><span className="spacer" /><button className="btn btn-danger" disabled={!!busy} onClick={() => setConfirmClear(true)} data-testid="license-clear">Clear license…</button></>}
+            <button
+              className="btn btn-primary"
+              disabled={!!busy || pasted.trim() === ''}
+              onClick={() => void activate({ license: pasted.trim(), encoding: 'text' }).then((ok) => ok && setPasted(''))}
+              data-testid="license-activate"
+            >
+              {busy === 'activate' ? 'Verifying…' : 'Activate pasted'}
+            </button>
+            <label className="btn">
+              Activate file…
+              <input type="file" hidden onChange={pickFile(activateFile)} data-testid="license-file" />
+            </label>
+            {lic?.renewalUrl && (
+              <button className="btn" disabled={!!busy} onClick={() => run('renewOnline', () => client.invoke('license.renew.online', {}))}>
+                Renew online
+              </button>
+            )}
+            <button
+              className="btn"
+              disabled={!!busy}
+              onClick={() =>
+                run('exportRequest', async () => {
+                  const r = await client.invoke('license.renew.exportRequest', {});
+                  download(r.fileName, r.content);
+                  return r;
+                })
+              }
+            >
+              Export renewal request
+            </button>
+            <label className="btn">
+              Import renewal answer…
+              <input
+                type="file"
+                hidden
+                onChange={pickFile((f) =>
+                  run('importAnswer', async () =>
+                    client.invoke('license.renew.importAnswer', { license: await fileToBase64(f), encoding: 'base64' }),
+                  ),
+                )}
+              />
+            </label>
+            <label className="btn">
+              Import revocation list…
+              <input
+                type="file"
+                hidden
+                onChange={pickFile((f) =>
+                  run('revocations', async () =>
+                    client.invoke('license.revocations.import', { content: await fileToBase64(f), encoding: 'base64' }),
+                  ),
+                )}
+              />
+            </label>
+            {lic && (
+              <>
+                <span className="spacer" />
+                <button className="btn btn-danger" disabled={!!busy} onClick={() => setConfirmClear(true)} data-testid="license-clear">
+                  Clear license…
+                </button>
+              </>
+            )}
           </div>
         </div>
       </div>
@@ -318,23 +499,48 @@ export default function LicensePage() {
           {(history.data?.entries.length ?? 0) > HISTORY_SHOWN && (
             <>
               <span className="spacer" />
-              <button className="btn btn-small" onClick={() => setAllHistory(!allHistory)}>{allHistory ? `Latest ${HISTORY_SHOWN}` : `All ${history.data?.entries.length}`}</button>
+              <button className="btn btn-small" onClick={() => setAllHistory(!allHistory)}>
+                {allHistory ? `Latest ${HISTORY_SHOWN}` : `All ${history.data?.entries.length}`}
+              </button>
             </>
           )}
         </div>
         <div className="card-body">
           {history.data && history.data.entries.length === 0 ? (
-            <div className="muted" data-testid="license-history-empty">No license has been activated on this cluster yet.</div>
+            <div className="muted" data-testid="license-history-empty">
+              No license has been activated on this cluster yet.
+            </div>
           ) : (
             <table className="table">
-              <thead><tr><th>When</th><th>Action</th><th>By</th><th>License</th><th>Note</th></tr></thead>
+              <thead>
+                <tr>
+                  <th>When</th>
+                  <th>Action</th>
+                  <th>By</th>
+                  <th>License</th>
+                  <th>Note</th>
+                </tr>
+              </thead>
               <tbody>
                 {(history.data?.entries ?? []).slice(0, allHistory ? undefined : HISTORY_SHOWN).map((h, i) => (
                   <tr key={i} data-testid="license-history-row" data-action={h.action}>
-                    <td title={exactTime(h.at)} className="nowrap">{shortDateTime(h.at)}</td>
+                    <td title={exactTime(h.at)} className="nowrap">
+                      {shortDateTime(h.at)}
+                    </td>
                     <td className="nowrap">{HISTORY_LABEL[h.action] ?? h.action}</td>
                     <td>{h.actor}</td>
-                    <td>{h.lid ? <>{h.customer ?? ''} · {h.tier ?? ''} · until {shortDate(h.exp)}<div className="cell-sub"><code>{h.lid}</code></div></> : '—'}</td>
+                    <td>
+                      {h.lid ? (
+                        <>
+                          {h.customer ?? ''} · {h.tier ?? ''} · until {shortDate(h.exp)}
+                          <div className="cell-sub">
+                            <code>{h.lid}</code>
+                          </div>
+                        </>
+                      ) : (
+                        '—'
+                      )}
+                    </td>
                     <td>{h.note ?? ''}</td>
                   </tr>
                 ))}
@@ -362,12 +568,38 @@ export default function LicensePage() {
           <p data-testid="replace-message">{pendingReplace.message}</p>
           {pendingReplace.current && pendingReplace.offered && (
             <table className="kv-table">
-              <thead><tr><th /><th>Active</th><th>Offered</th></tr></thead>
+              <thead>
+                <tr>
+                  <th />
+                  <th>Active</th>
+                  <th>Offered</th>
+                </tr>
+              </thead>
               <tbody>
-                <tr><td>Customer</td><td>{pendingReplace.current.customer}</td><td>{pendingReplace.offered.customer}</td></tr>
-                <tr><td>License id</td><td><code>{pendingReplace.current.lid}</code></td><td><code>{pendingReplace.offered.lid}</code></td></tr>
-                <tr><td>Issued</td><td>{exactTime(pendingReplace.current.issuedAt)}</td><td>{exactTime(pendingReplace.offered.issuedAt)}</td></tr>
-                <tr><td>Expires</td><td>{exactTime(pendingReplace.current.expiresAt)}</td><td>{exactTime(pendingReplace.offered.expiresAt)}</td></tr>
+                <tr>
+                  <td>Customer</td>
+                  <td>{pendingReplace.current.customer}</td>
+                  <td>{pendingReplace.offered.customer}</td>
+                </tr>
+                <tr>
+                  <td>License id</td>
+                  <td>
+                    <code>{pendingReplace.current.lid}</code>
+                  </td>
+                  <td>
+                    <code>{pendingReplace.offered.lid}</code>
+                  </td>
+                </tr>
+                <tr>
+                  <td>Issued</td>
+                  <td>{exactTime(pendingReplace.current.issuedAt)}</td>
+                  <td>{exactTime(pendingReplace.offered.issuedAt)}</td>
+                </tr>
+                <tr>
+                  <td>Expires</td>
+                  <td>{exactTime(pendingReplace.current.expiresAt)}</td>
+                  <td>{exactTime(pendingReplace.offered.expiresAt)}</td>
+                </tr>
               </tbody>
             </table>
           )}
@@ -381,9 +613,15 @@ export default function LicensePage() {
           action="Clear and revert to free tier"
           busy={busy !== null}
           onClose={() => setConfirmClear(false)}
-          onConfirm={(typed) => void run('clear', () => client.invoke('license.clear', { customer: lic.customer, confirm: typed })).then(() => setConfirmClear(false))}
+          onConfirm={(typed) =>
+            void run('clear', () => client.invoke('license.clear', { customer: lic.customer, confirm: typed })).then(() =>
+              setConfirmClear(false),
+            )
+          }
         >
-          <p>Every tenant reverts to the free tier ({s?.freeTier.tenants} tenants, {s?.freeTier.usersPerTenant} users each).</p>
+          <p>
+            Every tenant reverts to the free tier ({s?.freeTier.tenants} tenants, {s?.freeTier.usersPerTenant} users each).
+          </p>
         </ConfirmTyped>
       )}
     </div>

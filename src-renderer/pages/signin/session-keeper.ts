@@ -35,7 +35,9 @@ export function useOidcSessionKeeper(): void {
         schedule(next.expiresAt);
       } catch {
         if (!live) return;
-        useToasts.getState().push({ kind: 'info', title: 'Your session has ended', message: 'The identity provider did not renew it. Sign in again.' });
+        useToasts
+          .getState()
+          .push({ kind: 'info', title: 'Your session has ended', message: 'The identity provider did not renew it. Sign in again.' });
         await useApp.getState().load();
         navigate('/signin');
       }

@@ -23,7 +23,9 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
   const canBackUp = backups.data?.configured === true;
   const [wantFinalBackup, setFinalBackup] = useState(true);
   const finalBackup = canBackUp && wantFinalBackup;
-  const [deleting, setDeleting] = useState<null | { state: 'running' } | { state: 'done' | 'failed'; message: string; leftovers: { kind: string; name: string }[] }>(null);
+  const [deleting, setDeleting] = useState<
+    null | { state: 'running' } | { state: 'done' | 'failed'; message: string; leftovers: { kind: string; name: string }[] }
+  >(null);
   const [busy, setBusy] = useState(false);
   // What the running delete was asked for: a skipped final backup is never shown as a done step.
   const [deletingWithBackup, setDeletingWithBackup] = useState(false);
@@ -34,7 +36,10 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
     setBusy(true);
     try {
       const r = await client.invoke(suspended ? 'tenants.resume' : 'tenants.suspend', { slug: tenant.slug });
-      toastSuccess(suspended ? 'Tenant resumed' : 'Tenant suspended', r.scaled.length ? r.scaled.map((s) => `${s.name} → ${s.replicas}`).join(', ') : undefined);
+      toastSuccess(
+        suspended ? 'Tenant resumed' : 'Tenant suspended',
+        r.scaled.length ? r.scaled.map((s) => `${s.name} → ${s.replicas}`).join(', ') : undefined,
+      );
       await reload();
     } catch (e) {
       toastError(suspended ? 'Could not resume' : 'Could not suspend', e);
@@ -49,7 +54,13 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
     setDeleting({ state: 'running' });
     try {
       const r = await client.invoke('tenants.delete', { slug: tenant.slug, confirm, finalBackup });
-      setDeleting({ state: 'done', message: r.leftovers.length ? 'Deleted, but the leftover scan found objects still there:' : 'Deleted. The leftover scan found nothing behind.', leftovers: r.leftovers });
+      setDeleting({
+        state: 'done',
+        message: r.leftovers.length
+          ? 'Deleted, but the leftover scan found objects still there:'
+          : 'Deleted. The leftover scan found nothing behind.',
+        leftovers: r.leftovers,
+      });
       void useTenants.getState().load();
     } catch (e) {
       setDeleting({ state: 'failed', message: `${errorShape(e).message} (${errorShape(e).code})`, leftovers: [] });
@@ -62,7 +73,11 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
       <div className="danger-row">
         <div>
           <strong>{suspended ? 'Resume tenant' : 'Suspend tenant'}</strong>
-          <div className="muted">{suspended ? 'Mark active in the registry and scale dedicated workloads back up.' : 'Mark suspended in the registry and scale dedicated workloads to zero. Data is kept.'}</div>
+          <div className="muted">
+            {suspended
+              ? 'Mark active in the registry and scale dedicated workloads back up.'
+              : 'Mark suspended in the registry and scale dedicated workloads to zero. Data is kept.'}
+          </div>
         </div>
         <button className="btn" disabled={busy || readOnly} onClick={() => void toggleSuspend()} data-testid="suspend-toggle">
           {suspended ? 'Resume' : 'Suspend'}
@@ -71,9 +86,23 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
       <div className="danger-row">
         <div>
           <strong>Delete tenant</strong>
-          <div className="muted">Drops the database and role, deletes Secret tenant-{tenant.slug} and dedicated workloads, removes the registry entry. Admin only.</div>
-          <label className="check" style={{ marginTop: 6 }} title={canBackUp ? 'A backup verified by a restore; the database is not dropped unless it verifies.' : ''}>
-            <input type="checkbox" checked={finalBackup} disabled={!canBackUp} onChange={(e) => setFinalBackup(e.target.checked)} data-testid="final-backup" /> Take a final backup first
+          <div className="muted">
+            Drops the database and role, deletes Secret tenant-{tenant.slug} and dedicated workloads, removes the registry entry. Admin
+            only.
+          </div>
+          <label
+            className="check"
+            style={{ marginTop: 6 }}
+            title={canBackUp ? 'A backup verified by a restore; the database is not dropped unless it verifies.' : ''}
+          >
+            <input
+              type="checkbox"
+              checked={finalBackup}
+              disabled={!canBackUp}
+              onChange={(e) => setFinalBackup(e.target.checked)}
+              data-testid="final-backup"
+            />{' '}
+            Take a final backup first
             {canBackUp ? ' (verified by a restore)' : ''}
           </label>
           {backups.data && !canBackUp && (
@@ -82,14 +111,27 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
             </div>
           )}
         </div>
-        <button className="btn btn-danger" disabled={!admin || readOnly} onClick={() => setConfirming(true)} data-testid="delete-tenant" title={admin ? '' : 'Needs the admin role'}>
+        <button
+          className="btn btn-danger"
+          disabled={!admin || readOnly}
+          onClick={() => setConfirming(true)}
+          data-testid="delete-tenant"
+          title={admin ? '' : 'Needs the admin role'}
+        >
           Delete tenant
         </button>
       </div>
       {confirming && (
-        <ConfirmTyped title={`Delete tenant ${tenant.slug}`} expected={tenant.slug} action="Delete tenant" onClose={() => setConfirming(false)} onConfirm={(t) => void remove(t)}>
+        <ConfirmTyped
+          title={`Delete tenant ${tenant.slug}`}
+          expected={tenant.slug}
+          action="Delete tenant"
+          onClose={() => setConfirming(false)}
+          onConfirm={(t) => void remove(t)}
+        >
           <div className="callout callout-err">
-            This permanently deletes <strong>{tenant.name}</strong>: its database, users, applications and credentials. It cannot be undone{finalBackup ? ' (a final backup is taken first)' : ''}.
+            This permanently deletes <strong>{tenant.name}</strong>: its database, users, applications and credentials. It cannot be undone
+            {finalBackup ? ' (a final backup is taken first)' : ''}.
           </div>
         </ConfirmTyped>
       )}
@@ -100,7 +142,11 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
           testId="delete-progress"
           footer={
             deleting.state !== 'running' ? (
-              <button className="btn btn-primary" onClick={() => (deleting.state === 'done' ? navigate('/tenants') : setDeleting(null))} data-testid="delete-close">
+              <button
+                className="btn btn-primary"
+                onClick={() => (deleting.state === 'done' ? navigate('/tenants') : setDeleting(null))}
+                data-testid="delete-close"
+              >
                 {deleting.state === 'done' ? 'Back to tenants' : 'Close'}
               </button>
             ) : undefined
@@ -111,7 +157,10 @@ export function DangerZone({ tenant, reload }: { tenant: TenantSummary; reload()
             planned={deleting.state === 'running' ? DELETE_STEPS.filter((x) => deletingWithBackup || x !== 'final-backup') : []}
           />
           {deleting.state !== 'running' && (
-            <div className={`callout ${deleting.state === 'done' && deleting.leftovers.length === 0 ? 'callout-ok' : 'callout-err'}`} data-testid={`delete-${deleting.state}`}>
+            <div
+              className={`callout ${deleting.state === 'done' && deleting.leftovers.length === 0 ? 'callout-ok' : 'callout-err'}`}
+              data-testid={`delete-${deleting.state}`}
+            >
               {deleting.message}
               {deleting.leftovers.length > 0 && (
                 <ul className="missing-list">

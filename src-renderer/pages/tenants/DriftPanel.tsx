@@ -56,7 +56,11 @@ export function DriftPanel({ drift }: { drift: Drift[] }) {
                 <td>
                   <span className="actions">
                     {d.repairs.map((a) => (
-                      <button key={a} className={`btn btn-small ${a === 'drop-orphan' ? '' : 'btn-primary'}`} onClick={() => setPending({ slug: d.slug, action: a })}>
+                      <button
+                        key={a}
+                        className={`btn btn-small ${a === 'drop-orphan' ? '' : 'btn-primary'}`}
+                        onClick={() => setPending({ slug: d.slug, action: a })}
+                      >
                         {REPAIR_LABEL[a] ?? a}
                       </button>
                     ))}
@@ -73,7 +77,14 @@ export function DriftPanel({ drift }: { drift: Drift[] }) {
         )}
       </div>
       {pending && (
-        <ConfirmTyped title={`${REPAIR_LABEL[pending.action] ?? pending.action}: ${pending.slug}`} expected={pending.slug} action="Repair" busy={busy} onClose={() => setPending(null)} onConfirm={(t) => void repair(t)}>
+        <ConfirmTyped
+          title={`${REPAIR_LABEL[pending.action] ?? pending.action}: ${pending.slug}`}
+          expected={pending.slug}
+          action="Repair"
+          busy={busy}
+          onClose={() => setPending(null)}
+          onConfirm={(t) => void repair(t)}
+        >
           <p>This changes the cluster or the database server. It is recorded in the audit log.</p>
         </ConfirmTyped>
       )}

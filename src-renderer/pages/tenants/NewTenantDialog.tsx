@@ -10,9 +10,14 @@ import { navigate } from '../../lib/router';
 
 const CREATE_STEPS = ['reserve', 'database', 'schema', 'admin-user', 'secret', 'registry', 'license', 'release'];
 const Email = z.email().max(254);
-const firstIssue = (r: { success: boolean; error?: { issues: { message: string }[] } }) => (r.success ? null : (r.error?.issues[0]?.message ?? 'invalid'));
+const firstIssue = (r: { success: boolean; error?: { issues: { message: string }[] } }) =>
+  r.success ? null : (r.error?.issues[0]?.message ?? 'invalid');
 
-type Phase = { kind: 'form' } | { kind: 'running' } | { kind: 'done'; username: string; password: string; steps: StepView[] } | { kind: 'failed'; message: string; code: string; steps: StepView[] };
+type Phase =
+  | { kind: 'form' }
+  | { kind: 'running' }
+  | { kind: 'done'; username: string; password: string; steps: StepView[] }
+  | { kind: 'failed'; message: string; code: string; steps: StepView[] };
 
 /** New tenant: validated as you type with the contract's own schemas, then the saga's steps live, then the admin password once. */
 export function NewTenantDialog({ onClose }: { onClose(): void }) {
@@ -39,7 +44,12 @@ export function NewTenantDialog({ onClose }: { onClose(): void }) {
     setPhase({ kind: 'running' });
     try {
       const r = await client.invoke('tenants.create', { slug, name, tier, ...(email ? { adminEmail: email } : {}) });
-      setPhase({ kind: 'done', username: r.adminUsername, password: r.adminPassword, steps: r.steps.map((s) => ({ name: s.name, status: s.status, message: s.error })) });
+      setPhase({
+        kind: 'done',
+        username: r.adminUsername,
+        password: r.adminPassword,
+        steps: r.steps.map((s) => ({ name: s.name, status: s.status, message: s.error })),
+      });
       void useTenants.getState().load();
     } catch (e) {
       const shape = errorShape(e);
@@ -73,7 +83,8 @@ export function NewTenantDialog({ onClose }: { onClose(): void }) {
       >
         <StepList steps={live.length ? live : phase.steps} />
         <div className="callout callout-warn">
-          <strong>Initial admin password — shown once.</strong> Copy it now and hand it to the tenant&apos;s administrator; afterwards only an admin can reveal it (audited).
+          <strong>Initial admin password — shown once.</strong> Copy it now and hand it to the tenant&apos;s administrator; afterwards only
+          an admin can reveal it (audited).
         </div>
         <div className="field">
           <span className="field-label">Username</span>
@@ -89,10 +100,23 @@ export function NewTenantDialog({ onClose }: { onClose(): void }) {
 
   if (phase.kind !== 'form') {
     return (
-      <Modal title={`Creating tenant ${slug}`} onClose={onClose} testId="new-tenant-dialog" footer={phase.kind === 'failed' ? <button className="btn" onClick={onClose}>Close</button> : undefined}>
+      <Modal
+        title={`Creating tenant ${slug}`}
+        onClose={onClose}
+        testId="new-tenant-dialog"
+        footer={
+          phase.kind === 'failed' ? (
+            <button className="btn" onClick={onClose}>
+              Close
+            </button>
+          ) : undefined
+        }
+      >
         <StepList
           // once failed, a step still "running" is where it stopped
-          steps={(live.length ? live : phase.kind === 'failed' ? phase.steps : []).map((st) => (phase.kind === 'failed' && st.status === 'running' ? { ...st, status: 'failed', message: 'stopped' } : st))}
+          steps={(live.length ? live : phase.kind === 'failed' ? phase.steps : []).map((st) =>
+            phase.kind === 'failed' && st.status === 'running' ? { ...st, status: 'failed', message: 'stopped' } : st,
+          )}
           planned={CREATE_STEPS}
         />
         {phase.kind === 'failed' && (
@@ -150,11 +174,27 @@ export function NewTenantDialog({ onClose }: { onClose(): void }) {
             }}
             data-testid="nt-slug"
           />
-          {show('slug') ? <span className="field-error" data-testid="nt-slug-error">{show('slug')}</span> : <span className="field-hint">Lowercase letters, digits and “-”; used in hostnames, the database and the Secret name.</span>}
+          {show('slug') ? (
+            <span className="field-error" data-testid="nt-slug-error">
+              {show('slug')}
+            </span>
+          ) : (
+            <span className="field-hint">Lowercase letters, digits and “-”; used in hostnames, the database and the Secret name.</span>
+          )}
         </div>
         <div className="field">
           <label htmlFor="nt-name">Display name</label>
-          <input id="nt-name" type="text" value={name} aria-invalid={!!show('name')} onChange={(e) => { setName(e.target.value); setTouched((t) => ({ ...t, name: true })); }} data-testid="nt-name" />
+          <input
+            id="nt-name"
+            type="text"
+            value={name}
+            aria-invalid={!!show('name')}
+            onChange={(e) => {
+              setName(e.target.value);
+              setTouched((t) => ({ ...t, name: true }));
+            }}
+            data-testid="nt-name"
+          />
           {show('name') && <span className="field-error">{show('name')}</span>}
         </div>
         <div className="form-grid">
@@ -166,13 +206,23 @@ export function NewTenantDialog({ onClose }: { onClose(): void }) {
               ))}
             </select>
             <span className="field-hint">
-              {limits.users === null ? 'unlimited users' : `${limits.users.toLocaleString()} users`} · {limits.applications === null ? 'unlimited apps' : `${limits.applications} apps`}
+              {limits.users === null ? 'unlimited users' : `${limits.users.toLocaleString()} users`} ·{' '}
+              {limits.applications === null ? 'unlimited apps' : `${limits.applications} apps`}
               {limits.dedicatedLoginWorker ? ' · dedicated login worker' : ''}
             </span>
           </div>
           <div className="field">
             <label htmlFor="nt-email">Admin e-mail (optional)</label>
-            <input id="nt-email" type="text" value={email} aria-invalid={!!show('adminEmail')} onChange={(e) => { setEmail(e.target.value); setTouched((t) => ({ ...t, adminEmail: true })); }} />
+            <input
+              id="nt-email"
+              type="text"
+              value={email}
+              aria-invalid={!!show('adminEmail')}
+              onChange={(e) => {
+                setEmail(e.target.value);
+                setTouched((t) => ({ ...t, adminEmail: true }));
+              }}
+            />
             {show('adminEmail') && <span className="field-error">{show('adminEmail')}</span>}
           </div>
         </div>

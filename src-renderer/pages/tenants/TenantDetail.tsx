@@ -45,7 +45,9 @@ export default function TenantDetail({ slug, tab }: { slug: string; tab: string 
             <code style={{ fontSize: 17 }}>{slug}</code>
             {t && (
               <>
-                <span className="muted" style={{ fontWeight: 400 }}>{t.name}</span>
+                <span className="muted" style={{ fontWeight: 400 }}>
+                  {t.name}
+                </span>
                 <span className="badge">{t.tier}</span>
                 <span className="badge row">
                   <StateDot state={t.status} /> {t.status}
@@ -58,7 +60,14 @@ export default function TenantDetail({ slug, tab }: { slug: string; tab: string 
       {q.error && <div className="callout callout-err">{q.error.message}</div>}
       <div className="tabs" role="tablist">
         {TABS.map(([id, label]) => (
-          <button key={id} role="tab" className="tab" aria-selected={tab === id} onClick={() => navigate(`/tenants/${slug}/${id}`)} data-testid={`tab-${id}`}>
+          <button
+            key={id}
+            role="tab"
+            className="tab"
+            aria-selected={tab === id}
+            onClick={() => navigate(`/tenants/${slug}/${id}`)}
+            data-testid={`tab-${id}`}
+          >
             {label}
           </button>
         ))}
@@ -111,17 +120,37 @@ function Overview({ d }: { d: Detail }) {
         <div className="card-body">
           <table className="kv-table">
             <tbody>
-              <tr><td>Status</td><td>{t.status}</td></tr>
-              <tr><td>Tier</td><td>{t.tier}{lim?.dedicatedLoginWorker ? ' (dedicated login worker)' : ''}</td></tr>
-              <tr><td>Backend version</td><td>{t.backendVersion ?? '—'}</td></tr>
-              <tr><td>Created</td><td>{shortDate(t.created)}</td></tr>
-              <tr><td>License users</td><td>{t.licenseUsers ?? '—'}</td></tr>
+              <tr>
+                <td>Status</td>
+                <td>{t.status}</td>
+              </tr>
+              <tr>
+                <td>Tier</td>
+                <td>
+                  {t.tier}
+                  {lim?.dedicatedLoginWorker ? ' (dedicated login worker)' : ''}
+                </td>
+              </tr>
+              <tr>
+                <td>Backend version</td>
+                <td>{t.backendVersion ?? '—'}</td>
+              </tr>
+              <tr>
+                <td>Created</td>
+                <td>{shortDate(t.created)}</td>
+              </tr>
+              <tr>
+                <td>License users</td>
+                <td>{t.licenseUsers ?? '—'}</td>
+              </tr>
               <tr>
                 <td>Consistency</td>
                 <td>
                   <span className="row row-wrap">
                     <span className={`badge ${t.inRegistry ? 'badge-ok' : 'badge-err'}`}>registry {t.inRegistry ? '✓' : 'missing'}</span>
-                    <span className={`badge ${t.hasSecret ? 'badge-ok' : 'badge-err'}`}>Secret tenant-{t.slug} {t.hasSecret ? '✓' : 'missing'}</span>
+                    <span className={`badge ${t.hasSecret ? 'badge-ok' : 'badge-err'}`}>
+                      Secret tenant-{t.slug} {t.hasSecret ? '✓' : 'missing'}
+                    </span>
                     <span className={`badge ${t.hasDatabase ? 'badge-ok' : 'badge-err'}`}>database {t.hasDatabase ? '✓' : 'missing'}</span>
                   </span>
                 </td>
@@ -154,22 +183,34 @@ function AdminPassword({ slug }: { slug: string }) {
   return (
     <section className="card">
       <div className="card-body" style={{ display: 'flex', flexDirection: 'column', gap: 12 }}>
-        <p style={{ margin: 0 }}>The tenant&apos;s initial administrator. Revealing or resetting the password is for admins only and is written to the audit log.</p>
+        <p style={{ margin: 0 }}>
+          The tenant&apos;s initial administrator. Revealing or resetting the password is for admins only and is written to the audit log.
+        </p>
         {secret ? (
           <>
-            <div>Username <code>{secret.username}</code></div>
+            <div>
+              Username <code>{secret.username}</code>
+            </div>
             <div className="secret-box" data-testid="revealed-password">
               <code>{secret.password}</code>
               <CopyButton value={secret.password} />
-              <button className="btn btn-small" onClick={() => setSecret(null)}>Hide</button>
+              <button className="btn btn-small" onClick={() => setSecret(null)}>
+                Hide
+              </button>
             </div>
           </>
         ) : (
-          <div className="secret-box"><code>••••••••••••••••</code></div>
+          <div className="secret-box">
+            <code>••••••••••••••••</code>
+          </div>
         )}
         <div className="row">
-          <button className="btn" disabled={busy || role !== 'admin'} onClick={() => void run('reveal')} data-testid="reveal-password">Reveal</button>
-          <button className="btn" disabled={busy || role !== 'admin' || readOnly} onClick={() => void run('reset')}>Reset password</button>
+          <button className="btn" disabled={busy || role !== 'admin'} onClick={() => void run('reveal')} data-testid="reveal-password">
+            Reveal
+          </button>
+          <button className="btn" disabled={busy || role !== 'admin' || readOnly} onClick={() => void run('reset')}>
+            Reset password
+          </button>
           {role !== 'admin' && <span className="muted">Needs the admin role (you are {role ?? 'not signed in'}).</span>}
         </div>
       </div>
@@ -199,16 +240,39 @@ function Database({ d, reload }: { d: Detail; reload(): Promise<void> }) {
   return (
     <div className="two-col">
       <section className="card">
-        <header className="card-header"><h2>Connection</h2></header>
+        <header className="card-header">
+          <h2>Connection</h2>
+        </header>
         <div className="card-body">
           {db ? (
             <table className="kv-table">
               <tbody>
-                <tr><td>Host</td><td className="mono">{db.host}:{db.port}</td></tr>
-                <tr><td>Database</td><td className="mono">{db.database}</td></tr>
-                <tr><td>Role</td><td className="mono">{db.user}</td></tr>
-                <tr><td>Password</td><td className="mono">•••••••• <span className="muted">(in Secret tenant-{d.tenant.slug})</span></td></tr>
-                <tr><td>URL</td><td className="mono" style={{ overflowWrap: 'anywhere' }}>{url}</td></tr>
+                <tr>
+                  <td>Host</td>
+                  <td className="mono">
+                    {db.host}:{db.port}
+                  </td>
+                </tr>
+                <tr>
+                  <td>Database</td>
+                  <td className="mono">{db.database}</td>
+                </tr>
+                <tr>
+                  <td>Role</td>
+                  <td className="mono">{db.user}</td>
+                </tr>
+                <tr>
+                  <td>Password</td>
+                  <td className="mono">
+                    •••••••• <span className="muted">(in Secret tenant-{d.tenant.slug})</span>
+                  </td>
+                </tr>
+                <tr>
+                  <td>URL</td>
+                  <td className="mono" style={{ overflowWrap: 'anywhere' }}>
+                    {url}
+                  </td>
+                </tr>
               </tbody>
             </table>
           ) : (
@@ -217,18 +281,32 @@ function Database({ d, reload }: { d: Detail; reload(): Promise<void> }) {
         </div>
       </section>
       <section className="card" data-testid="schema-card">
-        <header className="card-header"><h2>Schema</h2></header>
+        <header className="card-header">
+          <h2>Schema</h2>
+        </header>
         <div className="card-body" style={{ display: 'flex', flexDirection: 'column', gap: 10 }}>
           {d.schema ? (
             <>
-              <div>Version <strong>{d.schema.current}</strong> of {d.schema.latest}</div>
+              <div>
+                Version <strong>{d.schema.current}</strong> of {d.schema.latest}
+              </div>
               {d.schema.pending.length ? (
-                <ul className="missing-list">{d.schema.pending.map((m) => <li key={m} className="mono">{m}</li>)}</ul>
+                <ul className="missing-list">
+                  {d.schema.pending.map((m) => (
+                    <li key={m} className="mono">
+                      {m}
+                    </li>
+                  ))}
+                </ul>
               ) : (
                 <div className="callout callout-ok">No pending migrations.</div>
               )}
               <div>
-                <button className="btn btn-primary" disabled={busy || readOnly || d.schema.pending.length === 0} onClick={() => void apply()}>
+                <button
+                  className="btn btn-primary"
+                  disabled={busy || readOnly || d.schema.pending.length === 0}
+                  onClick={() => void apply()}
+                >
                   {busy ? 'Applying…' : d.schema.pending.length ? `Apply ${d.schema.pending.length} pending` : 'Nothing to apply'}
                 </button>
               </div>

@@ -33,7 +33,8 @@ export function TenantList() {
   const rows = useMemo(() => {
     const q = deferredQuery.trim().toLowerCase();
     return tenants.filter(
-      (t) => (!status || t.status === status) && (!tier || t.tier === tier) && (!q || t.slug.includes(q) || t.name.toLowerCase().includes(q)),
+      (t) =>
+        (!status || t.status === status) && (!tier || t.tier === tier) && (!q || t.slug.includes(q) || t.name.toLowerCase().includes(q)),
     );
   }, [tenants, deferredQuery, status, tier]);
 
@@ -48,7 +49,12 @@ export function TenantList() {
           </div>
         </div>
         <span className="spacer" />
-        <button className="btn" onClick={() => void reconcile()} disabled={loading || readOnly} title="Rebuild the list from the cluster and the database server">
+        <button
+          className="btn"
+          onClick={() => void reconcile()}
+          disabled={loading || readOnly}
+          title="Rebuild the list from the cluster and the database server"
+        >
           <Icon name="refresh" /> Reconcile
         </button>
         {isCommandName('tenants.create') && (
@@ -71,7 +77,15 @@ export function TenantList() {
         <div className="toolbar">
           <span className="search">
             <Icon name="search" size={14} />
-            <input type="search" placeholder="Search slug or name  ( / )" value={query} onChange={(e) => setQuery(e.target.value)} data-search aria-label="Search tenants" data-testid="tenant-search" />
+            <input
+              type="search"
+              placeholder="Search slug or name  ( / )"
+              value={query}
+              onChange={(e) => setQuery(e.target.value)}
+              data-search
+              aria-label="Search tenants"
+              data-testid="tenant-search"
+            />
           </span>
           <select value={status} onChange={(e) => setStatus(e.target.value)} aria-label="Filter by status" data-testid="filter-status">
             <option value="">All statuses</option>
@@ -87,10 +101,18 @@ export function TenantList() {
           </select>
           <span className="spacer" />
           <span className="muted" data-testid="tenant-count">
-            {rows.length === tenants.length ? plural(tenants.length, 'tenant') : `${rows.length.toLocaleString()} of ${tenants.length.toLocaleString()}`}
+            {rows.length === tenants.length
+              ? plural(tenants.length, 'tenant')
+              : `${rows.length.toLocaleString()} of ${tenants.length.toLocaleString()}`}
           </span>
         </div>
-        {!loaded ? <div className="loading">Reading tenants…</div> : error && tenants.length === 0 ? <div className="empty-state muted">No tenant list until the cluster profile has a database connection.</div> : <TenantsTable rows={rows} />}
+        {!loaded ? (
+          <div className="loading">Reading tenants…</div>
+        ) : error && tenants.length === 0 ? (
+          <div className="empty-state muted">No tenant list until the cluster profile has a database connection.</div>
+        ) : (
+          <TenantsTable rows={rows} />
+        )}
       </section>
       {creating && <NewTenantDialog onClose={() => setCreating(false)} />}
     </div>

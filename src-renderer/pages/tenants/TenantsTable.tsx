@@ -1,5 +1,14 @@
 import { memo, useId, useRef, useState } from 'react';
-import { createColumnHelper, createSortedRowModel, FlexRender, rowSortingFeature, sortFns, tableFeatures, useTable, type SortingState } from '@tanstack/react-table';
+import {
+  createColumnHelper,
+  createSortedRowModel,
+  FlexRender,
+  rowSortingFeature,
+  sortFns,
+  tableFeatures,
+  useTable,
+  type SortingState,
+} from '@tanstack/react-table';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { TenantSummary } from '../../../src-shared/contract/tenants';
 import { navigate } from '../../lib/router';
@@ -31,7 +40,12 @@ const columns = col.columns([
         <StateDot state={c.getValue()} />
         {c.getValue()}
         {drifted(c.row.original) && (
-          <span className="drift-mark" title="Registry, Secret and database disagree: see Drift above" aria-label="drift" data-testid="drift-mark">
+          <span
+            className="drift-mark"
+            title="Registry, Secret and database disagree: see Drift above"
+            aria-label="drift"
+            data-testid="drift-mark"
+          >
             <Icon name="alert" size={14} />
           </span>
         )}
@@ -43,15 +57,36 @@ const columns = col.columns([
     id: 'users',
     header: 'Users',
     // stats are read in the background: say how old they are
-    cell: (c) => <span title={c.row.original.statsAt ? `counted ${ago(c.row.original.statsAt)}` : 'not counted yet'}>{count(c.row.original.stats?.users)}</span>,
+    cell: (c) => (
+      <span title={c.row.original.statsAt ? `counted ${ago(c.row.original.statsAt)}` : 'not counted yet'}>
+        {count(c.row.original.stats?.users)}
+      </span>
+    ),
   }),
   col.accessor((t) => t.stats?.groups ?? -1, { id: 'groups', header: 'Groups', cell: (c) => count(c.row.original.stats?.groups) }),
-  col.accessor((t) => t.stats?.applications ?? -1, { id: 'applications', header: 'Apps', cell: (c) => count(c.row.original.stats?.applications) }),
-  col.accessor((t) => t.backendVersion ?? '', { id: 'backendVersion', header: 'Backend', cell: (c) => (c.getValue() ? <span className="tag">{c.getValue()}</span> : '—') }),
+  col.accessor((t) => t.stats?.applications ?? -1, {
+    id: 'applications',
+    header: 'Apps',
+    cell: (c) => count(c.row.original.stats?.applications),
+  }),
+  col.accessor((t) => t.backendVersion ?? '', {
+    id: 'backendVersion',
+    header: 'Backend',
+    cell: (c) => (c.getValue() ? <span className="tag">{c.getValue()}</span> : '—'),
+  }),
   col.accessor((t) => t.created ?? '', { id: 'created', header: 'Created', cell: (c) => shortDate(c.row.original.created) }),
 ]);
 const NUMERIC = new Set(['users', 'groups', 'applications']);
-const WIDTHS: Record<string, number> = { slug: 260, status: 150, tier: 100, users: 90, groups: 90, applications: 80, backendVersion: 110, created: 110 };
+const WIDTHS: Record<string, number> = {
+  slug: 260,
+  status: 150,
+  tier: 100,
+  users: 90,
+  groups: 90,
+  applications: 80,
+  backendVersion: 110,
+  created: 110,
+};
 
 /** The tenant table: sorted by TanStack Table, rows virtualized so 5,000 tenants scroll smoothly. */
 export function TenantsTable({ rows }: { rows: TenantSummary[] }) {
@@ -67,7 +102,12 @@ export function TenantsTable({ rows }: { rows: TenantSummary[] }) {
   });
   const model = table.getRowModel().rows;
   const scrollRef = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({ count: model.length, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_HEIGHT, overscan: 12 });
+  const virtualizer = useVirtualizer({
+    count: model.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+  });
   const items = virtualizer.getVirtualItems();
   const padTop = items[0]?.start ?? 0;
   const padBottom = items.length ? virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0) : 0;
@@ -75,9 +115,15 @@ export function TenantsTable({ rows }: { rows: TenantSummary[] }) {
   return (
     <div className="virtual-scroll" ref={scrollRef} data-testid="tenants-table" role="region" aria-label="Tenants" tabIndex={0}>
       {/* what activating a header does, read after its name */}
-      <span hidden id={`${sortHintId}-asc`}>sort ascending</span>
-      <span hidden id={`${sortHintId}-desc`}>sort descending</span>
-      <span hidden id={`${sortHintId}-none`}>remove sorting</span>
+      <span hidden id={`${sortHintId}-asc`}>
+        sort ascending
+      </span>
+      <span hidden id={`${sortHintId}-desc`}>
+        sort descending
+      </span>
+      <span hidden id={`${sortHintId}-none`}>
+        remove sorting
+      </span>
       <table className="table table-fixed" aria-rowcount={model.length}>
         <colgroup>
           {table.getAllLeafColumns().map((c) => (
@@ -92,8 +138,17 @@ export function TenantsTable({ rows }: { rows: TenantSummary[] }) {
                 const next = h.column.getNextSortingOrder();
                 // the header is a button (Tab, Enter, Space); aria-sort only on the sorted column
                 return (
-                  <th key={h.id} className={`sortable ${NUMERIC.has(h.column.id) ? 'num' : ''}`} aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : undefined}>
-                    <button type="button" className="sort-button" onClick={h.column.getToggleSortingHandler()} aria-describedby={`${sortHintId}-${next || 'none'}`}>
+                  <th
+                    key={h.id}
+                    className={`sortable ${NUMERIC.has(h.column.id) ? 'num' : ''}`}
+                    aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : undefined}
+                  >
+                    <button
+                      type="button"
+                      className="sort-button"
+                      onClick={h.column.getToggleSortingHandler()}
+                      aria-describedby={`${sortHintId}-${next || 'none'}`}
+                    >
                       <FlexRender header={h} />
                       <span className="sort-mark" aria-hidden="true">
                         {sorted === 'asc' ? ' ▲' : sorted === 'desc' ? ' ▼' : ''}

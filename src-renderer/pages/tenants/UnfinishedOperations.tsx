@@ -41,7 +41,11 @@ export function UnfinishedOperations() {
               <tr key={op.id}>
                 <td>
                   <strong>{op.kind}</strong> <code>{op.target}</code>{' '}
-                  <span className={`badge ${op.clusterId === here ? '' : 'badge-warn'}`} title={`kube-system UID ${op.clusterId ?? '?'}`} data-testid="operation-cluster">
+                  <span
+                    className={`badge ${op.clusterId === here ? '' : 'badge-warn'}`}
+                    title={`kube-system UID ${op.clusterId ?? '?'}`}
+                    data-testid="operation-cluster"
+                  >
                     on {op.clusterName ?? 'unknown cluster'}
                     {op.clusterId !== here && ' (not the selected cluster)'}
                   </span>

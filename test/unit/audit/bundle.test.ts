@@ -3,6 +3,7 @@ import path from 'node:path';
 import canonicalize from 'canonicalize';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chainEntry, GENESIS_HASH } from '../../../src-main/engine/audit/chain';
+import { bundleId, openManifest, verifyBundle } from '../../../src-main/engine/audit/bundle';
 import { AuditService } from '../../../src-main/engine/audit/service';
 import { fingerprint, InstallationKey, signCheckpoint } from '../../../src-main/engine/audit/signing';
 import { ContractError } from '../../../src-shared/contract';
@@ -109,6 +110,44 @@ describe('audit bundles (export / offline import)', () => {
     expect(() => reviewer.query({ ...q, text: 'alice' })).toThrow(/still being built \(0 of 30 entries\)/);
     await until(() => reviewer.local.fullTextProgress(`bundle:${info.id}`) === null);
     expect(reviewer.query({ ...q, text: 'alice' }).total).toBe(15);
+  });
+
+  it('an import the console never finished (it stopped mid-way) is dropped at the next start, never counted as imported', async () => {
+    const source = await populated(30);
+    const dir = path.join(tempDir(), 'bundle');
+    await source.export(SRC, dir, {});
+    const fp = fingerprint((await source.key()).verifier.vkey);
+    const src = `bundle:${bundleId(openManifest(dir, [], fp).manifest)}`;
+    const { db, dir: data } = tempCache();
+    const secrets = memorySecrets();
+    const first = new AuditService({ db, secrets, consoleVersion: '0.1.0' });
+    // every row verified and committed, the bundle not yet registered: what a crash at the worst moment leaves on disk
+    let stored!: () => void;
+    const allStored = new Promise<void>((r) => (stored = r));
+    void first.local.bulkLoad(src, async (store) => {
+      await verifyBundle(dir, [], fp, store);
+      stored();
+      await new Promise(() => undefined); // the console stops here
+    });
+    await allStored;
+    expect(first.local.count(src)).toBe(30);
+    expect(first.bundles()).toHaveLength(0);
+    await first.close();
+    db.close();
+
+    const reopened = tempCache(data);
+    const second = new AuditService({ db: reopened.db, secrets, consoleVersion: '0.1.0' });
+    cleanups.push(async () => {
+      await second.close();
+      reopened.db.close();
+      fs.rmSync(data, { recursive: true, force: true });
+    });
+    expect(second.bundles()).toHaveLength(0);
+    expect(second.local.sources()).not.toContain(src);
+    expect(second.local.count(src)).toBe(0);
+    const info = await second.import(dir, fp);
+    expect(`bundle:${info.id}`).toBe(src);
+    expect(await second.verify(src)).toMatchObject({ state: 'verified', checked: 30 });
   });
 
   it('is verified offline against the fingerprint the auditor was given, and only that one', async () => {

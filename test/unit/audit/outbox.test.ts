@@ -70,7 +70,7 @@ describe('audit outbox', () => {
   it('intend throws when the file cannot be written, so the pipeline can refuse the mutation', () => {
     const { db } = tempCache();
     const a = new AuditOutbox(db, { deliver: null });
-    db.exec('CREATE TRIGGER full BEFORE INSERT ON audit_intents BEGIN SELECT RAISE(ABORT, \'database or disk is full\'); END');
+    db.exec("CREATE TRIGGER full BEFORE INSERT ON audit_intents BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
     const { outcome: _o, errorCode: _e, after: _a, ...intent } = record();
     expect(() => a.intend(intent)).toThrow(/disk is full/);
     a.close();

@@ -5,7 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as ref from 'age-encryption';
-import { AgeError, bech32Decode, decryptBuffer, encryptBuffer, generateIdentity, identityToRecipient, parseIdentityFile } from '../../../src-main/engine/backups/age';
+import {
+  AgeError,
+  bech32Decode,
+  decryptBuffer,
+  encryptBuffer,
+  generateIdentity,
+  identityToRecipient,
+  parseIdentityFile,
+} from '../../../src-main/engine/backups/age';
 
 // age-encryption (Filippo Valsorda's TypeScript implementation) is the reference: files
 // written here must open there and the other way round, or operators could not use `age`.

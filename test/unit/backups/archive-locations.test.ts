@@ -38,7 +38,9 @@ describe('backup archives: where they may be written and read', () => {
     expect(code(await call('op', 'backups.download', { backupId, path: path.join(os_home(), '.bashrc') }))).toBe('VALIDATION');
     expect(code(await call('op', 'backups.import', { path: '/etc/passwd' }))).toBe('VALIDATION');
     for (const name of ['../x.tar', 'a/b.tar', '..', '/etc/x.tar', 'notes.txt']) {
-      expect(code(await call('op', 'backups.download', { backupId, destination: { kind: 'folder', root: 'exports', name } })), name).toBe('VALIDATION');
+      expect(code(await call('op', 'backups.download', { backupId, destination: { kind: 'folder', root: 'exports', name } })), name).toBe(
+        'VALIDATION',
+      );
     }
     // browser mode has no native dialog
     expect(code(await call('op', 'backups.download', { backupId, destination: { kind: 'dialog' } }))).toBe('UNAVAILABLE');
@@ -49,18 +51,32 @@ describe('backup archives: where they may be written and read', () => {
     fs.writeFileSync(path.join(dir, 'exports', 'acme-1.gatehouse-backup.tar'), 'x');
     fs.writeFileSync(path.join(dir, 'exports', 'other.txt'), 'x');
     const r = await call('op', 'backups.archives', {});
-    expect(r).toMatchObject({ ok: true, value: { dialog: false, roots: [{ id: 'exports', archives: [{ name: 'acme-1.gatehouse-backup.tar', bytes: 1 }] }] } });
+    expect(r).toMatchObject({
+      ok: true,
+      value: { dialog: false, roots: [{ id: 'exports', archives: [{ name: 'acme-1.gatehouse-backup.tar', bytes: 1 }] }] },
+    });
     expect((r as { value: { roots: { archives: unknown[] }[] } }).value.roots[0]!.archives).toHaveLength(1);
   });
 
   it('writing into a root outside the data directory needs admin; an existing file is never overwritten', async () => {
     const set = await call('admin', 'audit.folders.set', { roots: [outside] });
     const root = (set as { value: { roots: { id: string; outsideDataDir: boolean }[] } }).value.roots.find((x) => x.outsideDataDir)!;
-    expect(code(await call('op', 'backups.download', { backupId, destination: { kind: 'folder', root: root.id, name: 'a.tar' } }))).toBe('FORBIDDEN');
-    expect(code(await call('op', 'backups.download', { backupId, destination: { kind: 'folder', root: 'exports', name: 'acme-1.gatehouse-backup.tar' } }))).toBe('CONFLICT');
+    expect(code(await call('op', 'backups.download', { backupId, destination: { kind: 'folder', root: root.id, name: 'a.tar' } }))).toBe(
+      'FORBIDDEN',
+    );
+    expect(
+      code(
+        await call('op', 'backups.download', {
+          backupId,
+          destination: { kind: 'folder', root: 'exports', name: 'acme-1.gatehouse-backup.tar' },
+        }),
+      ),
+    ).toBe('CONFLICT');
     // reading from an admin-added root is allowed (it reaches the cluster step: none is selected here)
     fs.writeFileSync(path.join(outside, 'b.gatehouse-backup.tar'), 'x');
-    expect(code(await call('op', 'backups.import', { source: { kind: 'folder', root: root.id, name: 'b.gatehouse-backup.tar' } }))).toBe('VALIDATION');
+    expect(code(await call('op', 'backups.import', { source: { kind: 'folder', root: root.id, name: 'b.gatehouse-backup.tar' } }))).toBe(
+      'VALIDATION',
+    );
   });
 
   it('a symlink inside an export root that leads out of it is refused on import', async () => {

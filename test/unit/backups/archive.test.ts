@@ -47,13 +47,16 @@ describe('download archive (ustar)', () => {
 describe('manifest authentication', () => {
   const key = crypto.randomBytes(32);
   const m: Manifest = {
-    format: BACKUP_FORMAT, id: '20261201T000000Z-0a0b0c0d',
+    format: BACKUP_FORMAT,
+    id: '20261201T000000Z-0a0b0c0d',
     tenant: { slug: 'acme', name: 'Acme', tier: 'PRO', database: 'tenant_acme', role: 'tenant_acme' },
     cluster: { id: 'uid-a', name: 'prod', namespace: 'iam-system' },
-    createdAt: '2026-12-01T00:00:00Z', finishedAt: '2026-12-01T00:00:01Z',
+    createdAt: '2026-12-01T00:00:00Z',
+    finishedAt: '2026-12-01T00:00:01Z',
     takenBy: { actor: 'os:root', reason: 'manual', note: null, console: 'c', consoleVersion: '0.1.0' },
     postgres: { serverVersion: '15.18', serverVersionNum: 150018, pgDump: 'pg_dump 15.18', encoding: 'UTF8', snapshot: '00000003-1' },
-    schemaVersion: 3, encryption: { format: 'age-v1', recipients: ['age1x'] },
+    schemaVersion: 3,
+    encryption: { format: 'age-v1', recipients: ['age1x'] },
     tables: [{ schema: 'public', name: 'users', columns: ['id'], file: 'data/0001.copy.age', rows: 1, sha256: 'a'.repeat(64) }],
     sequences: 0,
     files: [{ name: 'data/0001.copy.age', kind: 'table-data', size: 10, sha256: 'b'.repeat(64), plainBytes: 1 }],
@@ -97,11 +100,44 @@ describe('directory target', () => {
 
 describe('pg_dump sections split into entries (parallel post-data)', () => {
   const dump = [
-    '--', '-- PostgreSQL database dump', '--', '', '\\restrict abc123', '', 'SET statement_timeout = 0;', "SELECT pg_catalog.set_config('search_path', '', false);", '',
-    '--', '-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -', '--', '', 'ALTER TABLE ONLY public.users', '    ADD CONSTRAINT users_pkey PRIMARY KEY (id);', '', '',
-    '--', '-- Name: sign_ins_at; Type: INDEX; Schema: public; Owner: -', '--', '', 'CREATE INDEX sign_ins_at ON public.sign_ins USING btree (at);', '', '',
-    '--', '-- Name: memberships memberships_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -', '--', '', 'ALTER TABLE ONLY public.memberships', '    ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);', '', '',
-    '--', '-- PostgreSQL database dump complete', '--', '', '\\unrestrict abc123', '',
+    '--',
+    '-- PostgreSQL database dump',
+    '--',
+    '',
+    '\\restrict abc123',
+    '',
+    'SET statement_timeout = 0;',
+    "SELECT pg_catalog.set_config('search_path', '', false);",
+    '',
+    '--',
+    '-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -',
+    '--',
+    '',
+    'ALTER TABLE ONLY public.users',
+    '    ADD CONSTRAINT users_pkey PRIMARY KEY (id);',
+    '',
+    '',
+    '--',
+    '-- Name: sign_ins_at; Type: INDEX; Schema: public; Owner: -',
+    '--',
+    '',
+    'CREATE INDEX sign_ins_at ON public.sign_ins USING btree (at);',
+    '',
+    '',
+    '--',
+    '-- Name: memberships memberships_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -',
+    '--',
+    '',
+    'ALTER TABLE ONLY public.memberships',
+    '    ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);',
+    '',
+    '',
+    '--',
+    '-- PostgreSQL database dump complete',
+    '--',
+    '',
+    '\\unrestrict abc123',
+    '',
   ].join('\n');
 
   it('keeps the session preamble, one entry per object with its type, drops \\restrict', async () => {
@@ -110,7 +146,9 @@ describe('pg_dump sections split into entries (parallel post-data)', () => {
     expect(preamble).toContain("set_config('search_path'");
     expect(preamble).not.toContain('restrict');
     expect(entries.map((e) => e.type)).toEqual(['CONSTRAINT', 'INDEX', 'FK CONSTRAINT']);
-    expect(entries[2]!.sql).toBe('ALTER TABLE ONLY public.memberships\n    ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);');
+    expect(entries[2]!.sql).toBe(
+      'ALTER TABLE ONLY public.memberships\n    ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);',
+    );
   });
 
   it('refuses a psql meta-command pg_dump never writes (a planted "\\! rm -rf")', async () => {

@@ -18,7 +18,17 @@ describe('cron (five fields, UTC, like a CronJob)', () => {
   });
 
   it('refuses what a CronJob would refuse', () => {
-    for (const bad of ['* * * *', '60 * * * *', '* 24 * * *', '* * 0 * *', '* * * 13 *', '* * * * 8', '5-1 * * * *', '*/0 * * * *', 'a * * * *']) {
+    for (const bad of [
+      '* * * *',
+      '60 * * * *',
+      '* 24 * * *',
+      '* * 0 * *',
+      '* * * 13 *',
+      '* * * * 8',
+      '5-1 * * * *',
+      '*/0 * * * *',
+      'a * * * *',
+    ]) {
       expect(() => parseCron(bad), bad).toThrow();
     }
   });
@@ -31,11 +41,17 @@ describe('cron (five fields, UTC, like a CronJob)', () => {
 });
 
 const b = (id: string, createdAt: string, extra: Partial<BackupSummary> = {}) => ({
-  id, createdAt, reason: 'schedule' as const, verification: { state: 'never' as const, at: null, by: null, message: null, durationMs: null }, ...extra,
+  id,
+  createdAt,
+  reason: 'schedule' as const,
+  verification: { state: 'never' as const, at: null, by: null, message: null, durationMs: null },
+  ...extra,
 });
 
 describe('retention', () => {
-  const days = Array.from({ length: 40 }, (_, i) => b(`b${String(i).padStart(2, '0')}`, new Date(Date.UTC(2026, 10, 1 + i, 2)).toISOString()));
+  const days = Array.from({ length: 40 }, (_, i) =>
+    b(`b${String(i).padStart(2, '0')}`, new Date(Date.UTC(2026, 10, 1 + i, 2)).toISOString()),
+  );
   it('keeps the newest N, one per day/week/month, prunes the rest', () => {
     const d = applyRetention(days, { keepLast: 3, daily: 5, weekly: 3, monthly: 2 });
     const kept = d.keep.map((k) => k.id);
@@ -49,7 +65,9 @@ describe('retention', () => {
 
   it('never prunes the newest verified backup, nor a final backup of a delete', () => {
     const list = [...days];
-    list[2] = b('b02', list[2]!.createdAt, { verification: { state: 'passed', at: '2026-11-03T03:00:00Z', by: 'x', message: null, durationMs: 1 } });
+    list[2] = b('b02', list[2]!.createdAt, {
+      verification: { state: 'passed', at: '2026-11-03T03:00:00Z', by: 'x', message: null, durationMs: 1 },
+    });
     list[5] = b('b05', list[5]!.createdAt, { reason: 'before-delete' });
     const d = applyRetention(list, { keepLast: 1, daily: 0, weekly: 0, monthly: 0 });
     expect(d.keep.map((k) => k.id).sort()).toEqual(['b02', 'b05', 'b39']);

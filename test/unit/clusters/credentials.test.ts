@@ -26,7 +26,12 @@ describe('profile credentials are bound to their target', () => {
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-profile-'));
     db = openLocalStore(dir, clustersMigrations).db;
-    secrets = new SecretStoreManager({ dataDir: dir, keychain: null, prefer: 'encrypted-file', kdf: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
+    secrets = new SecretStoreManager({
+      dataDir: dir,
+      keychain: null,
+      prefer: 'encrypted-file',
+      kdf: { memoryCost: 1024, timeCost: 1, parallelism: 1 },
+    });
     await secrets.unlock('test passphrase');
     store = new ProfileStore(db, secrets);
   });
@@ -52,14 +57,21 @@ describe('profile credentials are bound to their target', () => {
       await save({ ...target, caPem: ca.pem, password: 'Pg-Admin-Secret-1' });
       expect(await storedPassword()).toBe('Pg-Admin-Secret-1');
       const after = await save({ ...target, caPem: ca.pem, ...change });
-      expect({ change, dropped: after.passwordDropped, hasPassword: after.hasPassword }).toEqual({ change, dropped: true, hasPassword: false });
+      expect({ change, dropped: after.passwordDropped, hasPassword: after.hasPassword }).toEqual({
+        change,
+        dropped: true,
+        hasPassword: false,
+      });
       expect(await storedPassword()).toBeNull();
       await expect(store.pgAdmin('prod')).rejects.toMatchObject({ code: 'VALIDATION', details: { reason: 'pg-password-missing' } });
     }
     // the same target saved again keeps it; a new password with the new target is stored
     await save({ ...target, caPem: ca.pem, password: 'Pg-Admin-Secret-2' });
     expect(await save({ ...target, caPem: ca.pem })).toMatchObject({ passwordDropped: false, hasPassword: true });
-    expect(await save({ ...target, host: 'db2.internal', caPem: ca.pem, password: 'Pg-Admin-Secret-3' })).toMatchObject({ passwordDropped: false, hasPassword: true });
+    expect(await save({ ...target, host: 'db2.internal', caPem: ca.pem, password: 'Pg-Admin-Secret-3' })).toMatchObject({
+      passwordDropped: false,
+      hasPassword: true,
+    });
     expect(await storedPassword()).toBe('Pg-Admin-Secret-3');
   });
 
@@ -67,16 +79,27 @@ describe('profile credentials are bound to their target', () => {
     const saved = await save({ ...target, caPem: ca.pem, password: 'p' });
     expect(saved.database).toMatchObject({ sslMode: 'verify-full', caPem: expect.stringContaining('BEGIN CERTIFICATE') });
     expect(await store.pgAdmin('prod')).toMatchObject({ ssl: { mode: 'verify-full', ca: expect.stringContaining('BEGIN CERTIFICATE') } });
-    await expect(save({ ...target, sslMode: 'disable' })).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringMatching(/unencrypted/) });
-    await expect(save({ ...target, sslMode: 'require' })).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringMatching(/does not verify/) });
+    await expect(save({ ...target, sslMode: 'disable' })).rejects.toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringMatching(/unencrypted/),
+    });
+    await expect(save({ ...target, sslMode: 'require' })).rejects.toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringMatching(/does not verify/),
+    });
     expect(store.get('prod').database?.sslMode).toBe('verify-full'); // refused saves changed nothing
     await save({ ...target, sslMode: 'disable', allowInsecureTls: true, password: 'p' });
     expect(await store.pgAdmin('prod')).toMatchObject({ ssl: false });
   });
 
   it('refuses a CA that is not a CA certificate, or not a certificate at all', async () => {
-    await expect(save({ ...target, caPem: serverForIp.pem })).rejects.toMatchObject({ code: 'VALIDATION', details: { fields: { 'database.caPem': expect.stringMatching(/not a CA/) } } });
-    await expect(save({ ...target, caPem: '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----' })).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(save({ ...target, caPem: serverForIp.pem })).rejects.toMatchObject({
+      code: 'VALIDATION',
+      details: { fields: { 'database.caPem': expect.stringMatching(/not a CA/) } },
+    });
+    await expect(
+      save({ ...target, caPem: '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----' }),
+    ).rejects.toMatchObject({ code: 'VALIDATION' });
   });
 });
 
@@ -86,10 +109,13 @@ async function handshake(server: { cert: string; key: string }, options: ReturnT
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   try {
     return await new Promise((resolve) => {
-      const socket = tls.connect({ host: '127.0.0.1', port: (srv.address() as AddressInfo).port, ...(options as tls.ConnectionOptions) }, () => {
-        socket.destroy();
-        resolve('connected');
-      });
+      const socket = tls.connect(
+        { host: '127.0.0.1', port: (srv.address() as AddressInfo).port, ...(options as tls.ConnectionOptions) },
+        () => {
+          socket.destroy();
+          resolve('connected');
+        },
+      );
       socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     });
   } finally {
@@ -100,9 +126,13 @@ async function handshake(server: { cert: string; key: string }, options: ReturnT
 describe('the PostgreSQL adapter honours the TLS mode (node-postgres ssl options)', () => {
   it('verify-full connects only to a server whose certificate chains to the profile CA and names the host', async () => {
     expect(await handshake(serverForIp, pgSslOptions({ mode: 'verify-full', ca: ca.pem }, '127.0.0.1'))).toBe('connected');
-    expect(await handshake(serverForIp, pgSslOptions({ mode: 'verify-full', ca: otherCa.pem }, '127.0.0.1'))).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|unable to get/i);
+    expect(await handshake(serverForIp, pgSslOptions({ mode: 'verify-full', ca: otherCa.pem }, '127.0.0.1'))).toMatch(
+      /SELF_SIGNED|UNABLE_TO_VERIFY|unable to get/i,
+    );
     // a certificate for another name: refused however the CA matches
-    expect(await handshake(serverForName, pgSslOptions({ mode: 'verify-full', ca: ca.pem }, '127.0.0.1'))).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+    expect(await handshake(serverForName, pgSslOptions({ mode: 'verify-full', ca: ca.pem }, '127.0.0.1'))).toBe(
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+    );
     // no CA in the profile: the system's roots, which do not include a private CA
     expect(await handshake(serverForIp, pgSslOptions({ mode: 'verify-full' }, '127.0.0.1'))).not.toBe('connected');
   });
@@ -110,7 +140,11 @@ describe('the PostgreSQL adapter honours the TLS mode (node-postgres ssl options
   it('require encrypts without verifying; disable is no TLS at all', async () => {
     expect(await handshake(serverForName, pgSslOptions({ mode: 'require' }, '127.0.0.1'))).toBe('connected');
     expect(pgSslOptions(false, '127.0.0.1')).toBe(false);
-    expect(pgSslOptions({ mode: 'verify-full', ca: ca.pem }, 'h')).toMatchObject({ rejectUnauthorized: true, ca: ca.pem, checkServerIdentity: expect.any(Function) });
+    expect(pgSslOptions({ mode: 'verify-full', ca: ca.pem }, 'h')).toMatchObject({
+      rejectUnauthorized: true,
+      ca: ca.pem,
+      checkServerIdentity: expect.any(Function),
+    });
   });
 });
 

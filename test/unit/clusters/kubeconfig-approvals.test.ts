@@ -38,7 +38,17 @@ beforeEach(async () => {
     seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
-      JSON.stringify({ major: '1', minor: '35', gitVersion: 'v1.35.0', gitCommit: 'x', gitTreeState: 'clean', buildDate: 'x', goVersion: 'go', compiler: 'gc', platform: 'linux/amd64' }),
+      JSON.stringify({
+        major: '1',
+        minor: '35',
+        gitVersion: 'v1.35.0',
+        gitCommit: 'x',
+        gitTreeState: 'clean',
+        buildDate: 'x',
+        goVersion: 'go',
+        compiler: 'gc',
+        platform: 'linux/amd64',
+      }),
     );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -54,7 +64,15 @@ afterEach(async () => {
 
 function build(env: NodeJS.ProcessEnv) {
   const store = new ProfileStore(db, new SecretStoreManager({ dataDir: dir, keychain: null, prefer: 'encrypted-file' }));
-  const service = new ClustersService({ store, bus: new EventBus(), log: pino({ level: 'silent' }), env, home: dir, watch: false, requestTimeoutMs: 2000 });
+  const service = new ClustersService({
+    store,
+    bus: new EventBus(),
+    log: pino({ level: 'silent' }),
+    env,
+    home: dir,
+    watch: false,
+    requestTimeoutMs: 2000,
+  });
   services.push(service);
   return service;
 }
@@ -66,7 +84,10 @@ function execUser(token: string) {
     exec: {
       apiVersion: 'client.authentication.k8s.io/v1',
       command: '/bin/sh',
-      args: ['-c', `echo ran >> '${marker()}'; printf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${token}"}}'`],
+      args: [
+        '-c',
+        `echo ran >> '${marker()}'; printf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${token}"}}'`,
+      ],
       env: [{ name: 'GATEHOUSE_TEST', value: 'yes' }],
       interactiveMode: 'Never',
     },
@@ -158,10 +179,13 @@ describe('kubeconfigs added through the console', () => {
       ['client-certificate', '/etc/ssl/private/host.crt'],
       ['client-key', '/etc/ssl/private/host.key'],
     ]);
-    expect(list.contexts[0]).toMatchObject({ status: 'error', error: expect.stringMatching(/read \(client-certificate\), read \(client-key\)/) });
+    expect(list.contexts[0]).toMatchObject({
+      status: 'error',
+      error: expect.stringMatching(/read \(client-certificate\), read \(client-key\)/),
+    });
   });
 
-  it('an added kubeconfig cannot borrow the credentials of the OS user\'s kubeconfig for its own server', async () => {
+  it("an added kubeconfig cannot borrow the credentials of the OS user's kubeconfig for its own server", async () => {
     const mine = path.join(dir, 'config');
     fs.writeFileSync(
       mine,
@@ -205,7 +229,15 @@ describe('kubeconfigs added through the console', () => {
   it('an auth-provider is shown with its settings (secrets masked) and waits for approval; removing the file removes its approvals', () => {
     const file = path.join(dir, 'added.yaml');
     kubeconfig(file, {
-      'auth-provider': { name: 'gcp', config: { 'cmd-path': '/usr/bin/gcloud', 'cmd-args': 'config config-helper --format=json', 'access-token': 'ya29.secret', expiry: '2026-01-01T00:00:00Z' } },
+      'auth-provider': {
+        name: 'gcp',
+        config: {
+          'cmd-path': '/usr/bin/gcloud',
+          'cmd-args': 'config config-helper --format=json',
+          'access-token': 'ya29.secret',
+          expiry: '2026-01-01T00:00:00Z',
+        },
+      },
     });
     const service = build({});
     const [request] = service.addKubeconfig(file).approvals;
@@ -214,7 +246,15 @@ describe('kubeconfigs added through the console', () => {
     service.approveKubeconfig(request!.id, 'local:root');
     // a refreshed access token (kubectl writes it back) is not a new command
     kubeconfig(file, {
-      'auth-provider': { name: 'gcp', config: { 'cmd-path': '/usr/bin/gcloud', 'cmd-args': 'config config-helper --format=json', 'access-token': 'ya29.newer', expiry: '2026-01-02T00:00:00Z' } },
+      'auth-provider': {
+        name: 'gcp',
+        config: {
+          'cmd-path': '/usr/bin/gcloud',
+          'cmd-args': 'config config-helper --format=json',
+          'access-token': 'ya29.newer',
+          expiry: '2026-01-02T00:00:00Z',
+        },
+      },
     });
     expect(service.reload().approvals[0]).toMatchObject({ approved: true });
     service.removeKubeconfig(file);

@@ -156,7 +156,6 @@ describe('clusters service', () => {
     await service.saveProfile({ clusterId: id, namespace: 'iam-system', database: null, expectedOffline: true });
     expect(await monitor.refresh()).toMatchObject({ state: 'expected-offline' });
     expect(monitor.pipelineState().online).toBe(false);
-
   });
 
   it('gives up on a server that accepts connections but never answers (VPN black hole)', async () => {
@@ -197,7 +196,14 @@ describe('clusters service', () => {
     const { service, secrets } = build({ KUBECONFIG: file });
     const id = service.list(null).contexts[0]!.id;
     expect(service.profile(id)).toMatchObject({ namespace: 'iam-system', database: null, hasPassword: false, expectedOffline: false });
-    const database = { host: 'db.internal', port: 5432, user: 'gatehouse_admin', database: 'postgres', sslMode: 'verify-full' as const, caPem: null };
+    const database = {
+      host: 'db.internal',
+      port: 5432,
+      user: 'gatehouse_admin',
+      database: 'postgres',
+      sslMode: 'verify-full' as const,
+      caPem: null,
+    };
 
     await expect(
       service.saveProfile({
@@ -222,7 +228,14 @@ describe('clusters service', () => {
     expect(dump).not.toContain('Very$ecret');
     // saving without a password keeps the stored one
     await service.saveProfile({ clusterId: id, namespace: 'iam-prod', database, expectedOffline: false });
-    expect(await service.runtimeFor(id).pgAdmin()).toEqual({ host: 'db.internal', port: 5432, user: 'gatehouse_admin', database: 'postgres', ssl: { mode: 'verify-full' }, password: 'Very$ecret' });
+    expect(await service.runtimeFor(id).pgAdmin()).toEqual({
+      host: 'db.internal',
+      port: 5432,
+      user: 'gatehouse_admin',
+      database: 'postgres',
+      ssl: { mode: 'verify-full' },
+      password: 'Very$ecret',
+    });
     expect(service.runtimeFor(id).namespace).toBe('iam-prod');
     // removing the connection removes the password too
     await service.saveProfile({ clusterId: id, namespace: 'iam-prod', database: null, expectedOffline: false });

@@ -1,7 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { diff, emptySet, entityHash, findDrift, labelsOf, manifestOf, normaliseRole, normaliseRs, normaliseScope, setHash, type ActualRows, type EntitySet } from '../../../src-main/engine/entities/model';
+import {
+  diff,
+  emptySet,
+  entityHash,
+  findDrift,
+  labelsOf,
+  manifestOf,
+  normaliseRole,
+  normaliseRs,
+  normaliseScope,
+  setHash,
+  type ActualRows,
+  type EntitySet,
+} from '../../../src-main/engine/entities/model';
 import { planTenant, protectionSpec, type TenantObservation } from '../../../src-main/engine/entities/tenant-sync';
 import { DEFAULT_MIGRATIONS_DIR } from '../../../src-main/engine/tenants/schema';
 
@@ -10,12 +23,34 @@ const READ = '00000000-0000-4000-8000-000000000002';
 const WRITE = '00000000-0000-4000-8000-000000000003';
 const ADMIN = '00000000-0000-4000-8000-000000000004';
 
-function defs(over: { adminDescription?: string | null | undefined; adminPermissions?: string[] | undefined; readDescription?: string | null | undefined } = {}): EntitySet {
+function defs(
+  over: {
+    adminDescription?: string | null | undefined;
+    adminPermissions?: string[] | undefined;
+    readDescription?: string | null | undefined;
+  } = {},
+): EntitySet {
   const set = emptySet();
   set.resourceServers.set(RS, normaliseRs({ id: RS, identifier: 'https://api.acme.test', name: 'Acme API' }));
-  set.scopes.set(READ, normaliseScope({ id: READ, resourceServerId: RS, value: 'read:data', description: 'readDescription' in over ? over.readDescription : 'Read data' }));
+  set.scopes.set(
+    READ,
+    normaliseScope({
+      id: READ,
+      resourceServerId: RS,
+      value: 'read:data',
+      description: 'readDescription' in over ? over.readDescription : 'Read data',
+    }),
+  );
   set.scopes.set(WRITE, normaliseScope({ id: WRITE, resourceServerId: RS, value: 'write:data' }));
-  set.roles.set(ADMIN, normaliseRole({ id: ADMIN, name: 'Admin', description: 'adminDescription' in over ? over.adminDescription : 'Administrator', permissions: 'adminPermissions' in over ? over.adminPermissions : [READ, WRITE] }));
+  set.roles.set(
+    ADMIN,
+    normaliseRole({
+      id: ADMIN,
+      name: 'Admin',
+      description: 'adminDescription' in over ? over.adminDescription : 'Administrator',
+      permissions: 'adminPermissions' in over ? over.adminPermissions : [READ, WRITE],
+    }),
+  );
   return set;
 }
 
@@ -56,18 +91,43 @@ describe('diff: field-level, only what differs', () => {
   it('an empty tenant gets creates of everything, without empty fields listed', () => {
     const changes = diff(defs(), tenantHolding(emptySet()));
     expect(changes.map((c) => `${c.action} ${c.entity} ${c.label}`)).toEqual([
-      'create resource-server https://api.acme.test', 'create scope https://api.acme.test read:data', 'create scope https://api.acme.test write:data', 'create role Admin',
+      'create resource-server https://api.acme.test',
+      'create scope https://api.acme.test read:data',
+      'create scope https://api.acme.test write:data',
+      'create role Admin',
     ]);
-    expect(changes.find((c) => c.label === 'https://api.acme.test write:data')!.changes).toEqual([{ field: 'value', from: null, to: 'write:data' }]);
+    expect(changes.find((c) => c.label === 'https://api.acme.test write:data')!.changes).toEqual([
+      { field: 'value', from: null, to: 'write:data' },
+    ]);
   });
 
   it('one edited field → one update naming that field; a removed permission → the permission list, by label', () => {
     const actual = tenantHolding(defs());
     expect(diff(defs({ adminDescription: 'Admins' }), actual)).toEqual([
-      { entity: 'role', action: 'update', id: ADMIN, label: 'Admin', drift: false, changes: [{ field: 'description', from: 'Administrator', to: 'Admins' }] },
+      {
+        entity: 'role',
+        action: 'update',
+        id: ADMIN,
+        label: 'Admin',
+        drift: false,
+        changes: [{ field: 'description', from: 'Administrator', to: 'Admins' }],
+      },
     ]);
     expect(diff(defs({ adminPermissions: [READ] }), actual)).toEqual([
-      { entity: 'role', action: 'update', id: ADMIN, label: 'Admin', drift: false, changes: [{ field: 'permissions', from: ['https://api.acme.test read:data', 'https://api.acme.test write:data'], to: ['https://api.acme.test read:data'] }] },
+      {
+        entity: 'role',
+        action: 'update',
+        id: ADMIN,
+        label: 'Admin',
+        drift: false,
+        changes: [
+          {
+            field: 'permissions',
+            from: ['https://api.acme.test read:data', 'https://api.acme.test write:data'],
+            to: ['https://api.acme.test read:data'],
+          },
+        ],
+      },
     ]);
   });
 
@@ -80,7 +140,14 @@ describe('diff: field-level, only what differs', () => {
     const stale = tenantHolding(defs());
     stale.storedHash.role.set(ADMIN, 'not-the-hash');
     expect(diff(defs(), stale)).toEqual([
-      { entity: 'role', action: 'update', id: ADMIN, label: 'Admin', drift: false, changes: [{ field: 'definitionHash', from: 'not-the-hash', to: entityHash('role', defs().roles.get(ADMIN)!) }] },
+      {
+        entity: 'role',
+        action: 'update',
+        id: ADMIN,
+        label: 'Admin',
+        drift: false,
+        changes: [{ field: 'definitionHash', from: 'not-the-hash', to: entityHash('role', defs().roles.get(ADMIN)!) }],
+      },
     ]);
   });
 });
@@ -93,7 +160,11 @@ describe('drift: what differs from what the console last wrote', () => {
     const GHOST = '00000000-0000-4000-8000-000000000009';
     actual.set.roles.set(GHOST, normaliseRole({ id: GHOST, name: 'Ghost' }));
     const found = findDrift(actual, labelsOf(defs(), actual.set));
-    expect(found.map((d) => `${d.kind} ${d.entity} ${d.label}`).sort()).toEqual(['edited role Admin', 'extra role Ghost', 'missing scope https://api.acme.test write:data']);
+    expect(found.map((d) => `${d.kind} ${d.entity} ${d.label}`).sort()).toEqual([
+      'edited role Admin',
+      'extra role Ghost',
+      'missing scope https://api.acme.test write:data',
+    ]);
   });
 
   it('a never-synced tenant with system rows has them all as extra; a synced one in sync has none', () => {
@@ -105,14 +176,28 @@ describe('drift: what differs from what the console last wrote', () => {
 
 describe('planTenant: status', () => {
   const obs = (actual: ActualRows, over: Partial<TenantObservation> = {}): TenantObservation => ({
-    schemaVersion: 4, protection: { ok: true, problems: [], tenantInSyncRole: false }, actual,
-    tenantOwned: { resourceServers: [], roles: [] }, state: { revision: 3, hash: 'h', manifest: actual.manifest! }, ...over,
+    schemaVersion: 4,
+    protection: { ok: true, problems: [], tenantInSyncRole: false },
+    actual,
+    tenantOwned: { resourceServers: [], roles: [] },
+    state: { revision: 3, hash: 'h', manifest: actual.manifest! },
+    ...over,
   });
   it('in-sync, pending, drift, conflict, schema-behind', () => {
     expect(planTenant('a', defs(), obs(tenantHolding(defs()))).status).toBe('in-sync');
     expect(planTenant('a', defs({ adminDescription: 'new' }), obs(tenantHolding(defs()))).status).toBe('pending');
-    expect(planTenant('a', defs(), obs(tenantHolding(defs()), { protection: { ok: false, problems: ['trigger x is disabled'], tenantInSyncRole: false } })).status).toBe('drift');
-    const conflict = planTenant('a', defs(), obs(tenantHolding(emptySet()), { tenantOwned: { resourceServers: [], roles: [{ id: 'other', name: 'Admin' }] } }));
+    expect(
+      planTenant(
+        'a',
+        defs(),
+        obs(tenantHolding(defs()), { protection: { ok: false, problems: ['trigger x is disabled'], tenantInSyncRole: false } }),
+      ).status,
+    ).toBe('drift');
+    const conflict = planTenant(
+      'a',
+      defs(),
+      obs(tenantHolding(emptySet()), { tenantOwned: { resourceServers: [], roles: [{ id: 'other', name: 'Admin' }] } }),
+    );
     expect(conflict.status).toBe('conflict');
     expect(conflict.conflicts[0]).toMatch(/tenant-owned role "Admin" has the name of the definition "Admin"/);
     const behind = planTenant('a', defs(), obs(tenantHolding(emptySet()), { schemaVersion: 3 }));

@@ -43,7 +43,8 @@ describe('local state and cache', () => {
     const { db } = openLocalStore(dir, migrations);
     db.close();
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
-    for (const f of ['state.sqlite', 'cache.sqlite', 'state.sqlite.backup']) expect(fs.statSync(path.join(dir, f)).mode & 0o777).toBe(0o600);
+    for (const f of ['state.sqlite', 'cache.sqlite', 'state.sqlite.backup'])
+      expect(fs.statSync(path.join(dir, f)).mode & 0o777).toBe(0o600);
   });
 
   it('deleting the cache loses nothing durable: it is rebuilt empty', () => {
@@ -121,11 +122,23 @@ describe('local state and cache', () => {
     const first = createEngine({ mode: 'browser', dataDir: dir, identity: 'sign-in', clusters: { autoStart: false, env: {}, home: dir } });
     await first.operators.setupFirstAdmin('c', { username: 'root', password: 'Correct-Horse-42' });
     first.db
-      .prepare(`INSERT INTO operations (id, kind, target, cluster_id, cluster_name, actor, params, status, created_at, updated_at) VALUES ('op-1','tenant.create','acme','uid-a','staging','local:root','{}','running','2026-12-01','2026-12-01')`)
+      .prepare(
+        `INSERT INTO operations (id, kind, target, cluster_id, cluster_name, actor, params, status, created_at, updated_at) VALUES ('op-1','tenant.create','acme','uid-a','staging','local:root','{}','running','2026-12-01','2026-12-01')`,
+      )
       .run();
     await first.audit.record({
-      actor: 'local:root', actorRole: 'admin', action: 'tenants.create', target: 'tenant:acme', params: {}, before: null, after: null,
-      outcome: 'success', errorCode: null, at: new Date().toISOString(), cluster: 'uid-a', consoleVersion: 'test',
+      actor: 'local:root',
+      actorRole: 'admin',
+      action: 'tenants.create',
+      target: 'tenant:acme',
+      params: {},
+      before: null,
+      after: null,
+      outcome: 'success',
+      errorCode: null,
+      at: new Date().toISOString(),
+      cluster: 'uid-a',
+      consoleVersion: 'test',
     });
     first.tenants.cache.save('uid-a', [], [], 5);
     await first.close();

@@ -35,7 +35,10 @@ function pipelineOn(uid: string) {
 describe('the OS user as admin (development identity) in browser mode', () => {
   it('is refused on a cluster that is not the local harness', async () => {
     const r = await pipelineOn('uid-production').invoke('c', 'tenants.list', {});
-    expect(r).toMatchObject({ ok: false, error: { code: 'FORBIDDEN', message: expect.stringMatching(/only on the local development harness/) } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN', message: expect.stringMatching(/only on the local development harness/) },
+    });
   });
 
   it('works on a cluster seen answering as the harness (labelled kube-system, loopback API server)', async () => {

@@ -42,6 +42,8 @@ const cases: [file: string, specifier: string, refused: boolean][] = [
   ['src-main/ipc/router.ts', 'electron', true],
   ['src-main/serve/server.ts', '../electron/main', true],
   ['src-main/serve/server.ts', '../ipc/router', false],
+  ['src-main/cli/main.ts', '../electron/main', true],
+  ['src-main/cli/session.ts', '../ipc/pipeline', false],
   // the contract: zod and itself only
   ['src-shared/contract/tenants.ts', 'node:fs', true],
   ['src-shared/contract/tenants.ts', 'react', true],

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /** Pages that exist in the renderer (the sidebar and the tenant page's sections). */
-const PAGES = ['Dashboard', 'Tenants', 'Secrets', 'License', 'Audit log', 'Clusters', 'Sign-in'];
+const PAGES = ['Dashboard', 'Alerts', 'Tenants', 'Secrets', 'License', 'Audit log', 'Clusters', 'Sign-in', 'Operators', 'API tokens'];
 
 function sources(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

@@ -121,7 +121,12 @@ describe('command pipeline', () => {
     const { p } = pipeline({ online: false, handlers });
     for (const name of clusterBound) {
       const def = commands[name];
-      const input: Record<string, unknown> = { ...(sample(def.input) as Record<string, unknown>), ...(name === 'tenants.create' ? { adminEmail: 'ops@acme.test' } : {}) };
+      const input: Record<string, unknown> = {
+        ...(sample(def.input) as Record<string, unknown>),
+        ...(name === 'tenants.create' ? { adminEmail: 'ops@acme.test' } : {}),
+      };
+      // a password or an OIDC flow, not both
+      if (name === 'members.invitations.accept') delete input.oidcFlowId;
       if (def.confirmField) input.confirm = input[def.confirmField];
       expect(def.input.safeParse(input).success, `${name}: the sampled input must be valid, or this test proves nothing`).toBe(true);
       const r = await p.invoke('c', name, input);
@@ -183,7 +188,13 @@ describe('command pipeline', () => {
 
   it('lists public (pre-sign-in) commands by exact name: OIDC configuration is not reachable anonymously', async () => {
     const { p } = pipeline({ operator: null });
-    for (const name of ['operators.oidc.get', 'operators.oidc.configure', 'operators.oidc.remove', 'operators.oidc.refresh', 'system.settings.set']) {
+    for (const name of [
+      'operators.oidc.get',
+      'operators.oidc.configure',
+      'operators.oidc.remove',
+      'operators.oidc.refresh',
+      'system.settings.set',
+    ]) {
       const r = await p.invoke('c', name, {});
       expect(r.ok ? 'OK' : r.error.code, name).toBe('UNAUTHENTICATED');
     }
@@ -197,7 +208,14 @@ describe('command pipeline', () => {
     recorder.intend = () => {
       throw new Error('SQLITE_FULL: database or disk is full');
     };
-    const p = createPipeline({ handlers, identify: () => admin, audit: recorder, ...clusterDeps({ contextId: 'staging', uid: 'uid-staging' }), consoleVersion: 'test', logError: () => undefined });
+    const p = createPipeline({
+      handlers,
+      identify: () => admin,
+      audit: recorder,
+      ...clusterDeps({ contextId: 'staging', uid: 'uid-staging' }),
+      consoleVersion: 'test',
+      logError: () => undefined,
+    });
     const r = await p.invoke('c', 'tenants.suspend', { slug: 'acme' });
     expect(ran).toBe(false);
     expect(r.ok ? 'OK' : r.error.code).toBe('UNAVAILABLE');
@@ -217,7 +235,14 @@ describe('command pipeline', () => {
     db.exec("CREATE TRIGGER full BEFORE INSERT ON audit_intents BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
     let ran = false;
     const handlers = new Proxy({} as Handlers, { get: () => async () => ((ran = true), {}) });
-    const p = createPipeline({ handlers, identify: () => admin, audit: outbox, ...clusterDeps({ contextId: 'staging', uid: 'uid-staging' }), consoleVersion: 'test', logError: () => undefined });
+    const p = createPipeline({
+      handlers,
+      identify: () => admin,
+      audit: outbox,
+      ...clusterDeps({ contextId: 'staging', uid: 'uid-staging' }),
+      consoleVersion: 'test',
+      logError: () => undefined,
+    });
     const r = await p.invoke('c', 'tenants.delete', { slug: 'acme', confirm: 'acme', finalBackup: false });
     expect(ran).toBe(false);
     expect(r.ok ? 'OK' : r.error.code).toBe('UNAVAILABLE');
@@ -230,7 +255,14 @@ describe('command pipeline', () => {
     const recorder = memoryRecorder();
     const seen: number[] = [];
     const handlers = new Proxy({} as Handlers, { get: () => async () => (seen.push(recorder.intents.size), {}) });
-    const p = createPipeline({ handlers, identify: () => admin, audit: recorder, ...clusterDeps({ contextId: 'staging', uid: 'uid-staging' }), consoleVersion: 'test', logError: () => undefined });
+    const p = createPipeline({
+      handlers,
+      identify: () => admin,
+      audit: recorder,
+      ...clusterDeps({ contextId: 'staging', uid: 'uid-staging' }),
+      consoleVersion: 'test',
+      logError: () => undefined,
+    });
     await p.invoke('c', 'tenants.suspend', { slug: 'acme' });
     expect(seen).toEqual([1]); // open while the mutation ran
     expect(recorder.intents.size).toBe(0);
@@ -242,7 +274,9 @@ describe('command pipeline', () => {
     await p.invoke('c', 'system.settings.set', { theme: 'dark' });
     expect(records[0]?.params).toEqual({ theme: 'dark' });
     const { redactSecrets } = await import('../../../src-main/engine/core/redact');
-    expect(redactSecrets({ slug: 'acme', password: 'x', nested: { apiToken: 'y' }, list: [{ DATABASE_URL: 'postgres://u:p@h/db' }] })).toEqual({
+    expect(
+      redactSecrets({ slug: 'acme', password: 'x', nested: { apiToken: 'y' }, list: [{ DATABASE_URL: 'postgres://u:p@h/db' }] }),
+    ).toEqual({
       slug: 'acme',
       password: '[redacted]',
       nested: { apiToken: '[redacted]' },

@@ -202,29 +202,98 @@ describe('browser mode survives malformed input', () => {
     const port = server.port;
     const hostOk = `127.0.0.1:${port}`;
     const targets = [
-      base, `${base}app.js`, `${base}%`, `${base}%E0%A4%A`, `${base}%zz`, '/%', '/%c0%af', `${base}..%2f..%2f..%2fetc%2fpasswd`,
-      `${base}%2e%2e/%2e%2e/package.json`, `${base}%00`, `${base}a%00b`, '*', 'http://[::', 'http://evil.example/', '//evil', '/\\..\\..\\x',
-      `/${'a'.repeat(9000)}`, `${base}?token=%E0%A4%A`, `${base}?token=${crypto.randomBytes(24).toString('base64url')}`, `${base}?token=`,
-      '/?token=x&token=y', `${base}ws`, '/ws', `${base}\u00e9\u0000`, `${base}#frag`, `${base}?%=%&&=`, '/%25%', '',
+      base,
+      `${base}app.js`,
+      `${base}%`,
+      `${base}%E0%A4%A`,
+      `${base}%zz`,
+      '/%',
+      '/%c0%af',
+      `${base}..%2f..%2f..%2fetc%2fpasswd`,
+      `${base}%2e%2e/%2e%2e/package.json`,
+      `${base}%00`,
+      `${base}a%00b`,
+      '*',
+      'http://[::',
+      'http://evil.example/',
+      '//evil',
+      '/\\..\\..\\x',
+      `/${'a'.repeat(9000)}`,
+      `${base}?token=%E0%A4%A`,
+      `${base}?token=${crypto.randomBytes(24).toString('base64url')}`,
+      `${base}?token=`,
+      '/?token=x&token=y',
+      `${base}ws`,
+      '/ws',
+      `${base}\u00e9\u0000`,
+      `${base}#frag`,
+      `${base}?%=%&&=`,
+      '/%25%',
+      '',
     ];
     const methods = ['GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT', 'FOO', 'G\tET', ''];
     const hosts = [hostOk, hostOk, hostOk, `evil.example:${port}`, '', `127.0.0.1:${port}:${port}`, '[::1', null];
     const cookies = [
-      null, cookie, cookie, `${cookieName}=%E0%A4%A`, `${cookieName}=%`, 'a=%; b=%%%', '=; ;=;', `${cookie}; x=%E0%A4%A`, `x=%ff; ${cookie}`,
-      `${cookieName}=${'%'.repeat(4000)}`, `${cookieName}="quoted"`, `gatehouse_session=%E0%A4%A`, 'gatehouse_session=%',
+      null,
+      cookie,
+      cookie,
+      `${cookieName}=%E0%A4%A`,
+      `${cookieName}=%`,
+      'a=%; b=%%%',
+      '=; ;=;',
+      `${cookie}; x=%E0%A4%A`,
+      `x=%ff; ${cookie}`,
+      `${cookieName}=${'%'.repeat(4000)}`,
+      `${cookieName}="quoted"`,
+      `gatehouse_session=%E0%A4%A`,
+      'gatehouse_session=%',
     ];
     const origins = [null, null, `http://${hostOk}`, 'http://evil.example', 'null', 'http://[', '%', `ws://${hostOk}`, 'http://%E0%A4%A'];
     const extras = [
-      '', '', '', 'Content-Length: 5\r\n', 'Content-Length: -1\r\n', 'Content-Length: abc\r\n', 'Transfer-Encoding: chunked\r\n',
-      'Transfer-Encoding: chunked\r\nContent-Length: 3\r\n', 'Connection: Upgrade\r\nUpgrade: websocket\r\n',
+      '',
+      '',
+      '',
+      'Content-Length: 5\r\n',
+      'Content-Length: -1\r\n',
+      'Content-Length: abc\r\n',
+      'Transfer-Encoding: chunked\r\n',
+      'Transfer-Encoding: chunked\r\nContent-Length: 3\r\n',
+      'Connection: Upgrade\r\nUpgrade: websocket\r\n',
       'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x\r\n',
       'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 99\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n',
-      'Connection: Upgrade\r\nUpgrade: h2c\r\n', 'X-No-Colon\r\n', `X-Long: ${'y'.repeat(20000)}\r\n`, 'X-Nul: a\u0000b\r\n',
+      'Connection: Upgrade\r\nUpgrade: h2c\r\n',
+      'X-No-Colon\r\n',
+      `X-Long: ${'y'.repeat(20000)}\r\n`,
+      'X-Nul: a\u0000b\r\n',
     ];
     const bodies = ['', '', 'hello', '0\r\n\r\n', 'zz\r\nnot-hex\r\n', crypto.randomBytes(64).toString('latin1')];
 
     // paths below the base made of the pieces that break decoders: stray "%", overlong UTF-8, dot segments, NUL
-    const pieces = ['%', '%2', '%zz', '%2e', '%2E%2e', '%2f', '%5c', '%00', '%ff', '%c0%ae', '%e0%a4%a', '..', '.', '/', '\\', 'a', 'index.html', 'app.js', '~', ';', '?', '&token=', '%3f'];
+    const pieces = [
+      '%',
+      '%2',
+      '%zz',
+      '%2e',
+      '%2E%2e',
+      '%2f',
+      '%5c',
+      '%00',
+      '%ff',
+      '%c0%ae',
+      '%e0%a4%a',
+      '..',
+      '.',
+      '/',
+      '\\',
+      'a',
+      'index.html',
+      'app.js',
+      '~',
+      ';',
+      '?',
+      '&token=',
+      '%3f',
+    ];
     const target = () => {
       const r = rnd.next();
       if (r < 0.15) return base;
@@ -278,13 +347,32 @@ describe('browser mode survives malformed input', () => {
     const names = Object.keys(commands);
     const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
     const texts = [
-      'not json', '{', 'null', '1', '"s"', '[]', 'true', '{"type":null}', '{"type":"invoke"}', '{"type":"invoke","id":{},"command":{},"input":1}',
-      '{"type":"invoke","id":1,"command":"__proto__","input":{}}', '{"type":"invoke","id":1,"command":"constructor","input":{}}',
-      '{"type":"invoke","id":1,"command":"toString","input":{}}', '{"type":"subscribe","event":"__proto__"}', '{"type":"subscribe","event":"constructor"}',
-      '{"type":"subscribe","event":"hasOwnProperty"}', JSON.stringify({ type: 'subscribe', event: 'x'.repeat(10_000) }), '{"type":"unsubscribe","event":"nope"}',
-      '{"type":"subscribe","event":"audit.changed"}', '{"type":"unsubscribe","event":"audit.changed"}', '{"type":"subscribe","event":7}',
-      `{"type":"invoke","id":1,"command":"system.settings.set","input":${deep}}`, deep, '{"__proto__":{"type":"invoke","id":1,"command":"system.info"}}',
-      '{"type":"invoke","id":1e999,"command":"system.info","input":{}}', '{"type":"invoke","id":"x".repeat(1),"command":"system.info"}',
+      'not json',
+      '{',
+      'null',
+      '1',
+      '"s"',
+      '[]',
+      'true',
+      '{"type":null}',
+      '{"type":"invoke"}',
+      '{"type":"invoke","id":{},"command":{},"input":1}',
+      '{"type":"invoke","id":1,"command":"__proto__","input":{}}',
+      '{"type":"invoke","id":1,"command":"constructor","input":{}}',
+      '{"type":"invoke","id":1,"command":"toString","input":{}}',
+      '{"type":"subscribe","event":"__proto__"}',
+      '{"type":"subscribe","event":"constructor"}',
+      '{"type":"subscribe","event":"hasOwnProperty"}',
+      JSON.stringify({ type: 'subscribe', event: 'x'.repeat(10_000) }),
+      '{"type":"unsubscribe","event":"nope"}',
+      '{"type":"subscribe","event":"audit.changed"}',
+      '{"type":"unsubscribe","event":"audit.changed"}',
+      '{"type":"subscribe","event":7}',
+      `{"type":"invoke","id":1,"command":"system.settings.set","input":${deep}}`,
+      deep,
+      '{"__proto__":{"type":"invoke","id":1,"command":"system.info"}}',
+      '{"type":"invoke","id":1e999,"command":"system.info","input":{}}',
+      '{"type":"invoke","id":"x".repeat(1),"command":"system.info"}',
     ];
     let ws = await openSocket(port, base, cookie);
     const ensureOpen = async () => {
@@ -305,7 +393,12 @@ describe('browser mode survives malformed input', () => {
         await sendAndSettle(ws, JSON.stringify({ type: 'invoke', id, command: rnd.bytes(8).toString('latin1'), input: {} }), false, id);
       } else if (roll < 0.9) {
         // invalid UTF-8 in a text frame
-        await sendAndSettle(ws, Buffer.concat([Buffer.from('{"type":"invoke","id":1,"command":"'), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('"}')]), false, null);
+        await sendAndSettle(
+          ws,
+          Buffer.concat([Buffer.from('{"type":"invoke","id":1,"command":"'), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('"}')]),
+          false,
+          null,
+        );
       } else {
         await sendAndSettle(ws, rnd.bytes(1 + rnd.int(64)), true, null);
       }
@@ -378,7 +471,8 @@ describe('browser mode survives malformed input', () => {
         const msg = JSON.parse(String(raw)) as { id?: number; result?: { ok: boolean; error?: { code: string; message: string } } };
         if (typeof msg.id === 'number' && msg.result) results.set(msg.id, msg.result);
       });
-      for (let id = 1; id <= 50; id++) ws.send(JSON.stringify({ type: 'invoke', id, command: 'system.settings.set', input: { theme: 'dark' } }));
+      for (let id = 1; id <= 50; id++)
+        ws.send(JSON.stringify({ type: 'invoke', id, command: 'system.settings.set', input: { theme: 'dark' } }));
       ws.send(JSON.stringify({ type: 'invoke', id: 99, command: 'system.info', input: {} }));
       await expect.poll(() => results.size, { timeout: 30_000 }).toBe(51);
       expect(results.get(1)?.ok).toBe(false);

@@ -192,7 +192,10 @@ describe('browser mode: events need a signed-in operator with the event role', (
 
   const marker = (n: number) => ({ pendingOutbox: 4240 + n, localCopyCount: 0 });
   const markersReceived = (c: ReturnType<typeof client>) =>
-    c.received.filter((m) => m.type === 'event' && m.event === 'audit.changed').map((m) => (m.payload as { pendingOutbox: number }).pendingOutbox).filter((n) => n >= 4240);
+    c.received
+      .filter((m) => m.type === 'event' && m.event === 'audit.changed')
+      .map((m) => (m.payload as { pendingOutbox: number }).pendingOutbox)
+      .filter((n) => n >= 4240);
 
   it('a socket nobody signed in on receives no event; after sign-in it does; after sign-out it stops; an ended session signs its operator out', async () => {
     const cookie = await signInWith(server);

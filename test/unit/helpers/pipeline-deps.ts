@@ -8,7 +8,13 @@ export function clusterDeps(
 ): Pick<PipelineDeps, 'selectedContext' | 'clusterState' | 'resolveCluster' | 'knownClusterUid'> {
   const contextId = opts.contextId === undefined ? 'prod' : opts.contextId;
   const uid = opts.uid ?? 'uid-prod';
-  const scope = new ClusterScope(uid, { contextId: contextId ?? 'none', contextName: contextId ?? 'none', kube: {} as KubeClients, namespace: 'iam-system', pgAdmin: async () => null });
+  const scope = new ClusterScope(uid, {
+    contextId: contextId ?? 'none',
+    contextName: contextId ?? 'none',
+    kube: {} as KubeClients,
+    namespace: 'iam-system',
+    pgAdmin: async () => null,
+  });
   return {
     selectedContext: () => contextId,
     clusterState: () => ({ online: opts.online ?? true, lastSyncAt: opts.lastSyncAt ?? null }),

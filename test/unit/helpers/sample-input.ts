@@ -12,6 +12,8 @@ export function sample(schema: z.ZodType): unknown {
       return Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, sample(v)]));
     }
     case 'string':
+      if (def.format === 'email') return 'ops@example.test';
+      if (def.format === 'uuid') return '0b5f8f3e-3c8e-4d0a-9a51-2f1f6f2d8a11';
       return 'sample-value';
     case 'number':
       return 1;
@@ -36,4 +38,3 @@ export function sample(schema: z.ZodType): unknown {
       return undefined;
   }
 }
-

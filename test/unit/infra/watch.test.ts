@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ListWatchStream, deploymentHealth, podRow, type WatchLike } from '../../../src-main/engine/infra/watch';
 
-type Obj = { metadata: { uid: string; name: string; resourceVersion?: string; labels?: Record<string, string> }; status?: unknown; code?: number };
+type Obj = {
+  metadata: { uid: string; name: string; resourceVersion?: string; labels?: Record<string, string> };
+  status?: unknown;
+  code?: number;
+};
 type Cb = (type: string, obj: Obj) => void;
 
 /** A watch the test drives: each watch() call is recorded with its query, and the test pushes events or ends it. */
@@ -16,7 +20,14 @@ function fakeWatch() {
   return { watch, opened, last: () => opened[opened.length - 1]! };
 }
 
-const pod = (i: number, rv: string): Obj => ({ metadata: { uid: `u${i}`, name: `p${i}`, resourceVersion: rv, labels: { 'app.kubernetes.io/name': 'backend', 'app.kubernetes.io/component': 'backend' } } });
+const pod = (i: number, rv: string): Obj => ({
+  metadata: {
+    uid: `u${i}`,
+    name: `p${i}`,
+    resourceVersion: rv,
+    labels: { 'app.kubernetes.io/name': 'backend', 'app.kubernetes.io/component': 'backend' },
+  },
+});
 
 function stream(total: number, pageSize: number) {
   const w = fakeWatch();
@@ -26,7 +37,12 @@ function stream(total: number, pageSize: number) {
   let resyncs = 0;
   const counters = { lists: 0, watches: 0, events: 0, relists: 0 };
   const s = new ListWatchStream<Obj, ReturnType<typeof podRow>>({
-    name: 'pods', path: '/pods', labelSelector: 'x', watch: w.watch, pageSize, counters,
+    name: 'pods',
+    path: '/pods',
+    labelSelector: 'x',
+    watch: w.watch,
+    pageSize,
+    counters,
     list: async ({ limit, _continue }) => {
       listCalls++;
       const from = Number(_continue ?? 0);
@@ -93,10 +109,19 @@ describe('ListWatchStream', () => {
 describe('health', () => {
   const d = (spec: object, status?: object) => ({ metadata: { name: 'x', generation: 2 }, spec, ...(status ? { status } : {}) });
   it("follows Argo CD's vocabulary", () => {
-    expect(deploymentHealth(d({ replicas: 2 }, { observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })).health).toBe('Healthy');
-    expect(deploymentHealth(d({ replicas: 2 }, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })).health).toBe('Progressing');
-    expect(deploymentHealth(d({ replicas: 2 }, { observedGeneration: 2, replicas: 3, updatedReplicas: 1, availableReplicas: 2 })).health).toBe('Progressing');
-    expect(deploymentHealth(d({ replicas: 2 }, { conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] })).health).toBe('Degraded');
+    expect(
+      deploymentHealth(d({ replicas: 2 }, { observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })).health,
+    ).toBe('Healthy');
+    expect(
+      deploymentHealth(d({ replicas: 2 }, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })).health,
+    ).toBe('Progressing');
+    expect(
+      deploymentHealth(d({ replicas: 2 }, { observedGeneration: 2, replicas: 3, updatedReplicas: 1, availableReplicas: 2 })).health,
+    ).toBe('Progressing');
+    expect(
+      deploymentHealth(d({ replicas: 2 }, { conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] }))
+        .health,
+    ).toBe('Degraded');
     expect(deploymentHealth(d({ replicas: 0 }, {})).health).toBe('Suspended');
     expect(deploymentHealth(d({ replicas: 2, paused: true }, {})).health).toBe('Suspended');
     expect(deploymentHealth(d({ replicas: 2 })).health).toBe('Unknown');

@@ -10,11 +10,26 @@ import { isContractError } from '../../../src-shared/contract';
 import { licenseMigrations } from '../../../src-main/engine/license/cache';
 import { TrustedTime } from '../../../src-main/engine/license/clock';
 import { MAX_REVOCATION_SEQ_JUMP } from '../../../src-main/engine/license/format';
-import { defaultClaims, generateEd25519, issueCert, issueLicense, issueRevocations, publicOf } from '../../../src-main/engine/license/issue';
+import {
+  defaultClaims,
+  generateEd25519,
+  issueCert,
+  issueLicense,
+  issueRevocations,
+  publicOf,
+} from '../../../src-main/engine/license/issue';
 import { isLoopbackServer } from '../../../src-main/engine/license/kube-targets';
 import { loadTrustedRoots, pinnedRoots } from '../../../src-main/engine/license/trust';
 import { verifyLicense } from '../../../src-main/engine/license/verify';
-import { makeLicense, makeRevocations, nowS, testIssuerCert, testIssuerPrivate, testRootPrivate, testRoots } from '../../fixtures/license/helpers';
+import {
+  makeLicense,
+  makeRevocations,
+  nowS,
+  testIssuerCert,
+  testIssuerPrivate,
+  testRootPrivate,
+  testRoots,
+} from '../../fixtures/license/helpers';
 import { makeService } from './fakes';
 
 const DAY = 86400;
@@ -32,7 +47,11 @@ async function errorOf(p: Promise<unknown>) {
 
 /** A revocation list signed by the test issuing key (the key that signs the test licenses), with its certificate. */
 async function issuerSignedRevocations(seq: number, revokedLids: string[], revokedKids: string[] = []) {
-  return issueRevocations(testIssuerPrivate, { iat: nowS(), seq, revoked_lids: revokedLids, revoked_kids: revokedKids }, await testIssuerCert());
+  return issueRevocations(
+    testIssuerPrivate,
+    { iat: nowS(), seq, revoked_lids: revokedLids, revoked_kids: revokedKids },
+    await testIssuerCert(),
+  );
 }
 
 describe('revocation lists (item 11)', () => {
@@ -47,7 +66,10 @@ describe('revocation lists (item 11)', () => {
 
     // the revoked key publishes a newer list that no longer names it
     const unrevoke = await issuerSignedRevocations(3, []);
-    expect(await errorOf(service.importRevocations({ content: unrevoke, encoding: 'text' }, 'a'))).toMatchObject({ code: 'LICENSE_INVALID', reason: 'REVOKED' });
+    expect(await errorOf(service.importRevocations({ content: unrevoke, encoding: 'text' }, 'a'))).toMatchObject({
+      code: 'LICENSE_INVALID',
+      reason: 'REVOKED',
+    });
     expect(await service.status()).toMatchObject({ state: 'invalid', invalid: { reason: 'REVOKED' } });
     expect(service.cache.revocations()?.seq).toBe(2);
   });
@@ -62,7 +84,9 @@ describe('revocation lists (item 11)', () => {
     cluster.record = { ...cluster.record!, revocations: await issuerSignedRevocations(50, []) };
     expect(await service.status()).toMatchObject({ state: 'invalid', invalid: { reason: 'REVOKED' } });
     // and the planted list cannot be re-imported as the next one
-    expect(await errorOf(service.activate({ content: (await makeLicense({ iat: nowS() + 1 })).jws, encoding: 'text' }, 'a'))).toMatchObject({ reason: 'REVOKED' });
+    expect(await errorOf(service.activate({ content: (await makeLicense({ iat: nowS() + 1 })).jws, encoding: 'text' }, 'a'))).toMatchObject(
+      { reason: 'REVOKED' },
+    );
   });
 
   it("an issuing key's list cannot lift another license's revocation; a root-signed list can", async () => {
@@ -74,10 +98,16 @@ describe('revocation lists (item 11)', () => {
     const other = await generateEd25519('gh-issuer');
     const otherCert = await issueCert(testRootPrivate, other.publicJwk, { nbf: nowS() - DAY, exp: nowS() + YEAR });
     const lifting = await issueRevocations(other.privateJwk, { iat: nowS(), seq: 5, revoked_lids: [], revoked_kids: [] }, otherCert);
-    expect(await errorOf(service.importRevocations({ content: lifting, encoding: 'text' }, 'a'))).toMatchObject({ reason: 'WOULD_UNREVOKE' });
+    expect(await errorOf(service.importRevocations({ content: lifting, encoding: 'text' }, 'a'))).toMatchObject({
+      reason: 'WOULD_UNREVOKE',
+    });
     expect(await errorOf(service.activate({ content: victim.jws, encoding: 'text' }, 'a'))).toMatchObject({ reason: 'REVOKED' });
     // adding revocations with an issuing key is fine; lifting one takes the root
-    const adding = await issueRevocations(other.privateJwk, { iat: nowS(), seq: 5, revoked_lids: [victim.claims.lid, 'lic-other'], revoked_kids: [] }, otherCert);
+    const adding = await issueRevocations(
+      other.privateJwk,
+      { iat: nowS(), seq: 5, revoked_lids: [victim.claims.lid, 'lic-other'], revoked_kids: [] },
+      otherCert,
+    );
     expect(await service.importRevocations({ content: adding, encoding: 'text' }, 'a')).toMatchObject({ seq: 5, revokedLicenses: 2 });
     await service.importRevocations({ content: await makeRevocations([], 6), encoding: 'text' }, 'a');
     expect((await service.activate({ content: victim.jws, encoding: 'text' }, 'a')).status.state).toBe('valid');
@@ -88,10 +118,14 @@ describe('revocation lists (item 11)', () => {
     await service.importRevocations({ content: await makeRevocations([], 5), encoding: 'text' }, 'a');
     const lockout = await makeRevocations([], 5 + MAX_REVOCATION_SEQ_JUMP + 1);
     expect(await errorOf(service.importRevocations({ content: lockout, encoding: 'text' }, 'a'))).toMatchObject({ reason: 'SEQ_TOO_FAR' });
-    expect(await service.importRevocations({ content: await makeRevocations(['lic-x'], 6), encoding: 'text' }, 'a')).toMatchObject({ seq: 6 });
+    expect(await service.importRevocations({ content: await makeRevocations(['lic-x'], 6), encoding: 'text' }, 'a')).toMatchObject({
+      seq: 6,
+    });
     // the first list a console sees is bounded too
     const fresh = makeService().service;
-    expect(await errorOf(fresh.importRevocations({ content: await makeRevocations([], Number.MAX_SAFE_INTEGER), encoding: 'text' }, 'a'))).toMatchObject({ reason: 'SEQ_TOO_FAR' });
+    expect(
+      await errorOf(fresh.importRevocations({ content: await makeRevocations([], Number.MAX_SAFE_INTEGER), encoding: 'text' }, 'a')),
+    ).toMatchObject({ reason: 'SEQ_TOO_FAR' });
   });
 });
 
@@ -121,8 +155,14 @@ describe('issuing-key certificates (item 12)', () => {
 
   it('a certificate that is not valid yet is refused', async () => {
     const early = await issueCert(testRootPrivate, publicOf(testIssuerPrivate), { nbf: nowS() + 30 * DAY, exp: nowS() + YEAR });
-    const jws = await issueLicense(testIssuerPrivate, early, defaultClaims({ customer: 'Acme Corp', iat: nowS() + 30 * DAY, nbf: nowS(), exp: nowS() + YEAR }));
-    expect(await errorOf(verifyLicense(jws, { roots: testRoots(), clusterUid: null, now: nowS() + 30 * DAY - 2 * DAY }))).toMatchObject({ reason: 'CERT_NOT_YET_VALID' });
+    const jws = await issueLicense(
+      testIssuerPrivate,
+      early,
+      defaultClaims({ customer: 'Acme Corp', iat: nowS() + 30 * DAY, nbf: nowS(), exp: nowS() + YEAR }),
+    );
+    expect(await errorOf(verifyLicense(jws, { roots: testRoots(), clusterUid: null, now: nowS() + 30 * DAY - 2 * DAY }))).toMatchObject({
+      reason: 'CERT_NOT_YET_VALID',
+    });
   });
 });
 
@@ -143,11 +183,15 @@ describe('clock rollback (item 13)', () => {
     cluster.serverTime = null;
     const status = await service.status();
     expect(status).toMatchObject({ state: 'invalid', invalid: { reason: 'CLOCK_ROLLBACK' }, effective: { tier: 'FREE' } });
-    expect(status.invalid?.message).toMatch(/^The system clock reads \S+ but this console has already seen \S+ \(the Kubernetes API server's Date header.*\); fix the clock/);
+    expect(status.invalid?.message).toMatch(
+      /^The system clock reads \S+ but this console has already seen \S+ \(the Kubernetes API server's Date header.*\); fix the clock/,
+    );
     expect(status.tenants.lagging).toEqual([]);
     // nothing follows from a wrong clock: no fan-out that would strip (or grant) tenants
     expect(await errorOf(service.resume('a'))).toMatchObject({ reason: 'CLOCK_ROLLBACK' });
-    expect(await errorOf(service.activate({ content: (await makeLicense({ iat: now - 100, nbf: now - 100 })).jws, encoding: 'text' }, 'a'))).toMatchObject({ reason: 'CLOCK_ROLLBACK' });
+    expect(
+      await errorOf(service.activate({ content: (await makeLicense({ iat: now - 100, nbf: now - 100 })).jws, encoding: 'text' }, 'a')),
+    ).toMatchObject({ reason: 'CLOCK_ROLLBACK' });
     expect(cluster.tenants.get('t0')?.jws).toBe(jws);
 
     // the witness is durable state: a restarted console on the same data still refuses
@@ -192,11 +236,17 @@ describe('clock rollback (item 13)', () => {
     let clock = nowS();
     const { service, cluster } = makeService({
       now: () => clock,
-      fetch: (async () => new Response(renewed.jws, { status: 200, headers: { date: new Date((clock - 30) * 1000).toUTCString() } })) as typeof fetch,
+      fetch: (async () =>
+        new Response(renewed.jws, { status: 200, headers: { date: new Date((clock - 30) * 1000).toUTCString() } })) as typeof fetch,
     });
     cluster.addTenants(1);
     const current = await makeLicense({ renewal_url: 'https://vendor.example/renew', iat: clock - 1000, nbf: clock - 1000 });
-    const renewed = await makeLicense({ renewal_url: 'https://vendor.example/renew', iat: clock - 500, nbf: clock - 500, exp: current.claims.exp + DAY });
+    const renewed = await makeLicense({
+      renewal_url: 'https://vendor.example/renew',
+      iat: clock - 500,
+      nbf: clock - 500,
+      exp: current.claims.exp + DAY,
+    });
     await service.activate({ content: current.jws, encoding: 'text' }, 'a');
     await service.renewOnline('a');
     expect(service.time.witness()).toMatchObject({ seenAt: clock - 30, source: expect.stringContaining('renewal server') });
@@ -225,13 +275,24 @@ describe('activation over a valid license (item 14)', () => {
     cluster.addTenants(2);
     const now = nowS();
     const newer = await makeLicense({ customer: 'Acme Corp', iat: now - 10, nbf: now - 10, exp: now + 2 * YEAR });
-    const older = await makeLicense({ customer: 'Acme Corp', iat: now - 1000, nbf: now - 1000, exp: now + YEAR, limits: { tenants: 1, users: 10 } });
+    const older = await makeLicense({
+      customer: 'Acme Corp',
+      iat: now - 1000,
+      nbf: now - 1000,
+      exp: now + YEAR,
+      limits: { tenants: 1, users: 10 },
+    });
     await service.activate({ content: newer.jws, encoding: 'text' }, 'a');
     const before = structuredClone(cluster.record);
     const refused = await errorOf(service.activate({ content: older.jws, encoding: 'text' }, 'a'));
-    expect(refused).toMatchObject({ code: 'CONFIRMATION_REQUIRED', details: { field: 'confirmReplace', expected: older.claims.lid, reason: 'OLDER_THAN_CURRENT' } });
+    expect(refused).toMatchObject({
+      code: 'CONFIRMATION_REQUIRED',
+      details: { field: 'confirmReplace', expected: older.claims.lid, reason: 'OLDER_THAN_CURRENT' },
+    });
     expect(refused.message).toContain(`"${older.claims.lid}"`);
-    expect(await errorOf(service.activate({ content: older.jws, encoding: 'text', confirmReplace: newer.claims.lid }, 'a'))).toMatchObject({ code: 'CONFIRMATION_REQUIRED' });
+    expect(await errorOf(service.activate({ content: older.jws, encoding: 'text', confirmReplace: newer.claims.lid }, 'a'))).toMatchObject({
+      code: 'CONFIRMATION_REQUIRED',
+    });
     expect(cluster.record).toEqual(before);
     expect(cluster.tenants.get('t0')?.jws).toBe(newer.jws);
 
@@ -250,7 +311,12 @@ describe('activation over a valid license (item 14)', () => {
     const theirs = await makeLicense({ customer: 'Evil Inc', iat: nowS() + 5, exp: nowS() + 3 * YEAR });
     expect(await errorOf(service.activate({ content: theirs.jws, encoding: 'text' }, 'a'))).toMatchObject({
       code: 'CONFIRMATION_REQUIRED',
-      details: { expected: theirs.claims.lid, reason: 'OTHER_CUSTOMER', current: { customer: 'Acme Corp' }, offered: { customer: 'Evil Inc' } },
+      details: {
+        expected: theirs.claims.lid,
+        reason: 'OTHER_CUSTOMER',
+        current: { customer: 'Acme Corp' },
+        offered: { customer: 'Evil Inc' },
+      },
     });
     expect(cluster.record?.jws).toBe(ours.jws);
     await service.activate({ content: theirs.jws, encoding: 'text', confirmReplace: theirs.claims.lid }, 'a');
@@ -273,7 +339,9 @@ describe('trust anchors and development mode (item 15)', () => {
     const roots = loadTrustedRoots({ developmentMode: false });
     expect([...roots.roots.keys()]).not.toContain(attacker.publicJwk.kid);
     expect([...roots.roots.keys()]).toEqual(pinnedRoots().map((r) => r.kid));
-    const pinnedFile = JSON.parse(fs.readFileSync(new URL('../../../resources/license/root-keys.json', import.meta.url), 'utf8')) as { keys: { kid: string }[] };
+    const pinnedFile = JSON.parse(fs.readFileSync(new URL('../../../resources/license/root-keys.json', import.meta.url), 'utf8')) as {
+      keys: { kid: string }[];
+    };
     expect([...roots.roots.keys()]).toEqual(pinnedFile.keys.map((k) => k.kid));
   });
 
@@ -289,7 +357,11 @@ describe('trust anchors and development mode (item 15)', () => {
     expect(await service.status()).toMatchObject({ developmentMode: true, trustsTestKeys: false });
     // the same console, the harness cluster: accepted
     cluster.devHarness = true;
-    expect((await service.activate({ content: jws, encoding: 'text' }, 'a')).status).toMatchObject({ state: 'valid', trustsTestKeys: true, license: { trust: 'test' } });
+    expect((await service.activate({ content: jws, encoding: 'text' }, 'a')).status).toMatchObject({
+      state: 'valid',
+      trustsTestKeys: true,
+      license: { trust: 'test' },
+    });
     // and once the cluster is no longer recognised as the harness, the test license no longer counts
     cluster.devHarness = false;
     expect(await service.status()).toMatchObject({ state: 'invalid', invalid: { reason: 'TEST_KEY_REFUSED' } });
@@ -298,7 +370,9 @@ describe('trust anchors and development mode (item 15)', () => {
   it('a production console refuses test keys whatever the cluster says', async () => {
     const { service, cluster } = makeService({ roots: loadTrustedRoots({ developmentMode: false }), developmentMode: false });
     cluster.devHarness = true;
-    expect(await errorOf(service.activate({ content: (await makeLicense()).jws, encoding: 'text' }, 'a'))).toMatchObject({ reason: 'TEST_KEY_REFUSED' });
+    expect(await errorOf(service.activate({ content: (await makeLicense()).jws, encoding: 'text' }, 'a'))).toMatchObject({
+      reason: 'TEST_KEY_REFUSED',
+    });
   });
 
   it('recognises the harness API server only on a loopback address', () => {

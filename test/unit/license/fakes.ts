@@ -3,7 +3,13 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { licenseMigrations } from '../../../src-main/engine/license/cache';
 import { EventBus } from '../../../src-main/engine/core/events';
-import { emptyRecord, MemorySecretStore, type LicenseCluster, type LicenseRecord, type TenantLicenseState } from '../../../src-main/engine/license/ports';
+import {
+  emptyRecord,
+  MemorySecretStore,
+  type LicenseCluster,
+  type LicenseRecord,
+  type TenantLicenseState,
+} from '../../../src-main/engine/license/ports';
 import { LicenseService, type LicenseServiceDeps } from '../../../src-main/engine/license/service';
 import { testRoots } from '../../fixtures/license/helpers';
 
@@ -30,7 +36,8 @@ export class FakeCluster implements LicenseCluster {
     },
   };
   targets = {
-    list: async (): Promise<TenantLicenseState[]> => [...this.tenants].map(([slug, t]) => ({ slug, licenseSha: t.jws ? sha(t.jws) : null, userCap: t.cap })),
+    list: async (): Promise<TenantLicenseState[]> =>
+      [...this.tenants].map(([slug, t]) => ({ slug, licenseSha: t.jws ? sha(t.jws) : null, userCap: t.cap })),
     readLicenseState: async (slug: string) => {
       const t = this.tenants.get(slug);
       return t ? { slug, licenseSha: t.jws ? sha(t.jws) : null, userCap: t.cap } : null;
@@ -55,6 +62,15 @@ export function makeService(overrides: Partial<LicenseServiceDeps> = {}) {
   const cluster = new FakeCluster();
   const bus = new EventBus();
   const secrets = new MemorySecretStore();
-  const service = new LicenseService({ db, bus, roots: testRoots(), developmentMode: true, cluster: async () => cluster, secrets, concurrency: 4, ...overrides });
+  const service = new LicenseService({
+    db,
+    bus,
+    roots: testRoots(),
+    developmentMode: true,
+    cluster: async () => cluster,
+    secrets,
+    concurrency: 4,
+    ...overrides,
+  });
   return { service, cluster, bus, db, secrets };
 }

@@ -32,8 +32,16 @@ describe('license commands through the pipeline', () => {
     const { p, records } = setup();
     const { jws, claims } = await makeLicense();
     const r = await p.invoke('c', 'license.activate', { license: jws });
-    expect(r).toMatchObject({ ok: true, value: { status: { state: 'valid', license: { lid: claims.lid, trust: 'test' } }, fanout: { status: 'done' } } });
-    expect(records[0]).toMatchObject({ action: 'license.activate', outcome: 'success', target: 'license', params: { license: '[redacted]' } });
+    expect(r).toMatchObject({
+      ok: true,
+      value: { status: { state: 'valid', license: { lid: claims.lid, trust: 'test' } }, fanout: { status: 'done' } },
+    });
+    expect(records[0]).toMatchObject({
+      action: 'license.activate',
+      outcome: 'success',
+      target: 'license',
+      params: { license: '[redacted]' },
+    });
     expect(JSON.stringify(records[0])).not.toContain(jws.slice(0, 40));
   });
 
@@ -48,10 +56,19 @@ describe('license commands through the pipeline', () => {
   it('clear needs admin and the customer name typed exactly', async () => {
     const admin = setup();
     await admin.p.invoke('c', 'license.activate', { license: (await makeLicense({ customer: 'Acme Corp' })).jws });
-    expect(await admin.p.invoke('c', 'license.clear', { customer: 'Acme Corp', confirm: 'acme corp' })).toMatchObject({ ok: false, error: { code: 'CONFIRMATION_REQUIRED' } });
-    expect(await admin.p.invoke('c', 'license.clear', { customer: 'Acme Corp', confirm: 'Acme Corp' })).toMatchObject({ ok: true, value: { status: { state: 'none' } } });
+    expect(await admin.p.invoke('c', 'license.clear', { customer: 'Acme Corp', confirm: 'acme corp' })).toMatchObject({
+      ok: false,
+      error: { code: 'CONFIRMATION_REQUIRED' },
+    });
+    expect(await admin.p.invoke('c', 'license.clear', { customer: 'Acme Corp', confirm: 'Acme Corp' })).toMatchObject({
+      ok: true,
+      value: { status: { state: 'none' } },
+    });
     const operator = setup('operator');
-    expect(await operator.p.invoke('c', 'license.clear', { customer: 'x', confirm: 'x' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await operator.p.invoke('c', 'license.clear', { customer: 'x', confirm: 'x' })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
     expect(await operator.p.invoke('c', 'license.activate', { license: 'x' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
   });
 
@@ -61,11 +78,19 @@ describe('license commands through the pipeline', () => {
     const theirs = await makeLicense({ customer: 'Evil Inc', iat: ours.claims.iat + 1 });
     await p.invoke('c', 'license.activate', { license: ours.jws });
     const refused = await p.invoke('c', 'license.activate', { license: theirs.jws });
-    expect(refused).toMatchObject({ ok: false, error: { code: 'CONFIRMATION_REQUIRED', details: { field: 'confirmReplace', expected: theirs.claims.lid } } });
+    expect(refused).toMatchObject({
+      ok: false,
+      error: { code: 'CONFIRMATION_REQUIRED', details: { field: 'confirmReplace', expected: theirs.claims.lid } },
+    });
     expect(cluster.record?.jws).toBe(ours.jws);
     const confirmed = await p.invoke('c', 'license.activate', { license: theirs.jws, confirmReplace: theirs.claims.lid });
     expect(confirmed).toMatchObject({ ok: true, value: { status: { license: { lid: theirs.claims.lid, customer: 'Evil Inc' } } } });
-    expect(records.at(-1)).toMatchObject({ action: 'license.activate', outcome: 'success', params: { confirmReplace: theirs.claims.lid }, before: { customer: 'Acme Corp' } });
+    expect(records.at(-1)).toMatchObject({
+      action: 'license.activate',
+      outcome: 'success',
+      params: { confirmReplace: theirs.claims.lid },
+      before: { customer: 'Acme Corp' },
+    });
   });
 
   it('oversize input is LICENSE_INVALID/TOO_LARGE, not a validation error', async () => {

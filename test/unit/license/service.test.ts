@@ -30,7 +30,12 @@ describe('license service', () => {
     expect(cluster.record?.jws).toBe(jws);
     expect(cluster.tenants.get('t0')).toEqual({ jws, cap: 400 });
     expect(cluster.tenants.get('t1')).toEqual({ jws, cap: 150 });
-    expect(events.filter((e) => e.status === 'done' && e.target !== '*').map((e) => e.target).sort()).toEqual(['t0', 't1', 't2', 't3', 't4']);
+    expect(
+      events
+        .filter((e) => e.status === 'done' && e.target !== '*')
+        .map((e) => e.target)
+        .sort(),
+    ).toEqual(['t0', 't1', 't2', 't3', 't4']);
     expect(cluster.record?.history.at(-1)).toMatchObject({ action: 'activate', actor: 'alice' });
     const cached = service.cache.get('fake-cluster');
     expect(cached?.jws).toBe(jws);
@@ -147,7 +152,9 @@ describe('license service', () => {
     expect(r).toMatchObject({ seq: 5, currentLicenseRevoked: true });
     const status = await service.status();
     expect(status).toMatchObject({ state: 'invalid', invalid: { reason: 'REVOKED' }, effective: { tier: 'FREE' } });
-    expect(await errorOf(service.importRevocations({ content: await makeRevocations([], 4), encoding: 'text' }, 'a'))).toMatchObject({ reason: 'OLDER_THAN_CURRENT' });
+    expect(await errorOf(service.importRevocations({ content: await makeRevocations([], 4), encoding: 'text' }, 'a'))).toMatchObject({
+      reason: 'OLDER_THAN_CURRENT',
+    });
     expect(await errorOf(service.activate({ content: jws, encoding: 'text' }, 'a'))).toMatchObject({ reason: 'REVOKED' });
   });
 
@@ -169,11 +176,17 @@ describe('license service', () => {
     await compactVerify(req.content, await importJWK(header.jwk, 'EdDSA'));
 
     const older = await makeLicense({ customer: 'Acme Corp', iat: now - 1000, nbf: now - 1000 });
-    expect(await errorOf(service.importAnswer({ content: older.jws, encoding: 'text' }, 'a'))).toMatchObject({ reason: 'OLDER_THAN_CURRENT' });
+    expect(await errorOf(service.importAnswer({ content: older.jws, encoding: 'text' }, 'a'))).toMatchObject({
+      reason: 'OLDER_THAN_CURRENT',
+    });
     const otherCustomer = await makeLicense({ customer: 'Evil Inc', exp: now + 800 * DAY });
-    expect(await errorOf(service.importAnswer({ content: otherCustomer.jws, encoding: 'text' }, 'a'))).toMatchObject({ reason: 'OTHER_CUSTOMER' });
+    expect(await errorOf(service.importAnswer({ content: otherCustomer.jws, encoding: 'text' }, 'a'))).toMatchObject({
+      reason: 'OTHER_CUSTOMER',
+    });
     const wrongNonce = await makeLicense({ customer: 'Acme Corp', exp: now + 800 * DAY, renewal_nonce: 'not-ours' });
-    expect(await errorOf(service.importAnswer({ content: wrongNonce.jws, encoding: 'text' }, 'a'))).toMatchObject({ reason: 'NONCE_MISMATCH' });
+    expect(await errorOf(service.importAnswer({ content: wrongNonce.jws, encoding: 'text' }, 'a'))).toMatchObject({
+      reason: 'NONCE_MISMATCH',
+    });
     const answer = await makeLicense({ customer: 'Acme Corp', exp: now + 800 * DAY, renewal_nonce: req.nonce });
     const done = await service.importAnswer({ content: answer.jws, encoding: 'text' }, 'a');
     expect(done.status.license?.lid).toBe(answer.claims.lid);
@@ -186,7 +199,10 @@ describe('license service', () => {
     cluster.addTenants(1);
     const realRead = cluster.store.read;
     cluster.store.read = async () => {
-      if (!reachable) throw Object.assign(new (await import('../../../src-shared/contract')).ContractError('UNAVAILABLE', 'Cannot reach the Kubernetes API server.'));
+      if (!reachable)
+        throw Object.assign(
+          new (await import('../../../src-shared/contract')).ContractError('UNAVAILABLE', 'Cannot reach the Kubernetes API server.'),
+        );
       return realRead();
     };
     await service.activate({ content: (await makeLicense()).jws, encoding: 'text' }, 'a');

@@ -61,7 +61,9 @@ describe('license verification (offline)', () => {
     const { jws } = await makeLicense({ iat: now, nbf: now + 60, exp: now + 3600 });
     await expect(verifyLicense(jws, { roots: testRoots(), clusterUid: null, now })).resolves.toBeDefined();
     expect(await reasonOf(verifyLicense(jws, { roots: testRoots(), clusterUid: null, now: now + 3600 + 600 }))).toBe('EXPIRED');
-    await expect(verifyLicense(jws, { roots: testRoots(), clusterUid: null, now: now + 3600 + 600, allowExpired: true })).resolves.toBeDefined();
+    await expect(
+      verifyLicense(jws, { roots: testRoots(), clusterUid: null, now: now + 3600 + 600, allowExpired: true }),
+    ).resolves.toBeDefined();
   });
 
   it('refuses a bound license when the cluster identity is unknown', async () => {

@@ -54,7 +54,8 @@ describe('local accounts', () => {
     await accounts.create({ username: 'alice', role: 'operator', password: GOOD });
     expect([1, 2, 3, 4, 5, 6].map(backoffMs)).toEqual([0, 0, 1000, 2000, 4000, 8000]);
 
-    for (let i = 1; i <= 3; i++) expect((await code(accounts.authenticate('alice', 'Wrong-password-9'))).message).toMatch(/Wrong username or password/);
+    for (let i = 1; i <= 3; i++)
+      expect((await code(accounts.authenticate('alice', 'Wrong-password-9'))).message).toMatch(/Wrong username or password/);
     // inside the wait even the right password is held back, unchecked, and the attempt counts
     expect((await code(accounts.authenticate('alice', GOOD))).details).toMatchObject({ reason: 'backoff', retryAfterMs: 1000 });
     expect(accounts.find('alice')?.failed_attempts).toBe(4);

@@ -52,9 +52,11 @@ describe('sign-in mode: first run, sign-in and roles enforced by the engine', ()
     // viewers still read
     expect(errorCode(await call('c3', 'audit.query', {}))).toBe('OK');
     // no cluster here: these are workstation actions, kept in the workstation log (docs/audit.md)
-    const journal = engine.auditLog.query({ source: 'workstation', limit: 1000, order: 'oldest', withTotal: false }).entries.map((e) =>
-      JSON.stringify({ action: e.action, actor: e.actor, outcome: e.outcome, errorCode: e.error_code, params: e.params }),
-    );
+    const journal = engine.auditLog
+      .query({ source: 'workstation', limit: 1000, order: 'oldest', withTotal: false })
+      .entries.map((e) =>
+        JSON.stringify({ action: e.action, actor: e.actor, outcome: e.outcome, errorCode: e.error_code, params: e.params }),
+      );
     const records = journal.map(
       (s) => JSON.parse(s) as { action: string; actor: string; outcome: string; errorCode: string | null; params: unknown },
     );

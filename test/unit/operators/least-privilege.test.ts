@@ -50,7 +50,14 @@ const call = (conn: string, name: string, input: unknown = {}) => router.invoke(
 const errorCode = (r: Awaited<ReturnType<typeof call>>) => (r.ok ? 'OK' : r.error.code);
 const outbox = () =>
   auditJournal(engine.db).map(
-    (s) => JSON.parse(s) as { action: string; actor: string; outcome: string; params: Record<string, unknown>; after: Record<string, unknown> | null },
+    (s) =>
+      JSON.parse(s) as {
+        action: string;
+        actor: string;
+        outcome: string;
+        params: Record<string, unknown>;
+        after: Record<string, unknown> | null;
+      },
   );
 
 async function signInAll() {
@@ -102,13 +109,25 @@ describe('least privilege: what only an admin may change', () => {
   it('turning TLS off is refused unless chosen explicitly, and the choice is on the audit record', async () => {
     const database = { host: 'db.internal', port: 5432, user: 'gatehouse_admin', database: 'postgres', password: 'Pg-Secret-1' };
     const silent = await call('admin', 'clusters.profile.save', { clusterId, database: { ...database, sslMode: 'disable' } });
-    expect(silent).toMatchObject({ ok: false, error: { code: 'VALIDATION', details: { fields: { 'database.allowInsecureTls': expect.any(String) } } } });
+    expect(silent).toMatchObject({
+      ok: false,
+      error: { code: 'VALIDATION', details: { fields: { 'database.allowInsecureTls': expect.any(String) } } },
+    });
     expect(await call('admin', 'clusters.profile.get', { clusterId })).toMatchObject({ ok: true, value: { database: null } });
 
-    const chosen = await call('admin', 'clusters.profile.save', { clusterId, database: { ...database, sslMode: 'disable', allowInsecureTls: true } });
+    const chosen = await call('admin', 'clusters.profile.save', {
+      clusterId,
+      database: { ...database, sslMode: 'disable', allowInsecureTls: true },
+    });
     expect(chosen).toMatchObject({ ok: true, value: { database: { sslMode: 'disable' }, hasPassword: true, passwordDropped: false } });
-    const record = outbox().filter((r) => r.action === 'clusters.profile.save' && r.outcome === 'success').at(-1)!;
-    expect(record).toMatchObject({ actor: 'local:root', params: { database: { sslMode: 'disable', allowInsecureTls: true } }, after: { database: { sslMode: 'disable' } } });
+    const record = outbox()
+      .filter((r) => r.action === 'clusters.profile.save' && r.outcome === 'success')
+      .at(-1)!;
+    expect(record).toMatchObject({
+      actor: 'local:root',
+      params: { database: { sslMode: 'disable', allowInsecureTls: true } },
+      after: { database: { sslMode: 'disable' } },
+    });
     expect(JSON.stringify(outbox())).not.toContain('Pg-Secret-1');
 
     // a profile saved without a TLS mode verifies the server fully

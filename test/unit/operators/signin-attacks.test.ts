@@ -43,7 +43,9 @@ describe('sign-in under attack', () => {
     const verify = vi.spyOn(argon2, 'verify');
 
     const answers = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => router.invoke(`attacker-${i}`, 'operators.signIn', { username: 'alice', password: `Guess-number-${i}!` })),
+      Array.from({ length: 100 }, (_, i) =>
+        router.invoke(`attacker-${i}`, 'operators.signIn', { username: 'alice', password: `Guess-number-${i}!` }),
+      ),
     );
     expect(answers.every((a) => !a.ok)).toBe(true);
     const reasons = answers.map((a) => (a.ok ? 'ok' : ((a.error.details as { reason?: string } | undefined)?.reason ?? a.error.message)));
@@ -57,7 +59,7 @@ describe('sign-in under attack', () => {
     expect(late).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED', details: { reason: 'locked' } } });
   }, 60_000);
 
-  it('changing an operator\'s role ends the sessions opened with the old one (audited with how many)', async () => {
+  it("changing an operator's role ends the sessions opened with the old one (audited with how many)", async () => {
     await router.invoke('admin', 'operators.unlock', { username: 'alice' });
     expect((await router.invoke('alice', 'operators.signIn', { username: 'alice', password: GOOD })).ok).toBe(true);
     expect((await router.invoke('admin', 'operators.setRole', { username: 'alice', role: 'viewer' })).ok).toBe(true);
@@ -93,7 +95,7 @@ describe('the same answer for unknown usernames and wrong passwords', () => {
     expect(known.some((a) => (a as { details: { reason?: string } | null }).details?.reason === 'locked')).toBe(true);
   }, 60_000);
 
-  it('both are checked with the same argon2id work: the unknown-user hash has the accounts\' parameters', async () => {
+  it("both are checked with the same argon2id work: the unknown-user hash has the accounts' parameters", async () => {
     const params = /\$m=(\d+),p=(\d+),t=(\d+)\$/.exec(UNKNOWN_USER_HASH);
     expect(params?.slice(1).map(Number)).toEqual([ARGON2_OPTIONS.memoryCost, ARGON2_OPTIONS.parallelism, ARGON2_OPTIONS.timeCost]);
     const { db } = tempCache();
@@ -113,12 +115,16 @@ describe('a console-wide sign-in rate', () => {
     const accounts = new LocalAccounts(db, () => now, { burst: 3, perMinute: 6 });
     const verify = vi.spyOn(argon2, 'verify');
     const sprayed = [];
-    for (const name of ['ann', 'bob', 'cat', 'dan', 'eve']) sprayed.push((await refusal(accounts.authenticate(name, 'Spring2026!'))).details?.reason ?? 'wrong');
+    for (const name of ['ann', 'bob', 'cat', 'dan', 'eve'])
+      sprayed.push((await refusal(accounts.authenticate(name, 'Spring2026!'))).details?.reason ?? 'wrong');
     expect(sprayed).toEqual(['wrong', 'wrong', 'wrong', 'rate-limited', 'rate-limited']);
     expect(verify).toHaveBeenCalledTimes(3);
     now += 10_000; // 6 per minute: one more after 10 s
     expect((await refusal(accounts.authenticate('fay', 'Spring2026!'))).details?.reason).toBeUndefined();
-    expect((await refusal(accounts.authenticate('gus', 'Spring2026!'))).details).toMatchObject({ reason: 'rate-limited', retryAfterMs: 10_000 });
+    expect((await refusal(accounts.authenticate('gus', 'Spring2026!'))).details).toMatchObject({
+      reason: 'rate-limited',
+      retryAfterMs: 10_000,
+    });
   }, 30_000);
 });
 

@@ -103,7 +103,10 @@ describe('renderer WebSocket transport', () => {
     const statuses: EngineStatus[] = [];
     transport.onStatus((s) => statuses.push(s));
     const down = await transport.invoke('system.info', {});
-    expect(down).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', message: expect.stringMatching(/Cannot reach the console engine/) } });
+    expect(down).toMatchObject({
+      ok: false,
+      error: { code: 'UNAVAILABLE', message: expect.stringMatching(/Cannot reach the console engine/) },
+    });
 
     const port = Number(new URL(url).port);
     const again = new WebSocketServer({ port, host: '127.0.0.1' });

@@ -32,7 +32,12 @@ function fakeConfigMaps(opts: { interfere?: () => void } = {}) {
 }
 
 const entry = (i: number): RegistryEntry => ({
-  name: `Customer number ${i} GmbH`, tier: i % 3 === 0 ? 'Enterprise' : 'PRO', status: 'active', created: '2026-11-23T10:00:00.000Z', schema: 3, users: 2500,
+  name: `Customer number ${i} GmbH`,
+  tier: i % 3 === 0 ? 'Enterprise' : 'PRO',
+  status: 'active',
+  created: '2026-11-23T10:00:00.000Z',
+  schema: 3,
+  users: 2500,
 });
 
 describe('TenantRegistry', () => {
@@ -64,7 +69,11 @@ describe('TenantRegistry', () => {
         if (interfered < 2) {
           interfered++;
           const cm = fake.store.get(name)!;
-          fake.store.set(name, { ...cm, data: { ...cm.data, [`other${interfered}`]: encodeEntry(entry(9)) }, metadata: { ...cm.metadata, resourceVersion: `x${interfered}` } });
+          fake.store.set(name, {
+            ...cm,
+            data: { ...cm.data, [`other${interfered}`]: encodeEntry(entry(9)) },
+            metadata: { ...cm.metadata, resourceVersion: `x${interfered}` },
+          });
         }
         return fake.port.replaceConfigMap(name, body);
       },

@@ -8,7 +8,13 @@ import { ClusterScope } from '../../../src-main/engine/clusters/scope';
 import type { ClusterRuntime } from '../../../src-main/engine/core/cluster-runtime';
 
 const cluster = (uid: string, name: string) =>
-  new ClusterScope(uid, { contextId: `ctx-${name}`, contextName: name, kube: {} as KubeClients, namespace: 'iam-system', pgAdmin: async () => null });
+  new ClusterScope(uid, {
+    contextId: `ctx-${name}`,
+    contextName: name,
+    kube: {} as KubeClients,
+    namespace: 'iam-system',
+    pgAdmin: async () => null,
+  });
 const clusterA = cluster('uid-a', 'staging');
 const clusterB = cluster('uid-b', 'production');
 /** Resolves clusters by identity; `down` ones are unreachable. */
@@ -28,7 +34,10 @@ function journalDb() {
 }
 
 /** A saga over an in-memory "world" whose steps can be told to fail. */
-function worldSaga(world: Set<string>, failAt: { run?: string; compensate?: string } = {}): SagaDefinition<{ name: string }, { name: string }> {
+function worldSaga(
+  world: Set<string>,
+  failAt: { run?: string; compensate?: string } = {},
+): SagaDefinition<{ name: string }, { name: string }> {
   const step = (name: string) => ({
     name,
     run: async () => {
@@ -99,11 +108,19 @@ describe('SagaRunner', () => {
     const world = new Set<string>();
     const runs: string[] = [];
     const def = worldSaga(world);
-    def.steps = def.steps.map((s) => ({ ...s, run: async (c) => { runs.push(s.name); await s.run(c); } }));
+    def.steps = def.steps.map((s) => ({
+      ...s,
+      run: async (c) => {
+        runs.push(s.name);
+        await s.run(c);
+      },
+    }));
     runner.register(def);
     const first = await runner.start('test.world', { name: 't4' }, clusterA);
     // simulate a crash after step a: rewrite the journal as a killed process would leave it
-    db.prepare(`UPDATE operation_steps SET status = CASE idx WHEN 0 THEN 'done' WHEN 1 THEN 'running' ELSE 'pending' END WHERE operation_id = ?`).run(first.operation.id);
+    db.prepare(
+      `UPDATE operation_steps SET status = CASE idx WHEN 0 THEN 'done' WHEN 1 THEN 'running' ELSE 'pending' END WHERE operation_id = ?`,
+    ).run(first.operation.id);
     db.prepare(`UPDATE operations SET status = 'running' WHERE id = ?`).run(first.operation.id);
     expect(runner.listUnfinished()[0]?.status).toBe('interrupted');
     runs.length = 0;
@@ -164,8 +181,19 @@ describe('SagaRunner', () => {
     const runner = new SagaRunner(db, null, resolver());
     const lost = { value: false };
     const def = worldSaga(world);
-    def.steps[0] = { ...def.steps[0]!, run: async () => { world.add('a'); lost.value = true; } };
-    runner.register({ ...def, guard: () => { if (lost.value) throw new ContractError('CONFLICT', 'lost its lock'); } });
+    def.steps[0] = {
+      ...def.steps[0]!,
+      run: async () => {
+        world.add('a');
+        lost.value = true;
+      },
+    };
+    runner.register({
+      ...def,
+      guard: () => {
+        if (lost.value) throw new ContractError('CONFLICT', 'lost its lock');
+      },
+    });
     const out = await runner.start('test.world', { name: 'g' }, clusterA);
     expect(out.operation.status).toBe('rolled-back');
     expect(out.operation.failedStep).toBe('b');

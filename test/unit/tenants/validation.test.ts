@@ -44,9 +44,15 @@ describe('tenant input validation', () => {
 
   it('names the field and the rule that failed', () => {
     expect(firstIssue({ slug: 'kube-x', name: 'X', tier: 'DEV' })).toEqual({ path: 'slug', message: 'the prefix "kube-" is reserved' });
-    expect(firstIssue({ slug: 'ok', name: 'X'.repeat(101), tier: 'DEV' })).toMatchObject({ path: 'name', message: 'at most 100 characters' });
+    expect(firstIssue({ slug: 'ok', name: 'X'.repeat(101), tier: 'DEV' })).toMatchObject({
+      path: 'name',
+      message: 'at most 100 characters',
+    });
     expect(firstIssue({ slug: 'ok', name: 'bad\u0007name', tier: 'DEV' })).toMatchObject({ path: 'name' });
-    expect(firstIssue({ slug: 'ok', name: 'X', tier: 'GOLD' })).toMatchObject({ path: 'tier', message: 'tier must be one of DEV, PRO, Enterprise' });
+    expect(firstIssue({ slug: 'ok', name: 'X', tier: 'GOLD' })).toMatchObject({
+      path: 'tier',
+      message: 'tier must be one of DEV, PRO, Enterprise',
+    });
     expect(firstIssue({ slug: 'ok', name: 'X', tier: 'DEV', extra: 1 })).toMatchObject({ path: '' });
     expect(firstIssue({ slug: 'café', name: 'X', tier: 'DEV' })?.message).toMatch(/unicode/);
     expect(firstIssue({ slug: 'a;b', name: 'X', tier: 'DEV' })?.message).toMatch(/metacharacters/);

@@ -15,9 +15,17 @@ import type { TenantPorts } from '../../../src-main/engine/tenants/ports';
 import { TenantCache, tenantCacheMigrations } from '../../../src-main/engine/tenants/reconcile';
 import { TenantWatcher, type WatchLike } from '../../../src-main/engine/tenants/watch';
 
-type Obj = { metadata: { name: string; namespace: string; resourceVersion: string; labels?: Record<string, string> }; data?: Record<string, string> };
+type Obj = {
+  metadata: { name: string; namespace: string; resourceVersion: string; labels?: Record<string, string> };
+  data?: Record<string, string>;
+};
 const secret = (slug: string, rv: string): Obj => ({
-  metadata: { name: `tenant-${slug}`, namespace: 'ns', resourceVersion: rv, labels: { 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': slug } },
+  metadata: {
+    name: `tenant-${slug}`,
+    namespace: 'ns',
+    resourceVersion: rv,
+    labels: { 'app.kubernetes.io/managed-by': 'gatehouse', 'gatehouse.io/tenant': slug },
+  },
 });
 const list = (items: Obj[], rv: string) => ({ items, metadata: { resourceVersion: rv } });
 
@@ -49,8 +57,17 @@ function fakeCluster() {
     coordination: { listNamespacedLease: async () => list([], '10') },
     apps: { listNamespacedDeployment: async () => list([], '10') },
   } as unknown as KubeClients;
-  const runtime = new ClusterScope('c1', { contextId: 'ctx-1', contextName: 'one', kube, namespace: 'ns', pgAdmin: async () => ({ host: 'h', port: 1, user: 'u', password: 'p', database: 'd', ssl: false }) });
-  const ports = async () => ({ pg: { listWithPrefix: async () => ({ databases: ['tenant_a', 'tenant_b'], roles: ['tenant_a', 'tenant_b'] }) } }) as unknown as TenantPorts;
+  const runtime = new ClusterScope('c1', {
+    contextId: 'ctx-1',
+    contextName: 'one',
+    kube,
+    namespace: 'ns',
+    pgAdmin: async () => ({ host: 'h', port: 1, user: 'u', password: 'p', database: 'd', ssl: false }),
+  });
+  const ports = async () =>
+    ({
+      pg: { listWithPrefix: async () => ({ databases: ['tenant_a', 'tenant_b'], roles: ['tenant_a', 'tenant_b'] }) },
+    }) as unknown as TenantPorts;
   const secretWatches = () => watches.filter((w) => w.path.endsWith('/secrets'));
   return { watch, runtime, ports, state, secretWatches };
 }
@@ -70,7 +87,14 @@ async function setup() {
   const events: TenantsChanged[] = [];
   bus.subscribe('tenants.changed', (e) => events.push(e));
   const cache = new TenantCache(db);
-  const watcher = new TenantWatcher({ cluster: cluster.runtime, ports: cluster.ports, cache, bus, debounceMs: 5, makeWatch: () => cluster.watch });
+  const watcher = new TenantWatcher({
+    cluster: cluster.runtime,
+    ports: cluster.ports,
+    cache,
+    bus,
+    debounceMs: 5,
+    makeWatch: () => cluster.watch,
+  });
   started.push(watcher);
   await watcher.ensure();
   return { cluster, watcher, events, cache };
@@ -85,7 +109,10 @@ describe('TenantWatcher', () => {
   it('builds the list from the initial LISTs and watches from their resourceVersion', async () => {
     const { cluster, events, cache } = await setup();
     expect(cluster.secretWatches()).toHaveLength(1);
-    expect(cluster.secretWatches()[0]!.query).toMatchObject({ resourceVersion: '10', labelSelector: 'app.kubernetes.io/managed-by=gatehouse,gatehouse.io/tenant' });
+    expect(cluster.secretWatches()[0]!.query).toMatchObject({
+      resourceVersion: '10',
+      labelSelector: 'app.kubernetes.io/managed-by=gatehouse,gatehouse.io/tenant',
+    });
     expect(cache.load('c1')!.tenants.map((t) => t.slug)).toEqual(['a', 'b']);
     expect(events[0]!.upserted.map((t) => t.slug)).toEqual(['a', 'b']);
   });

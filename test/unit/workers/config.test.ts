@@ -5,7 +5,15 @@ import { licenseTierCheck } from '../../../src-main/engine/workers';
 import { normaliseConfig, type ConfigInput } from '../../../src-main/engine/workers/service';
 import type { ClusterRuntime } from '../../../src-main/engine/core/cluster-runtime';
 
-const base: ConfigInput = { slug: 'acme', taskMode: 'inline', taskPool: 'ignored', taskConcurrency: 8, loginMode: 'inline', loginUrl: 'ignored', loginMaxConcurrent: 3 };
+const base: ConfigInput = {
+  slug: 'acme',
+  taskMode: 'inline',
+  taskPool: 'ignored',
+  taskConcurrency: 8,
+  loginMode: 'inline',
+  loginUrl: 'ignored',
+  loginMaxConcurrent: 3,
+};
 const cluster = {} as ClusterRuntime;
 
 describe('worker configuration entries', () => {
@@ -13,14 +21,27 @@ describe('worker configuration entries', () => {
     const c = normaliseConfig(base);
     expect(c).toEqual({ task: { mode: 'inline', pool: null, concurrency: 8 }, login: { mode: 'inline', url: null, maxConcurrent: null } });
     expect(encodeWorkerConfig(c, null)).toBe('{"task":"inline","concurrency":8,"login":"inline"}');
-    const shared = normaliseConfig({ ...base, taskMode: 'agent', taskPool: 'eu', loginMode: 'shared', loginUrl: 'http://lw.iam-system.svc:8090/', loginMaxConcurrent: null });
+    const shared = normaliseConfig({
+      ...base,
+      taskMode: 'agent',
+      taskPool: 'eu',
+      loginMode: 'shared',
+      loginUrl: 'http://lw.iam-system.svc:8090/',
+      loginMaxConcurrent: null,
+    });
     const raw = encodeWorkerConfig(shared, 'op-1');
-    expect(raw).toBe('{"task":"agent","pool":"eu","concurrency":8,"login":"shared","url":"http://lw.iam-system.svc:8090","max":10,"op":"op-1"}');
+    expect(raw).toBe(
+      '{"task":"agent","pool":"eu","concurrency":8,"login":"shared","url":"http://lw.iam-system.svc:8090","max":10,"op":"op-1"}',
+    );
     expect(decodeWorkerConfig(raw)).toEqual({ config: shared, op: 'op-1' });
   });
 
   it('ignores values a reader cannot parse instead of failing the whole list', () => {
-    const all = readShards([{ data: { good: '{"task":"inline","concurrency":2,"login":"dedicated"}', bad: '{not json', odd: '{"task":"cron","login":"inline"}' } }]);
+    const all = readShards([
+      {
+        data: { good: '{"task":"inline","concurrency":2,"login":"dedicated"}', bad: '{not json', odd: '{"task":"cron","login":"inline"}' },
+      },
+    ]);
     expect([...all.keys()]).toEqual(['good']);
   });
 
@@ -42,7 +63,8 @@ describe('worker configuration entries', () => {
 });
 
 describe('tier changes against the license', () => {
-  const view = (tier: string, users: number | null = 10) => licenseTierCheck({ effectiveTier: async () => ({ tier, freeTier: tier === 'FREE' }), users: async () => users });
+  const view = (tier: string, users: number | null = 10) =>
+    licenseTierCheck({ effectiveTier: async () => ({ tier, freeTier: tier === 'FREE' }), users: async () => users });
   it('allows up to the license tier; the free tier counts as DEV', async () => {
     expect(await view('PRO')(cluster, { slug: 'a', tier: 'PRO', from: 'DEV' })).toBeNull();
     expect(await view('PRO')(cluster, { slug: 'a', tier: 'Enterprise', from: 'PRO' })).toMatch(/allows tenants up to PRO/);

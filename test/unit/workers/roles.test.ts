@@ -15,7 +15,14 @@ describe('workers, pools, upgrades and infrastructure: roles', () => {
     const reached: string[] = [];
     const handlers = Object.fromEntries(Object.keys(commands).map((n) => [n, () => (reached.push(n), {})])) as unknown as Handlers;
     const records: AuditRecord[] = [];
-    const p = createPipeline({ handlers, identify: () => viewer, audit: memoryRecorder(records), ...clusterDeps(), consoleVersion: 'test', logError: () => undefined });
+    const p = createPipeline({
+      handlers,
+      identify: () => viewer,
+      audit: memoryRecorder(records),
+      ...clusterDeps(),
+      consoleVersion: 'test',
+      logError: () => undefined,
+    });
     const mutating = (Object.keys(mine) as CommandName[]).filter((n) => commands[n].mutating);
     expect(mutating.length).toBe(14);
     for (const name of mutating) {
@@ -32,7 +39,14 @@ describe('workers, pools, upgrades and infrastructure: roles', () => {
 
   it('reads are open to viewers; key, shared pool, agent and delete actions need admin', () => {
     for (const n of Object.keys(mine) as CommandName[]) if (!commands[n].mutating) expect(commands[n].role, n).toBe('viewer');
-    for (const n of ['pools.delete', 'pools.shared.init', 'pools.shared.rotateKey', 'pools.agents.revoke', 'pools.agents.readmit'] as CommandName[]) expect(commands[n].role, n).toBe('admin');
+    for (const n of [
+      'pools.delete',
+      'pools.shared.init',
+      'pools.shared.rotateKey',
+      'pools.agents.revoke',
+      'pools.agents.readmit',
+    ] as CommandName[])
+      expect(commands[n].role, n).toBe('admin');
     expect(commands['pools.delete'].confirmField).toBe('name');
   });
 });

@@ -2,14 +2,33 @@ import { describe, expect, it } from 'vitest';
 import { StuckDetector, failingPods, rolloutStatus } from '../../../src-main/engine/workers/rollout';
 import type { RolloutStatus } from '../../../src-shared/contract/workers';
 
-const r = (over: Partial<RolloutStatus>): RolloutStatus => ({ name: 'x', exists: true, desired: 2, updated: 1, ready: 2, available: 2, observed: true, complete: false, paused: false, image: 'i:2', message: null, ...over });
+const r = (over: Partial<RolloutStatus>): RolloutStatus => ({
+  name: 'x',
+  exists: true,
+  desired: 2,
+  updated: 1,
+  ready: 2,
+  available: 2,
+  observed: true,
+  complete: false,
+  paused: false,
+  image: 'i:2',
+  message: null,
+  ...over,
+});
 
 describe('rollout status', () => {
   it('is complete only when the controller saw the spec and every replica is new and available, with no old ones left', () => {
-    const d = (status: object, generation = 2) => ({ metadata: { generation }, spec: { replicas: 2, selector: {}, template: { spec: { containers: [{ name: 'c', image: 'i:2' }] } } }, status });
+    const d = (status: object, generation = 2) => ({
+      metadata: { generation },
+      spec: { replicas: 2, selector: {}, template: { spec: { containers: [{ name: 'c', image: 'i:2' }] } } },
+      status,
+    });
     expect(rolloutStatus('x', d({ observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })).complete).toBe(true);
     expect(rolloutStatus('x', d({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })).complete).toBe(false);
-    expect(rolloutStatus('x', d({ observedGeneration: 2, replicas: 3, updatedReplicas: 2, availableReplicas: 2 })).message).toBe('1 old replicas pending termination');
+    expect(rolloutStatus('x', d({ observedGeneration: 2, replicas: 3, updatedReplicas: 2, availableReplicas: 2 })).message).toBe(
+      '1 old replicas pending termination',
+    );
     expect(rolloutStatus('x', null)).toMatchObject({ exists: false, complete: false });
   });
 });
@@ -38,9 +57,16 @@ describe('stuck detection', () => {
     const pod = (name: string, image: string, ready: boolean, reason?: string) => ({
       metadata: { name },
       spec: { containers: [{ name: 'c', image }] },
-      status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], containerStatuses: [{ name: 'c', image, ready, restartCount: 2, ...(reason ? { state: { waiting: { reason } } } : {}) }] },
+      status: {
+        phase: 'Running',
+        conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+        containerStatuses: [{ name: 'c', image, ready, restartCount: 2, ...(reason ? { state: { waiting: { reason } } } : {}) }],
+      },
     });
-    const out = failingPods([pod('new-1', 'i:2', false, 'CrashLoopBackOff'), pod('old-1', 'i:1', false), pod('new-2', 'i:2', true)] as never, 'i:2');
+    const out = failingPods(
+      [pod('new-1', 'i:2', false, 'CrashLoopBackOff'), pod('old-1', 'i:1', false), pod('new-2', 'i:2', true)] as never,
+      'i:2',
+    );
     expect(out).toEqual([{ name: 'new-1', reason: 'CrashLoopBackOff', restarts: 2 }]);
   });
 });

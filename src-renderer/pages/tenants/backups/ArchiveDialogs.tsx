@@ -59,8 +59,8 @@ export function DownloadDialog({ backup, onClose }: { backup: BackupSummary; onC
       }
     >
       <p style={{ marginTop: 0 }}>
-        The file is a tar archive of the backup as stored: still encrypted (age), with its manifest and a README on restoring it without Gatehouse. Import it on another site
-        from Backups → Import.
+        The file is a tar archive of the backup as stored: still encrypted (age), with its manifest and a README on restoring it without
+        Gatehouse. Import it on another site from Backups → Import.
       </p>
       {places.data?.dialog && (
         <p>
@@ -81,7 +81,7 @@ export function DownloadDialog({ backup, onClose }: { backup: BackupSummary; onC
                 </option>
               ))}
             </select>
-            <span className="field-hint">On the machine running the console. An admin adds folders on the Audit page (export folders).</span>
+            <span className="field-hint">On the machine running the console. An admin adds folders under Audit log → Folders….</span>
           </div>
           <div className="field">
             <label htmlFor="download-name">File name</label>
@@ -112,7 +112,12 @@ export function ImportArchivePicker({ disabled, onImport }: { disabled: boolean;
         <ul className="archive-list">
           {archives.map((a) => (
             <li key={`${a.root.id}/${a.name}`}>
-              <button className="btn btn-small" disabled={disabled} onClick={() => onImport({ kind: 'folder', root: a.root.id, name: a.name })} data-testid={`import-${a.name}`}>
+              <button
+                className="btn btn-small"
+                disabled={disabled}
+                onClick={() => onImport({ kind: 'folder', root: a.root.id, name: a.name })}
+                data-testid={`import-${a.name}`}
+              >
                 Import
               </button>{' '}
               <span className="mono">{a.name}</span>{' '}
@@ -124,7 +129,8 @@ export function ImportArchivePicker({ disabled, onImport }: { disabled: boolean;
         </ul>
       ) : (
         <p className="muted" data-testid="import-none">
-          No backup archive ({SUFFIX}) in the export folders ({(places.data?.roots ?? []).map((r) => r.path).join(', ') || '…'}). Copy the file there
+          No backup archive ({SUFFIX}) in the export folders ({(places.data?.roots ?? []).map((r) => r.path).join(', ') || '…'}). Copy the
+          file there
           {places.data?.dialog ? ', or choose it with the dialog' : ''}.
         </p>
       )}

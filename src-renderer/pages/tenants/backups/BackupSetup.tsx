@@ -55,15 +55,20 @@ export function TargetCard({ status, onChange }: { status: Status; onChange(s: S
     <section className="card" data-testid="backup-target">
       <header className="card-header">
         <h2>Storage target</h2>
-        <span className="muted">{status.target.description}{status.target.isDefault ? ' (default)' : ''}</span>
+        <span className="muted">
+          {status.target.description}
+          {status.target.isDefault ? ' (default)' : ''}
+        </span>
       </header>
       <div className="card-body" style={{ display: 'flex', flexDirection: 'column', gap: 10 }}>
         <div className="row">
           <label className="check">
-            <input type="radio" checked={kind === 'directory'} onChange={() => setKind('directory')} disabled={!admin} /> Directory (this workstation or a mounted share)
+            <input type="radio" checked={kind === 'directory'} onChange={() => setKind('directory')} disabled={!admin} /> Directory (this
+            workstation or a mounted share)
           </label>
           <label className="check">
-            <input type="radio" checked={kind === 's3'} onChange={() => setKind('s3')} disabled={!admin} data-testid="target-s3" /> S3-compatible bucket (Ceph RGW, SeaweedFS, MinIO…)
+            <input type="radio" checked={kind === 's3'} onChange={() => setKind('s3')} disabled={!admin} data-testid="target-s3" />{' '}
+            S3-compatible bucket (Ceph RGW, SeaweedFS, MinIO…)
           </label>
         </div>
         {kind === 'directory' ? (
@@ -75,7 +80,14 @@ export function TargetCard({ status, onChange }: { status: Status; onChange(s: S
           <div className="form-grid">
             <div className="field">
               <label htmlFor="s3-endpoint">Endpoint URL</label>
-              <input id="s3-endpoint" className="mono" value={endpoint} onChange={(e) => setEndpoint(e.target.value)} placeholder="https://rgw.example.internal" disabled={!admin} />
+              <input
+                id="s3-endpoint"
+                className="mono"
+                value={endpoint}
+                onChange={(e) => setEndpoint(e.target.value)}
+                placeholder="https://rgw.example.internal"
+                disabled={!admin}
+              />
             </div>
             <div className="field">
               <label htmlFor="s3-bucket">Bucket</label>
@@ -91,11 +103,25 @@ export function TargetCard({ status, onChange }: { status: Status; onChange(s: S
             </div>
             <div className="field">
               <label htmlFor="s3-key">Access key id</label>
-              <input id="s3-key" value={accessKeyId} onChange={(e) => setAccessKeyId(e.target.value)} autoComplete="off" disabled={!admin} />
+              <input
+                id="s3-key"
+                value={accessKeyId}
+                onChange={(e) => setAccessKeyId(e.target.value)}
+                autoComplete="off"
+                disabled={!admin}
+              />
             </div>
             <div className="field">
               <label htmlFor="s3-secret">Secret access key</label>
-              <input id="s3-secret" type="password" value={secret} onChange={(e) => setSecret(e.target.value)} autoComplete="off" placeholder={cfg.kind === 's3' ? 'unchanged (in the secret store)' : ''} disabled={!admin} />
+              <input
+                id="s3-secret"
+                type="password"
+                value={secret}
+                onChange={(e) => setSecret(e.target.value)}
+                autoComplete="off"
+                placeholder={cfg.kind === 's3' ? 'unchanged (in the secret store)' : ''}
+                disabled={!admin}
+              />
             </div>
           </div>
         )}
@@ -155,13 +181,23 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
       <header className="card-header">
         <h2>Encryption key</h2>
         <span className={`badge ${key.state === 'ready' ? 'badge-ok' : 'badge-warn'}`} data-testid="key-state">
-          {key.state === 'ready' ? 'ready' : key.state === 'needs-escrow' ? 'export and confirm' : key.state === 'missing-here' ? 'import needed' : 'none'}
+          {key.state === 'ready'
+            ? 'ready'
+            : key.state === 'needs-escrow'
+              ? 'export and confirm'
+              : key.state === 'missing-here'
+                ? 'import needed'
+                : 'none'}
         </span>
       </header>
       <div className="card-body" style={{ display: 'flex', flexDirection: 'column', gap: 10 }}>
         <p style={{ margin: 0 }}>
-          Backups are encrypted on this console with <a href="https://age-encryption.org" target="_blank" rel="noreferrer">age</a> before they are stored. The key file
-          opens them with the <code>age</code> command line tool, without Gatehouse. Keep it offline: without it no backup can ever be read.
+          Backups are encrypted on this console with{' '}
+          <a href="https://age-encryption.org" target="_blank" rel="noreferrer">
+            age
+          </a>{' '}
+          before they are stored. The key file opens them with the <code>age</code> command line tool, without Gatehouse. Keep it offline:
+          without it no backup can ever be read.
         </p>
         {key.recipient && (
           <div>
@@ -171,7 +207,12 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
         )}
         {key.state === 'none' && (
           <div>
-            <button className="btn btn-primary" disabled={busy || !admin || readOnly} onClick={() => void act('Backup key created', 'Could not create the key', () => client.invoke('backups.key.create', {}))} data-testid="key-create">
+            <button
+              className="btn btn-primary"
+              disabled={busy || !admin || readOnly}
+              onClick={() => void act('Backup key created', 'Could not create the key', () => client.invoke('backups.key.create', {}))}
+              data-testid="key-create"
+            >
               Create backup key
             </button>
           </div>
@@ -181,7 +222,13 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
             <button
               className="btn"
               disabled={busy || !admin}
-              onClick={() => void act('Key exported', 'Could not export the key', async () => void setExported(await client.invoke('backups.key.export', {})))}
+              onClick={() =>
+                void act(
+                  'Key exported',
+                  'Could not export the key',
+                  async () => void setExported(await client.invoke('backups.key.export', {})),
+                )
+              }
               data-testid="key-export"
             >
               {key.state === 'ready' ? 'Export the key again' : 'Export key file'}
@@ -196,16 +243,33 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
               </a>
               <CopyButton value={exported.content} label="Copy the file's text" />
             </div>
-            <div style={{ marginTop: 6 }}>Store it offline (a safe, an escrow service). Its <code># check:</code> line holds the code to confirm below.</div>
+            <div style={{ marginTop: 6 }}>
+              Store it offline (a safe, an escrow service). Its <code># check:</code> line holds the code to confirm below.
+            </div>
           </div>
         )}
         {key.state === 'needs-escrow' && (
           <div className="row">
             <div className="field" style={{ flex: 1 }}>
               <label htmlFor="escrow-code">Check code from the saved key file</label>
-              <input id="escrow-code" className="mono" value={code} onChange={(e) => setCode(e.target.value)} placeholder="XXXX-XXXX" autoComplete="off" data-testid="escrow-code" />
+              <input
+                id="escrow-code"
+                className="mono"
+                value={code}
+                onChange={(e) => setCode(e.target.value)}
+                placeholder="XXXX-XXXX"
+                autoComplete="off"
+                data-testid="escrow-code"
+              />
             </div>
-            <button className="btn btn-primary" disabled={busy || !admin || code.trim().length < 8} onClick={() => void act('Escrow confirmed', 'Escrow not confirmed', () => client.invoke('backups.key.confirmEscrow', { checkCode: code }))} data-testid="escrow-confirm">
+            <button
+              className="btn btn-primary"
+              disabled={busy || !admin || code.trim().length < 8}
+              onClick={() =>
+                void act('Escrow confirmed', 'Escrow not confirmed', () => client.invoke('backups.key.confirmEscrow', { checkCode: code }))
+              }
+              data-testid="escrow-confirm"
+            >
               Confirm escrow
             </button>
           </div>
@@ -226,22 +290,51 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
             onClose={() => setReplacing(false)}
             onConfirm={(typed) => {
               setReplacing(false);
-              void act('Backup key replaced', 'Could not replace the key', () => client.invoke('backups.key.replace', { clusterName: status.clusterName, confirm: typed }));
+              void act('Backup key replaced', 'Could not replace the key', () =>
+                client.invoke('backups.key.replace', { clusterName: status.clusterName, confirm: typed }),
+              );
             }}
           >
             <div className="callout callout-warn">
-              New backups of this cluster will be encrypted to a new key, which needs its own escrow. Backups taken before stay encrypted to the current key: this console
-              keeps it if it holds it; everywhere else they open only with the current key file.
+              New backups of this cluster will be encrypted to a new key, which needs its own escrow. Backups taken before stay encrypted to
+              the current key: this console keeps it if it holds it; everywhere else they open only with the current key file.
             </div>
           </ConfirmTyped>
         )}
         <details open={key.state === 'missing-here'}>
-          <summary>Import a key file {key.state === 'missing-here' ? '(this cluster’s key, created on another console)' : '(another site’s, to open its backups)'}</summary>
+          <summary>
+            Import a key file{' '}
+            {key.state === 'missing-here' ? '(this cluster’s key, created on another console)' : '(another site’s, to open its backups)'}
+          </summary>
           <div style={{ display: 'flex', flexDirection: 'column', gap: 8, marginTop: 8 }}>
-            <input type="file" accept=".txt,text/plain" onChange={(e) => readFile(e.target.files?.[0])} disabled={!admin} aria-label="Key file" />
-            <textarea className="mono" rows={4} value={importText} onChange={(e) => setImportText(e.target.value)} placeholder="…or paste the key file’s text" disabled={!admin} aria-label="Key file text" />
+            <input
+              type="file"
+              accept=".txt,text/plain"
+              onChange={(e) => readFile(e.target.files?.[0])}
+              disabled={!admin}
+              aria-label="Key file"
+            />
+            <textarea
+              className="mono"
+              rows={4}
+              value={importText}
+              onChange={(e) => setImportText(e.target.value)}
+              placeholder="…or paste the key file’s text"
+              disabled={!admin}
+              aria-label="Key file text"
+            />
             <div>
-              <button className="btn" disabled={busy || !admin || importText.length < 20} onClick={() => void act('Key imported', 'Could not import the key', async () => { const r = await client.invoke('backups.key.import', { content: importText }); setImportText(''); return r; })}>
+              <button
+                className="btn"
+                disabled={busy || !admin || importText.length < 20}
+                onClick={() =>
+                  void act('Key imported', 'Could not import the key', async () => {
+                    const r = await client.invoke('backups.key.import', { content: importText });
+                    setImportText('');
+                    return r;
+                  })
+                }
+              >
                 Import key
               </button>
             </div>
@@ -249,7 +342,10 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
               <ul className="missing-list">
                 {key.imported.map((k) => (
                   <li key={k.recipient}>
-                    <code>{k.recipient}</code> <span className="muted">cluster {k.clusterId ?? '?'}, imported {ago(k.importedAt)}</span>
+                    <code>{k.recipient}</code>{' '}
+                    <span className="muted">
+                      cluster {k.clusterId ?? '?'}, imported {ago(k.importedAt)}
+                    </span>
                   </li>
                 ))}
               </ul>

@@ -25,9 +25,13 @@ export default function BackupsSection({ slug }: { slug: string }) {
   const [deleting, setDeleting] = useState<BackupSummary | null>(null);
   const [download, setDownload] = useState<BackupSummary | null>(null);
 
-  useEffect(() => client.subscribe('backups.changed', (e) => {
-    if (e.tenant === slug || e.tenant === null) void list.reload();
-  }), [slug, list.reload]);
+  useEffect(
+    () =>
+      client.subscribe('backups.changed', (e) => {
+        if (e.tenant === slug || e.tenant === null) void list.reload();
+      }),
+    [slug, list.reload],
+  );
 
   const configured = status.data?.configured ?? false;
   const take = async () => {
@@ -86,15 +90,24 @@ export default function BackupsSection({ slug }: { slug: string }) {
           <label className="check">
             <input type="checkbox" checked={verifyAfter} onChange={(e) => setVerifyAfter(e.target.checked)} /> verify after
           </label>
-          <button className="btn btn-primary" disabled={!configured || busy !== null || readOnly} onClick={() => void take()} data-testid="backup-take">
+          <button
+            className="btn btn-primary"
+            disabled={!configured || busy !== null || readOnly}
+            onClick={() => void take()}
+            data-testid="backup-take"
+          >
             {busy === 'take' ? 'Backing up…' : 'Take backup'}
           </button>
         </header>
         <div className="card-body flush">
           {list.error && <div className="callout callout-err">{list.error.message}</div>}
-          {list.data?.fromCache && <div className="callout callout-warn">The catalog in gatehouse_control is unreachable: this is the local copy.</div>}
+          {list.data?.fromCache && (
+            <div className="callout callout-warn">The catalog in gatehouse_control is unreachable: this is the local copy.</div>
+          )}
           {backups.length === 0 && !list.loading ? (
-            <div className="empty-state muted" data-testid="backups-empty">No backups of this tenant yet.</div>
+            <div className="empty-state muted" data-testid="backups-empty">
+              No backups of this tenant yet.
+            </div>
           ) : (
             <table className="table" data-testid="backups-table">
               <thead>
@@ -118,7 +131,11 @@ export default function BackupsSection({ slug }: { slug: string }) {
                     <td>
                       <span className="tag">{REASON_LABEL[b.reason]}</span>
                       {b.imported && <span className="tag">imported</span>}
-                      {b.note && <div className="cell-sub truncate" title={b.note}>{b.note}</div>}
+                      {b.note && (
+                        <div className="cell-sub truncate" title={b.note}>
+                          {b.note}
+                        </div>
+                      )}
                     </td>
                     <td className="truncate">{b.actor}</td>
                     <td className="num">{bytes(b.storedBytes)}</td>
@@ -128,10 +145,20 @@ export default function BackupsSection({ slug }: { slug: string }) {
                     </td>
                     <td>
                       <span className="row">
-                        <button className="btn btn-small" disabled={busy !== null || readOnly} onClick={() => void verify(b)} data-testid={`backup-verify-${b.id}`}>
+                        <button
+                          className="btn btn-small"
+                          disabled={busy !== null || readOnly}
+                          onClick={() => void verify(b)}
+                          data-testid={`backup-verify-${b.id}`}
+                        >
                           {busy === `verify-${b.id}` ? 'Verifying…' : 'Verify'}
                         </button>
-                        <button className="btn btn-small" disabled={busy !== null || readOnly} onClick={() => setRestoring(b)} data-testid={`backup-restore-${b.id}`}>
+                        <button
+                          className="btn btn-small"
+                          disabled={busy !== null || readOnly}
+                          onClick={() => setRestoring(b)}
+                          data-testid={`backup-restore-${b.id}`}
+                        >
                           Restore…
                         </button>
                         <button
@@ -143,7 +170,12 @@ export default function BackupsSection({ slug }: { slug: string }) {
                           Download…
                         </button>
                         {role === 'admin' && (
-                          <button className="btn btn-small btn-danger" disabled={busy !== null || readOnly} onClick={() => setDeleting(b)} title="Delete this backup">
+                          <button
+                            className="btn btn-small btn-danger"
+                            disabled={busy !== null || readOnly}
+                            onClick={() => setDeleting(b)}
+                            title="Delete this backup"
+                          >
                             Delete
                           </button>
                         )}
@@ -157,15 +189,15 @@ export default function BackupsSection({ slug }: { slug: string }) {
         </div>
       </section>
       <ScheduleCard scope={slug} schedules={all} reload={schedules.reload} inherited={all.find((s) => s.scope === '*') ?? null} />
-      {restoring && (
-        <RestoreDialog
-          backup={restoring}
-          onClose={() => setRestoring(null)}
-          onDone={() => void list.reload()}
-        />
-      )}
+      {restoring && <RestoreDialog backup={restoring} onClose={() => setRestoring(null)} onDone={() => void list.reload()} />}
       {deleting && (
-        <ConfirmTyped title={`Delete backup ${deleting.id}`} expected={deleting.id} action="Delete backup" onClose={() => setDeleting(null)} onConfirm={(t) => void remove(deleting, t)}>
+        <ConfirmTyped
+          title={`Delete backup ${deleting.id}`}
+          expected={deleting.id}
+          action="Delete backup"
+          onClose={() => setDeleting(null)}
+          onConfirm={(t) => void remove(deleting, t)}
+        >
           <div className="callout callout-err">
             The backup is removed from storage and the catalog.{deleting.verification.state === 'passed' && ' It is a verified backup.'}
           </div>

@@ -34,10 +34,18 @@ export function RestoreDialog({ backup, onClose, onDone }: { backup: BackupSumma
     try {
       if (mode === 'clone') {
         const r = await client.invoke('backups.restore.clone', { backupId: backup.id, slug });
-        setRun({ state: 'done', message: `Restored into the new tenant ${r.slug}.${r.notices.length ? ` ${r.notices.join(' ')}` : ''}`, target: r.slug });
+        setRun({
+          state: 'done',
+          message: `Restored into the new tenant ${r.slug}.${r.notices.length ? ` ${r.notices.join(' ')}` : ''}`,
+          target: r.slug,
+        });
       } else {
         const r = await client.invoke('backups.restore.inPlace', { backupId: backup.id, slug: backup.tenant, confirm });
-        setRun({ state: 'done', message: `Restored over ${r.slug}. Safety backup taken first: ${r.safetyBackupId ?? 'none (no database)'}.${r.notices.length ? ` ${r.notices.join(' ')}` : ''}`, target: r.slug });
+        setRun({
+          state: 'done',
+          message: `Restored over ${r.slug}. Safety backup taken first: ${r.safetyBackupId ?? 'none (no database)'}.${r.notices.length ? ` ${r.notices.join(' ')}` : ''}`,
+          target: r.slug,
+        });
       }
       onDone();
     } catch (e) {
@@ -58,7 +66,12 @@ export function RestoreDialog({ backup, onClose, onDone }: { backup: BackupSumma
             <button className="btn" onClick={onClose}>
               Cancel
             </button>
-            <button className={`btn ${mode === 'clone' ? 'btn-primary' : 'btn-danger'}`} disabled={!armed} onClick={() => void start()} data-testid="restore-start">
+            <button
+              className={`btn ${mode === 'clone' ? 'btn-primary' : 'btn-danger'}`}
+              disabled={!armed}
+              onClick={() => void start()}
+              data-testid="restore-start"
+            >
               {mode === 'clone' ? 'Restore as new tenant' : 'Restore over tenant'}
             </button>
           </>
@@ -79,34 +92,66 @@ export function RestoreDialog({ backup, onClose, onDone }: { backup: BackupSumma
       {run === null ? (
         <div style={{ display: 'flex', flexDirection: 'column', gap: 12 }}>
           <p style={{ margin: 0 }}>
-            Backup <code>{backup.id}</code> of <strong>{backup.tenant}</strong>: {backup.tables} tables, {backup.rows.toLocaleString()} rows, schema v{backup.schemaVersion}.
-            {backup.verification.state !== 'passed' && <span className="muted"> It was never verified by a restore; verify it first if you can.</span>}
+            Backup <code>{backup.id}</code> of <strong>{backup.tenant}</strong>: {backup.tables} tables, {backup.rows.toLocaleString()}{' '}
+            rows, schema v{backup.schemaVersion}.
+            {backup.verification.state !== 'passed' && (
+              <span className="muted"> It was never verified by a restore; verify it first if you can.</span>
+            )}
           </p>
           <label className="check">
-            <input type="radio" name="restore-mode" checked={mode === 'clone'} onChange={() => setMode('clone')} data-testid="restore-mode-clone" /> Into a new tenant (new slug, new credentials); the original is untouched
+            <input
+              type="radio"
+              name="restore-mode"
+              checked={mode === 'clone'}
+              onChange={() => setMode('clone')}
+              data-testid="restore-mode-clone"
+            />{' '}
+            Into a new tenant (new slug, new credentials); the original is untouched
           </label>
           {mode === 'clone' && (
             <div className="field">
               <label htmlFor="restore-slug">New tenant slug</label>
-              <input id="restore-slug" value={slug} onChange={(e) => setSlug(e.target.value)} spellCheck={false} autoComplete="off" data-testid="restore-slug" />
+              <input
+                id="restore-slug"
+                value={slug}
+                onChange={(e) => setSlug(e.target.value)}
+                spellCheck={false}
+                autoComplete="off"
+                data-testid="restore-slug"
+              />
               {!slugCheck.success && <div className="field-error">{slugCheck.error.issues[0]?.message}</div>}
             </div>
           )}
           <label className="check" title={admin ? '' : 'Needs the admin role'}>
-            <input type="radio" name="restore-mode" checked={mode === 'in-place'} disabled={!admin} onChange={() => setMode('in-place')} data-testid="restore-mode-in-place" /> Over{' '}
-            <strong>{backup.tenant}</strong> itself (admin only)
+            <input
+              type="radio"
+              name="restore-mode"
+              checked={mode === 'in-place'}
+              disabled={!admin}
+              onChange={() => setMode('in-place')}
+              data-testid="restore-mode-in-place"
+            />{' '}
+            Over <strong>{backup.tenant}</strong> itself (admin only)
           </label>
           {mode === 'in-place' && (
             <>
               <div className="callout callout-err">
-                The tenant is suspended while its data is replaced by this backup&apos;s. A safety backup of the current data is taken first; the tenant&apos;s database role,
-                password and Secret are kept. Pending schema migrations are applied if the backup is older.
+                The tenant is suspended while its data is replaced by this backup&apos;s. A safety backup of the current data is taken
+                first; the tenant&apos;s database role, password and Secret are kept. Pending schema migrations are applied if the backup is
+                older.
               </div>
               <div className="field">
                 <label htmlFor="restore-confirm">
                   Type <code>{backup.tenant}</code> to confirm
                 </label>
-                <input id="restore-confirm" value={confirm} onChange={(e) => setConfirm(e.target.value)} spellCheck={false} autoComplete="off" data-testid="restore-confirm" />
+                <input
+                  id="restore-confirm"
+                  value={confirm}
+                  onChange={(e) => setConfirm(e.target.value)}
+                  spellCheck={false}
+                  autoComplete="off"
+                  data-testid="restore-confirm"
+                />
               </div>
             </>
           )}

@@ -9,7 +9,17 @@ import { toastError, toastSuccess } from '../../../stores/toasts';
 type View = CommandOutput<'backups.schedules.list'>['schedules'][number];
 
 /** Schedule (cron, UTC) and retention of one scope: a tenant, or "*" for every tenant without its own. */
-export function ScheduleCard({ scope, schedules, reload, inherited }: { scope: string; schedules: View[]; reload(): Promise<void>; inherited?: View | null }) {
+export function ScheduleCard({
+  scope,
+  schedules,
+  reload,
+  inherited,
+}: {
+  scope: string;
+  schedules: View[];
+  reload(): Promise<void>;
+  inherited?: View | null;
+}) {
   const role = useApp((s) => s.operator?.role);
   const readOnly = useReadOnly();
   const current = schedules.find((s) => s.scope === scope) ?? null;
@@ -36,8 +46,17 @@ export function ScheduleCard({ scope, schedules, reload, inherited }: { scope: s
   const save = async () => {
     setBusy(true);
     try {
-      const r = await client.invoke('backups.schedules.set', { scope, cron, enabled, verify, retention: { keepLast, daily, weekly, monthly } });
-      toastSuccess('Schedule saved', r.cronJob.exists ? `CronJob ${r.cronJob.name} runs it when no console is open.` : (r.cronJob.note ?? undefined));
+      const r = await client.invoke('backups.schedules.set', {
+        scope,
+        cron,
+        enabled,
+        verify,
+        retention: { keepLast, daily, weekly, monthly },
+      });
+      toastSuccess(
+        'Schedule saved',
+        r.cronJob.exists ? `CronJob ${r.cronJob.name} runs it when no console is open.` : (r.cronJob.note ?? undefined),
+      );
       await reload();
     } catch (e) {
       toastError('Could not save the schedule', e);
@@ -72,13 +91,21 @@ export function ScheduleCard({ scope, schedules, reload, inherited }: { scope: s
       <div className="card-body" style={{ display: 'flex', flexDirection: 'column', gap: 10 }}>
         {!current && inherited && (
           <div className="muted">
-            Covered by the all-tenants schedule (<code>{inherited.cron}</code>, keep {inherited.retention.keepLast}). A schedule here replaces it for this tenant.
+            Covered by the all-tenants schedule (<code>{inherited.cron}</code>, keep {inherited.retention.keepLast}). A schedule here
+            replaces it for this tenant.
           </div>
         )}
         <div className="form-grid">
           <div className="field">
             <label htmlFor={`cron-${scope}`}>Cron (UTC: minute hour day month weekday)</label>
-            <input id={`cron-${scope}`} className="mono" value={cron} onChange={(e) => setCron(e.target.value)} disabled={!admin} data-testid="schedule-cron" />
+            <input
+              id={`cron-${scope}`}
+              className="mono"
+              value={cron}
+              onChange={(e) => setCron(e.target.value)}
+              disabled={!admin}
+              data-testid="schedule-cron"
+            />
           </div>
           {num('Keep last', keepLast, setKeepLast, `keep-${scope}`)}
           {num('Daily', daily, setDaily, `daily-${scope}`)}
@@ -86,7 +113,8 @@ export function ScheduleCard({ scope, schedules, reload, inherited }: { scope: s
           {num('Monthly', monthly, setMonthly, `monthly-${scope}`)}
         </div>
         <label className="check">
-          <input type="checkbox" checked={verify} onChange={(e) => setVerify(e.target.checked)} disabled={!admin} /> Restore drill: verify each scheduled backup by restoring it into a scratch database
+          <input type="checkbox" checked={verify} onChange={(e) => setVerify(e.target.checked)} disabled={!admin} /> Restore drill: verify
+          each scheduled backup by restoring it into a scratch database
         </label>
         <label className="check">
           <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} disabled={!admin} /> Enabled
@@ -107,7 +135,9 @@ export function ScheduleCard({ scope, schedules, reload, inherited }: { scope: s
               </tr>
               <tr>
                 <td>CronJob</td>
-                <td data-testid="schedule-cronjob">{current.cronJob.exists ? <code>{current.cronJob.name}</code> : (current.cronJob.note ?? 'not created')}</td>
+                <td data-testid="schedule-cronjob">
+                  {current.cronJob.exists ? <code>{current.cronJob.name}</code> : (current.cronJob.note ?? 'not created')}
+                </td>
               </tr>
             </tbody>
           </table>

@@ -38,7 +38,11 @@ export function VerifiedBadge({ b }: { b: BackupSummary }) {
     );
   }
   return (
-    <span className="badge badge-warn" title="This backup was never restored into a scratch database; it does not count until it is." data-testid={`verified-${b.id}`}>
+    <span
+      className="badge badge-warn"
+      title="This backup was never restored into a scratch database; it does not count until it is."
+      data-testid={`verified-${b.id}`}
+    >
       never verified
     </span>
   );

@@ -1,0 +1,120 @@
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as ref from 'age-encryption';
+import { describe, expect, it } from 'vitest';
+import { decryptBuffer, generateIdentity, identityToRecipient } from '../../../src-main/engine/backups/age';
+import { sealStream } from '../../../src-main/engine/backups/seal-worker';
+
+const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+
+/** Feeds the data in pieces of the given sizes (cycled), each an unpooled buffer of its own when owned. */
+async function seal(data: Buffer, pieces: number[], opts: { owned?: boolean; workers?: number } = {}) {
+  const identity = generateIdentity();
+  const chunks: Buffer[] = [];
+  for (let at = 0, i = 0; at < data.length; i++) {
+    const n = Math.min(pieces[i % pieces.length]!, data.length - at);
+    const own = Buffer.allocUnsafeSlow(n);
+    data.copy(own, 0, at, at + n);
+    chunks.push(own);
+    at += n;
+  }
+  const s = sealStream([identityToRecipient(identity)], { countLines: true, ...opts });
+  const out: Buffer[] = [];
+  await pipeline(
+    Readable.from(chunks),
+    s,
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        out.push(c);
+        cb();
+      },
+    }),
+  );
+  return { identity, sealed: Buffer.concat(out), result: s.result!, chunks };
+}
+
+// The worker seals the age STREAM itself (seal-worker.ts): its files must be the same age
+// v1 files encryptStream writes, whatever the block boundaries, or backups would not open.
+describe('sealing in a worker thread', () => {
+  const K = 64 * 1024;
+  const cases: [number, number[]][] = [
+    [0, [1]],
+    [1, [1]],
+    [K - 1, [K - 1]],
+    [K, [K]],
+    [K + 1, [K + 1]],
+    [4 * K, [4 * K]],
+    [10 * K, [4 * K]],
+    [10 * K + 7, [4 * K, 100, K - 3, 1, 3 * K + 5]],
+    [300_001, [17, 1000, 50_000]],
+  ];
+
+  it.each(cases)('%i bytes in pieces %j: decrypts (age.ts and age-encryption), sums and rows right', async (n, pieces) => {
+    const data = crypto.randomBytes(n);
+    for (let i = 0; i < n; i += 97) data[i] = 10;
+    const { identity, sealed, result } = await seal(data, pieces, { owned: true });
+    expect(await decryptBuffer(sealed, [identity])).toEqual(data);
+    const d = new ref.Decrypter();
+    d.addIdentity(identity);
+    expect(Buffer.from(await d.decrypt(sealed))).toEqual(data);
+    expect(result).toEqual({
+      plainSha256: sha(data),
+      plainBytes: n,
+      storedSha256: sha(sealed),
+      storedBytes: sealed.length,
+      lines: data.filter((b) => b === 10).length,
+    });
+  });
+
+  it('owned blocks are transferred (detached here), others and pool-sized ones copied (left intact)', async () => {
+    const data = crypto.randomBytes(3 * K + 5);
+    const owned = await seal(data, [K + 1], { owned: true });
+    // three blocks of K + 1 and one of 2 bytes: an ArrayBuffer that small could be Buffer's pool, never transferred
+    expect(owned.chunks.map((c) => c.buffer.byteLength)).toEqual([0, 0, 0, 2]);
+    expect(await decryptBuffer(owned.sealed, [owned.identity])).toEqual(data);
+    const copied = await seal(data, [K + 1], { owned: false });
+    expect(Buffer.concat(copied.chunks)).toEqual(data);
+    expect(await decryptBuffer(copied.sealed, [copied.identity])).toEqual(data);
+  });
+
+  it('many streams at once over a pool of two workers stay apart', async () => {
+    const inputs = Array.from({ length: 6 }, (_, i) => crypto.randomBytes(200_000 + i * 12_345));
+    const runs = await Promise.all(inputs.map((d, i) => seal(d, [32_768 + i * 1000], { owned: true, workers: 2 })));
+    for (const [i, r] of runs.entries()) {
+      expect(await decryptBuffer(r.sealed, [r.identity])).toEqual(inputs[i]);
+      expect(r.result.plainSha256).toBe(sha(inputs[i]!));
+    }
+  });
+
+  it('a failing source destroys the stream without leaving the worker unusable', async () => {
+    const s = sealStream([identityToRecipient(generateIdentity())], { owned: true });
+    const source = new Readable({
+      read() {
+        this.push(Buffer.allocUnsafeSlow(100_000));
+        this.destroy(new Error('server went away'));
+      },
+    });
+    await expect(pipeline(source, s, new Writable({ write: (_c, _e, cb) => cb() }))).rejects.toThrow(/server went away/);
+    const data = crypto.randomBytes(150_000);
+    const again = await seal(data, [70_000], { owned: true });
+    expect(await decryptBuffer(again.sealed, [again.identity])).toEqual(data);
+  });
+});
+
+const ageBin = [process.env.GATEHOUSE_AGE_BIN, path.join(os.homedir(), '.cache/gatehouse-age/bin/age')].find((p) => p && fs.existsSync(p));
+describe.skipIf(!ageBin)('the age CLI opens what the worker seals', () => {
+  it('age -d decrypts a multi-block file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-seal-'));
+    const data = crypto.randomBytes(700_001);
+    const { identity, sealed } = await seal(data, [256 * 1024, 1234], { owned: true });
+    fs.writeFileSync(path.join(dir, 'key.txt'), `${identity}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'x.age'), sealed);
+    expect(Buffer.from(execFileSync(ageBin!, ['-d', '-i', path.join(dir, 'key.txt'), path.join(dir, 'x.age')]))).toEqual(data);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
