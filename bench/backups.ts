@@ -35,7 +35,7 @@ const seconds = async (fn: () => Promise<unknown> | unknown) => {
 };
 // CPU seconds from /proc/<pid>/stat: utime + stime (+ cutime + cstime: reaped children).
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-const procTimes = (pid: number | 'self'): { self: number; children: number; ppid: number } | null => {
+const procTimes = (pid: number | 'self' | `self/task/${number}`): { self: number; children: number; ppid: number } | null => {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -68,6 +68,8 @@ interface Measured {
   tools: number;
   /** The PostgreSQL server's processes. */
   server: number;
+  /** This process's main (JavaScript) thread alone; the rest of `cpu` is worker and libuv threads. */
+  main: number;
   load: string;
 }
 let serverPid = 0;
@@ -75,13 +77,16 @@ const measure = async (fn: () => Promise<unknown> | unknown): Promise<Measured> 
   const cpu0 = process.cpuUsage();
   const kids0 = procTimes('self')!.children;
   const server0 = serverPid ? treeCpu(serverPid) : 0;
+  const main0 = procTimes(`self/task/${process.pid}`)!.self;
   const wall = await seconds(fn);
+  const main = procTimes(`self/task/${process.pid}`)!.self - main0;
   const cpu = process.cpuUsage(cpu0);
   return {
     wall,
     cpu: (cpu.user + cpu.system) / 1e6,
     tools: procTimes('self')!.children - kids0,
     server: serverPid ? treeCpu(serverPid) - server0 : NaN,
+    main,
     load: os
       .loadavg()
       .map((l) => l.toFixed(1))
@@ -89,7 +94,7 @@ const measure = async (fn: () => Promise<unknown> | unknown): Promise<Measured> 
   };
 };
 const cpuNote = (m: Measured) =>
-  `CPU: console ${m.cpu.toFixed(1)} s, pg tools ${m.tools.toFixed(1)} s, server ${m.server.toFixed(1)} s; load ${m.load}`;
+  `CPU: console ${m.cpu.toFixed(1)} s (main thread ${m.main.toFixed(1)} s), pg tools ${m.tools.toFixed(1)} s, server ${m.server.toFixed(1)} s; load ${m.load}`;
 const du = (dir: string): number => Number(spawnSync('du', ['-sb', dir], { encoding: 'utf8' }).stdout.split(/\s/)[0] ?? 0);
 
 // ---- 1 GB tenant: ours against pg_dump / pg_restore

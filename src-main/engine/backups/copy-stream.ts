@@ -26,10 +26,25 @@ const rowsOf = (text: string | undefined): number | null => {
 /** COPY sends one protocol message per row: rows are gathered into blocks this big before they enter the stream. */
 const BLOCK = 256 * 1024;
 
+// Message types a COPY TO's raw reader consumes itself; any other one ends it.
+const COPY_DATA = 0x64; // 'd'
+const COPY_OUT_RESPONSE = 0x48; // 'H'
+const COPY_DONE = 0x63; // 'c'
+
+type DataListener = (chunk: Buffer) => void;
+
 /**
  * Streams the output of `COPY … TO STDOUT`. `rows` is set once the stream ended. Every
  * chunk pushed is in an ArrayBuffer of its own (unpooled) that this stream never touches
  * again, so a consumer may transfer it to a worker thread (seal-worker.ts).
+ *
+ * While the COPY runs, the socket's bytes are read here, not by pg-protocol: it made a
+ * message object and a Buffer view per row (millions per GB, most of the console's CPU
+ * of a backup). From submit until the first message that is not CopyOutResponse,
+ * CopyData or CopyDone, the 'data' listener of the socket is this reader; from that
+ * message on (CommandComplete, an error, a notice) the bytes go back to pg's parser,
+ * which then calls the handle* methods below as for any query. submit() runs when the
+ * client is idle (after ReadyForQuery), so pg's parser holds no partial message then.
  */
 export class CopyOut extends Readable {
   rows: number | null = null;
@@ -38,6 +53,13 @@ export class CopyOut extends Readable {
   private used = 0;
   callback?: (err: Error | null) => void;
   private called = false;
+  // The raw reader's state: pg's 'data' listeners while it is attached, a frame header
+  // split across socket reads, and the current frame's type and bytes still to come.
+  private saved: DataListener[] | null = null;
+  private readonly header = Buffer.alloc(5);
+  private headerUsed = 0;
+  private kind = 0;
+  private left = 0;
 
   constructor(private readonly text: string) {
     super({ highWaterMark: 1 << 20 });
@@ -51,22 +73,76 @@ export class CopyOut extends Readable {
 
   submit(connection: PgConnection): void {
     this.connection = connection;
+    const stream = connection.stream;
+    this.saved = stream.listeners('data') as DataListener[];
+    stream.removeAllListeners('data');
+    stream.on('data', this.onRaw);
     connection.query(this.text);
   }
 
-  handleCopyData(msg: { chunk: Buffer }): void {
-    // The chunk is a view into pg-protocol's read buffer, which is reused for the next
-    // socket read: it is copied (into the current block) before anything holds on to it.
-    const c = msg.chunk;
-    if (this.used + c.length > BLOCK) this.flushBlock();
-    if (c.length > BLOCK) {
-      const own = Buffer.allocUnsafeSlow(c.length);
-      c.copy(own);
-      if (!this.push(own)) this.connection?.stream.pause();
-      return;
+  /** Hands the socket back to pg's parser, starting with `rest` (a whole message or its beginning). */
+  private detach(rest: Buffer): void {
+    const stream = this.connection!.stream;
+    const saved = this.saved ?? [];
+    this.saved = null;
+    stream.removeListener('data', this.onRaw);
+    for (const l of saved) stream.on('data', l);
+    if (rest.length > 0) for (const l of saved) l.call(stream, rest);
+  }
+
+  private readonly onRaw = (buf: Buffer): void => {
+    const n = buf.length;
+    let i = 0;
+    while (i < n) {
+      if (this.left > 0) {
+        // Inside a frame: its payload is COPY text (CopyData) or skipped.
+        const take = Math.min(this.left, n - i);
+        if (this.kind === COPY_DATA) this.append(buf, i, i + take);
+        i += take;
+        this.left -= take;
+        continue;
+      }
+      let kind: number;
+      let length: number;
+      if (this.headerUsed === 0 && n - i >= 5) {
+        kind = buf[i]!;
+        if (kind !== COPY_DATA && kind !== COPY_OUT_RESPONSE && kind !== COPY_DONE) return this.detach(buf.subarray(i));
+        length = buf.readUInt32BE(i + 1);
+        i += 5;
+      } else {
+        // A header split across two socket reads.
+        const take = Math.min(5 - this.headerUsed, n - i);
+        buf.copy(this.header, this.headerUsed, i, i + take);
+        this.headerUsed += take;
+        i += take;
+        if (this.headerUsed < 5) return;
+        this.headerUsed = 0;
+        kind = this.header[0]!;
+        if (kind !== COPY_DATA && kind !== COPY_OUT_RESPONSE && kind !== COPY_DONE) {
+          return this.detach(Buffer.concat([this.header, buf.subarray(i)]));
+        }
+        length = this.header.readUInt32BE(1);
+      }
+      this.kind = kind;
+      this.left = length - 4;
     }
-    c.copy(this.block, this.used);
-    this.used += c.length;
+  };
+
+  /** Copies COPY text into the current block (the socket's buffer is not kept). */
+  private append(src: Buffer, start: number, end: number): void {
+    while (start < end) {
+      if (this.used === BLOCK) this.flushBlock();
+      const take = Math.min(end - start, BLOCK - this.used);
+      src.copy(this.block, this.used, start, start + take);
+      this.used += take;
+      start += take;
+    }
+  }
+
+  // CopyData that reaches pg's parser after all (after a notice handed the socket back).
+  handleCopyData(msg: { chunk: Buffer }): void {
+    const c = msg.chunk;
+    this.append(c, 0, c.length);
   }
 
   private flushBlock(): void {
