@@ -70,16 +70,35 @@ interface Measured {
   server: number;
   /** This process's main (JavaScript) thread alone; the rest of `cpu` is worker and libuv threads. */
   main: number;
+  /** This process's CPU by thread kind (MainThread, WorkerThread, V8Worker = GC and compiler helpers, libuv-worker = fs). */
+  threads: Map<string, number>;
   load: string;
 }
+/** CPU seconds of this process's live threads, summed by thread name. */
+const threadCpu = (): Map<string, number> => {
+  const out = new Map<string, number>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const name = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      const t = procTimes(`self/task/${Number(tid)}`);
+      if (t) out.set(name, (out.get(name) ?? 0) + t.self);
+    } catch {
+      // the thread ended in between
+    }
+  }
+  return out;
+};
 let serverPid = 0;
 const measure = async (fn: () => Promise<unknown> | unknown): Promise<Measured> => {
   const cpu0 = process.cpuUsage();
   const kids0 = procTimes('self')!.children;
   const server0 = serverPid ? treeCpu(serverPid) : 0;
   const main0 = procTimes(`self/task/${process.pid}`)!.self;
+  const threads0 = threadCpu();
   const wall = await seconds(fn);
   const main = procTimes(`self/task/${process.pid}`)!.self - main0;
+  // Threads that ended during the measure are missing here (their time is still in `cpu`).
+  const threads = new Map([...threadCpu()].map(([k, v]) => [k, v - (threads0.get(k) ?? 0)]));
   const cpu = process.cpuUsage(cpu0);
   return {
     wall,
@@ -87,6 +106,7 @@ const measure = async (fn: () => Promise<unknown> | unknown): Promise<Measured> 
     tools: procTimes('self')!.children - kids0,
     server: serverPid ? treeCpu(serverPid) - server0 : NaN,
     main,
+    threads,
     load: os
       .loadavg()
       .map((l) => l.toFixed(1))
@@ -94,7 +114,12 @@ const measure = async (fn: () => Promise<unknown> | unknown): Promise<Measured> 
   };
 };
 const cpuNote = (m: Measured) =>
-  `CPU: console ${m.cpu.toFixed(1)} s (main thread ${m.main.toFixed(1)} s), pg tools ${m.tools.toFixed(1)} s, server ${m.server.toFixed(1)} s; load ${m.load}`;
+  `CPU: console ${m.cpu.toFixed(1)} s (${
+    [...m.threads]
+      .filter(([, v]) => v >= 0.05)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ') || `main thread ${m.main.toFixed(1)}`
+  } s), pg tools ${m.tools.toFixed(1)} s, server ${m.server.toFixed(1)} s; load ${m.load}`;
 const du = (dir: string): number => Number(spawnSync('du', ['-sb', dir], { encoding: 'utf8' }).stdout.split(/\s/)[0] ?? 0);
 
 // ---- 1 GB tenant: ours against pg_dump / pg_restore

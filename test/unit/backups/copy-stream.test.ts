@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { CopyOut } from '../../../src-main/engine/backups/copy-stream';
+import { COPY_BLOCK, CopyOut } from '../../../src-main/engine/backups/copy-stream';
 
 // The raw COPY reader against the wire format itself: frames split at every offset must
 // give the same COPY text, and everything from the first other message on must reach
@@ -104,13 +104,13 @@ describe('CopyOut raw reader', async () => {
     expect(Buffer.concat(await r.finish()).toString()).toBe('a\nb\n');
   });
 
-  it('pushes full 256 KiB blocks, each in an ArrayBuffer of its own', async () => {
-    const big = Array.from({ length: 40 }, (_, k) => `${k}\t${'y'.repeat(20_000)}\n`);
+  it('pushes full blocks, each in an ArrayBuffer of its own', async () => {
+    const big = Array.from({ length: 160 }, (_, k) => `${k}\t${'y'.repeat(20_000)}\n`);
     const w = Buffer.concat([copyResponse, ...big.map((r) => frame('d', Buffer.from(r))), frame('c', Buffer.alloc(0)), tail]);
     const r = await run(w, (x) => Array.from({ length: Math.ceil(x.length / 65536) }, (_, k) => x.subarray(k * 65536, (k + 1) * 65536)));
     expect(r.out.equals(Buffer.from(big.join('')))).toBe(true);
     expect(r.chunks.length).toBeGreaterThan(2);
-    for (const c of r.chunks.slice(0, -1)) expect(c.length).toBe(256 * 1024);
+    for (const c of r.chunks.slice(0, -1)) expect(c.length).toBe(COPY_BLOCK);
     expect(new Set(r.chunks.map((c) => c.buffer)).size).toBe(r.chunks.length);
     expect(r.chunks.every((c) => c.byteOffset === 0 && c.buffer !== w.buffer)).toBe(true);
   });
