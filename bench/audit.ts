@@ -206,14 +206,16 @@ rows.push({ metric: 'export (all entries)', value: exportMs / 1000, unit: 's', n
 const reviewer = service('reviewer');
 const fp = fingerprint((await source.key()).verifier.vkey);
 let imported = '';
+const main0 = process.threadCpuUsage();
 const importT = await timeBoth(async () => {
   imported = `bundle:${(await reviewer.import(bundleDir, fp)).id}`;
 });
+const importMain = process.threadCpuUsage(main0);
 rows.push({
   metric: 'import (verify + store + index)',
   value: importT.wallMs / 1000,
   unit: 's',
-  note: `${N} entries, filterable when it returns; ${(importT.cpuMs / 1000).toFixed(1)} s of CPU time`,
+  note: `${N} entries, filterable when it returns; ${(importT.cpuMs / 1000).toFixed(1)} s of CPU time, ${((importMain.user + importMain.system) / 1e6).toFixed(1)} s of it on the main thread; load average ${os.loadavg()[0]!.toFixed(1)}`,
 });
 // the bundle's full-text index is built in the background right after
 const ftsT = await timeBoth(async () => {

@@ -5,7 +5,8 @@ import canonicalize from 'canonicalize';
 import { z } from 'zod';
 import { ContractError } from '../../../src-shared/contract/errors';
 import { ChainVerifier, embeddedPosition, GENESIS_HASH, type ChainFields } from './chain';
-import type { StoredEntry, StoredRow } from './local-copy';
+import { LINE_PREFIX, LINE_SUFFIX_START, readEntries } from './bundle-reader';
+import type { EntryColumns, StoredEntry, StoredRow } from './local-copy';
 import { cosign, fingerprint, openCheckpoint, parseVkey, verifyDetached, type InstallationKey, type Verifier } from './signing';
 
 export const BUNDLE_FORMAT = 'gatehouse-audit-bundle/2';
@@ -17,9 +18,6 @@ export const MANIFEST_FILE = 'manifest.json';
  * The line is itself canonical JSON, `jq .entry` shows the entry, and a verifier hashes the
  * bytes between the fixed prefix and suffix without re-canonicalising anything.
  */
-const LINE_PREFIX = '{"entry":';
-const LINE_SUFFIX_START = ',"hash":"';
-const SUFFIX_LENGTH = LINE_SUFFIX_START.length + 64 + 2;
 export const bundleLine = (hash: string, canonical: string) => `${LINE_PREFIX}${canonical}${LINE_SUFFIX_START}${hash}"}`;
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -190,35 +188,11 @@ export function openManifest(
   return { manifest: m, signer, trustedBy };
 }
 
-/** Lines of a file read synchronously in chunks (so each chunk is stored inside one synchronous SQLite transaction). */
-function* fileLines(file: string, onBytes: (b: Buffer) => void): Generator<string[]> {
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.alloc(4 << 20);
-  let carry = Buffer.alloc(0);
-  try {
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      const chunk = buf.subarray(0, n);
-      onBytes(chunk);
-      // Cut at the last newline byte: it is never part of a multi-byte UTF-8 character.
-      const cut = chunk.lastIndexOf(0x0a);
-      if (cut < 0) {
-        carry = Buffer.concat([carry, chunk]);
-        continue;
-      }
-      const text = Buffer.concat([carry, chunk.subarray(0, cut)]).toString('utf8');
-      carry = Buffer.from(chunk.subarray(cut + 1));
-      yield text.split('\n');
-    }
-    if (carry.length) yield [carry.toString('utf8')];
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+const HEX64 = /^[0-9a-f]{64}$/;
+const damaged = (line: number) => refuse(`line ${line} of ${ENTRIES_FILE} is not an audit entry (truncated or damaged)`, { line });
 
 /** The entry fields a stored entry needs (a trusted signer wrote it; this only guards the review copy's columns). */
-function shaped(v: unknown): v is ChainFields {
+function shaped(v: unknown): v is EntryColumns {
   const e = v as Record<string, unknown> | null;
   return (
     !!e &&
@@ -253,46 +227,54 @@ export async function verifyBundle(
   const cps = opened.flatMap(({ o }) => (o.ok ? [o] : []));
 
   const verifier = new ChainVerifier({ seq: m.first_seq ?? 1, prevHash: m.start_prev_hash }, new Set(cps.map((c) => c.checkpoint.size)));
-  const sha = createHash('sha256');
   let lineNo = 0;
   let first: StoredEntry | null = null;
   let last: StoredEntry | null = null;
-  for (const lines of fileLines(path.join(dir, ENTRIES_FILE), (b) => sha.update(b))) {
-    const batch: StoredEntry[] = [];
-    for (const line of lines) {
-      lineNo += 1;
-      const ok =
-        line.startsWith(LINE_PREFIX) &&
-        line.length > LINE_PREFIX.length + SUFFIX_LENGTH &&
-        line.startsWith(LINE_SUFFIX_START, line.length - SUFFIX_LENGTH) &&
-        line.endsWith('"}');
-      const canonical = ok ? line.slice(LINE_PREFIX.length, line.length - SUFFIX_LENGTH) : '';
-      const hash = ok ? line.slice(line.length - 66, line.length - 2) : '';
-      const pos = ok ? embeddedPosition(canonical) : null;
-      if (!pos || !/^[0-9a-f]{64}$/.test(hash)) {
-        throw refuse(`line ${lineNo} of ${ENTRIES_FILE} is not an audit entry (truncated or damaged)`, { line: lineNo });
+  // Read, hashed and parsed in a worker thread (bundle-reader.ts); every check is made here.
+  const lines = readEntries(path.join(dir, ENTRIES_FILE), m.start_prev_hash);
+  let fileSha256: string;
+  try {
+    let next = await lines.next();
+    for (; !next.done; next = await lines.next()) {
+      const b = next.value;
+      if (b.first !== verifier.headHash) throw new Error('the bundle reader lost its place in the chain');
+      const batch: StoredEntry[] = [];
+      for (let i = 0; i < b.canonical.length; i++) {
+        lineNo += 1;
+        const canonical = b.canonical[i]!;
+        const hash = b.hash[i]!;
+        const pos = b.state[i] === 1 ? null : embeddedPosition(canonical);
+        if (!pos) throw damaged(lineNo);
+        if (!verifier.pushDigested(pos.seq, hash, b.digest[i]!, pos)) {
+          // a hash that matched is 64 lowercase hex digits (SHA-256 wrote it): only a refusal checks its shape
+          if (!HEX64.test(hash)) throw damaged(lineNo);
+          const f = verifier.fault!;
+          throw refuse(f.message, { firstBadSeq: f.seq, problem: f.problem });
+        }
+        const c = b.columns;
+        const o = i * 8;
+        const columns = b.state[i] === 0 && {
+          actor: c[o],
+          action: c[o + 1],
+          target: c[o + 2],
+          at: c[o + 3],
+          outcome: c[o + 4],
+          params: { tenant: c[o + 5], slug: c[o + 6], tenantSlug: c[o + 7] },
+        };
+        if (!shaped(columns)) throw refuse(`line ${lineNo} of ${ENTRIES_FILE} is not an audit entry`, { line: lineNo });
+        const row: StoredEntry = { seq: pos.seq, hash, canonical, columns };
+        first ??= row;
+        last = row;
+        batch.push(row);
       }
-      if (!verifier.pushStored(pos.seq, hash, canonical, pos)) {
-        const f = verifier.fault!;
-        throw refuse(f.message, { firstBadSeq: f.seq, problem: f.problem });
-      }
-      let fields: unknown;
-      try {
-        fields = JSON.parse(canonical);
-      } catch {
-        fields = null;
-      }
-      if (!shaped(fields)) throw refuse(`line ${lineNo} of ${ENTRIES_FILE} is not an audit entry`, { line: lineNo });
-      const row: StoredEntry = { seq: pos.seq, hash, canonical, fields };
-      first ??= row;
-      last = row;
-      batch.push(row);
+      store(batch);
+      await new Promise((r) => setImmediate(r)); // let other work (commands, the outbox) run between batches
     }
-    store(batch);
-    await new Promise((r) => setImmediate(r)); // let other work (commands, the outbox) run between batches
+    fileSha256 = next.value;
+  } finally {
+    await lines.return(''); // ends the worker when a line was refused
   }
-  if (sha.digest('hex') !== m.entries_sha256)
-    throw refuse(`${ENTRIES_FILE} does not match the digest in the manifest (truncated or altered)`);
+  if (fileSha256 !== m.entries_sha256) throw refuse(`${ENTRIES_FILE} does not match the digest in the manifest (truncated or altered)`);
   if (verifier.checked !== m.count) throw refuse(`the manifest says ${m.count} entries but the file has ${verifier.checked}`);
   if ((first?.seq ?? null) !== m.first_seq || (last?.seq ?? null) !== m.last_seq)
     throw refuse('the manifest disagrees with the entries on the first or last seq');

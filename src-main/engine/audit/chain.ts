@@ -130,7 +130,22 @@ export class ChainVerifier {
     // One-shot SHA-256 over [prev hash bytes | canonical UTF-8] in a reused buffer: no Hash object per entry.
     if (canonical.length * 3 + 32 > this.scratch.length) this.grow(canonical.length * 3 + 32);
     const n = this.scratch.write(canonical, 32, 'utf8');
-    const digest = sha('sha256', this.view(32 + n), 'hex');
+    return this.check(seq, hash, sha('sha256', this.view(32 + n), 'hex'), inner);
+  }
+
+  /**
+   * pushStored with the SHA-256 made elsewhere (a bundle import's reader thread): `digest` is
+   * SHA-256 over [this chain's head hash ‖ the canonical text], and the caller makes sure it
+   * was chained from `headHash`; `inner` is embeddedPosition of that text.
+   */
+  pushDigested(seq: number, hash: string, digest: string, inner: { seq: number; prevHash: string } | null): boolean {
+    if (this.fault) return false;
+    if (seq !== this.expectedSeq) return this.positionFault(seq);
+    return this.check(seq, hash, digest, inner);
+  }
+
+  private check(seq: number, hash: string, digest: string, inner: { seq: number; prevHash: string } | null): boolean {
+    const expected = this.expectedSeq;
     if (digest !== hash || !inner || inner.seq !== seq || inner.prevHash !== this.prevHash) {
       if (inner && inner.prevHash !== this.prevHash) return this.linkFault(expected);
       return this.fail(

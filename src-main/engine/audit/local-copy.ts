@@ -44,30 +44,38 @@ const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 /** Times compare as text: normalised to UTC ISO (what consoles write already passes as is). */
 const iso = (t: string) => (ISO_UTC.test(t) ? t : new Date(t).toISOString());
 
-/** One entry as stores keep it: the hashed canonical text and its hash (and the parsed fields when at hand). */
+/** What the review copy's columns are made of (an import parses only these, in its reader thread). */
+export type EntryColumns = Pick<ChainFields, 'actor' | 'action' | 'target' | 'at' | 'outcome' | 'params'>;
+
+/** One entry as stores keep it: the hashed canonical text and its hash (and the parsed fields, or only the columns, when at hand). */
 export interface StoredEntry {
   seq: number;
   hash: string;
   canonical: string;
   fields?: ChainFields;
+  columns?: EntryColumns;
 }
 
 /** A raw row for verification: [seq, hash, canonical]. */
 export type StoredRow = [number, string, string];
 
 /**
- * Secondary indexes of a source's table. seq (the rowid) follows the filtered column, so a
- * page is read in seq order; at (and, behind the broad actor and action filters, the usual
- * second filters) trail, so a count with a time range or a second filter is answered from
- * the index alone, without reading entries.
+ * Secondary indexes of a source's table. seq (the rowid, which every index entry ends with)
+ * follows the filtered column, so a page is read in seq order; behind the broad actor and
+ * action filters the usual second filters trail, so a count with a second filter is answered
+ * from the index alone, without reading entries. A time range is a seq range (two seeks in
+ * the `at` index), checked on the seq every index carries: `at` itself is not in the other
+ * indexes (it made each key 24 bytes longer and every index build's sort slower). Tables
+ * made before had `at` trailing in these indexes; they keep them (same names), which only
+ * costs space.
  */
 const INDEXES: [string, string][] = [
   ['at', 'at'],
-  ['actor', 'actor, seq, at, action, outcome'],
-  ['action', 'action, seq, at, outcome'],
-  ['outcome', 'outcome, seq, at'],
-  ['tenant', 'tenant, seq, at'],
-  ['target', 'target, seq, at'],
+  ['actor', 'actor, seq, action, outcome'],
+  ['action', 'action, seq, outcome'],
+  ['outcome', 'outcome'],
+  ['tenant', 'tenant'],
+  ['target', 'target'],
 ];
 
 interface SourceTables {
@@ -183,7 +191,8 @@ export class LocalAuditCopy {
   }
 
   private insertInto(t: SourceTables, r: StoredEntry): void {
-    const e = r.fields ?? (JSON.parse(r.canonical) as ChainFields);
+    const full = r.fields ?? (r.columns ? null : (JSON.parse(r.canonical) as ChainFields));
+    const e: EntryColumns = full ?? r.columns!;
     const at = iso(e.at);
     if (t.atSorted) {
       if (t.lastAt === undefined) {
@@ -196,7 +205,7 @@ export class LocalAuditCopy {
       t.lastAt = at;
     }
     t.insertRow.run(r.seq, at, e.actor, e.action, e.target, tenantOf(e), e.outcome, r.hash, r.canonical);
-    if (!t.ftsPending) t.insertFts.run(r.seq, searchText(e));
+    if (!t.ftsPending) t.insertFts.run(r.seq, searchText(full ?? (JSON.parse(r.canonical) as ChainFields)));
   }
 
   /**
@@ -453,12 +462,14 @@ export class LocalAuditCopy {
     if (f.from || f.to) {
       // Narrow to a seq range first so the scan walks seq order, then filter exactly on time.
       const b = this.timeBounds(t, f.from, f.to);
-      // With another filter its index drives the scan (seq and at trail in it, so the bounds are
+      // With another filter its index drives the scan (seq trails in it, so the bounds are
       // checked there); only a time range alone walks the seq (primary key) range.
       w.push(w.length > 1 ? '+e.seq BETWEEN @lo AND @hi' : 'e.seq BETWEEN @lo AND @hi');
       params.lo = b.lo ?? 1;
       params.hi = b.hi ?? 0;
-      // unary + keeps the planner on the seq range (no sort of a large time slice)
+      // With times in seq order the seq range is exactly the time range; otherwise each entry's
+      // time is checked too (unary + keeps the planner on the seq range, no sort of a time slice).
+      if (t.atSorted) return w;
       if (f.from) {
         w.push('+e.at >= @from');
         params.from = iso(f.from);

@@ -227,6 +227,22 @@ describe('audit bundles (export / offline import)', () => {
           }),
         /entry 4 appears again|entry 5/,
       ],
+      [
+        'a line that is not an entry',
+        (d) =>
+          editLines(d, (l) => {
+            l[5] = 'not an entry';
+          }),
+        /line 6 of entries.jsonl is not an audit entry/,
+      ],
+      [
+        'an entry whose hash is not hex',
+        (d) =>
+          editLines(d, (l) => {
+            l[2] = l[2]!.replace(/"hash":"[0-9a-f]{64}"/, `"hash":"${'z'.repeat(64)}"`);
+          }),
+        /line 3 of entries.jsonl is not an audit entry/,
+      ],
       ['a truncated file', (d) => truncate(path.join(d, 'entries.jsonl'), 200), /not an audit entry|digest|manifest says/],
       ['a malformed manifest', (d) => truncate(path.join(d, 'manifest.json'), 50), /not valid JSON/],
       [

@@ -48,6 +48,38 @@ describe('local review copy', () => {
     expect(r.entries[0]!.seq).toBe(100);
   });
 
+  it('filters by time range with another filter, also in a source whose times go backwards', () => {
+    const t0 = Date.UTC(2026, 0, 1);
+    const skewed: AuditEntry[] = [];
+    let prev = GENESIS_HASH;
+    for (let i = 1; i <= 200; i++) {
+      // every 10th entry is stamped an hour early (a clock that was behind)
+      const at = new Date(t0 + i * 60_000 - (i % 10 === 0 ? 3_600_000 : 0)).toISOString();
+      const { entry } = chainEntry(record({ actor: i % 2 ? 'local:alice' : 'local:bob', at, target: `tenant/acme-${i % 3}` }), i, prev);
+      prev = entry.hash;
+      skewed.push(entry);
+    }
+    const backwards = new LocalAuditCopy(tempCache().db);
+    backwards.insert('skewed', skewed);
+    for (const copyOf of [copy, backwards]) {
+      const entries = copyOf === copy ? all : skewed;
+      const source = copyOf === copy ? 'cluster' : 'skewed';
+      const from = entries[59]!.at;
+      const to = entries[139]!.at;
+      for (const filter of [{}, { actor: 'local:alice' }, { tenant: 'acme-1' }, { actor: 'local:bob', outcome: 'success' as const }]) {
+        const expected = entries.filter(
+          (e) =>
+            e.at >= from &&
+            e.at <= to &&
+            Object.entries(filter).every(([k, v]) => (k === 'tenant' ? e.target === `tenant/${v}` : e[k as keyof AuditEntry] === v)),
+        );
+        const r = copyOf.query(q({ source, from, to, ...filter, limit: 500 }));
+        expect(r.total).toBe(expected.length);
+        expect(r.entries.map((e) => e.seq)).toEqual(expected.map((e) => e.seq).reverse());
+      }
+    }
+  });
+
   it('searches the full text of parameters and before/after', () => {
     const r = copy.query(q({ text: 'incident' }));
     expect(r.entries.map((e) => e.seq)).toEqual([42]);
