@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useRef, type KeyboardEvent } from 'react';
+import { useEffect, useRef, type FocusEvent, type KeyboardEvent } from 'react';
 import type { AuditEntry } from '../../../src-shared/contract/audit';
 import { exactTime } from '../../lib/format';
 
@@ -54,6 +54,26 @@ export function AuditGrid({
   const last = items[items.length - 1]?.index ?? 0;
   useEffect(() => onRange(first, last), [first, last, slots, onRange]);
 
+  // A reload of the rows (new entries at the top, a sync) takes the focused row out of the
+  // DOM for a moment, and the browser's focus falls back to the page: while the keyboard is
+  // in the grid, it is put back on the focused row once that is rendered again.
+  const inGrid = useRef(false);
+  const onFocusIn = () => {
+    inGrid.current = true;
+  };
+  const onFocusOut = (e: FocusEvent<HTMLDivElement>) => {
+    const left = e.target;
+    queueMicrotask(() => {
+      // Removed from the DOM (a reload): the keyboard is still "in" the grid.
+      if (!left.isConnected) return;
+      if (!scroller.current?.contains(document.activeElement)) inGrid.current = false;
+    });
+  };
+  useEffect(() => {
+    const active = document.activeElement;
+    if (inGrid.current && (active === null || active === document.body)) wantFocus.current = true;
+  });
+
   // The focused row may have been out of view (not in the DOM): scroll to it, then focus it.
   useEffect(() => {
     if (!wantFocus.current) return;
@@ -68,19 +88,25 @@ export function AuditGrid({
   const move = (to: number) => {
     const next = Math.max(0, Math.min(slots - 1, to));
     wantFocus.current = true;
+    // The same index re-renders nothing, so the effect above would not run: focus it here.
+    if (next === focused) scroller.current?.querySelector<HTMLElement>(`[data-row-index="${next}"]`)?.focus({ preventScroll: true });
     onFocusRow(next);
   };
   const page = Math.max(1, Math.floor((scroller.current?.clientHeight ?? 600) / ROW_HEIGHT) - 1);
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    // Moves start from the row that has the focus: a reload of the rows (new entries, a sync)
+    // resets `focused` to the first row while the browser's focus stays where it was.
+    const at = (e.target as HTMLElement).closest<HTMLElement>('[data-row-index]')?.dataset.rowIndex;
+    const from = at === undefined ? focused : Number(at);
     const keys: Record<string, () => void> = {
-      ArrowDown: () => move(focused + 1),
-      ArrowUp: () => move(focused - 1),
-      PageDown: () => move(focused + page),
-      PageUp: () => move(focused - page),
+      ArrowDown: () => move(from + 1),
+      ArrowUp: () => move(from - 1),
+      PageDown: () => move(from + page),
+      PageUp: () => move(from - page),
       Home: () => move(0),
       End: () => move(slots - 1),
       Enter: () => {
-        const entry = rowAt(focused);
+        const entry = rowAt(from);
         if (entry) onOpen(entry);
       },
     };
@@ -110,7 +136,7 @@ export function AuditGrid({
           ))}
         </div>
       </div>
-      <div role="rowgroup" className="audit-grid-body" ref={scroller}>
+      <div role="rowgroup" className="audit-grid-body" ref={scroller} onFocus={onFocusIn} onBlur={onFocusOut}>
         <div role="presentation" style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
           {items.map((v) => {
             const e = rowAt(v.index);
