@@ -5,8 +5,9 @@ import type { PgAdminConfig } from '../core/cluster-runtime';
 import { ChainVerifier, chainEntry, GENESIS_HASH } from './chain';
 import type { StoredEntry, StoredRow } from './local-copy';
 import type { AuditRecord } from './recorder';
+import { CONTROL_DATABASE } from '../core/control-database';
 
-export const CONTROL_DATABASE = 'gatehouse_control';
+export { CONTROL_DATABASE };
 /** The role the console writes the log as: SELECT + INSERT only. */
 export const CONSOLE_ROLE = 'gatehouse_console';
 /** One lock for all consoles: appends are serialized so the chain never forks. */

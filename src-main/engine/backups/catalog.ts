@@ -5,6 +5,7 @@ import { pgError, pgSslOptions } from '../../adapters/postgres';
 import type { Sqlite } from '../../adapters/sqlite';
 import type { PgAdminConfig } from '../core/cluster-runtime';
 import { manifestBytes, type Manifest } from './manifest';
+import { CONTROL_DATABASE } from '../core/control-database';
 
 /**
  * The catalog index in the cluster's `gatehouse_control` database: one row per backup
@@ -13,7 +14,7 @@ import { manifestBytes, type Manifest } from './manifest';
  * the index from them); the local cache only mirrors the index for offline reading.
  */
 /** The cluster's shared database, the one the audit log lives in (engine/audit/shared-log.ts). */
-export const CONTROL_DATABASE = 'gatehouse_control';
+export { CONTROL_DATABASE };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS backup_catalog (

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { ContractError } from '../../../src-shared/contract';
 import type { Definitions, ResourceServer, Role } from '../../../src-shared/contract/entities';
 import type { PostgresAdmin } from '../../adapters/postgres';
+import { applyControlMigrations, CONTROL_DATABASE, ensureControlDatabase, type ControlMigration } from '../core/control-database';
 import { emptySet, normaliseRole, normaliseRs, normaliseScope, setHash, type EntitySet } from './model';
 
 /**
@@ -13,9 +14,9 @@ import { emptySet, normaliseRole, normaliseRs, normaliseScope, setHash, type Ent
  * operators editing the same one.
  */
 /** The same database as the shared audit log (audit/shared-log.ts): what all operators of a cluster share. */
-export const CONTROL_DATABASE = 'gatehouse_control';
+export { CONTROL_DATABASE };
 const MIGRATION_LOCK = 7_263_917_001;
-const MIGRATIONS: { version: number; sql: string }[] = [
+const MIGRATIONS: ControlMigration[] = [
   {
     version: 1,
     sql: `
@@ -39,32 +40,10 @@ const MIGRATIONS: { version: number; sql: string }[] = [
 
 /** Creates gatehouse_control if needed and applies this capability's migrations there, once per process and cluster. */
 export async function ensureControlSchema(pg: PostgresAdmin): Promise<void> {
-  if (!(await pg.databaseExists(CONTROL_DATABASE))) {
-    await pg.query(`CREATE DATABASE ${CONTROL_DATABASE}`, [], 'creating the gatehouse_control database').catch((error: unknown) => {
-      if (!(error instanceof ContractError && error.code === 'CONFLICT')) throw error; // another console created it meanwhile
-    });
-  }
+  await ensureControlDatabase(pg);
   await pg.withDatabase(
     CONTROL_DATABASE,
-    async (c) => {
-      await c.query('BEGIN');
-      try {
-        await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-        await c.query(
-          'CREATE TABLE IF NOT EXISTS entity_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-        );
-        const done = new Set((await c.query<{ version: number }>('SELECT version FROM entity_migrations')).rows.map((r) => r.version));
-        for (const m of MIGRATIONS) {
-          if (done.has(m.version)) continue;
-          await c.query(m.sql);
-          await c.query('INSERT INTO entity_migrations (version) VALUES ($1)', [m.version]);
-        }
-        await c.query('COMMIT');
-      } catch (error) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    },
+    (c) => applyControlMigrations(c, { lock: MIGRATION_LOCK, table: 'entity_migrations', migrations: MIGRATIONS }),
     'preparing the entity definitions in gatehouse_control',
   );
 }

@@ -2,12 +2,13 @@ import pg from 'pg';
 import { ContractError, type Role } from '../../../src-shared/contract';
 import { pgError, pgSslOptions } from '../../adapters/postgres';
 import type { PgAdminConfig } from '../core/cluster-runtime';
+import { applyControlMigrations, CONTROL_DATABASE, type ControlMigration } from '../core/control-database';
 
 /** The same database as the shared audit log and the API tokens: what all operators of a cluster share. */
-export const CONTROL_DATABASE = 'gatehouse_control';
+export { CONTROL_DATABASE };
 // Own advisory lock and migrations table: the member tables migrate independently of the other capabilities there.
 const MIGRATION_LOCK = 7_263_917_020;
-const MIGRATIONS: { version: number; sql: string }[] = [
+const MIGRATIONS: ControlMigration[] = [
   {
     version: 1,
     sql: `
@@ -141,20 +142,8 @@ export class MemberStore {
       pool.on('error', () => undefined);
       const c = await pool.connect();
       try {
-        await c.query('BEGIN');
-        await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-        await c.query(
-          'CREATE TABLE IF NOT EXISTS member_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-        );
-        const done = new Set((await c.query<{ version: number }>('SELECT version FROM member_migrations')).rows.map((r) => r.version));
-        for (const m of MIGRATIONS) {
-          if (done.has(m.version)) continue;
-          await c.query(m.sql);
-          await c.query('INSERT INTO member_migrations (version) VALUES ($1)', [m.version]);
-        }
-        await c.query('COMMIT');
+        await applyControlMigrations(c, { lock: MIGRATION_LOCK, table: 'member_migrations', migrations: MIGRATIONS });
       } catch (error) {
-        await c.query('ROLLBACK').catch(() => undefined);
         await pool.end().catch(() => undefined);
         throw error;
       } finally {

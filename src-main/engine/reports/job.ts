@@ -23,8 +23,7 @@ import { createLicenseService, licenseMigrations } from '../license';
 import { BackupService, backupsMigrations } from '../backups';
 import { createMailCapability } from '../mail';
 import { createReportsCapability, type RunOutcome } from './index';
-
-const CONTROL_DATABASE = 'gatehouse_control';
+import { CONTROL_DATABASE } from '../core/control-database';
 
 function need(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];

@@ -2,16 +2,16 @@ import type pg from 'pg';
 import { ContractError, type OperatorIdentity, type Role } from '../../../src-shared/contract';
 import type { TokenScopes, TokenView } from '../../../src-shared/contract/tokens';
 import type { PostgresAdmin } from '../../adapters/postgres';
+import { applyControlMigrations, CONTROL_DATABASE, ensureControlDatabase, type ControlMigration } from '../core/control-database';
 import type { LimitRule } from './scope';
 
 /** The owner's tenant-scoped grants (OperatorIdentity.grants), kept with the token. */
 export type TokenOwnerGrants = NonNullable<OperatorIdentity['grants']>;
 
-/** The same database as the shared audit log and the entity definitions: what all operators of a cluster share. */
-export const CONTROL_DATABASE = 'gatehouse_control';
+export { CONTROL_DATABASE };
 // Own advisory lock and migrations table: the token tables migrate independently of the other capabilities there.
 const MIGRATION_LOCK = 7_263_917_016;
-const MIGRATIONS: { version: number; sql: string }[] = [
+const MIGRATIONS: ControlMigration[] = [
   {
     version: 1,
     sql: `
@@ -53,32 +53,10 @@ const MIGRATIONS: { version: number; sql: string }[] = [
 
 /** Creates gatehouse_control if needed and applies the token migrations there (serialised by an advisory lock). */
 export async function ensureTokenSchema(pgAdmin: PostgresAdmin): Promise<void> {
-  if (!(await pgAdmin.databaseExists(CONTROL_DATABASE))) {
-    await pgAdmin.query(`CREATE DATABASE ${CONTROL_DATABASE}`, [], 'creating the gatehouse_control database').catch((error: unknown) => {
-      if (!(error instanceof ContractError && error.code === 'CONFLICT')) throw error; // another console created it meanwhile
-    });
-  }
+  await ensureControlDatabase(pgAdmin);
   await pgAdmin.withDatabase(
     CONTROL_DATABASE,
-    async (c) => {
-      await c.query('BEGIN');
-      try {
-        await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-        await c.query(
-          'CREATE TABLE IF NOT EXISTS token_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-        );
-        const done = new Set((await c.query<{ version: number }>('SELECT version FROM token_migrations')).rows.map((r) => r.version));
-        for (const m of MIGRATIONS) {
-          if (done.has(m.version)) continue;
-          await c.query(m.sql);
-          await c.query('INSERT INTO token_migrations (version) VALUES ($1)', [m.version]);
-        }
-        await c.query('COMMIT');
-      } catch (error) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    },
+    (c) => applyControlMigrations(c, { lock: MIGRATION_LOCK, table: 'token_migrations', migrations: MIGRATIONS }),
     'preparing the API token tables in gatehouse_control',
   );
 }
