@@ -32,6 +32,29 @@ const rowsOf = (text: string | undefined): number | null => {
 export const COPY_BLOCK = 1024 * 1024;
 const BLOCK = COPY_BLOCK;
 
+/**
+ * Blocks handed back by their consumer (the seal worker returns each block it sealed) are
+ * used again. A fresh 1 MiB block is fresh memory: its pages fault in as the socket's bytes
+ * are copied in, and every block counts against V8's external memory, whose growth is what
+ * started most of a backup's full garbage collections (`--trace-gc`: "GC in old space
+ * requested"). Bounded: blocks beyond the bound are left to the collector.
+ */
+const POOL_MAX = 16;
+const pool: ArrayBuffer[] = [];
+
+function takeBlock(): Buffer {
+  const ab = pool.pop();
+  return ab ? Buffer.from(ab) : Buffer.allocUnsafeSlow(BLOCK);
+}
+
+/** Gives a block's memory back for the next COPY; its previous holder must never touch it again (a transferred ArrayBuffer; a detached one, of length 0, is ignored). */
+export function returnCopyBlock(ab: ArrayBuffer): void {
+  if (ab.byteLength === BLOCK && pool.length < POOL_MAX) pool.push(ab);
+}
+
+/** Test hook: how many blocks wait to be used again. */
+export const pooledCopyBlocks = (): number => pool.length;
+
 // Message types a COPY TO's raw reader consumes itself; any other one ends it.
 const COPY_DATA = 0x64; // 'd'
 const COPY_OUT_RESPONSE = 0x48; // 'H'
@@ -41,8 +64,9 @@ type DataListener = (chunk: Buffer) => void;
 
 /**
  * Streams the output of `COPY … TO STDOUT`. `rows` is set once the stream ended. Every
- * chunk pushed is in an ArrayBuffer of its own (unpooled) that this stream never touches
- * again, so a consumer may transfer it to a worker thread (seal-worker.ts).
+ * chunk pushed is in an ArrayBuffer of its own (not Buffer's shared pool) that this stream
+ * never touches again, so a consumer may transfer it to a worker thread (seal-worker.ts),
+ * which may hand it back for reuse (returnCopyBlock).
  *
  * While the COPY runs, the socket's bytes are read here, not by pg-protocol: it made a
  * message object and a Buffer view per row (millions per GB, most of the console's CPU
@@ -54,8 +78,17 @@ type DataListener = (chunk: Buffer) => void;
  */
 export class CopyOut extends Readable {
   rows: number | null = null;
+  /**
+   * What the stream itself held, counted as it passed: CopyData messages (the protocol
+   * sends exactly one per row), their payload bytes, and messages whose payload did not
+   * end with a newline (none, for COPY's text format). A dump checks them against the
+   * server's row count and the bytes its seal worker hashed.
+   */
+  frames = 0;
+  bytes = 0;
+  unterminated = 0;
   private connection: PgConnection | null = null;
-  private block = Buffer.allocUnsafeSlow(BLOCK);
+  private block = takeBlock();
   private used = 0;
   callback?: (err: Error | null) => void;
   private called = false;
@@ -103,7 +136,10 @@ export class CopyOut extends Readable {
       if (this.left > 0) {
         // Inside a frame: its payload is COPY text (CopyData) or skipped.
         const take = Math.min(this.left, n - i);
-        if (this.kind === COPY_DATA) this.append(buf, i, i + take);
+        if (this.kind === COPY_DATA) {
+          this.append(buf, i, i + take);
+          if (take === this.left && buf[i + take - 1] !== 10) this.unterminated++;
+        }
         i += take;
         this.left -= take;
         continue;
@@ -131,6 +167,11 @@ export class CopyOut extends Readable {
       }
       this.kind = kind;
       this.left = length - 4;
+      if (kind === COPY_DATA) {
+        this.frames++;
+        this.bytes += this.left;
+        if (this.left === 0) this.unterminated++;
+      }
     }
   };
 
@@ -148,13 +189,16 @@ export class CopyOut extends Readable {
   // CopyData that reaches pg's parser after all (after a notice handed the socket back).
   handleCopyData(msg: { chunk: Buffer }): void {
     const c = msg.chunk;
+    this.frames++;
+    this.bytes += c.length;
+    if (c[c.length - 1] !== 10) this.unterminated++;
     this.append(c, 0, c.length);
   }
 
   private flushBlock(): void {
     if (this.used === 0) return;
     const out = this.block.subarray(0, this.used);
-    this.block = Buffer.allocUnsafeSlow(BLOCK);
+    this.block = takeBlock();
     this.used = 0;
     if (!this.push(out)) this.connection?.stream.pause();
   }

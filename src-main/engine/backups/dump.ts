@@ -84,19 +84,19 @@ async function putEncrypted(
   key: string,
   source: Readable,
   recipients: string[],
-  opts: { countLines?: boolean; worker?: { owned: boolean; workers: number } } = {},
-): Promise<{ file: Omit<ManifestFile, 'name' | 'kind'>; plainSha256: string; lines: number }> {
+  opts: { worker?: { owned: boolean; workers: number } } = {},
+): Promise<{ file: Omit<ManifestFile, 'name' | 'kind'>; plainSha256: string }> {
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   const upload = storage.put(key, body);
-  let sums: () => { plainSha256: string; plainBytes: number; storedSha256: string; storedBytes: number; lines: number };
+  let sums: () => { plainSha256: string; plainBytes: number; storedSha256: string; storedBytes: number };
   try {
     if (opts.worker) {
-      // Table data: hashing, counting and sealing in a worker thread (seal-worker.ts).
-      const seal = sealStream(recipients, { countLines: opts.countLines, ...opts.worker });
+      // Table data: hashing and sealing in a worker thread (seal-worker.ts).
+      const seal = sealStream(recipients, opts.worker);
       await pipeline(source, seal, body);
       sums = () => seal.result!;
     } else {
-      const plain = tap(opts.countLines ?? false);
+      const plain = tap();
       const stored = tap();
       await pipeline(source, plain, encryptStream(recipients), stored, body);
       sums = () => ({
@@ -104,7 +104,6 @@ async function putEncrypted(
         plainBytes: plain.bytes,
         storedSha256: stored.hex(),
         storedBytes: stored.bytes,
-        lines: plain.lines,
       });
     }
   } catch (error) {
@@ -116,7 +115,7 @@ async function putEncrypted(
   const s = sums();
   if (size !== s.storedBytes)
     throw new ContractError('UNAVAILABLE', `Storage accepted ${size} of ${s.storedBytes} bytes of ${key}; the backup is incomplete.`);
-  return { file: { size, sha256: s.storedSha256, plainBytes: s.plainBytes }, plainSha256: s.plainSha256, lines: s.lines };
+  return { file: { size, sha256: s.storedSha256, plainBytes: s.plainBytes }, plainSha256: s.plainSha256 };
 }
 
 /** pg_dump of one schema section in the exported snapshot, without owners and grants (credentials stay the tenant's). */
@@ -239,17 +238,18 @@ export async function dumpTenant(req: DumpRequest): Promise<Manifest> {
         const file = `data/${String(i + 1).padStart(4, '0')}.copy.age`;
         const out = copyOut(c, `COPY ${qualified(t.schema, t.name)} (${copyColumns(t.columns)}) TO STDOUT`);
         const put = await putEncrypted(req.storage, `${prefix}/${file}`, out, req.recipients, {
-          countLines: true,
           worker: { owned: true, workers: jobs },
         });
-        if (out.rows !== null && out.rows !== put.lines) {
+        // The rows in the file are the rows the server sent: its count, the CopyData messages
+        // received (one per row, each a whole line), and every byte of them hashed and sealed.
+        if (out.rows !== out.frames || out.unterminated > 0 || out.bytes !== put.file.plainBytes) {
           throw new ContractError(
             'INTERNAL',
-            `Table ${t.schema}.${t.name}: the server reported ${out.rows} rows, the stream held ${put.lines}.`,
+            `Table ${t.schema}.${t.name}: the server reported ${out.rows ?? 'no'} rows; the stream held ${out.frames} (${out.unterminated} not ending a line) and ${out.bytes} bytes, of which ${put.file.plainBytes} were sealed.`,
           );
         }
         record(file, 'table-data', put.file);
-        tableEntries[i] = { schema: t.schema, name: t.name, columns: t.columns, file, rows: put.lines, sha256: put.plainSha256 };
+        tableEntries[i] = { schema: t.schema, name: t.name, columns: t.columns, file, rows: out.frames, sha256: put.plainSha256 };
         progress(`${t.schema}.${t.name}`);
       }
       await c.query('COMMIT');

@@ -1,16 +1,19 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { AGE_CHUNK, AGE_TAG, ageHeader } from './age';
+import { COPY_BLOCK, returnCopyBlock } from './copy-stream';
+import { returnable } from './reusable';
 
 /**
  * The per-byte work of a backup file — sha256 of the plaintext (the content checksum),
- * the newline count (COPY rows), age's ChaCha20-Poly1305 STREAM sealing and sha256 of
- * the stored bytes — in a worker thread, so the console's main thread only moves
+ * age's ChaCha20-Poly1305 STREAM sealing and sha256 of the stored bytes — in a worker
+ * thread, so the console's main thread only moves
  * buffers. The age header (X25519 wrapping, header MAC) is made on the main thread by
  * age.ts; the worker gets the payload key and seals the chunks exactly as
  * encryptStream does (the tests decrypt its output with age.ts, age-encryption and the
  * age CLI). Blocks the caller owns are transferred, never copied; the worker answers
- * each block with one buffer of sealed chunks, also transferred.
+ * each block with one buffer of sealed chunks, also transferred, and hands the block back
+ * (copy-stream.ts uses blocks of its size again).
  *
  * The worker's source is plain JavaScript evaluated by worker_threads (`eval: true`):
  * nothing to resolve or bundle, the same under tsx, vitest, the CronJob and Electron.
@@ -22,6 +25,8 @@ const { parentPort } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const CHUNK = ${AGE_CHUNK};
 const TAG = ${AGE_TAG};
+// What one COPY block comes to sealed: its chunks, their tags, and a held-back chunk before them.
+const OUT_SIZE = ${COPY_BLOCK} + CHUNK + (${COPY_BLOCK} / CHUNK + 2) * TAG;
 const files = new Map();
 
 function seal(f, plain, last, out) {
@@ -35,31 +40,37 @@ function seal(f, plain, last, out) {
 }
 
 // Seals what can be sealed of buf. The last (possibly short) chunk is always held back:
-// only the end of the stream says whether it carries the "last" flag.
+// only the end of the stream says whether it carries the "last" flag. It is copied into
+// the file's own held buffer, so nothing keeps a view of buf (which goes back to the
+// main thread to be used again).
 function feed(f, buf, out) {
   let pos = 0;
-  if (f.held && f.held.length < CHUNK) {
-    const n = Math.min(CHUNK - f.held.length, buf.length);
-    const joined = Buffer.allocUnsafe(f.held.length + n);
-    f.held.copy(joined, 0);
-    buf.copy(joined, f.held.length, 0, n);
-    f.held = joined;
+  if (f.heldLen > 0) {
+    const n = Math.min(CHUNK - f.heldLen, buf.length);
+    buf.copy(f.held, f.heldLen, 0, n);
+    f.heldLen += n;
     pos = n;
+    if (pos === buf.length) return;
+    seal(f, f.held, false, out);
+    f.heldLen = 0;
   }
-  if (pos === buf.length) return;
-  if (f.held) seal(f, f.held, false, out);
   while (buf.length - pos > CHUNK) {
     seal(f, buf.subarray(pos, pos + CHUNK), false, out);
     pos += CHUNK;
   }
-  // A view, not a copy: the block was transferred to this thread and nobody else holds it.
-  f.held = buf.subarray(pos);
+  buf.copy(f.held, 0, pos);
+  f.heldLen = buf.length - pos;
 }
+
+// Output buffers the main thread gave back (reusable.ts), used again for the next block.
+const spare = [];
+const SPARE_MAX = 8;
 
 function pack(f, parts) {
   let n = 0;
   for (const p of parts) n += p.length;
-  const out = Buffer.allocUnsafeSlow(n);
+  const ab = spare.length && spare[spare.length - 1].byteLength >= n ? spare.pop() : Buffer.allocUnsafeSlow(Math.max(n, OUT_SIZE)).buffer;
+  const out = Buffer.from(ab, 0, n);
   let at = 0;
   for (const p of parts) {
     p.copy(out, at);
@@ -80,9 +91,8 @@ parentPort.on('message', (m) => {
       files.set(m.id, {
         key: crypto.createSecretKey(Buffer.from(m.key)),
         counter: 0n,
-        held: null,
-        lines: 0,
-        countLines: m.countLines,
+        held: Buffer.allocUnsafe(CHUNK),
+        heldLen: 0,
         plain: crypto.createHash('sha256'),
         plainBytes: 0,
         stored,
@@ -93,15 +103,15 @@ parentPort.on('message', (m) => {
       const buf = Buffer.from(m.buf, m.offset, m.length);
       f.plain.update(buf);
       f.plainBytes += buf.length;
-      if (f.countLines) for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) f.lines++;
       const parts = [];
       feed(f, buf, parts);
       const out = pack(f, parts);
-      parentPort.postMessage({ id: m.id, op: 'out', buf: out.buffer }, [out.buffer]);
+      // The block goes back with the sealed bytes: the main thread uses it for the next COPY block.
+      parentPort.postMessage({ id: m.id, op: 'out', buf: out.buffer, length: out.length, back: m.buf }, [out.buffer, m.buf]);
     } else if (m.op === 'end') {
       if (!f) return;
       const parts = [];
-      seal(f, f.held || Buffer.alloc(0), true, parts);
+      seal(f, f.held.subarray(0, f.heldLen), true, parts);
       const out = pack(f, parts);
       files.delete(m.id);
       parentPort.postMessage(
@@ -109,16 +119,18 @@ parentPort.on('message', (m) => {
           id: m.id,
           op: 'done',
           buf: out.buffer,
+          length: out.length,
           plainSha256: f.plain.digest('hex'),
           plainBytes: f.plainBytes,
           storedSha256: f.stored.digest('hex'),
           storedBytes: f.storedBytes,
-          lines: f.lines,
         },
         [out.buffer],
       );
     } else if (m.op === 'abort') {
       files.delete(m.id);
+    } else if (m.op === 'give') {
+      if (spare.length < SPARE_MAX && m.buf.byteLength >= OUT_SIZE) spare.push(m.buf);
     }
   } catch (error) {
     files.delete(m.id);
@@ -133,7 +145,6 @@ export interface SealResult {
   plainBytes: number;
   storedSha256: string;
   storedBytes: number;
-  lines: number;
 }
 
 export interface SealStream extends Transform {
@@ -142,8 +153,8 @@ export interface SealStream extends Transform {
 }
 
 type Reply =
-  | { id: number; op: 'out'; buf: ArrayBuffer }
-  | ({ id: number; op: 'done'; buf: ArrayBuffer } & SealResult)
+  | { id: number; op: 'out'; buf: ArrayBuffer; length: number; back: ArrayBuffer }
+  | ({ id: number; op: 'done'; buf: ArrayBuffer; length: number } & SealResult)
   | { id: number; op: 'error'; message: string };
 
 /** Blocks a stream may have in the worker at once: enough to keep it busy, bounded memory. */
@@ -180,6 +191,11 @@ class SealWorker {
 
   post(message: unknown, transfer: ArrayBuffer[] = []): void {
     this.worker.postMessage(message, transfer);
+  }
+
+  /** An output buffer the worker made, back for its next block. */
+  give(ab: ArrayBuffer): void {
+    if (!this.dead) this.worker.postMessage({ id: 0, op: 'give', buf: ab }, [ab]);
   }
 
   register(deliver: (reply: Reply) => void): number {
@@ -223,12 +239,12 @@ function pick(size: number): SealWorker {
 /**
  * An age-encrypting transform whose crypto runs in a worker thread: its output is a
  * complete age v1 file for the recipients, its `result` the plaintext's and the stored
- * bytes' sha256, sizes and newline count. `owned`: the chunks written are the caller's
+ * bytes' sha256 and sizes. `owned`: the chunks written are the caller's
  * alone (their ArrayBuffers, unpooled, referenced nowhere else, as CopyOut's blocks are),
  * so those are transferred to the worker instead of copied; they must not be touched
  * after the write.
  */
-export function sealStream(recipients: string[], opts: { countLines?: boolean; owned?: boolean; workers?: number } = {}): SealStream {
+export function sealStream(recipients: string[], opts: { owned?: boolean; workers?: number } = {}): SealStream {
   const { header, payloadKey } = ageHeader(recipients);
   const worker = pick(opts.workers ?? 1);
   let inFlight = 0;
@@ -278,8 +294,11 @@ export function sealStream(recipients: string[], opts: { countLines?: boolean; o
       stream.destroy(new Error(reply.message));
       return;
     }
-    if (reply.buf.byteLength) stream.push(Buffer.from(reply.buf));
+    // Sealed bytes are marked returnable: the directory storage gives the memory back to
+    // the worker once they are on disk (reusable.ts).
+    if (reply.length) stream.push(returnable(Buffer.from(reply.buf, 0, reply.length), (ab) => worker.give(ab)));
     if (reply.op === 'out') {
+      returnCopyBlock(reply.back);
       inFlight--;
       const cb = waiting;
       waiting = null;
@@ -288,15 +307,15 @@ export function sealStream(recipients: string[], opts: { countLines?: boolean; o
     }
     closed = true;
     worker.release(id);
-    const { plainSha256, plainBytes, storedSha256, storedBytes, lines } = reply;
-    stream.result = { plainSha256, plainBytes, storedSha256, storedBytes, lines };
+    const { plainSha256, plainBytes, storedSha256, storedBytes } = reply;
+    stream.result = { plainSha256, plainBytes, storedSha256, storedBytes };
     flushed?.();
   });
   if (worker.dead) {
     queueMicrotask(() => stream.destroy(worker.dead!));
   } else {
     const key = new Uint8Array(payloadKey);
-    worker.post({ id, op: 'open', header: new Uint8Array(header), key: key.buffer, countLines: opts.countLines ?? false }, [key.buffer]);
+    worker.post({ id, op: 'open', header: new Uint8Array(header), key: key.buffer }, [key.buffer]);
   }
   stream.push(header);
   return stream;

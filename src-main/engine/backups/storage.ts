@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ContractError } from '../../../src-shared/contract';
+import { releaseBuffer } from './reusable';
 
 /**
  * Where backups live: a directory (the default: one workstation or a mounted share) or
@@ -80,6 +81,50 @@ function fsError(error: unknown, doing: string, where: string): ContractError {
   );
 }
 
+/**
+ * A new file (`wx`, mode 0600) written chunk by chunk and fsynced at the end. Unlike
+ * fs.WriteStream it knows when a chunk is on disk, and releases it then (reusable.ts).
+ */
+class FileSink extends Writable {
+  private fd: number | null = null;
+
+  constructor(private readonly file: string) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _construct(cb: (err?: Error | null) => void): void {
+    fs.open(this.file, 'wx', 0o600, (err, fd) => {
+      this.fd = err ? null : fd;
+      cb(err);
+    });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.writeFrom(chunk, 0, cb);
+  }
+
+  private writeFrom(chunk: Buffer, offset: number, cb: (err?: Error | null) => void): void {
+    fs.write(this.fd!, chunk, offset, chunk.length - offset, null, (err, n) => {
+      if (err) return cb(err);
+      if (offset + n < chunk.length) return this.writeFrom(chunk, offset + n, cb);
+      releaseBuffer(chunk);
+      cb();
+    });
+  }
+
+  // Durable before it becomes visible: the caller's rename is the commit.
+  override _final(cb: (err?: Error | null) => void): void {
+    fs.fsync(this.fd!, (err) => cb(err));
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const fd = this.fd;
+    this.fd = null;
+    if (fd === null) return cb(err);
+    fs.close(fd, (closeErr) => cb(err ?? closeErr));
+  }
+}
+
 export class DirectoryStorage implements BackupStorage {
   readonly description: string;
 
@@ -97,11 +142,7 @@ export class DirectoryStorage implements BackupStorage {
     const count = counter();
     try {
       await fs.promises.mkdir(path.dirname(target), { recursive: true });
-      const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
-      await pipeline(body, count, out);
-      // Durable before it becomes visible: the rename is the commit.
-      const fd = await fs.promises.open(tmp, 'r');
-      await fd.sync().finally(() => fd.close());
+      await pipeline(body, count, new FileSink(tmp));
       await fs.promises.rename(tmp, target);
       return { size: count.bytes };
     } catch (error) {

@@ -65,6 +65,7 @@ describe('CopyOut raw reader', async () => {
       expect(r.sent).toEqual(['COPY t TO STDOUT']);
       expect(r.out.equals(text), `split at ${at}`).toBe(true);
       expect(r.toPg.equals(tail), `split at ${at}`).toBe(true);
+      expect([r.copy.frames, r.copy.bytes, r.copy.unterminated], `split at ${at}`).toEqual([3, text.length, 0]);
     }
   });
 
@@ -79,6 +80,23 @@ describe('CopyOut raw reader', async () => {
     const r = await run(small, (w) => [...w].map((b) => Buffer.from([b])));
     expect(r.out.toString()).toBe('a\nbc\n');
     expect(r.toPg.equals(tail)).toBe(true);
+    expect([r.copy.frames, r.copy.bytes, r.copy.unterminated]).toEqual([2, 5, 0]);
+  });
+
+  it('counts CopyData messages that do not end a line (or are empty): a dump refuses such a stream', async () => {
+    const odd = Buffer.concat([
+      copyResponse,
+      frame('d', Buffer.from('a\n')),
+      frame('d', Buffer.from('half a row')),
+      frame('d', Buffer.alloc(0)),
+      frame('d', Buffer.from('b\n')),
+      frame('c', Buffer.alloc(0)),
+      tail,
+    ]);
+    for (const cut of [(w: Buffer) => [w], (w: Buffer) => [...w].map((b) => Buffer.from([b]))]) {
+      const r = await run(odd, cut);
+      expect([r.copy.frames, r.copy.bytes, r.copy.unterminated]).toEqual([4, 14, 2]);
+    }
   });
 
   it('gives pg an error before any COPY data, and pg gets the socket back for good', async () => {
@@ -102,6 +120,7 @@ describe('CopyOut raw reader', async () => {
     expect(r.toPg.equals(Buffer.concat([notice, frame('d', Buffer.from('b\n'))]))).toBe(true);
     r.copy.handleCopyData({ chunk: Buffer.from('b\n') });
     expect(Buffer.concat(await r.finish()).toString()).toBe('a\nb\n');
+    expect([r.copy.frames, r.copy.bytes, r.copy.unterminated]).toEqual([2, 4, 0]);
   });
 
   it('pushes full blocks, each in an ArrayBuffer of its own', async () => {
