@@ -1,5 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import type pg from 'pg';
+import { rawReads } from './read-socket';
 
 /**
  * COPY … TO STDOUT / FROM STDIN on a node-postgres client, as "submittables"
@@ -116,6 +117,7 @@ export class CopyOut extends Readable {
     this.saved = stream.listeners('data') as DataListener[];
     stream.removeAllListeners('data');
     stream.on('data', this.onRaw);
+    rawReads(stream, true);
     connection.query(this.text);
   }
 
@@ -125,8 +127,13 @@ export class CopyOut extends Readable {
     const saved = this.saved ?? [];
     this.saved = null;
     stream.removeListener('data', this.onRaw);
+    rawReads(stream, false);
     for (const l of saved) stream.on('data', l);
-    if (rest.length > 0) for (const l of saved) l.call(stream, rest);
+    // A copy: the socket may read into the same memory next (read-socket.ts), and pg keeps partial messages.
+    if (rest.length > 0) {
+      const own = Buffer.from(rest);
+      for (const l of saved) l.call(stream, own);
+    }
   }
 
   private readonly onRaw = (buf: Buffer): void => {

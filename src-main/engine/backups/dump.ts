@@ -9,6 +9,7 @@ import { copyOut } from './copy-stream';
 import { tap } from './crypto-pipe';
 import { BACKUP_FORMAT, MANIFEST, MANIFEST_MAC, backupPrefix, macOf, manifestBytes, type Manifest, type ManifestFile } from './manifest';
 import { findPgTools, pgEnv, runTool } from './pg-tools';
+import { reusingReadSocket } from './read-socket';
 import { sealStream } from './seal-worker';
 import { bufferStream, type BackupStorage } from './storage';
 
@@ -49,13 +50,16 @@ export interface TableRow {
 }
 
 const clientFor = (admin: PgAdminConfig, database: string): pg.Client => {
+  const ssl = pgSslOptions(admin.ssl, admin.host);
   const c = new pg.Client({
     host: admin.host,
     port: admin.port,
     user: admin.user,
     password: admin.password,
     database,
-    ssl: pgSslOptions(admin.ssl, admin.host),
+    ssl,
+    // Plain TCP reads into one buffer per connection (read-socket.ts); TLS keeps node's socket.
+    ...(ssl ? {} : { stream: reusingReadSocket }),
     connectionTimeoutMillis: 10_000,
     application_name: 'gatehouse-backup',
   });
