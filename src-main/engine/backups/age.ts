@@ -360,12 +360,32 @@ function unwrap(stanzas: ParsedHeader['stanzas'], identities: Buffer[]): Buffer 
 }
 
 /**
+ * The header at the start of an age file, checked: the payload key (from the stanza one
+ * of the identities opens, after the header MAC checked out) and where the payload starts
+ * (after the header and its 16-byte nonce). Null while `head` is too short to tell;
+ * an AgeError for a foreign key or a modified or malformed header.
+ */
+export function openHeader(head: Buffer, identities: Buffer[]): { payloadKey: Buffer; length: number } | null {
+  const parsed = parseHeader(head);
+  if (!parsed || head.length < parsed.length + 16) return null;
+  const fileKey = unwrap(parsed.stanzas, identities);
+  if (!fileKey) throw new AgeError('no identity matches: this file was encrypted to another key');
+  if (!crypto.timingSafeEqual(headerMac(fileKey, parsed.macInput), parsed.mac.length === 32 ? parsed.mac : Buffer.alloc(32))) {
+    throw new AgeError('header MAC mismatch (the file header was modified)');
+  }
+  return { payloadKey: hkdf(fileKey, head.subarray(parsed.length, parsed.length + 16), 'payload'), length: parsed.length + 16 };
+}
+
+/** Identities in their raw form, for openHeader. */
+export const parseIdentities = (identities: string[]): Buffer[] => identities.map(parseIdentity);
+
+/**
  * Decrypts an age v1 stream with one of the identities. Fails (stream error, an
  * AgeError) on a wrong key, a modified header, a corrupted or truncated payload;
  * no plaintext is emitted before the header MAC checks out.
  */
 export function decryptStream(identities: string[]): Transform {
-  const ids = identities.map(parseIdentity);
+  const ids = parseIdentities(identities);
   let head: Buffer | null = Buffer.alloc(0);
   let key: crypto.KeyObject | null = null;
   let counter = 0n;
@@ -376,15 +396,10 @@ export function decryptStream(identities: string[]): Transform {
       try {
         if (head) {
           head = Buffer.concat([head, chunk]);
-          const parsed = parseHeader(head);
-          if (!parsed || head.length < parsed.length + 16) return done();
-          const fileKey = unwrap(parsed.stanzas, ids);
-          if (!fileKey) throw new AgeError('no identity matches: this file was encrypted to another key');
-          if (!crypto.timingSafeEqual(headerMac(fileKey, parsed.macInput), parsed.mac.length === 32 ? parsed.mac : Buffer.alloc(32))) {
-            throw new AgeError('header MAC mismatch (the file header was modified)');
-          }
-          key = crypto.createSecretKey(hkdf(fileKey, head.subarray(parsed.length, parsed.length + 16), 'payload'));
-          chunk = head.subarray(parsed.length + 16);
+          const opened = openHeader(head, ids);
+          if (!opened) return done();
+          key = crypto.createSecretKey(opened.payloadKey);
+          chunk = head.subarray(opened.length);
           head = null;
         }
         if (sawLast && chunk.length) throw new AgeError('data after the end of the age payload');

@@ -1,6 +1,7 @@
 import { Readable, Writable } from 'node:stream';
 import type pg from 'pg';
 import { rawReads } from './read-socket';
+import { IO_BLOCK, releaseBuffer, takeIoBlock } from './reusable';
 
 /**
  * COPY … TO STDOUT / FROM STDIN on a node-postgres client, as "submittables"
@@ -30,31 +31,10 @@ const rowsOf = (text: string | undefined): number | null => {
  * they enter the stream. Each block is one message to a seal worker and back, and one
  * unpooled allocation: 1 MiB made fewer of both than 256 KiB (bench/backups.ts).
  */
-export const COPY_BLOCK = 1024 * 1024;
+export const COPY_BLOCK = IO_BLOCK;
 const BLOCK = COPY_BLOCK;
 
-/**
- * Blocks handed back by their consumer (the seal worker returns each block it sealed) are
- * used again. A fresh 1 MiB block is fresh memory: its pages fault in as the socket's bytes
- * are copied in, and every block counts against V8's external memory, whose growth is what
- * started most of a backup's full garbage collections (`--trace-gc`: "GC in old space
- * requested"). Bounded: blocks beyond the bound are left to the collector.
- */
-const POOL_MAX = 16;
-const pool: ArrayBuffer[] = [];
-
-function takeBlock(): Buffer {
-  const ab = pool.pop();
-  return ab ? Buffer.from(ab) : Buffer.allocUnsafeSlow(BLOCK);
-}
-
-/** Gives a block's memory back for the next COPY; its previous holder must never touch it again (a transferred ArrayBuffer; a detached one, of length 0, is ignored). */
-export function returnCopyBlock(ab: ArrayBuffer): void {
-  if (ab.byteLength === BLOCK && pool.length < POOL_MAX) pool.push(ab);
-}
-
-/** Test hook: how many blocks wait to be used again. */
-export const pooledCopyBlocks = (): number => pool.length;
+const takeBlock = (): Buffer => takeIoBlock(BLOCK);
 
 // Message types a COPY TO's raw reader consumes itself; any other one ends it.
 const COPY_DATA = 0x64; // 'd'
@@ -67,7 +47,7 @@ type DataListener = (chunk: Buffer) => void;
  * Streams the output of `COPY … TO STDOUT`. `rows` is set once the stream ended. Every
  * chunk pushed is in an ArrayBuffer of its own (not Buffer's shared pool) that this stream
  * never touches again, so a consumer may transfer it to a worker thread (seal-worker.ts),
- * which may hand it back for reuse (returnCopyBlock).
+ * which may hand it back for reuse (reusable.ts).
  *
  * While the COPY runs, the socket's bytes are read here, not by pg-protocol: it made a
  * message object and a Buffer view per row (millions per GB, most of the console's CPU
@@ -298,7 +278,8 @@ export class CopyIn extends Writable {
       // The CopyData header and the chunk as one writev: pg's sendCopyFromChunk copied every
       // chunk into a new message buffer (a second copy of a restore's data, and garbage).
       // The chunk is not copied, so it must not change after it was written: the streams
-      // that feed a CopyIn (decryption, checks) emit fresh buffers.
+      // that feed a CopyIn (decryption, checks) emit buffers of their own, and one marked
+      // returnable (a worker's answer, reusable.ts) is given back once the socket took it.
       const s = this.connection!.stream;
       if (!(s as { writable?: boolean }).writable) return cb(new Error('the connection to PostgreSQL closed during COPY FROM STDIN'));
       const head = Buffer.allocUnsafe(5);
@@ -306,7 +287,7 @@ export class CopyIn extends Writable {
       head.writeUInt32BE(chunk.length + 4, 1);
       s.cork();
       s.write(head);
-      s.write(chunk);
+      (s.write as (c: Buffer, done: () => void) => boolean)(chunk, () => releaseBuffer(chunk));
       s.uncork();
       if (s.writableNeedDrain) s.once('drain', () => cb());
       else cb();

@@ -8,6 +8,7 @@ import { copyIn, copyOut } from './copy-stream';
 import { collector, discard, gate, tap } from './crypto-pipe';
 import { backupClient, copyColumns, qualified } from './dump';
 import { backupPrefix, type Manifest, type ManifestFile } from './manifest';
+import { openStream } from './seal-worker';
 import { readAll, type BackupStorage } from './storage';
 
 /**
@@ -46,21 +47,38 @@ function fileOf(m: Manifest, name: string): ManifestFile {
   return f;
 }
 
+function checkStored(m: Manifest, f: ManifestFile, bytes: number, sha256: string): void {
+  if (bytes !== f.size || sha256 !== f.sha256) {
+    throw new IntegrityError(
+      `Backup ${m.id}: ${f.name} does not match its manifest (${bytes} bytes, sha256 ${sha256.slice(0, 12)}…; expected ${f.size} bytes, ${f.sha256.slice(0, 12)}…). The backup is corrupted or was modified.`,
+      { file: f.name },
+    );
+  }
+}
+
 /** A stored file, decrypted, with its stored bytes checked against the manifest before the stream ends. */
 async function openFile(req: Pick<LoadRequest, 'storage' | 'manifest' | 'identities'>, name: string) {
   const m = req.manifest;
   const f = fileOf(m, name);
   const source = await req.storage.get(`${backupPrefix(m.tenant.slug, m.id)}/${name}`);
   const stored = tap();
-  const checked = gate(() => {
-    if (stored.bytes !== f.size || stored.hex() !== f.sha256) {
-      throw new IntegrityError(
-        `Backup ${m.id}: ${name} does not match its manifest (${stored.bytes} bytes, sha256 ${stored.hex().slice(0, 12)}…; expected ${f.size} bytes, ${f.sha256.slice(0, 12)}…). The backup is corrupted or was modified.`,
-        { file: name },
-      );
-    }
-  });
+  const checked = gate(() => checkStored(m, f, stored.bytes, stored.hex()));
   return { streams: [source, stored, decryptStream(req.identities), checked] as const, stored };
+}
+
+/**
+ * A table's data file, opened in a worker thread (seal-worker.ts openStream: the stored
+ * bytes' sha256 and the age STREAM there, the main thread only moves blocks); the same
+ * checks as openFile, in the same order: decryption errors first, then the stored bytes
+ * against the manifest before the stream ends.
+ */
+async function openTableFile(req: Pick<LoadRequest, 'storage' | 'manifest' | 'identities' | 'jobs'>, name: string) {
+  const m = req.manifest;
+  const f = fileOf(m, name);
+  const source = await req.storage.get(`${backupPrefix(m.tenant.slug, m.id)}/${name}`);
+  const opened = openStream(req.identities, { owned: req.storage.ownReads === true, workers: req.jobs });
+  const checked = gate(() => checkStored(m, f, opened.result?.storedBytes ?? 0, opened.result?.storedSha256 ?? ''));
+  return { streams: [source, opened, checked] as const };
 }
 
 export const describeLoadError = (error: unknown, m: Manifest, doing: string): Error => {
@@ -249,7 +267,7 @@ export async function loadBackup(req: LoadRequest): Promise<LoadResult> {
  * the content checksum by the read-back of a verify (compareWithManifest).
  */
 async function loadTable(c: pg.Client, req: LoadRequest, t: Manifest['tables'][number]): Promise<void> {
-  const file = await openFile(req, t.file);
+  const file = await openTableFile(req, t.file);
   await c.query('BEGIN');
   try {
     if (req.owner) await c.query(`SET LOCAL ROLE ${quoteIdent(req.owner)}`);

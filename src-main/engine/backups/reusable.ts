@@ -1,11 +1,35 @@
 /**
- * Buffers whose memory goes back where it came from once their last holder is done with
- * them. A backup moves each byte through three 1 MiB buffers (COPY block, sealed output,
- * socket read); fresh ones cost page faults and, above all, V8 external memory, whose
- * growth triggers full garbage collections on the console's main thread. The seal
- * workers mark their output returnable; the directory storage releases a chunk once it is
- * on disk. A chunk nobody releases (an S3 upload, a test) is simply collected.
+ * Memory used again instead of allocated per chunk. Every byte of a backup or restore
+ * passes through a few large buffers on the console's main thread (a COPY block, a file
+ * read, a worker's answer); fresh ones cost page faults and V8 external memory, whose
+ * growth started most of the full garbage collections of the main heap (`--trace-gc`).
+ *
+ * Two ways back:
+ * - I/O blocks (1 MiB: COPY blocks, file reads) go to a worker thread, which hands each
+ *   block back once it has hashed and sealed or opened it (a transferred ArrayBuffer is a
+ *   new object here, so the pool takes it by size): returnIoBlock.
+ * - A worker's answers are marked returnable; whoever holds one last (the directory
+ *   storage once it is on disk, a COPY FROM once the socket took it) releases it.
+ * Anything nobody gives back (an S3 upload, a test) is simply collected.
  */
+export const IO_BLOCK = 1024 * 1024;
+const POOL_MAX = 16;
+const blocks: ArrayBuffer[] = [];
+
+/** A block of `size` bytes (IO_BLOCK: from the pool when one is free). */
+export function takeIoBlock(size = IO_BLOCK): Buffer {
+  const ab = size === IO_BLOCK ? blocks.pop() : undefined;
+  return ab ? Buffer.from(ab) : Buffer.allocUnsafeSlow(size);
+}
+
+/** A block's memory back for the next read; its previous holder never touches it again (a detached one, of length 0, is ignored). */
+export function returnIoBlock(ab: ArrayBuffer): void {
+  if (ab.byteLength === IO_BLOCK && blocks.length < POOL_MAX) blocks.push(ab);
+}
+
+/** Test hook: how many blocks wait to be used again. */
+export const pooledIoBlocks = (): number => blocks.length;
+
 const owners = new WeakMap<ArrayBufferLike, (ab: ArrayBuffer) => void>();
 
 /** Marks buf's memory as returnable to `giveBack`; whoever holds buf last calls releaseBuffer. */

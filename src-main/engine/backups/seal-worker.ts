@@ -1,8 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { AGE_CHUNK, AGE_TAG, ageHeader } from './age';
-import { COPY_BLOCK, returnCopyBlock } from './copy-stream';
-import { returnable } from './reusable';
+import { AGE_CHUNK, AGE_TAG, AgeError, ageHeader, openHeader, parseIdentities } from './age';
+import { IO_BLOCK, returnIoBlock, returnable } from './reusable';
 
 /**
  * The per-byte work of a backup file — sha256 of the plaintext (the content checksum),
@@ -25,48 +24,75 @@ const { parentPort } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const CHUNK = ${AGE_CHUNK};
 const TAG = ${AGE_TAG};
-// What one COPY block comes to sealed: its chunks, their tags, and a held-back chunk before them.
-const OUT_SIZE = ${COPY_BLOCK} + CHUNK + (${COPY_BLOCK} / CHUNK + 2) * TAG;
+// What one 1 MiB block comes to sealed: its chunks, their tags, and a held-back chunk before them.
+const OUT_SIZE = ${IO_BLOCK} + CHUNK + (${IO_BLOCK} / CHUNK + 2) * TAG;
 const files = new Map();
 
-function seal(f, plain, last, out) {
+// Errors of the file itself (opening): reported as age errors, not as a worker failure.
+class AgeFault extends Error {}
+
+function nonceOf(f, last) {
   const nonce = Buffer.alloc(12);
   nonce.writeBigUInt64BE(f.counter++, 3);
   nonce[11] = last ? 1 : 0;
-  const c = crypto.createCipheriv('chacha20-poly1305', f.key, nonce, { authTagLength: TAG });
+  return nonce;
+}
+
+function seal(f, plain, last, out) {
+  const c = crypto.createCipheriv('chacha20-poly1305', f.key, nonceOf(f, last), { authTagLength: TAG });
   out.push(c.update(plain));
   c.final();
   out.push(c.getAuthTag());
 }
 
-// Seals what can be sealed of buf. The last (possibly short) chunk is always held back:
-// only the end of the stream says whether it carries the "last" flag. It is copied into
-// the file's own held buffer, so nothing keeps a view of buf (which goes back to the
-// main thread to be used again).
+function open(f, sealed, last, out) {
+  const d = crypto.createDecipheriv('chacha20-poly1305', f.key, nonceOf(f, last), { authTagLength: TAG });
+  d.setAuthTag(sealed.subarray(sealed.length - TAG));
+  out.push(d.update(sealed.subarray(0, sealed.length - TAG)));
+  try {
+    d.final();
+  } catch {
+    throw new AgeFault('payload authentication failed (the file is corrupted, truncated or was modified)');
+  }
+}
+
+// Cuts buf into the file's pieces (CHUNK plaintext bytes to seal, CHUNK + TAG sealed bytes
+// to open). The last (possibly short) piece is always held back: only the end of the
+// stream says whether it carries the "last" flag. It is copied into the file's own held
+// buffer, so nothing keeps a view of buf (which goes back to the main thread to be used again).
 function feed(f, buf, out) {
+  const size = f.held.length;
   let pos = 0;
   if (f.heldLen > 0) {
-    const n = Math.min(CHUNK - f.heldLen, buf.length);
+    const n = Math.min(size - f.heldLen, buf.length);
     buf.copy(f.held, f.heldLen, 0, n);
     f.heldLen += n;
     pos = n;
     if (pos === buf.length) return;
-    seal(f, f.held, false, out);
+    f.piece(f, f.held, false, out);
     f.heldLen = 0;
   }
-  while (buf.length - pos > CHUNK) {
-    seal(f, buf.subarray(pos, pos + CHUNK), false, out);
-    pos += CHUNK;
+  while (buf.length - pos > size) {
+    f.piece(f, buf.subarray(pos, pos + size), false, out);
+    pos += size;
   }
   buf.copy(f.held, 0, pos);
   f.heldLen = buf.length - pos;
+}
+
+function finish(f, out) {
+  if (f.piece === open) {
+    if (f.heldLen < TAG) throw new AgeFault('truncated age file (the last chunk is missing)');
+    if (f.heldLen === TAG && f.counter > 0n) throw new AgeFault('malformed age payload (empty last chunk)');
+  }
+  f.piece(f, f.held.subarray(0, f.heldLen), true, out);
 }
 
 // Output buffers the main thread gave back (reusable.ts), used again for the next block.
 const spare = [];
 const SPARE_MAX = 8;
 
-function pack(f, parts) {
+function pack(parts) {
   let n = 0;
   for (const p of parts) n += p.length;
   const ab = spare.length && spare[spare.length - 1].byteLength >= n ? spare.pop() : Buffer.allocUnsafeSlow(Math.max(n, OUT_SIZE)).buffer;
@@ -76,51 +102,82 @@ function pack(f, parts) {
     p.copy(out, at);
     at += p.length;
   }
-  f.stored.update(out);
-  f.storedBytes += n;
   return out;
+}
+
+function newFile(m, piece, held) {
+  return {
+    piece,
+    key: crypto.createSecretKey(Buffer.from(m.key)),
+    counter: 0n,
+    held: Buffer.allocUnsafe(held),
+    heldLen: 0,
+    skip: m.skip || 0,
+    plain: crypto.createHash('sha256'),
+    plainBytes: 0,
+    stored: crypto.createHash('sha256'),
+    storedBytes: 0,
+  };
+}
+
+// Hashes the stored bytes (the output of sealing, the input of opening) and, when sealing,
+// the plaintext (the content checksum). An opened file's plaintext is authenticated by age
+// itself; its checksum is compared by a verify's read-back, so it is only counted here.
+function account(f, input, output) {
+  if (f.piece === seal) {
+    f.plain.update(input);
+    f.plainBytes += input.length;
+    f.stored.update(output);
+    f.storedBytes += output.length;
+  } else {
+    f.plainBytes += output.length;
+    f.stored.update(input);
+    f.storedBytes += input.length;
+  }
 }
 
 parentPort.on('message', (m) => {
   const f = files.get(m.id);
   try {
-    if (m.op === 'open') {
-      const stored = crypto.createHash('sha256');
+    if (m.op === 'seal') {
+      const file = newFile(m, seal, CHUNK);
       const header = Buffer.from(m.header);
-      stored.update(header);
-      files.set(m.id, {
-        key: crypto.createSecretKey(Buffer.from(m.key)),
-        counter: 0n,
-        held: Buffer.allocUnsafe(CHUNK),
-        heldLen: 0,
-        plain: crypto.createHash('sha256'),
-        plainBytes: 0,
-        stored,
-        storedBytes: header.length,
-      });
+      file.stored.update(header);
+      file.storedBytes = header.length;
+      files.set(m.id, file);
+    } else if (m.op === 'open') {
+      // The main thread checked the header (age.ts openHeader); skip: its length, hashed as stored bytes but not opened.
+      files.set(m.id, newFile(m, open, CHUNK + TAG));
     } else if (m.op === 'data') {
       if (!f) return;
       const buf = Buffer.from(m.buf, m.offset, m.length);
-      f.plain.update(buf);
-      f.plainBytes += buf.length;
+      const skip = Math.min(f.skip, buf.length);
+      f.skip -= skip;
       const parts = [];
-      feed(f, buf, parts);
-      const out = pack(f, parts);
-      // The block goes back with the sealed bytes: the main thread uses it for the next COPY block.
+      feed(f, skip ? buf.subarray(skip) : buf, parts);
+      const out = pack(parts);
+      if (skip) {
+        f.stored.update(buf.subarray(0, skip));
+        f.storedBytes += skip;
+      }
+      account(f, skip ? buf.subarray(skip) : buf, out);
+      // The block goes back with the answer: the main thread uses it for its next block.
       parentPort.postMessage({ id: m.id, op: 'out', buf: out.buffer, length: out.length, back: m.buf }, [out.buffer, m.buf]);
     } else if (m.op === 'end') {
       if (!f) return;
-      const parts = [];
-      seal(f, f.held.subarray(0, f.heldLen), true, parts);
-      const out = pack(f, parts);
       files.delete(m.id);
+      if (f.skip > 0) throw new AgeFault('truncated age file (incomplete header)');
+      const parts = [];
+      finish(f, parts);
+      const out = pack(parts);
+      account(f, Buffer.alloc(0), out);
       parentPort.postMessage(
         {
           id: m.id,
           op: 'done',
           buf: out.buffer,
           length: out.length,
-          plainSha256: f.plain.digest('hex'),
+          plainSha256: f.piece === seal ? f.plain.digest('hex') : null,
           plainBytes: f.plainBytes,
           storedSha256: f.stored.digest('hex'),
           storedBytes: f.storedBytes,
@@ -134,7 +191,7 @@ parentPort.on('message', (m) => {
     }
   } catch (error) {
     files.delete(m.id);
-    parentPort.postMessage({ id: m.id, op: 'error', message: String((error && error.message) || error) });
+    parentPort.postMessage({ id: m.id, op: 'error', message: String((error && error.message) || error), age: error instanceof AgeFault });
   }
 });
 `;
@@ -147,15 +204,27 @@ export interface SealResult {
   storedBytes: number;
 }
 
+/** What an opened file came to: its stored bytes' sha256 and size (to compare with the manifest), the plaintext's size. */
+export interface OpenResult {
+  plainBytes: number;
+  storedSha256: string;
+  storedBytes: number;
+}
+
 export interface SealStream extends Transform {
   /** Set when the stream has flushed (every byte sealed and hashed). */
   result: SealResult | null;
 }
 
+export interface OpenStream extends Transform {
+  /** Set when the stream has flushed (every byte opened and hashed). */
+  result: OpenResult | null;
+}
+
 type Reply =
   | { id: number; op: 'out'; buf: ArrayBuffer; length: number; back: ArrayBuffer }
-  | ({ id: number; op: 'done'; buf: ArrayBuffer; length: number } & SealResult)
-  | { id: number; op: 'error'; message: string };
+  | ({ id: number; op: 'done'; buf: ArrayBuffer; length: number; plainSha256: string | null } & OpenResult)
+  | { id: number; op: 'error'; message: string; age?: boolean };
 
 /** Blocks a stream may have in the worker at once: enough to keep it busy, bounded memory. */
 const IN_FLIGHT = 4;
@@ -236,43 +305,66 @@ function pick(size: number): SealWorker {
   return live.reduce((a, b) => (b.load < a.load ? b : a));
 }
 
+interface Opening<R> {
+  /**
+   * Opens the file in the worker. Given `chunk`, it is called for each chunk until it
+   * returns what to send first (null: more is needed, e.g. a header not yet complete);
+   * without, once at the start.
+   */
+  start(worker: SealWorker, id: number, chunk?: Buffer): Buffer | null;
+  /** Called at the end when start never returned a buffer. */
+  incomplete?(): Error;
+  done(reply: Extract<Reply, { op: 'done' }>): R;
+  fail(reply: Extract<Reply, { op: 'error' }>): Error;
+}
+
 /**
- * An age-encrypting transform whose crypto runs in a worker thread: its output is a
- * complete age v1 file for the recipients, its `result` the plaintext's and the stored
- * bytes' sha256 and sizes. `owned`: the chunks written are the caller's
- * alone (their ArrayBuffers, unpooled, referenced nowhere else, as CopyOut's blocks are),
- * so those are transferred to the worker instead of copied; they must not be touched
- * after the write.
+ * A transform whose per-byte work runs in a worker thread. Chunks go to the worker
+ * (transferred when `owned`), its answers come back as this stream's output, marked
+ * returnable (reusable.ts); the input blocks it hands back go to the I/O block pool.
  */
-export function sealStream(recipients: string[], opts: { owned?: boolean; workers?: number } = {}): SealStream {
-  const { header, payloadKey } = ageHeader(recipients);
+function workerStream<R>(opts: { owned?: boolean; workers?: number }, o: Opening<R>, lazy: boolean): Transform & { result: R | null } {
   const worker = pick(opts.workers ?? 1);
   let inFlight = 0;
   let waiting: TransformCallback | null = null;
   let flushed: TransformCallback | null = null;
   let closed = false;
+  let started = !lazy;
+  const send = (chunk: Buffer, cb: TransformCallback) => {
+    // Transferred only when owned, and never a view into Buffer's shared pool (a slab of
+    // Buffer.poolSize bytes): detaching that would pull the memory from under other buffers.
+    const transfer = opts.owned && chunk.buffer instanceof ArrayBuffer && chunk.buffer.byteLength > Buffer.poolSize;
+    let buf: ArrayBuffer;
+    let offset = 0;
+    if (transfer) {
+      buf = chunk.buffer as ArrayBuffer;
+      offset = chunk.byteOffset;
+    } else {
+      const copy = new Uint8Array(chunk.length);
+      copy.set(chunk);
+      buf = copy.buffer;
+    }
+    worker.post({ id, op: 'data', buf, offset, length: chunk.length }, [buf]);
+    if (++inFlight < IN_FLIGHT) cb();
+    else waiting = cb;
+  };
   const stream = new Transform({
     highWaterMark: 1 << 20,
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       if (chunk.length === 0) return cb();
-      // Transferred only when owned, and never a view into Buffer's shared pool (a slab of
-      // Buffer.poolSize bytes): detaching that would pull the memory from under other buffers.
-      const transfer = opts.owned && chunk.buffer instanceof ArrayBuffer && chunk.buffer.byteLength > Buffer.poolSize;
-      let buf: ArrayBuffer;
-      let offset = 0;
-      if (transfer) {
-        buf = chunk.buffer as ArrayBuffer;
-        offset = chunk.byteOffset;
-      } else {
-        const copy = new Uint8Array(chunk.length);
-        copy.set(chunk);
-        buf = copy.buffer;
+      if (started) return send(chunk, cb);
+      let first: Buffer | null;
+      try {
+        first = o.start(worker, id, chunk);
+      } catch (error) {
+        return cb(error as Error);
       }
-      worker.post({ id, op: 'data', buf, offset, length: chunk.length }, [buf]);
-      if (++inFlight < IN_FLIGHT) cb();
-      else waiting = cb;
+      if (!first) return cb();
+      started = true;
+      send(first, cb);
     },
     flush(cb: TransformCallback) {
+      if (!started) return cb(o.incomplete?.() ?? new Error('nothing to open'));
       flushed = cb;
       worker.post({ id, op: 'end' });
     },
@@ -284,21 +376,21 @@ export function sealStream(recipients: string[], opts: { owned?: boolean; worker
       }
       cb(error);
     },
-  }) as SealStream;
+  }) as Transform & { result: R | null };
   stream.result = null;
   const id = worker.register((reply) => {
     if (closed) return;
     if (reply.op === 'error') {
       closed = true;
       worker.release(id);
-      stream.destroy(new Error(reply.message));
+      stream.destroy(o.fail(reply));
       return;
     }
-    // Sealed bytes are marked returnable: the directory storage gives the memory back to
-    // the worker once they are on disk (reusable.ts).
+    // Answers are marked returnable: whoever holds one last (the directory storage once it
+    // is on disk, a COPY FROM once the socket took it) gives the memory back to the worker.
     if (reply.length) stream.push(returnable(Buffer.from(reply.buf, 0, reply.length), (ab) => worker.give(ab)));
     if (reply.op === 'out') {
-      returnCopyBlock(reply.back);
+      returnIoBlock(reply.back);
       inFlight--;
       const cb = waiting;
       waiting = null;
@@ -307,16 +399,74 @@ export function sealStream(recipients: string[], opts: { owned?: boolean; worker
     }
     closed = true;
     worker.release(id);
-    const { plainSha256, plainBytes, storedSha256, storedBytes } = reply;
-    stream.result = { plainSha256, plainBytes, storedSha256, storedBytes };
+    stream.result = o.done(reply);
     flushed?.();
   });
-  if (worker.dead) {
-    queueMicrotask(() => stream.destroy(worker.dead!));
-  } else {
-    const key = new Uint8Array(payloadKey);
-    worker.post({ id, op: 'open', header: new Uint8Array(header), key: key.buffer }, [key.buffer]);
-  }
+  if (worker.dead) queueMicrotask(() => stream.destroy(worker.dead!));
+  else if (!lazy) o.start(worker, id);
+  return stream;
+}
+
+/**
+ * An age-encrypting transform whose crypto runs in a worker thread: its output is a
+ * complete age v1 file for the recipients, its `result` the plaintext's and the stored
+ * bytes' sha256 and sizes. `owned`: the chunks written are the caller's alone (their
+ * ArrayBuffers, unpooled, referenced nowhere else, as CopyOut's blocks are), so those are
+ * transferred to the worker instead of copied; they must not be touched after the write.
+ */
+export function sealStream(recipients: string[], opts: { owned?: boolean; workers?: number } = {}): SealStream {
+  const { header, payloadKey } = ageHeader(recipients);
+  const stream = workerStream<SealResult>(
+    opts,
+    {
+      start(worker, id) {
+        const key = new Uint8Array(payloadKey);
+        worker.post({ id, op: 'seal', header: new Uint8Array(header), key: key.buffer }, [key.buffer]);
+        return null;
+      },
+      done: ({ plainSha256, plainBytes, storedSha256, storedBytes }) => ({
+        plainSha256: plainSha256!,
+        plainBytes,
+        storedSha256,
+        storedBytes,
+      }),
+      fail: (reply) => new Error(reply.message),
+    },
+    false,
+  );
   stream.push(header);
   return stream;
+}
+
+/**
+ * An age-decrypting transform whose crypto runs in a worker thread (a restore's table
+ * data). The header is read and checked here (age.ts openHeader: the identities never
+ * leave the main thread); the worker gets the payload key, hashes every stored byte and
+ * opens the STREAM chunks exactly as decryptStream does, with the same refusals (AgeError:
+ * a foreign key, a modified header, a corrupted, truncated or malformed payload). `result`:
+ * the stored bytes' sha256 and size, for the caller to compare with the manifest.
+ */
+export function openStream(identities: string[], opts: { owned?: boolean; workers?: number } = {}): OpenStream {
+  const ids = parseIdentities(identities);
+  let head: Buffer = Buffer.alloc(0);
+  return workerStream<OpenResult>(
+    opts,
+    {
+      start(worker, id, chunk) {
+        head = head.length ? Buffer.concat([head, chunk!]) : chunk!;
+        const opened = openHeader(head, ids);
+        if (!opened) {
+          if (head === chunk) head = Buffer.from(chunk); // held across writes: a copy of our own
+          return null;
+        }
+        const key = new Uint8Array(opened.payloadKey);
+        worker.post({ id, op: 'open', key: key.buffer, skip: opened.length }, [key.buffer]);
+        return head;
+      },
+      incomplete: () => new AgeError(head.length === 0 ? 'empty file (not an age file)' : 'truncated age file (incomplete header)'),
+      done: ({ plainBytes, storedSha256, storedBytes }) => ({ plainBytes, storedSha256, storedBytes }),
+      fail: (reply) => (reply.age ? new AgeError(reply.message) : new Error(reply.message)),
+    },
+    true,
+  );
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ContractError } from '../../../src-shared/contract';
-import { releaseBuffer } from './reusable';
+import { IO_BLOCK, releaseBuffer, takeIoBlock } from './reusable';
 
 /**
  * Where backups live: a directory (the default: one workstation or a mounted share) or
@@ -17,6 +17,11 @@ export interface BackupStorage {
   readonly description: string;
   put(key: string, body: Readable): Promise<{ size: number }>;
   get(key: string): Promise<Readable>;
+  /**
+   * True when every chunk `get` streams is in an ArrayBuffer of its own that nothing else
+   * references (a consumer may transfer it to a worker thread, which hands it back).
+   */
+  readonly ownReads?: boolean;
   /** Null when absent. */
   head(key: string): Promise<{ size: number } | null>;
   /** Every object under prefix (recursive), sorted by key. */
@@ -125,8 +130,35 @@ class FileSink extends Writable {
   }
 }
 
+/**
+ * A file read in 1 MiB blocks from the I/O pool (reusable.ts): a restore's opening worker
+ * hands each block back once it has hashed and opened it. Blocks nobody hands back are
+ * collected as usual.
+ */
+class FileSource extends Readable {
+  constructor(private readonly handle: fs.promises.FileHandle) {
+    super({ highWaterMark: IO_BLOCK });
+  }
+
+  override _read(): void {
+    const block = takeIoBlock();
+    this.handle.read(block, 0, block.length, null).then(
+      ({ bytesRead }) => this.push(bytesRead > 0 ? block.subarray(0, bytesRead) : null),
+      (error: Error) => this.destroy(error),
+    );
+  }
+
+  override _destroy(error: Error | null, cb: (err?: Error | null) => void): void {
+    this.handle.close().then(
+      () => cb(error),
+      () => cb(error),
+    );
+  }
+}
+
 export class DirectoryStorage implements BackupStorage {
   readonly description: string;
+  readonly ownReads = true;
 
   constructor(readonly root: string) {
     this.description = `directory ${root}`;
@@ -154,8 +186,7 @@ export class DirectoryStorage implements BackupStorage {
   async get(key: string): Promise<Readable> {
     const file = this.file(key);
     try {
-      const handle = await fs.promises.open(file, 'r');
-      return handle.createReadStream({ highWaterMark: 1 << 20 });
+      return new FileSource(await fs.promises.open(file, 'r'));
     } catch (error) {
       throw fsError(error, `reading ${key}`, this.root);
     }

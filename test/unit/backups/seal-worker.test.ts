@@ -8,8 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import * as ref from 'age-encryption';
 import { describe, expect, it } from 'vitest';
 import { decryptBuffer, generateIdentity, identityToRecipient } from '../../../src-main/engine/backups/age';
-import { COPY_BLOCK, pooledCopyBlocks } from '../../../src-main/engine/backups/copy-stream';
-import { releaseBuffer } from '../../../src-main/engine/backups/reusable';
+import { COPY_BLOCK } from '../../../src-main/engine/backups/copy-stream';
+import { pooledIoBlocks, releaseBuffer } from '../../../src-main/engine/backups/reusable';
 import { sealStream } from '../../../src-main/engine/backups/seal-worker';
 
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
@@ -93,7 +93,7 @@ describe('sealing in a worker thread', () => {
   });
 
   it('memory is used again: COPY-sized blocks come back to the copy pool, released output goes back to the worker, nothing is corrupted', async () => {
-    const before = pooledCopyBlocks();
+    const before = pooledIoBlocks();
     for (let round = 0; round < 4; round++) {
       const data = crypto.randomBytes(3 * COPY_BLOCK + 1000 * round);
       const blocks: Buffer[] = [];
@@ -124,7 +124,7 @@ describe('sealing in a worker thread', () => {
       expect(s.result!.plainSha256).toBe(sha(data));
     }
     // every block was COPY-sized: they came back, up to the pool's bound
-    expect(pooledCopyBlocks()).toBeGreaterThan(before);
+    expect(pooledIoBlocks()).toBeGreaterThan(before);
   });
 
   it('a failing source destroys the stream without leaving the worker unusable', async () => {
