@@ -147,13 +147,112 @@ export function splitDump(sql: string, what: string): { preamble: string; entrie
   return { preamble, entries };
 }
 
+type DumpEntry = ReturnType<typeof splitDump>['entries'][number];
+
+const IDENT = String.raw`(?:"(?:[^"]|"")+"|[^\s".;()]+)`;
+const unquote = (id: string): string => (id.startsWith('"') ? id.slice(1, -1).replace(/""/g, '"') : id);
+const TABLE_OF_INDEX = new RegExp(String.raw`^CREATE (?:UNIQUE )?INDEX ${IDENT} ON (?:ONLY )?(${IDENT})\.(${IDENT}) USING `);
+const TABLE_OF_CONSTRAINT = new RegExp(String.raw`^ALTER TABLE (?:ONLY )?(${IDENT})\.(${IDENT})\s+ADD CONSTRAINT `);
+
+/** The table an index or (non-foreign-key) constraint entry is on, as "schema.name" unquoted; null when it is not one. */
+export function tableOfEntry(e: DumpEntry): string | null {
+  const re = e.type === 'INDEX' ? TABLE_OF_INDEX : e.type === 'CONSTRAINT' ? TABLE_OF_CONSTRAINT : null;
+  const m = re?.exec(e.sql);
+  return m ? `${unquote(m[1]!)}.${unquote(m[2]!)}` : null;
+}
+
+type TableEntry = Manifest['tables'][number];
+type Task = { table: TableEntry } | { entry: DumpEntry };
+
 /**
- * The post-data section (indexes, keys, constraints, triggers) in parallel like
- * `pg_restore -j`: indexes and non-foreign-key constraints first, on `jobs` connections
- * (each depends only on its table), then everything else in pg_dump's order.
+ * Table data and the post-data section, scheduled like `pg_restore -j`: `jobs` connections
+ * take the tables biggest first, and a table's indexes and keys (each depends on its table
+ * alone) are queued as soon as its rows are in, so they build while other tables still
+ * load. The rest of post-data (foreign keys, triggers, anything not tied to one loaded
+ * table) runs afterwards in pg_dump's order, once the sequences are set. Every connection
+ * runs the post-data preamble (pg_dump's session settings) as the owner role.
  */
-async function replayPostData(req: LoadRequest, name: string): Promise<void> {
-  const { preamble, entries } = splitDump(await readChecked(req, name), `${req.manifest.id}/${name}`);
+async function loadDataAndKeys(
+  req: LoadRequest,
+  post: ReturnType<typeof splitDump>,
+  progress: (what: string) => void,
+): Promise<{ rows: number; after: DumpEntry[] }> {
+  const m = req.manifest;
+  const loaded = new Set(m.tables.map((t) => `${t.schema}.${t.name}`));
+  const keysOf = new Map<string, DumpEntry[]>();
+  const after: DumpEntry[] = [];
+  for (const e of post.entries) {
+    const table = tableOfEntry(e);
+    if (table && loaded.has(table)) keysOf.set(table, [...(keysOf.get(table) ?? []), e]);
+    else after.push(e);
+  }
+  const queue: Task[] = m.tables.map((table) => ({ table }));
+  let loading = 0;
+  let failed = false;
+  let rows = 0;
+  let waiters: (() => void)[] = [];
+  const changed = () => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+  const next = async (): Promise<Task | null> => {
+    for (;;) {
+      if (failed) return null;
+      const t = queue.shift();
+      if (t) return t;
+      if (loading === 0) return null;
+      // A table still loading will queue its keys: wait for it rather than leave.
+      await new Promise<void>((r) => waiters.push(r));
+    }
+  };
+  const worker = async () => {
+    const c = backupClient(req.admin, req.database);
+    let doing = 'restoring table data';
+    try {
+      await c.connect();
+      if (req.owner) await c.query(`SET ROLE ${quoteIdent(req.owner)}`);
+      await c.query(post.preamble);
+      for (let task = await next(); task; task = await next()) {
+        if ('table' in task) {
+          const t = task.table;
+          doing = 'restoring table data';
+          loading++;
+          try {
+            await req.beforeTable?.(m.tables.indexOf(t));
+            await loadTable(c, req, t);
+          } finally {
+            loading--;
+          }
+          rows += t.rows;
+          progress(`${t.schema}.${t.name}`);
+          queue.unshift(...(keysOf.get(`${t.schema}.${t.name}`) ?? []).map((entry) => ({ entry })));
+        } else {
+          doing = 'restoring post-data.sql.age';
+          await c.query(task.entry.sql);
+        }
+        changed();
+      }
+    } catch (error) {
+      failed = true;
+      throw describeLoadError(error, m, doing);
+    } finally {
+      changed();
+      await c.end().catch(() => undefined);
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(req.jobs, m.tables.length || 1)) }, worker));
+  const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (firstFailure) throw firstFailure.reason;
+  return { rows, after };
+}
+
+/**
+ * What is left of the post-data section once the data is in: indexes and non-foreign-key
+ * constraints not tied to a loaded table first, on `jobs` connections, then everything
+ * else (foreign keys, triggers, …) in pg_dump's order.
+ */
+async function replayPostData(req: LoadRequest, preamble: string, entries: DumpEntry[]): Promise<void> {
   const parallel = entries.filter((e) => e.type === 'INDEX' || e.type === 'CONSTRAINT');
   const serial = entries.filter((e) => !(e.type === 'INDEX' || e.type === 'CONSTRAINT'));
   const open = async () => {
@@ -181,9 +280,11 @@ async function replayPostData(req: LoadRequest, name: string): Promise<void> {
     }
   };
   try {
-    const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(req.jobs, parallel.length)) }, worker));
-    const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (firstFailure) throw firstFailure.reason;
+    if (parallel.length) {
+      const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(req.jobs, parallel.length)) }, worker));
+      const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (firstFailure) throw firstFailure.reason;
+    }
     if (serial.length) {
       const c = await open();
       try {
@@ -193,7 +294,7 @@ async function replayPostData(req: LoadRequest, name: string): Promise<void> {
       }
     }
   } catch (error) {
-    throw describeLoadError(error, req.manifest, `restoring ${name}`);
+    throw describeLoadError(error, req.manifest, 'restoring post-data.sql.age');
   }
 }
 
@@ -210,33 +311,9 @@ export async function loadBackup(req: LoadRequest): Promise<LoadResult> {
   const progress = (what: string) => req.onProgress?.(++done, total, what);
   await replayPreData(req, 'schema.sql.age');
   progress('pre-data');
-
-  let next = 0;
-  let failed = false;
-  let rows = 0;
-  const worker = async () => {
-    const c = backupClient(req.admin, req.database);
-    try {
-      await c.connect();
-      for (;;) {
-        const i = next++;
-        const t = m.tables[i];
-        if (!t || failed) return;
-        await req.beforeTable?.(i);
-        await loadTable(c, req, t);
-        rows += t.rows;
-        progress(`${t.schema}.${t.name}`);
-      }
-    } catch (error) {
-      failed = true;
-      throw describeLoadError(error, m, 'restoring table data');
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(req.jobs, m.tables.length || 1)) }, worker));
-  const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (firstFailure) throw firstFailure.reason;
+  // Read and checked before any row is loaded: a table's keys are built as soon as it is in.
+  const post = splitDump(await readChecked(req, 'post-data.sql.age'), `${m.id}/post-data.sql.age`);
+  const { rows, after } = await loadDataAndKeys(req, post, progress);
 
   const setvals = await readChecked(req, 'sequences.sql.age');
   // Only setval calls are expected here; anything else means a forged or foreign file.
@@ -255,7 +332,7 @@ export async function loadBackup(req: LoadRequest): Promise<LoadResult> {
     }
   }
   progress('sequences');
-  await replayPostData(req, 'post-data.sql.age');
+  await replayPostData(req, post.preamble, after);
   progress('post-data');
   return { tables: m.tables.length, rows, bytes: m.totals.plainBytes };
 }
