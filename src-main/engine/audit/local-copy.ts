@@ -5,6 +5,7 @@ import type { AuditEntry, AuditFilter, AuditQueryInput } from '../../../src-shar
 import { ContractError } from '../../../src-shared/contract/errors';
 import type { Sqlite } from '../../adapters/sqlite';
 import { canonicalJson, entryFromStored, stripHash, type ChainFields } from './chain';
+import type { ParallelPlan } from './parallel-walk';
 
 type Filter = z.output<typeof AuditFilter>;
 type Query = z.output<typeof AuditQueryInput>;
@@ -382,6 +383,19 @@ export class LocalAuditCopy {
       after = rows[rows.length - 1]![0];
       yield rows;
     }
+  }
+
+  /**
+   * Where a source's rows are for a verification walk in worker threads (parallel-walk.ts),
+   * each with its own read-only connection to the cache file; null when the cache is not a
+   * file (an in-memory store) or the source has no rows. The rows are those iterateStored reads.
+   */
+  parallelPlan(source: string): ParallelPlan | null {
+    const t = this.lookup(source);
+    if (!t) return null;
+    const file = (this.db.pragma('database_list') as { name: string; file: string }[]).find((d) => d.name === 'cache')?.file;
+    const lastSeq = this.maxSeq(source);
+    return file && lastSeq > 0 ? { file, table: t.entries, lastSeq } : null;
   }
 
   /** Entries of a source in seq order within [fromSeq, toSeq], in batches. */
