@@ -64,20 +64,25 @@ export type StoredRow = [number, string, string];
  * Secondary indexes of a source's table. seq (the rowid, which every index entry ends with)
  * follows the filtered column, so a page is read in seq order; behind the broad actor and
  * action filters the usual second filters trail, so a count with a second filter is answered
- * from the index alone, without reading entries. A time range is a seq range (two seeks in
- * the `at` index), checked on the seq every index carries: `at` itself is not in the other
- * indexes (it made each key 24 bytes longer and every index build's sort slower). Tables
- * made before had `at` trailing in these indexes; they keep them (same names), which only
- * costs space.
+ * from the index alone, without reading entries. A time range is a seq range, checked on the
+ * seq every index carries: `at` itself is not in these indexes (it made each key 24 bytes
+ * longer and every index build's sort slower). Tables made before had `at` trailing in these
+ * indexes; they keep them (same names), which only costs space.
  */
 const INDEXES: [string, string][] = [
-  ['at', 'at'],
   ['actor', 'actor, seq, action, outcome'],
   ['action', 'action, seq, outcome'],
   ['outcome', 'outcome'],
   ['tenant', 'tenant'],
   ['target', 'target'],
 ];
+/**
+ * The time index: only a source whose times went backwards somewhere needs it (its time
+ * bounds are a range scan on it). With times in seq order, a time bound is a binary search of
+ * rowid probes (timeBounds), so a bulk load of such a source (an import) does not build it;
+ * a source filled row by row gets it at creation, as before.
+ */
+const AT_INDEX: [string, string] = ['at', 'at'];
 
 interface SourceTables {
   tag: string;
@@ -87,6 +92,8 @@ interface SourceTables {
   atSorted: boolean;
   /** Time of the last entry inserted (undefined: not read yet). */
   lastAt: string | null | undefined;
+  /** Being bulk loaded: its indexes are built at the end. */
+  bulk: boolean;
   entries: string;
   fts: string;
   insertRow: Statement<unknown[]>;
@@ -128,6 +135,7 @@ export class LocalAuditCopy {
       ftsPending,
       atSorted,
       lastAt: undefined,
+      bulk: false,
       entries,
       fts,
       insertRow: this.db.prepare(
@@ -152,14 +160,16 @@ export class LocalAuditCopy {
       this.db.exec(
         `CREATE VIRTUAL TABLE cache.audit_f_${tag} USING fts5(body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`,
       );
-      if (indexed) this.createIndexes(tag);
+      if (indexed) this.createIndexes(tag, true);
       this.db.prepare('INSERT INTO audit_copy_sources (source, tag, indexed) VALUES (?, ?, ?)').run(source, tag, indexed ? 1 : 0);
     })();
     return this.open(source, tag);
   }
 
-  private createIndexes(tag: string): void {
-    for (const [name, cols] of INDEXES) this.db.exec(`CREATE INDEX IF NOT EXISTS cache.audit_e_${tag}_${name} ON audit_e_${tag} (${cols})`);
+  private createIndexes(tag: string, at: boolean): void {
+    for (const [name, cols] of at ? [AT_INDEX, ...INDEXES] : INDEXES) {
+      this.db.exec(`CREATE INDEX IF NOT EXISTS cache.audit_e_${tag}_${name} ON audit_e_${tag} (${cols})`);
+    }
   }
 
   sources(): string[] {
@@ -202,6 +212,8 @@ export class LocalAuditCopy {
       if (t.lastAt !== null && at < t.lastAt) {
         t.atSorted = false;
         this.db.prepare('UPDATE audit_copy_sources SET at_sorted = 0 WHERE tag = ?').run(t.tag);
+        // its time bounds now scan the time index (a bulk load builds it at the end, with the others)
+        if (!t.bulk) this.createIndexes(t.tag, true);
       }
       t.lastAt = at;
     }
@@ -221,6 +233,7 @@ export class LocalAuditCopy {
     const t = this.ensure(source, false);
     this.db.prepare('UPDATE audit_copy_sources SET fts_through = 0 WHERE source = ?').run(source);
     t.ftsPending = true;
+    t.bulk = true;
     const previous = this.db.pragma('cache.cache_size', { simple: true }) as number;
     this.db.pragma('cache.cache_size = -262144');
     try {
@@ -230,9 +243,10 @@ export class LocalAuditCopy {
         })(),
       );
       this.db.transaction(() => {
-        this.createIndexes(t.tag);
+        this.createIndexes(t.tag, !t.atSorted);
         this.db.prepare('UPDATE audit_copy_sources SET indexed = 1 WHERE source = ?').run(source);
       })();
+      t.bulk = false;
       this.db.exec(`ANALYZE cache.${t.entries}`);
     } catch (error) {
       this.clear(source);
@@ -301,8 +315,8 @@ export class LocalAuditCopy {
     }
   }
 
-  private bounds(source: string): { lo: number; hi: number } | null {
-    const t = this.lookup(source);
+  private bounds(source: string | SourceTables): { lo: number; hi: number } | null {
+    const t = typeof source === 'string' ? this.lookup(source) : source;
     if (!t) return null;
     // Two subqueries: min() and max() together in one SELECT scan the whole table; alone, each is one seek.
     const r = this.db.prepare(`SELECT (SELECT min(seq) FROM ${t.entries}) AS lo, (SELECT max(seq) FROM ${t.entries}) AS hi`).get() as {
@@ -421,27 +435,57 @@ export class LocalAuditCopy {
   }
 
   /**
-   * The smallest and largest seq with a time in [from, to]. With times in seq order that is
-   * two seeks in the time index; otherwise every entry in the range is looked at.
+   * The smallest and largest seq with a time in [from, to]. With times in seq order (and rows
+   * a contiguous seq range) the entries in [from, to] are one seq interval: its ends are two
+   * binary searches of rowid probes, the time compared by SQLite as a query on the column
+   * would. Otherwise every entry in the range is looked at (through the time index).
    */
   private timeBounds(t: SourceTables, from?: string, to?: string): { lo: number | null; hi: number | null } {
     const lo = from ? iso(from) : '';
     const hi = to ? iso(to) : '\u{10FFFF}';
     if (t.atSorted) {
-      const first = this.db
-        .prepare(`SELECT seq FROM ${t.entries} WHERE at >= ? AND at <= ? ORDER BY at, seq LIMIT 1`)
-        .pluck()
-        .get(lo, hi) as number | undefined;
-      const last = this.db
-        .prepare(`SELECT seq FROM ${t.entries} WHERE at >= ? AND at <= ? ORDER BY at DESC, seq DESC LIMIT 1`)
-        .pluck()
-        .get(lo, hi) as number | undefined;
-      return { lo: first ?? null, hi: last ?? null };
+      const found = this.sortedTimeBounds(t, lo, hi);
+      if (found) return found;
     }
     return this.db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${t.entries} WHERE at >= ? AND at <= ?`).get(lo, hi) as {
       lo: number | null;
       hi: number | null;
     };
+  }
+
+  /** timeBounds of a source whose times are in seq order; null when a row is missing (a damaged copy: the caller scans). */
+  private sortedTimeBounds(t: SourceTables, lo: string, hi: string): { lo: number | null; hi: number | null } | null {
+    const b = this.bounds(t);
+    if (!b) return { lo: null, hi: null };
+    const probe = this.db.prepare(`SELECT at >= ?, at <= ? FROM ${t.entries} WHERE seq = ?`).raw();
+    let gap = false;
+    /** [time >= lo, time <= hi] of one entry */
+    const at = (seq: number): [number, number] => {
+      const r = probe.get(lo, hi, seq) as [number, number] | undefined;
+      if (!r) gap = true;
+      return r ?? [0, 0];
+    };
+    // the first seq whose time is >= lo
+    let a = b.lo;
+    let z = b.hi + 1;
+    while (a < z) {
+      const m = Math.floor((a + z) / 2);
+      if (at(m)[0]) z = m;
+      else a = m + 1;
+    }
+    const first = a <= b.hi && at(a)[1] ? a : null;
+    // the last seq whose time is <= hi
+    let last: number | null = null;
+    if (first !== null) {
+      z = b.hi + 1;
+      while (a < z) {
+        const m = Math.floor((a + z) / 2);
+        if (at(m)[1]) a = m + 1;
+        else z = m;
+      }
+      last = a - 1;
+    }
+    return gap ? null : { lo: first, hi: last };
   }
 
   private where(t: SourceTables, f: Filter, params: Record<string, unknown>): string[] {
