@@ -94,6 +94,8 @@ interface SourceTables {
   lastAt: string | null | undefined;
   /** Being bulk loaded: its indexes are built at the end. */
   bulk: boolean;
+  /** It has the time index (undefined: not looked up yet). */
+  timeIndex?: boolean;
   entries: string;
   fts: string;
   insertRow: Statement<unknown[]>;
@@ -167,6 +169,7 @@ export class LocalAuditCopy {
   }
 
   private createIndexes(tag: string, at: boolean): void {
+    for (const t of this.tables.values()) if (t.tag === tag) t.timeIndex = undefined;
     for (const [name, cols] of at ? [AT_INDEX, ...INDEXES] : INDEXES) {
       this.db.exec(`CREATE INDEX IF NOT EXISTS cache.audit_e_${tag}_${name} ON audit_e_${tag} (${cols})`);
     }
@@ -435,14 +438,26 @@ export class LocalAuditCopy {
   }
 
   /**
-   * The smallest and largest seq with a time in [from, to]. With times in seq order (and rows
-   * a contiguous seq range) the entries in [from, to] are one seq interval: its ends are two
-   * binary searches of rowid probes, the time compared by SQLite as a query on the column
-   * would. Otherwise every entry in the range is looked at (through the time index).
+   * The smallest and largest seq with a time in [from, to]. With times in seq order that is
+   * two seeks in the time index; a source without one (a bulk load whose times are in seq
+   * order) has its rows in [from, to] as one seq interval, whose ends are two binary searches
+   * of rowid probes, the time compared by SQLite as a query on the column would. Otherwise
+   * every entry in the range is looked at (through the time index).
    */
   private timeBounds(t: SourceTables, from?: string, to?: string): { lo: number | null; hi: number | null } {
     const lo = from ? iso(from) : '';
     const hi = to ? iso(to) : '\u{10FFFF}';
+    if (t.atSorted && this.hasTimeIndex(t)) {
+      const first = this.db
+        .prepare(`SELECT seq FROM ${t.entries} WHERE at >= ? AND at <= ? ORDER BY at, seq LIMIT 1`)
+        .pluck()
+        .get(lo, hi) as number | undefined;
+      const last = this.db
+        .prepare(`SELECT seq FROM ${t.entries} WHERE at >= ? AND at <= ? ORDER BY at DESC, seq DESC LIMIT 1`)
+        .pluck()
+        .get(lo, hi) as number | undefined;
+      return { lo: first ?? null, hi: last ?? null };
+    }
     if (t.atSorted) {
       const found = this.sortedTimeBounds(t, lo, hi);
       if (found) return found;
@@ -451,6 +466,13 @@ export class LocalAuditCopy {
       lo: number | null;
       hi: number | null;
     };
+  }
+
+  private hasTimeIndex(t: SourceTables): boolean {
+    t.timeIndex ??=
+      this.db.prepare("SELECT 1 FROM cache.sqlite_master WHERE type = 'index' AND name = ?").get(`${t.entries}_${AT_INDEX[0]}`) !==
+      undefined;
+    return t.timeIndex;
   }
 
   /** timeBounds of a source whose times are in seq order; null when a row is missing (a damaged copy: the caller scans). */
