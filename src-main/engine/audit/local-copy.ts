@@ -78,9 +78,9 @@ const INDEXES: [string, string][] = [
 ];
 /**
  * The time index: only a source whose times went backwards somewhere needs it (its time
- * bounds are a range scan on it). With times in seq order, a time bound is a binary search of
- * rowid probes (timeBounds), so a bulk load of such a source (an import) does not build it;
- * a source filled row by row gets it at creation, as before.
+ * bounds are a range scan on it). With times in seq order a time bound can be a binary search
+ * of rowid probes instead (timeBounds), so a bulk load of such a source (an import) does not
+ * build it; a source filled row by row gets it at creation, as before, and keeps its seeks.
  */
 const AT_INDEX: [string, string] = ['at', 'at'];
 
