@@ -146,6 +146,7 @@ export class AuditBundles {
       source,
       readFrom: 'local',
       batches: this.d.local.iterateStored(source),
+      parallel: this.d.local.parallelPlan(source),
       start,
       origin: bundle ? bundle.view.origin : kept!.origin,
       checkpoints: [{ where: bundle ? 'bundle' : source === WORKSTATION_SOURCE ? 'workstation log' : 'kept copy', notes }],

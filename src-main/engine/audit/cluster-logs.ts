@@ -557,6 +557,7 @@ export class ClusterLogs {
       source: src,
       readFrom: 'local',
       batches: this.d.local.iterateStored(src),
+      parallel: this.d.local.parallelPlan(src),
       start: { seq: 1, prevHash: GENESIS_HASH },
       origin: logId ? `gatehouse/audit/${logId}` : null,
       checkpoints: sources,

@@ -5,6 +5,7 @@ import type { AuditEntry, AuditFilter, AuditQueryInput } from '../../../src-shar
 import { ContractError } from '../../../src-shared/contract/errors';
 import type { Sqlite } from '../../adapters/sqlite';
 import { canonicalJson, entryFromStored, stripHash, type ChainFields } from './chain';
+import type { ParallelPlan } from './parallel-walk';
 
 type Filter = z.output<typeof AuditFilter>;
 type Query = z.output<typeof AuditQueryInput>;
@@ -63,20 +64,25 @@ export type StoredRow = [number, string, string];
  * Secondary indexes of a source's table. seq (the rowid, which every index entry ends with)
  * follows the filtered column, so a page is read in seq order; behind the broad actor and
  * action filters the usual second filters trail, so a count with a second filter is answered
- * from the index alone, without reading entries. A time range is a seq range (two seeks in
- * the `at` index), checked on the seq every index carries: `at` itself is not in the other
- * indexes (it made each key 24 bytes longer and every index build's sort slower). Tables
- * made before had `at` trailing in these indexes; they keep them (same names), which only
- * costs space.
+ * from the index alone, without reading entries. A time range is a seq range, checked on the
+ * seq every index carries: `at` itself is not in these indexes (it made each key 24 bytes
+ * longer and every index build's sort slower). Tables made before had `at` trailing in these
+ * indexes; they keep them (same names), which only costs space.
  */
 const INDEXES: [string, string][] = [
-  ['at', 'at'],
   ['actor', 'actor, seq, action, outcome'],
   ['action', 'action, seq, outcome'],
   ['outcome', 'outcome'],
   ['tenant', 'tenant'],
   ['target', 'target'],
 ];
+/**
+ * The time index: only a source whose times went backwards somewhere needs it (its time
+ * bounds are a range scan on it). With times in seq order a time bound can be a binary search
+ * of rowid probes instead (timeBounds), so a bulk load of such a source (an import) does not
+ * build it; a source filled row by row gets it at creation, as before, and keeps its seeks.
+ */
+const AT_INDEX: [string, string] = ['at', 'at'];
 
 interface SourceTables {
   tag: string;
@@ -86,6 +92,10 @@ interface SourceTables {
   atSorted: boolean;
   /** Time of the last entry inserted (undefined: not read yet). */
   lastAt: string | null | undefined;
+  /** Being bulk loaded: its indexes are built at the end. */
+  bulk: boolean;
+  /** It has the time index (undefined: not looked up yet). */
+  timeIndex?: boolean;
   entries: string;
   fts: string;
   insertRow: Statement<unknown[]>;
@@ -127,6 +137,7 @@ export class LocalAuditCopy {
       ftsPending,
       atSorted,
       lastAt: undefined,
+      bulk: false,
       entries,
       fts,
       insertRow: this.db.prepare(
@@ -151,14 +162,17 @@ export class LocalAuditCopy {
       this.db.exec(
         `CREATE VIRTUAL TABLE cache.audit_f_${tag} USING fts5(body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`,
       );
-      if (indexed) this.createIndexes(tag);
+      if (indexed) this.createIndexes(tag, true);
       this.db.prepare('INSERT INTO audit_copy_sources (source, tag, indexed) VALUES (?, ?, ?)').run(source, tag, indexed ? 1 : 0);
     })();
     return this.open(source, tag);
   }
 
-  private createIndexes(tag: string): void {
-    for (const [name, cols] of INDEXES) this.db.exec(`CREATE INDEX IF NOT EXISTS cache.audit_e_${tag}_${name} ON audit_e_${tag} (${cols})`);
+  private createIndexes(tag: string, at: boolean): void {
+    for (const t of this.tables.values()) if (t.tag === tag) t.timeIndex = undefined;
+    for (const [name, cols] of at ? [AT_INDEX, ...INDEXES] : INDEXES) {
+      this.db.exec(`CREATE INDEX IF NOT EXISTS cache.audit_e_${tag}_${name} ON audit_e_${tag} (${cols})`);
+    }
   }
 
   sources(): string[] {
@@ -201,6 +215,8 @@ export class LocalAuditCopy {
       if (t.lastAt !== null && at < t.lastAt) {
         t.atSorted = false;
         this.db.prepare('UPDATE audit_copy_sources SET at_sorted = 0 WHERE tag = ?').run(t.tag);
+        // its time bounds now scan the time index (a bulk load builds it at the end, with the others)
+        if (!t.bulk) this.createIndexes(t.tag, true);
       }
       t.lastAt = at;
     }
@@ -220,6 +236,7 @@ export class LocalAuditCopy {
     const t = this.ensure(source, false);
     this.db.prepare('UPDATE audit_copy_sources SET fts_through = 0 WHERE source = ?').run(source);
     t.ftsPending = true;
+    t.bulk = true;
     const previous = this.db.pragma('cache.cache_size', { simple: true }) as number;
     this.db.pragma('cache.cache_size = -262144');
     try {
@@ -229,9 +246,10 @@ export class LocalAuditCopy {
         })(),
       );
       this.db.transaction(() => {
-        this.createIndexes(t.tag);
+        this.createIndexes(t.tag, !t.atSorted);
         this.db.prepare('UPDATE audit_copy_sources SET indexed = 1 WHERE source = ?').run(source);
       })();
+      t.bulk = false;
       this.db.exec(`ANALYZE cache.${t.entries}`);
     } catch (error) {
       this.clear(source);
@@ -300,8 +318,8 @@ export class LocalAuditCopy {
     }
   }
 
-  private bounds(source: string): { lo: number; hi: number } | null {
-    const t = this.lookup(source);
+  private bounds(source: string | SourceTables): { lo: number; hi: number } | null {
+    const t = typeof source === 'string' ? this.lookup(source) : source;
     if (!t) return null;
     // Two subqueries: min() and max() together in one SELECT scan the whole table; alone, each is one seek.
     const r = this.db.prepare(`SELECT (SELECT min(seq) FROM ${t.entries}) AS lo, (SELECT max(seq) FROM ${t.entries}) AS hi`).get() as {
@@ -384,6 +402,19 @@ export class LocalAuditCopy {
     }
   }
 
+  /**
+   * Where a source's rows are for a verification walk in worker threads (parallel-walk.ts),
+   * each with its own read-only connection to the cache file; null when the cache is not a
+   * file (an in-memory store) or the source has no rows. The rows are those iterateStored reads.
+   */
+  parallelPlan(source: string): ParallelPlan | null {
+    const t = this.lookup(source);
+    if (!t) return null;
+    const file = (this.db.pragma('database_list') as { name: string; file: string }[]).find((d) => d.name === 'cache')?.file;
+    const lastSeq = this.maxSeq(source);
+    return file && lastSeq > 0 ? { file, table: t.entries, lastSeq } : null;
+  }
+
   /** Entries of a source in seq order within [fromSeq, toSeq], in batches. */
   *iterate(source: string, range: { fromSeq?: number; toSeq?: number } = {}, batch = 5000): Generator<AuditEntry[]> {
     for (const rows of this.iterateStored(source, range, batch)) yield rows.map((r) => entryFromStored(r[1], r[2]));
@@ -408,12 +439,15 @@ export class LocalAuditCopy {
 
   /**
    * The smallest and largest seq with a time in [from, to]. With times in seq order that is
-   * two seeks in the time index; otherwise every entry in the range is looked at.
+   * two seeks in the time index; a source without one (a bulk load whose times are in seq
+   * order) has its rows in [from, to] as one seq interval, whose ends are two binary searches
+   * of rowid probes, the time compared by SQLite as a query on the column would. Otherwise
+   * every entry in the range is looked at (through the time index).
    */
   private timeBounds(t: SourceTables, from?: string, to?: string): { lo: number | null; hi: number | null } {
     const lo = from ? iso(from) : '';
     const hi = to ? iso(to) : '\u{10FFFF}';
-    if (t.atSorted) {
+    if (t.atSorted && this.hasTimeIndex(t)) {
       const first = this.db
         .prepare(`SELECT seq FROM ${t.entries} WHERE at >= ? AND at <= ? ORDER BY at, seq LIMIT 1`)
         .pluck()
@@ -424,10 +458,56 @@ export class LocalAuditCopy {
         .get(lo, hi) as number | undefined;
       return { lo: first ?? null, hi: last ?? null };
     }
+    if (t.atSorted) {
+      const found = this.sortedTimeBounds(t, lo, hi);
+      if (found) return found;
+    }
     return this.db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${t.entries} WHERE at >= ? AND at <= ?`).get(lo, hi) as {
       lo: number | null;
       hi: number | null;
     };
+  }
+
+  private hasTimeIndex(t: SourceTables): boolean {
+    t.timeIndex ??=
+      this.db.prepare("SELECT 1 FROM cache.sqlite_master WHERE type = 'index' AND name = ?").get(`${t.entries}_${AT_INDEX[0]}`) !==
+      undefined;
+    return t.timeIndex;
+  }
+
+  /** timeBounds of a source whose times are in seq order; null when a row is missing (a damaged copy: the caller scans). */
+  private sortedTimeBounds(t: SourceTables, lo: string, hi: string): { lo: number | null; hi: number | null } | null {
+    const b = this.bounds(t);
+    if (!b) return { lo: null, hi: null };
+    const probe = this.db.prepare(`SELECT at >= ?, at <= ? FROM ${t.entries} WHERE seq = ?`).raw();
+    let gap = false;
+    /** [time >= lo, time <= hi] of one entry */
+    const at = (seq: number): [number, number] => {
+      const r = probe.get(lo, hi, seq) as [number, number] | undefined;
+      if (!r) gap = true;
+      return r ?? [0, 0];
+    };
+    // the first seq whose time is >= lo
+    let a = b.lo;
+    let z = b.hi + 1;
+    while (a < z) {
+      const m = Math.floor((a + z) / 2);
+      if (at(m)[0]) z = m;
+      else a = m + 1;
+    }
+    const first = a <= b.hi && at(a)[1] ? a : null;
+    // the last seq whose time is <= hi
+    let last: number | null = null;
+    if (first !== null) {
+      z = b.hi + 1;
+      while (a < z) {
+        const m = Math.floor((a + z) / 2);
+        if (at(m)[1]) a = m + 1;
+        else z = m;
+      }
+      last = a - 1;
+    }
+    return gap ? null : { lo: first, hi: last };
   }
 
   private where(t: SourceTables, f: Filter, params: Record<string, unknown>): string[] {

@@ -1,6 +1,7 @@
 import type { AuditFinding, AuditProblem, VerifyReport } from '../../../src-shared/contract/audit';
 import { ChainVerifier } from './chain';
 import type { StoredRow } from './local-copy';
+import { walkParallel, type ParallelPlan } from './parallel-walk';
 import { noteSignatures, openCheckpoint, type Verifier } from './signing';
 
 type Batches = Iterable<StoredRow[]> | AsyncIterable<StoredRow[]>;
@@ -28,6 +29,11 @@ export interface VerifyInput {
   source: string;
   readFrom: 'shared' | 'local';
   batches: Batches;
+  /**
+   * Where the same rows are in the cache file, for a walk in worker threads (long logs). When
+   * that walk finds anything wrong, or cannot run, `batches` are walked serially instead.
+   */
+  parallel?: ParallelPlan | null;
   start: { seq: number; prevHash: string };
   /** The log's origin line (`gatehouse/audit/<log id>`); checkpoints of another origin are ignored. */
   origin: string | null;
@@ -91,9 +97,17 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyOutcome> {
   const findings: AuditFinding[] = [];
   const sizes = new Set<number>(input.watch ?? []);
   for (const s of input.checkpoints) for (const c of s.notes) sizes.add(c.size);
-  const verifier = new ChainVerifier(input.start, sizes);
-  outer: for await (const batch of input.batches) {
-    for (const r of batch) if (!verifier.pushStored(r[0], r[1], r[2])) break outer;
+  // In parallel when the rows are in a cache file and the log is long; a fault (or a worker
+  // that could not run) leaves it to the serial walk, which names the first bad entry.
+  let verifier: Pick<ChainVerifier, 'fault' | 'checked' | 'nextSeq' | 'headHash' | 'seen'> | null = input.parallel
+    ? await walkParallel(input.parallel, input.start, sizes)
+    : null;
+  if (!verifier) {
+    const serial = new ChainVerifier(input.start, sizes);
+    outer: for await (const batch of input.batches) {
+      for (const r of batch) if (!serial.pushStored(r[0], r[1], r[2])) break outer;
+    }
+    verifier = serial;
   }
   const fault = verifier.fault;
   const lastSeq = verifier.nextSeq - 1;

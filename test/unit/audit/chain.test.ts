@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, ChainVerifier, chainEntry, entryHash, GENESIS_HASH, stripHash } from '../../../src-main/engine/audit/chain';
+import {
+  canonicalJson,
+  ChainVerifier,
+  chainEntry,
+  embeddedAt,
+  embeddedPosition,
+  entryHash,
+  GENESIS_HASH,
+  stripHash,
+} from '../../../src-main/engine/audit/chain';
 import { InstallationKey, openCheckpoint, parseVkey, signCheckpoint } from '../../../src-main/engine/audit/signing';
 import type { AuditEntry } from '../../../src-shared/contract/audit';
 import { memorySecrets, record } from './helpers';
@@ -66,6 +75,41 @@ describe('hash chain', () => {
     const entries = chain(10);
     [entries[2], entries[3]] = [entries[3]!, entries[2]!];
     expect(verify(entries).fault).toMatchObject({ seq: 3, problem: 'missing-entry' });
+  });
+});
+
+describe('the position written inside a stored text', () => {
+  it('embeddedAt says yes exactly when embeddedPosition gives that seq and a 64-digit prev_hash', () => {
+    const h = 'ab'.repeat(32);
+    const { canonical } = chainEntry(record({ target: 'tenant/"seq":9' }), 12, h);
+    const texts = [
+      canonical,
+      canonical.replace('"seq":12', '"seq":012'),
+      canonical.replace('"seq":12', '"seq":'),
+      canonical.replace('"seq":12', '"seq":120'),
+      canonical.replace('"seq":12', '"seq":1.2'),
+      canonical.replace('"seq":12', '"seq":99999999999999999999'),
+      canonical.replace('"prev_hash":"', '"prev_hash" :"'),
+      canonical.replace(h, h.slice(0, 63)),
+      canonical.replace(h, h.toUpperCase()),
+      canonical.replace(/"seq":12.*$/, ''),
+      '',
+    ];
+    for (const text of texts) {
+      for (const [seq, prev] of [
+        [12, h],
+        [0, h],
+        [120, h],
+        [12, h.slice(0, 63)],
+        [12, 'cd'.repeat(32)],
+      ] as const) {
+        const pos = embeddedPosition(text);
+        expect(embeddedAt(text, seq, prev), `${text.slice(-120)} ${seq} ${prev}`).toBe(
+          !!pos && pos.seq === seq && pos.prevHash === prev && prev.length === 64,
+        );
+      }
+    }
+    expect(embeddedAt(canonical, 12, h)).toBe(true);
   });
 });
 

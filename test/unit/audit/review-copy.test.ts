@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chainEntry, GENESIS_HASH } from '../../../src-main/engine/audit/chain';
+import { canonicalJson, chainEntry, GENESIS_HASH, stripHash } from '../../../src-main/engine/audit/chain';
 import { LocalAuditCopy, tenantOf } from '../../../src-main/engine/audit/local-copy';
 import type { AuditEntry } from '../../../src-shared/contract/audit';
 import { record, tempCache } from './helpers';
@@ -78,6 +78,68 @@ describe('local review copy', () => {
         expect(r.entries.map((e) => e.seq)).toEqual(expected.map((e) => e.seq).reverse());
       }
     }
+  });
+
+  it('a bulk load with times in seq order builds no time index; time bounds by binary search give what a scan gives', async () => {
+    const t0 = Date.UTC(2026, 0, 1);
+    const build = (skew: boolean) => {
+      const out: AuditEntry[] = [];
+      let prev = GENESIS_HASH;
+      for (let i = 1; i <= 240; i++) {
+        // three entries per second (ties), or every 10th an hour early
+        const at = new Date(t0 + Math.floor(i / 3) * 1000 - (skew && i % 10 === 0 ? 3_600_000 : 0)).toISOString();
+        const { entry } = chainEntry(record({ at, actor: i % 2 ? 'local:alice' : 'local:bob' }), i, prev);
+        prev = entry.hash;
+        out.push(entry);
+      }
+      return out;
+    };
+    const { db } = tempCache();
+    const bulk = new LocalAuditCopy(db);
+    const timeIndexes = (source: string) =>
+      db
+        .prepare("SELECT count(*) FROM cache.sqlite_master WHERE type = 'index' AND name LIKE ? || '%_at'")
+        .pluck()
+        .get(`audit_e_${db.prepare('SELECT tag FROM audit_copy_sources WHERE source = ?').pluck().get(source) as string}`);
+    for (const skew of [false, true]) {
+      const entries = build(skew);
+      const source = skew ? 'bundle:skewed' : 'bundle:sorted';
+      await bulk.bulkLoad(source, async (store) => {
+        store(entries.map((e) => ({ seq: e.seq, hash: e.hash, canonical: canonicalJson(stripHash(e)) })));
+      });
+      expect(timeIndexes(source)).toBe(skew ? 1 : 0);
+      const times = [...new Set(entries.map((e) => e.at))].sort();
+      const probes = ['2025-12-31T00:00:00.000Z', ...times.filter((_, i) => i % 7 === 0), '2026-02-01T00:00:00.000Z'];
+      for (const from of [undefined, ...probes]) {
+        for (const to of [undefined, ...probes.filter((_, i) => i % 3 === 0)]) {
+          const inRange = entries.filter((e) => (!from || e.at >= from) && (!to || e.at <= to));
+          const range = bulk.seqRange(source, from, to);
+          expect(range).toEqual(inRange.length ? { fromSeq: inRange[0]!.seq, toSeq: inRange[inRange.length - 1]!.seq } : null);
+          const r = bulk.query(q({ source, from, to, actor: 'local:bob', limit: 500 }));
+          const expected = inRange.filter((e) => e.actor === 'local:bob');
+          expect(r.total).toBe(expected.length);
+          expect(r.entries.map((e) => e.seq)).toEqual(expected.map((e) => e.seq).reverse());
+        }
+      }
+    }
+    // a copy with a row missing where a search probes (damaged): the bounds come from a scan
+    const table = `audit_e_${db.prepare("SELECT tag FROM audit_copy_sources WHERE source = 'bundle:sorted'").pluck().get() as string}`;
+    const sorted = build(false);
+    db.prepare(`DELETE FROM ${table} WHERE seq = 120`).run();
+    const from = sorted[100]!.at;
+    expect(bulk.seqRange('bundle:sorted', from)).toEqual({ fromSeq: sorted.find((e) => e.at >= from)!.seq, toSeq: 240 });
+    const same = sorted.filter((e) => e.seq !== 120 && e.at === sorted[119]!.at).map((e) => e.seq);
+    expect(bulk.seqRange('bundle:sorted', sorted[119]!.at, sorted[119]!.at)).toEqual({ fromSeq: same[0], toSeq: same[same.length - 1] });
+  });
+
+  it('a source filled row by row gets its time index when its times first go backwards', () => {
+    const { db } = tempCache();
+    const rows = new LocalAuditCopy(db);
+    const e1 = chainEntry(record({ at: '2026-01-01T00:00:10.000Z' }), 1, GENESIS_HASH).entry;
+    const e2 = chainEntry(record({ at: '2026-01-01T00:00:05.000Z' }), 2, e1.hash).entry;
+    rows.insert('cluster', [e1, e2]);
+    expect(rows.seqRange('cluster', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:06.000Z')).toEqual({ fromSeq: 2, toSeq: 2 });
+    expect(db.prepare("SELECT count(*) FROM cache.sqlite_master WHERE type = 'index' AND name LIKE 'audit_e_%_at'").pluck().get()).toBe(1);
   });
 
   it('searches the full text of parameters and before/after', () => {
