@@ -15,7 +15,7 @@ import { openLocalStore } from '../src-main/adapters/sqlite';
 import { chainEntry, GENESIS_HASH } from '../src-main/engine/audit/chain';
 import { LocalAuditCopy, type StoredEntry } from '../src-main/engine/audit/local-copy';
 import { auditMigrations } from '../src-main/engine/audit/migrations';
-import type { AuditRecord } from '../src-main/engine/audit/recorder';
+import { syntheticAudit } from './synthetic-audit';
 import { DEFAULT_POLICY, verifyLog } from '../src-main/engine/audit/verify';
 
 const N = Number(process.env.GATEHOUSE_BENCH_AUDIT_N ?? 1_000_000);
@@ -25,32 +25,8 @@ const keep = process.env.GATEHOUSE_BENCH_AUDIT_BUNDLES;
 const dir = path.join(keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-verify-')), `gatehouse-bench-verify-${N}`);
 const SRC = 'cluster:prod';
 
-// the same synthetic entries as bench/audit.ts
-let seed = 42;
-const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
-const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)]!;
-const actors = Array.from({ length: 50 }, (_, i) => (i % 3 ? `local:op${i}` : `oidc:idp.example:user${i}`));
-const actions = ['tenants.create', 'tenants.delete', 'tenants.rotateSecrets', 'backups.take', 'backups.restore', 'license.activate'];
-const words = ['rotation', 'incident', 'migration', 'quarterly', 'renewal', 'upgrade', 'restore', 'emergency', 'scheduled', 'customer'];
-const t0 = Date.UTC(2025, 0, 1);
-function syntheticRecord(i: number): AuditRecord {
-  const tenant = `tenant-${Math.floor(rnd() * 5000)}`;
-  const failed = rnd() < 0.03;
-  return {
-    actor: pick(actors),
-    actorRole: pick(['operator', 'admin'] as const),
-    action: pick(actions),
-    target: `tenant/${tenant}`,
-    params: { slug: tenant, reason: `${pick(words)} ${pick(words)} ticket ${i % 9973}`, password: '[redacted]' },
-    before: { plan: 'pro', users: Math.floor(rnd() * 10000) },
-    after: { plan: pick(['pro', 'enterprise', 'dev']), users: Math.floor(rnd() * 10000) },
-    outcome: failed ? 'failure' : 'success',
-    errorCode: failed ? pick(['CONFLICT', 'UNAVAILABLE', 'FORBIDDEN']) : null,
-    at: new Date(t0 + i * 30_000).toISOString(),
-    cluster: 'prod',
-    consoleVersion: 'bench',
-  };
-}
+// deterministic synthetic entries (bench/synthetic-audit.ts; the short vocabulary this bench was first measured with)
+const { record } = syntheticAudit({ actions: 6, words: 10 });
 
 const fresh = !fs.existsSync(path.join(dir, 'ready'));
 if (fresh) fs.rmSync(dir, { recursive: true, force: true });
@@ -62,7 +38,7 @@ if (fresh) {
     let prev = GENESIS_HASH;
     let batch: StoredEntry[] = [];
     for (let i = 1; i <= N; i++) {
-      const { entry, canonical } = chainEntry(syntheticRecord(i), i, prev);
+      const { entry, canonical } = chainEntry(record(i), i, prev);
       prev = entry.hash;
       batch.push({ seq: i, hash: entry.hash, canonical });
       if (batch.length === 10_000) {

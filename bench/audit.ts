@@ -12,7 +12,7 @@ import type { StoredEntry } from '../src-main/engine/audit/local-copy';
 import { AuditService } from '../src-main/engine/audit/service';
 import { fingerprint } from '../src-main/engine/audit/signing';
 import { DEFAULT_POLICY, verifyLog } from '../src-main/engine/audit/verify';
-import type { AuditRecord } from '../src-main/engine/audit/recorder';
+import { syntheticAudit } from './synthetic-audit';
 import type { PgAdminConfig } from '../src-main/engine/core/cluster-runtime';
 import { percentile, report, timeIt, type Row } from './lib';
 
@@ -46,59 +46,8 @@ function service(name: string, pg?: PgAdminConfig): AuditService {
 }
 const SRC = 'cluster:prod';
 
-// deterministic pseudo-random so runs compare
-let seed = 42;
-const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
-const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)]!;
-const actors = Array.from({ length: 50 }, (_, i) => (i % 3 ? `local:op${i}` : `oidc:idp.example:user${i}`));
-const actions = [
-  'tenants.create',
-  'tenants.delete',
-  'tenants.rotateSecrets',
-  'backups.take',
-  'backups.restore',
-  'license.activate',
-  'workers.upgrade',
-  'settings.set',
-  'operators.signIn',
-  'clusters.select',
-];
-const words = [
-  'rotation',
-  'incident',
-  'migration',
-  'quarterly',
-  'renewal',
-  'upgrade',
-  'restore',
-  'emergency',
-  'scheduled',
-  'customer',
-  'billing',
-  'compliance',
-  'offboarding',
-  'pilot',
-  'staging',
-];
-const t0 = Date.UTC(2025, 0, 1);
-function syntheticRecord(i: number): AuditRecord {
-  const tenant = `tenant-${Math.floor(rnd() * 5000)}`;
-  const failed = rnd() < 0.03;
-  return {
-    actor: pick(actors),
-    actorRole: pick(['operator', 'admin'] as const),
-    action: pick(actions),
-    target: `tenant/${tenant}`,
-    params: { slug: tenant, reason: `${pick(words)} ${pick(words)} ticket ${i % 9973}`, password: '[redacted]' },
-    before: { plan: 'pro', users: Math.floor(rnd() * 10000) },
-    after: { plan: pick(['pro', 'enterprise', 'dev']), users: Math.floor(rnd() * 10000) },
-    outcome: failed ? 'failure' : 'success',
-    errorCode: failed ? pick(['CONFLICT', 'UNAVAILABLE', 'FORBIDDEN']) : null,
-    at: new Date(t0 + i * 30_000).toISOString(),
-    cluster: 'prod',
-    consoleVersion: 'bench',
-  };
-}
+// deterministic pseudo-random so runs compare (bench/synthetic-audit.ts)
+const { rnd, pick, actors, actions, words, t0, record } = syntheticAudit();
 
 // 1. load N chained entries into a local copy (as a sync does: canonical text and hash as the shared log stores them)
 const source = service('source');
@@ -107,7 +56,7 @@ let prev = GENESIS_HASH;
 let entries: StoredEntry[] = [];
 const loadMs = await timeIt(() => {
   for (let i = 1; i <= N; i++) {
-    const { entry, canonical } = chainEntry(syntheticRecord(i), i, prev);
+    const { entry, canonical } = chainEntry(record(i), i, prev);
     prev = entry.hash;
     entries.push({ seq: i, hash: entry.hash, canonical });
     if (entries.length === 10_000) {
@@ -236,7 +185,7 @@ await reviewer.close();
 const appender = service('appender');
 const M = 20_000;
 const outboxMs = await timeIt(async () => {
-  for (let i = 0; i < M; i++) await appender.outbox.record(syntheticRecord(i)); // no cluster reachable: they wait
+  for (let i = 0; i < M; i++) await appender.outbox.record(record(i)); // no cluster reachable: they wait
 });
 rows.push({ metric: 'append: outbox write (what a command waits for)', value: M / (outboxMs / 1000), unit: 'ent/s', note: `${M} records` });
 let pgNote = '';
@@ -246,7 +195,7 @@ try {
   try {
     const e2e = service('e2e', pg.config);
     const e2eMs = await timeIt(async () => {
-      for (let i = 0; i < M; i++) await e2e.outbox.record(syntheticRecord(i));
+      for (let i = 0; i < M; i++) await e2e.outbox.record(record(i));
       while (e2e.outbox.pending().count > 0) await new Promise((r) => setTimeout(r, 20));
     });
     rows.push({
@@ -259,7 +208,7 @@ try {
     for (let i = 0; i < 300; i++) {
       single.push(
         await timeIt(async () => {
-          await e2e.outbox.record(syntheticRecord(i));
+          await e2e.outbox.record(record(i));
           await e2e.outbox.flush();
         }),
       );
