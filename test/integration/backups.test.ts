@@ -225,6 +225,22 @@ describe('tenant backups (real API server, PostgreSQL, pg_dump/psql)', () => {
       await c.end();
       expect(owner).toBe(tenantDbName(clone));
       expect(n).toBe(301);
+      // Loaded with COPY FREEZE (load.ts): every page of a table the restore did not touch
+      // again is all-frozen at once, nothing left for hint bits or a vacuum to rewrite.
+      const su = new pg.Client({ ...pgc, database: tenantDbName(clone) });
+      await su.connect();
+      try {
+        await su.query('CREATE EXTENSION IF NOT EXISTS pg_visibility');
+        const vm = (
+          await su.query<{ pages: number; frozen: number }>(
+            `SELECT count(*)::int AS pages, count(*) FILTER (WHERE all_frozen)::int AS frozen FROM pg_visibility_map('public.memberships')`,
+          )
+        ).rows[0]!;
+        expect(vm.pages).toBeGreaterThan(0);
+        expect(vm.frozen).toBe(vm.pages);
+      } finally {
+        await su.end();
+      }
       const entry = (await eng.tenants.get(eng.runtime, clone)).tenant;
       expect(entry).toMatchObject({ tier: 'PRO', status: 'active', inRegistry: true });
       expect(entry.name).toMatch(/^Backup Corp \(restored/);

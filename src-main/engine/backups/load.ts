@@ -342,13 +342,28 @@ export async function loadBackup(req: LoadRequest): Promise<LoadResult> {
  * COPY ends; decryption is authenticated too, so the plaintext is exactly what was dumped
  * and hashing it again would add nothing: the rows are checked by the server's count here,
  * the content checksum by the read-back of a verify (compareWithManifest).
+ *
+ * A plain table is emptied in the same transaction and loaded with COPY FREEZE: its rows
+ * are written frozen and its pages marked all-visible, so the index builds that follow
+ * (and the first reads) do not write every page again to set hint bits, and no vacuum has
+ * to freeze them later. FREEZE makes the rows visible to snapshots older than the load,
+ * which is harmless here: a restore always loads into a database of its own (a new
+ * tenant's, a staging one swapped in afterwards, a verify's scratch one) that nothing
+ * else reads. The TRUNCATE also makes a retried load start from an empty table.
+ * Partitioned parents take neither (PostgreSQL refuses both there).
  */
 async function loadTable(c: pg.Client, req: LoadRequest, t: Manifest['tables'][number]): Promise<void> {
   const file = await openTableFile(req, t.file);
   await c.query('BEGIN');
   try {
     if (req.owner) await c.query(`SET LOCAL ROLE ${quoteIdent(req.owner)}`);
-    const sink = copyIn(c, `COPY ${qualified(t.schema, t.name)} (${copyColumns(t.columns)}) FROM STDIN`);
+    const kind = await c.query<{ relkind: string }>(
+      'SELECT c.relkind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
+      [t.schema, t.name],
+    );
+    const freeze = kind.rows[0]?.relkind === 'r';
+    if (freeze) await c.query(`TRUNCATE TABLE ONLY ${qualified(t.schema, t.name)}`);
+    const sink = copyIn(c, `COPY ${qualified(t.schema, t.name)} (${copyColumns(t.columns)}) FROM STDIN${freeze ? ' WITH (FREEZE)' : ''}`);
     await pipeline(...file.streams, sink);
     if (sink.rows !== null && sink.rows !== t.rows)
       throw new IntegrityError(`Table ${t.schema}.${t.name}: the server loaded ${sink.rows} rows, the manifest says ${t.rows}.`);
