@@ -160,10 +160,10 @@ try {
   // Warm the cache the same way for both sides.
   spawnSync(tools.pgDump, ['-Fp', '--data-only', '-f', '/dev/null', role], { env });
 
-  // Each backup starts with nothing dirty in the page cache (`sync`) and a checkpoint:
-  // the kernel's writeback of the bytes written before (the database just filled, the
-  // other tool's files) was charged to whichever ran next (its fsync), 1–3 s of CPU here.
-  // Measured in both orders (pg_dump first, then ours first); the overhead is of the sums.
+  // Each backup starts with nothing dirty in the page cache (`sync`) and a checkpoint, so
+  // none inherits the writeback of what the phase before wrote (the database just filled,
+  // the other tool's files). Measured in both orders (pg_dump first, then ours first): the
+  // overhead is of the sums.
   const settle = async () => {
     spawnSync('sync');
     await pga.query('CHECKPOINT');
@@ -231,27 +231,24 @@ try {
   await pga.query('ALTER SYSTEM SET autovacuum = off');
   await pga.query('SELECT pg_reload_conf()');
   let restoreRound = 0;
-  const rawRestoreOnce = async () => {
-    const db = `raw_restore_${++restoreRound}`;
+  /** One restore into a new database of its own (created, settled, measured, dropped). */
+  const restoreOnce = async (kind: 'raw' | 'ours', load: (db: string) => Promise<unknown> | unknown) => {
+    const db = `${kind}_restore_${++restoreRound}`;
     await pga.query(`CREATE DATABASE ${db} OWNER ${role}`);
     await settle();
-    const m = await measure(() =>
+    const m = await measure(() => load(db));
+    await pga.dropDatabase(db);
+    return m;
+  };
+  const rawRestoreOnce = () =>
+    restoreOnce('raw', (db) =>
       spawnSync(path.join(path.dirname(tools.pgDump), 'pg_restore'), ['-j', String(jobs), '--no-owner', '--role', role, '-d', db, rawDir], {
         env,
         stdio: 'inherit',
       }),
     );
-    await pga.dropDatabase(db);
-    return m;
-  };
-  const ourRestoreOnce = async () => {
-    const db = `ours_restore_${++restoreRound}`;
-    await pga.query(`CREATE DATABASE ${db} OWNER ${role}`);
-    await settle();
-    const m = await measure(() => loadBackup({ admin, storage, manifest, identities: [identity], database: db, owner: role, jobs }));
-    await pga.dropDatabase(db);
-    return m;
-  };
+  const ourRestoreOnce = () =>
+    restoreOnce('ours', (db) => loadBackup({ admin, storage, manifest, identities: [identity], database: db, owner: role, jobs }));
   const rawFirst = await rawRestoreOnce();
   const oursSecond = await ourRestoreOnce();
   const oursFirst = await ourRestoreOnce();
