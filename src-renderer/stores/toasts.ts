@@ -19,7 +19,10 @@ export const useToasts = create<ToastState>((set, get) => ({
   toasts: [],
   push(t) {
     const id = nextId++;
-    set({ toasts: [...get().toasts, { ...t, id }].slice(-5) });
+    // the same message again (a second save, a retried command) replaces the one showing and
+    // restarts its fade, instead of stacking copies the operator has to dismiss one by one
+    const others = get().toasts.filter((o) => !(o.kind === t.kind && o.title === t.title && o.message === t.message));
+    set({ toasts: [...others, { ...t, id }].slice(-5) });
     // errors stay until read; confirmations fade
     if (t.kind !== 'error') setTimeout(() => get().dismiss(id), 4000);
   },
