@@ -25,6 +25,12 @@ import { Worker } from 'node:worker_threads';
  *
  * The worker's source is plain JavaScript evaluated by worker_threads (`eval: true`), as the
  * bundle reader's; better-sqlite3 is required by the path resolved here.
+ *
+ * Workers are never terminated: `worker.terminate()` while a worker is loading better-sqlite3
+ * or inside one of its calls aborts the whole process (node-addon-api turns the failed N-API
+ * call into a fatal error; seen in CI as "FATAL ERROR: Error::New napi_get_last_error_info",
+ * and better-sqlite3 issue #1507). A shared stop flag asks them instead: each checks it before
+ * loading the addon and before every batch, and ends by itself.
  */
 
 /** Where a source's rows are, for workers with their own connection. */
@@ -57,8 +63,10 @@ const WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
-const Database = require(workerData.sqlite);
 const { file, table, after, to, startSeq, batch } = workerData;
+// set by the main thread when another piece failed: this one's result is not needed any more
+const stop = new Int32Array(workerData.stop);
+const stopped = () => Atomics.load(stop, 0) !== 0;
 const watch = new Set(workerData.watch);
 const HEX64 = /^[0-9a-f]{64}$/;
 // chain.ts embeddedAt: the last "prev_hash":" and "seq": are the top-level ones; do they say seq and prev?
@@ -92,6 +100,7 @@ function walk(db, out) {
   let last = after;
   let checked = 0;
   for (;;) {
+    if (stopped()) return;
     const rows = read.all(last, to, batch);
     if (!rows.length) break;
     for (let i = 0; i < rows.length; i++) {
@@ -126,14 +135,17 @@ function walk(db, out) {
   out.nextSeq = expected;
   out.head = prev;
 }
-const db = new Database(file, { readonly: true, fileMustExist: true });
 const out = { ok: false, checked: 0, nextSeq: startSeq, head: null, startHash: null, seen: [] };
-try {
-  db.exec('BEGIN'); // one snapshot for the whole piece
-  walk(db, out);
-  db.exec('COMMIT');
-} finally {
-  db.close();
+if (!stopped()) {
+  const Database = require(workerData.sqlite);
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.exec('BEGIN'); // one snapshot for the whole piece
+    walk(db, out);
+    db.exec('COMMIT');
+  } finally {
+    db.close();
+  }
 }
 parentPort.postMessage(out);
 `;
@@ -159,7 +171,7 @@ function sqliteModule(): string | null {
   return sqlitePath;
 }
 
-function runPiece(data: Record<string, unknown>, workers: Set<Worker>): Promise<Piece | null> {
+function runPiece(data: Record<string, unknown>): Promise<Piece | null> {
   return new Promise((resolve) => {
     let worker: Worker;
     try {
@@ -168,12 +180,10 @@ function runPiece(data: Record<string, unknown>, workers: Set<Worker>): Promise<
       resolve(null);
       return;
     }
-    workers.add(worker);
     let piece: Piece | null = null;
     worker.on('message', (p: Piece) => (piece = p));
     worker.on('error', () => undefined); // ends in 'exit' without a piece: the serial walk decides
     worker.on('exit', () => {
-      workers.delete(worker);
       resolve(piece);
     });
   });
@@ -198,7 +208,7 @@ export async function walkParallel(
   // Piece k holds seqs (cut[k], cut[k + 1]]; the first starts where the serial walk reads (after 0), the last runs to the end.
   const cut = [0];
   for (let k = 1; k < threads; k++) cut.push(start.seq - 1 + Math.floor((entries * k) / threads));
-  const workers = new Set<Worker>();
+  const stop = new Int32Array(new SharedArrayBuffer(4));
   const pieces = cut.map((after, k) => {
     const to = k + 1 < cut.length ? cut[k + 1]! : Number.MAX_SAFE_INTEGER;
     const p = runPiece(
@@ -212,12 +222,12 @@ export async function walkParallel(
         startHash: k === 0 ? start.prevHash : null,
         batch: 5000,
         watch: [...watch].filter((s) => s > after && s <= to),
+        stop: stop.buffer,
       },
-      workers,
     );
-    // the first piece that is not intact ends the others: the serial walk redoes it anyway
+    // the first piece that is not intact stops the others (the serial walk redoes it anyway)
     void p.then((r) => {
-      if (!r?.ok) for (const w of workers) void w.terminate();
+      if (!r?.ok) Atomics.store(stop, 0, 1);
     });
     return p;
   });

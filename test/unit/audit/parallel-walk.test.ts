@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it, vi } from 'vitest';
 import { chainEntry, ChainVerifier, entryHash, GENESIS_HASH } from '../../../src-main/engine/audit/chain';
 import { LocalAuditCopy, type StoredEntry } from '../../../src-main/engine/audit/local-copy';
 import { walkParallel, type ParallelPlan } from '../../../src-main/engine/audit/parallel-walk';
@@ -160,6 +161,24 @@ describe('verification walk in worker threads', () => {
     const p = await walkParallel(plan, { seq: 1, prevHash: GENESIS_HASH }, WATCH);
     expect(p).toMatchObject({ checked: N + 5, nextSeq: N + 6, headHash: more[4]!.hash });
     expect(serial(s.copy, s.src).headHash).toBe(more[4]!.hash);
+  });
+
+  it('a piece that fails stops the others without terminate(), which aborts the process while a worker loads better-sqlite3', async () => {
+    // CI saw "FATAL ERROR: Error::New napi_get_last_error_info" (SIGABRT of the whole process)
+    // when the first piece failed at once and the others were terminated mid-require
+    const s = source(all);
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    try {
+      for (let round = 0; round < 20; round++) {
+        // a wrong start hash: piece 0 refuses its first row while the others are still starting
+        expect(await walkParallel(s.plan(), { seq: 1, prevHash: 'f'.repeat(64) }, WATCH)).toBeNull();
+      }
+      expect(terminate).not.toHaveBeenCalled();
+    } finally {
+      terminate.mockRestore();
+    }
+    // and an intact walk after them still works
+    expect(await walkParallel(s.plan(), { seq: 1, prevHash: GENESIS_HASH }, WATCH)).toMatchObject({ checked: N });
   });
 
   it('falls back to the serial walk when the workers cannot read the file, or the log is short', async () => {
