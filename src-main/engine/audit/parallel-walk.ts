@@ -211,20 +211,18 @@ export async function walkParallel(
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const pieces = cut.map((after, k) => {
     const to = k + 1 < cut.length ? cut[k + 1]! : Number.MAX_SAFE_INTEGER;
-    const p = runPiece(
-      {
-        sqlite,
-        file: plan.file,
-        table: plan.table,
-        after,
-        to,
-        startSeq: k === 0 ? start.seq : after + 1,
-        startHash: k === 0 ? start.prevHash : null,
-        batch: 5000,
-        watch: [...watch].filter((s) => s > after && s <= to),
-        stop: stop.buffer,
-      },
-    );
+    const p = runPiece({
+      sqlite,
+      file: plan.file,
+      table: plan.table,
+      after,
+      to,
+      startSeq: k === 0 ? start.seq : after + 1,
+      startHash: k === 0 ? start.prevHash : null,
+      batch: 5000,
+      watch: [...watch].filter((s) => s > after && s <= to),
+      stop: stop.buffer,
+    });
     // the first piece that is not intact stops the others (the serial walk redoes it anyway)
     void p.then((r) => {
       if (!r?.ok) Atomics.store(stop, 0, 1);
