@@ -37,3 +37,8 @@ export function toastError(title: string, e: unknown) {
   useToasts.getState().push({ kind: 'error', title: `${title} (${shape.code})`, message: shape.message });
 }
 export const toastSuccess = (title: string, message?: string) => useToasts.getState().push({ kind: 'success', title, message });
+/** The action that failed has now succeeded: its error toasts (toastError with this title) are out of date. */
+export function clearToastErrors(title: string) {
+  const { toasts, dismiss } = useToasts.getState();
+  for (const t of toasts) if (t.kind === 'error' && t.title.startsWith(`${title} (`)) dismiss(t.id);
+}

@@ -45,6 +45,8 @@ test.describe('backups', () => {
       await expect(page.getByTestId('toast-error')).toContainText('check code');
       await page.getByTestId('escrow-code').fill(code);
       await page.getByTestId('escrow-confirm').click();
+      // the right code clears the wrong one's error
+      await expect(page.getByTestId('toast-error')).toHaveCount(0);
     }
     await expect(keyState).toHaveText('ready');
     await expect(page.getByTestId('backups-not-configured')).toHaveCount(0);

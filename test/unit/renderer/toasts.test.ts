@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 // the store imports the window's client only for errorShape; no engine is needed here
 vi.mock('../../../src-renderer/client', () => ({ errorShape: (e: Error) => ({ code: 'INTERNAL', message: e.message }) }));
-const { useToasts, toastSuccess, toastError } = await import('../../../src-renderer/stores/toasts');
+const { useToasts, toastSuccess, toastError, clearToastErrors } = await import('../../../src-renderer/stores/toasts');
 
 afterEach(() => {
   vi.useRealTimers();
@@ -32,5 +32,12 @@ describe('toasts', () => {
     toastSuccess('Backup taken');
     vi.advanceTimersByTime(10_000);
     expect(useToasts.getState().toasts.map((t) => t.title)).toEqual(['Escrow not confirmed (INTERNAL)']);
+  });
+
+  it('an action that succeeds after failing clears its own error, not others', () => {
+    toastError('Escrow not confirmed', new Error('wrong check code'));
+    toastError('Backup failed', new Error('bucket unreachable'));
+    clearToastErrors('Escrow not confirmed');
+    expect(useToasts.getState().toasts.map((t) => t.title)).toEqual(['Backup failed (INTERNAL)']);
   });
 });

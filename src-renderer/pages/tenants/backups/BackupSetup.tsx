@@ -7,7 +7,7 @@ import { CopyButton } from '../../../components/CopyButton';
 import { ago } from '../../../lib/format';
 import { useApp } from '../../../stores/app';
 import { useReadOnly } from '../../../stores/cluster';
-import { toastError, toastSuccess } from '../../../stores/toasts';
+import { clearToastErrors, toastError, toastSuccess } from '../../../stores/toasts';
 
 type Status = CommandOutput<'backups.status'>;
 
@@ -166,6 +166,7 @@ export function KeyCard({ status, onChange }: { status: Status; onChange(s: Stat
     try {
       const r = await fn();
       if (r) onChange(r);
+      clearToastErrors(failed); // a wrong check code, then the right one: the error no longer holds
       toastSuccess(done);
     } catch (e) {
       toastError(failed, e);
