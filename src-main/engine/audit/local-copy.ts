@@ -5,7 +5,7 @@ import type { AuditEntry, AuditFilter, AuditQueryInput } from '../../../src-shar
 import { ContractError } from '../../../src-shared/contract/errors';
 import type { Sqlite } from '../../adapters/sqlite';
 import { canonicalJson, entryFromStored, stripHash, type ChainFields } from './chain';
-import type { ParallelPlan } from './parallel-walk';
+import { stopParallelWalks, type ParallelPlan } from './parallel-walk';
 
 type Filter = z.output<typeof AuditFilter>;
 type Query = z.output<typeof AuditQueryInput>;
@@ -407,10 +407,20 @@ export class LocalAuditCopy {
    * each with its own read-only connection to the cache file; null when the cache is not a
    * file (an in-memory store) or the source has no rows. The rows are those iterateStored reads.
    */
+  private cacheFile(): string | undefined {
+    return (this.db.pragma('database_list') as { name: string; file: string }[]).find((d) => d.name === 'cache')?.file;
+  }
+
+  /** Ends the verification walks reading this cache in worker threads (before the database closes). */
+  async stopWalks(): Promise<void> {
+    const file = this.db.open ? this.cacheFile() : undefined;
+    if (file) await stopParallelWalks(file);
+  }
+
   parallelPlan(source: string): ParallelPlan | null {
     const t = this.lookup(source);
     if (!t) return null;
-    const file = (this.db.pragma('database_list') as { name: string; file: string }[]).find((d) => d.name === 'cache')?.file;
+    const file = this.cacheFile();
     const lastSeq = this.maxSeq(source);
     return file && lastSeq > 0 ? { file, table: t.entries, lastSeq } : null;
   }

@@ -57,6 +57,23 @@ export interface ParallelWalk {
 }
 
 export const PARALLEL_MIN_ENTRIES = 100_000;
+
+/** Walks under way, by cache file: closing the console stops them (stopParallelWalks) instead of exiting under them. */
+const running = new Map<string, Set<{ stop: Int32Array; done: Promise<unknown> }>>();
+/** Stop flag values: a piece failed (the serial walk takes over), or the console is closing. */
+const PIECE_FAILED = 1;
+const CLOSING = 2;
+
+/**
+ * Stops the walks reading `file` and waits until their workers have ended by themselves.
+ * Called before the console closes its database and exits: a process that exits with a
+ * worker inside better-sqlite3 aborts just as terminate() does.
+ */
+export async function stopParallelWalks(file: string): Promise<void> {
+  const walks = [...(running.get(file) ?? [])];
+  for (const w of walks) Atomics.store(w.stop, 0, CLOSING);
+  await Promise.all(walks.map((w) => w.done));
+}
 const TABLE = /^audit_e_[0-9a-f]{12}$/;
 
 const WORKER_SOURCE = `
@@ -193,13 +210,14 @@ function runPiece(data: Record<string, unknown>): Promise<Piece | null> {
  * Walks rows (seq > 0, as LocalAuditCopy.iterateStored reads them) from `start` to the end of
  * the table in parallel. Returns the walk when every entry is intact and linked, or null: a
  * fault somewhere, a worker that could not run, or a log too short to be worth it. On null
- * the caller walks serially, which is what names a fault.
+ * the caller walks serially, which is what names a fault. 'stopped': the console is closing
+ * (stopParallelWalks), nothing was concluded.
  */
 export async function walkParallel(
   plan: ParallelPlan,
   start: { seq: number; prevHash: string },
   watch: Set<number>,
-): Promise<ParallelWalk | null> {
+): Promise<ParallelWalk | 'stopped' | null> {
   const sqlite = sqliteModule();
   const entries = plan.lastSeq - start.seq + 1;
   const threads = Math.max(1, Math.floor(plan.threads ?? Math.min(4, Math.max(2, os.availableParallelism()))));
@@ -225,11 +243,17 @@ export async function walkParallel(
     });
     // the first piece that is not intact stops the others (the serial walk redoes it anyway)
     void p.then((r) => {
-      if (!r?.ok) Atomics.store(stop, 0, 1);
+      if (!r?.ok) Atomics.compareExchange(stop, 0, 0, PIECE_FAILED);
     });
     return p;
   });
-  const done = await Promise.all(pieces);
+  const walk = { stop, done: Promise.all(pieces) };
+  const walks = running.get(plan.file) ?? new Set();
+  running.set(plan.file, walks.add(walk));
+  const done = await walk.done;
+  walks.delete(walk);
+  if (!walks.size) running.delete(plan.file);
+  if (Atomics.load(stop, 0) === CLOSING) return 'stopped';
   const seen = new Map<number, string>();
   let checked = 0;
   for (let k = 0; k < done.length; k++) {

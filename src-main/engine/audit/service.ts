@@ -393,6 +393,7 @@ export class AuditService {
   }
 
   async close(): Promise<void> {
+    await this.local.stopWalks(); // workers inside better-sqlite3 must not outlive the process
     this.outbox.close();
     this.local.close();
     await this.logs.close();

@@ -99,9 +99,9 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyOutcome> {
   for (const s of input.checkpoints) for (const c of s.notes) sizes.add(c.size);
   // In parallel when the rows are in a cache file and the log is long; a fault (or a worker
   // that could not run) leaves it to the serial walk, which names the first bad entry.
-  let verifier: Pick<ChainVerifier, 'fault' | 'checked' | 'nextSeq' | 'headHash' | 'seen'> | null = input.parallel
-    ? await walkParallel(input.parallel, input.start, sizes)
-    : null;
+  const parallel = input.parallel ? await walkParallel(input.parallel, input.start, sizes) : null;
+  if (parallel === 'stopped') throw new Error('verification stopped: the console is closing; verify again after it starts');
+  let verifier: Pick<ChainVerifier, 'fault' | 'checked' | 'nextSeq' | 'headHash' | 'seen'> | null = parallel;
   if (!verifier) {
     const serial = new ChainVerifier(input.start, sizes);
     outer: for await (const batch of input.batches) {

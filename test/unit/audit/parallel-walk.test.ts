@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 import { chainEntry, ChainVerifier, entryHash, GENESIS_HASH } from '../../../src-main/engine/audit/chain';
 import { LocalAuditCopy, type StoredEntry } from '../../../src-main/engine/audit/local-copy';
-import { walkParallel, type ParallelPlan } from '../../../src-main/engine/audit/parallel-walk';
+import { stopParallelWalks, walkParallel, type ParallelPlan } from '../../../src-main/engine/audit/parallel-walk';
 import { DEFAULT_POLICY, verifyLog } from '../../../src-main/engine/audit/verify';
 import { record, tempCache } from './helpers';
 
@@ -64,10 +64,10 @@ describe('verification walk in worker threads', () => {
     const s = source(all);
     const v = serial(s.copy, s.src);
     const p = await walkParallel(s.plan(), { seq: 1, prevHash: GENESIS_HASH }, WATCH);
-    expect(p).not.toBeNull();
+    if (!p || p === 'stopped') throw new Error(`expected a walk, got ${String(p)}`);
     expect(p).toMatchObject({ fault: null, checked: N, nextSeq: N + 1, headHash: v.headHash });
-    expect([...p!.seen].sort((a, b) => a[0] - b[0])).toEqual([...v.seen].sort((a, b) => a[0] - b[0]));
-    expect(p!.seen.get(200)).toBe(all[199]!.hash);
+    expect([...p.seen].sort((a, b) => a[0] - b[0])).toEqual([...v.seen].sort((a, b) => a[0] - b[0]));
+    expect(p.seen.get(200)).toBe(all[199]!.hash);
     // and verifyLog's report is the same either way
     expect(await report(s, true)).toEqual(await report(s, false));
   });
@@ -178,6 +178,25 @@ describe('verification walk in worker threads', () => {
       terminate.mockRestore();
     }
     // and an intact walk after them still works
+    expect(await walkParallel(s.plan(), { seq: 1, prevHash: GENESIS_HASH }, WATCH)).toMatchObject({ checked: N });
+  });
+
+  it('closing the console stops a walk under way and waits for its workers, which end by themselves; verify says so', async () => {
+    const s = source(all);
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    try {
+      const walk = walkParallel(s.plan(), { seq: 1, prevHash: GENESIS_HASH }, WATCH);
+      await stopParallelWalks(s.plan().file);
+      expect(await walk).toBe('stopped'); // nothing concluded, and no serial walk started on a closing database
+      const verifying = report(s, true); // its walk is registered before report() returns (no await before it)
+      await s.copy.stopWalks();
+      await expect(verifying).rejects.toThrow(/console is closing/);
+      expect(terminate).not.toHaveBeenCalled();
+    } finally {
+      terminate.mockRestore();
+    }
+    // a stop with no walk under way is a no-op, and the next walk runs normally
+    await stopParallelWalks(s.plan().file);
     expect(await walkParallel(s.plan(), { seq: 1, prevHash: GENESIS_HASH }, WATCH)).toMatchObject({ checked: N });
   });
 
