@@ -122,6 +122,51 @@ const cpuNote = (m: Measured) =>
   } s), pg tools ${m.tools.toFixed(1)} s, server ${m.server.toFixed(1)} s; load ${m.load}`;
 const du = (dir: string): number => Number(spawnSync('du', ['-sb', dir], { encoding: 'utf8' }).stdout.split(/\s/)[0] ?? 0);
 
+interface Pair {
+  raw: { first: Measured; second: Measured };
+  ours: { first: Measured; second: Measured };
+}
+
+/** Both tools in both positions (raw, ours, ours, raw): whichever runs second inherits the machine state of the first. */
+async function bothOrders(raw: () => Promise<Measured>, ours: () => Promise<Measured>): Promise<Pair> {
+  const rawFirst = await raw();
+  const oursSecond = await ours();
+  const oursFirst = await ours();
+  const rawSecond = await raw();
+  return { raw: { first: rawFirst, second: rawSecond }, ours: { first: oursFirst, second: oursSecond } };
+}
+
+/** The raw tool's row, ours, and the overhead of the sums (and of each position). */
+function pushPair(
+  p: Pair,
+  mb: number,
+  rawMetric: string,
+  rawNote: string | null,
+  ourMetric: string,
+  ourNote: string,
+  overheadMetric: string,
+): void {
+  const sum = (s: Pair['raw']) => s.first.wall + s.second.wall;
+  const pct = (ours: number, raw: number) => (100 * (ours - raw)) / raw;
+  for (const [metric, side, extra] of [
+    [rawMetric, p.raw, rawNote],
+    [ourMetric, p.ours, ourNote],
+  ] as const) {
+    rows.push({
+      metric: `${metric}, run first + run second`,
+      value: sum(side),
+      unit: 's',
+      note: `${side.first.wall.toFixed(1)} + ${side.second.wall.toFixed(1)} s, ${((2 * mb) / sum(side)).toFixed(0)} MiB/s${extra ? `, ${extra}` : ''}; first: ${cpuNote(side.first)}; second: ${cpuNote(side.second)}`,
+    });
+  }
+  rows.push({
+    metric: overheadMetric,
+    value: pct(sum(p.ours), sum(p.raw)),
+    unit: '%',
+    note: `goal ≤ 10 %; in the same position: first ${pct(p.ours.first.wall, p.raw.first.wall).toFixed(0)} %, second ${pct(p.ours.second.wall, p.raw.second.wall).toFixed(0)} %`,
+  });
+}
+
 // ---- 1 GB tenant: ours against pg_dump / pg_restore
 // (sizeMB 0 skips it: `npx tsx bench/backups.ts 0 100` runs only the 100-tenant part)
 async function oneGigabyte(): Promise<void> {
@@ -201,30 +246,16 @@ async function oneGigabyte(): Promise<void> {
         });
       });
     };
-    const rawDumpFirst = await rawDumpOnce();
-    const ourDumpSecond = await ourDumpOnce();
-    const ourDumpFirst = await ourDumpOnce();
-    const rawDumpSecond = await rawDumpOnce();
-    const rawDump = rawDumpFirst.wall + rawDumpSecond.wall;
-    const ourDump = ourDumpFirst.wall + ourDumpSecond.wall;
-    rows.push({
-      metric: `pg_dump -Fd -j${jobs} -Z0 (raw), run first + run second`,
-      value: rawDump,
-      unit: 's',
-      note: `${rawDumpFirst.wall.toFixed(1)} + ${rawDumpSecond.wall.toFixed(1)} s, ${((2 * mb) / rawDump).toFixed(0)} MiB/s, ${(du(rawDir) / 1048576).toFixed(0)} MiB on disk, not encrypted, no checksums; first: ${cpuNote(rawDumpFirst)}; second: ${cpuNote(rawDumpSecond)}`,
-    });
-    rows.push({
-      metric: `Gatehouse backup (jobs ${jobs}), run first + run second`,
-      value: ourDump,
-      unit: 's',
-      note: `${ourDumpFirst.wall.toFixed(1)} + ${ourDumpSecond.wall.toFixed(1)} s, ${((2 * mb) / ourDump).toFixed(0)} MiB/s, ${(manifest.totals.storedBytes / 1048576).toFixed(0)} MiB stored (${(manifest.totals.plainBytes / 1048576).toFixed(0)} MiB of COPY text), age-encrypted, sha256 of every file, rows + checksum per table; first: ${cpuNote(ourDumpFirst)}; second: ${cpuNote(ourDumpSecond)}`,
-    });
-    rows.push({
-      metric: 'backup overhead vs pg_dump',
-      value: (100 * (ourDump - rawDump)) / rawDump,
-      unit: '%',
-      note: `goal ≤ 10 %; in the same position: first ${((100 * (ourDumpFirst.wall - rawDumpFirst.wall)) / rawDumpFirst.wall).toFixed(0)} %, second ${((100 * (ourDumpSecond.wall - rawDumpSecond.wall)) / rawDumpSecond.wall).toFixed(0)} %`,
-    });
+    const dumps = await bothOrders(rawDumpOnce, ourDumpOnce);
+    pushPair(
+      dumps,
+      mb,
+      `pg_dump -Fd -j${jobs} -Z0 (raw)`,
+      `${(du(rawDir) / 1048576).toFixed(0)} MiB on disk, not encrypted, no checksums`,
+      `Gatehouse backup (jobs ${jobs})`,
+      `${(manifest.totals.storedBytes / 1048576).toFixed(0)} MiB stored (${(manifest.totals.plainBytes / 1048576).toFixed(0)} MiB of COPY text), age-encrypted, sha256 of every file, rows + checksum per table`,
+      'backup overhead vs pg_dump',
+    );
 
     // Each restore starts from `sync` and a checkpoint into a database of its own, with autovacuum off
     // on this throwaway server, and the two are measured in both orders (pg_restore first,
@@ -255,30 +286,16 @@ async function oneGigabyte(): Promise<void> {
       );
     const ourRestoreOnce = () =>
       restoreOnce('ours', (db) => loadBackup({ admin, storage, manifest, identities: [identity], database: db, owner: role, jobs }));
-    const rawFirst = await rawRestoreOnce();
-    const oursSecond = await ourRestoreOnce();
-    const oursFirst = await ourRestoreOnce();
-    const rawSecond = await rawRestoreOnce();
-    const rawRestore = rawFirst.wall + rawSecond.wall;
-    const ourRestore = oursFirst.wall + oursSecond.wall;
-    rows.push({
-      metric: `pg_restore -j${jobs} (raw), run first + run second`,
-      value: rawRestore,
-      unit: 's',
-      note: `${rawFirst.wall.toFixed(1)} + ${rawSecond.wall.toFixed(1)} s, ${((2 * mb) / rawRestore).toFixed(0)} MiB/s; first: ${cpuNote(rawFirst)}; second: ${cpuNote(rawSecond)}`,
-    });
-    rows.push({
-      metric: `Gatehouse restore (jobs ${jobs}), run first + run second`,
-      value: ourRestore,
-      unit: 's',
-      note: `${oursFirst.wall.toFixed(1)} + ${oursSecond.wall.toFixed(1)} s, ${((2 * mb) / ourRestore).toFixed(0)} MiB/s, every file and table checked against the manifest while loading; first: ${cpuNote(oursFirst)}; second: ${cpuNote(oursSecond)}`,
-    });
-    rows.push({
-      metric: 'restore overhead vs pg_restore',
-      value: (100 * (ourRestore - rawRestore)) / rawRestore,
-      unit: '%',
-      note: `goal ≤ 10 %; in the same position: first ${((100 * (oursFirst.wall - rawFirst.wall)) / rawFirst.wall).toFixed(0)} %, second ${((100 * (oursSecond.wall - rawSecond.wall)) / rawSecond.wall).toFixed(0)} %`,
-    });
+    const restores = await bothOrders(rawRestoreOnce, ourRestoreOnce);
+    pushPair(
+      restores,
+      mb,
+      `pg_restore -j${jobs} (raw)`,
+      null,
+      `Gatehouse restore (jobs ${jobs})`,
+      'every file and table checked against the manifest while loading',
+      'restore overhead vs pg_restore',
+    );
 
     // Verify = restore into a scratch database + read every table back + drop it.
     await pga.query('CREATE DATABASE verify_scratch');
