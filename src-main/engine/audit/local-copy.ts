@@ -402,11 +402,6 @@ export class LocalAuditCopy {
     }
   }
 
-  /**
-   * Where a source's rows are for a verification walk in worker threads (parallel-walk.ts),
-   * each with its own read-only connection to the cache file; null when the cache is not a
-   * file (an in-memory store) or the source has no rows. The rows are those iterateStored reads.
-   */
   private cacheFile(): string | undefined {
     return (this.db.pragma('database_list') as { name: string; file: string }[]).find((d) => d.name === 'cache')?.file;
   }
@@ -417,6 +412,11 @@ export class LocalAuditCopy {
     if (file) await stopParallelWalks(file);
   }
 
+  /**
+   * Where a source's rows are for a verification walk in worker threads (parallel-walk.ts),
+   * each with its own read-only connection to the cache file; null when the cache is not a
+   * file (an in-memory store) or the source has no rows. The rows are those iterateStored reads.
+   */
   parallelPlan(source: string): ParallelPlan | null {
     const t = this.lookup(source);
     if (!t) return null;

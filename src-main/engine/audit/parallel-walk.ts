@@ -58,6 +58,8 @@ export interface ParallelWalk {
 
 export const PARALLEL_MIN_ENTRIES = 100_000;
 
+const TABLE = /^audit_e_[0-9a-f]{12}$/;
+
 /** Walks under way, by cache file: closing the console stops them (stopParallelWalks) instead of exiting under them. */
 const running = new Map<string, Set<{ stop: Int32Array; done: Promise<unknown> }>>();
 /** Stop flag values: a piece failed (the serial walk takes over), or the console is closing. */
@@ -74,14 +76,13 @@ export async function stopParallelWalks(file: string): Promise<void> {
   for (const w of walks) Atomics.store(w.stop, 0, CLOSING);
   await Promise.all(walks.map((w) => w.done));
 }
-const TABLE = /^audit_e_[0-9a-f]{12}$/;
 
 const WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const { file, table, after, to, startSeq, batch } = workerData;
-// set by the main thread when another piece failed: this one's result is not needed any more
+// set by the main thread when another piece failed or the console is closing: this piece's result is not needed any more
 const stop = new Int32Array(workerData.stop);
 const stopped = () => Atomics.load(stop, 0) !== 0;
 const watch = new Set(workerData.watch);
