@@ -28,9 +28,14 @@ export function auditHandlers(engine: Engine, shell: ShellServices = {}): Handle
   const audit = engine.auditLog;
   const source = async (s: string, ctx: CommandContext, resolve = true) => {
     const resolved = audit.resolveSource(s, s === 'cluster' ? await clusterOf(engine, ctx, resolve) : null);
-    if (!resolved)
-      throw new ContractError('VALIDATION', 'No cluster is selected. Choose a cluster, or pick the workstation log or a bundle.');
-    return resolved;
+    if (resolved) return resolved;
+    // a cluster is selected but was never reached: its identity (and so its log) is unknown here
+    if (s === 'cluster' && ctx.contextId)
+      throw new ContractError(
+        'UNAVAILABLE',
+        `The cluster ${ctx.contextId.split('#').pop()} has not been reached from this console yet, so there is no copy of its audit log to read. Reconnect to it and try again, or pick the workstation log or a bundle.`,
+      );
+    throw new ContractError('VALIDATION', 'No cluster is selected. Choose a cluster, or pick the workstation log or a bundle.');
   };
 
   /** The folder a bundle goes to or comes from; null when the operator cancelled the dialog. */
