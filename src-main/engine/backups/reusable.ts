@@ -46,3 +46,39 @@ export function releaseBuffer(buf: Buffer): void {
   owners.delete(ab);
   giveBack(ab as ArrayBuffer);
 }
+
+/**
+ * Staging buffers for direct I/O (storage.ts): O_DIRECT needs the memory, the length and
+ * the file offset of every write aligned to the device's block. A Buffer's address cannot
+ * be chosen in JavaScript, but WebAssembly memory is page-aligned, and so is every
+ * STAGE-sized slice of it. Slices are never transferred; a memory is never grown (that
+ * would detach views a write in flight still uses).
+ */
+export const STAGE = 1024 * 1024;
+/** Alignment every direct write keeps (a page: enough for 512-byte and 4 KiB devices). */
+export const DIRECT_ALIGN = 4096;
+const STAGES_PER_MEMORY = 16;
+const MAX_MEMORIES = 4;
+// Node's global (the main process's TypeScript lib has no DOM or WebAssembly types).
+declare const WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } };
+const freeStages: Buffer[] = [];
+let memories = 0;
+
+/** A page-aligned STAGE-byte buffer, or null when all 64 are in use (the caller writes through the page cache). */
+export function takeStage(): Buffer | null {
+  if (!freeStages.length && memories < MAX_MEMORIES) {
+    const pages = (STAGES_PER_MEMORY * STAGE) / 65536;
+    const mem = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    memories++;
+    for (let i = 0; i < STAGES_PER_MEMORY; i++) freeStages.push(Buffer.from(mem.buffer, i * STAGE, STAGE));
+  }
+  return freeStages.pop() ?? null;
+}
+
+/** A stage back once no write uses it. */
+export function returnStage(stage: Buffer): void {
+  freeStages.push(stage);
+}
+
+/** Test hook: stages free for the next file. */
+export const freeStageCount = (): number => freeStages.length;
