@@ -316,7 +316,7 @@ async function oneGigabyte(): Promise<void> {
     await pga.query('CREATE DATABASE verify_scratch');
     const verify = await seconds(async () => {
       await loadBackup({ admin, storage, manifest, identities: [identity], database: 'verify_scratch', owner: null, jobs });
-      const r = await compareWithManifest(admin, 'verify_scratch', manifest);
+      const r = await compareWithManifest(admin, 'verify_scratch', manifest, { storage, identities: [identity] });
       if (r.mismatches.length) throw new Error(r.mismatches.join('; '));
       await pga.dropDatabase('verify_scratch');
     });

@@ -3,6 +3,7 @@
 // mid-restore, snapshot consistency across parallel streams, tables larger than the
 // protocol buffer, and scheduled backups (CronJob objects, the job's code path, claims).
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -13,6 +14,11 @@ import { tenantDbName } from '../../src-main/engine/tenants/material';
 import { cronJobName, jobSecret, writeCronJob, writeJobSecret } from '../../src-main/engine/backups/cronjob';
 import { runScheduleJob } from '../../src-main/engine/backups/job';
 import { copyOut } from '../../src-main/engine/backups/copy-stream';
+import { compareWithManifest, loadBackup } from '../../src-main/engine/backups/load';
+import { decryptBuffer } from '../../src-main/engine/backups/age';
+import type { Manifest } from '../../src-main/engine/backups/manifest';
+import { readAll } from '../../src-main/engine/backups/storage';
+import { PostgresAdmin } from '../../src-main/adapters/postgres';
 import { buildBackupEngine, configureKey, fingerprint, seedTenant, type BackupTestEngine } from './backups-env';
 import { harnessOrReason, harnessPg, operatorNamespace, privatePostgres, tempDataDir, uniqueSlug } from './tenants-env';
 import { S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, startS3Server, type S3Server } from './s3-server';
@@ -104,6 +110,45 @@ describe('backups: S3 target, consistency, schedules (harness PostgreSQL, s3rver
     const c = await fingerprint(pgc, tenantDbName(clone));
     expect(c['public.groups']).toBe(a['public.groups']);
     await eng.tenants.delete(eng.runtime, clone, false);
+  });
+
+  it("a verify's read-back names a restored table whose content differs from the backup (the content checksum), and only that one", async () => {
+    const s = eng.backups.service;
+    const b = await s.takeOne(eng.runtime, slug, { reason: 'manual', actor: 't', verify: false });
+    const { manifest, storage, identities } = await s.open(eng.runtime, b.id);
+    expect(manifest.format).toBe('gatehouse-backup/2');
+    expect(manifest.tables.every((t) => /^[0-9a-f]{64}$/.test(t.tagsSha256 ?? '') && t.sha256 === undefined)).toBe(true);
+    const admin = { ...pgc, ssl: false as const };
+    const pga = new PostgresAdmin(pgc);
+    const db = `gh_readback_${Date.now()}`;
+    await pga.query(`CREATE DATABASE ${db}`);
+    try {
+      await loadBackup({ admin, storage, manifest, identities, database: db, owner: null, jobs: 2 });
+      expect((await compareWithManifest(admin, db, manifest, { storage, identities })).mismatches).toEqual([]);
+      // The first format's checksum (sha256 of the COPY text), as a backup of that format has it.
+      const v1: Manifest = {
+        ...manifest,
+        format: 'gatehouse-backup/1',
+        tables: await Promise.all(
+          manifest.tables.map(async ({ tagsSha256: _, ...t }) => {
+            const text = await decryptBuffer(await readAll(await storage.get(`${slug}/${b.id}/${t.file}`), 1 << 30), identities);
+            return { ...t, sha256: crypto.createHash('sha256').update(text).digest('hex') };
+          }),
+        ),
+      };
+      expect((await compareWithManifest(admin, db, v1, { storage, identities })).mismatches).toEqual([]);
+      // The same number of rows, one character more in one of them.
+      const c = new pg.Client({ ...pgc, database: db });
+      await c.connect();
+      await c.query(`UPDATE public.users SET display_name = display_name || '.' WHERE username = 'user1'`);
+      await c.end();
+      const { mismatches } = await compareWithManifest(admin, db, manifest, { storage, identities });
+      const users = manifest.tables.find((t) => t.name === 'users')!;
+      expect(mismatches).toEqual([`public.users: ${users.rows} rows (manifest ${users.rows}), content differs from the backup`]);
+      expect((await compareWithManifest(admin, db, v1, { storage, identities })).mismatches).toEqual(mismatches);
+    } finally {
+      await pga.dropDatabase(db);
+    }
   });
 
   it('the bucket dying mid-upload fails the backup with the reason, and nothing is listed', async () => {

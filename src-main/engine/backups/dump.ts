@@ -11,15 +11,16 @@ import { BACKUP_FORMAT, MANIFEST, MANIFEST_MAC, backupPrefix, macOf, manifestByt
 import { findPgTools, pgEnv, runTool } from './pg-tools';
 import { reusingReadSocket } from './read-socket';
 import { sealStream } from './seal-worker';
-import { bufferStream, type BackupStorage } from './storage';
+import { bufferStream, counter, type BackupStorage } from './storage';
 
 /**
  * Takes one tenant's logical backup: a snapshot-consistent COPY stream per table
  * (parallel connections sharing one exported snapshot, like `pg_dump -j`), the schema
  * sections from pg_dump in that same snapshot, sequence values, the tenant's Kubernetes
- * objects and a manifest. Every file is encrypted (age) on its way out and hashed twice
- * (plaintext: the content checksum; ciphertext: what storage holds); for table data
- * that per-byte work runs in worker threads, one per job (seal-worker.ts). Nothing touches
+ * objects and a manifest. Every file is encrypted (age) on its way out and its stored
+ * bytes hashed; a table's content checksum is the sha256 of its file's Poly1305 tags,
+ * which sealing makes anyway (manifest.ts). For table data that per-byte work runs in
+ * worker threads, one per job (seal-worker.ts). Nothing touches
  * the local disk in clear. The manifest is written last: a backup without one is not a
  * backup, and its partial files are removed.
  */
@@ -89,10 +90,10 @@ async function putEncrypted(
   source: Readable,
   recipients: string[],
   opts: { worker?: { owned: boolean; workers: number } } = {},
-): Promise<{ file: Omit<ManifestFile, 'name' | 'kind'>; plainSha256: string }> {
+): Promise<{ file: Omit<ManifestFile, 'name' | 'kind'>; tagsSha256: string | null }> {
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   const upload = storage.put(key, body);
-  let sums: () => { plainSha256: string; plainBytes: number; storedSha256: string; storedBytes: number };
+  let sums: () => { tagsSha256: string | null; plainBytes: number; storedSha256: string; storedBytes: number };
   try {
     if (opts.worker) {
       // Table data: hashing and sealing in a worker thread (seal-worker.ts).
@@ -100,11 +101,12 @@ async function putEncrypted(
       await pipeline(source, seal, body);
       sums = () => seal.result!;
     } else {
-      const plain = tap();
+      // A small file (schema, sequences, Kubernetes objects): no content checksum of its own.
+      const plain = counter();
       const stored = tap();
       await pipeline(source, plain, encryptStream(recipients), stored, body);
       sums = () => ({
-        plainSha256: plain.hex(),
+        tagsSha256: null,
         plainBytes: plain.bytes,
         storedSha256: stored.hex(),
         storedBytes: stored.bytes,
@@ -119,7 +121,7 @@ async function putEncrypted(
   const s = sums();
   if (size !== s.storedBytes)
     throw new ContractError('UNAVAILABLE', `Storage accepted ${size} of ${s.storedBytes} bytes of ${key}; the backup is incomplete.`);
-  return { file: { size, sha256: s.storedSha256, plainBytes: s.plainBytes }, plainSha256: s.plainSha256 };
+  return { file: { size, sha256: s.storedSha256, plainBytes: s.plainBytes }, tagsSha256: s.tagsSha256 };
 }
 
 /** pg_dump of one schema section in the exported snapshot, without owners and grants (credentials stay the tenant's). */
@@ -253,7 +255,7 @@ export async function dumpTenant(req: DumpRequest): Promise<Manifest> {
           );
         }
         record(file, 'table-data', put.file);
-        tableEntries[i] = { schema: t.schema, name: t.name, columns: t.columns, file, rows: out.frames, sha256: put.plainSha256 };
+        tableEntries[i] = { schema: t.schema, name: t.name, columns: t.columns, file, rows: out.frames, tagsSha256: put.tagsSha256! };
         progress(`${t.schema}.${t.name}`);
       }
       await c.query('COMMIT');

@@ -3,20 +3,21 @@ import type pg from 'pg';
 import { ContractError } from '../../../src-shared/contract';
 import { pgError, quoteIdent } from '../../adapters/postgres';
 import type { PgAdminConfig } from '../core/cluster-runtime';
-import { AgeError, decryptStream } from './age';
+import { AgeError, decryptStream, openHeader, parseIdentities } from './age';
 import { copyIn, copyOut } from './copy-stream';
 import { collector, discard, gate, tap } from './crypto-pipe';
 import { backupClient, copyColumns, qualified } from './dump';
 import { backupPrefix, type Manifest, type ManifestFile } from './manifest';
-import { openStream } from './seal-worker';
+import { contentDigestStream, openStream } from './seal-worker';
 import { readAll, type BackupStorage } from './storage';
 
 /**
  * Loads a backup into an empty database: the pre-data schema (one transaction), every
  * table (COPY FROM STDIN, parallel, one transaction each), sequence values, then the
  * post-data section (indexes and keys in parallel, then foreign keys and triggers). Each file's stored bytes are
- * checked against the manifest's sha256 and each table's content against its row count
- * and checksum while it streams; nothing commits before its check passes. With an
+ * checked against the manifest's sha256 and each table's rows against its row count while
+ * it streams; nothing commits before its check passes (the content checksums are compared
+ * by a verify's read-back, compareWithManifest). With an
  * `owner` every statement runs as that role (SET ROLE), so the objects belong to the
  * tenant's own role and no credential of the dump is ever applied (the dump has none:
  * --no-owner --no-privileges).
@@ -374,11 +375,38 @@ async function loadTable(c: pg.Client, req: LoadRequest, t: Manifest['tables'][n
   }
 }
 
+/** A table file's payload key: its age header read and checked (the rest of the file is not read). */
+async function payloadKeyOf(req: Pick<LoadRequest, 'storage' | 'manifest' | 'identities'>, name: string): Promise<Buffer> {
+  const m = req.manifest;
+  const ids = parseIdentities(req.identities);
+  const source = await req.storage.get(`${backupPrefix(m.tenant.slug, m.id)}/${name}`);
+  let head = Buffer.alloc(0);
+  try {
+    for await (const chunk of source) {
+      head = Buffer.concat([head, chunk as Buffer]);
+      const opened = openHeader(head, ids);
+      if (opened) return opened.payloadKey;
+    }
+  } catch (error) {
+    throw describeLoadError(error, m, `reading the header of ${name}`);
+  } finally {
+    source.destroy();
+  }
+  throw new IntegrityError(`Backup ${m.id}: ${name} ends inside its age header. The backup is corrupted or truncated.`, { file: name });
+}
+
 /**
  * Reads every table of a restored database back (COPY TO STDOUT, in one snapshot) and
  * compares rows and content checksums with the manifest: the proof a verify records.
+ * /2: the read-back is sealed with the table file's own payload key (seal-worker.ts
+ * contentDigestStream) and its tags' sha256 compared; /1: the sha256 of the COPY text.
  */
-export async function compareWithManifest(admin: PgAdminConfig, database: string, m: Manifest): Promise<{ mismatches: string[] }> {
+export async function compareWithManifest(
+  admin: PgAdminConfig,
+  database: string,
+  m: Manifest,
+  files: Pick<LoadRequest, 'storage' | 'identities'>,
+): Promise<{ mismatches: string[] }> {
   const c = backupClient(admin, database);
   const mismatches: string[] = [];
   try {
@@ -387,16 +415,24 @@ export async function compareWithManifest(admin: PgAdminConfig, database: string
     await c.query('SET synchronize_seqscans = off');
     await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     for (const t of m.tables) {
-      const read = tap(true);
-      await pipeline(copyOut(c, `COPY ${qualified(t.schema, t.name)} (${copyColumns(t.columns)}) TO STDOUT`), read, discard());
-      if (read.lines !== t.rows || read.hex() !== t.sha256) {
-        mismatches.push(
-          `${t.schema}.${t.name}: ${read.lines} rows (sha256 ${read.hex().slice(0, 12)}…), manifest ${t.rows} (${t.sha256.slice(0, 12)}…)`,
-        );
+      const out = copyOut(c, `COPY ${qualified(t.schema, t.name)} (${copyColumns(t.columns)}) TO STDOUT`);
+      let same: boolean;
+      if (t.tagsSha256) {
+        const digest = contentDigestStream(await payloadKeyOf({ ...files, manifest: m }, t.file), { owned: true });
+        await pipeline(out, digest, discard());
+        same = digest.result!.tagsSha256 === t.tagsSha256;
+      } else {
+        const read = tap();
+        await pipeline(out, read, discard());
+        same = read.hex() === t.sha256;
+      }
+      if (out.frames !== t.rows || !same) {
+        mismatches.push(`${t.schema}.${t.name}: ${out.frames} rows (manifest ${t.rows})${same ? '' : ', content differs from the backup'}`);
       }
     }
     await c.query('COMMIT');
   } catch (error) {
+    if (error instanceof ContractError) throw error;
     throw pgError(error, `reading back ${database}`, { host: admin.host, port: admin.port });
   } finally {
     await c.end().catch(() => undefined);

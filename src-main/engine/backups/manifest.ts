@@ -11,7 +11,13 @@ import { BackupReason } from '../../../src-shared/contract/backups';
  * authentication key): the age recipient is public, so without the MAC anyone who
  * can write to the bucket could plant a "backup" whose SQL the console would replay.
  */
-export const BACKUP_FORMAT = 'gatehouse-backup/1';
+export const BACKUP_FORMAT = 'gatehouse-backup/2';
+/**
+ * Formats a console reads. /1 (until December 2026) checksummed a table's content with the
+ * sha256 of its COPY text; /2 with the sha256 of its file's Poly1305 tags (tagsSha256), which
+ * sealing computes anyway: one pass over every byte less per backup.
+ */
+export const BACKUP_FORMATS = ['gatehouse-backup/1', BACKUP_FORMAT] as const;
 export const MANIFEST = 'manifest.json';
 export const MANIFEST_MAC = 'manifest.mac';
 
@@ -32,13 +38,19 @@ export const ManifestTable = z.object({
   name: z.string().min(1).max(63),
   columns: z.array(z.string().min(1).max(63)),
   file: FileName,
-  /** Rows and sha256 of the COPY text, both read in the backup's snapshot. */
+  /**
+   * Rows and the content checksum, both read in the backup's snapshot. /2: `tagsSha256`, the
+   * sha256 of the Poly1305 tags of the file's age STREAM chunks, in order (a MAC of every
+   * 64 KiB of COPY text under the file's key: a verify seals its read-back with that key
+   * and compares). /1: `sha256`, the sha256 of the COPY text itself.
+   */
   rows: z.number().int().nonnegative(),
-  sha256: Sha256,
+  tagsSha256: Sha256.optional(),
+  sha256: Sha256.optional(),
 });
 
 export const Manifest = z.object({
-  format: z.literal(BACKUP_FORMAT),
+  format: z.enum(BACKUP_FORMATS),
   id: z.string().regex(/^\d{8}T\d{6}Z-[0-9a-f]{8}$/),
   tenant: z.object({ slug: z.string(), name: z.string(), tier: z.string(), database: z.string(), role: z.string() }),
   cluster: z.object({ id: z.string().min(1), name: z.string(), namespace: z.string() }),
@@ -92,10 +104,10 @@ export function openManifest(bytes: Buffer, mac: string | null, keys: Buffer[]):
     });
   }
   const format = (raw as { format?: unknown } | null)?.format;
-  if (format !== BACKUP_FORMAT) {
+  if (!(BACKUP_FORMATS as readonly unknown[]).includes(format)) {
     throw new ContractError(
       'VALIDATION',
-      `Not a Gatehouse backup of a known format (format ${JSON.stringify(format ?? null)}, expected ${BACKUP_FORMAT}).`,
+      `Not a Gatehouse backup of a known format (format ${JSON.stringify(format ?? null)}, expected ${BACKUP_FORMATS.join(' or ')}).`,
       { reason: 'manifest-format' },
     );
   }
@@ -126,9 +138,20 @@ export function openManifest(bytes: Buffer, mac: string | null, keys: Buffer[]):
   const names = new Set(m.files.map((f) => f.name));
   if (names.size !== m.files.length)
     throw new ContractError('VALIDATION', `Backup ${m.id} lists a file twice.`, { reason: 'manifest-corrupt' });
-  for (const t of m.tables)
+  for (const t of m.tables) {
     if (!names.has(t.file))
       throw new ContractError('VALIDATION', `Backup ${m.id}: table ${t.schema}.${t.name} has no file.`, { reason: 'manifest-corrupt' });
+    // Exactly the content checksum of its format: a verify must never find none to compare.
+    const v1 = m.format === 'gatehouse-backup/1';
+    if (v1 ? !t.sha256 || t.tagsSha256 : !t.tagsSha256 || t.sha256)
+      throw new ContractError(
+        'VALIDATION',
+        `Backup ${m.id}: table ${t.schema}.${t.name} has no ${v1 ? 'sha256' : 'tagsSha256'} of its own format.`,
+        {
+          reason: 'manifest-corrupt',
+        },
+      );
+  }
   return m;
 }
 

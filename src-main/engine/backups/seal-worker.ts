@@ -4,9 +4,9 @@ import { AGE_CHUNK, AGE_TAG, AgeError, ageHeader, openHeader, parseIdentities } 
 import { IO_BLOCK, returnIoBlock, returnable } from './reusable';
 
 /**
- * The per-byte work of a backup file — sha256 of the plaintext (the content checksum),
- * age's ChaCha20-Poly1305 STREAM sealing and sha256 of the stored bytes — in a worker
- * thread, so the console's main thread only moves
+ * The per-byte work of a backup file — age's ChaCha20-Poly1305 STREAM sealing, sha256 of
+ * the stored bytes, and the content checksum (sha256 of the chunks' Poly1305 tags, see
+ * contentDigestStream) — in a worker thread, so the console's main thread only moves
  * buffers. The age header (X25519 wrapping, header MAC) is made on the main thread by
  * age.ts; the worker gets the payload key and seals the chunks exactly as
  * encryptStream does (the tests decrypt its output with age.ts, age-encryption and the
@@ -40,9 +40,13 @@ function nonceOf(f, last) {
 
 function seal(f, plain, last, out) {
   const c = crypto.createCipheriv('chacha20-poly1305', f.key, nonceOf(f, last), { authTagLength: TAG });
-  out.push(c.update(plain));
+  const sealed = c.update(plain);
   c.final();
-  out.push(c.getAuthTag());
+  const tag = c.getAuthTag();
+  f.tags.update(tag);
+  if (f.discard) return;
+  out.push(sealed);
+  out.push(tag);
 }
 
 function open(f, sealed, last, out) {
@@ -113,20 +117,22 @@ function newFile(m, piece, held) {
     held: Buffer.allocUnsafe(held),
     heldLen: 0,
     skip: m.skip || 0,
-    plain: crypto.createHash('sha256'),
+    // The content checksum: sha256 of the chunks' tags (sealing only).
+    tags: crypto.createHash('sha256'),
+    discard: m.discard === true,
     plainBytes: 0,
     stored: crypto.createHash('sha256'),
     storedBytes: 0,
   };
 }
 
-// Hashes the stored bytes (the output of sealing, the input of opening) and, when sealing,
-// the plaintext (the content checksum). An opened file's plaintext is authenticated by age
-// itself; its checksum is compared by a verify's read-back, so it is only counted here.
+// Hashes the stored bytes (the output of sealing, the input of opening). An opened file's
+// plaintext is authenticated by age itself; its checksum is compared by a verify's
+// read-back, so it is only counted here. A digest-only seal (discard) stores nothing.
 function account(f, input, output) {
   if (f.piece === seal) {
-    f.plain.update(input);
     f.plainBytes += input.length;
+    if (f.discard) return;
     f.stored.update(output);
     f.storedBytes += output.length;
   } else {
@@ -155,7 +161,7 @@ parentPort.on('message', (m) => {
       f.skip -= skip;
       const parts = [];
       feed(f, skip ? buf.subarray(skip) : buf, parts);
-      const out = pack(parts);
+      const out = parts.length ? pack(parts) : Buffer.from(new ArrayBuffer(0));
       if (skip) {
         f.stored.update(buf.subarray(0, skip));
         f.storedBytes += skip;
@@ -169,7 +175,7 @@ parentPort.on('message', (m) => {
       if (f.skip > 0) throw new AgeFault('truncated age file (incomplete header)');
       const parts = [];
       finish(f, parts);
-      const out = pack(parts);
+      const out = parts.length ? pack(parts) : Buffer.from(new ArrayBuffer(0));
       account(f, Buffer.alloc(0), out);
       parentPort.postMessage(
         {
@@ -177,7 +183,7 @@ parentPort.on('message', (m) => {
           op: 'done',
           buf: out.buffer,
           length: out.length,
-          plainSha256: f.piece === seal ? f.plain.digest('hex') : null,
+          tagsSha256: f.piece === seal ? f.tags.digest('hex') : null,
           plainBytes: f.plainBytes,
           storedSha256: f.stored.digest('hex'),
           storedBytes: f.storedBytes,
@@ -198,7 +204,8 @@ parentPort.on('message', (m) => {
 
 /** What a sealed file came to, known once its stream has ended. */
 export interface SealResult {
-  plainSha256: string;
+  /** sha256 of the Poly1305 tags of the file's STREAM chunks, in order: the content checksum. */
+  tagsSha256: string;
   plainBytes: number;
   storedSha256: string;
   storedBytes: number;
@@ -223,7 +230,7 @@ export interface OpenStream extends Transform {
 
 type Reply =
   | { id: number; op: 'out'; buf: ArrayBuffer; length: number; back: ArrayBuffer }
-  | ({ id: number; op: 'done'; buf: ArrayBuffer; length: number; plainSha256: string | null } & OpenResult)
+  | ({ id: number; op: 'done'; buf: ArrayBuffer; length: number; tagsSha256: string | null } & OpenResult)
   | { id: number; op: 'error'; message: string; age?: boolean };
 
 /** Blocks a stream may have in the worker at once: enough to keep it busy, bounded memory. */
@@ -409,8 +416,8 @@ function workerStream<R>(opts: { owned?: boolean; workers?: number }, o: Opening
 
 /**
  * An age-encrypting transform whose crypto runs in a worker thread: its output is a
- * complete age v1 file for the recipients, its `result` the plaintext's and the stored
- * bytes' sha256 and sizes. `owned`: the chunks written are the caller's alone (their
+ * complete age v1 file for the recipients, its `result` the content checksum (the tags'
+ * sha256), the plaintext's size and the stored bytes' sha256 and size. `owned`: the chunks written are the caller's alone (their
  * ArrayBuffers, unpooled, referenced nowhere else, as CopyOut's blocks are), so those are
  * transferred to the worker instead of copied; they must not be touched after the write.
  */
@@ -424,8 +431,8 @@ export function sealStream(recipients: string[], opts: { owned?: boolean; worker
         worker.post({ id, op: 'seal', header: new Uint8Array(header), key: key.buffer }, [key.buffer]);
         return null;
       },
-      done: ({ plainSha256, plainBytes, storedSha256, storedBytes }) => ({
-        plainSha256: plainSha256!,
+      done: ({ tagsSha256, plainBytes, storedSha256, storedBytes }) => ({
+        tagsSha256: tagsSha256!,
         plainBytes,
         storedSha256,
         storedBytes,
@@ -468,5 +475,32 @@ export function openStream(identities: string[], opts: { owned?: boolean; worker
       fail: (reply) => (reply.age ? new AgeError(reply.message) : new Error(reply.message)),
     },
     true,
+  );
+}
+
+/**
+ * The content checksum of a table file computed again from plaintext (a verify's read-back
+ * of the restored table, load.ts compareWithManifest): the plaintext is sealed with the
+ * file's own payload key, in the same 64 KiB STREAM chunks, and only the sha256 of the
+ * chunks' Poly1305 tags is kept. The same plaintext gives the same tags as the backup;
+ * a different one, different tags (each is a MAC of its chunk under a one-time key). The
+ * sealed bytes never leave the worker. This stream outputs nothing.
+ */
+export function contentDigestStream(
+  payloadKey: Buffer,
+  opts: { owned?: boolean; workers?: number } = {},
+): Transform & { result: { tagsSha256: string; plainBytes: number } | null } {
+  return workerStream<{ tagsSha256: string; plainBytes: number }>(
+    opts,
+    {
+      start(worker, id) {
+        const key = new Uint8Array(payloadKey);
+        worker.post({ id, op: 'seal', header: new Uint8Array(0), key: key.buffer, discard: true }, [key.buffer]);
+        return null;
+      },
+      done: ({ tagsSha256, plainBytes }) => ({ tagsSha256: tagsSha256!, plainBytes }),
+      fail: (reply) => new Error(reply.message),
+    },
+    false,
   );
 }

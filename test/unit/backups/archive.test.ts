@@ -57,7 +57,7 @@ describe('manifest authentication', () => {
     postgres: { serverVersion: '15.18', serverVersionNum: 150018, pgDump: 'pg_dump 15.18', encoding: 'UTF8', snapshot: '00000003-1' },
     schemaVersion: 3,
     encryption: { format: 'age-v1', recipients: ['age1x'] },
-    tables: [{ schema: 'public', name: 'users', columns: ['id'], file: 'data/0001.copy.age', rows: 1, sha256: 'a'.repeat(64) }],
+    tables: [{ schema: 'public', name: 'users', columns: ['id'], file: 'data/0001.copy.age', rows: 1, tagsSha256: 'a'.repeat(64) }],
     sequences: 0,
     files: [{ name: 'data/0001.copy.age', kind: 'table-data', size: 10, sha256: 'b'.repeat(64), plainBytes: 1 }],
     totals: { rows: 1, plainBytes: 1, storedBytes: 10 },
@@ -72,6 +72,22 @@ describe('manifest authentication', () => {
     expect(() => openManifest(bytes, macOf(crypto.randomBytes(32), bytes), [key])).toThrow(/another cluster/);
     expect(() => openManifest(Buffer.from('{"format":"pg_dump"}'), 'x', [key])).toThrow(/known format/);
     expect(() => openManifest(bytes.subarray(0, 100), macOf(key, bytes), [key])).toThrow(/not valid JSON/);
+  });
+
+  it('reads both formats, each with its own content checksum only', () => {
+    const table = m.tables[0]!;
+    const sign = (x: Manifest) => {
+      const b = manifestBytes(x);
+      return () => openManifest(b, macOf(key, b), [key]);
+    };
+    // A backup of the first format (sha256 of the COPY text) still opens.
+    const v1 = { ...m, format: 'gatehouse-backup/1' as const, tables: [{ ...table, tagsSha256: undefined, sha256: 'c'.repeat(64) }] };
+    expect(sign(v1)().tables[0]!.sha256).toBe('c'.repeat(64));
+    // Neither may carry the other's checksum in its place, or none.
+    expect(sign({ ...v1, tables: [{ ...table }] })).toThrow(/no sha256 of its own format/);
+    expect(sign({ ...m, tables: [{ ...table, tagsSha256: undefined, sha256: 'c'.repeat(64) }] })).toThrow(/no tagsSha256 of its own format/);
+    expect(sign({ ...m, tables: [{ ...table, tagsSha256: undefined }] })).toThrow(/no tagsSha256 of its own format/);
+    expect(sign({ ...m, format: 'gatehouse-backup/3' as never })).toThrow(/known format/);
   });
 });
 

@@ -7,12 +7,50 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as ref from 'age-encryption';
 import { describe, expect, it } from 'vitest';
-import { decryptBuffer, generateIdentity, identityToRecipient } from '../../../src-main/engine/backups/age';
+import { decryptBuffer, generateIdentity, identityToRecipient, openHeader, parseIdentities } from '../../../src-main/engine/backups/age';
 import { COPY_BLOCK } from '../../../src-main/engine/backups/copy-stream';
 import { pooledIoBlocks, releaseBuffer } from '../../../src-main/engine/backups/reusable';
-import { sealStream } from '../../../src-main/engine/backups/seal-worker';
+import { contentDigestStream, sealStream } from '../../../src-main/engine/backups/seal-worker';
 
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+
+/** The content checksum read off an age file: sha256 of its payload chunks' tags, in order. */
+function tagsSha256(sealed: Buffer): string {
+  const mac = sealed.indexOf('\n--- ');
+  let at = sealed.indexOf('\n', mac + 1) + 1 + 16; // the header line ends, then the 16-byte nonce
+  const h = crypto.createHash('sha256');
+  while (at < sealed.length) {
+    const end = Math.min(at + 64 * 1024 + 16, sealed.length);
+    h.update(sealed.subarray(end - 16, end));
+    at = end;
+  }
+  return h.digest('hex');
+}
+
+/** The content checksum of `data` computed again under a sealed file's payload key (a verify's read-back), fed in `pieces`. */
+async function digestAgain(sealed: Buffer, identity: string, data: Buffer, pieces: number[]) {
+  const key = openHeader(sealed, parseIdentities([identity]))!.payloadKey;
+  const chunks: Buffer[] = [];
+  for (let at = 0, i = 0; at < data.length; i++) {
+    const n = Math.min(pieces[i % pieces.length]!, data.length - at);
+    chunks.push(Buffer.from(data.subarray(at, at + n)));
+    at += n;
+  }
+  const d = contentDigestStream(key, { owned: true });
+  const out: Buffer[] = [];
+  await pipeline(
+    Readable.from(chunks),
+    d,
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        out.push(c);
+        cb();
+      },
+    }),
+  );
+  expect(out).toEqual([]);
+  return d.result!;
+}
 
 /** Feeds the data in pieces of the given sizes (cycled), each an unpooled buffer of its own when owned. */
 async function seal(data: Buffer, pieces: number[], opts: { owned?: boolean; workers?: number } = {}) {
@@ -65,11 +103,33 @@ describe('sealing in a worker thread', () => {
     d.addIdentity(identity);
     expect(Buffer.from(await d.decrypt(sealed))).toEqual(data);
     expect(result).toEqual({
-      plainSha256: sha(data),
+      tagsSha256: tagsSha256(sealed),
       plainBytes: n,
       storedSha256: sha(sealed),
       storedBytes: sealed.length,
     });
+  });
+
+  // A verify seals its read-back with the file's payload key and compares the tags' sha256
+  // (load.ts compareWithManifest): the same text must give the backup's checksum however
+  // it arrives, and any other text a different one.
+  it.each(cases)('%i bytes: the content checksum computed again from the same text matches, from any other text not', async (n, pieces) => {
+    const data = crypto.randomBytes(n);
+    const { identity, sealed, result } = await seal(data, pieces, { owned: true });
+    for (const again of [pieces, [1 + (n % 9_999)], [K], [3 * K + 1]]) {
+      expect(await digestAgain(sealed, identity, data, again)).toEqual({ tagsSha256: result.tagsSha256, plainBytes: n });
+    }
+    const others: Buffer[] = [Buffer.concat([data, Buffer.from('\n')])];
+    if (n > 0) {
+      const flipped = Buffer.from(data);
+      flipped[n >> 1]! ^= 1;
+      others.push(flipped, data.subarray(0, n - 1));
+    }
+    for (const other of others) expect((await digestAgain(sealed, identity, other, pieces)).tagsSha256).not.toBe(result.tagsSha256);
+    // The same text sealed again (another file, another key) has a checksum of its own.
+    const resealed = await seal(data, pieces);
+    expect((await digestAgain(resealed.sealed, resealed.identity, data, pieces)).tagsSha256).toBe(resealed.result.tagsSha256);
+    expect(resealed.result.tagsSha256).not.toBe(result.tagsSha256);
   });
 
   it('owned blocks are transferred (detached here), others and pool-sized ones copied (left intact)', async () => {
@@ -88,7 +148,7 @@ describe('sealing in a worker thread', () => {
     const runs = await Promise.all(inputs.map((d, i) => seal(d, [32_768 + i * 1000], { owned: true, workers: 2 })));
     for (const [i, r] of runs.entries()) {
       expect(await decryptBuffer(r.sealed, [r.identity])).toEqual(inputs[i]);
-      expect(r.result.plainSha256).toBe(sha(inputs[i]!));
+      expect(r.result.tagsSha256).toBe(tagsSha256(r.sealed));
     }
   });
 
@@ -121,7 +181,7 @@ describe('sealing in a worker thread', () => {
       // released sealed output was transferred back to its worker (detached here)
       expect(released.filter((c) => c.length > 100_000).every((c) => c.buffer.byteLength === 0)).toBe(true);
       expect(await decryptBuffer(Buffer.concat(out), [identity])).toEqual(data);
-      expect(s.result!.plainSha256).toBe(sha(data));
+      expect(s.result!.tagsSha256).toBe(tagsSha256(Buffer.concat(out)));
     }
     // every block was COPY-sized: they came back, up to the pool's bound
     expect(pooledIoBlocks()).toBeGreaterThan(before);
