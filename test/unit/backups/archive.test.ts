@@ -85,7 +85,9 @@ describe('manifest authentication', () => {
     expect(sign(v1)().tables[0]!.sha256).toBe('c'.repeat(64));
     // Neither may carry the other's checksum in its place, or none.
     expect(sign({ ...v1, tables: [{ ...table }] })).toThrow(/no sha256 of its own format/);
-    expect(sign({ ...m, tables: [{ ...table, tagsSha256: undefined, sha256: 'c'.repeat(64) }] })).toThrow(/no tagsSha256 of its own format/);
+    expect(sign({ ...m, tables: [{ ...table, tagsSha256: undefined, sha256: 'c'.repeat(64) }] })).toThrow(
+      /no tagsSha256 of its own format/,
+    );
     expect(sign({ ...m, tables: [{ ...table, tagsSha256: undefined }] })).toThrow(/no tagsSha256 of its own format/);
     expect(sign({ ...m, format: 'gatehouse-backup/3' as never })).toThrow(/known format/);
   });
