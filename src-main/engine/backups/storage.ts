@@ -160,6 +160,7 @@ class FileSink extends Writable {
   /** Writes the stage's `length` bytes (a multiple of DIRECT_ALIGN, covering `fill`) at pos. */
   private flushStage(length: number, cb: (err?: Error | null) => void): void {
     const fill = this.fill;
+    const start = this.pos;
     this.writeAt(this.stage!, 0, length, (err) => {
       if (!err) {
         this.pos -= length - fill; // the padding of a last stage is not the file's
@@ -169,13 +170,18 @@ class FileSink extends Writable {
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL') return cb(err);
       // O_DIRECT taken at open but its writes refused (an alignment the file system did not
       // announce): the file reopened through the page cache, the stage written again.
+      this.busy = true; // a destroy meanwhile waits for the reopened fd, to close it
       fs.close(this.fd!, () =>
         fs.open(this.file, 'r+', (openErr, fd) => {
+          this.busy = false;
           this.fd = openErr ? null : fd;
+          if (this.afterWrite) return this.afterWrite();
           if (openErr) return cb(openErr);
           const stage = this.stage!;
-          this.stage = null;
+          this.pos = start; // the stage again from its start, whatever part of it went through before
           this.writeAt(stage, 0, fill, (e) => {
+            // From here on through the page cache; a destroy before this point returned the stage itself.
+            this.stage = null;
             returnStage(stage);
             if (e) return cb(e);
             this.fill = 0;
