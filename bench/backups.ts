@@ -279,7 +279,6 @@ async function oneGigabyte(): Promise<void> {
     await pga.query('ALTER SYSTEM SET autovacuum = off');
     await pga.query('SELECT pg_reload_conf()');
     let restoreRound = 0;
-    /** One restore into a new database of its own (created, settled, measured, dropped). */
     // Both tools' files are read once before each restore, so both restores read from the
     // page cache: pg_dump's files are there because it wrote them through it, ours would not
     // be (direct I/O), and a first read from disk would be charged to our restore alone.
@@ -292,6 +291,7 @@ async function oneGigabyte(): Promise<void> {
         fs.closeSync(fd);
       }
     };
+    /** One restore into a new database of its own (created, settled, read ahead, measured, dropped). */
     const restoreOnce = async (kind: 'raw' | 'ours', load: (db: string) => Promise<unknown> | unknown) => {
       const db = `${kind}_restore_${++restoreRound}`;
       await pga.query(`CREATE DATABASE ${db} OWNER ${role}`);

@@ -376,10 +376,8 @@ async function loadTable(c: pg.Client, req: LoadRequest, t: Manifest['tables'][n
 }
 
 /** A table file's payload key: its age header read and checked (the rest of the file is not read). */
-async function payloadKeyOf(req: Pick<LoadRequest, 'storage' | 'manifest' | 'identities'>, name: string): Promise<Buffer> {
-  const m = req.manifest;
-  const ids = parseIdentities(req.identities);
-  const source = await req.storage.get(`${backupPrefix(m.tenant.slug, m.id)}/${name}`);
+async function payloadKeyOf(storage: BackupStorage, m: Manifest, ids: Buffer[], name: string): Promise<Buffer> {
+  const source = await storage.get(`${backupPrefix(m.tenant.slug, m.id)}/${name}`);
   let head = Buffer.alloc(0);
   try {
     for await (const chunk of source) {
@@ -409,6 +407,7 @@ export async function compareWithManifest(
 ): Promise<{ mismatches: string[] }> {
   const c = backupClient(admin, database);
   const mismatches: string[] = [];
+  const ids = parseIdentities(files.identities);
   try {
     await c.connect();
     // Read in heap order (see dump.ts): a restored table holds its rows in the order they were dumped.
@@ -418,7 +417,7 @@ export async function compareWithManifest(
       const out = copyOut(c, `COPY ${qualified(t.schema, t.name)} (${copyColumns(t.columns)}) TO STDOUT`);
       let same: boolean;
       if (t.tagsSha256) {
-        const digest = contentDigestStream(await payloadKeyOf({ ...files, manifest: m }, t.file), { owned: true });
+        const digest = contentDigestStream(await payloadKeyOf(files.storage, m, ids, t.file), { owned: true });
         await pipeline(out, digest, discard());
         same = digest.result!.tagsSha256 === t.tagsSha256;
       } else {

@@ -27,34 +27,8 @@ function tagsSha256(sealed: Buffer): string {
   return h.digest('hex');
 }
 
-/** The content checksum of `data` computed again under a sealed file's payload key (a verify's read-back), fed in `pieces`. */
-async function digestAgain(sealed: Buffer, identity: string, data: Buffer, pieces: number[]) {
-  const key = openHeader(sealed, parseIdentities([identity]))!.payloadKey;
-  const chunks: Buffer[] = [];
-  for (let at = 0, i = 0; at < data.length; i++) {
-    const n = Math.min(pieces[i % pieces.length]!, data.length - at);
-    chunks.push(Buffer.from(data.subarray(at, at + n)));
-    at += n;
-  }
-  const d = contentDigestStream(key, { owned: true });
-  const out: Buffer[] = [];
-  await pipeline(
-    Readable.from(chunks),
-    d,
-    new Writable({
-      write(c: Buffer, _e, cb) {
-        out.push(c);
-        cb();
-      },
-    }),
-  );
-  expect(out).toEqual([]);
-  return d.result!;
-}
-
-/** Feeds the data in pieces of the given sizes (cycled), each an unpooled buffer of its own when owned. */
-async function seal(data: Buffer, pieces: number[], opts: { owned?: boolean; workers?: number } = {}) {
-  const identity = generateIdentity();
+/** The data cut in pieces of the given sizes (cycled), each an unpooled buffer of its own. */
+function piecesOf(data: Buffer, pieces: number[]): Buffer[] {
   const chunks: Buffer[] = [];
   for (let at = 0, i = 0; at < data.length; i++) {
     const n = Math.min(pieces[i % pieces.length]!, data.length - at);
@@ -63,11 +37,15 @@ async function seal(data: Buffer, pieces: number[], opts: { owned?: boolean; wor
     chunks.push(own);
     at += n;
   }
-  const s = sealStream([identityToRecipient(identity)], opts);
+  return chunks;
+}
+
+/** Runs the chunks through `t` and returns what came out. */
+async function through(chunks: Buffer[], t: NodeJS.ReadWriteStream): Promise<Buffer[]> {
   const out: Buffer[] = [];
   await pipeline(
     Readable.from(chunks),
-    s,
+    t,
     new Writable({
       write(c: Buffer, _e, cb) {
         out.push(c);
@@ -75,7 +53,24 @@ async function seal(data: Buffer, pieces: number[], opts: { owned?: boolean; wor
       },
     }),
   );
-  return { identity, sealed: Buffer.concat(out), result: s.result!, chunks };
+  return out;
+}
+
+/** The content checksum of `data` computed again under a sealed file's payload key (a verify's read-back), fed in `pieces`. */
+async function digestAgain(sealed: Buffer, identity: string, data: Buffer, pieces: number[]) {
+  const key = openHeader(sealed, parseIdentities([identity]))!.payloadKey;
+  const d = contentDigestStream(key, { owned: true });
+  expect(await through(piecesOf(data, pieces), d)).toEqual([]);
+  return d.result!;
+}
+
+/** Feeds the data in pieces of the given sizes (cycled), each an unpooled buffer of its own when owned. */
+async function seal(data: Buffer, pieces: number[], opts: { owned?: boolean; workers?: number } = {}) {
+  const identity = generateIdentity();
+  const chunks = piecesOf(data, pieces);
+  const s = sealStream([identityToRecipient(identity)], opts);
+  const sealed = Buffer.concat(await through(chunks, s));
+  return { identity, sealed, result: s.result!, chunks };
 }
 
 // The worker seals the age STREAM itself (seal-worker.ts): its files must be the same age
