@@ -1069,9 +1069,13 @@ ${m.tables.map((t) => `  age -d -i KEYFILE ${t.file} | psql -v ON_ERROR_STOP=1 -
   age -d -i KEYFILE post-data.sql.age | psql -v ON_ERROR_STOP=1 -d restored_${m.tenant.database}
 
 manifest.json lists the sha256 of every stored file (sha256sum) and, per table, the
-row count and its content checksum: the sha256 of the Poly1305 tags of the table file's
+${
+  m.format === 'gatehouse-backup/1'
+    ? 'row count and the sha256 of its COPY text (age -d … | sha256sum).'
+    : `row count and its content checksum: the sha256 of the Poly1305 tags of the table file's
 age chunks (tagsSha256). age -d checks every chunk's tag while it decrypts, so a file that
-decrypts is the COPY text that was dumped.
+decrypts is the COPY text that was dumped.`
+}
 kubernetes.json.age holds the tenant's Secret metadata and key ids (never values), its
 registry entry and worker configuration.
 `;

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { readTar, tarStream } from '../../../src-main/engine/backups/tar';
 import { BACKUP_FORMAT, macOf, manifestBytes, openManifest, type Manifest } from '../../../src-main/engine/backups/manifest';
+import { readmeText } from '../../../src-main/engine/backups/service';
 import { DirectoryStorage, bufferStream, readAll } from '../../../src-main/engine/backups/storage';
 
 const collect = async (s: Readable) => Buffer.concat(await s.toArray());
@@ -90,6 +91,18 @@ describe('manifest authentication', () => {
     );
     expect(sign({ ...m, tables: [{ ...table, tagsSha256: undefined }] })).toThrow(/no tagsSha256 of its own format/);
     expect(sign({ ...m, format: 'gatehouse-backup/3' as never })).toThrow(/known format/);
+  });
+
+  it("the archive's README describes the content checksum of the backup's own format", () => {
+    const v1 = {
+      ...m,
+      format: 'gatehouse-backup/1' as const,
+      tables: [{ ...m.tables[0]!, tagsSha256: undefined, sha256: 'c'.repeat(64) }],
+    };
+    expect(readmeText(m)).toMatch(/content checksum: the sha256 of the Poly1305 tags/);
+    expect(readmeText(m)).not.toMatch(/sha256 of its COPY text/);
+    expect(readmeText(v1)).toMatch(/row count and the sha256 of its COPY text \(age -d … \| sha256sum\)/);
+    expect(readmeText(v1)).not.toMatch(/Poly1305/);
   });
 });
 
